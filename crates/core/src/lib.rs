@@ -1,0 +1,16 @@
+//! Probity's domain core: the values that flow through the system and the pure functions
+//! over them. Nothing in this crate does I/O, reads a clock or spawns a task; every function
+//! takes the instants it needs as plain milliseconds since the Unix epoch.
+//!
+//! - [`duration`]: humane durations (`30s`, `5m`, `14d`) as used in configuration.
+//! - [`result`]: what one probe observed (phases, verdict, error class).
+//! - [`condition`]: the condition language (`[STATUS] == 200`, `[LATENCY] < 500ms`).
+//! - [`observe`]: turning a stream of results into observed incidents.
+//! - [`sketch`]: a mergeable latency sketch for per-minute rollups and percentiles.
+#![forbid(unsafe_code)]
+
+pub mod condition;
+pub mod duration;
+pub mod observe;
+pub mod result;
+pub mod sketch;
