@@ -1,0 +1,9 @@
+//! Probity: probes, stores, observes and publishes. See ARCHITECTURE.md for the code map.
+#![forbid(unsafe_code)]
+
+pub mod probe;
+
+/// Installs the process-wide rustls crypto provider once (aws-lc-rs).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

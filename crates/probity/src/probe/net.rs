@@ -1,0 +1,145 @@
+//! Name resolution and TCP connect, timed, shared by every prober.
+
+use super::{Failure, ms_since, phase};
+use hickory_resolver::TokioResolver;
+use probity_core::result::ErrorClass;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpStream;
+
+/// Which address family a probe uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub enum IpVersion {
+    /// IPv4 when the name has an IPv4 address, else IPv6.
+    #[default]
+    #[serde(rename = "any")]
+    Any,
+    #[serde(rename = "4")]
+    V4,
+    #[serde(rename = "6")]
+    V6,
+}
+
+/// What every probe shares: one resolver (with its cache off, so DNS time is real) and TLS
+/// client configurations per trust setting.
+pub struct ProbeContext {
+    resolver: Option<TokioResolver>,
+    pub(super) tls_verifiers:
+        Mutex<HashMap<super::TlsOptions, Arc<rustls::client::WebPkiServerVerifier>>>,
+}
+
+impl ProbeContext {
+    pub fn new() -> Self {
+        crate::install_crypto_provider();
+        let resolver = TokioResolver::builder_tokio().ok().and_then(|mut b| {
+            b.options_mut().cache_size = 0;
+            b.options_mut().attempts = 1;
+            b.build().ok()
+        });
+        ProbeContext {
+            resolver,
+            tls_verifiers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Resolves `host` (an IP literal needs no lookup), recording the DNS phase.
+    pub(super) async fn resolve(
+        &self,
+        host: &str,
+        ip: IpVersion,
+        deadline: tokio::time::Instant,
+        dns_ms: &mut Option<f64>,
+    ) -> Result<IpAddr, Failure> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(addr) = bare.parse::<IpAddr>() {
+            return Ok(addr);
+        }
+        let started = tokio::time::Instant::now();
+        let result = phase(deadline, "dns", async {
+            let resolver = self
+                .resolver
+                .as_ref()
+                .ok_or_else(|| Failure::new(ErrorClass::Dns, "no system resolver is configured"))?;
+            let lookup = resolver
+                .lookup_ip(bare)
+                .await
+                .map_err(|e| Failure::new(ErrorClass::Dns, format!("{bare}: {e}")))?;
+            let addrs: Vec<IpAddr> = lookup.iter().collect();
+            pick(&addrs, ip).ok_or_else(|| {
+                Failure::new(
+                    ErrorClass::Dns,
+                    format!("{bare} has no {} address", family(ip)),
+                )
+            })
+        })
+        .await;
+        *dns_ms = Some(ms_since(started));
+        result
+    }
+
+    /// Resolves and connects, recording the dns and connect phases.
+    pub(super) async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+        ip: IpVersion,
+        deadline: tokio::time::Instant,
+        phases: &mut probity_core::result::Phases,
+        address: &mut Option<String>,
+    ) -> Result<TcpStream, Failure> {
+        let addr = SocketAddr::new(
+            self.resolve(host, ip, deadline, &mut phases.dns_ms).await?,
+            port,
+        );
+        *address = Some(addr.to_string());
+        let started = tokio::time::Instant::now();
+        let result = phase(deadline, "connect", async {
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|e| Failure::new(ErrorClass::Connect, format!("{addr}: {e}")))?;
+            let _ = stream.set_nodelay(true);
+            Ok(stream)
+        })
+        .await;
+        phases.connect_ms = Some(ms_since(started));
+        result
+    }
+}
+
+impl Default for ProbeContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn pick(addrs: &[IpAddr], ip: IpVersion) -> Option<IpAddr> {
+    match ip {
+        IpVersion::V4 => addrs.iter().find(|a| a.is_ipv4()).copied(),
+        IpVersion::V6 => addrs.iter().find(|a| a.is_ipv6()).copied(),
+        IpVersion::Any => addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or_else(|| addrs.first())
+            .copied(),
+    }
+}
+
+fn family(ip: IpVersion) -> &'static str {
+    match ip {
+        IpVersion::V4 => "IPv4",
+        IpVersion::V6 => "IPv6",
+        IpVersion::Any => "IP",
+    }
+}
+
+/// Splits `host:port` (with `[v6]:port` accepted).
+pub(crate) fn split_host_port(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_string(), port))
+}

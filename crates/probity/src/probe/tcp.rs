@@ -1,0 +1,84 @@
+//! The `tcp` kind: connect, and optionally send a line and read the reply.
+
+use super::{Details, Failure, TcpSpec, phase};
+use probity_core::condition::Observation;
+use probity_core::result::ErrorClass;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The most of a reply read back.
+const REPLY_MAX: usize = 4096;
+
+pub(super) async fn probe(
+    ctx: &super::ProbeContext,
+    spec: &TcpSpec,
+    deadline: tokio::time::Instant,
+    obs: &mut Observation,
+    details: &mut Details,
+) -> Result<(), Failure> {
+    let (host, port) = super::net::split_host_port(&spec.address).ok_or_else(|| {
+        Failure::new(
+            ErrorClass::Connect,
+            format!("`{}` is not host:port", spec.address),
+        )
+    })?;
+    let mut stream = ctx
+        .connect(
+            &host,
+            port,
+            spec.ip_version,
+            deadline,
+            &mut obs.phases,
+            &mut details.address,
+        )
+        .await?;
+    obs.connected = Some(true);
+    if spec.send.is_none() && spec.expect.is_none() {
+        return Ok(());
+    }
+    let started = tokio::time::Instant::now();
+    let reply = phase(deadline, "waiting for the reply", async {
+        if let Some(send) = &spec.send {
+            let mut line = send.clone();
+            if !line.ends_with('\n') {
+                line.push('\n');
+            }
+            stream
+                .write_all(line.as_bytes())
+                .await
+                .map_err(|e| Failure::new(ErrorClass::Protocol, format!("send: {e}")))?;
+        }
+        let mut buf = vec![0u8; REPLY_MAX];
+        let mut len = 0;
+        // Read until the expected text shows up, a newline ends the reply, or the peer closes.
+        loop {
+            let n = stream
+                .read(&mut buf[len..])
+                .await
+                .map_err(|e| Failure::new(ErrorClass::Protocol, format!("read: {e}")))?;
+            len += n;
+            let text = String::from_utf8_lossy(&buf[..len]);
+            let done = n == 0
+                || len == REPLY_MAX
+                || spec
+                    .expect
+                    .as_deref()
+                    .map_or(text.contains('\n'), |e| text.contains(e));
+            if done {
+                return Ok(text.into_owned());
+            }
+        }
+    })
+    .await?;
+    obs.phases.ttfb_ms = Some(super::ms_since(started));
+    details.reply = Some(reply.trim_end().chars().take(200).collect());
+    obs.reply = Some(reply.clone());
+    if let Some(expect) = &spec.expect {
+        if !reply.contains(expect.as_str()) {
+            return Err(Failure::new(
+                ErrorClass::Condition,
+                format!("reply {:?} does not contain {expect:?}", reply.trim_end()),
+            ));
+        }
+    }
+    Ok(())
+}
