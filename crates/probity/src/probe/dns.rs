@@ -11,7 +11,7 @@ use std::str::FromStr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The record types a DNS target may ask for.
-pub(crate) const RECORD_TYPES: &[&str] = &[
+pub const RECORD_TYPES: &[&str] = &[
     "A", "AAAA", "CNAME", "TXT", "MX", "NS", "SOA", "SRV", "CAA", "PTR",
 ];
 

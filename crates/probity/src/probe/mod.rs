@@ -11,7 +11,8 @@ mod net;
 mod tcp;
 mod tls;
 
-pub use net::{IpVersion, ProbeContext};
+pub use dns::RECORD_TYPES;
+pub use net::{IpVersion, ProbeContext, split_host_port};
 pub use tls::TlsDetails;
 
 use probity_core::condition::{Condition, Observation, Verdict};

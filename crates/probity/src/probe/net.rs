@@ -134,7 +134,7 @@ fn family(ip: IpVersion) -> &'static str {
 }
 
 /// Splits `host:port` (with `[v6]:port` accepted).
-pub(crate) fn split_host_port(address: &str) -> Option<(String, u16)> {
+pub fn split_host_port(address: &str) -> Option<(String, u16)> {
     let (host, port) = address.rsplit_once(':')?;
     let port = port.parse().ok()?;
     let host = host.trim_start_matches('[').trim_end_matches(']');

@@ -1,0 +1,1086 @@
+//! The configuration file: one TOML document with `[server]` and one `[[target]]` per thing
+//! to watch. Loading checks everything and reports every problem it finds, each as
+//! `FILE:LINE:COL: message`, instead of stopping at the first.
+//!
+//! Strings that carry secrets may reference `${env:NAME}` or `${file:PATH}`; the expanded
+//! values live only in the probe specs, which are never printed or logged.
+
+use crate::probe::{DnsSpec, HttpSpec, IpVersion, ProbeSpec, TcpSpec, TlsOptions, TlsSpec};
+use probity_core::condition::{Condition, closest};
+use probity_core::duration::HumanDuration;
+use probity_core::observe::Thresholds;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// The default configuration file, in the current directory.
+pub const DEFAULT_PATH: &str = "probity.toml";
+
+/// A loaded, checked configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub raw_retention: HumanDuration,
+    pub rollup_retention: HumanDuration,
+    pub max_concurrency: usize,
+}
+
+/// One thing to watch, ready to probe.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub name: String,
+    pub provider: Option<String>,
+    pub service: Option<String>,
+    pub region: Option<String>,
+    pub kind: String,
+    pub interval: HumanDuration,
+    pub timeout: HumanDuration,
+    pub conditions: Vec<Condition>,
+    pub thresholds: Thresholds,
+    pub tags: Vec<String>,
+    pub provider_service: Option<String>,
+    pub provider_region: Option<String>,
+    /// What to probe, with secrets expanded: never print this.
+    pub spec: ProbeSpec,
+    /// What to show for the target: the URL or address as written, secrets unexpanded.
+    pub display: String,
+}
+
+/// One problem in a configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+    /// The source line and the column to put a caret under, for problems inside a value.
+    pub snippet: Option<(String, usize)>,
+}
+
+/// Every problem found in one file.
+#[derive(Clone, Debug)]
+pub struct ConfigErrors {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}:{}: {}", self.file, p.line, p.col, p.message)?;
+            if let Some((text, col)) = &p.snippet {
+                write!(
+                    f,
+                    "\n    {text}\n    {}^",
+                    " ".repeat(col.saturating_sub(1))
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+const TOP_KEYS: &[&str] = &["server", "target"];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "raw_retention",
+    "rollup_retention",
+    "max_concurrency",
+];
+const TARGET_KEYS: &[&str] = &[
+    "name",
+    "provider",
+    "service",
+    "region",
+    "kind",
+    "interval",
+    "timeout",
+    "conditions",
+    "failure_threshold",
+    "success_threshold",
+    "tags",
+    "provider_service",
+    "provider_region",
+    "url",
+    "method",
+    "headers",
+    "body",
+    "follow_redirects",
+    "max_redirects",
+    "ip_version",
+    "ca_file",
+    "server_name",
+    "address",
+    "send",
+    "expect",
+    "record_type",
+    "resolver",
+    "dns",
+];
+const DNS_KEYS: &[&str] = &["name", "record_type", "resolver", "expect"];
+const KINDS: &[&str] = &["http", "tcp", "tls", "dns"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerToml {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    raw_retention: Option<HumanDuration>,
+    rollup_retention: Option<HumanDuration>,
+    max_concurrency: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DnsToml {
+    name: Option<Spanned<String>>,
+    record_type: Option<Spanned<String>>,
+    resolver: Option<Spanned<String>>,
+    expect: Option<OneOrMany>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetToml {
+    name: Spanned<String>,
+    provider: Option<String>,
+    service: Option<String>,
+    region: Option<String>,
+    kind: Spanned<String>,
+    interval: Option<Spanned<HumanDuration>>,
+    timeout: Option<Spanned<HumanDuration>>,
+    conditions: Option<Vec<Spanned<String>>>,
+    failure_threshold: Option<Spanned<u32>>,
+    success_threshold: Option<Spanned<u32>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    provider_service: Option<String>,
+    provider_region: Option<String>,
+    url: Option<Spanned<String>>,
+    method: Option<Spanned<String>>,
+    headers: Option<BTreeMap<String, Spanned<String>>>,
+    body: Option<Spanned<String>>,
+    follow_redirects: Option<bool>,
+    max_redirects: Option<u32>,
+    ip_version: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
+    server_name: Option<Spanned<String>>,
+    address: Option<Spanned<String>>,
+    send: Option<Spanned<String>>,
+    expect: Option<Spanned<OneOrMany>>,
+    record_type: Option<Spanned<String>>,
+    resolver: Option<Spanned<String>>,
+    dns: Option<Spanned<DnsToml>>,
+}
+
+/// Collects problems against one source text.
+struct Checker<'a> {
+    src: &'a str,
+    problems: Vec<(usize, Problem)>,
+}
+
+impl Checker<'_> {
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let (line, col) = line_col(self.src, span.start);
+        self.problems.push((
+            span.start,
+            Problem {
+                line,
+                col,
+                message: message.into(),
+                snippet: None,
+            },
+        ));
+    }
+
+    fn caret(&mut self, offset: usize, message: impl Into<String>) {
+        let (line, col) = line_col(self.src, offset);
+        let text = self.src.lines().nth(line - 1).unwrap_or("").to_string();
+        self.problems.push((
+            offset,
+            Problem {
+                line,
+                col,
+                message: message.into(),
+                snippet: Some((text, col)),
+            },
+        ));
+    }
+
+    fn toml_error(&mut self, e: &toml::de::Error, context: &str) {
+        let span = e.span().unwrap_or(0..0);
+        let msg = e.message().trim().to_string();
+        self.at(span, humanize(&msg, context));
+    }
+}
+
+/// serde's wording, made to speak of keys and sections.
+fn humanize(msg: &str, context: &str) -> String {
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or(rest);
+        return format!("{context} is missing the required key `{key}`");
+    }
+    let msg = msg.replace("invalid type: ", "wrong type: ");
+    format!("{context}: {msg}")
+}
+
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, src[line_start..offset].chars().count() + 1)
+}
+
+/// Maps an offset inside a decoded TOML string back to the source, given the span of the
+/// string literal (quotes included).
+fn raw_offset(src: &str, span: &Range<usize>, decoded: usize) -> usize {
+    let lit = &src[span.start..span.end.min(src.len())];
+    let (open, escapes) = if lit.starts_with("\"\"\"") {
+        (3, true)
+    } else if lit.starts_with("'''") {
+        (3, false)
+    } else if lit.starts_with('"') {
+        (1, true)
+    } else {
+        (1, false)
+    };
+    let body = &lit[open.min(lit.len())..];
+    let mut raw = 0;
+    let mut seen = 0;
+    let bytes = body.as_bytes();
+    while seen < decoded && raw < bytes.len() {
+        let ch_len = body[raw..].chars().next().map_or(1, char::len_utf8);
+        if escapes && bytes[raw] == b'\\' {
+            let skip = match bytes.get(raw + 1) {
+                Some(b'u') => 6,
+                Some(b'U') => 10,
+                _ => 2,
+            };
+            raw += skip;
+            seen += 1;
+        } else {
+            raw += ch_len;
+            seen += ch_len;
+        }
+    }
+    span.start + open + raw
+}
+
+/// Expands `${env:NAME}` and `${file:PATH}` references.
+pub fn expand_secrets(value: &str, base_dir: &Path) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| {
+            "unterminated `${`; write `${env:NAME}` or `${file:PATH}`".to_string()
+        })?;
+        let reference = &after[..end];
+        let resolved = if let Some(name) = reference.strip_prefix("env:") {
+            std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))?
+        } else if let Some(path) = reference.strip_prefix("file:") {
+            let p = base_dir.join(path);
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("cannot read secret file `{path}`: {e}"))?;
+            text.trim_end_matches(['\r', '\n']).to_string()
+        } else {
+            return Err(format!(
+                "unknown reference `${{{reference}}}`; write `${{env:NAME}}` or `${{file:PATH}}`"
+            ));
+        };
+        out.push_str(&resolved);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Reads and checks a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let file = path.display().to_string();
+    let src = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        file: file.clone(),
+        problems: vec![Problem {
+            line: 1,
+            col: 1,
+            message: format!("cannot read the configuration: {e}"),
+            snippet: None,
+        }],
+    })?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parse(&file, &src, base).map(|mut c| {
+        c.path = path.to_path_buf();
+        c
+    })
+}
+
+/// Checks a configuration's text. `base_dir` anchors relative paths (`data_dir`, `ca_file`,
+/// `${file:…}`), normally the file's own directory.
+pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
+    let fail = |problems: Vec<(usize, Problem)>| {
+        let mut problems = problems;
+        problems.sort_by_key(|(offset, _)| *offset);
+        ConfigErrors {
+            file: file.to_string(),
+            problems: problems.into_iter().map(|(_, p)| p).collect(),
+        }
+    };
+    let mut ck = Checker {
+        src,
+        problems: Vec::new(),
+    };
+    let root = match DeTable::parse(src) {
+        Ok(r) => r,
+        Err(e) => {
+            ck.toml_error(&e, "syntax error");
+            return Err(fail(ck.problems));
+        }
+    };
+    let mut server_table = None;
+    let mut target_values = Vec::new();
+    for (key, value) in root.get_ref() {
+        match key.get_ref().as_ref() {
+            "server" => match value.get_ref() {
+                DeValue::Table(t) => server_table = Some(Spanned::new(value.span(), t.clone())),
+                _ => ck.at(value.span(), "`server` must be a table: write `[server]`"),
+            },
+            "target" => match value.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                target_values.push(Spanned::new(item.span(), t.clone()))
+                            }
+                            _ => ck.at(
+                                item.span(),
+                                "each target must be a table: write `[[target]]`",
+                            ),
+                        }
+                    }
+                }
+                _ => ck.at(
+                    value.span(),
+                    "`target` must be an array of tables: write `[[target]]`",
+                ),
+            },
+            other => unknown_key(&mut ck, key.span(), other, TOP_KEYS, "at the top level"),
+        }
+    }
+
+    let server = server_table
+        .map(|t| strip_unknown(&mut ck, t, SERVER_KEYS, "in [server]"))
+        .map(|t| ServerToml::deserialize(toml::de::Deserializer::from(t)))
+        .transpose()
+        .unwrap_or_else(|e| {
+            ck.toml_error(&e, "[server]");
+            None
+        });
+    let server = ServerConfig {
+        listen: server
+            .as_ref()
+            .and_then(|s| s.listen.clone())
+            .unwrap_or_else(|| "127.0.0.1:8080".into()),
+        data_dir: base_dir.join(
+            server
+                .as_ref()
+                .and_then(|s| s.data_dir.clone())
+                .unwrap_or_else(|| "probity-data".into()),
+        ),
+        raw_retention: server
+            .as_ref()
+            .and_then(|s| s.raw_retention)
+            .unwrap_or(HumanDuration::from_secs(30 * 86_400)),
+        rollup_retention: server
+            .as_ref()
+            .and_then(|s| s.rollup_retention)
+            .unwrap_or(HumanDuration::from_secs(400 * 86_400)),
+        max_concurrency: server
+            .as_ref()
+            .and_then(|s| s.max_concurrency)
+            .unwrap_or(2048)
+            .max(1),
+    };
+
+    let mut targets = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for table in target_values {
+        let table = strip_unknown(&mut ck, table, TARGET_KEYS, "in [[target]]");
+        // Names are checked for duplicates even when the rest of the target is broken.
+        let name_value = table
+            .get_ref()
+            .iter()
+            .find(|(k, _)| k.get_ref() == "name")
+            .map(|(_, v)| v);
+        if let Some((name, span)) =
+            name_value.and_then(|v| v.get_ref().as_str().map(|s| (s.to_string(), v.span())))
+        {
+            if let Some(first_line) = names.get(&name) {
+                ck.at(
+                    span,
+                    format!("duplicate target name `{name}` (first defined on line {first_line})"),
+                );
+                continue;
+            }
+            names.insert(name, line_col(src, span.start).0);
+        }
+        let raw = match TargetToml::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(t) => t,
+            Err(e) => {
+                ck.toml_error(&e, "[[target]]");
+                continue;
+            }
+        };
+        if let Some(t) = build_target(&mut ck, raw, base_dir) {
+            targets.push(t);
+        }
+    }
+
+    if !ck.problems.is_empty() {
+        return Err(fail(ck.problems));
+    }
+    Ok(Config {
+        path: PathBuf::from(file),
+        server,
+        targets,
+    })
+}
+
+fn unknown_key(ck: &mut Checker<'_>, span: Range<usize>, key: &str, known: &[&str], context: &str) {
+    let hint = closest(key, known)
+        .map(|k| format!("; did you mean `{k}`?"))
+        .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
+    ck.at(span, format!("unknown key `{key}` {context}{hint}"));
+}
+
+/// Reports every unknown key in a table (serde stops at the first) and removes them, so
+/// the remaining keys can still be checked.
+fn strip_unknown<'i>(
+    ck: &mut Checker<'_>,
+    table: Spanned<DeTable<'i>>,
+    known: &[&str],
+    context: &str,
+) -> Spanned<DeTable<'i>> {
+    let span = table.span();
+    let mut t = table.into_inner();
+    let unknown: Vec<_> = t
+        .keys()
+        .filter(|k| !known.contains(&k.get_ref().as_ref()))
+        .cloned()
+        .collect();
+    for k in unknown {
+        unknown_key(ck, k.span(), k.get_ref(), known, context);
+        t.remove(&k);
+    }
+    Spanned::new(span, t)
+}
+
+fn build_target(ck: &mut Checker<'_>, raw: TargetToml, base_dir: &Path) -> Option<Target> {
+    let before = ck.problems.len();
+    let name = raw.name.get_ref().clone();
+    let ctx = format!("target `{name}`");
+    if name.trim().is_empty() {
+        ck.at(raw.name.span(), "a target's `name` must not be empty");
+    }
+    let kind = raw.kind.get_ref().clone();
+    if !KINDS.contains(&kind.as_str()) {
+        let hint = closest(&kind, KINDS)
+            .map(|k| format!("; did you mean `{k}`?"))
+            .unwrap_or_default();
+        ck.at(
+            raw.kind.span(),
+            format!("{ctx}: unknown kind `{kind}` (one of http, tcp, tls, dns){hint}"),
+        );
+        return None;
+    }
+    let interval = raw
+        .interval
+        .as_ref()
+        .map_or(HumanDuration::from_secs(30), |d| *d.get_ref());
+    if let Some(d) = &raw.interval {
+        if d.get_ref().as_millis() < 100 {
+            ck.at(
+                d.span(),
+                format!("{ctx}: `interval` must be at least 100ms"),
+            );
+        }
+    }
+    let timeout = raw
+        .timeout
+        .as_ref()
+        .map_or(HumanDuration::from_secs(10), |d| *d.get_ref());
+    if let Some(d) = &raw.timeout {
+        if d.get_ref().as_millis() == 0 {
+            ck.at(d.span(), format!("{ctx}: `timeout` must be more than 0s"));
+        }
+    }
+    let mut thresholds = Thresholds::default();
+    for (field, slot, key) in [
+        (
+            &raw.failure_threshold,
+            &mut thresholds.failure,
+            "failure_threshold",
+        ),
+        (
+            &raw.success_threshold,
+            &mut thresholds.success,
+            "success_threshold",
+        ),
+    ] {
+        if let Some(v) = field {
+            if *v.get_ref() == 0 {
+                ck.at(v.span(), format!("{ctx}: `{key}` must be at least 1"));
+            }
+            *slot = *v.get_ref();
+        }
+    }
+    let mut conditions = Vec::new();
+    for c in raw.conditions.iter().flatten() {
+        match Condition::parse(c.get_ref()) {
+            Ok(cond) => conditions.push(cond),
+            Err(e) => {
+                let off = raw_offset(ck.src, &c.span(), e.offset);
+                ck.caret(off, format!("{ctx}: condition: {}", e.message));
+            }
+        }
+    }
+    if raw.conditions.is_none() {
+        conditions = crate::probe::default_conditions(&kind);
+    }
+
+    // Fields that belong to other kinds are mistakes worth pointing out.
+    let kind_fields: &[(&str, bool, Option<Range<usize>>)] = &[
+        ("url", raw.url.is_some(), raw.url.as_ref().map(|s| s.span())),
+        (
+            "method",
+            raw.method.is_some(),
+            raw.method.as_ref().map(|s| s.span()),
+        ),
+        (
+            "body",
+            raw.body.is_some(),
+            raw.body.as_ref().map(|s| s.span()),
+        ),
+        (
+            "address",
+            raw.address.is_some(),
+            raw.address.as_ref().map(|s| s.span()),
+        ),
+        (
+            "send",
+            raw.send.is_some(),
+            raw.send.as_ref().map(|s| s.span()),
+        ),
+        (
+            "record_type",
+            raw.record_type.is_some(),
+            raw.record_type.as_ref().map(|s| s.span()),
+        ),
+        (
+            "resolver",
+            raw.resolver.is_some(),
+            raw.resolver.as_ref().map(|s| s.span()),
+        ),
+        (
+            "ca_file",
+            raw.ca_file.is_some(),
+            raw.ca_file.as_ref().map(|s| s.span()),
+        ),
+        (
+            "server_name",
+            raw.server_name.is_some(),
+            raw.server_name.as_ref().map(|s| s.span()),
+        ),
+        ("dns", raw.dns.is_some(), raw.dns.as_ref().map(|s| s.span())),
+    ];
+    let allowed: &[&str] = match kind.as_str() {
+        "http" => &["url", "method", "body", "ca_file", "server_name"],
+        "tcp" => &["address", "send"],
+        "tls" => &["address", "ca_file", "server_name"],
+        _ => &["record_type", "resolver", "dns"],
+    };
+    for (field, present, span) in kind_fields {
+        if *present && !allowed.contains(field) {
+            ck.at(
+                span.clone().unwrap_or(0..0),
+                format!("{ctx}: `{field}` is not used by kind `{kind}`"),
+            );
+        }
+    }
+
+    let ip_version = match raw.ip_version.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("any") => IpVersion::Any,
+        Some("4") | Some("ipv4") => IpVersion::V4,
+        Some("6") | Some("ipv6") => IpVersion::V6,
+        Some(other) => {
+            let span = raw.ip_version.as_ref().map(|s| s.span()).unwrap_or(0..0);
+            ck.at(
+                span,
+                format!("{ctx}: `ip_version` is \"4\", \"6\" or \"any\", not {other:?}"),
+            );
+            IpVersion::Any
+        }
+    };
+    let tls = TlsOptions {
+        ca_file: raw.ca_file.as_ref().map(|p| base_dir.join(p.get_ref())),
+        server_name: raw.server_name.as_ref().map(|s| s.get_ref().clone()),
+    };
+    if let (Some(p), Some(span)) = (&tls.ca_file, raw.ca_file.as_ref().map(|s| s.span())) {
+        if !p.exists() {
+            ck.at(
+                span,
+                format!("{ctx}: `ca_file` {} does not exist", p.display()),
+            );
+        }
+    }
+    let expect = raw.expect.map(|e| (e.span(), e.into_inner().into_vec()));
+    let require = |ck: &mut Checker<'_>, field: &Option<Spanned<String>>, key: &str| {
+        if field.is_none() {
+            ck.at(
+                raw.kind.span(),
+                format!("{ctx}: kind `{kind}` needs `{key}`"),
+            );
+        }
+    };
+    let (spec, display) = match kind.as_str() {
+        "http" => {
+            require(ck, &raw.url, "url");
+            let url = raw
+                .url
+                .as_ref()
+                .map(|v| secret(ck, v, base_dir, &ctx))
+                .unwrap_or_default();
+            if let Some(u) = &raw.url {
+                if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+                    ck.at(
+                        u.span(),
+                        format!("{ctx}: `url` must start with http:// or https://"),
+                    );
+                } else if !url.is_empty() && url.parse::<hyper::Uri>().is_err() {
+                    ck.at(u.span(), format!("{ctx}: `url` is not a valid URL"));
+                }
+            }
+            if let Some((span, _)) = &expect {
+                ck.at(
+                    span.clone(),
+                    format!("{ctx}: `expect` is not used by kind `http`; use conditions"),
+                );
+            }
+            let headers = raw
+                .headers
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), secret(ck, v, base_dir, &ctx)))
+                .collect();
+            let method = raw
+                .method
+                .as_ref()
+                .map_or("GET".into(), |m| m.get_ref().to_ascii_uppercase());
+            let spec = ProbeSpec::Http(HttpSpec {
+                url,
+                method,
+                headers,
+                body: raw.body.as_ref().map(|v| secret(ck, v, base_dir, &ctx)),
+                follow_redirects: raw.follow_redirects.unwrap_or(false),
+                max_redirects: raw.max_redirects.unwrap_or(5),
+                ip_version,
+                tls,
+            });
+            (spec, raw.url.map(|u| u.into_inner()).unwrap_or_default())
+        }
+        "tcp" | "tls" => {
+            require(ck, &raw.address, "address");
+            let address = raw
+                .address
+                .as_ref()
+                .map(|v| secret(ck, v, base_dir, &ctx))
+                .unwrap_or_default();
+            if let Some(a) = &raw.address {
+                if !address.is_empty() && crate::probe::split_host_port(&address).is_none() {
+                    ck.at(a.span(), format!("{ctx}: `address` must be host:port"));
+                }
+            }
+            let spec = if kind == "tcp" {
+                let expect = match expect {
+                    Some((span, v)) if v.len() != 1 => {
+                        ck.at(
+                            span,
+                            format!("{ctx}: for kind `tcp`, `expect` is one string"),
+                        );
+                        None
+                    }
+                    Some((_, mut v)) => v.pop(),
+                    None => None,
+                };
+                ProbeSpec::Tcp(TcpSpec {
+                    address,
+                    send: raw.send.as_ref().map(|v| secret(ck, v, base_dir, &ctx)),
+                    expect,
+                    ip_version,
+                })
+            } else {
+                if let Some((span, _)) = &expect {
+                    ck.at(
+                        span.clone(),
+                        format!("{ctx}: `expect` is not used by kind `tls`"),
+                    );
+                }
+                ProbeSpec::Tls(TlsSpec {
+                    address,
+                    ip_version,
+                    tls,
+                })
+            };
+            (
+                spec,
+                raw.address.map(|a| a.into_inner()).unwrap_or_default(),
+            )
+        }
+        _ => {
+            let dns = raw.dns.map(|d| d.into_inner());
+            let pick = |sub: Option<Spanned<String>>, flat: Option<Spanned<String>>| sub.or(flat);
+            let (sub_name, sub_type, sub_resolver, sub_expect) = match dns {
+                Some(d) => (
+                    d.name,
+                    d.record_type,
+                    d.resolver,
+                    d.expect.map(OneOrMany::into_vec),
+                ),
+                None => (None, None, None, None),
+            };
+            let query = sub_name.map_or(name.clone(), |n| n.into_inner());
+            let record_type = pick(sub_type, raw.record_type);
+            let rtype = record_type
+                .as_ref()
+                .map_or("A".into(), |r| r.get_ref().to_ascii_uppercase());
+            if !crate::probe::RECORD_TYPES.contains(&rtype.as_str()) {
+                let span = record_type
+                    .as_ref()
+                    .map(|r| r.span())
+                    .unwrap_or(raw.kind.span());
+                ck.at(
+                    span,
+                    format!(
+                        "{ctx}: unknown record_type `{rtype}` (one of {})",
+                        crate::probe::RECORD_TYPES.join(", ")
+                    ),
+                );
+            }
+            let resolver = pick(sub_resolver, raw.resolver);
+            if let Some(r) = &resolver {
+                if crate::probe::split_host_port(r.get_ref()).is_none()
+                    && r.get_ref().parse::<std::net::IpAddr>().is_err()
+                {
+                    ck.at(
+                        r.span(),
+                        format!("{ctx}: `resolver` must be host:port, e.g. \"1.1.1.1:53\""),
+                    );
+                }
+            }
+            let expect = sub_expect.or(expect.map(|(_, v)| v)).unwrap_or_default();
+            let display = format!(
+                "{query} {rtype}{}",
+                resolver
+                    .as_ref()
+                    .map(|r| format!(" @{}", r.get_ref()))
+                    .unwrap_or_default()
+            );
+            let spec = ProbeSpec::Dns(DnsSpec {
+                name: query,
+                record_type: rtype,
+                resolver: resolver.map(|r| r.into_inner()),
+                expect,
+            });
+            (spec, display)
+        }
+    };
+    let _ = DNS_KEYS;
+    if ck.problems.len() > before {
+        return None;
+    }
+    Some(Target {
+        name,
+        provider: raw.provider,
+        service: raw.service,
+        region: raw.region,
+        kind,
+        interval,
+        timeout,
+        conditions,
+        thresholds,
+        tags: raw.tags,
+        provider_service: raw.provider_service,
+        provider_region: raw.provider_region,
+        spec,
+        display,
+    })
+}
+
+/// Expands a value's secret references, reporting a problem (and yielding "") if one fails.
+fn secret(ck: &mut Checker<'_>, v: &Spanned<String>, base_dir: &Path, ctx: &str) -> String {
+    match expand_secrets(v.get_ref(), base_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            ck.at(v.span(), format!("{ctx}: {e}"));
+            String::new()
+        }
+    }
+}
+
+impl Config {
+    /// A one-line summary: how many targets of each kind.
+    pub fn summary(&self) -> String {
+        let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+        for t in &self.targets {
+            *by_kind.entry(t.kind.as_str()).or_default() += 1;
+        }
+        let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!(
+            "{}: ok, {} target{}{}",
+            self.path.display(),
+            self.targets.len(),
+            if self.targets.len() == 1 { "" } else { "s" },
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", kinds.join(", "))
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks `src` and returns the rendered problems (or "ok").
+    fn check(src: &str) -> String {
+        match parse("p.toml", src, Path::new(".")) {
+            Ok(c) => format!("ok {}", c.targets.len()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn valid_configuration_with_defaults() {
+        let c = parse(
+            "p.toml",
+            r#"
+[server]
+listen = "127.0.0.1:9000"
+
+[[target]]
+name = "web"
+kind = "http"
+url = "http://127.0.0.1:1/health"
+conditions = ["[STATUS] == 200", "[LATENCY] < 1s"]
+tags = ["prod"]
+
+[[target]]
+name = "example.com"
+kind = "dns"
+record_type = "aaaa"
+resolver = "127.0.0.1:53"
+expect = "2001:db8::1"
+"#,
+            Path::new("/etc/probity"),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9000");
+        assert_eq!(c.server.data_dir, Path::new("/etc/probity/probity-data"));
+        assert_eq!(c.targets[0].interval, HumanDuration::from_secs(30));
+        assert_eq!(c.targets[0].timeout, HumanDuration::from_secs(10));
+        assert_eq!(
+            c.targets[0].thresholds,
+            Thresholds {
+                failure: 3,
+                success: 2
+            }
+        );
+        assert_eq!(c.targets[0].conditions.len(), 2);
+        let ProbeSpec::Dns(d) = &c.targets[1].spec else {
+            panic!()
+        };
+        assert_eq!(
+            (d.name.as_str(), d.record_type.as_str()),
+            ("example.com", "AAAA")
+        );
+        assert_eq!(d.expect, vec!["2001:db8::1".to_string()]);
+        assert_eq!(c.targets[1].conditions[0].source, "[DNS_RCODE] == NOERROR");
+    }
+
+    #[test]
+    fn dns_query_name_may_live_in_a_sub_table() {
+        let c = parse(
+            "p.toml",
+            "[[target]]\nname = \"resolver check\"\nkind = \"dns\"\n[target.dns]\nname = \"example.org\"\nrecord_type = \"MX\"\n",
+            Path::new("."),
+        )
+        .unwrap();
+        let ProbeSpec::Dns(d) = &c.targets[0].spec else {
+            panic!()
+        };
+        assert_eq!(
+            (d.name.as_str(), d.record_type.as_str()),
+            ("example.org", "MX")
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let src = r#"[server]
+listn = "x"
+
+[[target]]
+name = "a"
+kind = "http"
+url = "http://h/"
+intervl = "5s"
+timeout = "-5s"
+
+[[target]]
+name = "a"
+kind = "tcp"
+address = "h:1"
+
+[[target]]
+name = "b"
+kind = "http"
+url = "http://h/"
+conditions = ["[STATUS] = 200"]
+"#;
+        assert_eq!(
+            check(src),
+            "p.toml:2:1: unknown key `listn` in [server]; did you mean `listen`?\n\
+             p.toml:8:1: unknown key `intervl` in [[target]]; did you mean `interval`?\n\
+             p.toml:9:11: [[target]]: `-5s` is not a duration; write a number and a unit such as `30s`, `5m` or `14d`\n\
+             p.toml:12:8: duplicate target name `a` (first defined on line 5)\n\
+             p.toml:20:25: target `b`: condition: `=` is not an operator; write `==` to compare\n    \
+             conditions = [\"[STATUS] = 200\"]\n                            ^"
+        );
+    }
+
+    #[test]
+    fn kind_specific_mistakes() {
+        let t = |body: &str| check(&format!("[[target]]\nname = \"t\"\n{body}\n"));
+        assert_eq!(
+            t("kind = \"htp\"\nurl = \"http://h/\""),
+            "p.toml:3:8: target `t`: unknown kind `htp` (one of http, tcp, tls, dns); did you mean `http`?"
+        );
+        assert_eq!(
+            t("kind = \"tcp\""),
+            "p.toml:3:8: target `t`: kind `tcp` needs `address`"
+        );
+        assert_eq!(
+            t("kind = \"tcp\"\naddress = \"nohost\""),
+            "p.toml:4:11: target `t`: `address` must be host:port"
+        );
+        assert_eq!(
+            t("kind = \"tcp\"\naddress = \"h:1\"\nurl = \"http://x/\""),
+            "p.toml:5:7: target `t`: `url` is not used by kind `tcp`"
+        );
+        assert_eq!(
+            t("kind = \"http\"\nurl = \"ftp://x/\""),
+            "p.toml:4:7: target `t`: `url` must start with http:// or https://"
+        );
+        assert_eq!(
+            t("kind = \"http\"\nurl = \"http://x/\"\ninterval = 30"),
+            "p.toml:5:12: [[target]]: `30` has a number without a unit; write e.g. `30s` or `30ms`"
+        );
+        assert_eq!(
+            t("kind = \"http\"\nurl = \"http://x/\"\nfailure_threshold = 0"),
+            "p.toml:5:21: target `t`: `failure_threshold` must be at least 1"
+        );
+        assert_eq!(
+            t("kind = \"dns\"\nrecord_type = \"AXX\""),
+            "p.toml:4:15: target `t`: unknown record_type `AXX` (one of A, AAAA, CNAME, TXT, MX, NS, SOA, SRV, CAA, PTR)"
+        );
+        assert_eq!(
+            check("[[target]]\nkind = \"http\"\nurl = \"http://x/\"\n"),
+            "p.toml:1:1: [[target]] is missing the required key `name`"
+        );
+        assert_eq!(
+            check("[[target]\nname = 1"),
+            "p.toml:1:10: syntax error: unclosed array table, expected `]`"
+        );
+        assert_eq!(
+            check("[servr]\n"),
+            "p.toml:1:2: unknown key `servr` at the top level; did you mean `server`?"
+        );
+    }
+
+    #[test]
+    fn caret_accounts_for_escapes_in_the_string() {
+        let src = "[[target]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://x/\"\nconditions = [\"[BODY] contains \\\"a\\\" x\"]\n";
+        let e = parse("p.toml", src, Path::new(".")).unwrap_err();
+        let p = &e.problems[0];
+        // The unexpected `x` sits after two escaped quotes: decoded offset 20, raw column 38.
+        assert_eq!((p.line, p.col), (5, 38), "{e}");
+        assert_eq!(&src.lines().nth(4).unwrap()[p.col - 1..p.col], "x");
+    }
+
+    #[test]
+    fn secrets_expand_from_env_and_files_and_never_reach_display() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "s3cret-file\n").unwrap();
+        // PATH is set wherever tests run; the crate forbids the unsafe set_var.
+        let path = std::env::var("PATH").unwrap();
+        let src = r#"[[target]]
+name = "t"
+kind = "http"
+url = "http://h/${env:PATH}"
+headers = { Authorization = "Bearer ${file:token}" }
+"#;
+        let c = parse("p.toml", src, dir.path()).unwrap();
+        let ProbeSpec::Http(h) = &c.targets[0].spec else {
+            panic!()
+        };
+        assert_eq!(h.url, format!("http://h/{path}"));
+        assert_eq!(h.headers["Authorization"], "Bearer s3cret-file");
+        assert_eq!(c.targets[0].display, "http://h/${env:PATH}");
+        let missing = check(
+            "[[target]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://h/${env:PROBITY_NOT_SET_XYZ}\"\n",
+        );
+        assert_eq!(
+            missing,
+            "p.toml:4:7: target `t`: environment variable `PROBITY_NOT_SET_XYZ` is not set"
+        );
+    }
+}
