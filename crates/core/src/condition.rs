@@ -702,7 +702,7 @@ impl Condition {
         json: Option<&serde_json::Value>,
     ) -> Result<Actual, String> {
         let missing = |what: &str| format!("{}: no {what} was observed", self.source);
-        let phase = |p: Option<f64>, what: &str| p.map(Actual::Num).ok_or_else(|| missing(what));
+        let phase = |p: Option<f64>, what: &str| p.map(Actual::Millis).ok_or_else(|| missing(what));
         Ok(match &self.operand {
             Operand::Status => {
                 Actual::Num(f64::from(obs.status.ok_or_else(|| missing("HTTP status"))?))
@@ -728,7 +728,7 @@ impl Condition {
                     .map(|(_, v)| v.clone())
                     .ok_or_else(|| format!("{}: no `{name}` header", self.source))?,
             ),
-            Operand::CertExpiry => Actual::Num(
+            Operand::CertExpiry => Actual::Millis(
                 obs.cert_expires_in_ms
                     .ok_or_else(|| missing("certificate"))? as f64,
             ),
@@ -762,6 +762,8 @@ impl Condition {
 
 enum Actual {
     Num(f64),
+    /// A time in milliseconds, shown with a unit.
+    Millis(f64),
     Bool(bool),
     Text(String),
     List(Vec<String>),
@@ -772,6 +774,7 @@ impl fmt::Display for Actual {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Actual::Num(n) => write!(f, "{}", trim_num(*n)),
+            Actual::Millis(ms) => f.write_str(&humane_ms(*ms)),
             Actual::Bool(b) => write!(f, "{b}"),
             Actual::Text(t) => {
                 let short: String = t.chars().take(80).collect();
@@ -793,6 +796,22 @@ fn trim_num(n: f64) -> String {
         format!("{}", n as i64)
     } else {
         format!("{n:.1}")
+    }
+}
+
+/// `903.1ms`, `2.5s`, `9d 23h`: the unit a person would use for the size.
+fn humane_ms(ms: f64) -> String {
+    let a = ms.abs();
+    if a < 1000.0 {
+        format!("{ms:.1}ms")
+    } else if a < 120_000.0 {
+        format!("{:.2}s", ms / 1000.0)
+    } else if a < 7_200_000.0 {
+        format!("{:.1}m", ms / 60_000.0)
+    } else if a < 172_800_000.0 {
+        format!("{:.1}h", ms / 3_600_000.0)
+    } else {
+        format!("{:.1}d", ms / 86_400_000.0)
     }
 }
 
@@ -932,6 +951,25 @@ mod tests {
         check("[DNS_ANSWER_COUNT] >= 2", true);
         check("[CONNECTED] == true", true);
         check(r#"[REPLY] contains "PONG""#, true);
+    }
+
+    #[test]
+    fn times_are_shown_with_units() {
+        let o = obs();
+        let Verdict::Fail(why) = Condition::parse("[CERT_EXPIRY] > 14d")
+            .unwrap()
+            .evaluate(&o, None)
+        else {
+            panic!()
+        };
+        assert_eq!(why, "[CERT_EXPIRY] > 14d (got 10.0d)");
+        let Verdict::Fail(why) = Condition::parse("[LATENCY] < 100ms")
+            .unwrap()
+            .evaluate(&o, None)
+        else {
+            panic!()
+        };
+        assert_eq!(why, "[LATENCY] < 100ms (got 160.0ms)");
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! Probity: probes, stores, observes and publishes. See ARCHITECTURE.md for the code map.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod config;
+pub mod demo;
+pub mod live;
 pub mod probe;
+pub mod publish;
+pub mod record;
+pub mod run;
+pub mod schedule;
+pub mod store;
 
 /// Installs the process-wide rustls crypto provider once (aws-lc-rs).
 pub fn install_crypto_provider() {

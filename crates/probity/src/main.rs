@@ -1,2 +1,57 @@
+//! The `probity` command.
 #![forbid(unsafe_code)]
-fn main() {}
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "probity",
+    version,
+    about = "Independent, verifiable evidence of how the cloud services you depend on behave"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Probe every target on its schedule, store results, track incidents, serve the API.
+    Run {
+        /// The configuration file.
+        #[arg(long, short, default_value = probity::config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Check a configuration file and every target in it.
+    Check {
+        #[arg(long, short, default_value = probity::config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Probe one thing now and show what happened, phase by phase.
+    Probe(probity::cli::probe::ProbeArgs),
+    /// Start a local misbehaving "cloud" and watch it: the tour, offline.
+    Demo(probity::demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    probity::cli::init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => probity::cli::run(&config),
+        Command::Check { config, json } => probity::cli::check(&config, json),
+        Command::Probe(args) => probity::cli::probe::main(args),
+        Command::Demo(args) => probity::demo::main(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("probity: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

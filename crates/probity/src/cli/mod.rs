@@ -1,0 +1,94 @@
+//! Command-line front ends. Each command reads its inputs, calls the library and prints;
+//! exit codes: 0 success, 1 failure (a failed probe, a runtime error), 2 bad input.
+
+pub mod probe;
+
+use crate::config;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Logs go to stderr, `info` and up unless `RUST_LOG` says otherwise.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hyper=warn,hickory=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// `probity check`.
+pub fn check(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    match config::load(path) {
+        Ok(c) => {
+            if json {
+                let kinds: Vec<_> = c
+                    .targets
+                    .iter()
+                    .map(|t| serde_json::json!({"name": t.name, "kind": t.kind}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": true, "file": path.display().to_string(), "targets": kinds, "problems": []})
+                );
+            } else {
+                println!("{}", c.summary());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if json {
+                let problems: Vec<_> = e
+                    .problems
+                    .iter()
+                    .map(
+                        |p| serde_json::json!({"line": p.line, "col": p.col, "message": p.message}),
+                    )
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "file": e.file, "problems": problems})
+                );
+            } else {
+                eprintln!("{e}");
+                eprintln!(
+                    "{}: {} problem{}",
+                    e.file,
+                    e.problems.len(),
+                    if e.problems.len() == 1 { "" } else { "s" }
+                );
+            }
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `probity run`.
+pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    runtime()?.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            crate::run::termination().await;
+            tracing::info!("stopping: finishing probes in flight and committing their results");
+            let _ = stop_tx.send(true);
+        });
+        crate::run::run(config, stop_rx, |addr| {
+            eprintln!("probity: serving on http://{addr}");
+        })
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,321 @@
+//! A small local "cloud" that misbehaves on a script: an HTTP API, an HTTPS endpoint with a
+//! certificate from a generated CA, a TCP echo service and an authoritative DNS server, all
+//! on loopback. The demo watches it; the tests probe it.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use hickory_proto::rr::rdata::{A, SOA, TXT};
+use hickory_proto::rr::{LowerName, Name, RData, Record};
+use hickory_server::Server;
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::Range;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::time::Instant;
+
+/// When things go wrong, relative to the cloud's start.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// `/storage` answers 503.
+    pub outage: Range<Duration>,
+    /// `/compute` takes `slow_by` before answering.
+    pub slow: Range<Duration>,
+    pub slow_by: Duration,
+    /// Days until the HTTPS certificate expires.
+    pub cert_days: i64,
+}
+
+impl Script {
+    /// Healthy throughout, with a certificate valid for a year.
+    pub fn healthy() -> Self {
+        Script {
+            outage: Duration::ZERO..Duration::ZERO,
+            slow: Duration::ZERO..Duration::ZERO,
+            slow_by: Duration::ZERO,
+            cert_days: 365,
+        }
+    }
+}
+
+/// The DNS name the demo's DNS server answers for, and its address.
+pub const DNS_NAME: &str = "api.demo.probity.test";
+pub const DNS_TXT_NAME: &str = "demo.probity.test";
+
+/// A running cloud. Dropping it stops every server.
+pub struct Cloud {
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+    pub tcp: SocketAddr,
+    pub dns: SocketAddr,
+    /// PEM of the CA that signed the HTTPS certificate.
+    pub ca_pem: String,
+    pub started: Instant,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Clock {
+    started: Instant,
+    script: Arc<Script>,
+}
+
+impl Clock {
+    fn in_window(&self, w: &Range<Duration>) -> bool {
+        w.contains(&self.started.elapsed())
+    }
+}
+
+async fn storage(State(c): State<Clock>) -> impl IntoResponse {
+    if c.in_window(&c.script.outage) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{\"status\":\"DOWN\",\"reason\":\"scripted outage\"}\n",
+        )
+    } else {
+        (StatusCode::OK, "{\"status\":\"UP\"}\n")
+    }
+}
+
+async fn compute(State(c): State<Clock>) -> impl IntoResponse {
+    if c.in_window(&c.script.slow) {
+        tokio::time::sleep(c.script.slow_by).await;
+    }
+    (
+        StatusCode::OK,
+        "{\"status\":\"UP\",\"region\":\"demo-1\"}\n",
+    )
+}
+
+fn app(clock: Clock) -> Router {
+    Router::new()
+        .route(
+            "/health",
+            get(|| async {
+                (
+                    [("content-type", "application/json")],
+                    "{\"status\":\"UP\",\"version\":\"1.4.2\"}\n",
+                )
+            }),
+        )
+        .route("/storage", get(storage))
+        .route("/compute", get(compute))
+        .route(
+            "/redirect",
+            get(|| async { (StatusCode::FOUND, [("location", "/health")], "") }),
+        )
+        .route(
+            "/hang",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "late"
+            }),
+        )
+        .with_state(clock)
+}
+
+/// A CA and a leaf certificate for `localhost` and 127.0.0.1, valid for `days` from now
+/// (negative: already expired).
+pub fn make_certs(days: i64, names: &[&str]) -> anyhow::Result<(String, rustls::ServerConfig)> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "probity demo CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let now = time::OffsetDateTime::now_utc();
+    ca.not_before = now - time::Duration::days(400);
+    ca.not_after = now + time::Duration::days(3650);
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    leaf.distinguished_name.push(
+        DnType::CommonName,
+        names.first().copied().unwrap_or("localhost"),
+    );
+    leaf.not_before = now - time::Duration::days(30);
+    leaf.not_after = now + time::Duration::days(days);
+    if days <= 0 {
+        leaf.not_before = now - time::Duration::days(60);
+    }
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer)?;
+    crate::install_crypto_provider();
+    let key = rustls_pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf_cert.der().clone(), ca_cert.der().clone()], key)?;
+    Ok((ca_cert.pem(), config))
+}
+
+/// Serves `app` over TLS on `listener`.
+pub fn serve_tls(
+    listener: TcpListener,
+    config: rustls::ServerConfig,
+    app: Router,
+) -> tokio::task::JoinHandle<()> {
+    let mut config = config;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |req| {
+                    let mut app = app.clone();
+                    async move { tower_call(&mut app, req).await }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    })
+}
+
+async fn tower_call(
+    app: &mut Router,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<axum::response::Response, std::convert::Infallible> {
+    use tower_service::Service;
+    app.call(req.map(axum::body::Body::new)).await
+}
+
+/// A line-based echo service: `PING` → `+PONG`, anything else echoed back.
+pub fn serve_echo(listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut lines = BufReader::new(r).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply = if line.trim() == "PING" {
+                        "+PONG".to_string()
+                    } else {
+                        line
+                    };
+                    if w.write_all(format!("{reply}\n").as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// An authoritative DNS server (hickory-server) for `probity.test` on `socket`.
+pub fn serve_dns(
+    socket: UdpSocket,
+    answers: &[(&str, Ipv4Addr)],
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let origin = Name::from_str("probity.test.")?;
+    let mut zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
+        origin.clone(),
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+    );
+    let soa = SOA::new(
+        Name::from_str("ns.probity.test.")?,
+        Name::from_str("hostmaster.probity.test.")?,
+        1,
+        3600,
+        600,
+        86_400,
+        60,
+    );
+    zone.upsert_mut(Record::from_rdata(origin.clone(), 3600, RData::SOA(soa)), 1);
+    for (name, ip) in answers {
+        let name = Name::from_str(&format!("{name}."))?;
+        zone.upsert_mut(Record::from_rdata(name, 60, RData::A(A(*ip))), 1);
+    }
+    zone.upsert_mut(
+        Record::from_rdata(
+            Name::from_str(&format!("{DNS_TXT_NAME}."))?,
+            60,
+            RData::TXT(TXT::new(vec!["v=probity1".into()])),
+        ),
+        1,
+    );
+    let mut catalog = Catalog::new();
+    catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+    let mut server = Server::new(catalog);
+    server.register_socket(socket);
+    Ok(tokio::spawn(async move {
+        let _ = server.block_until_done().await;
+    }))
+}
+
+impl Cloud {
+    /// Starts every service on loopback ports chosen by the system. `ca_dir` receives
+    /// `demo-ca.pem`, the trust anchor for the HTTPS service.
+    pub async fn start(script: Script, ca_dir: &Path) -> anyhow::Result<Cloud> {
+        let started = Instant::now();
+        let clock = Clock {
+            started,
+            script: Arc::new(script.clone()),
+        };
+        let http_l = TcpListener::bind("127.0.0.1:0").await?;
+        let https_l = TcpListener::bind("127.0.0.1:0").await?;
+        let tcp_l = TcpListener::bind("127.0.0.1:0").await?;
+        let dns_s = UdpSocket::bind("127.0.0.1:0").await?;
+        let (http, https, tcp, dns) = (
+            http_l.local_addr()?,
+            https_l.local_addr()?,
+            tcp_l.local_addr()?,
+            dns_s.local_addr()?,
+        );
+        let (ca_pem, tls) = make_certs(script.cert_days, &["localhost", "127.0.0.1"])?;
+        std::fs::create_dir_all(ca_dir)?;
+        std::fs::write(ca_dir.join("demo-ca.pem"), &ca_pem)?;
+        let router = app(clock);
+        let http_router = router.clone();
+        let tasks = vec![
+            tokio::spawn(async move {
+                let _ = axum::serve(http_l, http_router).await;
+            }),
+            serve_tls(https_l, tls, router),
+            serve_echo(tcp_l),
+            serve_dns(dns_s, &[(DNS_NAME, Ipv4Addr::LOCALHOST)])?,
+        ];
+        Ok(Cloud {
+            http,
+            https,
+            tcp,
+            dns,
+            ca_pem,
+            started,
+            tasks,
+        })
+    }
+}

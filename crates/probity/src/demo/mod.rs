@@ -1,0 +1,324 @@
+//! `probity demo`: the first five minutes. Starts a local misbehaving "cloud", writes a
+//! configuration that watches it, runs probity on it and narrates what happens.
+
+pub mod cloud;
+
+use cloud::{Cloud, Script};
+use probity_core::duration::HumanDuration;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Where the API listens (a free port is taken if this one is busy).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Where to keep the demo's data (a new temporary directory by default).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Stop after this long (runs until Ctrl-C by default).
+    #[arg(long)]
+    pub duration: Option<HumanDuration>,
+    /// Compress the script to seconds (for tests and the impatient).
+    #[arg(long, hide = true)]
+    pub fast: bool,
+}
+
+/// The demo's timeline and probe interval.
+struct Plan {
+    interval: &'static str,
+    script: Script,
+}
+
+fn plan(fast: bool) -> Plan {
+    let s = Duration::from_secs;
+    let ms = Duration::from_millis;
+    if fast {
+        Plan {
+            interval: "250ms",
+            script: Script {
+                outage: ms(2000)..ms(5000),
+                slow: ms(2500)..ms(5000),
+                slow_by: ms(900),
+                cert_days: 10,
+            },
+        }
+    } else {
+        Plan {
+            interval: "5s",
+            script: Script {
+                outage: s(60)..s(150),
+                slow: s(90)..s(150),
+                slow_by: ms(1200),
+                cert_days: 10,
+            },
+        }
+    }
+}
+
+/// The configuration the demo runs, watching `cloud`.
+pub fn demo_config(cloud: &Cloud, listen: &str, data_dir: &Path, interval: &str) -> String {
+    let data = data_dir.display().to_string().replace('\\', "\\\\");
+    format!(
+        r#"# probity demo configuration: a local "cloud" that misbehaves on a script.
+[server]
+listen = "{listen}"
+data_dir = "{data}"
+
+[[target]]
+name = "storage-api"
+provider = "demo-cloud"
+service = "storage"
+region = "demo-1"
+kind = "http"
+url = "http://{http}/storage"
+interval = "{interval}"
+timeout = "2s"
+conditions = ["[STATUS] == 200", '[BODY].status == "UP"']
+tags = ["demo"]
+
+[[target]]
+name = "compute-api"
+provider = "demo-cloud"
+service = "compute"
+region = "demo-1"
+kind = "http"
+url = "http://{http}/compute"
+interval = "{interval}"
+timeout = "3s"
+conditions = ["[STATUS] == 200", "[LATENCY] < 600ms"]
+tags = ["demo"]
+
+[[target]]
+name = "web-https"
+provider = "demo-cloud"
+service = "web"
+region = "demo-1"
+kind = "http"
+url = "https://localhost:{https_port}/health"
+ca_file = "demo-ca.pem"
+interval = "{interval}"
+conditions = ["[STATUS] == 200", "[CERT_EXPIRY] > 14d", '[HEADER:Content-Type] contains "json"']
+tags = ["demo"]
+
+[[target]]
+name = "cache-tcp"
+provider = "demo-cloud"
+service = "cache"
+region = "demo-1"
+kind = "tcp"
+address = "{tcp}"
+send = "PING"
+expect = "+PONG"
+interval = "{interval}"
+tags = ["demo"]
+
+[[target]]
+name = "api-dns"
+provider = "demo-cloud"
+service = "dns"
+kind = "dns"
+resolver = "{dns}"
+interval = "{interval}"
+conditions = ["[DNS_RCODE] == NOERROR", '[DNS_ANSWERS] contains "127.0.0.1"']
+tags = ["demo"]
+[target.dns]
+name = "{dns_name}"
+record_type = "A"
+"#,
+        http = cloud.http,
+        https_port = cloud.https.port(),
+        tcp = cloud.tcp,
+        dns = cloud.dns,
+        dns_name = cloud::DNS_NAME,
+    )
+}
+
+pub fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let rt = crate::cli::runtime()?;
+    rt.block_on(demo(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let plan = plan(args.fast);
+    let tmp;
+    let data_dir = match &args.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile_dir()?;
+            tmp.clone()
+        }
+    };
+    std::fs::create_dir_all(&data_dir)?;
+    let cloud = Cloud::start(plan.script.clone(), &data_dir).await?;
+    // Take the requested port if it is free; otherwise any free one.
+    let listen = match std::net::TcpListener::bind(&args.listen) {
+        Ok(l) => {
+            drop(l);
+            args.listen.clone()
+        }
+        Err(_) => "127.0.0.1:0".to_string(),
+    };
+    let config_path = data_dir.join("demo.toml");
+    std::fs::write(
+        &config_path,
+        demo_config(&cloud, &listen, &data_dir, plan.interval),
+    )?;
+    let config = crate::config::load(&config_path)
+        .map_err(|e| anyhow::anyhow!("demo configuration: {e}"))?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopper = stop_tx.clone();
+    tokio::spawn(async move {
+        crate::run::termination().await;
+        let _ = stopper.send(true);
+    });
+    if let Some(d) = args.duration {
+        let stopper = stop_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(d.as_std()).await;
+            let _ = stopper.send(true);
+        });
+    }
+    let script = plan.script.clone();
+    let config_shown = config_path.clone();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let narrator_stop = stop_rx.clone();
+    let runner = tokio::spawn(crate::run::run(config, stop_rx, move |addr| {
+        let _ = ready_tx.send(addr);
+    }));
+    let addr = match ready_rx.await {
+        Ok(a) => a,
+        Err(_) => return runner.await?,
+    };
+    let t = |d: Duration| format!("+{}:{:02}", d.as_secs() / 60, d.as_secs() % 60);
+    println!(
+        r#"probity demo: a local "cloud" that misbehaves on a script, watched by probity.
+
+  cloud     http://{http}  https://localhost:{https_port} (demo CA)  tcp {tcp}  dns {dns}
+  config    {config}
+  data      {data}
+
+  script    {t0}  all healthy; the HTTPS certificate expires in {days} days (fails [CERT_EXPIRY] > 14d)
+            {t1}  storage-api answers 503 (down after 3 failures)
+            {t2}  compute-api slows to {slow} ms (degraded: [LATENCY] < 600ms)
+            {t3}  both recover (incidents resolve after 2 successes)
+
+  look      curl -s http://{addr}/api/v1/targets
+            curl -s http://{addr}/api/v1/incidents
+            curl -s http://{addr}/metrics
+            probity check --config {config}
+
+Ctrl-C stops the demo. What probity sees:"#,
+        http = cloud.http,
+        https_port = cloud.https.port(),
+        tcp = cloud.tcp,
+        dns = cloud.dns,
+        config = config_shown.display(),
+        data = data_dir.display(),
+        t0 = t(Duration::ZERO),
+        t1 = t(script.outage.start),
+        t2 = t(script.slow.start),
+        t3 = t(script.outage.end.max(script.slow.end)),
+        days = script.cloud_days(),
+        slow = script.slow_by.as_millis(),
+    );
+    narrate(addr, cloud.started, narrator_stop).await;
+    let result = runner.await?;
+    println!("demo stopped; its data stays in {}", data_dir.display());
+    drop(cloud);
+    result
+}
+
+impl Script {
+    fn cloud_days(&self) -> i64 {
+        self.cert_days
+    }
+}
+
+/// Prints each target's state changes as the API reports them.
+async fn narrate(
+    addr: std::net::SocketAddr,
+    started: tokio::time::Instant,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut last: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut seen_incidents = std::collections::HashSet::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let Ok(targets) = get_json(addr, "/api/v1/targets").await else {
+            continue;
+        };
+        let Ok(incidents) = get_json(addr, "/api/v1/incidents").await else {
+            continue;
+        };
+        let e = started.elapsed();
+        let at = format!("+{}:{:02}", e.as_secs() / 60, e.as_secs() % 60);
+        for t in targets.as_array().into_iter().flatten() {
+            let name = t["name"].as_str().unwrap_or("?").to_string();
+            let status = t["status"].as_str().unwrap_or("?").to_string();
+            let prev = last.insert(name.clone(), status.clone());
+            if prev.as_deref().unwrap_or("unknown") != status {
+                let why = t["last_result"]["error"]
+                    .as_str()
+                    .map(|e| format!("  ({e})"))
+                    .unwrap_or_default();
+                println!(
+                    "  {at}  {name:<12} {} → {status}{why}",
+                    prev.as_deref().unwrap_or("unknown")
+                );
+            }
+        }
+        for i in incidents.as_array().into_iter().flatten() {
+            let key = format!("{}-{}", i["id"], i["status"]);
+            if seen_incidents.insert(key) {
+                match i["resolved_at"].as_str() {
+                    None => println!(
+                        "  {at}  incident {} opened on {}: {}",
+                        i["id"],
+                        i["target"].as_str().unwrap_or("?"),
+                        i["cause"].as_str().unwrap_or("")
+                    ),
+                    Some(end) => println!(
+                        "  {at}  incident {} on {} resolved: {} → {} ({:.0} s)",
+                        i["id"],
+                        i["target"].as_str().unwrap_or("?"),
+                        i["started_at"].as_str().unwrap_or("?"),
+                        end,
+                        i["duration_s"].as_f64().unwrap_or(0.0)
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// A tiny HTTP GET for the narrator (the demo reads its own API like any client would).
+async fn get_json(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<serde_json::Value> {
+    use http_body_util::BodyExt;
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("host", addr.to_string())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+    let resp = sender.send_request(req).await?;
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok(serde_json::from_slice(&body)?)
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let base = std::env::temp_dir().join(format!(
+        "probity-demo-{}-{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_millisecond()
+    ));
+    std::fs::create_dir_all(&base)?;
+    Ok(base)
+}

@@ -1,0 +1,88 @@
+//! What is true right now, shared between the recorder (the only writer) and the API and
+//! metrics (readers). Updated only after a batch commits, so nothing shown here can be lost.
+
+use crate::store::ResultRecord;
+use probity_core::observe::Status;
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One target's current state.
+#[derive(Clone, Debug)]
+pub struct TargetLive {
+    pub status: Status,
+    pub last: Option<ResultRecord>,
+    /// The leaf certificate's `notAfter`, seconds since the epoch, from the last TLS result.
+    pub cert_not_after_s: Option<i64>,
+    /// Results by health: up, degraded, down.
+    pub counts: [u64; 3],
+    pub open_incident: Option<i64>,
+    /// Probes skipped because the previous one was still running.
+    pub skipped: u64,
+}
+
+impl Default for TargetLive {
+    fn default() -> Self {
+        TargetLive {
+            status: Status::Unknown,
+            last: None,
+            cert_not_after_s: None,
+            counts: [0; 3],
+            open_incident: None,
+            skipped: 0,
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the scheduling-lateness histogram buckets.
+pub const LATENESS_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// Scheduling lateness (actual start minus planned start), as a histogram.
+#[derive(Default)]
+pub struct Lateness {
+    buckets: [AtomicU64; LATENESS_BUCKETS.len()],
+    count: AtomicU64,
+    /// Sum in microseconds.
+    sum_us: AtomicU64,
+}
+
+impl Lateness {
+    pub fn observe(&self, seconds: f64) {
+        for (i, le) in LATENESS_BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// Cumulative bucket counts, total count and sum in seconds.
+    pub fn snapshot(&self) -> (Vec<u64>, u64, f64) {
+        (
+            self.buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
+            self.count.load(Ordering::Relaxed),
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+        )
+    }
+}
+
+/// State shared by the running parts of `probity run`.
+#[derive(Default)]
+pub struct Shared {
+    pub targets: RwLock<HashMap<String, TargetLive>>,
+    pub lateness: Lateness,
+    pub batches_written: AtomicU64,
+    pub write_errors: AtomicU64,
+}
+
+impl Shared {
+    pub fn note_skip(&self, target: &str) {
+        let mut t = self.targets.write().expect("live lock");
+        t.entry(target.to_string()).or_default().skipped += 1;
+    }
+}

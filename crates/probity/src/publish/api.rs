@@ -1,0 +1,336 @@
+//! The HTTP API (JSON under `/api/v1`), `/metrics` and `/healthz`.
+//!
+//! Errors are typed JSON, `{"error": {"code", "message"}}`, with the fitting status code; a
+//! malformed request is a 400, never a 500.
+
+use crate::config::Target;
+use crate::live::Shared;
+use crate::store::{IncidentFilter, IncidentRecord, ResultRecord, Store};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub shared: Arc<Shared>,
+    pub store: Arc<dyn Store>,
+    pub targets: Arc<Vec<Arc<Target>>>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/targets", get(targets))
+        .route("/api/v1/targets/{name}", get(target))
+        .route("/api/v1/targets/{name}/results", get(results))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/incidents/{id}", get(incident))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .with_state(state)
+}
+
+/// An error answer.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "API request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the store could not answer; see the server log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Runs a store query off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}
+
+pub fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| format!("{t:.3}"))
+}
+
+fn parse_time(s: &str, what: &str) -> Result<i64, ApiError> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t.as_millisecond());
+    }
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    Err(ApiError::bad_request(format!(
+        "`{what}` must be an RFC 3339 time such as 2026-11-23T10:00:00Z (or Unix milliseconds), not {s:?}"
+    )))
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let body = crate::publish::metrics::render(&s.shared, &s.targets);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn last_result_json(r: &ResultRecord) -> Value {
+    json!({
+        "at": rfc3339(r.at_ms),
+        "ok": r.health == probity_core::result::Health::Up,
+        "status": r.health.as_str(),
+        "latency_ms": r.phases.total_ms.map(round2),
+        "error": r.cause.as_ref().map(|c| c.to_string()),
+    })
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+const WINDOWS: [(&str, i64); 3] = [
+    ("24h", 86_400_000),
+    ("7d", 7 * 86_400_000),
+    ("30d", 30 * 86_400_000),
+];
+
+async fn uptimes(
+    store: Arc<dyn Store>,
+) -> Result<Vec<std::collections::HashMap<String, crate::store::Availability>>, ApiError> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    blocking(move || {
+        WINDOWS
+            .iter()
+            .map(|(_, w)| store.availability_by_target(now - w, now + 1))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?
+    .map_err(ApiError::internal)
+}
+
+fn target_json(
+    t: &Target,
+    s: &AppState,
+    up: &[std::collections::HashMap<String, crate::store::Availability>],
+) -> Value {
+    let live = s.shared.targets.read().expect("live lock");
+    let l = live.get(&t.name);
+    let mut uptime = serde_json::Map::new();
+    for (i, (name, _)) in WINDOWS.iter().enumerate() {
+        let v = up[i].get(&t.name).and_then(|a| a.uptime());
+        uptime.insert((*name).into(), json!(v));
+    }
+    json!({
+        "name": t.name,
+        "provider": t.provider,
+        "service": t.service,
+        "region": t.region,
+        "kind": t.kind,
+        "target": t.display,
+        "tags": t.tags,
+        "status": l.map_or("unknown", |l| l.status.as_str()),
+        "last_result": l.and_then(|l| l.last.as_ref()).map(last_result_json),
+        "uptime": uptime,
+        "open_incident": l.and_then(|l| l.open_incident),
+        "interval": t.interval.to_string(),
+    })
+}
+
+async fn targets(State(s): State<AppState>) -> ApiResult {
+    let up = uptimes(s.store.clone()).await?;
+    let list: Vec<Value> = s.targets.iter().map(|t| target_json(t, &s, &up)).collect();
+    Ok(Json(list).into_response())
+}
+
+fn find<'a>(s: &'a AppState, name: &str) -> Result<&'a Arc<Target>, ApiError> {
+    s.targets.iter().find(|t| t.name == name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no target named {name:?}"),
+        )
+    })
+}
+
+async fn target(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    let t = find(&s, &name)?.clone();
+    let up = uptimes(s.store.clone()).await?;
+    let mut v = target_json(&t, &s, &up);
+    v["conditions"] = json!(
+        t.conditions
+            .iter()
+            .map(|c| c.source.clone())
+            .collect::<Vec<_>>()
+    );
+    v["failure_threshold"] = json!(t.thresholds.failure);
+    v["success_threshold"] = json!(t.thresholds.success);
+    Ok(Json(v).into_response())
+}
+
+#[derive(Deserialize)]
+struct ResultsQuery {
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<String>,
+}
+
+pub fn result_json(r: &ResultRecord) -> Value {
+    json!({
+        "id": r.id,
+        "target": r.target,
+        "vantage": r.vantage,
+        "at": rfc3339(r.at_ms),
+        "ok": r.health == probity_core::result::Health::Up,
+        "status": r.health.as_str(),
+        "latency_ms": r.phases.total_ms.map(round2),
+        "phases": {
+            "dns_ms": r.phases.dns_ms.map(round2),
+            "connect_ms": r.phases.connect_ms.map(round2),
+            "tls_ms": r.phases.tls_ms.map(round2),
+            "ttfb_ms": r.phases.ttfb_ms.map(round2),
+            "total_ms": r.phases.total_ms.map(round2),
+        },
+        "error_class": r.cause.as_ref().map(|c| c.class.as_str()),
+        "error": r.cause.as_ref().map(|c| c.to_string()),
+        "details": r.details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
+    })
+}
+
+async fn results(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    q: Result<Query<ResultsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    find(&s, &name)?;
+    let since = q
+        .since
+        .as_deref()
+        .map(|v| parse_time(v, "since"))
+        .transpose()?;
+    let until = q
+        .until
+        .as_deref()
+        .map(|v| parse_time(v, "until"))
+        .transpose()?;
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "`limit` must be a whole number from 1 to 10000, not {l:?}"
+                ))
+            })?,
+    };
+    let store = s.store.clone();
+    let rows = blocking(move || store.results(&name, since, until, limit))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(rows.iter().map(result_json).collect::<Vec<_>>()).into_response())
+}
+
+#[derive(Deserialize)]
+struct IncidentsQuery {
+    status: Option<String>,
+}
+
+pub fn incident_json(i: &IncidentRecord) -> Value {
+    let end = i
+        .resolved_at_ms
+        .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+    json!({
+        "id": i.id,
+        "target": i.target,
+        "started_at": rfc3339(i.started_at_ms),
+        "resolved_at": i.resolved_at_ms.map(rfc3339),
+        "status": if i.resolved_at_ms.is_some() { "resolved" } else { "open" },
+        "severity": i.severity.as_str(),
+        "cause": i.cause.to_string(),
+        "cause_class": i.cause.class.as_str(),
+        "duration_s": (end - i.started_at_ms) as f64 / 1000.0,
+        "evidence": i.evidence,
+    })
+}
+
+async fn incidents(
+    State(s): State<AppState>,
+    q: Result<Query<IncidentsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let filter = match q.status.as_deref() {
+        None | Some("all") => IncidentFilter::All,
+        Some("open") => IncidentFilter::Open,
+        Some("resolved") => IncidentFilter::Resolved,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`status` is open, resolved or all, not {other:?}"
+            )));
+        }
+    };
+    let store = s.store.clone();
+    let rows = blocking(move || store.incidents(filter))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(rows.iter().map(incident_json).collect::<Vec<_>>()).into_response())
+}
+
+async fn incident(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("incident id must be a number, not {id:?}")))?;
+    let store = s.store.clone();
+    let rows = blocking(move || store.incidents(IncidentFilter::All))
+        .await?
+        .map_err(ApiError::internal)?;
+    let inc = rows.iter().find(|i| i.id == id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no incident {id}"),
+        )
+    })?;
+    Ok(Json(incident_json(inc)).into_response())
+}

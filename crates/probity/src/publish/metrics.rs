@@ -1,0 +1,232 @@
+//! `/metrics` in the Prometheus text exposition format (0.0.4), rendered from live state at
+//! scrape time, so metrics and the API can never disagree.
+
+use crate::config::Target;
+use crate::live::{LATENESS_BUCKETS, Shared};
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// Escapes a label value per the exposition format.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl Family<'_> {
+    fn header(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{k}=\"{}\"", label(v));
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {}", fmt_value(value));
+    }
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Renders every metric.
+pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
+    let mut out = String::with_capacity(256 * targets.len() + 2048);
+    let live = shared.targets.read().expect("live lock").clone();
+    let mut f = Family { out: &mut out };
+
+    f.header(
+        "probity_probe_success",
+        "gauge",
+        "Whether the target's last probe was up (1) or not (0).",
+    );
+    for t in targets {
+        if let Some(last) = live.get(&t.name).and_then(|l| l.last.as_ref()) {
+            let ok = last.health == probity_core::result::Health::Up;
+            f.sample(
+                "probity_probe_success",
+                &[("target", &t.name), ("kind", &t.kind)],
+                f64::from(u8::from(ok)),
+            );
+        }
+    }
+    f.header(
+        "probity_probe_duration_seconds",
+        "gauge",
+        "Duration of each phase of the target's last probe.",
+    );
+    for t in targets {
+        let Some(last) = live.get(&t.name).and_then(|l| l.last.as_ref()) else {
+            continue;
+        };
+        let p = &last.phases;
+        for (phase, v) in [
+            ("dns", p.dns_ms),
+            ("connect", p.connect_ms),
+            ("tls", p.tls_ms),
+            ("ttfb", p.ttfb_ms),
+            ("total", p.total_ms),
+        ] {
+            if let Some(ms) = v {
+                f.sample(
+                    "probity_probe_duration_seconds",
+                    &[("target", &t.name), ("phase", phase)],
+                    ms / 1000.0,
+                );
+            }
+        }
+    }
+    f.header(
+        "probity_probes_total",
+        "counter",
+        "Probes run since start, by result.",
+    );
+    for t in targets {
+        let counts = live.get(&t.name).map_or([0; 3], |l| l.counts);
+        for (i, result) in ["up", "degraded", "down"].iter().enumerate() {
+            f.sample(
+                "probity_probes_total",
+                &[("target", &t.name), ("result", result)],
+                counts[i] as f64,
+            );
+        }
+    }
+    f.header(
+        "probity_probes_skipped_total",
+        "counter",
+        "Probes skipped because the previous probe of the target was still running.",
+    );
+    for t in targets {
+        let skipped = live.get(&t.name).map_or(0, |l| l.skipped);
+        f.sample(
+            "probity_probes_skipped_total",
+            &[("target", &t.name)],
+            skipped as f64,
+        );
+    }
+    f.header(
+        "probity_tls_cert_not_after_timestamp_seconds",
+        "gauge",
+        "When the target's leaf certificate expires, as a Unix timestamp.",
+    );
+    for t in targets {
+        if let Some(s) = live.get(&t.name).and_then(|l| l.cert_not_after_s) {
+            f.sample(
+                "probity_tls_cert_not_after_timestamp_seconds",
+                &[("target", &t.name)],
+                s as f64,
+            );
+        }
+    }
+    f.header(
+        "probity_target_status",
+        "gauge",
+        "The target's state: 1 for its current status, 0 for the others.",
+    );
+    for t in targets {
+        let status = live.get(&t.name).map_or("unknown", |l| l.status.as_str());
+        for s in ["up", "degraded", "down", "unknown"] {
+            f.sample(
+                "probity_target_status",
+                &[("target", &t.name), ("status", s)],
+                f64::from(u8::from(s == status)),
+            );
+        }
+    }
+    f.header(
+        "probity_incident_open",
+        "gauge",
+        "Whether the target has an open observed incident.",
+    );
+    for t in targets {
+        let open = live.get(&t.name).is_some_and(|l| l.open_incident.is_some());
+        f.sample(
+            "probity_incident_open",
+            &[("target", &t.name)],
+            f64::from(u8::from(open)),
+        );
+    }
+    let (buckets, count, sum) = shared.lateness.snapshot();
+    f.header(
+        "probity_schedule_lateness_seconds",
+        "histogram",
+        "How late probes start: actual start minus planned start.",
+    );
+    for (le, n) in LATENESS_BUCKETS.iter().zip(&buckets) {
+        f.sample(
+            "probity_schedule_lateness_seconds_bucket",
+            &[("le", &fmt_value(*le))],
+            *n as f64,
+        );
+    }
+    f.sample(
+        "probity_schedule_lateness_seconds_bucket",
+        &[("le", "+Inf")],
+        count as f64,
+    );
+    f.sample("probity_schedule_lateness_seconds_sum", &[], sum);
+    f.sample("probity_schedule_lateness_seconds_count", &[], count as f64);
+    f.header(
+        "probity_store_batches_total",
+        "counter",
+        "Batches committed to the store.",
+    );
+    f.sample(
+        "probity_store_batches_total",
+        &[],
+        shared
+            .batches_written
+            .load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
+    f.header(
+        "probity_store_write_errors_total",
+        "counter",
+        "Failed store writes (each retried).",
+    );
+    f.sample(
+        "probity_store_write_errors_total",
+        &[],
+        shared
+            .write_errors
+            .load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(fmt_value(0.25), "0.25");
+        assert_eq!(fmt_value(3.0), "3");
+        assert_eq!(fmt_value(f64::INFINITY), "+Inf");
+    }
+}

@@ -1,0 +1,4 @@
+//! What probity shows the outside: the JSON API and the Prometheus metrics.
+
+pub mod api;
+pub mod metrics;

@@ -1,0 +1,123 @@
+//! `probity run`: scheduler, recorder, store and HTTP server wired together, and stopped in
+//! the order that loses nothing: stop scheduling, let probes in flight finish, commit
+//! everything they measured, then close the server.
+
+use crate::config::{Config, Target};
+use crate::live::Shared;
+use crate::probe::ProbeContext;
+use crate::publish::api::{AppState, router};
+use crate::record::Recorder;
+use crate::store::{SqliteStore, Store};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn termination() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Runs until `shutdown` turns true. `on_ready` gets the address the server listens on.
+pub async fn run(
+    config: Config,
+    mut shutdown: watch::Receiver<bool>,
+    on_ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let data_dir = config.server.data_dir.clone();
+    let store: Arc<dyn Store> = Arc::new(
+        tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
+            .await?
+            .with_context(|| {
+                format!("opening the store in {}", config.server.data_dir.display())
+            })?,
+    );
+    let shared = Arc::new(Shared::default());
+    let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
+    let recorder = Recorder::new(store.clone(), shared.clone(), &targets)?;
+    let (tx, rx) = mpsc::channel(16_384);
+    let recorder = tokio::spawn(recorder.run(rx));
+
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    let app = router(AppState {
+        shared: shared.clone(),
+        store: store.clone(),
+        targets: Arc::new(targets.clone()),
+    });
+    let mut server_stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let pruner = {
+        let store = store.clone();
+        let (raw, roll) = (config.server.raw_retention, config.server.rollup_retention);
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = jiff::Timestamp::now().as_millisecond();
+                let s = store.clone();
+                let res = tokio::task::spawn_blocking(move || {
+                    s.prune(now - raw.as_millis() as i64, now - roll.as_millis() as i64)
+                })
+                .await;
+                match res {
+                    Ok(Ok(p)) if p.results + p.rollups > 0 => {
+                        tracing::info!(
+                            results = p.results,
+                            rollups = p.rollups,
+                            "pruned data past retention"
+                        )
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
+                    _ => {}
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        })
+    };
+
+    tracing::info!(%addr, targets = targets.len(), "probity is running");
+    on_ready(addr);
+    let ctx = Arc::new(ProbeContext::new());
+    crate::schedule::run(
+        targets,
+        ctx,
+        tx,
+        shared,
+        config.server.max_concurrency,
+        shutdown.clone(),
+    )
+    .await;
+    // The scheduler has returned: every probe it started has handed in its result and the
+    // channel is closed, so the recorder drains and commits it all before returning.
+    recorder.await.context("recorder")?;
+    let _ = shutdown.wait_for(|s| *s).await;
+    pruner.abort();
+    server.await.context("server")??;
+    tracing::info!("stopped; everything measured is stored");
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The scheduler: every target on its interval, at a stable per-target offset so load is
+//! spread and restarts keep the same phase.
+//!
+//! **Invariants:** the next due time is the previous due time plus the interval (never
+//! "now plus interval"), so schedules do not drift; a target whose previous probe is still
+//! running is skipped, not queued, so a hung target never delays another; at most
+//! `max_concurrency` probes run at once.
+
+use crate::config::Target;
+use crate::live::Shared;
+use crate::probe::{self, ProbeContext, ProbeOutput};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::{Duration, Instant};
+
+/// A result on its way to the recorder.
+pub struct Measured {
+    pub target: Arc<Target>,
+    pub output: ProbeOutput,
+}
+
+/// A stable 64-bit hash (FNV-1a): the same name gets the same offset in every process.
+fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The target's first due time: the next wall-clock instant `k * interval + offset`.
+pub fn first_due(name: &str, interval_ms: u64, now_wall_ms: i64, now: Instant) -> Instant {
+    let interval = interval_ms.max(1) as i64;
+    let offset = (stable_hash(name) % interval as u64) as i64;
+    let k = (now_wall_ms - offset).div_euclid(interval) + 1;
+    let due_wall = k * interval + offset;
+    now + Duration::from_millis((due_wall - now_wall_ms).max(0) as u64)
+}
+
+/// Runs every target until `shutdown` turns true, then waits for probes in flight.
+pub async fn run(
+    targets: Vec<Arc<Target>>,
+    ctx: Arc<ProbeContext>,
+    tx: mpsc::Sender<Measured>,
+    shared: Arc<Shared>,
+    max_concurrency: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(max_concurrency));
+    let busy: Vec<Arc<AtomicBool>> = targets
+        .iter()
+        .map(|_| Arc::new(AtomicBool::new(false)))
+        .collect();
+    let now = Instant::now();
+    let wall = jiff::Timestamp::now().as_millisecond();
+    let mut queue: BinaryHeap<Reverse<(Instant, usize)>> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Reverse((first_due(&t.name, t.interval.as_millis(), wall, now), i)))
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    while let Some(&Reverse((due, i))) = queue.peek() {
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => {}
+            _ = shutdown.changed() => break,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        queue.pop();
+        let target = &targets[i];
+        let interval = Duration::from_millis(target.interval.as_millis());
+        let mut next = due + interval;
+        let now = Instant::now();
+        while next <= now {
+            // After a stall (suspend, overload) skip missed slots instead of bursting.
+            next += interval;
+        }
+        queue.push(Reverse((next, i)));
+        if busy[i].swap(true, Ordering::AcqRel) {
+            shared.note_skip(&target.name);
+            continue;
+        }
+        let (target, ctx, tx, shared, permits, busy) = (
+            target.clone(),
+            ctx.clone(),
+            tx.clone(),
+            shared.clone(),
+            permits.clone(),
+            busy[i].clone(),
+        );
+        tasks.spawn(async move {
+            let Ok(_permit) = permits.acquire().await else {
+                return;
+            };
+            shared
+                .lateness
+                .observe(Instant::now().saturating_duration_since(due).as_secs_f64());
+            let output = probe::run(
+                &ctx,
+                &target.spec,
+                &target.conditions,
+                target.timeout.as_std(),
+            )
+            .await;
+            let _ = tx.send(Measured { target, output }).await;
+            busy.store(false, Ordering::Release);
+        });
+    }
+    // Probes already started are measurements: let them finish and be recorded.
+    while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_stable_and_inside_the_interval() {
+        let now = Instant::now();
+        for name in ["a", "storage-eu", "dns/example.com"] {
+            let d1 = first_due(name, 30_000, 1_000_000_000_123, now);
+            let d2 = first_due(name, 30_000, 1_000_000_000_123, now);
+            assert_eq!(d1, d2);
+            let wait = d1 - now;
+            assert!(wait <= Duration::from_millis(30_000), "{name}: {wait:?}");
+            // The due instant sits at the same phase of the interval whatever "now" is.
+            let later = first_due(name, 30_000, 1_000_000_007_000, now);
+            let phase1 = (1_000_000_000_123 + (d1 - now).as_millis() as i64) % 30_000;
+            let phase2 = (1_000_000_007_000 + (later - now).as_millis() as i64) % 30_000;
+            assert_eq!(phase1, phase2, "{name}");
+        }
+    }
+
+    #[test]
+    fn offsets_spread_targets_across_the_interval() {
+        let now = Instant::now();
+        let mut buckets = [0u32; 10];
+        for i in 0..10_000 {
+            let wait = first_due(&format!("target-{i}"), 10_000, 0, now) - now;
+            buckets[(wait.as_millis() as usize / 1000).min(9)] += 1;
+        }
+        for b in buckets {
+            assert!((800..1200).contains(&b), "uneven spread: {buckets:?}");
+        }
+    }
+}

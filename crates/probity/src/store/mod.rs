@@ -1,0 +1,175 @@
+//! Where results, rollups and incidents live. Callers see the [`Store`] trait only; SQLite
+//! is the embedded default and a PostgreSQL backend can sit behind the same trait.
+//!
+//! **Invariant:** one [`Batch`] is one transaction: a result and the incident change it
+//! caused are durable together or not at all.
+//!
+//! **Invariant:** a minute with no results has no rollup row. Uptime is computed over
+//! measured results only and is `None` (unmeasured), never 100%, when there are none.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use probity_core::result::{Cause, Health, Phases};
+use probity_core::sketch::Sketch;
+use serde::Serialize;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "database schema version {found} is newer than this probity knows ({known}); upgrade probity"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// One probe result as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResultRecord {
+    pub id: i64,
+    pub target: String,
+    pub vantage: String,
+    pub at_ms: i64,
+    pub health: Health,
+    pub phases: Phases,
+    pub cause: Option<Cause>,
+    /// The probe's details as JSON, kept for failures.
+    pub details: Option<String>,
+}
+
+/// A change to an incident, written with the result that caused it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IncidentChange {
+    Open {
+        id: i64,
+        target: String,
+        started_at_ms: i64,
+        severity: Health,
+        cause: Cause,
+        evidence: Vec<i64>,
+    },
+    Escalate {
+        id: i64,
+        severity: Health,
+        result_id: i64,
+    },
+    Resolve {
+        id: i64,
+        resolved_at_ms: i64,
+        evidence: Vec<i64>,
+    },
+}
+
+/// What one transaction writes.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub results: Vec<ResultRecord>,
+    pub incidents: Vec<IncidentChange>,
+}
+
+/// An incident as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IncidentRecord {
+    pub id: i64,
+    pub target: String,
+    pub started_at_ms: i64,
+    pub resolved_at_ms: Option<i64>,
+    pub severity: Health,
+    pub cause: Cause,
+    /// Ids of the results that proved the opening (and the recovery).
+    pub evidence: Vec<i64>,
+}
+
+/// Which incidents to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncidentFilter {
+    Open,
+    Resolved,
+    All,
+}
+
+/// One minute of one target's results, aggregated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rollup {
+    pub target: String,
+    pub vantage: String,
+    pub minute_ms: i64,
+    pub count: u64,
+    /// Results that were down.
+    pub failures: u64,
+    /// Results that were degraded.
+    pub degraded: u64,
+    pub latency_min_ms: f64,
+    pub latency_max_ms: f64,
+    pub latency_sum_ms: f64,
+    pub sketch: Sketch,
+}
+
+/// Totals over a span of rollups.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Availability {
+    pub count: u64,
+    pub failures: u64,
+    pub degraded: u64,
+}
+
+impl Availability {
+    /// The share of measured results that were not down, or `None` when nothing was measured.
+    pub fn uptime(&self) -> Option<f64> {
+        (self.count > 0).then(|| (self.count - self.failures) as f64 / self.count as f64)
+    }
+}
+
+/// How much a prune removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub results: usize,
+    pub rollups: usize,
+}
+
+/// The storage interface. Blocking: async callers use a dedicated thread or `spawn_blocking`.
+pub trait Store: Send + Sync {
+    /// The next free result id (ids are assigned by the single recorder, before writing).
+    fn next_result_id(&self) -> StoreResult<i64>;
+    fn next_incident_id(&self) -> StoreResult<i64>;
+    /// Writes results, their rollups and incident changes in one transaction.
+    fn write(&self, batch: &Batch) -> StoreResult<()>;
+    fn results(
+        &self,
+        target: &str,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<ResultRecord>>;
+    /// The latest result of every target.
+    fn latest_results(&self) -> StoreResult<Vec<ResultRecord>>;
+    fn incidents(&self, filter: IncidentFilter) -> StoreResult<Vec<IncidentRecord>>;
+    fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>>;
+    fn availability(&self, target: &str, since_ms: i64, until_ms: i64)
+    -> StoreResult<Availability>;
+    /// Totals per target from hourly aggregates: the window starts at the hour holding
+    /// `since_ms`.
+    fn availability_by_target(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<std::collections::HashMap<String, Availability>>;
+    /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
+    fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
+}
+
+/// The minute (epoch ms, floored) an instant falls in.
+pub fn minute_of(at_ms: i64) -> i64 {
+    at_ms.div_euclid(60_000) * 60_000
+}

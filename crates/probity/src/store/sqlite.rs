@@ -1,0 +1,574 @@
+//! The embedded store: SQLite in WAL mode under the data directory.
+//!
+//! One writer connection (the recorder is the only writer) and a small pool of readers for
+//! the API. `synchronous=FULL`: a committed batch survives a process kill and a power loss.
+
+use super::*;
+use probity_core::result::ErrorClass;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE results (
+    id          INTEGER PRIMARY KEY,
+    target      TEXT NOT NULL,
+    vantage     TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    health      TEXT NOT NULL,
+    dns_ms      REAL,
+    connect_ms  REAL,
+    tls_ms      REAL,
+    ttfb_ms     REAL,
+    total_ms    REAL,
+    error_class TEXT,
+    error       TEXT,
+    details     TEXT
+);
+CREATE INDEX results_target_at ON results (target, at_ms);
+CREATE INDEX results_at ON results (at_ms);
+
+CREATE TABLE rollups (
+    target         TEXT NOT NULL,
+    vantage        TEXT NOT NULL,
+    minute_ms      INTEGER NOT NULL,
+    count          INTEGER NOT NULL,
+    failures       INTEGER NOT NULL,
+    degraded       INTEGER NOT NULL,
+    latency_min_ms REAL NOT NULL,
+    latency_max_ms REAL NOT NULL,
+    latency_sum_ms REAL NOT NULL,
+    sketch         TEXT NOT NULL,
+    PRIMARY KEY (target, vantage, minute_ms)
+) WITHOUT ROWID;
+CREATE INDEX rollups_minute ON rollups (minute_ms);
+
+-- Hourly totals, kept with the rollups, so that uptime over days and months across many
+-- targets reads hundreds of rows instead of tens of thousands.
+CREATE TABLE hourly (
+    target   TEXT NOT NULL,
+    vantage  TEXT NOT NULL,
+    hour_ms  INTEGER NOT NULL,
+    count    INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    degraded INTEGER NOT NULL,
+    PRIMARY KEY (target, vantage, hour_ms)
+) WITHOUT ROWID;
+CREATE INDEX hourly_hour ON hourly (hour_ms);
+
+CREATE TABLE incidents (
+    id             INTEGER PRIMARY KEY,
+    target         TEXT NOT NULL,
+    started_at_ms  INTEGER NOT NULL,
+    resolved_at_ms INTEGER,
+    severity       TEXT NOT NULL,
+    cause_class    TEXT NOT NULL,
+    cause_detail   TEXT NOT NULL
+);
+CREATE INDEX incidents_open ON incidents (resolved_at_ms);
+
+CREATE TABLE incident_evidence (
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    result_id   INTEGER NOT NULL,
+    role        TEXT NOT NULL,
+    PRIMARY KEY (incident_id, result_id)
+) WITHOUT ROWID;
+"#];
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    next_result: Mutex<i64>,
+    next_incident: Mutex<i64>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `probity.db` in `data_dir` and applies migrations.
+    pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let path = data_dir.join("probity.db");
+        let mut conn = Connection::open(&path)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let next_result: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM results", [], |r| {
+                r.get(0)
+            })?;
+        let next_incident: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM incidents", [], |r| {
+                r.get(0)
+            })?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            next_result: Mutex::new(next_result),
+            next_incident: Mutex::new(next_incident),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let conn = self.readers.lock().expect("reader pool").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().expect("reader pool");
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        Ok(out?)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn health_of(s: &str) -> rusqlite::Result<Health> {
+    Health::parse(s).ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(0, s.to_string(), rusqlite::types::Type::Text)
+    })
+}
+
+fn cause_of(class: Option<String>, detail: Option<String>) -> Option<Cause> {
+    let class = ErrorClass::parse(&class?)?;
+    Some(Cause {
+        class,
+        detail: detail.unwrap_or_default(),
+    })
+}
+
+const RESULT_COLUMNS: &str = "id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details";
+
+fn result_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ResultRecord> {
+    Ok(ResultRecord {
+        id: r.get(0)?,
+        target: r.get(1)?,
+        vantage: r.get(2)?,
+        at_ms: r.get(3)?,
+        health: health_of(&r.get::<_, String>(4)?)?,
+        phases: Phases {
+            dns_ms: r.get(5)?,
+            connect_ms: r.get(6)?,
+            tls_ms: r.get(7)?,
+            ttfb_ms: r.get(8)?,
+            total_ms: r.get(9)?,
+        },
+        cause: cause_of(r.get(10)?, r.get(11)?),
+        details: r.get(12)?,
+    })
+}
+
+fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRecord> {
+    Ok(IncidentRecord {
+        id: r.get(0)?,
+        target: r.get(1)?,
+        started_at_ms: r.get(2)?,
+        resolved_at_ms: r.get(3)?,
+        severity: health_of(&r.get::<_, String>(4)?)?,
+        cause: cause_of(r.get(5)?, r.get(6)?).unwrap_or(Cause {
+            class: ErrorClass::Condition,
+            detail: String::new(),
+        }),
+        evidence: Vec::new(),
+    })
+}
+
+impl Store for SqliteStore {
+    fn next_result_id(&self) -> StoreResult<i64> {
+        let mut n = self.next_result.lock().expect("id lock");
+        *n += 1;
+        Ok(*n - 1)
+    }
+
+    fn next_incident_id(&self) -> StoreResult<i64> {
+        let mut n = self.next_incident.lock().expect("id lock");
+        *n += 1;
+        Ok(*n - 1)
+    }
+
+    fn write(&self, batch: &Batch) -> StoreResult<()> {
+        let mut conn = self.writer.lock().expect("writer lock");
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            // Aggregate the batch per minute first, then merge each minute once.
+            let mut minutes: HashMap<(&str, &str, i64), Rollup> = HashMap::new();
+            for r in &batch.results {
+                let inserted = insert.execute(params![
+                    r.id,
+                    r.target,
+                    r.vantage,
+                    r.at_ms,
+                    r.health.as_str(),
+                    r.phases.dns_ms,
+                    r.phases.connect_ms,
+                    r.phases.tls_ms,
+                    r.phases.ttfb_ms,
+                    r.phases.total_ms,
+                    r.cause.as_ref().map(|c| c.class.as_str()),
+                    r.cause.as_ref().map(|c| c.detail.as_str()),
+                    r.details,
+                ])?;
+                if inserted == 0 {
+                    continue; // already stored: a replayed batch must not count twice
+                }
+                let minute = minute_of(r.at_ms);
+                let roll = minutes
+                    .entry((r.target.as_str(), r.vantage.as_str(), minute))
+                    .or_insert_with(|| Rollup {
+                        target: r.target.clone(),
+                        vantage: r.vantage.clone(),
+                        minute_ms: minute,
+                        count: 0,
+                        failures: 0,
+                        degraded: 0,
+                        latency_min_ms: f64::INFINITY,
+                        latency_max_ms: 0.0,
+                        latency_sum_ms: 0.0,
+                        sketch: Sketch::new(),
+                    });
+                add_to_rollup(roll, r);
+            }
+            let mut get = tx.prepare_cached(
+                "SELECT count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
+                 FROM rollups WHERE target = ?1 AND vantage = ?2 AND minute_ms = ?3",
+            )?;
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO rollups (target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let mut hourly = tx.prepare_cached(
+                "INSERT INTO hourly (target, vantage, hour_ms, count, failures, degraded) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (target, vantage, hour_ms) DO UPDATE SET
+                   count = count + excluded.count, failures = failures + excluded.failures, degraded = degraded + excluded.degraded",
+            )?;
+            for ((target, vantage, minute), mut roll) in minutes {
+                hourly.execute(params![
+                    target,
+                    vantage,
+                    minute.div_euclid(3_600_000) * 3_600_000,
+                    roll.count as i64,
+                    roll.failures as i64,
+                    roll.degraded as i64,
+                ])?;
+                let existing = get
+                    .query_row(params![target, vantage, minute], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, i64>(2)?,
+                            row.get::<_, f64>(3)?,
+                            row.get::<_, f64>(4)?,
+                            row.get::<_, f64>(5)?,
+                            row.get::<_, String>(6)?,
+                        ))
+                    })
+                    .optional()?;
+                if let Some((count, failures, degraded, min, max, sum, sketch)) = existing {
+                    roll.count += count as u64;
+                    roll.failures += failures as u64;
+                    roll.degraded += degraded as u64;
+                    roll.latency_min_ms = roll.latency_min_ms.min(min);
+                    roll.latency_max_ms = roll.latency_max_ms.max(max);
+                    roll.latency_sum_ms += sum;
+                    let old = Sketch::decode(&sketch).ok_or_else(|| {
+                        StoreError::Corrupt(format!("rollup sketch for {target} at {minute}"))
+                    })?;
+                    roll.sketch.merge(&old);
+                }
+                if !roll.latency_min_ms.is_finite() {
+                    roll.latency_min_ms = 0.0;
+                }
+                put.execute(params![
+                    target,
+                    vantage,
+                    minute,
+                    roll.count as i64,
+                    roll.failures as i64,
+                    roll.degraded as i64,
+                    roll.latency_min_ms,
+                    roll.latency_max_ms,
+                    roll.latency_sum_ms,
+                    roll.sketch.encode(),
+                ])?;
+            }
+            let mut evidence = tx.prepare_cached(
+                "INSERT OR IGNORE INTO incident_evidence (incident_id, result_id, role) VALUES (?1, ?2, ?3)",
+            )?;
+            for change in &batch.incidents {
+                match change {
+                    IncidentChange::Open {
+                        id,
+                        target,
+                        started_at_ms,
+                        severity,
+                        cause,
+                        evidence: ids,
+                    } => {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO incidents (id, target, started_at_ms, severity, cause_class, cause_detail)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            params![id, target, started_at_ms, severity.as_str(), cause.class.as_str(), cause.detail],
+                        )?;
+                        for r in ids {
+                            evidence.execute(params![id, r, "opened"])?;
+                        }
+                    }
+                    IncidentChange::Escalate {
+                        id,
+                        severity,
+                        result_id,
+                    } => {
+                        tx.execute(
+                            "UPDATE incidents SET severity = ?2 WHERE id = ?1",
+                            params![id, severity.as_str()],
+                        )?;
+                        evidence.execute(params![id, result_id, "escalated"])?;
+                    }
+                    IncidentChange::Resolve {
+                        id,
+                        resolved_at_ms,
+                        evidence: ids,
+                    } => {
+                        tx.execute(
+                            "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1",
+                            params![id, resolved_at_ms],
+                        )?;
+                        for r in ids {
+                            evidence.execute(params![id, r, "resolved"])?;
+                        }
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn results(
+        &self,
+        target: &str,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<ResultRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RESULT_COLUMNS} FROM results
+                 WHERE target = ?1 AND at_ms >= ?2 AND at_ms < ?3
+                 ORDER BY at_ms DESC, id DESC LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(
+                params![
+                    target,
+                    since_ms.unwrap_or(i64::MIN),
+                    until_ms.unwrap_or(i64::MAX),
+                    limit as i64
+                ],
+                result_row,
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn latest_results(&self) -> StoreResult<Vec<ResultRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RESULT_COLUMNS} FROM results WHERE id IN (SELECT MAX(id) FROM results GROUP BY target)"
+            ))?;
+            let rows = stmt.query_map([], result_row)?;
+            rows.collect()
+        })
+    }
+
+    fn incidents(&self, filter: IncidentFilter) -> StoreResult<Vec<IncidentRecord>> {
+        self.read(|c| {
+            let cond = match filter {
+                IncidentFilter::Open => "WHERE resolved_at_ms IS NULL",
+                IncidentFilter::Resolved => "WHERE resolved_at_ms IS NOT NULL",
+                IncidentFilter::All => "",
+            };
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT id, target, started_at_ms, resolved_at_ms, severity, cause_class, cause_detail
+                 FROM incidents {cond} ORDER BY started_at_ms DESC, id DESC"
+            ))?;
+            let mut out: Vec<IncidentRecord> = stmt.query_map([], incident_row)?.collect::<Result<_, _>>()?;
+            let mut ev = c.prepare_cached(
+                "SELECT result_id FROM incident_evidence WHERE incident_id = ?1 ORDER BY result_id",
+            )?;
+            for inc in &mut out {
+                inc.evidence = ev.query_map([inc.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            }
+            Ok(out)
+        })
+    }
+
+    fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
+                 FROM rollups WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3 ORDER BY minute_ms",
+            )?;
+            let rows = stmt.query_map(params![target, since_ms, until_ms], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, f64>(6)?,
+                    r.get::<_, f64>(7)?,
+                    r.get::<_, f64>(8)?,
+                    r.get::<_, String>(9)?,
+                ))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })?;
+        rows.into_iter()
+            .map(
+                |(target, vantage, minute_ms, count, failures, degraded, min, max, sum, sketch)| {
+                    let sketch = Sketch::decode(&sketch).ok_or_else(|| {
+                        StoreError::Corrupt(format!("rollup sketch for {target} at {minute_ms}"))
+                    })?;
+                    Ok(Rollup {
+                        target,
+                        vantage,
+                        minute_ms,
+                        count: count as u64,
+                        failures: failures as u64,
+                        degraded: degraded as u64,
+                        latency_min_ms: min,
+                        latency_max_ms: max,
+                        latency_sum_ms: sum,
+                        sketch,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn availability(
+        &self,
+        target: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Availability> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(failures), 0), COALESCE(SUM(degraded), 0)
+                 FROM rollups WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3",
+            )?;
+            stmt.query_row(params![target, minute_of(since_ms), until_ms], |r| {
+                Ok(Availability {
+                    count: r.get::<_, i64>(0)? as u64,
+                    failures: r.get::<_, i64>(1)? as u64,
+                    degraded: r.get::<_, i64>(2)? as u64,
+                })
+            })
+        })
+    }
+
+    fn availability_by_target(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<HashMap<String, Availability>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT target, SUM(count), SUM(failures), SUM(degraded) FROM hourly
+                 WHERE hour_ms >= ?1 AND hour_ms < ?2 GROUP BY target",
+            )?;
+            let rows = stmt.query_map(
+                params![since_ms.div_euclid(3_600_000) * 3_600_000, until_ms],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        Availability {
+                            count: r.get::<_, i64>(1)? as u64,
+                            failures: r.get::<_, i64>(2)? as u64,
+                            degraded: r.get::<_, i64>(3)? as u64,
+                        },
+                    ))
+                },
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned> {
+        let conn = self.writer.lock().expect("writer lock");
+        // Results that are evidence of an incident are kept as long as the incident.
+        let results = conn.execute(
+            "DELETE FROM results WHERE at_ms < ?1 AND id NOT IN (SELECT result_id FROM incident_evidence)",
+            [raw_before_ms],
+        )?;
+        let rollups = conn.execute(
+            "DELETE FROM rollups WHERE minute_ms < ?1",
+            [rollup_before_ms],
+        )?;
+        conn.execute("DELETE FROM hourly WHERE hour_ms < ?1", [rollup_before_ms])?;
+        Ok(Pruned { results, rollups })
+    }
+}
+
+fn add_to_rollup(roll: &mut Rollup, r: &ResultRecord) {
+    roll.count += 1;
+    match r.health {
+        Health::Down => roll.failures += 1,
+        Health::Degraded => roll.degraded += 1,
+        Health::Up => {}
+    }
+    if let Some(ms) = r.phases.total_ms {
+        roll.latency_min_ms = roll.latency_min_ms.min(ms);
+        roll.latency_max_ms = roll.latency_max_ms.max(ms);
+        roll.latency_sum_ms += ms;
+        roll.sketch.insert(ms);
+    }
+}
