@@ -602,7 +602,7 @@ impl Condition {
             Err(why) => return Verdict::Fail(why),
         };
         let holds = match &actual {
-            Actual::Num(x) => {
+            Actual::Num(x) | Actual::Millis(x) => {
                 self.values.iter().any(|v| match v {
                     Literal::Number(n) | Literal::Duration(n) => compare_num(self.op, *x, *n),
                     _ => false,
