@@ -7,6 +7,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The most of a reply read back.
 const REPLY_MAX: usize = 4096;
+/// How long to wait for more after a complete line before taking the reply as finished.
+const LINE_QUIET: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(super) async fn probe(
     ctx: &super::ProbeContext,
@@ -49,21 +51,25 @@ pub(super) async fn probe(
         }
         let mut buf = vec![0u8; REPLY_MAX];
         let mut len = 0;
-        // Read until the expected text shows up, a newline ends the reply, or the peer closes.
+        // Read until the expected text shows up, the peer closes, or a complete line is
+        // followed by a short quiet spell (so multi-line banners are read whole).
         loop {
-            let n = stream
-                .read(&mut buf[len..])
-                .await
-                .map_err(|e| Failure::new(ErrorClass::Protocol, format!("read: {e}")))?;
+            let complete_line = buf[..len].contains(&b'\n');
+            let read = stream.read(&mut buf[len..]);
+            let n = if complete_line {
+                match tokio::time::timeout(LINE_QUIET, read).await {
+                    Ok(r) => r,
+                    Err(_) => return Ok(String::from_utf8_lossy(&buf[..len]).into_owned()),
+                }
+            } else {
+                read.await
+            }
+            .map_err(|e| Failure::new(ErrorClass::Protocol, format!("read: {e}")))?;
             len += n;
             let text = String::from_utf8_lossy(&buf[..len]);
-            let done = n == 0
-                || len == REPLY_MAX
-                || spec
-                    .expect
-                    .as_deref()
-                    .map_or(text.contains('\n'), |e| text.contains(e));
-            if done {
+            let expected = spec.expect.as_deref().is_some_and(|e| text.contains(e));
+            let line_only = spec.expect.is_none() && text.contains('\n');
+            if n == 0 || len == REPLY_MAX || expected || line_only {
                 return Ok(text.into_owned());
             }
         }
