@@ -404,17 +404,29 @@ fn dotted_to_pointer(path: &str) -> Option<String> {
 
 fn parse_op(c: &mut Cursor<'_>) -> Result<Op, ParseError> {
     let at = c.pos;
-    for (s, op) in [
-        ("==", Op::Eq),
-        ("!=", Op::Ne),
-        ("<=", Op::Le),
-        (">=", Op::Ge),
-        ("<", Op::Lt),
-        (">", Op::Gt),
-    ] {
-        if c.eat(s) {
-            return Ok(op);
-        }
+    let symbol_len = c
+        .rest()
+        .find(|ch: char| !matches!(ch, '=' | '<' | '>' | '!'))
+        .unwrap_or(c.rest().len());
+    if symbol_len > 0 {
+        let symbol = &c.rest()[..symbol_len];
+        let op = match symbol {
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            "<=" => Op::Le,
+            ">=" => Op::Ge,
+            "<" => Op::Lt,
+            ">" => Op::Gt,
+            "=" => return err(at, "`=` is not an operator; write `==` to compare"),
+            other => {
+                return err(
+                    at,
+                    format!("`{other}` is not an operator; use ==, !=, <, <=, >, >="),
+                );
+            }
+        };
+        c.pos += symbol_len;
+        return Ok(op);
     }
     if c.eat_word("contains") {
         return Ok(Op::Contains);
@@ -431,9 +443,6 @@ fn parse_op(c: &mut Cursor<'_>) -> Result<Op, ParseError> {
             return Ok(Op::NotContains);
         }
         return err(c.pos, "expected `contains` after `not`");
-    }
-    if c.rest().starts_with('=') {
-        return err(at, "`=` is not an operator; write `==` to compare");
     }
     let found = c
         .rest()
@@ -997,6 +1006,8 @@ mod tests {
         check_err("[STATUS] contains 2", 9, "cannot be used");
         check_err("[BODY] matches \"(\"", 15, "invalid regular expression");
         check_err("[STATUS] == 200 extra", 16, "unexpected");
+        check_err("[LATENCY] <> 2s", 10, "`<>` is not an operator");
+        check_err("[STATUS] === 200", 9, "`===` is not an operator");
         check_err("", 0, "empty");
         check_err("[STATUS]", 8, "expected an operator");
     }

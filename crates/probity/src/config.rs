@@ -461,6 +461,9 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             }
             names.insert(name, line_col(src, span.start).0);
         }
+        // Conditions are checked from the raw table, so they are reported even when another
+        // key of the target has a type error that stops deserialisation.
+        let conditions = check_conditions(&mut ck, table.get_ref());
         let raw = match TargetToml::deserialize(toml::de::Deserializer::from(table)) {
             Ok(t) => t,
             Err(e) => {
@@ -468,7 +471,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 continue;
             }
         };
-        if let Some(t) = build_target(&mut ck, raw, base_dir) {
+        if let Some(t) = build_target(&mut ck, raw, conditions, base_dir) {
             targets.push(t);
         }
     }
@@ -512,7 +515,40 @@ fn strip_unknown<'i>(
     Spanned::new(span, t)
 }
 
-fn build_target(ck: &mut Checker<'_>, raw: TargetToml, base_dir: &Path) -> Option<Target> {
+/// Parses a target's `conditions` straight from its table, reporting each one that does not
+/// parse with a caret under the spot. `None` when the key is absent.
+fn check_conditions(ck: &mut Checker<'_>, table: &DeTable<'_>) -> Option<Vec<Condition>> {
+    let name = table
+        .iter()
+        .find(|(k, _)| k.get_ref() == "name")
+        .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
+    let (_, value) = table.iter().find(|(k, _)| k.get_ref() == "conditions")?;
+    let DeValue::Array(items) = value.get_ref() else {
+        return Some(Vec::new()); // a type error, reported by deserialisation
+    };
+    let mut out = Vec::new();
+    for item in items.iter() {
+        let Some(text) = item.get_ref().as_str() else {
+            continue;
+        };
+        match Condition::parse(text) {
+            Ok(c) => out.push(c),
+            Err(e) => {
+                let off = raw_offset(ck.src, &item.span(), e.offset);
+                ck.caret(off, format!("target `{name}`: condition: {}", e.message));
+            }
+        }
+    }
+    Some(out)
+}
+
+fn build_target(
+    ck: &mut Checker<'_>,
+    raw: TargetToml,
+    conditions: Option<Vec<Condition>>,
+    base_dir: &Path,
+) -> Option<Target> {
     let before = ck.problems.len();
     let name = raw.name.get_ref().clone();
     let ctx = format!("target `{name}`");
@@ -571,19 +607,7 @@ fn build_target(ck: &mut Checker<'_>, raw: TargetToml, base_dir: &Path) -> Optio
             *slot = *v.get_ref();
         }
     }
-    let mut conditions = Vec::new();
-    for c in raw.conditions.iter().flatten() {
-        match Condition::parse(c.get_ref()) {
-            Ok(cond) => conditions.push(cond),
-            Err(e) => {
-                let off = raw_offset(ck.src, &c.span(), e.offset);
-                ck.caret(off, format!("{ctx}: condition: {}", e.message));
-            }
-        }
-    }
-    if raw.conditions.is_none() {
-        conditions = crate::probe::default_conditions(&kind);
-    }
+    let conditions = conditions.unwrap_or_else(|| crate::probe::default_conditions(&kind));
 
     // Fields that belong to other kinds are mistakes worth pointing out.
     let kind_fields: &[(&str, bool, Option<Range<usize>>)] = &[
