@@ -513,20 +513,20 @@ fn parse_literal(c: &mut Cursor<'_>, in_list: bool) -> Result<Literal, ParseErro
     let num_end = word
         .find(|ch: char| !(ch.is_ascii_digit() || ch == '.' || ch == '-'))
         .unwrap_or(word.len());
-    if num_end > 0 {
-        if let Ok(n) = word[..num_end].parse::<f64>() {
-            let unit = &word[num_end..];
-            let factor = match unit {
-                "" => return Ok(Literal::Number(n)),
-                "ms" => 1.0,
-                "s" => 1_000.0,
-                "m" => 60_000.0,
-                "h" => 3_600_000.0,
-                "d" => 86_400_000.0,
-                _ => return Ok(Literal::Text(word.to_string())),
-            };
-            return Ok(Literal::Duration(n * factor));
-        }
+    if num_end > 0
+        && let Ok(n) = word[..num_end].parse::<f64>()
+    {
+        let unit = &word[num_end..];
+        let factor = match unit {
+            "" => return Ok(Literal::Number(n)),
+            "ms" => 1.0,
+            "s" => 1_000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            "d" => 86_400_000.0,
+            _ => return Ok(Literal::Text(word.to_string())),
+        };
+        return Ok(Literal::Duration(n * factor));
     }
     Ok(Literal::Text(word.to_string()))
 }

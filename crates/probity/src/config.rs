@@ -182,7 +182,9 @@ struct TargetToml {
     kind: Spanned<String>,
     interval: Option<Spanned<HumanDuration>>,
     timeout: Option<Spanned<HumanDuration>>,
-    conditions: Option<Vec<Spanned<String>>>,
+    /// Parsed from the raw table by `check_conditions`; listed here for its type check.
+    #[serde(rename = "conditions")]
+    _conditions: Option<Vec<String>>,
     failure_threshold: Option<Spanned<u32>>,
     success_threshold: Option<Spanned<u32>>,
     #[serde(default)]
@@ -570,22 +572,22 @@ fn build_target(
         .interval
         .as_ref()
         .map_or(HumanDuration::from_secs(30), |d| *d.get_ref());
-    if let Some(d) = &raw.interval {
-        if d.get_ref().as_millis() < 100 {
-            ck.at(
-                d.span(),
-                format!("{ctx}: `interval` must be at least 100ms"),
-            );
-        }
+    if let Some(d) = &raw.interval
+        && d.get_ref().as_millis() < 100
+    {
+        ck.at(
+            d.span(),
+            format!("{ctx}: `interval` must be at least 100ms"),
+        );
     }
     let timeout = raw
         .timeout
         .as_ref()
         .map_or(HumanDuration::from_secs(10), |d| *d.get_ref());
-    if let Some(d) = &raw.timeout {
-        if d.get_ref().as_millis() == 0 {
-            ck.at(d.span(), format!("{ctx}: `timeout` must be more than 0s"));
-        }
+    if let Some(d) = &raw.timeout
+        && d.get_ref().as_millis() == 0
+    {
+        ck.at(d.span(), format!("{ctx}: `timeout` must be more than 0s"));
     }
     let mut thresholds = Thresholds::default();
     for (field, slot, key) in [
@@ -686,13 +688,13 @@ fn build_target(
         ca_file: raw.ca_file.as_ref().map(|p| base_dir.join(p.get_ref())),
         server_name: raw.server_name.as_ref().map(|s| s.get_ref().clone()),
     };
-    if let (Some(p), Some(span)) = (&tls.ca_file, raw.ca_file.as_ref().map(|s| s.span())) {
-        if !p.exists() {
-            ck.at(
-                span,
-                format!("{ctx}: `ca_file` {} does not exist", p.display()),
-            );
-        }
+    if let (Some(p), Some(span)) = (&tls.ca_file, raw.ca_file.as_ref().map(|s| s.span()))
+        && !p.exists()
+    {
+        ck.at(
+            span,
+            format!("{ctx}: `ca_file` {} does not exist", p.display()),
+        );
     }
     let expect = raw.expect.map(|e| (e.span(), e.into_inner().into_vec()));
     let require = |ck: &mut Checker<'_>, field: &Option<Spanned<String>>, key: &str| {
@@ -712,7 +714,7 @@ fn build_target(
                 .map(|v| secret(ck, v, base_dir, &ctx))
                 .unwrap_or_default();
             if let Some(u) = &raw.url {
-                if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+                if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                     ck.at(
                         u.span(),
                         format!("{ctx}: `url` must start with http:// or https://"),
@@ -756,10 +758,11 @@ fn build_target(
                 .as_ref()
                 .map(|v| secret(ck, v, base_dir, &ctx))
                 .unwrap_or_default();
-            if let Some(a) = &raw.address {
-                if !address.is_empty() && crate::probe::split_host_port(&address).is_none() {
-                    ck.at(a.span(), format!("{ctx}: `address` must be host:port"));
-                }
+            if let Some(a) = &raw.address
+                && !address.is_empty()
+                && crate::probe::split_host_port(&address).is_none()
+            {
+                ck.at(a.span(), format!("{ctx}: `address` must be host:port"));
             }
             let spec = if kind == "tcp" {
                 let expect = match expect {
@@ -828,15 +831,14 @@ fn build_target(
                 );
             }
             let resolver = pick(sub_resolver, raw.resolver);
-            if let Some(r) = &resolver {
-                if crate::probe::split_host_port(r.get_ref()).is_none()
-                    && r.get_ref().parse::<std::net::IpAddr>().is_err()
-                {
-                    ck.at(
-                        r.span(),
-                        format!("{ctx}: `resolver` must be host:port, e.g. \"1.1.1.1:53\""),
-                    );
-                }
+            if let Some(r) = &resolver
+                && crate::probe::split_host_port(r.get_ref()).is_none()
+                && r.get_ref().parse::<std::net::IpAddr>().is_err()
+            {
+                ck.at(
+                    r.span(),
+                    format!("{ctx}: `resolver` must be host:port, e.g. \"1.1.1.1:53\""),
+                );
             }
             let expect = sub_expect.or(expect.map(|(_, v)| v)).unwrap_or_default();
             let display = format!(

@@ -111,18 +111,13 @@ fn check_on_a_missing_file_says_so() {
     );
 }
 
-fn cli_async(
-    args: Vec<String>,
-    cwd: std::path::PathBuf,
-) -> impl std::future::Future<Output = (i32, String, String)> {
-    async move {
-        tokio::task::spawn_blocking(move || {
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            run(&a, &cwd)
-        })
-        .await
-        .unwrap()
-    }
+async fn cli_async(args: Vec<String>, cwd: std::path::PathBuf) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&a, &cwd)
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -237,10 +237,10 @@ where
 }
 
 fn resolve_location(base: &Uri, location: &str) -> Option<Uri> {
-    if let Ok(abs) = location.parse::<Uri>() {
-        if abs.scheme().is_some() {
-            return Some(abs);
-        }
+    if let Ok(abs) = location.parse::<Uri>()
+        && abs.scheme().is_some()
+    {
+        return Some(abs);
     }
     let scheme = base.scheme_str()?;
     let authority = base.authority()?.as_str();

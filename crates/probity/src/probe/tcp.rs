@@ -78,13 +78,13 @@ pub(super) async fn probe(
     obs.phases.ttfb_ms = Some(super::ms_since(started));
     details.reply = Some(reply.trim_end().chars().take(200).collect());
     obs.reply = Some(reply.clone());
-    if let Some(expect) = &spec.expect {
-        if !reply.contains(expect.as_str()) {
-            return Err(Failure::new(
-                ErrorClass::Condition,
-                format!("reply {:?} does not contain {expect:?}", reply.trim_end()),
-            ));
-        }
+    if let Some(expect) = &spec.expect
+        && !reply.contains(expect.as_str())
+    {
+        return Err(Failure::new(
+            ErrorClass::Condition,
+            format!("reply {:?} does not contain {expect:?}", reply.trim_end()),
+        ));
     }
     Ok(())
 }

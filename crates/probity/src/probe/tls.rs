@@ -173,6 +173,7 @@ fn verifier(
 
 /// Performs a TLS handshake over `tcp`, recording the tls phase and the certificate.
 /// Fails (class `tls`) when the handshake fails or the certificate does not verify.
+#[allow(clippy::too_many_arguments)] // one phase of a probe: its inputs plus the records it fills
 pub(super) async fn handshake(
     ctx: &super::ProbeContext,
     tcp: TcpStream,

@@ -97,11 +97,9 @@ impl Running {
                 .lines()
                 .map_while(Result::ok)
             {
-                if !sent {
-                    if let Some(a) = line.strip_prefix("probity: serving on http://") {
-                        let _ = tx.send(a.parse::<SocketAddr>().unwrap());
-                        sent = true;
-                    }
+                if !sent && let Some(a) = line.strip_prefix("probity: serving on http://") {
+                    let _ = tx.send(a.parse::<SocketAddr>().unwrap());
+                    sent = true;
                 }
             }
         });
