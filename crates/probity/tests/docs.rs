@@ -1,0 +1,294 @@
+//! Runs what the documentation shows. Every `toml` block in README.md and docs/*.md must pass
+//! `probity check`; every `console` block is executed, command by command, and its output
+//! compared with what the page says (`[..]` matches any text within a line, `...` any number
+//! of lines, `? N` is the expected exit code). Commands that talk to `127.0.0.1:8080` run
+//! against a live `probity demo` on a free port.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn pages() -> Vec<PathBuf> {
+    let mut pages = vec![root().join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    pages
+}
+
+struct Block {
+    page: String,
+    line: usize,
+    lang: String,
+    body: String,
+}
+
+fn blocks() -> Vec<Block> {
+    let mut out = Vec::new();
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let name = page.strip_prefix(root()).unwrap().display().to_string();
+        let mut lines = text.lines().enumerate();
+        while let Some((i, line)) = lines.next() {
+            let Some(lang) = line.strip_prefix("```") else {
+                continue;
+            };
+            if lang.is_empty() {
+                continue;
+            }
+            let mut body = String::new();
+            for (_, l) in lines.by_ref() {
+                if l.starts_with("```") {
+                    break;
+                }
+                body.push_str(l);
+                body.push('\n');
+            }
+            out.push(Block {
+                page: name.clone(),
+                line: i + 1,
+                lang: lang.trim().to_string(),
+                body,
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn every_toml_example_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_ref = regex::Regex::new(r"\$\{env:([A-Za-z0-9_]+)\}").unwrap();
+    let file_ref = regex::Regex::new(r"\$\{file:([^}]+)\}").unwrap();
+    let mut checked = 0;
+    for b in blocks().iter().filter(|b| b.lang == "toml") {
+        let path = dir.path().join("example.toml");
+        std::fs::write(&path, &b.body).unwrap();
+        let mut cmd = common::bin();
+        cmd.args(["check", "--config"]).arg(&path);
+        for c in env_ref.captures_iter(&b.body) {
+            cmd.env(&c[1], "example-secret");
+        }
+        for c in file_ref.captures_iter(&b.body) {
+            let p = dir.path().join(&c[1]);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "example-secret\n").unwrap();
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}:{}: the example does not pass `probity check`:\n{}{}",
+            b.page,
+            b.line,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} toml examples found");
+    // The example files the pages refer to are checked by the console blocks below.
+}
+
+/// One `$ command` with what it should print and its exit code.
+struct Step {
+    command: String,
+    expected: Vec<String>,
+    code: i32,
+}
+
+fn steps(body: &str) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for line in body.lines() {
+        if let Some(cmd) = line.strip_prefix("$ ") {
+            steps.push(Step {
+                command: cmd.to_string(),
+                expected: Vec::new(),
+                code: 0,
+            });
+        } else if let Some(code) = line.strip_prefix("? ") {
+            steps.last_mut().expect("exit code before a command").code =
+                code.trim().parse().unwrap();
+        } else {
+            steps
+                .last_mut()
+                .expect("output before a command")
+                .expected
+                .push(line.to_string());
+        }
+    }
+    steps
+}
+
+/// Does `actual` fit `expected`? `[..]` matches any text in a line, `...` any lines.
+fn fits(expected: &[String], actual: &[&str]) -> bool {
+    match expected.split_first() {
+        None => actual.is_empty(),
+        Some((e, rest)) if e == "..." => (0..=actual.len()).any(|skip| fits(rest, &actual[skip..])),
+        Some((e, rest)) => {
+            let Some((a, arest)) = actual.split_first() else {
+                return false;
+            };
+            let pattern = format!("^{}$", regex::escape(e).replace(r"\[\.\.\]", ".*"));
+            regex::Regex::new(&pattern).unwrap().is_match(a) && fits(rest, arest)
+        }
+    }
+}
+
+/// A demo on a free port, ready once every target has a result and an incident exists.
+struct Demo {
+    _running: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self._running.kill();
+        let _ = self._running.wait();
+    }
+}
+
+fn start_demo() -> Demo {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = common::bin()
+        .args(["demo", "--fast", "--listen", &addr, "--data-dir"])
+        .arg(dir.path().join("demo"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sock: std::net::SocketAddr = addr.parse().unwrap();
+    common::wait_for(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(sock).ok()?;
+        let t = common::get_json(sock, "/api/v1/targets");
+        let all_measured = t.as_array()?.iter().all(|t| !t["last_result"].is_null());
+        let i = common::get_json(sock, "/api/v1/incidents");
+        (all_measured && !i.as_array()?.is_empty()).then_some(())
+    });
+    Demo {
+        _running: child,
+        addr,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn every_console_example_runs_as_shown() {
+    let demo = start_demo();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_probity"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut ran = 0;
+    for b in blocks().iter().filter(|b| b.lang == "console") {
+        for step in steps(&b.body) {
+            let command = step.command.replace("127.0.0.1:8080", &demo.addr);
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(&command)
+                .current_dir(root())
+                .env("PATH", &path)
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let actual: Vec<&str> = text.lines().collect();
+            let expected: Vec<String> = step
+                .expected
+                .iter()
+                .map(|l| l.replace("127.0.0.1:8080", &demo.addr))
+                .collect();
+            assert_eq!(
+                out.status.code(),
+                Some(step.code),
+                "{}:{}: `{}` exited {:?}:\n{text}",
+                b.page,
+                b.line,
+                step.command,
+                out.status.code()
+            );
+            assert!(
+                fits(&expected, &actual),
+                "{}:{}: `{}` printed:\n{text}\nbut the page shows:\n{}",
+                b.page,
+                b.line,
+                step.command,
+                expected.join("\n")
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 10, "only {ran} console commands found");
+}
+
+#[test]
+fn shell_blocks_name_commands_that_exist() {
+    // `sh` blocks hold the commands that build or install probity; they are run by CI
+    // (`cargo test --workspace`), by the demo tests (`demo`) or are checked here.
+    let manifest = std::fs::read_to_string(root().join("crates/probity/Cargo.toml")).unwrap();
+    for b in blocks().iter().filter(|b| b.lang == "sh") {
+        for line in b
+            .body
+            .lines()
+            .map(|l| l.split('#').next().unwrap().trim())
+            .filter(|l| !l.is_empty())
+        {
+            match line {
+                "cargo run --release -- demo" => {
+                    assert!(manifest.contains("default-run = \"probity\""))
+                }
+                "cargo test --workspace" => {
+                    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+                    assert!(
+                        ci.lines().any(|l| l.trim() == "cargo test --workspace"),
+                        ".ci/run must run the README's test command"
+                    );
+                }
+                "cargo install --path crates/probity" => {
+                    assert!(manifest.contains("name = \"probity\""))
+                }
+                other => panic!("{}:{}: no test covers `{other}`", b.page, b.line),
+            }
+        }
+    }
+}
+
+#[test]
+fn the_matcher_itself() {
+    let e = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(fits(
+        &e(&["a [..] c", "...", "z"]),
+        &["a b c", "x", "y", "z"]
+    ));
+    assert!(fits(&e(&["..."]), &[]));
+    assert!(!fits(&e(&["a"]), &["a", "b"]));
+    assert!(!fits(&e(&["a [..] c"]), &["a b d"]));
+    assert!(!fits(&e(&["(x)"]), &["x"]));
+}
