@@ -35,7 +35,9 @@ impl Default for TargetLive {
 }
 
 /// Upper bounds (seconds) of the scheduling-lateness histogram buckets.
-pub const LATENESS_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+pub const LATENESS_BUCKETS: [f64; 15] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 /// Scheduling lateness (actual start minus planned start), as a histogram.
 #[derive(Default)]

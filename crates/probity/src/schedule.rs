@@ -1,6 +1,9 @@
 //! The scheduler: every target on its interval, at a stable per-target offset so load is
 //! spread and restarts keep the same phase.
 //!
+//! Due times are exact; the scheduler wakes on a 5 ms tick and starts everything due by
+//! then, so a probe starts at most one tick (plus load) after its due time.
+//!
 //! **Invariants:** the next due time is the previous due time plus the interval (never
 //! "now plus interval"), so schedules do not drift; a target whose previous probe is still
 //! running is skipped, not queued, so a hung target never delays another; at most
@@ -38,6 +41,16 @@ pub fn first_due(name: &str, interval_ms: u64, now_wall_ms: i64, now: Instant) -
     now + Duration::from_millis((due_wall - now_wall_ms).max(0) as u64)
 }
 
+/// The scheduler's wake-up granularity.
+pub const TICK: Duration = Duration::from_millis(5);
+
+/// The first tick boundary (counted from `origin`) at or after `due`.
+fn tick_after(origin: Instant, due: Instant) -> Instant {
+    let since = due.saturating_duration_since(origin).as_nanos();
+    let tick = TICK.as_nanos();
+    origin + Duration::from_nanos((since.div_ceil(tick) * tick) as u64)
+}
+
 /// Runs every target until `shutdown` turns true, then waits for probes in flight.
 pub async fn run(
     targets: Vec<Arc<Target>>,
@@ -60,54 +73,64 @@ pub async fn run(
         .map(|(i, t)| Reverse((first_due(&t.name, t.interval.as_millis(), wall, now), i)))
         .collect();
     let mut tasks = tokio::task::JoinSet::new();
-    while let Some(&Reverse((due, i))) = queue.peek() {
+    let origin = now;
+    while let Some(&Reverse((first, _))) = queue.peek() {
+        // Wake on a coarse tick and start everything due by then: one wake-up serves many
+        // probes (and their sockets share event-loop turns) at the price of at most one
+        // tick of lateness.
+        let wake = tick_after(origin, first);
         tokio::select! {
-            _ = tokio::time::sleep_until(due) => {}
+            _ = tokio::time::sleep_until(wake) => {}
             _ = shutdown.changed() => break,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         }
         if *shutdown.borrow() {
             break;
         }
-        queue.pop();
-        let target = &targets[i];
-        let interval = Duration::from_millis(target.interval.as_millis());
-        let mut next = due + interval;
         let now = Instant::now();
-        while next <= now {
-            // After a stall (suspend, overload) skip missed slots instead of bursting.
-            next += interval;
+        while let Some(&Reverse((due, i))) = queue.peek() {
+            if due > wake.max(now) {
+                break;
+            }
+            queue.pop();
+            let target = &targets[i];
+            let interval = Duration::from_millis(target.interval.as_millis());
+            let mut next = due + interval;
+            while next <= now {
+                // After a stall (suspend, overload) skip missed slots instead of bursting.
+                next += interval;
+            }
+            queue.push(Reverse((next, i)));
+            if busy[i].swap(true, Ordering::AcqRel) {
+                shared.note_skip(&target.name);
+                continue;
+            }
+            let (target, ctx, tx, shared, permits, busy) = (
+                target.clone(),
+                ctx.clone(),
+                tx.clone(),
+                shared.clone(),
+                permits.clone(),
+                busy[i].clone(),
+            );
+            tasks.spawn(async move {
+                let Ok(_permit) = permits.acquire().await else {
+                    return;
+                };
+                shared
+                    .lateness
+                    .observe(Instant::now().saturating_duration_since(due).as_secs_f64());
+                let output = probe::run(
+                    &ctx,
+                    &target.spec,
+                    &target.conditions,
+                    target.timeout.as_std(),
+                )
+                .await;
+                let _ = tx.send(Measured { target, output }).await;
+                busy.store(false, Ordering::Release);
+            });
         }
-        queue.push(Reverse((next, i)));
-        if busy[i].swap(true, Ordering::AcqRel) {
-            shared.note_skip(&target.name);
-            continue;
-        }
-        let (target, ctx, tx, shared, permits, busy) = (
-            target.clone(),
-            ctx.clone(),
-            tx.clone(),
-            shared.clone(),
-            permits.clone(),
-            busy[i].clone(),
-        );
-        tasks.spawn(async move {
-            let Ok(_permit) = permits.acquire().await else {
-                return;
-            };
-            shared
-                .lateness
-                .observe(Instant::now().saturating_duration_since(due).as_secs_f64());
-            let output = probe::run(
-                &ctx,
-                &target.spec,
-                &target.conditions,
-                target.timeout.as_std(),
-            )
-            .await;
-            let _ = tx.send(Measured { target, output }).await;
-            busy.store(false, Ordering::Release);
-        });
     }
     // Probes already started are measurements: let them finish and be recorded.
     while tasks.join_next().await.is_some() {}
@@ -132,6 +155,18 @@ mod tests {
             let phase2 = (1_000_000_007_000 + (later - now).as_millis() as i64) % 30_000;
             assert_eq!(phase1, phase2, "{name}");
         }
+    }
+
+    #[test]
+    fn ticks_round_up() {
+        let o = Instant::now();
+        assert_eq!(tick_after(o, o), o);
+        assert_eq!(tick_after(o, o + Duration::from_millis(1)), o + TICK);
+        assert_eq!(tick_after(o, o + TICK), o + TICK);
+        assert_eq!(
+            tick_after(o, o + TICK + Duration::from_nanos(1)),
+            o + TICK * 2
+        );
     }
 
     #[test]

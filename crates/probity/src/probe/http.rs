@@ -151,7 +151,6 @@ fn build_request(
             concat!("probity/", env!("CARGO_PKG_VERSION")),
         );
     }
-    b = b.header(hyper::header::CONNECTION, "close");
     for (k, v) in &spec.headers {
         b = b.header(k.as_str(), v.as_str());
     }
@@ -176,20 +175,12 @@ where
             .map_err(|e| Failure::new(ErrorClass::Protocol, e.to_string()))
     })
     .await?;
-    let driver = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    // Abort the connection task whatever happens below (timeout included).
-    struct AbortOnDrop(tokio::task::JoinHandle<()>);
-    impl Drop for AbortOnDrop {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
-    }
-    let _guard = AbortOnDrop(driver);
+    // The connection is driven inside this task (no spawn per probe): every await below
+    // polls it alongside the request.
+    let mut conn = std::pin::pin!(conn);
+    let mut closed = false;
     let response = phase(deadline, "waiting for the response", async {
-        sender
-            .send_request(request)
+        with_conn(conn.as_mut(), &mut closed, sender.send_request(request))
             .await
             .map_err(|e| Failure::new(ErrorClass::Protocol, format!("request failed: {e}")))
     })
@@ -221,7 +212,7 @@ where
     let mut body = response.into_body();
     let kept = phase(deadline, "reading the body", async {
         let mut kept: Vec<u8> = Vec::new();
-        while let Some(frame) = body.frame().await {
+        while let Some(frame) = with_conn(conn.as_mut(), &mut closed, body.frame()).await {
             let frame =
                 frame.map_err(|e| Failure::new(ErrorClass::Protocol, format!("body: {e}")))?;
             if let Some(data) = frame.data_ref() {
@@ -234,6 +225,24 @@ where
     .await?;
     obs.body = Some(String::from_utf8_lossy(&kept).into_owned());
     Ok(location)
+}
+
+/// Awaits `fut` while also polling the connection that serves it. Once the connection has
+/// finished (the server closed it, or an error) it is not polled again; what it delivered
+/// is already buffered for `fut`.
+async fn with_conn<C, F>(mut conn: std::pin::Pin<&mut C>, closed: &mut bool, fut: F) -> F::Output
+where
+    C: std::future::Future,
+    F: std::future::Future,
+{
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut fut => return out,
+            _ = &mut conn, if !*closed => *closed = true,
+        }
+    }
 }
 
 fn resolve_location(base: &Uri, location: &str) -> Option<Uri> {
