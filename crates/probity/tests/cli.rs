@@ -327,7 +327,7 @@ fn demo_runs_offline_and_shows_an_outage_open_and_resolve() {
 fn demo_in_real_time_starts_serving_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = run(
-        &["demo", "--duration", "6s", "--listen", "127.0.0.1:0"],
+        &["demo", "--duration", "7s", "--listen", "127.0.0.1:0"],
         dir.path(),
     );
     assert_eq!(code, 0, "{out}{err}");

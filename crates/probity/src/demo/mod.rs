@@ -259,13 +259,23 @@ async fn narrate(
         };
         let e = started.elapsed();
         let at = format!("+{}:{:02}", e.as_secs() / 60, e.as_secs() % 60);
+        // A state is explained by its open incident's cause (the last result may already be
+        // a success on the way to recovery), else by the last result's error.
+        let causes: std::collections::HashMap<i64, &str> = incidents
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| Some((i["id"].as_i64()?, i["cause"].as_str()?)))
+            .collect();
         for t in targets.as_array().into_iter().flatten() {
             let name = t["name"].as_str().unwrap_or("?").to_string();
             let status = t["status"].as_str().unwrap_or("?").to_string();
             let prev = last.insert(name.clone(), status.clone());
             if prev.as_deref().unwrap_or("unknown") != status {
-                let why = t["last_result"]["error"]
-                    .as_str()
+                let why = t["open_incident"]
+                    .as_i64()
+                    .and_then(|id| causes.get(&id).copied())
+                    .or_else(|| t["last_result"]["error"].as_str())
                     .map(|e| format!("  ({e})"))
                     .unwrap_or_default();
                 println!(
