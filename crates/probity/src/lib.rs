@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod fuzz;
 pub mod live;
 pub mod probe;
 pub mod publish;

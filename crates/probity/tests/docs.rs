@@ -274,9 +274,75 @@ fn shell_blocks_name_commands_that_exist() {
                 "cargo install --path crates/probity" => {
                     assert!(manifest.contains("name = \"probity\""))
                 }
+                // The benchmark takes minutes; `benchmark_harness_runs` below runs it in
+                // SMOKE mode, and here its scripts must at least parse and know the knobs.
+                l if l.ends_with("bash bench/run.sh") => {
+                    let ok = Command::new("bash")
+                        .args(["-n", "bench/run.sh"])
+                        .current_dir(root())
+                        .status()
+                        .unwrap();
+                    assert!(ok.success(), "bench/run.sh does not parse");
+                    let script = std::fs::read_to_string(root().join("bench/measure.py")).unwrap();
+                    for (var, _) in l.split_whitespace().filter_map(|w| w.split_once('=')) {
+                        assert!(
+                            script.contains(&format!("\"{var}\"")),
+                            "{}:{}: bench knob {var} unknown",
+                            b.page,
+                            b.line
+                        );
+                    }
+                    if let Some(phases) =
+                        l.split_whitespace().find_map(|w| w.strip_prefix("PHASES="))
+                    {
+                        for p in phases.split(',') {
+                            assert!(
+                                script.contains(&format!("\"{p}\"")),
+                                "{}:{}: bench phase {p} unknown",
+                                b.page,
+                                b.line
+                            );
+                        }
+                    }
+                }
                 other => panic!("{}:{}: no test covers `{other}`", b.page, b.line),
             }
         }
+    }
+}
+
+#[test]
+fn benchmark_harness_runs() {
+    // The harness of docs/BENCHMARKS.md, in SMOKE mode against the debug binaries: it must
+    // produce its table with real numbers. (cargo test builds the examples.)
+    let bin = Path::new(env!("CARGO_BIN_EXE_probity"));
+    let server = bin.parent().unwrap().join("examples/bench_server");
+    assert!(server.exists(), "{} not built", server.display());
+    let out = Command::new("python3")
+        .arg("bench/measure.py")
+        .current_dir(root())
+        .env("SMOKE", "1")
+        .env("PHASES", "1k,tcp")
+        .env("PROBITY", bin)
+        .env("BENCH_SERVER", &server)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("| http") || l.starts_with("| tcp"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let probes_per_s: f64 = cells[4].parse().unwrap();
+        let rss: f64 = cells[8].parse().unwrap();
+        assert!(probes_per_s > 0.0 && rss > 1.0, "{row}");
     }
 }
 

@@ -1,0 +1,33 @@
+//! Replays the fuzz corpus (`fuzz/corpus/*`) through the fuzz targets' bodies on stable:
+//! every input the fuzzer was seeded with or has found stays handled.
+
+use std::path::Path;
+
+fn replay(target: &str, f: fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| f(&data));
+        assert!(
+            outcome.is_ok(),
+            "{} broke the {target} parser",
+            path.display()
+        );
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn config_corpus() {
+    assert!(replay("config", probity::fuzz::config) >= 5);
+}
+
+#[test]
+fn condition_corpus() {
+    assert!(replay("condition", probity::fuzz::condition) >= 10);
+}
