@@ -296,3 +296,36 @@ fn metrics_pass_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn rollups_hold_counts_and_percentiles_per_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _up) = switchable_server();
+    let probity = Running::start(&write_config(dir.path(), server));
+    let addr = probity.addr;
+    let results = wait_for(Duration::from_secs(10), || {
+        let r = get_json(addr, "/api/v1/targets/web/results?limit=1000");
+        (r.as_array().unwrap().len() >= 5).then_some(r)
+    });
+    let rollups = get_json(addr, "/api/v1/targets/web/rollups");
+    let rows = rollups.as_array().unwrap();
+    assert!(!rows.is_empty() && rows.len() <= 2, "{rollups}");
+    let total: u64 = rows.iter().map(|r| r["count"].as_u64().unwrap()).sum();
+    // The rollups were written with (or before) the results the API showed us.
+    assert!(
+        total >= results.as_array().unwrap().len() as u64,
+        "{total} < results"
+    );
+    let l = &rows[0]["latency_ms"];
+    let (min, p50, max) = (
+        l["min"].as_f64().unwrap(),
+        l["p50"].as_f64().unwrap(),
+        l["max"].as_f64().unwrap(),
+    );
+    assert!(min <= p50 * 1.03 && p50 <= max * 1.03, "{l}");
+    let (status, _) = get(
+        addr,
+        "/api/v1/targets/web/rollups?since=2026-01-01T00:00:00Z",
+    );
+    assert_eq!(status, 400, "more than 31 days");
+}

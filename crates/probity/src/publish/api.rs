@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/targets/{name}", get(target))
         .route("/api/v1/targets/{name}/results", get(results))
+        .route("/api/v1/targets/{name}/rollups", get(rollups))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}", get(incident))
         .fallback(|| async {
@@ -270,6 +271,66 @@ async fn results(
         .await?
         .map_err(ApiError::internal)?;
     Ok(Json(rows.iter().map(result_json).collect::<Vec<_>>()).into_response())
+}
+
+#[derive(Deserialize)]
+struct RollupsQuery {
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// Per-minute aggregates with latency percentiles from the stored sketches.
+async fn rollups(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    q: Result<Query<RollupsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    find(&s, &name)?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let until = q
+        .until
+        .as_deref()
+        .map(|v| parse_time(v, "until"))
+        .transpose()?
+        .unwrap_or(now + 1);
+    let since = q
+        .since
+        .as_deref()
+        .map(|v| parse_time(v, "since"))
+        .transpose()?
+        .unwrap_or(until - 3_600_000);
+    if until - since > 31 * 86_400_000 {
+        return Err(ApiError::bad_request(
+            "ask for at most 31 days of minutes at once",
+        ));
+    }
+    let store = s.store.clone();
+    let rows = blocking(move || store.rollups(&name, crate::store::minute_of(since), until))
+        .await?
+        .map_err(ApiError::internal)?;
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let q = |p| r.sketch.quantile(p).map(round2);
+            json!({
+                "minute": rfc3339(r.minute_ms),
+                "vantage": r.vantage,
+                "count": r.count,
+                "failures": r.failures,
+                "degraded": r.degraded,
+                "latency_ms": {
+                    "min": round2(r.latency_min_ms),
+                    "avg": (r.count > 0).then(|| round2(r.latency_sum_ms / r.count as f64)),
+                    "max": round2(r.latency_max_ms),
+                    "p50": q(0.5),
+                    "p95": q(0.95),
+                    "p99": q(0.99),
+                },
+            })
+        })
+        .collect();
+    Ok(Json(out).into_response())
 }
 
 #[derive(Deserialize)]
