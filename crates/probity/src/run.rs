@@ -105,7 +105,7 @@ pub async fn run(
     let ctx = Arc::new(ProbeContext::new());
     crate::schedule::run(
         targets,
-        ctx,
+        crate::schedule::prober(ctx),
         tx,
         shared,
         config.server.max_concurrency,

@@ -12,6 +12,19 @@
 use crate::config::Target;
 use crate::live::Shared;
 use crate::probe::{self, ProbeContext, ProbeOutput};
+
+/// The real probe function for [`run`]: runs the target's spec and conditions.
+pub fn prober(
+    ctx: Arc<ProbeContext>,
+) -> impl Fn(Arc<Target>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ProbeOutput> + Send>>
++ Clone
++ Send
++ 'static {
+    move |t: Arc<Target>| {
+        let ctx = ctx.clone();
+        Box::pin(async move { probe::run(&ctx, &t.spec, &t.conditions, t.timeout.as_std()).await })
+    }
+}
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -51,15 +64,19 @@ fn tick_after(origin: Instant, due: Instant) -> Instant {
     origin + Duration::from_nanos((since.div_ceil(tick) * tick) as u64)
 }
 
-/// Runs every target until `shutdown` turns true, then waits for probes in flight.
-pub async fn run(
+/// Runs every target until `shutdown` turns true, then waits for probes in flight. `probe`
+/// runs one probe ([`prober`] in production; tests pass their own).
+pub async fn run<P, F>(
     targets: Vec<Arc<Target>>,
-    ctx: Arc<ProbeContext>,
+    probe: P,
     tx: mpsc::Sender<Measured>,
     shared: Arc<Shared>,
     max_concurrency: usize,
     mut shutdown: watch::Receiver<bool>,
-) {
+) where
+    P: Fn(Arc<Target>) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = ProbeOutput> + Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(max_concurrency));
     let busy: Vec<Arc<AtomicBool>> = targets
         .iter()
@@ -105,9 +122,9 @@ pub async fn run(
                 shared.note_skip(&target.name);
                 continue;
             }
-            let (target, ctx, tx, shared, permits, busy) = (
+            let (target, probe, tx, shared, permits, busy) = (
                 target.clone(),
-                ctx.clone(),
+                probe.clone(),
                 tx.clone(),
                 shared.clone(),
                 permits.clone(),
@@ -120,13 +137,7 @@ pub async fn run(
                 shared
                     .lateness
                     .observe(Instant::now().saturating_duration_since(due).as_secs_f64());
-                let output = probe::run(
-                    &ctx,
-                    &target.spec,
-                    &target.conditions,
-                    target.timeout.as_std(),
-                )
-                .await;
+                let output = probe(target.clone()).await;
                 let _ = tx.send(Measured { target, output }).await;
                 busy.store(false, Ordering::Release);
             });
@@ -180,5 +191,123 @@ mod tests {
         for b in buckets {
             assert!((800..1200).contains(&b), "uneven spread: {buckets:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod paused_clock_tests {
+    //! The scheduler under tokio's paused clock: hours pass in milliseconds, and every
+    //! start time is exact, so drift and interference show as numbers.
+    use super::*;
+    use probity_core::result::{Health, Phases};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    fn target(name: &str, interval_s: u64) -> Arc<Target> {
+        let src = format!(
+            "[[target]]\nname = \"{name}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\ninterval = \"{interval_s}s\"\n"
+        );
+        let c = crate::config::parse("t.toml", &src, std::path::Path::new(".")).unwrap();
+        Arc::new(c.targets.into_iter().next().unwrap())
+    }
+
+    fn output() -> ProbeOutput {
+        ProbeOutput {
+            at_ms: 0,
+            phases: Phases::default(),
+            health: Health::Up,
+            cause: None,
+            details: Default::default(),
+            observation: Default::default(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn six_hours_without_drift_and_a_hung_target_disturbs_no_one() {
+        let targets = vec![
+            target("a", 30),
+            target("b", 30),
+            target("c", 7),
+            target("hung", 10),
+        ];
+        let starts: Arc<Mutex<HashMap<String, Vec<Instant>>>> = Arc::default();
+        let recorded = starts.clone();
+        let probe = move |t: Arc<Target>| {
+            let starts = recorded.clone();
+            async move {
+                starts
+                    .lock()
+                    .unwrap()
+                    .entry(t.name.clone())
+                    .or_default()
+                    .push(Instant::now());
+                // "hung" never answers within an hour; the others take 200 ms.
+                let took = if t.name == "hung" {
+                    Duration::from_secs(3600)
+                } else {
+                    Duration::from_millis(200)
+                };
+                tokio::time::sleep(took).await;
+                output()
+            }
+        };
+        let (tx, mut rx) = mpsc::channel(1024);
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let shared = Arc::new(Shared::default());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let begin = Instant::now();
+        let hours = Duration::from_secs(6 * 3600);
+        tokio::spawn(async move {
+            tokio::time::sleep(hours).await;
+            let _ = stop_tx.send(true);
+        });
+        run(targets, probe, tx, shared.clone(), 16, stop_rx).await;
+
+        let starts = starts.lock().unwrap();
+        for (name, interval) in [("a", 30), ("b", 30), ("c", 7)] {
+            let s = &starts[name];
+            // Starts at offset o < T, then every T: ceil((H - o) / T) of them.
+            let (lo, hi) = (
+                hours.as_secs() / interval - 1,
+                hours.as_secs().div_ceil(interval),
+            );
+            let n = s.len() as u64;
+            assert!(
+                (lo..=hi).contains(&n),
+                "{name}: {n} starts, expected {lo}..={hi}"
+            );
+            // Consecutive starts are exactly one interval apart, to the tick: no drift.
+            for w in s.windows(2) {
+                let gap = w[1] - w[0];
+                let want = Duration::from_secs(interval);
+                assert!(
+                    gap + TICK >= want && gap <= want + TICK,
+                    "{name}: gap {gap:?}"
+                );
+            }
+            // The last start is where the first plus n intervals puts it.
+            let span = *s.last().unwrap() - s[0];
+            let want = Duration::from_secs(interval * (s.len() as u64 - 1));
+            assert!(
+                span.abs_diff(want) <= TICK,
+                "{name}: drifted {:?}",
+                span.abs_diff(want)
+            );
+            assert!(s[0] - begin <= Duration::from_secs(interval) + TICK);
+        }
+        // The hung target ran once an hour and skipped its turns in between.
+        assert_eq!(starts["hung"].len(), 6, "{:?}", starts["hung"].len());
+        let skipped = shared.targets.read().unwrap()["hung"].skipped;
+        assert!((2100..=2160).contains(&skipped), "skipped {skipped}");
+        // Every probe started within one tick of its plan.
+        let (buckets, count, _) = shared.lateness.snapshot();
+        let within_tick = buckets[crate::live::LATENESS_BUCKETS
+            .iter()
+            .position(|b| *b >= TICK.as_secs_f64())
+            .unwrap()];
+        assert_eq!(
+            within_tick, count,
+            "some probes started later than one tick"
+        );
     }
 }
