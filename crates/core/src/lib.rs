@@ -11,6 +11,7 @@
 
 pub mod condition;
 pub mod duration;
+pub mod merkle;
 pub mod observe;
 pub mod result;
 pub mod sketch;
