@@ -114,7 +114,7 @@ pub fn range_hash(nodes: &impl Nodes, start: u64, end: u64) -> Result<Hash, Proo
     if size == 0 {
         return Ok(empty_root());
     }
-    if size.is_power_of_two() && start % size == 0 {
+    if size.is_power_of_two() && start.is_multiple_of(size) {
         let level = size.trailing_zeros();
         let index = start >> level;
         return nodes
