@@ -7,11 +7,14 @@
 //! - [`condition`]: the condition language (`[STATUS] == 200`, `[LATENCY] < 500ms`).
 //! - [`observe`]: turning a stream of results into observed incidents.
 //! - [`sketch`]: a mergeable latency sketch for per-minute rollups and percentiles.
+//! - [`merkle`]: the RFC 6962 Merkle tree, its proofs and verifiers.
+//! - [`note`]: C2SP signed notes (Ed25519) and tlog checkpoints.
 #![forbid(unsafe_code)]
 
 pub mod condition;
 pub mod duration;
 pub mod merkle;
+pub mod note;
 pub mod observe;
 pub mod result;
 pub mod sketch;
