@@ -210,8 +210,16 @@ impl std::fmt::Display for NoteVerifier {
     }
 }
 
-/// Splits a signed note into its text and its signature lines `(name, key id, signature)`.
-pub fn split_note(note: &str) -> Result<(&str, Vec<(String, [u8; 4], Vec<u8>)>), NoteError> {
+/// One signature line of a note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureLine {
+    pub name: String,
+    pub key_id: [u8; 4],
+    pub signature: Vec<u8>,
+}
+
+/// Splits a signed note into its text and its signature lines.
+pub fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine>), NoteError> {
     let at = note
         .rfind("\n\n")
         .ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
