@@ -245,11 +245,11 @@ pub fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine>), NoteError> {
                 "signature of {name} is too short"
             )));
         }
-        out.push((
-            name.to_string(),
-            [data[0], data[1], data[2], data[3]],
-            data[4..].to_vec(),
-        ));
+        out.push(SignatureLine {
+            name: name.to_string(),
+            key_id: [data[0], data[1], data[2], data[3]],
+            signature: data[4..].to_vec(),
+        });
     }
     if out.is_empty() {
         return Err(NoteError::Malformed("no signature lines".into()));
@@ -262,11 +262,19 @@ pub fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine>), NoteError> {
 pub fn verify_note<'a>(note: &'a str, verifiers: &[NoteVerifier]) -> Result<&'a str, NoteError> {
     let (text, sigs) = split_note(note)?;
     let mut verified = false;
-    for (name, id, sig) in &sigs {
-        let Some(v) = verifiers.iter().find(|v| v.name == *name && v.id == *id) else {
+    for SignatureLine {
+        name,
+        key_id,
+        signature,
+    } in &sigs
+    {
+        let Some(v) = verifiers
+            .iter()
+            .find(|v| v.name == *name && v.id == *key_id)
+        else {
             continue;
         };
-        let sig: [u8; 64] = sig
+        let sig: [u8; 64] = signature
             .as_slice()
             .try_into()
             .map_err(|_| NoteError::BadSignature(name.clone()))?;
