@@ -25,6 +25,7 @@ pub const DEFAULT_PATH: &str = "probity.toml";
 pub struct Config {
     pub path: PathBuf,
     pub server: ServerConfig,
+    pub evidence: EvidenceConfig,
     pub targets: Vec<Target>,
 }
 
@@ -35,6 +36,14 @@ pub struct ServerConfig {
     pub raw_retention: HumanDuration,
     pub rollup_retention: HumanDuration,
     pub max_concurrency: usize,
+}
+
+/// The evidence log's settings.
+#[derive(Clone, Debug)]
+pub struct EvidenceConfig {
+    /// The log's name in checkpoints and its key's name.
+    pub origin: String,
+    pub checkpoint_interval: HumanDuration,
 }
 
 /// One thing to watch, ready to probe.
@@ -96,7 +105,8 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-const TOP_KEYS: &[&str] = &["server", "target"];
+const TOP_KEYS: &[&str] = &["server", "target", "evidence"];
+const EVIDENCE_KEYS: &[&str] = &["origin", "checkpoint_interval"];
 const SERVER_KEYS: &[&str] = &[
     "listen",
     "data_dir",
@@ -145,6 +155,13 @@ struct ServerToml {
     raw_retention: Option<HumanDuration>,
     rollup_retention: Option<HumanDuration>,
     max_concurrency: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceToml {
+    origin: Option<Spanned<String>>,
+    checkpoint_interval: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -377,12 +394,20 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     };
     let mut server_table = None;
+    let mut evidence_table = None;
     let mut target_values = Vec::new();
     for (key, value) in root.get_ref() {
         match key.get_ref().as_ref() {
             "server" => match value.get_ref() {
                 DeValue::Table(t) => server_table = Some(Spanned::new(value.span(), t.clone())),
                 _ => ck.at(value.span(), "`server` must be a table: write `[server]`"),
+            },
+            "evidence" => match value.get_ref() {
+                DeValue::Table(t) => evidence_table = Some(Spanned::new(value.span(), t.clone())),
+                _ => ck.at(
+                    value.span(),
+                    "`evidence` must be a table: write `[evidence]`",
+                ),
             },
             "target" => match value.get_ref() {
                 DeValue::Array(items) => {
@@ -441,6 +466,42 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             .max(1),
     };
 
+    let evidence = evidence_table
+        .map(|t| strip_unknown(&mut ck, t, EVIDENCE_KEYS, "in [evidence]"))
+        .map(|t| EvidenceToml::deserialize(toml::de::Deserializer::from(t)))
+        .transpose()
+        .unwrap_or_else(|e| {
+            ck.toml_error(&e, "[evidence]");
+            None
+        });
+    let mut evidence_config = EvidenceConfig {
+        origin: crate::evidence::default_origin(),
+        checkpoint_interval: HumanDuration::from_secs(60),
+    };
+    if let Some(e) = evidence {
+        if let Some(o) = e.origin {
+            let bad = o.get_ref().is_empty()
+                || o.get_ref().contains('+')
+                || o.get_ref().chars().any(char::is_whitespace);
+            if bad {
+                ck.at(
+                    o.span(),
+                    "[evidence] `origin` must be non-empty, without spaces or `+`",
+                );
+            }
+            evidence_config.origin = o.into_inner();
+        }
+        if let Some(i) = e.checkpoint_interval {
+            if i.get_ref().as_millis() < 1000 {
+                ck.at(
+                    i.span(),
+                    "[evidence] `checkpoint_interval` must be at least 1s",
+                );
+            }
+            evidence_config.checkpoint_interval = i.into_inner();
+        }
+    }
+
     let mut targets = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
     for table in target_values {
@@ -484,6 +545,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     Ok(Config {
         path: PathBuf::from(file),
         server,
+        evidence: evidence_config,
         targets,
     })
 }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod evidence;
 pub mod fuzz;
 pub mod live;
 pub mod probe;

@@ -36,6 +36,18 @@ enum Command {
     Probe(probity::cli::probe::ProbeArgs),
     /// Start a local misbehaving "cloud" and watch it: the tour, offline.
     Demo(probity::demo::DemoArgs),
+    /// The tamper-evident evidence log.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Print the log's verifier key (name+keyhash+base64), making the key on first use.
+    Key {
+        #[arg(long, short, default_value = probity::config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +58,7 @@ fn main() -> ExitCode {
         Command::Check { config, json } => probity::cli::check(&config, json),
         Command::Probe(args) => probity::cli::probe::main(args),
         Command::Demo(args) => probity::demo::main(args),
+        Command::Evidence(EvidenceCommand::Key { config }) => probity::cli::evidence_key(&config),
     };
     match result {
         Ok(code) => code,

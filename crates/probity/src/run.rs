@@ -13,6 +13,34 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
+/// Signs a checkpoint of the evidence log if it grew since the last one (or none exists).
+async fn checkpoint(store: &Arc<dyn Store>, signer: &probity_core::note::NoteSigner) {
+    let (store, signer) = (store.clone(), signer.clone());
+    let res = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<u64>> {
+        let size = store.evidence_size()?;
+        let last = store.checkpoints()?.last().map(|c| c.size);
+        if last == Some(size) {
+            return Ok(None);
+        }
+        let root = store.evidence_root(size)?;
+        let note = crate::evidence::sign_checkpoint(&signer, size, root);
+        store.add_checkpoint(&crate::store::StoredCheckpoint {
+            size,
+            root,
+            note,
+            at_ms: jiff::Timestamp::now().as_millisecond(),
+        })?;
+        Ok(Some(size))
+    })
+    .await;
+    match res {
+        Ok(Ok(Some(size))) => tracing::debug!(size, "signed an evidence checkpoint"),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "could not sign an evidence checkpoint"),
+        Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+    }
+}
+
 /// Resolves when SIGINT or SIGTERM arrives.
 pub async fn termination() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -45,6 +73,14 @@ pub async fn run(
                 format!("opening the store in {}", config.server.data_dir.display())
             })?,
     );
+    let signer = {
+        let (dir, origin) = (
+            config.server.data_dir.clone(),
+            config.evidence.origin.clone(),
+        );
+        tokio::task::spawn_blocking(move || crate::evidence::load_or_create_key(&dir, &origin))
+            .await??
+    };
     let shared = Arc::new(Shared::default());
     let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
     let recorder = Recorder::new(store.clone(), shared.clone(), &targets)?;
@@ -100,6 +136,22 @@ pub async fn run(
         })
     };
 
+    let checkpointer = {
+        let store = store.clone();
+        let signer = signer.clone();
+        let every = config.evidence.checkpoint_interval.as_std();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                checkpoint(&store, &signer).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        })
+    };
+
     tracing::info!(%addr, targets = targets.len(), "probity is running");
     on_ready(addr);
     let ctx = Arc::new(ProbeContext::new());
@@ -115,6 +167,9 @@ pub async fn run(
     // The scheduler has returned: every probe it started has handed in its result and the
     // channel is closed, so the recorder drains and commits it all before returning.
     recorder.await.context("recorder")?;
+    // A last checkpoint covers everything the recorder committed.
+    checkpointer.abort();
+    checkpoint(&store, &signer).await;
     let _ = shutdown.wait_for(|s| *s).await;
     pruner.abort();
     server.await.context("server")??;

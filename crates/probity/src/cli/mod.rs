@@ -92,3 +92,18 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     })?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `probity evidence key`: the verifier key of this installation's log.
+pub fn evidence_key(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let signer =
+        crate::evidence::load_or_create_key(&config.server.data_dir, &config.evidence.origin)?;
+    println!("{}", signer.verifier());
+    Ok(ExitCode::SUCCESS)
+}

@@ -32,6 +32,28 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    #[error("evidence log: {0}")]
+    Proof(#[from] probity_core::merkle::ProofError),
+}
+
+/// One leaf of the evidence log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvidenceLeaf {
+    pub index: u64,
+    /// The canonical record: exactly the bytes that were hashed.
+    pub record: Vec<u8>,
+    pub leaf_hash: Vec<u8>,
+    pub at_ms: i64,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: [u8; 32],
+    /// The signed note.
+    pub note: String,
+    pub at_ms: i64,
 }
 
 /// One probe result as stored.
@@ -165,6 +187,23 @@ pub trait Store: Send + Sync {
         since_ms: i64,
         until_ms: i64,
     ) -> StoreResult<std::collections::HashMap<String, Availability>>;
+    /// Leaves in the evidence log.
+    fn evidence_size(&self) -> StoreResult<u64>;
+    /// The Merkle root of the first `size` leaves.
+    fn evidence_root(&self, size: u64) -> StoreResult<probity_core::merkle::Hash>;
+    /// The leaf hash of leaf `index` and its inclusion proof in the tree of `size` leaves.
+    fn inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> StoreResult<(probity_core::merkle::Hash, Vec<probity_core::merkle::Hash>)>;
+    fn consistency_proof(&self, old: u64, new: u64)
+    -> StoreResult<Vec<probity_core::merkle::Hash>>;
+    /// Leaves `from..to`.
+    fn evidence_records(&self, from: u64, to: u64) -> StoreResult<Vec<EvidenceLeaf>>;
+    fn add_checkpoint(&self, cp: &StoredCheckpoint) -> StoreResult<()>;
+    /// Every checkpoint, oldest first.
+    fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
     /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
 }

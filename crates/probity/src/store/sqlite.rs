@@ -4,6 +4,7 @@
 //! the API. `synchronous=FULL`: a committed batch survives a process kill and a power loss.
 
 use super::*;
+use probity_core::merkle;
 use probity_core::result::ErrorClass;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE results (
     id          INTEGER PRIMARY KEY,
     target      TEXT NOT NULL,
@@ -75,7 +77,46 @@ CREATE TABLE incident_evidence (
     role        TEXT NOT NULL,
     PRIMARY KEY (incident_id, result_id)
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- The evidence log: leaves (canonical records), the perfect subtrees of the Merkle tree
+-- over them, and signed checkpoints.
+CREATE TABLE evidence_leaves (
+    idx       INTEGER PRIMARY KEY,
+    record    BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL,
+    at_ms     INTEGER NOT NULL
+);
+CREATE TABLE evidence_nodes (
+    level INTEGER NOT NULL,
+    idx   INTEGER NOT NULL,
+    hash  BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE evidence_checkpoints (
+    size  INTEGER PRIMARY KEY,
+    root  BLOB NOT NULL,
+    note  TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+"#,
+];
+
+/// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
+struct DbNodes<'a>(&'a Connection);
+
+impl merkle::Nodes for DbNodes<'_> {
+    fn node(&self, level: u32, index: u64) -> Option<merkle::Hash> {
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT hash FROM evidence_nodes WHERE level = ?1 AND idx = ?2")
+            .ok()?;
+        let bytes: Vec<u8> = stmt
+            .query_row(params![level, index as i64], |r| r.get(0))
+            .ok()?;
+        bytes.try_into().ok()
+    }
+}
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -83,6 +124,8 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     next_result: Mutex<i64>,
     next_incident: Mutex<i64>,
+    /// Leaves in the evidence log (committed).
+    evidence_size: Mutex<u64>,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -112,7 +155,13 @@ impl SqliteStore {
             conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM incidents", [], |r| {
                 r.get(0)
             })?;
+        let evidence_size: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(idx) + 1, 0) FROM evidence_leaves",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(SqliteStore {
+            evidence_size: Mutex::new(evidence_size as u64),
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
@@ -145,6 +194,16 @@ impl SqliteStore {
             pool.push(conn);
         }
         Ok(out?)
+    }
+}
+
+impl SqliteStore {
+    fn check_size(&self, size: u64) -> StoreResult<()> {
+        let have = *self.evidence_size.lock().expect("evidence lock");
+        if size > have {
+            return Err(merkle::ProofError::SizeBeyondLog { size, have }.into());
+        }
+        Ok(())
     }
 }
 
@@ -231,6 +290,8 @@ impl Store for SqliteStore {
 
     fn write(&self, batch: &Batch) -> StoreResult<()> {
         let mut conn = self.writer.lock().expect("writer lock");
+        let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
+        let new_size;
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
@@ -239,6 +300,7 @@ impl Store for SqliteStore {
             )?;
             // Aggregate the batch per minute first, then merge each minute once.
             let mut minutes: HashMap<(&str, &str, i64), Rollup> = HashMap::new();
+            let mut inserted_results: Vec<ResultRecord> = Vec::new();
             for r in &batch.results {
                 let inserted = insert.execute(params![
                     r.id,
@@ -258,6 +320,7 @@ impl Store for SqliteStore {
                 if inserted == 0 {
                     continue; // already stored: a replayed batch must not count twice
                 }
+                inserted_results.push(r.clone());
                 let minute = minute_of(r.at_ms);
                 let roll = minutes
                     .entry((r.target.as_str(), r.vantage.as_str(), minute))
@@ -386,8 +449,33 @@ impl Store for SqliteStore {
                     }
                 }
             }
+            // The evidence: one leaf for the results, one per incident change, in the
+            // same transaction as what they attest.
+            let mut records = Vec::new();
+            if !inserted_results.is_empty() {
+                records.push(crate::evidence::results_record(&inserted_results));
+            }
+            records.extend(batch.incidents.iter().map(crate::evidence::incident_record));
+            let now = jiff::Timestamp::now().as_millisecond();
+            let mut size = *evidence_size;
+            for record in records {
+                let leaf = merkle::leaf_hash(&record);
+                tx.execute(
+                    "INSERT INTO evidence_leaves (idx, record, leaf_hash, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![size as i64, record, leaf.as_slice(), now],
+                )?;
+                for (level, idx, hash) in merkle::append(&DbNodes(&tx), size, leaf)? {
+                    tx.execute(
+                        "INSERT INTO evidence_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+                        params![level, idx as i64, hash.as_slice()],
+                    )?;
+                }
+                size += 1;
+            }
+            new_size = size;
         }
         tx.commit()?;
+        *evidence_size = new_size;
         Ok(())
     }
 
@@ -538,6 +626,82 @@ impl Store for SqliteStore {
                     ))
                 },
             )?;
+            rows.collect()
+        })
+    }
+
+    fn evidence_size(&self) -> StoreResult<u64> {
+        Ok(*self.evidence_size.lock().expect("evidence lock"))
+    }
+
+    fn evidence_root(&self, size: u64) -> StoreResult<merkle::Hash> {
+        self.check_size(size)?;
+        let r = self.read(|c| Ok(merkle::root(&DbNodes(c), size)))?;
+        Ok(r?)
+    }
+
+    fn inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> StoreResult<(merkle::Hash, Vec<merkle::Hash>)> {
+        self.check_size(size)?;
+        let r = self.read(|c| {
+            let leaf = merkle::Nodes::node(&DbNodes(c), 0, index);
+            Ok((leaf, merkle::inclusion_proof(&DbNodes(c), index, size)))
+        })?;
+        let proof = r.1?;
+        let leaf =
+            r.0.ok_or(merkle::ProofError::IndexOutOfRange { index, size })?;
+        Ok((leaf, proof))
+    }
+
+    fn consistency_proof(&self, old: u64, new: u64) -> StoreResult<Vec<merkle::Hash>> {
+        self.check_size(new)?;
+        let r = self.read(|c| Ok(merkle::consistency_proof(&DbNodes(c), old, new)))?;
+        Ok(r?)
+    }
+
+    fn evidence_records(&self, from: u64, to: u64) -> StoreResult<Vec<EvidenceLeaf>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT idx, record, leaf_hash, at_ms FROM evidence_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+            )?;
+            let rows = stmt.query_map(params![from as i64, to as i64], |r| {
+                Ok(EvidenceLeaf {
+                    index: r.get::<_, i64>(0)? as u64,
+                    record: r.get(1)?,
+                    leaf_hash: r.get(2)?,
+                    at_ms: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn add_checkpoint(&self, cp: &StoredCheckpoint) -> StoreResult<()> {
+        let conn = self.writer.lock().expect("writer lock");
+        conn.execute(
+            "INSERT OR IGNORE INTO evidence_checkpoints (size, root, note, at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![cp.size as i64, cp.root.as_slice(), cp.note, cp.at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT size, root, note, at_ms FROM evidence_checkpoints ORDER BY size",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let root: Vec<u8> = r.get(1)?;
+                Ok(StoredCheckpoint {
+                    size: r.get::<_, i64>(0)? as u64,
+                    root: root.try_into().unwrap_or([0; 32]),
+                    note: r.get(2)?,
+                    at_ms: r.get(3)?,
+                })
+            })?;
             rows.collect()
         })
     }
