@@ -66,6 +66,10 @@ pub fn demo_config(cloud: &Cloud, listen: &str, data_dir: &Path, interval: &str)
 listen = "{listen}"
 data_dir = "{data}"
 
+[evidence]
+origin = "demo.probity.test/log"
+checkpoint_interval = "{checkpoints}"
+
 [[target]]
 name = "storage-api"
 provider = "demo-cloud"
@@ -132,6 +136,7 @@ record_type = "A"
         tcp = cloud.tcp,
         dns = cloud.dns,
         dns_name = cloud::DNS_NAME,
+        checkpoints = if interval == "250ms" { "1s" } else { "10s" },
     )
 }
 
