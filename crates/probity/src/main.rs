@@ -48,6 +48,18 @@ enum EvidenceCommand {
         #[arg(long, short, default_value = probity::config::DEFAULT_PATH)]
         config: PathBuf,
     },
+    /// Write a self-contained bundle of the records appended between two times.
+    Export(probity::cli::evidence::ExportArgs),
+    /// Check a bundle offline: signature, every record's inclusion, consistency.
+    Verify(probity::cli::evidence::VerifyArgs),
+    /// Recompute the whole log from the store and compare it with the data it attests.
+    Audit {
+        #[arg(long, short, default_value = probity::config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,7 +70,12 @@ fn main() -> ExitCode {
         Command::Check { config, json } => probity::cli::check(&config, json),
         Command::Probe(args) => probity::cli::probe::main(args),
         Command::Demo(args) => probity::demo::main(args),
-        Command::Evidence(EvidenceCommand::Key { config }) => probity::cli::evidence_key(&config),
+        Command::Evidence(EvidenceCommand::Key { config }) => probity::cli::evidence::key(&config),
+        Command::Evidence(EvidenceCommand::Export(args)) => probity::cli::evidence::export(args),
+        Command::Evidence(EvidenceCommand::Verify(args)) => probity::cli::evidence::verify(args),
+        Command::Evidence(EvidenceCommand::Audit { config, json }) => {
+            probity::cli::evidence::audit(&config, json)
+        }
     };
     match result {
         Ok(code) => code,

@@ -211,3 +211,208 @@ fn checkpoints_records_and_proofs_verify_offline_and_survive_a_kill() {
         store.evidence_size().unwrap()
     );
 }
+
+fn run_cli(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
+    let out = common::bin().args(args).current_dir(cwd).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bundles_verify_offline_and_tampering_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    config(d, server);
+    let probity = Running::start(&d.join("probity.toml"));
+    let addr = probity.addr;
+    // Keep an early checkpoint, as an outside party would.
+    let early = wait_for(Duration::from_secs(15), || {
+        let cps = get_json(addr, "/api/v1/evidence/checkpoints");
+        cps.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["size"].as_u64().unwrap() > 2)
+            .map(|c| c["note"].as_str().unwrap().to_string())
+    });
+    std::fs::write(d.join("early.note"), &early).unwrap();
+    wait_for(Duration::from_secs(15), || {
+        let inc = get_json(addr, "/api/v1/incidents");
+        let cps = get_json(addr, "/api/v1/evidence/checkpoints");
+        let last = cps.as_array().unwrap().last().unwrap()["size"]
+            .as_u64()
+            .unwrap();
+        (!inc.as_array().unwrap().is_empty() && last > 8).then_some(())
+    });
+    assert!(probity.stop().success());
+    let key = run_cli(&["evidence", "key"], d).1.trim().to_string();
+
+    let (code, out, err) = run_cli(
+        &[
+            "evidence",
+            "export",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--out",
+            "bundle.json",
+            "--since",
+            "early.note",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("bundle.json: "), "{out}");
+    assert!(
+        out.contains("records proven against checkpoint size"),
+        "{out}"
+    );
+    let (code, out, err) = run_cli(
+        &[
+            "evidence",
+            "verify",
+            "bundle.json",
+            "--key",
+            &key,
+            "--since",
+            "early.note",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("bundle.json: ok: "), "{out}");
+    assert!(out.contains("extends the checkpoints of size"), "{out}");
+    let (code, out, _) = run_cli(&["evidence", "verify", "bundle.json", "--json"], d);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["ok"].as_bool(), v["key_from_bundle"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let records = v["records"].as_u64().unwrap();
+    assert!(records > 8, "{v}");
+
+    // Each kind of damage is named.
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("bundle.json")).unwrap()).unwrap();
+    let damaged = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut b = bundle.clone();
+        f(&mut b);
+        std::fs::write(d.join("bad.json"), serde_json::to_vec(&b).unwrap()).unwrap();
+        let (code, out, err) = run_cli(&["evidence", "verify", "bad.json", "--key", &key], d);
+        assert_eq!(code, 1, "{out}{err}");
+        err
+    };
+    let err = damaged(&|b| {
+        let r = b["records"][3]["record"]
+            .as_str()
+            .unwrap()
+            .replace("down", "up")
+            .replace('A', "B");
+        b["records"][3]["record"] = serde_json::json!(r);
+    });
+    let idx = bundle["records"][3]["index"].as_u64().unwrap();
+    assert!(
+        err.contains(&format!(
+            "record at index {idx}: the record does not match its leaf hash"
+        )),
+        "{err}"
+    );
+    let err = damaged(&|b| {
+        let p = b["records"][1]["proof"][0].as_str().unwrap();
+        let flipped = format!("{}{}", if p.starts_with('0') { "1" } else { "0" }, &p[1..]);
+        b["records"][1]["proof"][0] = serde_json::json!(flipped);
+    });
+    assert!(
+        err.contains("inclusion proof against checkpoint size"),
+        "{err}"
+    );
+    let err = damaged(&|b| {
+        b["checkpoint"] =
+            serde_json::json!(b["checkpoint"].as_str().unwrap().replacen('\n', "\n1", 1))
+    });
+    assert!(
+        err.contains("checkpoint: the signature by probity.test/log does not verify"),
+        "{err}"
+    );
+    let other = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+    let (code, _, err) = run_cli(&["evidence", "verify", "bundle.json", "--key", other], d);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the bundle names key probity.test/log+"),
+        "{err}"
+    );
+    std::fs::write(d.join("junk.json"), "{\"format\": 1").unwrap();
+    let (code, _, err) = run_cli(&["evidence", "verify", "junk.json"], d);
+    assert_eq!(code, 1);
+    assert!(err.contains("FAILED: not a bundle: line 1"), "{err}");
+
+    // The audit recomputes everything; then catches an edited result and an edited leaf.
+    let (code, out, err) = run_cli(&["evidence", "audit"], d);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.trim_end().ends_with(": ok"), "{out}");
+    let db = rusqlite::Connection::open(d.join("data/probity.db")).unwrap();
+    let id: i64 = db
+        .query_row(
+            "SELECT id FROM results WHERE health = 'down' ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute("UPDATE results SET health = 'up' WHERE id = ?1", [id])
+        .unwrap();
+    let (code, out, _) = run_cli(&["evidence", "audit"], d);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "result {id}: `health` is \"up\" in the database but \"down\" in the log"
+        )),
+        "{out}"
+    );
+    db.execute(
+        "UPDATE evidence_leaves SET record = X'7b7d' WHERE idx = 0",
+        [],
+    )
+    .unwrap();
+    let (code, out, _) = run_cli(&["evidence", "audit", "--json"], d);
+    assert_eq!(code, 1);
+    let a: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let problems: Vec<String> = a["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["problem"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("does not match its stored leaf hash")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("signed root differs")),
+        "{problems:?}"
+    );
+    // And an export taken now carries the altered record, which verify rejects.
+    run_cli(
+        &[
+            "evidence",
+            "export",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--out",
+            "after.json",
+        ],
+        d,
+    );
+    let (code, _, err) = run_cli(&["evidence", "verify", "after.json", "--key", &key], d);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("record at index 0: the record does not match its leaf hash"),
+        "{err}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Command-line front ends. Each command reads its inputs, calls the library and prints;
 //! exit codes: 0 success, 1 failure (a failed probe, a runtime error), 2 bad input.
 
+pub mod evidence;
 pub mod probe;
 
 use crate::config;
@@ -90,20 +91,5 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         })
         .await
     })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `probity evidence key`: the verifier key of this installation's log.
-pub fn evidence_key(path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match config::load(path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let signer =
-        crate::evidence::load_or_create_key(&config.server.data_dir, &config.evidence.origin)?;
-    println!("{}", signer.verifier());
     Ok(ExitCode::SUCCESS)
 }

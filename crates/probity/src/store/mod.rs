@@ -201,6 +201,11 @@ pub trait Store: Send + Sync {
     -> StoreResult<Vec<probity_core::merkle::Hash>>;
     /// Leaves `from..to`.
     fn evidence_records(&self, from: u64, to: u64) -> StoreResult<Vec<EvidenceLeaf>>;
+    /// The leaves appended in `from_ms..to_ms`, as an index range, if any.
+    fn evidence_range_by_time(&self, from_ms: i64, to_ms: i64) -> StoreResult<Option<(u64, u64)>>;
+    /// The checkpoint size the last export ended at.
+    fn last_export(&self) -> StoreResult<Option<u64>>;
+    fn note_export(&self, checkpoint_size: u64) -> StoreResult<()>;
     fn add_checkpoint(&self, cp: &StoredCheckpoint) -> StoreResult<()>;
     /// Every checkpoint, oldest first.
     fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;

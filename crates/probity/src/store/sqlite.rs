@@ -100,6 +100,14 @@ CREATE TABLE evidence_checkpoints (
     at_ms INTEGER NOT NULL
 );
 "#,
+    r#"
+CREATE INDEX evidence_leaves_at ON evidence_leaves (at_ms);
+-- Which checkpoint each export ended at, so the next export proves consistency with it.
+CREATE TABLE evidence_exports (
+    at_ms           INTEGER NOT NULL,
+    checkpoint_size INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
@@ -677,6 +685,40 @@ impl Store for SqliteStore {
             })?;
             rows.collect()
         })
+    }
+
+    fn evidence_range_by_time(&self, from_ms: i64, to_ms: i64) -> StoreResult<Option<(u64, u64)>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT MIN(idx), MAX(idx) FROM evidence_leaves WHERE at_ms >= ?1 AND at_ms < ?2",
+                params![from_ms, to_ms],
+                |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+            )
+            .map(|o| o.map(|(a, b)| (a as u64, b as u64 + 1)))
+        })
+    }
+
+    fn last_export(&self) -> StoreResult<Option<u64>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT MAX(checkpoint_size) FROM evidence_exports",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|o| o.map(|n| n as u64))
+        })
+    }
+
+    fn note_export(&self, checkpoint_size: u64) -> StoreResult<()> {
+        let conn = self.writer.lock().expect("writer lock");
+        conn.execute(
+            "INSERT INTO evidence_exports (at_ms, checkpoint_size) VALUES (?1, ?2)",
+            params![
+                jiff::Timestamp::now().as_millisecond(),
+                checkpoint_size as i64
+            ],
+        )?;
+        Ok(())
     }
 
     fn add_checkpoint(&self, cp: &StoredCheckpoint) -> StoreResult<()> {

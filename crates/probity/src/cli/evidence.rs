@@ -1,0 +1,231 @@
+//! `probity evidence key|export|verify|audit`.
+
+use crate::bundle::{self, Bundle};
+use crate::config;
+use crate::store::{SqliteStore, Store};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn load(path: &Path) -> Result<config::Config, ExitCode> {
+    config::load(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+/// `probity evidence key`: the verifier key of this installation's log.
+pub fn key(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let signer =
+        crate::evidence::load_or_create_key(&config.server.data_dir, &config.evidence.origin)?;
+    println!("{}", signer.verifier());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn time(s: &str, what: &str) -> anyhow::Result<i64> {
+    if s == "now" {
+        return Ok(jiff::Timestamp::now().as_millisecond());
+    }
+    s.parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{what}: {s:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z (or `now`)"
+            )
+        })
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[arg(long, short, default_value = config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Start of the window (RFC 3339, inclusive).
+    #[arg(long)]
+    pub from: String,
+    /// End of the window (RFC 3339 or `now`, exclusive).
+    #[arg(long, default_value = "now")]
+    pub to: String,
+    /// Where to write the bundle.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// An earlier checkpoint (a signed note file) to prove consistency from.
+    #[arg(long)]
+    pub since: Option<PathBuf>,
+}
+
+pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let config = match load(&a.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let (from, to) = (time(&a.from, "--from")?, time(&a.to, "--to")?);
+    anyhow::ensure!(from < to, "--from must be before --to");
+    let since = a.since.as_ref().map(std::fs::read_to_string).transpose()?;
+    let store = SqliteStore::open(&config.server.data_dir)?;
+    let signer =
+        crate::evidence::load_or_create_key(&config.server.data_dir, &config.evidence.origin)?;
+    let bar = bundle::progress_bar("exporting");
+    let out = bundle::export(&store, &signer.verifier(), from, to, since.as_deref(), &bar)?;
+    bar.finish_and_clear();
+    let tmp = a.out.with_extension("partial");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&out.bundle)?)?;
+    std::fs::rename(&tmp, &a.out)?;
+    store.note_export(out.checkpoint_size)?;
+    println!(
+        "{}: {} records proven against checkpoint size {}, {} consistency proof{}",
+        a.out.display(),
+        out.bundle.records.len(),
+        out.checkpoint_size,
+        out.bundle.consistency.len(),
+        if out.bundle.consistency.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
+    );
+    if out.uncovered > 0 {
+        println!(
+            "note: {} newer records in the window are not covered by a checkpoint yet; export again after the next one",
+            out.uncovered
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The bundle file.
+    pub file: PathBuf,
+    /// The verifier key you trust (the key itself, or a file holding it). Without it the
+    /// key inside the bundle is used, which proves integrity but not origin.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// A checkpoint you kept earlier (signed note file): the bundle must prove the log
+    /// still extends it.
+    #[arg(long)]
+    pub since: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let fail = |msg: String, json: bool| {
+        if json {
+            println!("{}", serde_json::json!({"ok": false, "error": msg}));
+        } else {
+            eprintln!("{}: FAILED: {msg}", a.file.display());
+        }
+        Ok(ExitCode::from(1))
+    };
+    let text = match std::fs::read_to_string(&a.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", a.file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let bundle: Bundle = match serde_json::from_str(&text) {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(
+                format!(
+                    "not a bundle: line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+                a.json,
+            );
+        }
+    };
+    let key = match &a.key {
+        Some(k) if Path::new(k).is_file() => Some(std::fs::read_to_string(k)?.trim().to_string()),
+        other => other.clone(),
+    };
+    let since = match a.since.as_ref().map(std::fs::read_to_string).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("--since: cannot read: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let bar = bundle::progress_bar("verifying");
+    let outcome = bundle::verify(&bundle, key.as_deref(), since.as_deref(), &bar);
+    bar.finish_and_clear();
+    match outcome {
+        Err(msg) => fail(msg, a.json),
+        Ok(v) => {
+            if a.json {
+                let mut j = serde_json::to_value(&v)?;
+                j["ok"] = serde_json::json!(true);
+                println!("{j}");
+            } else {
+                println!(
+                    "{}: ok: {} records included in checkpoint {} size {} (root {}…), signed by {}{}",
+                    a.file.display(),
+                    v.records,
+                    v.origin,
+                    v.checkpoint_size,
+                    &v.root[..16],
+                    bundle.verifier_key,
+                    if v.consistent_with.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; extends the checkpoints of size {:?}", v.consistent_with)
+                    }
+                );
+                if v.key_from_bundle {
+                    println!(
+                        "note: checked with the key inside the bundle; pass --key with a key you hold to check its origin too"
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `probity evidence audit`.
+pub fn audit(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let store = SqliteStore::open(&config.server.data_dir)?;
+    let signer =
+        crate::evidence::load_or_create_key(&config.server.data_dir, &config.evidence.origin)?;
+    let bar = bundle::progress_bar("auditing");
+    let a = bundle::audit(&store, &signer.verifier(), &bar)?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string(&a)?);
+    } else {
+        for f in &a.findings {
+            match f.leaf {
+                Some(l) => println!("leaf {l}: {}", f.problem),
+                None => println!("{}", f.problem),
+            }
+        }
+        println!(
+            "{}: {} leaves, {} checkpoints, {} results and {} incident changes compared with the database: {}",
+            config.path.display(),
+            a.leaves,
+            a.checkpoints,
+            a.results_compared,
+            a.incidents_compared,
+            if a.findings.is_empty() {
+                "ok".to_string()
+            } else {
+                format!("{} problems", a.findings.len())
+            }
+        );
+    }
+    Ok(if a.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
