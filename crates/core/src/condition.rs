@@ -209,10 +209,12 @@ impl<'a> Cursor<'a> {
     }
     fn eat_word(&mut self, w: &str) -> bool {
         let r = self.rest();
-        if r.len() >= w.len()
-            && r[..w.len()].eq_ignore_ascii_case(w)
-            && !r[w.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
-        {
+        // `get` rather than indexing: the word's length may fall inside a multi-byte char.
+        let matches = r
+            .get(..w.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(w))
+            && !r[w.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        if matches {
             self.pos += w.len();
             true
         } else {
@@ -1007,6 +1009,9 @@ mod tests {
         check_err("[BODY] matches \"(\"", 15, "invalid regular expression");
         check_err("[STATUS] == 200 extra", 16, "unexpected");
         check_err("[LATENCY] <> 2s", 10, "`<>` is not an operator");
+        // Found by the fuzzer: a multi-byte character where a keyword might start.
+        check_err("[DNS_ANSWERS] D Yns\"é\u{2}", 14, "expected an operator");
+        check_err("[BODY] contaé", 7, "expected an operator");
         check_err("[STATUS] === 200", 9, "`===` is not an operator");
         check_err("", 0, "empty");
         check_err("[STATUS]", 8, "expected an operator");
