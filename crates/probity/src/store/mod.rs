@@ -187,6 +187,9 @@ pub trait Store: Send + Sync {
         since_ms: i64,
         until_ms: i64,
     ) -> StoreResult<std::collections::HashMap<String, Availability>>;
+    /// Appends records to the evidence log on their own (feed snapshots, reports); returns
+    /// the index of the first.
+    fn append_evidence(&self, records: &[Vec<u8>]) -> StoreResult<u64>;
     /// Leaves in the evidence log.
     fn evidence_size(&self) -> StoreResult<u64>;
     /// The Merkle root of the first `size` leaves.

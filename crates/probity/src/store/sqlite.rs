@@ -464,27 +464,23 @@ impl Store for SqliteStore {
                 records.push(crate::evidence::results_record(&inserted_results));
             }
             records.extend(batch.incidents.iter().map(crate::evidence::incident_record));
-            let now = jiff::Timestamp::now().as_millisecond();
-            let mut size = *evidence_size;
-            for record in records {
-                let leaf = merkle::leaf_hash(&record);
-                tx.execute(
-                    "INSERT INTO evidence_leaves (idx, record, leaf_hash, at_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![size as i64, record, leaf.as_slice(), now],
-                )?;
-                for (level, idx, hash) in merkle::append(&DbNodes(&tx), size, leaf)? {
-                    tx.execute(
-                        "INSERT INTO evidence_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-                        params![level, idx as i64, hash.as_slice()],
-                    )?;
-                }
-                size += 1;
-            }
+            let size = append_leaves(&tx, *evidence_size, &records)?;
             new_size = size;
         }
         tx.commit()?;
         *evidence_size = new_size;
         Ok(())
+    }
+
+    fn append_evidence(&self, records: &[Vec<u8>]) -> StoreResult<u64> {
+        let mut conn = self.writer.lock().expect("writer lock");
+        let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
+        let tx = conn.transaction()?;
+        let first = *evidence_size;
+        let size = append_leaves(&tx, first, records)?;
+        tx.commit()?;
+        *evidence_size = size;
+        Ok(first)
     }
 
     fn results(
@@ -762,6 +758,30 @@ impl Store for SqliteStore {
         conn.execute("DELETE FROM hourly WHERE hour_ms < ?1", [rollup_before_ms])?;
         Ok(Pruned { results, rollups })
     }
+}
+
+/// Appends leaves for `records` at `size`, with every perfect subtree they complete; returns
+/// the new size. Runs inside the caller's transaction.
+fn append_leaves(
+    tx: &rusqlite::Transaction<'_>,
+    mut size: u64,
+    records: &[Vec<u8>],
+) -> StoreResult<u64> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut leaf_stmt = tx.prepare_cached(
+        "INSERT INTO evidence_leaves (idx, record, leaf_hash, at_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut node_stmt =
+        tx.prepare_cached("INSERT INTO evidence_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+    for record in records {
+        let leaf = merkle::leaf_hash(record);
+        leaf_stmt.execute(params![size as i64, record, leaf.as_slice(), now])?;
+        for (level, idx, hash) in merkle::append(&DbNodes(tx), size, leaf)? {
+            node_stmt.execute(params![level, idx as i64, hash.as_slice()])?;
+        }
+        size += 1;
+    }
+    Ok(size)
 }
 
 fn add_to_rollup(roll: &mut Rollup, r: &ResultRecord) {
