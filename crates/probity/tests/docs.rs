@@ -309,6 +309,15 @@ fn shell_blocks_name_commands_that_exist() {
                         }
                     }
                 }
+                // `benchmark_harness_runs` runs the evidence benchmark on a small log.
+                l if l.starts_with("bash bench/evidence.sh") => {
+                    let ok = Command::new("bash")
+                        .args(["-n", "bench/evidence.sh"])
+                        .current_dir(root())
+                        .status()
+                        .unwrap();
+                    assert!(ok.success(), "bench/evidence.sh does not parse");
+                }
                 other => panic!("{}:{}: no test covers `{other}`", b.page, b.line),
             }
         }
@@ -347,6 +356,34 @@ fn benchmark_harness_runs() {
         let probes_per_s: f64 = cells[4].parse().unwrap();
         let rss: f64 = cells[8].parse().unwrap();
         assert!(probes_per_s > 0.0 && rss > 1.0, "{row}");
+    }
+}
+
+#[test]
+fn evidence_benchmark_runs() {
+    // docs/BENCHMARKS.md's evidence benchmark on a small log: every proof it times is
+    // also verified, and it must report each figure.
+    let bin = Path::new(env!("CARGO_BIN_EXE_probity"));
+    let example = bin.parent().unwrap().join("examples/evidence_bench");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(&example)
+        .arg("3000")
+        .arg(dir.path().join("log"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "memory: 3000 leaves appended at ",
+        "store: 3000 leaves appended at ",
+        "inclusion proof at size 3000: p50 ",
+        "consistency proof to size 3000: p50 ",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
 }
 
