@@ -149,6 +149,37 @@ fn checkpoints_records_and_proofs_verify_offline_and_survive_a_kill() {
         "{kinds:?}"
     );
 
+    // The incident's page names the leaf of its opening and the checkpoint that covers it.
+    let id = get_json(addr, "/api/v1/incidents")[0]["id"]
+        .as_i64()
+        .unwrap();
+    let page = wait_for(Duration::from_secs(10), || {
+        let p = get_json(addr, &format!("/api/v1/incidents/{id}"));
+        p["evidence_log"][0]["checkpoint_size"]
+            .is_u64()
+            .then_some(p)
+    });
+    let entry = &page["evidence_log"][0];
+    assert_eq!(entry["change"], "opened");
+    let leaf = entry["leaf_index"].as_u64().unwrap();
+    assert!(entry["checkpoint_size"].as_u64().unwrap() > leaf);
+    let rec = get_json(
+        addr,
+        &format!("/api/v1/evidence/records?from={leaf}&to={}", leaf + 1),
+    );
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(rec[0]["record"].as_str().unwrap())
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        (
+            record["type"].as_str(),
+            record["change"].as_str(),
+            record["id"].as_i64()
+        ),
+        (Some("incident"), Some("opened"), Some(id))
+    );
+
     // Bad proof requests are refused with reasons.
     for (path, needle) in [
         (

@@ -398,7 +398,23 @@ async fn incident(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
             format!("no incident {id}"),
         )
     })?;
-    Ok(Json(incident_json(inc)).into_response())
+    // Name the evidence: the leaf of each change and the first checkpoint that covers it.
+    let store = s.store.clone();
+    let (leaves, checkpoints) = blocking(move || {
+        Ok::<_, crate::store::StoreError>((store.incident_leaves(id)?, store.checkpoints()?))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    let evidence_log: Vec<Value> = leaves
+        .iter()
+        .map(|(change, leaf)| {
+            let covering = checkpoints.iter().find(|c| c.size > *leaf).map(|c| c.size);
+            json!({"change": change, "leaf_index": leaf, "checkpoint_size": covering})
+        })
+        .collect();
+    let mut v = incident_json(inc);
+    v["evidence_log"] = json!(evidence_log);
+    Ok(Json(v).into_response())
 }
 
 // === evidence ===

@@ -209,6 +209,8 @@ pub trait Store: Send + Sync {
     /// The checkpoint size the last export ended at.
     fn last_export(&self) -> StoreResult<Option<u64>>;
     fn note_export(&self, checkpoint_size: u64) -> StoreResult<()>;
+    /// The evidence leaves of an incident's changes: `(change, leaf index)`.
+    fn incident_leaves(&self, incident_id: i64) -> StoreResult<Vec<(String, u64)>>;
     fn add_checkpoint(&self, cp: &StoredCheckpoint) -> StoreResult<()>;
     /// Every checkpoint, oldest first.
     fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;

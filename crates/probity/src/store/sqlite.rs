@@ -108,6 +108,15 @@ CREATE TABLE evidence_exports (
     checkpoint_size INTEGER NOT NULL
 );
 "#,
+    r#"
+-- The evidence leaf of each incident change.
+CREATE TABLE incident_leaves (
+    incident_id INTEGER NOT NULL,
+    change      TEXT NOT NULL,
+    leaf_idx    INTEGER NOT NULL,
+    PRIMARY KEY (incident_id, leaf_idx)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
@@ -465,6 +474,19 @@ impl Store for SqliteStore {
             }
             records.extend(batch.incidents.iter().map(crate::evidence::incident_record));
             let size = append_leaves(&tx, *evidence_size, &records)?;
+            // Remember which leaf holds each incident change, for the incident's page.
+            let first_incident_leaf = size - batch.incidents.len() as u64;
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO incident_leaves (incident_id, change, leaf_idx) VALUES (?1, ?2, ?3)",
+            )?;
+            for (i, change) in batch.incidents.iter().enumerate() {
+                let (id, kind) = match change {
+                    IncidentChange::Open { id, .. } => (id, "opened"),
+                    IncidentChange::Escalate { id, .. } => (id, "escalated"),
+                    IncidentChange::Resolve { id, .. } => (id, "resolved"),
+                };
+                link.execute(params![id, kind, (first_incident_leaf + i as u64) as i64])?;
+            }
             new_size = size;
         }
         tx.commit()?;
@@ -715,6 +737,15 @@ impl Store for SqliteStore {
             ],
         )?;
         Ok(())
+    }
+
+    fn incident_leaves(&self, incident_id: i64) -> StoreResult<Vec<(String, u64)>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT change, leaf_idx FROM incident_leaves WHERE incident_id = ?1 ORDER BY leaf_idx")?;
+            let rows = stmt.query_map([incident_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            rows.collect()
+        })
     }
 
     fn add_checkpoint(&self, cp: &StoredCheckpoint) -> StoreResult<()> {
