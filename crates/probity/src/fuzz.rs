@@ -60,3 +60,44 @@ pub fn condition(data: &[u8]) {
         }
     }
 }
+
+/// The evidence bundle reader and verifier: any bytes are either refused with a message or
+/// verified; nothing panics, and a bundle that verifies really has a valid signature.
+pub fn bundle(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(b) = serde_json::from_str::<crate::bundle::Bundle>(text) else {
+        return;
+    };
+    let bar = indicatif::ProgressBar::hidden();
+    if let Err(msg) = crate::bundle::verify(&b, None, Some(text), &bar) {
+        assert!(!msg.is_empty());
+    }
+    let _ = crate::bundle::verify(&b, None, None, &bar);
+}
+
+/// Signed notes, checkpoints and keys as read from files and bundles.
+pub fn note(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    use probity_core::note::{Checkpoint, NoteVerifier, split_note, verify_note};
+    if let Ok(c) = Checkpoint::parse(text) {
+        assert_eq!(
+            Checkpoint::parse(&c.to_text()).as_ref(),
+            Ok(&c),
+            "checkpoint round trip"
+        );
+    }
+    let _ = split_note(text);
+    let first_line = text.lines().next().unwrap_or("");
+    if let Ok(v) = NoteVerifier::parse(first_line) {
+        assert_eq!(
+            NoteVerifier::parse(&v.to_string()).as_ref(),
+            Ok(&v),
+            "key round trip"
+        );
+        let _ = verify_note(text, &[v]);
+    }
+}

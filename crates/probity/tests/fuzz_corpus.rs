@@ -31,3 +31,13 @@ fn config_corpus() {
 fn condition_corpus() {
     assert!(replay("condition", probity::fuzz::condition) >= 10);
 }
+
+#[test]
+fn bundle_corpus() {
+    assert!(replay("bundle", probity::fuzz::bundle) >= 3);
+}
+
+#[test]
+fn note_corpus() {
+    assert!(replay("note", probity::fuzz::note) >= 4);
+}
