@@ -98,16 +98,8 @@ async fn hop(
         .to_string();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let tcp = ctx
-        .connect(
-            &host,
-            port,
-            spec.ip_version,
-            deadline,
-            &mut obs.phases,
-            &mut details.address,
-        )
+        .connect(&host, port, spec.ip_version, deadline, obs, details)
         .await?;
-    obs.connected = Some(true);
     let request = build_request(spec, uri, method, body)?;
     if https {
         let tls = super::tls::handshake(

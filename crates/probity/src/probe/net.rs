@@ -78,21 +78,23 @@ impl ProbeContext {
         result
     }
 
-    /// Resolves and connects, recording the dns and connect phases.
+    /// Resolves and connects, recording the dns and connect phases, the address used and
+    /// that the connection was made.
     pub(super) async fn connect(
         &self,
         host: &str,
         port: u16,
         ip: IpVersion,
         deadline: tokio::time::Instant,
-        phases: &mut probity_core::result::Phases,
-        address: &mut Option<String>,
+        obs: &mut probity_core::condition::Observation,
+        details: &mut super::Details,
     ) -> Result<TcpStream, Failure> {
         let addr = SocketAddr::new(
-            self.resolve(host, ip, deadline, &mut phases.dns_ms).await?,
+            self.resolve(host, ip, deadline, &mut obs.phases.dns_ms)
+                .await?,
             port,
         );
-        *address = Some(addr.to_string());
+        details.address = Some(addr.to_string());
         let started = tokio::time::Instant::now();
         let result = phase(deadline, "connect", async {
             let stream = TcpStream::connect(addr)
@@ -102,8 +104,27 @@ impl ProbeContext {
             Ok(stream)
         })
         .await;
-        phases.connect_ms = Some(ms_since(started));
+        obs.phases.connect_ms = Some(ms_since(started));
+        obs.connected = Some(result.is_ok());
         result
+    }
+
+    /// [`Self::connect`] to a `host:port` address; returns the host with the stream.
+    pub(super) async fn connect_address(
+        &self,
+        address: &str,
+        ip: IpVersion,
+        deadline: tokio::time::Instant,
+        obs: &mut probity_core::condition::Observation,
+        details: &mut super::Details,
+    ) -> Result<(String, TcpStream), Failure> {
+        let (host, port) = split_host_port(address).ok_or_else(|| {
+            Failure::new(ErrorClass::Connect, format!("`{address}` is not host:port"))
+        })?;
+        let stream = self
+            .connect(&host, port, ip, deadline, obs, details)
+            .await?;
+        Ok((host, stream))
     }
 }
 

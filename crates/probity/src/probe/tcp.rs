@@ -17,23 +17,9 @@ pub(super) async fn probe(
     obs: &mut Observation,
     details: &mut Details,
 ) -> Result<(), Failure> {
-    let (host, port) = super::net::split_host_port(&spec.address).ok_or_else(|| {
-        Failure::new(
-            ErrorClass::Connect,
-            format!("`{}` is not host:port", spec.address),
-        )
-    })?;
-    let mut stream = ctx
-        .connect(
-            &host,
-            port,
-            spec.ip_version,
-            deadline,
-            &mut obs.phases,
-            &mut details.address,
-        )
+    let (_, mut stream) = ctx
+        .connect_address(&spec.address, spec.ip_version, deadline, obs, details)
         .await?;
-    obs.connected = Some(true);
     if spec.send.is_none() && spec.expect.is_none() {
         return Ok(());
     }

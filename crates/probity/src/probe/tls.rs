@@ -317,23 +317,9 @@ pub(super) async fn probe(
     obs: &mut Observation,
     details: &mut Details,
 ) -> Result<(), Failure> {
-    let (host, port) = super::net::split_host_port(&spec.address).ok_or_else(|| {
-        Failure::new(
-            ErrorClass::Connect,
-            format!("`{}` is not host:port", spec.address),
-        )
-    })?;
-    let tcp = ctx
-        .connect(
-            &host,
-            port,
-            spec.ip_version,
-            deadline,
-            &mut obs.phases,
-            &mut details.address,
-        )
+    let (host, tcp) = ctx
+        .connect_address(&spec.address, spec.ip_version, deadline, obs, details)
         .await?;
-    obs.connected = Some(true);
     let _stream = handshake(ctx, tcp, &host, &spec.tls, &[], deadline, obs, details).await?;
     Ok(())
 }
