@@ -72,7 +72,8 @@ def fmt_le(v):
 
 def phase(name, kind, targets, interval, warmup, window, http_port, tcp_port):
     if SMOKE:
-        targets, warmup = max(10, targets // 100), 2
+        # Few targets on a short interval, so a 3 s window always holds probes.
+        targets, warmup, interval = max(10, targets // 100), 2, "500ms"
     d = tempfile.mkdtemp(prefix="probity-bench-")
     api = free_port()
     cfg = [f'[server]\nlisten = "127.0.0.1:{api}"\ndata_dir = "data"\n']

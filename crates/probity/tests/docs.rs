@@ -177,11 +177,12 @@ fn start_demo() -> Demo {
         .spawn()
         .unwrap();
     let sock: std::net::SocketAddr = addr.parse().unwrap();
+    // The demo briefly binds the port to see whether it is free before serving on it, so
+    // readiness checks must tolerate refused and reset connections.
     common::wait_for(Duration::from_secs(30), || {
-        std::net::TcpStream::connect(sock).ok()?;
-        let t = common::get_json(sock, "/api/v1/targets");
+        let t = common::try_get_json(sock, "/api/v1/targets")?;
         let all_measured = t.as_array()?.iter().all(|t| !t["last_result"].is_null());
-        let i = common::get_json(sock, "/api/v1/incidents");
+        let i = common::try_get_json(sock, "/api/v1/incidents")?;
         (all_measured && !i.as_array()?.is_empty()).then_some(())
     });
     Demo {

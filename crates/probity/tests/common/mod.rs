@@ -53,6 +53,34 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
+/// Like [`get_json`] but `None` on any failure, for readiness loops.
+pub fn try_get_json(addr: SocketAddr, path: &str) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    if head.split_whitespace().nth(1) != Some("200") {
+        return None;
+    }
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&body).ok()
+}
+
 pub fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
     let (status, body) = get(addr, path);
     assert_eq!(status, 200, "GET {path}: {body}");
