@@ -62,6 +62,17 @@ pub async fn termination() {
 /// Runs until `shutdown` turns true. `on_ready` gets the address the server listens on.
 pub async fn run(
     config: Config,
+    shutdown: watch::Receiver<bool>,
+    on_ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    run_on(config, None, shutdown, on_ready).await
+}
+
+/// [`run`], serving on `listener` when given (already bound) instead of binding
+/// `[server].listen`.
+pub async fn run_on(
+    config: Config,
+    listener: Option<std::net::TcpListener>,
     mut shutdown: watch::Receiver<bool>,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
@@ -87,9 +98,15 @@ pub async fn run(
     let (tx, rx) = mpsc::channel(16_384);
     let recorder = tokio::spawn(recorder.run(rx));
 
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.server.listen))?;
+    let listener = match listener {
+        Some(l) => {
+            l.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(l)?
+        }
+        None => tokio::net::TcpListener::bind(&config.server.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.server.listen))?,
+    };
     let addr = listener.local_addr()?;
     let app = router(AppState {
         shared: shared.clone(),

@@ -158,14 +158,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&data_dir)?;
     let cloud = Cloud::start(plan.script.clone(), &data_dir).await?;
-    // Take the requested port if it is free; otherwise any free one.
-    let listen = match std::net::TcpListener::bind(&args.listen) {
-        Ok(l) => {
-            drop(l);
-            args.listen.clone()
-        }
-        Err(_) => "127.0.0.1:0".to_string(),
-    };
+    // Take the requested port if it is free, otherwise any free one; the socket bound here
+    // is the one served on, so nobody can take it in between.
+    let listener = std::net::TcpListener::bind(&args.listen)
+        .or_else(|_| std::net::TcpListener::bind("127.0.0.1:0"))?;
+    let listen = listener.local_addr()?.to_string();
     let config_path = data_dir.join("demo.toml");
     std::fs::write(
         &config_path,
@@ -191,9 +188,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let config_shown = config_path.clone();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let narrator_stop = stop_rx.clone();
-    let runner = tokio::spawn(crate::run::run(config, stop_rx, move |addr| {
-        let _ = ready_tx.send(addr);
-    }));
+    let runner = tokio::spawn(crate::run::run_on(
+        config,
+        Some(listener),
+        stop_rx,
+        move |addr| {
+            let _ = ready_tx.send(addr);
+        },
+    ));
     let addr = match ready_rx.await {
         Ok(a) => a,
         Err(_) => return runner.await?,
