@@ -13,6 +13,12 @@ fn fixtures() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// Says so on stderr directly: libtest's capture would hide `eprintln!` from a passing test.
+fn say(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -42,7 +48,7 @@ fn proof(v: &serde_json::Value) -> Result<Vec<Hash>, VerifyError> {
 #[test]
 fn inclusion_vectors() {
     let Some(dir) = fixtures() else {
-        eprintln!("skipped: ../shared/fixtures/merkle is not present");
+        say("merkle_vectors: SKIPPED: ../shared/fixtures/merkle is not present");
         return;
     };
     let files = json_files(&dir.join("inclusion"));
@@ -70,13 +76,16 @@ fn inclusion_vectors() {
             v["desc"]
         );
     }
-    eprintln!("checked {} inclusion vectors", files.len());
+    say(&format!(
+        "merkle_vectors: checked {} inclusion vectors",
+        files.len()
+    ));
 }
 
 #[test]
 fn consistency_vectors() {
     let Some(dir) = fixtures() else {
-        eprintln!("skipped: ../shared/fixtures/merkle is not present");
+        say("merkle_vectors: SKIPPED: ../shared/fixtures/merkle is not present");
         return;
     };
     let files = json_files(&dir.join("consistency"));
@@ -103,5 +112,8 @@ fn consistency_vectors() {
             v["desc"]
         );
     }
-    eprintln!("checked {} consistency vectors", files.len());
+    say(&format!(
+        "merkle_vectors: checked {} consistency vectors",
+        files.len()
+    ));
 }

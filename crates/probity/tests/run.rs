@@ -278,7 +278,11 @@ fn metrics_pass_promtool() {
             std::env::var_os("PROBITY_REQUIRE_PROMTOOL").is_none(),
             "promtool is required but missing"
         );
-        eprintln!("skipped the promtool check: promtool is not installed");
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "metrics_pass_promtool: SKIPPED the promtool check: promtool is not installed"
+        );
         return;
     };
     use std::io::Write;
