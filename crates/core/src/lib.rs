@@ -9,6 +9,7 @@
 //! - [`sketch`]: a mergeable latency sketch for per-minute rollups and percentiles.
 //! - [`merkle`]: the RFC 6962 Merkle tree, its proofs and verifiers.
 //! - [`note`]: C2SP signed notes (Ed25519) and tlog checkpoints.
+//! - [`provider`]: incidents as providers declare them, normalized.
 #![forbid(unsafe_code)]
 
 pub mod condition;
@@ -16,5 +17,6 @@ pub mod duration;
 pub mod merkle;
 pub mod note;
 pub mod observe;
+pub mod provider;
 pub mod result;
 pub mod sketch;

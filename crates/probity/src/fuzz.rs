@@ -101,3 +101,24 @@ pub fn note(data: &[u8]) {
         let _ = verify_note(text, &[v]);
     }
 }
+
+/// The feed parsers: any bytes parse or yield an error naming the format.
+pub fn feed(data: &[u8]) {
+    for format in [
+        crate::feeds::Format::Auto,
+        crate::feeds::Format::Statuspage,
+        crate::feeds::Format::GcpJson,
+    ] {
+        match crate::feeds::parse(format, data, "fuzz") {
+            Ok(incidents) => {
+                for i in &incidents {
+                    assert!(
+                        i.updates.windows(2).all(|w| w[0].at_ms <= w[1].at_ms),
+                        "updates oldest first"
+                    );
+                }
+            }
+            Err(e) => assert!(!e.message.is_empty()),
+        }
+    }
+}

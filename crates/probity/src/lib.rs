@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod evidence;
+pub mod feeds;
 pub mod fuzz;
 pub mod live;
 pub mod probe;

@@ -39,6 +39,15 @@ enum Command {
     /// The tamper-evident evidence log.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Providers' status feeds.
+    #[command(subcommand)]
+    Feeds(FeedsCommand),
+}
+
+#[derive(Subcommand)]
+enum FeedsCommand {
+    /// Parse a saved feed document and print the incidents it declares.
+    Parse(probity::cli::feeds::ParseArgs),
 }
 
 #[derive(Subcommand)]
@@ -70,6 +79,7 @@ fn main() -> ExitCode {
         Command::Check { config, json } => probity::cli::check(&config, json),
         Command::Probe(args) => probity::cli::probe::main(args),
         Command::Demo(args) => probity::demo::main(args),
+        Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),
         Command::Evidence(EvidenceCommand::Key { config }) => probity::cli::evidence::key(&config),
         Command::Evidence(EvidenceCommand::Export(args)) => probity::cli::evidence::export(args),
         Command::Evidence(EvidenceCommand::Verify(args)) => probity::cli::evidence::verify(args),

@@ -41,3 +41,8 @@ fn bundle_corpus() {
 fn note_corpus() {
     assert!(replay("note", probity::fuzz::note) >= 4);
 }
+
+#[test]
+fn feed_corpus() {
+    assert!(replay("feed", probity::fuzz::feed) >= 5);
+}

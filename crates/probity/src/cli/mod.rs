@@ -2,6 +2,7 @@
 //! exit codes: 0 success, 1 failure (a failed probe, a runtime error), 2 bad input.
 
 pub mod evidence;
+pub mod feeds;
 pub mod probe;
 
 use crate::config;
