@@ -2,17 +2,8 @@
 
 mod common;
 
-use common::bin;
+use common::run;
 use probity::demo::cloud::{Cloud, Script};
-
-fn run(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
-    let out = bin().args(args).current_dir(cwd).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 const GOOD: &str = r#"[server]
 listen = "127.0.0.1:0"

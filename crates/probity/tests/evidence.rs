@@ -243,15 +243,6 @@ fn checkpoints_records_and_proofs_verify_offline_and_survive_a_kill() {
     );
 }
 
-fn run_cli(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
-    let out = common::bin().args(args).current_dir(cwd).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn bundles_verify_offline_and_tampering_is_named() {
     let dir = tempfile::tempdir().unwrap();
@@ -281,9 +272,9 @@ fn bundles_verify_offline_and_tampering_is_named() {
         (!inc.as_array().unwrap().is_empty() && last > 8).then_some(())
     });
     assert!(probity.stop().success());
-    let key = run_cli(&["evidence", "key"], d).1.trim().to_string();
+    let key = common::run(&["evidence", "key"], d).1.trim().to_string();
 
-    let (code, out, err) = run_cli(
+    let (code, out, err) = common::run(
         &[
             "evidence",
             "export",
@@ -302,7 +293,7 @@ fn bundles_verify_offline_and_tampering_is_named() {
         out.contains("records proven against checkpoint size"),
         "{out}"
     );
-    let (code, out, err) = run_cli(
+    let (code, out, err) = common::run(
         &[
             "evidence",
             "verify",
@@ -317,7 +308,7 @@ fn bundles_verify_offline_and_tampering_is_named() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("bundle.json: ok: "), "{out}");
     assert!(out.contains("extends the checkpoints of size"), "{out}");
-    let (code, out, _) = run_cli(&["evidence", "verify", "bundle.json", "--json"], d);
+    let (code, out, _) = common::run(&["evidence", "verify", "bundle.json", "--json"], d);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -334,7 +325,7 @@ fn bundles_verify_offline_and_tampering_is_named() {
         let mut b = bundle.clone();
         f(&mut b);
         std::fs::write(d.join("bad.json"), serde_json::to_vec(&b).unwrap()).unwrap();
-        let (code, out, err) = run_cli(&["evidence", "verify", "bad.json", "--key", &key], d);
+        let (code, out, err) = common::run(&["evidence", "verify", "bad.json", "--key", &key], d);
         assert_eq!(code, 1, "{out}{err}");
         err
     };
@@ -371,19 +362,19 @@ fn bundles_verify_offline_and_tampering_is_named() {
         "{err}"
     );
     let other = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
-    let (code, _, err) = run_cli(&["evidence", "verify", "bundle.json", "--key", other], d);
+    let (code, _, err) = common::run(&["evidence", "verify", "bundle.json", "--key", other], d);
     assert_eq!(code, 1);
     assert!(
         err.contains("the bundle names key probity.test/log+"),
         "{err}"
     );
     std::fs::write(d.join("junk.json"), "{\"format\": 1").unwrap();
-    let (code, _, err) = run_cli(&["evidence", "verify", "junk.json"], d);
+    let (code, _, err) = common::run(&["evidence", "verify", "junk.json"], d);
     assert_eq!(code, 1);
     assert!(err.contains("FAILED: not a bundle: line 1"), "{err}");
 
     // The audit recomputes everything; then catches an edited result and an edited leaf.
-    let (code, out, err) = run_cli(&["evidence", "audit"], d);
+    let (code, out, err) = common::run(&["evidence", "audit"], d);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.trim_end().ends_with(": ok"), "{out}");
     let db = rusqlite::Connection::open(d.join("data/probity.db")).unwrap();
@@ -396,7 +387,7 @@ fn bundles_verify_offline_and_tampering_is_named() {
         .unwrap();
     db.execute("UPDATE results SET health = 'up' WHERE id = ?1", [id])
         .unwrap();
-    let (code, out, _) = run_cli(&["evidence", "audit"], d);
+    let (code, out, _) = common::run(&["evidence", "audit"], d);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(&format!(
@@ -409,7 +400,7 @@ fn bundles_verify_offline_and_tampering_is_named() {
         [],
     )
     .unwrap();
-    let (code, out, _) = run_cli(&["evidence", "audit", "--json"], d);
+    let (code, out, _) = common::run(&["evidence", "audit", "--json"], d);
     assert_eq!(code, 1);
     let a: serde_json::Value = serde_json::from_str(&out).unwrap();
     let problems: Vec<String> = a["findings"]
@@ -429,7 +420,7 @@ fn bundles_verify_offline_and_tampering_is_named() {
         "{problems:?}"
     );
     // And an export taken now carries the altered record, which verify rejects.
-    run_cli(
+    common::run(
         &[
             "evidence",
             "export",
@@ -440,7 +431,7 @@ fn bundles_verify_offline_and_tampering_is_named() {
         ],
         d,
     );
-    let (code, _, err) = run_cli(&["evidence", "verify", "after.json", "--key", &key], d);
+    let (code, _, err) = common::run(&["evidence", "verify", "after.json", "--key", &key], d);
     assert_eq!(code, 1);
     assert!(
         err.contains("record at index 0: the record does not match its leaf hash"),

@@ -134,29 +134,19 @@ fn gcp_ongoing_outage_is_open_and_critical_when_severe() {
     );
 }
 
-fn cli(args: &[&str]) -> (i32, String, String) {
-    let out = common::bin()
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn feeds_parse_command() {
-    let (code, out, err) = cli(&[
-        "feeds",
-        "parse",
-        "--format",
-        "gcp-json",
-        "tests/fixtures/feeds/gcp-incidents.json",
-        "--json",
-    ]);
+    let (code, out, err) = common::run(
+        &[
+            "feeds",
+            "parse",
+            "--format",
+            "gcp-json",
+            "tests/fixtures/feeds/gcp-incidents.json",
+            "--json",
+        ],
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["started_at"], "2026-08-03T21:40:00.000Z");
@@ -180,11 +170,14 @@ fn feeds_parse_command() {
     ] {
         assert!(v[0].get(key).is_some(), "missing {key}");
     }
-    let (code, out, _) = cli(&[
-        "feeds",
-        "parse",
-        "tests/fixtures/feeds/statuspage-incidents.json",
-    ]);
+    let (code, out, _) = common::run(
+        &[
+            "feeds",
+            "parse",
+            "tests/fixtures/feeds/statuspage-incidents.json",
+        ],
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
     assert_eq!(code, 0);
     assert!(
         out.lines()
@@ -202,25 +195,31 @@ fn feeds_parse_command() {
         "<!DOCTYPE html><html><body>503 Service Unavailable</body></html>",
     )
     .unwrap();
-    let (code, _, err) = cli(&[
-        "feeds",
-        "parse",
-        "--format",
-        "statuspage",
-        html.to_str().unwrap(),
-    ]);
+    let (code, _, err) = common::run(
+        &[
+            "feeds",
+            "parse",
+            "--format",
+            "statuspage",
+            html.to_str().unwrap(),
+        ],
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
     assert_eq!(code, 1);
     assert!(
         err.contains("statuspage: line 1, column 1:") && err.contains("this is an HTML page"),
         "{err}"
     );
-    let (code, _, err) = cli(&[
-        "feeds",
-        "parse",
-        "--format",
-        "aws-rss",
-        html.to_str().unwrap(),
-    ]);
+    let (code, _, err) = common::run(
+        &[
+            "feeds",
+            "parse",
+            "--format",
+            "aws-rss",
+            html.to_str().unwrap(),
+        ],
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
     assert_eq!(code, 1);
     assert!(
         err.ends_with(
@@ -228,6 +227,9 @@ fn feeds_parse_command() {
         ),
         "{err}"
     );
-    let (code, _, err) = cli(&["feeds", "parse", "--format", "nope", "x"]);
+    let (code, _, err) = common::run(
+        &["feeds", "parse", "--format", "nope", "x"],
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
     assert_eq!(code, 2, "{err}");
 }

@@ -10,6 +10,20 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_probity"))
 }
 
+/// Runs `probity ARGS` in `cwd`: exit code, stdout, stderr.
+pub fn run(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = bin()
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run probity");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A blocking HTTP GET returning status and body (std only, so tests need no client crate).
 pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
