@@ -293,6 +293,24 @@ fn bundles_verify_offline_and_tampering_is_named() {
         out.contains("records proven against checkpoint size"),
         "{out}"
     );
+    let (code, out, _) = common::run(
+        &[
+            "evidence",
+            "export",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--out",
+            "again.json",
+            "--json",
+        ],
+        d,
+    );
+    assert_eq!(code, 0);
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["out"], "again.json");
+    assert!(summary["records"].as_u64().unwrap() > 8);
+    // The previous export's checkpoint is proven consistent in the next export.
+    assert_eq!(summary["consistency_proofs"], 1, "{summary}");
     let (code, out, err) = common::run(
         &[
             "evidence",

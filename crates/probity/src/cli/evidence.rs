@@ -54,6 +54,9 @@ pub struct ExportArgs {
     /// An earlier checkpoint (a signed note file) to prove consistency from.
     #[arg(long)]
     pub since: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
@@ -74,6 +77,19 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&tmp, serde_json::to_vec_pretty(&out.bundle)?)?;
     std::fs::rename(&tmp, &a.out)?;
     store.note_export(out.checkpoint_size)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "out": a.out.display().to_string(),
+                "records": out.bundle.records.len(),
+                "checkpoint_size": out.checkpoint_size,
+                "consistency_proofs": out.bundle.consistency.len(),
+                "uncovered": out.uncovered,
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "{}: {} records proven against checkpoint size {}, {} consistency proof{}",
         a.out.display(),
