@@ -111,6 +111,48 @@ fn gcp_incidents_json() {
 }
 
 #[test]
+fn aws_public_json_in_utf16() {
+    let v = feeds::parse(Format::Auto, &fixture("aws-currentevents.json"), "aws").unwrap();
+    assert_eq!(v.len(), 2);
+    let s3 = &v[0];
+    assert!(
+        s3.external_id
+            .ends_with("AWS_S3_OPERATIONAL_ISSUE_A1B2C_0123456789A")
+    );
+    assert_eq!(
+        (s3.provider.as_str(), s3.title.as_str()),
+        ("aws", "Increased Error Rates")
+    );
+    assert_eq!((s3.impact, s3.status.as_str()), (Impact::Minor, "resolved"));
+    assert_eq!(s3.published_at_ms, Some(1_795_000_000_000));
+    assert_eq!(s3.resolved_at_ms, Some(1_795_007_460_000));
+    assert_eq!(s3.started_at_ms, None, "stated only in prose, not read yet");
+    assert_eq!(s3.regions, vec!["eu-west-1".to_string()]);
+    assert_eq!(
+        s3.services,
+        vec!["Amazon Simple Storage Service".to_string()]
+    );
+    let statuses: Vec<&str> = s3.updates.iter().map(|u| u.status.as_str()).collect();
+    assert_eq!(statuses, ["degraded", "resolved"], "oldest first");
+    let multi = &v[1];
+    assert_eq!(
+        (multi.impact, multi.status.as_str(), multi.resolved_at_ms),
+        (Impact::Major, "investigating", None)
+    );
+    assert_eq!(multi.regions, vec!["us-east-1".to_string()]);
+    assert_eq!(
+        multi.services,
+        vec![
+            "AWS Lambda".to_string(),
+            "Amazon Elastic Compute Cloud".to_string()
+        ]
+    );
+    assert!(multi.url.as_deref().unwrap().starts_with(
+        "https://health.aws.amazon.com/health/status?eventID=arn:aws:health:us-east-1::"
+    ));
+}
+
+#[test]
 fn gcp_ongoing_outage_is_open_and_critical_when_severe() {
     let doc = br#"[{"id": "x1", "begin": "2026-11-20T10:00:00+01:00", "created": "2026-11-20T09:20:00Z",
       "modified": "2026-11-20T09:30:00Z", "external_desc": "Compute Engine outage",
@@ -223,7 +265,7 @@ fn feeds_parse_command() {
     assert_eq!(code, 1);
     assert!(
         err.ends_with(
-            "aws-rss: this format is not built yet (Statuspage and Google Cloud JSON are)\n"
+            "aws-rss: this format is not built yet (Statuspage, Google Cloud and AWS JSON are)\n"
         ),
         "{err}"
     );

@@ -2,10 +2,11 @@
 //! [`ProviderIncident`]s. Parsers take bytes and return values or a [`FeedError`] that says
 //! what is wrong; they never panic and refuse oversized documents.
 //!
-//! Built so far: Atlassian Statuspage API v2 and Google Cloud `incidents.json`. The RSS
-//! formats (Azure, AWS, generic) and AWS's JSON are named here so the command line keeps
-//! its fixed vocabulary, and refused as not built yet.
+//! Built so far: Atlassian Statuspage API v2, Google Cloud `incidents.json` and AWS's
+//! public JSON. The RSS formats (Azure, AWS, generic) are named here so the command line
+//! keeps its fixed vocabulary, and refused as not built yet.
 
+mod aws_json;
 mod gcp;
 mod statuspage;
 
@@ -104,9 +105,15 @@ pub(crate) fn ms(s: &str) -> Option<i64> {
 
 /// Guesses the format of a document.
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Some(Format::AwsJson); // only AWS serves a feed in UTF-16
+    }
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
     let t = text.trim_start_matches('\u{feff}').trim_start();
     if t.starts_with('[') {
+        if t.contains("\"arn\"") && t.contains("\"event_log\"") {
+            return Some(Format::AwsJson);
+        }
         return t
             .contains("\"external_desc\"")
             .then_some(Format::GcpJson)
@@ -165,9 +172,10 @@ pub fn parse(
     match format {
         Format::Statuspage => statuspage::parse(bytes, source),
         Format::GcpJson => gcp::parse(bytes, source),
+        Format::AwsJson => aws_json::parse(bytes, source),
         other => Err(err(
             other.name(),
-            "this format is not built yet (Statuspage and Google Cloud JSON are)",
+            "this format is not built yet (Statuspage, Google Cloud and AWS JSON are)",
         )),
     }
 }
@@ -194,6 +202,11 @@ mod tests {
             Some(Format::AzureRss)
         );
         assert_eq!(sniff(b"   "), None);
+        assert_eq!(sniff(b"\xFF\xFE[\x00]\x00"), Some(Format::AwsJson));
+        assert_eq!(
+            sniff(br#"[{"arn":"a","event_log":[]}]"#),
+            Some(Format::AwsJson)
+        );
     }
 
     #[test]
@@ -233,7 +246,7 @@ mod tests {
         let e = parse(Format::AzureRss, b"<rss/>", "t").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "azure-rss: this format is not built yet (Statuspage and Google Cloud JSON are)"
+            "azure-rss: this format is not built yet (Statuspage, Google Cloud and AWS JSON are)"
         );
     }
 }
