@@ -613,12 +613,10 @@ impl Condition {
             Err(why) => return Verdict::Fail(why),
         };
         let holds = match &actual {
-            Actual::Num(x) | Actual::Millis(x) => {
-                self.values.iter().any(|v| match v {
-                    Literal::Number(n) | Literal::Duration(n) => compare_num(self.op, *x, *n),
-                    _ => false,
-                }) ^ (self.op == Op::Ne && self.values.len() > 1)
-            }
+            Actual::Num(x) | Actual::Millis(x) => self.values.iter().any(|v| match v {
+                Literal::Number(n) | Literal::Duration(n) => compare_num(self.op, *x, *n),
+                _ => false,
+            }),
             Actual::Bool(b) => {
                 let want = matches!(self.values[0], Literal::Bool(true));
                 (self.op == Op::Eq) == (*b == want)

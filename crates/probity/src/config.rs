@@ -144,7 +144,6 @@ const TARGET_KEYS: &[&str] = &[
     "resolver",
     "dns",
 ];
-const DNS_KEYS: &[&str] = &["name", "record_type", "resolver", "expect"];
 const KINDS: &[&str] = &["http", "tcp", "tls", "dns"];
 
 #[derive(Deserialize)]
@@ -919,7 +918,6 @@ fn build_target(
             (spec, display)
         }
     };
-    let _ = DNS_KEYS;
     if ck.problems.len() > before {
         return None;
     }

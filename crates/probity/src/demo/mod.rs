@@ -229,7 +229,7 @@ Ctrl-C stops the demo. What probity sees:"#,
         t1 = t(script.outage.start),
         t2 = t(script.slow.start),
         t3 = t(script.outage.end.max(script.slow.end)),
-        days = script.cloud_days(),
+        days = script.cert_days,
         slow = script.slow_by.as_millis(),
     );
     narrate(addr, cloud.started, narrator_stop).await;
@@ -237,12 +237,6 @@ Ctrl-C stops the demo. What probity sees:"#,
     println!("demo stopped; its data stays in {}", data_dir.display());
     drop(cloud);
     result
-}
-
-impl Script {
-    fn cloud_days(&self) -> i64 {
-        self.cert_days
-    }
 }
 
 /// Prints each target's state changes as the API reports them.
