@@ -93,6 +93,25 @@ pub enum IncidentChange {
     },
 }
 
+impl IncidentChange {
+    pub fn id(&self) -> i64 {
+        match self {
+            IncidentChange::Open { id, .. }
+            | IncidentChange::Escalate { id, .. }
+            | IncidentChange::Resolve { id, .. } => *id,
+        }
+    }
+
+    /// `opened`, `escalated` or `resolved`: the name used in evidence records and the API.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IncidentChange::Open { .. } => "opened",
+            IncidentChange::Escalate { .. } => "escalated",
+            IncidentChange::Resolve { .. } => "resolved",
+        }
+    }
+}
+
 /// What one transaction writes.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {

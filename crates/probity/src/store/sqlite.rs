@@ -480,12 +480,11 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO incident_leaves (incident_id, change, leaf_idx) VALUES (?1, ?2, ?3)",
             )?;
             for (i, change) in batch.incidents.iter().enumerate() {
-                let (id, kind) = match change {
-                    IncidentChange::Open { id, .. } => (id, "opened"),
-                    IncidentChange::Escalate { id, .. } => (id, "escalated"),
-                    IncidentChange::Resolve { id, .. } => (id, "resolved"),
-                };
-                link.execute(params![id, kind, (first_incident_leaf + i as u64) as i64])?;
+                link.execute(params![
+                    change.id(),
+                    change.kind(),
+                    (first_incident_leaf + i as u64) as i64
+                ])?;
             }
             new_size = size;
         }
