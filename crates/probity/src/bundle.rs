@@ -71,11 +71,9 @@ pub fn export(
     since: Option<&str>,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Exported> {
-    let cps = store.checkpoints()?;
-    let cp = cps
-        .last()
-        .ok_or_else(|| anyhow::anyhow!("no checkpoint has been signed yet; run probity first"))?
-        .clone();
+    let cp = store
+        .latest_checkpoint()?
+        .ok_or_else(|| anyhow::anyhow!("no checkpoint has been signed yet; run probity first"))?;
     let (start, end) = store
         .evidence_range_by_time(from_ms, to_ms)?
         .unwrap_or((0, 0));
@@ -101,7 +99,7 @@ pub fn export(
     // Consistency from the previous export's checkpoint and from the one given.
     let mut olds: Vec<StoredCheckpoint> = Vec::new();
     if let Some(prev) = store.last_export()? {
-        olds.extend(cps.iter().find(|c| c.size == prev && c.size > 0).cloned());
+        olds.extend(store.checkpoint_at(prev)?.filter(|c| c.size > 0));
     }
     if let Some(note) = since {
         let text = verify_note(note, std::slice::from_ref(verifier))

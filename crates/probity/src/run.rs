@@ -18,7 +18,7 @@ async fn checkpoint(store: &Arc<dyn Store>, signer: &probity_core::note::NoteSig
     let (store, signer) = (store.clone(), signer.clone());
     let res = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<u64>> {
         let size = store.evidence_size()?;
-        let last = store.checkpoints()?.last().map(|c| c.size);
+        let last = store.latest_checkpoint()?.map(|c| c.size);
         if last == Some(size) {
             return Ok(None);
         }

@@ -387,31 +387,30 @@ async fn incident(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::bad_request(format!("incident id must be a number, not {id:?}")))?;
+    // The incident, and the evidence of each change: its leaf and the first checkpoint
+    // covering it.
     let store = s.store.clone();
-    let rows = blocking(move || store.incidents(IncidentFilter::All))
-        .await?
-        .map_err(ApiError::internal)?;
-    let inc = rows.iter().find(|i| i.id == id).ok_or_else(|| {
+    let found = blocking(move || -> Result<_, crate::store::StoreError> {
+        let Some(inc) = store.incident(id)? else {
+            return Ok(None);
+        };
+        let mut log = Vec::new();
+        for (change, leaf) in store.incident_leaves(id)? {
+            let covering = store.checkpoint_covering(leaf)?;
+            log.push(json!({"change": change, "leaf_index": leaf, "checkpoint_size": covering}));
+        }
+        Ok(Some((inc, log)))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    let (inc, evidence_log) = found.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no incident {id}"),
         )
     })?;
-    // Name the evidence: the leaf of each change and the first checkpoint that covers it.
-    let store = s.store.clone();
-    let (leaves, checkpoints) = blocking(move || {
-        Ok::<_, crate::store::StoreError>((store.incident_leaves(id)?, store.checkpoints()?))
-    })
-    .await?
-    .map_err(ApiError::internal)?;
-    let evidence_log: Vec<Value> = leaves
-        .iter()
-        .map(|(change, leaf)| {
-            let covering = checkpoints.iter().find(|c| c.size > *leaf).map(|c| c.size);
-            json!({"change": change, "leaf_index": leaf, "checkpoint_size": covering})
-        })
-        .collect();
+    let inc = &inc;
     let mut v = incident_json(inc);
     v["evidence_log"] = json!(evidence_log);
     Ok(Json(v).into_response())
@@ -457,10 +456,9 @@ async fn latest_checkpoint(
     store: &Arc<dyn Store>,
 ) -> Result<crate::store::StoredCheckpoint, ApiError> {
     let store = store.clone();
-    blocking(move || store.checkpoints())
+    blocking(move || store.latest_checkpoint())
         .await?
         .map_err(ApiError::internal)?
-        .pop()
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -196,6 +196,7 @@ pub trait Store: Send + Sync {
     /// The latest result of every target.
     fn latest_results(&self) -> StoreResult<Vec<ResultRecord>>;
     fn incidents(&self, filter: IncidentFilter) -> StoreResult<Vec<IncidentRecord>>;
+    fn incident(&self, id: i64) -> StoreResult<Option<IncidentRecord>>;
     fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>>;
     fn availability(&self, target: &str, since_ms: i64, until_ms: i64)
     -> StoreResult<Availability>;
@@ -233,6 +234,11 @@ pub trait Store: Send + Sync {
     fn add_checkpoint(&self, cp: &StoredCheckpoint) -> StoreResult<()>;
     /// Every checkpoint, oldest first.
     fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
+    fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
+    /// The checkpoint of exactly `size` leaves, if one was signed.
+    fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>>;
+    /// The size of the first checkpoint that covers leaf `leaf`, if any yet.
+    fn checkpoint_covering(&self, leaf: u64) -> StoreResult<Option<u64>>;
     /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
 }

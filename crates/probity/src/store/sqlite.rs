@@ -541,25 +541,16 @@ impl Store for SqliteStore {
     }
 
     fn incidents(&self, filter: IncidentFilter) -> StoreResult<Vec<IncidentRecord>> {
-        self.read(|c| {
-            let cond = match filter {
-                IncidentFilter::Open => "WHERE resolved_at_ms IS NULL",
-                IncidentFilter::Resolved => "WHERE resolved_at_ms IS NOT NULL",
-                IncidentFilter::All => "",
-            };
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT id, target, started_at_ms, resolved_at_ms, severity, cause_class, cause_detail
-                 FROM incidents {cond} ORDER BY started_at_ms DESC, id DESC"
-            ))?;
-            let mut out: Vec<IncidentRecord> = stmt.query_map([], incident_row)?.collect::<Result<_, _>>()?;
-            let mut ev = c.prepare_cached(
-                "SELECT result_id FROM incident_evidence WHERE incident_id = ?1 ORDER BY result_id",
-            )?;
-            for inc in &mut out {
-                inc.evidence = ev.query_map([inc.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            }
-            Ok(out)
-        })
+        let cond = match filter {
+            IncidentFilter::Open => "WHERE resolved_at_ms IS NULL",
+            IncidentFilter::Resolved => "WHERE resolved_at_ms IS NOT NULL",
+            IncidentFilter::All => "",
+        };
+        self.read(|c| query_incidents(c, cond, []))
+    }
+
+    fn incident(&self, id: i64) -> StoreResult<Option<IncidentRecord>> {
+        self.read(|c| query_incidents(c, "WHERE id = ?1", [id]).map(|mut v| v.pop()))
     }
 
     fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>> {
@@ -757,20 +748,25 @@ impl Store for SqliteStore {
     }
 
     fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+        self.read(|c| query_checkpoints(c, "ORDER BY size", []))
+    }
+
+    fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        self.read(|c| query_checkpoints(c, "ORDER BY size DESC LIMIT 1", []).map(|mut v| v.pop()))
+    }
+
+    fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>> {
+        self.read(|c| query_checkpoints(c, "WHERE size = ?1", [size as i64]).map(|mut v| v.pop()))
+    }
+
+    fn checkpoint_covering(&self, leaf: u64) -> StoreResult<Option<u64>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT size, root, note, at_ms FROM evidence_checkpoints ORDER BY size",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                let root: Vec<u8> = r.get(1)?;
-                Ok(StoredCheckpoint {
-                    size: r.get::<_, i64>(0)? as u64,
-                    root: root.try_into().unwrap_or([0; 32]),
-                    note: r.get(2)?,
-                    at_ms: r.get(3)?,
-                })
-            })?;
-            rows.collect()
+            c.query_row(
+                "SELECT MIN(size) FROM evidence_checkpoints WHERE size > ?1",
+                [leaf as i64],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|o| o.map(|n| n as u64))
         })
     }
 
@@ -812,6 +808,51 @@ fn append_leaves(
         size += 1;
     }
     Ok(size)
+}
+
+/// Incidents matching `cond` (a WHERE clause or nothing), newest first, with their evidence.
+fn query_incidents<P: rusqlite::Params>(
+    c: &Connection,
+    cond: &str,
+    params: P,
+) -> rusqlite::Result<Vec<IncidentRecord>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT id, target, started_at_ms, resolved_at_ms, severity, cause_class, cause_detail
+         FROM incidents {cond} ORDER BY started_at_ms DESC, id DESC"
+    ))?;
+    let mut out: Vec<IncidentRecord> = stmt
+        .query_map(params, incident_row)?
+        .collect::<Result<_, _>>()?;
+    let mut ev = c.prepare_cached(
+        "SELECT result_id FROM incident_evidence WHERE incident_id = ?1 ORDER BY result_id",
+    )?;
+    for inc in &mut out {
+        inc.evidence = ev
+            .query_map([inc.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(out)
+}
+
+/// Checkpoints selected by `tail` (WHERE / ORDER BY / LIMIT).
+fn query_checkpoints<P: rusqlite::Params>(
+    c: &Connection,
+    tail: &str,
+    params: P,
+) -> rusqlite::Result<Vec<StoredCheckpoint>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT size, root, note, at_ms FROM evidence_checkpoints {tail}"
+    ))?;
+    let rows = stmt.query_map(params, |r| {
+        let root: Vec<u8> = r.get(1)?;
+        Ok(StoredCheckpoint {
+            size: r.get::<_, i64>(0)? as u64,
+            root: root.try_into().unwrap_or([0; 32]),
+            note: r.get(2)?,
+            at_ms: r.get(3)?,
+        })
+    })?;
+    rows.collect()
 }
 
 fn add_to_rollup(roll: &mut Rollup, r: &ResultRecord) {
