@@ -57,7 +57,7 @@ fn fmt_value(v: f64) -> String {
 /// Renders every metric.
 pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
     let mut out = String::with_capacity(256 * targets.len() + 2048);
-    let live = shared.targets.read().expect("live lock").clone();
+    let live = shared.targets.read().expect("live lock");
     let mut f = Family { out: &mut out };
 
     f.header(
