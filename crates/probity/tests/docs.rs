@@ -400,3 +400,91 @@ fn the_matcher_itself() {
     assert!(!fits(&e(&["a [..] c"]), &["a b d"]));
     assert!(!fits(&e(&["(x)"]), &["x"]));
 }
+
+#[test]
+fn evidence_record_examples_are_what_the_encoder_writes() {
+    // docs/evidence.md specifies the canonical records by example; each example line must be
+    // byte for byte what probity writes for the same values.
+    use probity::store::{IncidentChange, ResultRecord};
+    use probity_core::result::{Cause, ErrorClass, Health, Phases};
+    let cause = |class: &serde_json::Value, detail: &serde_json::Value| {
+        class.as_str().map(|c| Cause {
+            class: ErrorClass::parse(c).unwrap(),
+            detail: detail.as_str().unwrap().to_string(),
+        })
+    };
+    let ids = |v: &serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let mut checked = 0;
+    for b in blocks()
+        .iter()
+        .filter(|b| b.lang == "json" && b.page == "docs/evidence.md")
+    {
+        for line in b.body.lines().filter(|l| l.starts_with('{')) {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{}:{}: {e}", b.page, b.line));
+            let encoded = match v["type"].as_str().unwrap() {
+                "results" => {
+                    let results: Vec<ResultRecord> = v["results"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| ResultRecord {
+                            id: r["id"].as_i64().unwrap(),
+                            target: r["target"].as_str().unwrap().into(),
+                            vantage: r["vantage"].as_str().unwrap().into(),
+                            at_ms: r["at_ms"].as_i64().unwrap(),
+                            health: Health::parse(r["health"].as_str().unwrap()).unwrap(),
+                            phases: Phases {
+                                total_ms: r["total_ms"].as_f64(),
+                                ..Default::default()
+                            },
+                            cause: cause(&r["error_class"], &r["error"]),
+                            details: None,
+                        })
+                        .collect();
+                    probity::evidence::results_record(&results)
+                }
+                "incident" => {
+                    let id = v["id"].as_i64().unwrap();
+                    let change = match v["change"].as_str().unwrap() {
+                        "opened" => IncidentChange::Open {
+                            id,
+                            target: v["target"].as_str().unwrap().into(),
+                            started_at_ms: v["at_ms"].as_i64().unwrap(),
+                            severity: Health::parse(v["severity"].as_str().unwrap()).unwrap(),
+                            cause: cause(&v["cause_class"], &v["cause"]).unwrap(),
+                            evidence: ids(&v["evidence"]),
+                        },
+                        "escalated" => IncidentChange::Escalate {
+                            id,
+                            severity: Health::parse(v["severity"].as_str().unwrap()).unwrap(),
+                            result_id: ids(&v["evidence"])[0],
+                        },
+                        _ => IncidentChange::Resolve {
+                            id,
+                            resolved_at_ms: v["at_ms"].as_i64().unwrap(),
+                            evidence: ids(&v["evidence"]),
+                        },
+                    };
+                    probity::evidence::incident_record(&change)
+                }
+                other => panic!("unknown record type {other}"),
+            };
+            assert_eq!(
+                String::from_utf8(encoded).unwrap(),
+                line,
+                "{}:{}",
+                b.page,
+                b.line
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4, "the record examples in docs/evidence.md");
+}
