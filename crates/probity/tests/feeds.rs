@@ -265,7 +265,7 @@ fn feeds_parse_command() {
     assert_eq!(code, 1);
     assert!(
         err.ends_with(
-            "aws-rss: this format is not built yet (Statuspage, Google Cloud and AWS JSON are)\n"
+            "aws-rss: this is an HTML page, not the feed: is the URL right, or did a proxy answer?\n"
         ),
         "{err}"
     );
@@ -274,4 +274,186 @@ fn feeds_parse_command() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
     );
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn azure_rss_active_incident() {
+    let v = feeds::parse(Format::Auto, &fixture("azure-status.rss"), "azure").unwrap();
+    assert_eq!(v.len(), 1);
+    let i = &v[0];
+    assert_eq!(i.provider, "azure");
+    assert_eq!(
+        i.external_id,
+        "allocation-failures-for-virtual-machines-in-east-us-2"
+    );
+    assert_eq!(
+        i.title, "Allocation failures for Virtual Machines in East US 2",
+        "trailing space trimmed"
+    );
+    // Categories mix services and regions; the region table tells them apart.
+    assert_eq!(
+        i.services,
+        ["Virtual Machines", "Virtual Machine Scale Sets"]
+    );
+    assert_eq!(i.regions, ["East US 2"]);
+    // The start is stated only in prose; pubDate (bare Z) is the latest edit.
+    assert_eq!(i.started_at_ms, t("2026-07-02T18:20:00Z"));
+    assert_eq!(i.updated_at_ms, t("2026-07-02T22:30:47Z"));
+    assert_eq!(i.published_at_ms, None, "the feed does not say");
+    assert_eq!(
+        (i.status.as_str(), i.resolved_at_ms),
+        ("investigating", None)
+    );
+    // HTML became text, paragraphs as lines.
+    assert_eq!(i.updates.len(), 1);
+    assert!(
+        i.updates[0].text.starts_with(
+            "Starting at approximately 18:20 UTC on 02 July 2026, customers may receive"
+        ),
+        "{}",
+        i.updates[0].text
+    );
+    assert!(i.updates[0].text.contains("\nCurrent Status:\n"));
+    assert!(!i.updates[0].text.contains("<p>"));
+}
+
+#[test]
+fn azure_rss_empty_and_edited_in_place() {
+    assert!(
+        feeds::parse(
+            Format::AzureRss,
+            &fixture("azure-status-empty.rss"),
+            "azure"
+        )
+        .unwrap()
+        .is_empty()
+    );
+    let v = feeds::parse(
+        Format::AzureRss,
+        &fixture("azure-status-mitigated.rss"),
+        "azure",
+    )
+    .unwrap();
+    assert_eq!(v.len(), 2);
+    // The same guid, edited: the stated window moved earlier than first said (18:20).
+    let i = &v[0];
+    assert_eq!(
+        i.external_id,
+        "allocation-failures-for-virtual-machines-in-east-us-2"
+    );
+    assert_eq!(i.status, "resolved");
+    assert_eq!(i.started_at_ms, t("2026-07-02T17:55:00Z"));
+    assert_eq!(i.resolved_at_ms, t("2026-07-03T00:48:00Z"));
+    assert!(
+        i.services
+            .contains(&"Azure Kubernetes Service (AKS)".to_string())
+    );
+    let m = &v[1];
+    assert_eq!(
+        (m.impact, m.status.as_str()),
+        (Impact::Maintenance, "scheduled")
+    );
+    assert_eq!(m.regions, ["West Europe"]);
+    assert_eq!(m.started_at_ms, t("2026-07-04T22:00:00Z"));
+}
+
+#[test]
+fn aws_rss_items_grouped_into_incidents() {
+    let v = feeds::parse(Format::Auto, &fixture("aws-s3-eu-west-1.rss"), "s3").unwrap();
+    assert_eq!(v.len(), 1, "two posts, one incident");
+    let i = &v[0];
+    assert_eq!(
+        i.external_id, "s3-eu-west-1_1782312540",
+        "the first post's id"
+    );
+    assert_eq!(i.services, ["Amazon Simple Storage Service"]);
+    assert_eq!(i.regions, ["eu-west-1"]);
+    // PDT is UTC-7; the window comes from the resolving post's prose.
+    assert_eq!(i.published_at_ms, t("2026-06-24T14:49:00Z"));
+    assert_eq!(i.started_at_ms, t("2026-06-24T14:14:00Z"));
+    assert_eq!(i.resolved_at_ms, t("2026-06-24T15:37:00Z"));
+    assert_eq!(i.status, "resolved");
+    let statuses: Vec<&str> = i.updates.iter().map(|u| u.status.as_str()).collect();
+    assert_eq!(statuses, ["informational", "resolved"]);
+
+    let v = feeds::parse(Format::AwsRss, &fixture("aws-all.rss"), "all").unwrap();
+    let ids: Vec<&str> = v.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "billingconsole_1793638800",
+            "ec2-us-east-1_1793475060",
+            "ec2-us-east-1_1794144660"
+        ],
+        "one key, two incidents: a resolved one and a new one a week later"
+    );
+    let billing = &v[0];
+    assert!(billing.regions.is_empty(), "a global service has no region");
+    assert_eq!(billing.services, ["AWS Billing Console"]);
+    let old = &v[1];
+    assert_eq!(old.started_at_ms, t("2026-10-31T18:50:00Z"));
+    assert_eq!(old.resolved_at_ms, t("2026-10-31T20:40:00Z"));
+    let open = &v[2];
+    assert_eq!(
+        (open.status.as_str(), open.impact, open.resolved_at_ms),
+        ("identified", Impact::Major, None)
+    );
+    assert_eq!(open.updates.len(), 2);
+    assert_eq!(open.services, ["Amazon Elastic Compute Cloud"]);
+}
+
+#[test]
+fn generic_rss_and_atom() {
+    let v = feeds::parse(Format::Auto, &fixture("statuspage-history.rss"), "hist").unwrap();
+    assert_eq!(v.len(), 2);
+    let i = &v[0];
+    assert_eq!(i.provider, "example-cloud");
+    // The dated list in the description became the updates, oldest first.
+    let u: Vec<(&str, Option<i64>)> = i
+        .updates
+        .iter()
+        .map(|u| (u.status.as_str(), Some(u.at_ms)))
+        .collect();
+    assert_eq!(
+        u,
+        [
+            ("investigating", t("2026-11-23T10:01:00Z")),
+            ("monitoring", t("2026-11-23T10:20:00Z")),
+            ("resolved", t("2026-11-23T10:41:00Z")),
+        ]
+    );
+    assert_eq!(i.status, "resolved");
+    assert_eq!(i.published_at_ms, t("2026-11-23T10:01:00Z"));
+    assert_eq!(i.resolved_at_ms, t("2026-11-23T10:41:00Z"));
+    assert_eq!(
+        i.updates[0].text,
+        "We are investigating elevated error rates on the API."
+    );
+    assert_eq!(
+        (v[1].impact, v[1].status.as_str()),
+        (Impact::Maintenance, "scheduled")
+    );
+
+    let v = feeds::parse(Format::Rss, &fixture("example-status.atom"), "edge").unwrap();
+    let i = &v[0];
+    assert_eq!(
+        i.external_id,
+        "tag:status.example.org,2005:Incident/2210931"
+    );
+    assert_eq!(i.started_at_ms, t("2026-11-09T13:05:00Z"));
+    assert_eq!(i.resolved_at_ms, t("2026-11-09T15:42:00Z"));
+    assert_eq!(i.status, "resolved");
+    assert_eq!(
+        i.url.as_deref(),
+        Some("https://status.example.org/incidents/2210931")
+    );
+}
+
+#[test]
+fn entity_bombs_stay_text() {
+    let doc = fixture("entity-bomb.rss");
+    let v = feeds::parse(Format::AzureRss, &doc, "bomb").unwrap();
+    // Only the predefined entities are resolved: the reference stays as written.
+    assert_eq!(v[0].title, "&lol9;");
+    assert!(v[0].updates[0].text.len() < 100);
 }

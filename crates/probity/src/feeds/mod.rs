@@ -2,13 +2,15 @@
 //! [`ProviderIncident`]s. Parsers take bytes and return values or a [`FeedError`] that says
 //! what is wrong; they never panic and refuse oversized documents.
 //!
-//! Built so far: Atlassian Statuspage API v2, Google Cloud `incidents.json` and AWS's
-//! public JSON. The RSS formats (Azure, AWS, generic) are named here so the command line
-//! keeps its fixed vocabulary, and refused as not built yet.
+//! Formats: Atlassian Statuspage API v2, Google Cloud `incidents.json`, AWS's public JSON
+//! and per-service RSS, Azure's status RSS, and any other RSS/Atom feed as a fallback.
 
 mod aws_json;
 mod gcp;
+pub mod names;
+mod rss;
 mod statuspage;
+pub mod text;
 
 pub use probity_core::provider::{Impact, ProviderIncident, ProviderUpdate};
 
@@ -90,7 +92,7 @@ pub(crate) fn json<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn looks_like_html(bytes: &[u8]) -> bool {
+pub(crate) fn looks_like_html(bytes: &[u8]) -> bool {
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
     let t = head.trim_start();
     t.starts_with("<!doctype html") || t.starts_with("<html") || t.contains("<body")
@@ -173,10 +175,10 @@ pub fn parse(
         Format::Statuspage => statuspage::parse(bytes, source),
         Format::GcpJson => gcp::parse(bytes, source),
         Format::AwsJson => aws_json::parse(bytes, source),
-        other => Err(err(
-            other.name(),
-            "this format is not built yet (Statuspage, Google Cloud and AWS JSON are)",
-        )),
+        Format::AzureRss => rss::azure(bytes, source),
+        Format::AwsRss => rss::aws(bytes, source),
+        Format::Rss => rss::generic(bytes, source),
+        Format::Auto => Err(err("auto", "cannot tell the format; name it with --format")),
     }
 }
 
@@ -243,10 +245,27 @@ mod tests {
                 .message
                 .contains("the limit is")
         );
-        let e = parse(Format::AzureRss, b"<rss/>", "t").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "azure-rss: this format is not built yet (Statuspage, Google Cloud and AWS JSON are)"
+        let e = parse(
+            Format::AzureRss,
+            b"<rss version=\"2.0\"><channel><title>Other</title></channel></rss>",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "azure-rss: this is not Azure's status feed: its channel title is \"Other\""
+            ),
+            "{e}"
+        );
+        let e = parse(
+            Format::Rss,
+            b"<rss version=\"2.0\"><channel><item><title>x",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            e.message.starts_with("not a readable RSS or Atom document"),
+            "{e}"
         );
     }
 }
