@@ -27,6 +27,22 @@ pub struct Config {
     pub server: ServerConfig,
     pub evidence: EvidenceConfig,
     pub targets: Vec<Target>,
+    pub feeds: Vec<Feed>,
+}
+
+/// One provider status feed to poll.
+#[derive(Clone, Debug)]
+pub struct Feed {
+    pub name: String,
+    /// The provider the feed speaks for (`azure`, `aws`, `gcp`, or any name).
+    pub provider: String,
+    pub format: crate::feeds::Format,
+    /// The URL to poll, secrets expanded: never print this.
+    pub url: String,
+    /// The URL as written, secrets unexpanded.
+    pub display: String,
+    pub interval: HumanDuration,
+    pub timeout: HumanDuration,
 }
 
 #[derive(Clone, Debug)]
@@ -105,7 +121,8 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-const TOP_KEYS: &[&str] = &["server", "target", "evidence"];
+const TOP_KEYS: &[&str] = &["server", "target", "evidence", "feed"];
+const FEED_KEYS: &[&str] = &["name", "provider", "format", "url", "interval", "timeout"];
 const EVIDENCE_KEYS: &[&str] = &["origin", "checkpoint_interval"];
 const SERVER_KEYS: &[&str] = &[
     "listen",
@@ -161,6 +178,17 @@ struct ServerToml {
 struct EvidenceToml {
     origin: Option<Spanned<String>>,
     checkpoint_interval: Option<Spanned<HumanDuration>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedToml {
+    name: Spanned<String>,
+    provider: Option<Spanned<String>>,
+    format: Spanned<String>,
+    url: Spanned<String>,
+    interval: Option<Spanned<HumanDuration>>,
+    timeout: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -395,6 +423,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut server_table = None;
     let mut evidence_table = None;
     let mut target_values = Vec::new();
+    let mut feed_values = Vec::new();
     for (key, value) in root.get_ref() {
         match key.get_ref().as_ref() {
             "server" => match value.get_ref() {
@@ -425,6 +454,22 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 _ => ck.at(
                     value.span(),
                     "`target` must be an array of tables: write `[[target]]`",
+                ),
+            },
+            "feed" => match value.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                feed_values.push(Spanned::new(item.span(), t.clone()))
+                            }
+                            _ => ck.at(item.span(), "each feed must be a table: write `[[feed]]`"),
+                        }
+                    }
+                }
+                _ => ck.at(
+                    value.span(),
+                    "`feed` must be an array of tables: write `[[feed]]`",
                 ),
             },
             other => unknown_key(&mut ck, key.span(), other, TOP_KEYS, "at the top level"),
@@ -538,6 +583,37 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
+    let mut feeds = Vec::new();
+    let mut feed_names: HashMap<String, usize> = HashMap::new();
+    for table in feed_values {
+        let table = strip_unknown(&mut ck, table, FEED_KEYS, "in [[feed]]");
+        let raw = match FeedToml::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(f) => f,
+            Err(e) => {
+                ck.toml_error(&e, "[[feed]]");
+                continue;
+            }
+        };
+        let name = raw.name.get_ref().clone();
+        if name.trim().is_empty() || name.contains(char::is_whitespace) {
+            ck.at(
+                raw.name.span(),
+                "a feed's `name` must be non-empty, without spaces",
+            );
+        }
+        if let Some(first_line) = feed_names.get(&name) {
+            ck.at(
+                raw.name.span(),
+                format!("duplicate feed name `{name}` (first defined on line {first_line})"),
+            );
+            continue;
+        }
+        feed_names.insert(name.clone(), line_col(src, raw.name.span().start).0);
+        if let Some(f) = build_feed(&mut ck, raw, base_dir) {
+            feeds.push(f);
+        }
+    }
+
     if !ck.problems.is_empty() {
         return Err(fail(ck.problems));
     }
@@ -546,6 +622,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         server,
         evidence: evidence_config,
         targets,
+        feeds,
     })
 }
 
@@ -604,6 +681,93 @@ fn check_conditions(ck: &mut Checker<'_>, table: &DeTable<'_>) -> Option<Vec<Con
         }
     }
     Some(out)
+}
+
+fn build_feed(ck: &mut Checker<'_>, raw: FeedToml, base_dir: &Path) -> Option<Feed> {
+    use crate::feeds::Format;
+    let before = ck.problems.len();
+    let name = raw.name.get_ref().clone();
+    let ctx = format!("feed `{name}`");
+    let format = match Format::parse(raw.format.get_ref()) {
+        Some(Format::Auto) | None => {
+            let known = &Format::NAMES[..Format::NAMES.len() - 1];
+            let hint = closest(raw.format.get_ref(), known)
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            ck.at(
+                raw.format.span(),
+                format!(
+                    "{ctx}: unknown format `{}` (one of {}){hint}",
+                    raw.format.get_ref(),
+                    known.join(", ")
+                ),
+            );
+            return None;
+        }
+        Some(f) => f,
+    };
+    let provider = match &raw.provider {
+        Some(p) if p.get_ref().trim().is_empty() => {
+            ck.at(p.span(), format!("{ctx}: `provider` must not be empty"));
+            String::new()
+        }
+        Some(p) => p.get_ref().clone(),
+        None => match format {
+            Format::AzureRss => "azure".into(),
+            Format::AwsRss | Format::AwsJson => "aws".into(),
+            Format::GcpJson => "gcp".into(),
+            _ => {
+                ck.at(
+                    raw.name.span(),
+                    format!(
+                        "{ctx}: name the `provider` (a {} feed can be anyone's)",
+                        format.name()
+                    ),
+                );
+                String::new()
+            }
+        },
+    };
+    let url = match expand_secrets(raw.url.get_ref(), base_dir) {
+        Ok(u) => u,
+        Err(e) => {
+            ck.at(raw.url.span(), format!("{ctx}: {e}"));
+            String::new()
+        }
+    };
+    if ck.problems.len() == before && !(url.starts_with("http://") || url.starts_with("https://")) {
+        ck.at(
+            raw.url.span(),
+            format!("{ctx}: `url` must start with http:// or https://"),
+        );
+    }
+    let interval = raw
+        .interval
+        .as_ref()
+        .map_or(HumanDuration::from_secs(300), |d| *d.get_ref());
+    if let Some(d) = &raw.interval
+        && d.get_ref().as_millis() < 1000
+    {
+        ck.at(d.span(), format!("{ctx}: `interval` must be at least 1s"));
+    }
+    let timeout = raw
+        .timeout
+        .as_ref()
+        .map_or(HumanDuration::from_secs(30), |d| *d.get_ref());
+    if let Some(d) = &raw.timeout
+        && d.get_ref().as_millis() == 0
+    {
+        ck.at(d.span(), format!("{ctx}: `timeout` must be more than 0"));
+    }
+    (ck.problems.len() == before).then(|| Feed {
+        name,
+        provider,
+        format,
+        url,
+        display: raw.url.into_inner(),
+        interval,
+        timeout,
+    })
 }
 
 fn build_target(
@@ -968,7 +1132,11 @@ impl Config {
             } else {
                 format!(" ({})", kinds.join(", "))
             }
-        )
+        ) + &match self.feeds.len() {
+            0 => String::new(),
+            1 => ", 1 feed".into(),
+            n => format!(", {n} feeds"),
+        }
     }
 }
 

@@ -70,6 +70,46 @@ pub fn incident_record(change: &IncidentChange) -> Vec<u8> {
     serde_json::to_vec(&v).expect("JSON of plain values")
 }
 
+/// The canonical record of one poll of a provider feed: what came back, and the SHA-256
+/// of the document exactly as served (the document itself is kept in the database).
+pub fn feed_poll_record(
+    feed: &str,
+    at_ms: i64,
+    outcome: &str,
+    http_status: Option<u16>,
+    sha256: Option<&str>,
+    bytes: Option<usize>,
+    error: Option<&str>,
+) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "type": "feed_poll", "v": 1, "feed": feed, "at_ms": at_ms, "outcome": outcome,
+        "http_status": http_status, "sha256": sha256, "bytes": bytes, "error": error,
+    }))
+    .expect("JSON of plain values")
+}
+
+/// The canonical record of one revision of a provider incident: a first sighting, a
+/// change, a removal from the feed or a return, with the normalized incident as seen and
+/// the document it came from.
+#[allow(clippy::too_many_arguments)]
+pub fn provider_revision_record(
+    feed: &str,
+    external_id: &str,
+    revision: u32,
+    kind: &str,
+    seen_at_ms: i64,
+    changes: &[probity_core::provider::FieldChange],
+    document_sha256: &str,
+    incident: &probity_core::provider::ProviderIncident,
+) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "type": "provider_incident", "v": 1, "feed": feed, "external_id": external_id,
+        "revision": revision, "kind": kind, "seen_at_ms": seen_at_ms, "changes": changes,
+        "document": document_sha256, "incident": incident,
+    }))
+    .expect("JSON of plain values")
+}
+
 /// The file in `data_dir` that holds the signing key.
 pub const KEY_FILE: &str = "evidence.key";
 

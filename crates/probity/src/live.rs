@@ -80,6 +80,8 @@ pub struct Shared {
     pub lateness: Lateness,
     pub batches_written: AtomicU64,
     pub write_errors: AtomicU64,
+    /// Each feed's polling figures.
+    pub feeds: std::sync::Arc<crate::feeds::poll::FeedsLive>,
 }
 
 impl Shared {

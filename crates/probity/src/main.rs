@@ -48,6 +48,8 @@ enum Command {
 enum FeedsCommand {
     /// Parse a saved feed document and print the incidents it declares.
     Parse(probity::cli::feeds::ParseArgs),
+    /// Store a saved document as if a configured feed had just polled it (back-filling).
+    Import(probity::cli::feeds::ImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => probity::cli::probe::main(args),
         Command::Demo(args) => probity::demo::main(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),
+        Command::Feeds(FeedsCommand::Import(args)) => probity::cli::feeds::import(args),
         Command::Evidence(EvidenceCommand::Key { config }) => probity::cli::evidence::key(&config),
         Command::Evidence(EvidenceCommand::Export(args)) => probity::cli::evidence::export(args),
         Command::Evidence(EvidenceCommand::Verify(args)) => probity::cli::evidence::verify(args),

@@ -112,6 +112,7 @@ pub async fn run_on(
         shared: shared.clone(),
         store: store.clone(),
         targets: Arc::new(targets.clone()),
+        feeds: Arc::new(config.feeds.clone()),
     });
     let mut server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -169,7 +170,16 @@ pub async fn run_on(
         })
     };
 
-    tracing::info!(%addr, targets = targets.len(), "probity is running");
+    let feed_poller = (!config.feeds.is_empty()).then(|| {
+        tokio::spawn(crate::feeds::poll::run(
+            config.feeds.clone(),
+            store.clone(),
+            shared.feeds.clone(),
+            shutdown.clone(),
+        ))
+    });
+
+    tracing::info!(%addr, targets = targets.len(), feeds = config.feeds.len(), "probity is running");
     on_ready(addr);
     let ctx = Arc::new(ProbeContext::new());
     crate::schedule::run(
@@ -184,6 +194,11 @@ pub async fn run_on(
     // The scheduler has returned: every probe it started has handed in its result and the
     // channel is closed, so the recorder drains and commits it all before returning.
     recorder.await.context("recorder")?;
+    if let Some(p) = feed_poller {
+        // A poll in flight finishes and is stored; the pollers stop before their next one.
+        let _ = shutdown.wait_for(|s| *s).await;
+        let _ = p.await;
+    }
     // A last checkpoint covers everything the recorder committed.
     checkpointer.abort();
     checkpoint(&store, &signer).await;

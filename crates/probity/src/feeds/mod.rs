@@ -8,6 +8,7 @@
 mod aws_json;
 mod gcp;
 pub mod names;
+pub mod poll;
 mod rss;
 mod statuspage;
 pub mod text;

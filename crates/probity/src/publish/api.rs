@@ -20,6 +20,7 @@ pub struct AppState {
     pub shared: Arc<Shared>,
     pub store: Arc<dyn Store>,
     pub targets: Arc<Vec<Arc<Target>>>,
+    pub feeds: Arc<Vec<crate::config::Feed>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -37,6 +38,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/evidence/records", get(records))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}", get(incident))
+        .route("/api/v1/provider-incidents", get(provider_incidents))
+        .route("/api/v1/feeds", get(feeds))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -564,4 +567,147 @@ async fn records(State(s): State<AppState>, q: Params) -> ApiResult {
         })
         .collect();
     Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderIncidentsQuery {
+    provider: Option<String>,
+    feed: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    changed: Option<bool>,
+}
+
+/// A provider incident as the API shows it: the normalized fields of its latest version,
+/// when probity first and last saw it, each update's first sighting, and every revision.
+pub fn provider_incident_json(p: &crate::store::StoredProviderIncident) -> Value {
+    let mut v = crate::cli::feeds::incident_json(&p.incident);
+    let seen: std::collections::HashMap<(i64, &str), i64> = p
+        .update_first_seen
+        .iter()
+        .map(|(at, status, first)| ((*at, status.as_str()), *first))
+        .collect();
+    if let Some(updates) = v["updates"].as_array_mut() {
+        for (u, orig) in updates.iter_mut().zip(&p.incident.updates) {
+            u["first_seen_at"] = json!(seen.get(&orig.key()).map(|m| rfc3339(*m)));
+        }
+    }
+    v["feed"] = json!(p.feed);
+    v["first_seen_at"] = json!(rfc3339(p.first_seen_at_ms));
+    v["last_seen_at"] = json!(rfc3339(p.last_seen_at_ms));
+    v["removed_at"] = json!(p.removed_at_ms.map(rfc3339));
+    v["changed_after_publication"] = json!(p.changed_after_publication);
+    v["revisions"] = p
+        .revisions
+        .iter()
+        .map(|r| {
+            json!({
+                "revision": r.revision,
+                "seen_at": rfc3339(r.seen_at_ms),
+                "kind": r.kind,
+                "edited": r.changes.iter().any(|c| c.edit),
+                "changes": r.changes,
+                "leaf_index": r.leaf,
+                "incident": crate::cli::feeds::incident_json(&r.incident),
+            })
+        })
+        .collect();
+    v
+}
+
+async fn provider_incidents(
+    State(s): State<AppState>,
+    q: Result<Query<ProviderIncidentsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let filter = crate::store::ProviderFilter {
+        provider: q.provider,
+        feed: q.feed,
+        since_ms: q
+            .since
+            .as_deref()
+            .map(|v| parse_time(v, "since"))
+            .transpose()?,
+        until_ms: q
+            .until
+            .as_deref()
+            .map(|v| parse_time(v, "until"))
+            .transpose()?,
+        changed_only: q.changed.unwrap_or(false),
+    };
+    let store = s.store.clone();
+    let rows = blocking(move || store.provider_incidents(&filter))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(rows.iter().map(provider_incident_json).collect::<Vec<_>>()).into_response())
+}
+
+async fn feeds(State(s): State<AppState>) -> ApiResult {
+    let store = s.store.clone();
+    let states = blocking(move || store.feed_states())
+        .await?
+        .map_err(ApiError::internal)?;
+    let live = s.shared.feeds.read().expect("feeds lock").clone();
+    // Configured feeds first, in config order; then feeds known only from the database
+    // (removed from the config, or imported).
+    let mut out = Vec::new();
+    let mut listed = std::collections::HashSet::new();
+    for f in s.feeds.iter() {
+        listed.insert(f.name.clone());
+        let st = states.iter().find(|st| st.feed == f.name);
+        out.push(feed_json(
+            &f.name,
+            &f.provider,
+            f.format.name(),
+            Some((&f.display, f.interval.to_string())),
+            st,
+            live.get(&f.name),
+        ));
+    }
+    for st in states.iter().filter(|st| !listed.contains(&st.feed)) {
+        out.push(feed_json(
+            &st.feed,
+            &st.provider,
+            &st.format,
+            None,
+            Some(st),
+            None,
+        ));
+    }
+    Ok(Json(out).into_response())
+}
+
+fn feed_json(
+    name: &str,
+    provider: &str,
+    format: &str,
+    configured: Option<(&String, String)>,
+    st: Option<&crate::store::FeedState>,
+    live: Option<&crate::feeds::poll::FeedLive>,
+) -> Value {
+    json!({
+        "name": name,
+        "provider": provider,
+        "format": format,
+        "url": configured.as_ref().map(|c| c.0),
+        "interval": configured.as_ref().map(|c| c.1.clone()),
+        "configured": configured.is_some(),
+        "status": match st.and_then(|s| s.last_outcome.as_deref()) {
+            None => "never_polled",
+            Some("error") => "failing",
+            Some(_) => "ok",
+        },
+        "last_poll_at": st.and_then(|s| s.last_poll_ms).map(rfc3339),
+        "last_success_at": st.and_then(|s| s.last_ok_ms).map(rfc3339),
+        "last_outcome": st.and_then(|s| s.last_outcome.clone()),
+        "http_status": st.and_then(|s| s.http_status),
+        "error": st.and_then(|s| s.last_error.clone()),
+        "consecutive_failures": st.map_or(0, |s| s.consecutive_failures),
+        "polls": st.map_or(0, |s| s.polls),
+        "failures": st.map_or(0, |s| s.failures),
+        "active_incidents": st.map_or(0, |s| s.active_incidents),
+        "last_document_sha256": st.and_then(|s| s.last_sha256.clone()),
+        "sighting_lag_seconds": live.and_then(|l| l.sighting_lag_s),
+    })
 }

@@ -215,6 +215,79 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
             .write_errors
             .load(std::sync::atomic::Ordering::Relaxed) as f64,
     );
+    let feeds = shared.feeds.read().expect("feeds lock");
+    if !feeds.is_empty() {
+        let mut names: Vec<&String> = feeds.keys().collect();
+        names.sort();
+        f.header(
+            "probity_feed_polls_total",
+            "counter",
+            "Polls of each provider feed, by outcome (ok, not_modified, error).",
+        );
+        for n in &names {
+            let l = &feeds[*n];
+            for (outcome, v) in [
+                ("ok", l.ok),
+                ("not_modified", l.not_modified),
+                ("error", l.failed),
+            ] {
+                f.sample(
+                    "probity_feed_polls_total",
+                    &[("feed", n), ("outcome", outcome)],
+                    v as f64,
+                );
+            }
+        }
+        f.header(
+            "probity_feed_consecutive_failures",
+            "gauge",
+            "Failed polls in a row (0 after a good poll).",
+        );
+        for n in &names {
+            f.sample(
+                "probity_feed_consecutive_failures",
+                &[("feed", n)],
+                f64::from(feeds[*n].consecutive_failures),
+            );
+        }
+        f.header(
+            "probity_feed_last_success_timestamp_seconds",
+            "gauge",
+            "When the feed last answered with a document or 304.",
+        );
+        for n in &names {
+            if let Some(ms) = feeds[*n].last_success_ms {
+                f.sample(
+                    "probity_feed_last_success_timestamp_seconds",
+                    &[("feed", n)],
+                    ms as f64 / 1000.0,
+                );
+            }
+        }
+        f.header(
+            "probity_feed_poll_duration_seconds",
+            "gauge",
+            "How long the last poll took.",
+        );
+        for n in &names {
+            f.sample(
+                "probity_feed_poll_duration_seconds",
+                &[("feed", n)],
+                feeds[*n].last_duration_s,
+            );
+        }
+        f.header(
+            "probity_feed_sighting_lag_seconds",
+            "gauge",
+            "From a provider's stated publication to probity's first sighting, for the newest incident first seen.",
+        );
+        for n in &names {
+            if let Some(lag) = feeds[*n].sighting_lag_s {
+                f.sample("probity_feed_sighting_lag_seconds", &[("feed", n)], lag);
+            }
+        }
+    }
+    drop(feeds);
     out
 }
 

@@ -8,6 +8,7 @@
 //! measured results only and is `None` (unmeasured), never 100%, when there are none.
 
 mod sqlite;
+mod sqlite_feeds;
 
 pub use sqlite::SqliteStore;
 
@@ -34,6 +35,130 @@ pub enum StoreError {
     Corrupt(String),
     #[error("evidence log: {0}")]
     Proof(#[from] probity_core::merkle::ProofError),
+}
+
+/// What one poll of a feed brought.
+#[derive(Clone, Debug)]
+pub enum PollOutcome {
+    /// A document that parsed: its raw bytes and what it declares.
+    Ok {
+        body: Vec<u8>,
+        incidents: Vec<probity_core::provider::ProviderIncident>,
+    },
+    /// `304 Not Modified`: the last document still stands.
+    NotModified,
+    /// No usable document: unreachable, an HTTP error, or a body that does not parse (kept
+    /// as evidence when there was one). Nothing stored before is changed.
+    Failed {
+        error: String,
+        body: Option<Vec<u8>>,
+    },
+}
+
+impl PollOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PollOutcome::Ok { .. } => "ok",
+            PollOutcome::NotModified => "not_modified",
+            PollOutcome::Failed { .. } => "error",
+        }
+    }
+}
+
+/// One poll of a feed, stored with all it changed in one transaction.
+#[derive(Clone, Debug)]
+pub struct FeedPoll {
+    pub feed: String,
+    pub provider: String,
+    pub format: String,
+    pub at_ms: i64,
+    pub http_status: Option<u16>,
+    pub outcome: PollOutcome,
+    /// Validators for the next conditional request.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub duration_ms: f64,
+    /// The format keeps only the latest text of an incident (Azure's RSS).
+    pub overwrites_in_place: bool,
+}
+
+/// What a stored poll changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PollSummary {
+    pub new: usize,
+    pub changed: usize,
+    /// Of the changed: how many altered what was already published.
+    pub edited: usize,
+    pub removed: usize,
+    pub returned: usize,
+    /// The ids of the incidents seen for the first time.
+    pub new_ids: Vec<String>,
+    /// The evidence leaf of the poll record.
+    pub leaf: u64,
+}
+
+/// A feed's polling state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FeedState {
+    pub feed: String,
+    pub provider: String,
+    pub format: String,
+    pub last_poll_ms: Option<i64>,
+    pub last_ok_ms: Option<i64>,
+    /// `ok`, `not_modified` or `error`.
+    pub last_outcome: Option<String>,
+    pub last_error: Option<String>,
+    pub http_status: Option<u16>,
+    pub consecutive_failures: u32,
+    pub polls: u64,
+    pub failures: u64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_sha256: Option<String>,
+    /// Incidents the feed currently lists.
+    pub active_incidents: u64,
+}
+
+/// One stored sighting of a provider incident that differed from the one before.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProviderRevision {
+    pub revision: u32,
+    pub seen_at_ms: i64,
+    /// `new`, `changed`, `removed` (gone from the feed) or `returned`.
+    pub kind: String,
+    pub changes: Vec<probity_core::provider::FieldChange>,
+    pub leaf: u64,
+    pub incident: probity_core::provider::ProviderIncident,
+}
+
+/// A provider incident with probity's record of when it saw what.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredProviderIncident {
+    pub feed: String,
+    /// The latest version seen.
+    pub incident: probity_core::provider::ProviderIncident,
+    pub first_seen_at_ms: i64,
+    pub last_seen_at_ms: i64,
+    /// When it was last seen missing from the feed, if it is gone.
+    pub removed_at_ms: Option<i64>,
+    /// Whether any revision altered what had already been published.
+    pub changed_after_publication: bool,
+    /// First sighting of each update: `(posted at, status) → first seen`.
+    pub update_first_seen: Vec<(i64, String, i64)>,
+    /// Oldest first.
+    pub revisions: Vec<ProviderRevision>,
+}
+
+/// Which provider incidents to read.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderFilter {
+    pub provider: Option<String>,
+    pub feed: Option<String>,
+    /// Incidents whose span (stated start or first sighting, to end or removal or now)
+    /// overlaps `since..until`.
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub changed_only: bool,
 }
 
 /// One leaf of the evidence log.
@@ -239,6 +364,16 @@ pub trait Store: Send + Sync {
     fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>>;
     /// The size of the first checkpoint that covers leaf `leaf`, if any yet.
     fn checkpoint_covering(&self, leaf: u64) -> StoreResult<Option<u64>>;
+    /// Stores a feed poll: the raw document, the feed's state, every new, changed or removed
+    /// incident as a revision, and their evidence leaves, in one transaction.
+    fn record_feed_poll(&self, poll: &FeedPoll) -> StoreResult<PollSummary>;
+    fn feed_states(&self) -> StoreResult<Vec<FeedState>>;
+    fn provider_incidents(
+        &self,
+        filter: &ProviderFilter,
+    ) -> StoreResult<Vec<StoredProviderIncident>>;
+    /// A stored feed document by its SHA-256 (hex).
+    fn feed_document(&self, sha256: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
 }

@@ -117,10 +117,80 @@ CREATE TABLE incident_leaves (
     PRIMARY KEY (incident_id, leaf_idx)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Provider status feeds: each feed's polling state, every document fetched (by hash),
+-- every poll, and every revision of every incident a feed listed.
+CREATE TABLE feed_state (
+    feed                 TEXT PRIMARY KEY,
+    provider             TEXT NOT NULL,
+    format               TEXT NOT NULL,
+    etag                 TEXT,
+    last_modified        TEXT,
+    last_poll_ms         INTEGER,
+    last_ok_ms           INTEGER,
+    last_outcome         TEXT,
+    last_error           TEXT,
+    http_status          INTEGER,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    polls                INTEGER NOT NULL DEFAULT 0,
+    failures             INTEGER NOT NULL DEFAULT 0,
+    last_sha256          TEXT
+);
+CREATE TABLE feed_documents (
+    sha256      TEXT PRIMARY KEY,
+    body        BLOB NOT NULL,
+    first_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE feed_polls (
+    id          INTEGER PRIMARY KEY,
+    feed        TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    http_status INTEGER,
+    sha256      TEXT,
+    bytes       INTEGER,
+    duration_ms REAL,
+    error       TEXT,
+    leaf_idx    INTEGER NOT NULL
+);
+CREATE INDEX feed_polls_feed_at ON feed_polls (feed, at_ms);
+CREATE TABLE provider_incidents (
+    feed             TEXT NOT NULL,
+    external_id      TEXT NOT NULL,
+    provider         TEXT NOT NULL,
+    first_seen_at_ms INTEGER NOT NULL,
+    last_seen_at_ms  INTEGER NOT NULL,
+    removed_at_ms    INTEGER,
+    revision         INTEGER NOT NULL,
+    edited           INTEGER NOT NULL DEFAULT 0,
+    current          TEXT NOT NULL,
+    PRIMARY KEY (feed, external_id)
+) WITHOUT ROWID;
+CREATE INDEX provider_incidents_provider ON provider_incidents (provider);
+CREATE TABLE provider_revisions (
+    feed        TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    revision    INTEGER NOT NULL,
+    seen_at_ms  INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    changes     TEXT NOT NULL,
+    incident    TEXT NOT NULL,
+    leaf_idx    INTEGER NOT NULL,
+    PRIMARY KEY (feed, external_id, revision)
+) WITHOUT ROWID;
+CREATE TABLE provider_updates_seen (
+    feed             TEXT NOT NULL,
+    external_id      TEXT NOT NULL,
+    at_ms            INTEGER NOT NULL,
+    status           TEXT NOT NULL,
+    first_seen_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (feed, external_id, at_ms, status)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
-struct DbNodes<'a>(&'a Connection);
+pub(super) struct DbNodes<'a>(pub(super) &'a Connection);
 
 impl merkle::Nodes for DbNodes<'_> {
     fn node(&self, level: u32, index: u64) -> Option<merkle::Hash> {
@@ -137,12 +207,12 @@ impl merkle::Nodes for DbNodes<'_> {
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    pub(super) writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     next_result: Mutex<i64>,
     next_incident: Mutex<i64>,
     /// Leaves in the evidence log (committed).
-    evidence_size: Mutex<u64>,
+    pub(super) evidence_size: Mutex<u64>,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -191,7 +261,10 @@ impl SqliteStore {
         &self.path
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+    pub(super) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
         let conn = self.readers.lock().expect("reader pool").pop();
         let conn = match conn {
             Some(c) => c,
@@ -770,6 +843,38 @@ impl Store for SqliteStore {
         })
     }
 
+    fn record_feed_poll(&self, poll: &FeedPoll) -> StoreResult<PollSummary> {
+        let mut conn = self.writer.lock().expect("writer lock");
+        let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
+        let tx = conn.transaction()?;
+        let (summary, size) = super::sqlite_feeds::record_poll(&tx, *evidence_size, poll)?;
+        tx.commit()?;
+        *evidence_size = size;
+        Ok(summary)
+    }
+
+    fn feed_states(&self) -> StoreResult<Vec<FeedState>> {
+        self.read(super::sqlite_feeds::feed_states)
+    }
+
+    fn provider_incidents(
+        &self,
+        filter: &ProviderFilter,
+    ) -> StoreResult<Vec<StoredProviderIncident>> {
+        self.read(|c| super::sqlite_feeds::provider_incidents(c, filter))
+    }
+
+    fn feed_document(&self, sha256: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT body FROM feed_documents WHERE sha256 = ?1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned> {
         let conn = self.writer.lock().expect("writer lock");
         // Results that are evidence of an incident are kept as long as the incident.
@@ -788,7 +893,7 @@ impl Store for SqliteStore {
 
 /// Appends leaves for `records` at `size`, with every perfect subtree they complete; returns
 /// the new size. Runs inside the caller's transaction.
-fn append_leaves(
+pub(super) fn append_leaves(
     tx: &rusqlite::Transaction<'_>,
     mut size: u64,
     records: &[Vec<u8>],

@@ -1,0 +1,310 @@
+//! Polling provider feeds from a real HTTP server on loopback that serves changing
+//! documents: conditional requests, an edit in place, a deletion, broken and hostile
+//! answers, and what is stored of each (revisions, first sightings, evidence leaves).
+
+mod common;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use probity::config::Feed;
+use probity::feeds::Format;
+use probity::feeds::poll::{client, poll_once};
+use probity::store::{PollOutcome, ProviderFilter, SqliteStore, Store};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/feeds")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// What the server answers next.
+#[derive(Clone)]
+enum Answer {
+    /// A document with an ETag; `304` when the request's `If-None-Match` matches.
+    Doc(Vec<u8>, &'static str),
+    Status(u16, &'static str),
+}
+
+#[derive(Clone)]
+struct Server {
+    answer: Arc<Mutex<Answer>>,
+    /// The `If-None-Match` of each request.
+    seen: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+async fn serve(s: axum::extract::State<Server>, headers: HeaderMap) -> Response {
+    let inm = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    s.seen.lock().unwrap().push(inm.clone());
+    let answer = s.answer.lock().unwrap().clone();
+    match answer {
+        Answer::Doc(body, etag) => {
+            if inm.as_deref() == Some(etag) {
+                return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+            }
+            (
+                [
+                    (header::ETAG, etag),
+                    (header::CONTENT_TYPE, "application/rss+xml"),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Answer::Status(code, body) => (
+            StatusCode::from_u16(code).unwrap(),
+            [(header::RETRY_AFTER, "120")],
+            body,
+        )
+            .into_response(),
+    }
+}
+
+/// A server that answers every request with `total` bytes of body and no length: the
+/// client must stop reading at its own limit.
+async fn start_huge(total: usize) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n\r\n")
+                    .await;
+                let chunk = vec![b' '; 1 << 20];
+                let mut left = total;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if conn.write_all(&chunk[..n]).await.is_err() {
+                        return; // the client stopped reading
+                    }
+                    left -= n;
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn start(answer: Answer) -> (SocketAddr, Server) {
+    let server = Server {
+        answer: Arc::new(Mutex::new(answer)),
+        seen: Arc::new(Mutex::new(Vec::new())),
+    };
+    let app = axum::Router::new()
+        .route("/feed", axum::routing::get(serve))
+        .with_state(server.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, server)
+}
+
+fn feed(name: &str, format: Format, url: String) -> Feed {
+    Feed {
+        name: name.into(),
+        provider: "azure".into(),
+        format,
+        url: url.clone(),
+        display: url,
+        interval: "5m".parse().unwrap(),
+        timeout: "10s".parse().unwrap(),
+    }
+}
+
+fn t(s: &str) -> Option<i64> {
+    Some(s.parse::<jiff::Timestamp>().unwrap().as_millisecond())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_keeps_every_revision_and_loses_nothing_to_bad_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let (addr, server) = start(Answer::Doc(fixture("azure-status.rss"), "\"v1\"")).await;
+    let f = feed("azure", Format::AzureRss, format!("http://{addr}/feed"));
+    let c = client().unwrap();
+    let set = |a: Answer| *server.answer.lock().unwrap() = a;
+
+    // 1. First sighting.
+    let (s1, p1, _) = poll_once(&c, &store, &f).await.unwrap();
+    assert_eq!((s1.new, s1.changed, s1.removed), (1, 0, 0));
+    assert!(matches!(p1.outcome, PollOutcome::Ok { .. }));
+
+    // 2. Unchanged: a conditional request, answered 304; nothing new.
+    let (s2, p2, _) = poll_once(&c, &store, &f).await.unwrap();
+    assert!(matches!(p2.outcome, PollOutcome::NotModified));
+    assert_eq!((s2.new, s2.changed), (0, 0));
+    assert_eq!(
+        server.seen.lock().unwrap().clone(),
+        [None, Some("\"v1\"".to_string())]
+    );
+
+    // 3. Edited in place: same guid, the stated start moved from 18:20 to 17:55, now
+    //    mitigated; and a maintenance item appears.
+    set(Answer::Doc(fixture("azure-status-mitigated.rss"), "\"v2\""));
+    let (s3, _, _) = poll_once(&c, &store, &f).await.unwrap();
+    assert_eq!((s3.new, s3.changed, s3.edited), (1, 1, 1));
+
+    // 4. Bad answers change nothing stored: an HTML error page with 503, a truncated
+    //    document, a body past the size limit.
+    set(Answer::Status(
+        503,
+        "<!DOCTYPE html><html><body>Service Unavailable</body></html>",
+    ));
+    let (s4, p4, retry_after) = poll_once(&c, &store, &f).await.unwrap();
+    assert_eq!((s4.new, s4.changed, s4.removed), (0, 0, 0));
+    assert!(
+        matches!(&p4.outcome, PollOutcome::Failed { error, .. } if error == "HTTP 503"),
+        "{:?}",
+        p4.outcome
+    );
+    assert_eq!(retry_after, Some(Duration::from_secs(120)));
+    let doc = fixture("azure-status-mitigated.rss");
+    set(Answer::Doc(doc[..doc.len() / 2].to_vec(), "\"v3\""));
+    let (s5, p5, _) = poll_once(&c, &store, &f).await.unwrap();
+    assert_eq!(s5.removed, 0, "a broken document removes nothing");
+    let PollOutcome::Failed { error, body } = &p5.outcome else {
+        panic!("{:?}", p5.outcome)
+    };
+    assert!(
+        error.starts_with("azure-rss: not a readable RSS"),
+        "{error}"
+    );
+    assert!(body.is_some(), "the broken body is kept as evidence");
+    let huge = start_huge(probity::feeds::MAX_DOCUMENT + (1 << 20)).await;
+    let big = feed("azure", Format::AzureRss, format!("http://{huge}/feed"));
+    let (_, p6, _) = poll_once(&c, &store, &big).await.unwrap();
+    assert!(
+        matches!(&p6.outcome, PollOutcome::Failed { error, .. } if error.contains("larger than the 33554432-byte limit")),
+        "{:?}",
+        p6.outcome
+    );
+    let state = &store.feed_states().unwrap()[0];
+    assert_eq!(
+        (state.consecutive_failures, state.polls, state.failures),
+        (3, 6, 3)
+    );
+    assert_eq!(state.active_incidents, 2);
+    assert_eq!(
+        state.etag.as_deref(),
+        Some("\"v2\""),
+        "validators of the last good document"
+    );
+
+    // 5. Deleted: the empty feed removes both.
+    set(Answer::Doc(fixture("azure-status-empty.rss"), "\"v4\""));
+    let (s7, _, _) = poll_once(&c, &store, &f).await.unwrap();
+    assert_eq!(s7.removed, 2);
+    assert_eq!(store.feed_states().unwrap()[0].consecutive_failures, 0);
+
+    // What is kept of the VM incident: three revisions, the edit marked, first sighting.
+    let all = store
+        .provider_incidents(&ProviderFilter::default())
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let vm = all
+        .iter()
+        .find(|p| p.incident.external_id.starts_with("allocation-failures"))
+        .unwrap();
+    let kinds: Vec<&str> = vm.revisions.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["new", "changed", "removed"]);
+    assert!(vm.changed_after_publication);
+    assert_eq!(vm.first_seen_at_ms, p1.at_ms);
+    assert!(vm.removed_at_ms.is_some());
+    let edit: Vec<(&str, bool)> = vm.revisions[1]
+        .changes
+        .iter()
+        .map(|c| (c.field.as_str(), c.edit))
+        .collect();
+    assert!(edit.contains(&("started_at", true)), "{edit:?}");
+    assert!(edit.contains(&("status", false)), "{edit:?}");
+    assert_eq!(
+        vm.revisions[0].incident.started_at_ms,
+        t("2026-07-02T18:20:00Z")
+    );
+    assert_eq!(vm.incident.started_at_ms, t("2026-07-02T17:55:00Z"));
+    // Each update's first sighting: the first text at poll 1, the mitigation at poll 3.
+    let firsts: Vec<i64> = vm.update_first_seen.iter().map(|u| u.2).collect();
+    assert_eq!(firsts.len(), 2);
+    assert_eq!(firsts[0], p1.at_ms);
+    assert!(firsts[1] > p1.at_ms);
+    let maintenance = all
+        .iter()
+        .find(|p| p.incident.impact == probity::feeds::Impact::Maintenance)
+        .unwrap();
+    assert!(!maintenance.changed_after_publication);
+
+    // Filters.
+    let only_changed = store
+        .provider_incidents(&ProviderFilter {
+            changed_only: true,
+            ..ProviderFilter::default()
+        })
+        .unwrap();
+    assert_eq!(only_changed.len(), 1);
+    let before = store
+        .provider_incidents(&ProviderFilter {
+            until_ms: t("2026-07-02T00:00:00Z"),
+            ..ProviderFilter::default()
+        })
+        .unwrap();
+    assert!(before.is_empty(), "nothing started before 2 July");
+    assert!(
+        store
+            .provider_incidents(&ProviderFilter {
+                provider: Some("aws".into()),
+                ..ProviderFilter::default()
+            })
+            .unwrap()
+            .is_empty()
+    );
+
+    // The evidence log holds one record per poll and one per revision, and each revision's
+    // record is exactly what the encoder makes of the stored row.
+    let size = store.evidence_size().unwrap();
+    let records = store.evidence_records(0, size).unwrap();
+    let types: Vec<String> = records
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_slice(&l.record).unwrap();
+            v["type"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(types.iter().filter(|t| *t == "feed_poll").count(), 7);
+    assert_eq!(
+        types.iter().filter(|t| *t == "provider_incident").count(),
+        5,
+        "VM: new, changed, removed; maintenance: new, removed"
+    );
+    let r = &vm.revisions[1];
+    let leaf = &records[r.leaf as usize];
+    let v: serde_json::Value = serde_json::from_slice(&leaf.record).unwrap();
+    let expected = probity::evidence::provider_revision_record(
+        "azure",
+        &vm.incident.external_id,
+        r.revision,
+        &r.kind,
+        r.seen_at_ms,
+        &r.changes,
+        v["document"].as_str().unwrap(),
+        &r.incident,
+    );
+    assert_eq!(leaf.record, expected);
+    // The document it names is stored, byte for byte.
+    let doc = store
+        .feed_document(v["document"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(doc, fixture("azure-status-mitigated.rss"));
+}
