@@ -729,13 +729,15 @@ fn build_feed(ck: &mut Checker<'_>, raw: FeedToml, base_dir: &Path) -> Option<Fe
         },
     };
     let url = match expand_secrets(raw.url.get_ref(), base_dir) {
-        Ok(u) => u,
+        Ok(u) => Some(u),
         Err(e) => {
             ck.at(raw.url.span(), format!("{ctx}: {e}"));
-            String::new()
+            None
         }
     };
-    if ck.problems.len() == before && !(url.starts_with("http://") || url.starts_with("https://")) {
+    if let Some(u) = &url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
         ck.at(
             raw.url.span(),
             format!("{ctx}: `url` must start with http:// or https://"),
@@ -763,7 +765,7 @@ fn build_feed(ck: &mut Checker<'_>, raw: FeedToml, base_dir: &Path) -> Option<Fe
         name,
         provider,
         format,
-        url,
+        url: url.unwrap_or_default(),
         display: raw.url.into_inner(),
         interval,
         timeout,

@@ -308,3 +308,229 @@ async fn polling_keeps_every_revision_and_loses_nothing_to_bad_answers() {
         .unwrap();
     assert_eq!(doc, fixture("azure-status-mitigated.rss"));
 }
+
+/// A plain-threads HTTP server answering every request with `body` (for tests that run the
+/// binary and so have no runtime of their own).
+fn static_server(body: Vec<u8>) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(&body);
+        }
+    });
+    addr
+}
+
+#[test]
+fn run_polls_configured_feeds_and_serves_them() {
+    let aws = static_server(fixture("aws-all.rss"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probity.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+
+[[feed]]
+name = "aws-all"
+format = "aws-rss"
+url = "http://{aws}/rss/all.rss"
+interval = "1s"
+
+[[feed]]
+name = "azure"
+format = "azure-rss"
+url = "http://127.0.0.1:9/unreachable"
+interval = "1h"
+timeout = "2s"
+"#
+        ),
+    )
+    .unwrap();
+    let probity = common::Running::start(&config);
+    let addr = probity.addr;
+    let feeds = common::wait_for(Duration::from_secs(20), || {
+        let f = common::get_json(addr, "/api/v1/feeds");
+        (f[0]["polls"].as_u64() >= Some(2) && f[1]["status"] == "failing").then_some(f)
+    });
+    assert_eq!(feeds[0]["name"], "aws-all");
+    assert_eq!(feeds[0]["provider"], "aws", "the format names the provider");
+    assert_eq!(feeds[0]["status"], "ok");
+    assert_eq!(feeds[0]["active_incidents"], 3);
+    assert_eq!(feeds[0]["interval"], "1s");
+    assert_eq!(feeds[1]["consecutive_failures"], 1);
+    assert!(
+        feeds[1]["error"].as_str().unwrap().contains("onnect"),
+        "{}",
+        feeds[1]["error"]
+    );
+
+    let list = common::get_json(addr, "/api/v1/provider-incidents?provider=aws");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    let open = list
+        .iter()
+        .find(|i| i["external_id"] == "ec2-us-east-1_1794144660")
+        .unwrap();
+    assert_eq!(open["status"], "identified");
+    assert_eq!(open["feed"], "aws-all");
+    assert_eq!(open["changed_after_publication"], false);
+    assert_eq!(
+        open["revisions"].as_array().unwrap().len(),
+        1,
+        "unchanged polls add none"
+    );
+    assert_eq!(open["revisions"][0]["kind"], "new");
+    assert!(open["first_seen_at"].as_str().unwrap().ends_with('Z'));
+    assert!(open["updates"][0]["first_seen_at"].is_string());
+    assert_eq!(open["published_at"], "2026-11-08T13:31:00.000Z");
+    // Time filters: only the October incident overlaps October.
+    let oct = common::get_json(
+        addr,
+        "/api/v1/provider-incidents?provider=aws&since=2026-10-01T00:00:00Z&until=2026-11-01T00:00:00Z",
+    );
+    assert_eq!(oct.as_array().unwrap().len(), 1);
+    assert_eq!(oct[0]["external_id"], "ec2-us-east-1_1793475060");
+    let (status, body) = common::get(addr, "/api/v1/provider-incidents?since=yesterday");
+    assert_eq!(status, 400);
+    assert!(body.contains("`since` must be an RFC 3339 time"), "{body}");
+
+    let (_, metrics) = common::get(addr, "/metrics");
+    assert!(
+        metrics.contains("probity_feed_polls_total{feed=\"aws-all\",outcome=\"ok\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("probity_feed_consecutive_failures{feed=\"azure\"} 1"));
+
+    // Import while running: a saved Azure document stored as a poll of `azure`.
+    let doc = dir.path().join("azure.rss");
+    std::fs::write(&doc, fixture("azure-status.rss")).unwrap();
+    let (code, out, err) = common::run(
+        &[
+            "feeds",
+            "import",
+            "--config",
+            "probity.toml",
+            "--feed",
+            "azure",
+            "azure.rss",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["incidents"].as_u64(), v["new"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let az = common::get_json(addr, "/api/v1/provider-incidents?provider=azure");
+    assert_eq!(az[0]["regions"][0], "East US 2");
+    assert_eq!(az[0]["started_at"], "2026-07-02T18:20:00.000Z");
+    probity.stop();
+
+    // Refusals: an unknown feed, a document that does not parse (nothing stored).
+    let (code, _, err) = common::run(
+        &[
+            "feeds",
+            "import",
+            "-c",
+            "probity.toml",
+            "--feed",
+            "gcp",
+            "azure.rss",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no [[feed]] named `gcp` (feeds: aws-all, azure)"),
+        "{err}"
+    );
+    std::fs::write(&doc, "<html><body>oops</body></html>").unwrap();
+    let (code, _, err) = common::run(
+        &[
+            "feeds",
+            "import",
+            "-c",
+            "probity.toml",
+            "--feed",
+            "azure",
+            "azure.rss",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("this is an HTML page") && err.contains("(nothing stored)"),
+        "{err}"
+    );
+    let store = SqliteStore::open(&dir.path().join("data")).unwrap();
+    let azure = store
+        .provider_incidents(&ProviderFilter {
+            feed: Some("azure".into()),
+            ..ProviderFilter::default()
+        })
+        .unwrap();
+    assert_eq!(azure.len(), 1);
+    assert!(
+        azure[0].removed_at_ms.is_none(),
+        "the refused import removed nothing"
+    );
+}
+
+#[test]
+fn feed_config_problems_are_reported_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        r#"[[feed]]
+name = "a"
+format = "azure-rs"
+url = "https://example.com/feed"
+
+[[feed]]
+name = "b"
+format = "rss"
+url = "ftp://example.com/feed"
+
+[[feed]]
+name = "b"
+format = "statuspage"
+url = "https://example.com/api/v2/incidents.json"
+
+[[feed]]
+name = "c"
+format = "gcp-json"
+url = "https://status.cloud.google.com/incidents.json"
+intervl = "5m"
+"#,
+    )
+    .unwrap();
+    let (code, _, err) = common::run(&["check", "--config", "bad.toml"], dir.path());
+    assert_eq!(code, 2);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "bad.toml:3:10: feed `a`: unknown format `azure-rs` (one of azure-rss, aws-rss, aws-json, gcp-json, statuspage, rss); did you mean `azure-rss`?",
+            "bad.toml:7:8: feed `b`: name the `provider` (a rss feed can be anyone's)",
+            "bad.toml:9:7: feed `b`: `url` must start with http:// or https://",
+            "bad.toml:12:8: duplicate feed name `b` (first defined on line 7)",
+            "bad.toml:20:1: unknown key `intervl` in [[feed]]; did you mean `interval`?",
+            "bad.toml: 5 problems",
+        ]
+    );
+}
