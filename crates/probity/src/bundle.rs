@@ -303,6 +303,7 @@ pub struct Audit {
     pub checkpoints: usize,
     pub results_compared: u64,
     pub incidents_compared: u64,
+    pub feed_records_compared: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -473,6 +474,36 @@ fn compare_with_rows(
                         "incident {id}: {what} differs between the database and the log"
                     ),
                 });
+            }
+        }
+        Some(kind @ ("feed_poll" | "provider_incident")) => {
+            match store.feed_record_from_rows(leaf)? {
+                None => a.findings.push(Finding {
+                    leaf: Some(leaf),
+                    problem: format!(
+                        "the {kind} record is in the log but missing from the database"
+                    ),
+                }),
+                Some((from_rows, doc_ok)) => {
+                    a.feed_records_compared += 1;
+                    if from_rows != record {
+                        a.findings.push(Finding {
+                            leaf: Some(leaf),
+                            problem: format!(
+                                "the {kind} record differs between the database and the log"
+                            ),
+                        });
+                    }
+                    if doc_ok == Some(false) {
+                        a.findings.push(Finding {
+                            leaf: Some(leaf),
+                            problem: format!(
+                                "the feed document {} is missing from the database or no longer matches its hash",
+                                v["sha256"].as_str().unwrap_or("?")
+                            ),
+                        });
+                    }
+                }
             }
         }
         _ => a.findings.push(Finding {

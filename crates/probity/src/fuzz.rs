@@ -102,23 +102,44 @@ pub fn note(data: &[u8]) {
     }
 }
 
-/// The feed parsers: any bytes parse or yield an error naming the format.
+/// The feed parsers: any bytes parse or yield an error naming the format, under every
+/// format (sniffing included).
 pub fn feed(data: &[u8]) {
-    for format in [
-        crate::feeds::Format::Auto,
-        crate::feeds::Format::Statuspage,
-        crate::feeds::Format::GcpJson,
-    ] {
-        match crate::feeds::parse(format, data, "fuzz") {
-            Ok(incidents) => {
-                for i in &incidents {
-                    assert!(
-                        i.updates.windows(2).all(|w| w[0].at_ms <= w[1].at_ms),
-                        "updates oldest first"
-                    );
-                }
-            }
-            Err(e) => assert!(!e.message.is_empty()),
-        }
+    for format in crate::feeds::Format::NAMES {
+        feed_as(
+            crate::feeds::Format::parse(format).expect("a known name"),
+            data,
+        );
     }
+}
+
+/// One feed parser: incidents whose updates are oldest first, or an error that says what.
+pub fn feed_as(format: crate::feeds::Format, data: &[u8]) {
+    match crate::feeds::parse(format, data, "fuzz") {
+        Ok(incidents) => {
+            for i in &incidents {
+                assert!(
+                    i.updates.windows(2).all(|w| w[0].at_ms <= w[1].at_ms),
+                    "updates oldest first"
+                );
+            }
+        }
+        Err(e) => assert!(!e.message.is_empty()),
+    }
+}
+
+/// The text helpers of the RSS formats: dates, HTML, prose windows, dated lists. A window
+/// read from prose never ends before it starts.
+pub fn feed_text(data: &[u8]) {
+    use crate::feeds::text;
+    let s = String::from_utf8_lossy(data);
+    let _ = text::rss_date(&s);
+    let plain = text::html_to_text(&s);
+    let reference = 1_795_000_000_000;
+    let (start, end) = text::prose_window(&plain, reference);
+    if let (Some(a), Some(b)) = (start, end) {
+        assert!(b >= a, "window {a}..{b}");
+    }
+    let updates = text::dated_updates(&plain, reference);
+    assert!(updates.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
 }

@@ -474,6 +474,31 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
                     };
                     probity::evidence::incident_record(&change)
                 }
+                "feed_poll" => probity::evidence::feed_poll_record(
+                    v["feed"].as_str().unwrap(),
+                    v["at_ms"].as_i64().unwrap(),
+                    v["outcome"].as_str().unwrap(),
+                    v["http_status"].as_u64().map(|s| s as u16),
+                    v["sha256"].as_str(),
+                    v["bytes"].as_u64().map(|b| b as usize),
+                    v["error"].as_str(),
+                ),
+                "provider_incident" => probity::evidence::provider_revision_record(
+                    v["feed"].as_str().unwrap(),
+                    v["external_id"].as_str().unwrap(),
+                    v["revision"].as_u64().unwrap() as u32,
+                    v["kind"].as_str().unwrap(),
+                    v["seen_at_ms"].as_i64().unwrap(),
+                    &serde_json::from_value::<Vec<probity_core::provider::FieldChange>>(
+                        v["changes"].clone(),
+                    )
+                    .unwrap(),
+                    v["document"].as_str().unwrap(),
+                    &serde_json::from_value::<probity_core::provider::ProviderIncident>(
+                        v["incident"].clone(),
+                    )
+                    .unwrap(),
+                ),
                 other => panic!("unknown record type {other}"),
             };
             assert_eq!(
@@ -486,5 +511,5 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 4, "the record examples in docs/evidence.md");
+    assert_eq!(checked, 7, "the record examples in docs/evidence.md");
 }

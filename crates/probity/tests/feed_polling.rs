@@ -489,6 +489,53 @@ timeout = "2s"
         azure[0].removed_at_ms.is_none(),
         "the refused import removed nothing"
     );
+    drop(store);
+
+    // The audit re-encodes every feed record from the database rows and checks each
+    // stored document against its hash; tampering with either is found.
+    let audit = |dir: &std::path::Path| {
+        let (code, out, err) =
+            common::run(&["evidence", "audit", "-c", "probity.toml", "--json"], dir);
+        (
+            code,
+            serde_json::from_str::<serde_json::Value>(&out)
+                .unwrap_or_else(|_| panic!("{out}{err}")),
+        )
+    };
+    let (code, a) = audit(dir.path());
+    assert_eq!(code, 0, "{a}");
+    assert!(a["feed_records_compared"].as_u64().unwrap() >= 6, "{a}");
+    let db = rusqlite::Connection::open(dir.path().join("data/probity.db")).unwrap();
+    db.execute(
+        "UPDATE provider_revisions SET incident = replace(incident, 'East US 2', 'West US') WHERE feed = 'azure'",
+        [],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE feed_documents SET body = X'00' WHERE sha256 = (SELECT sha256 FROM feed_polls WHERE feed = 'aws-all' LIMIT 1)",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let (code, a) = audit(dir.path());
+    assert_eq!(code, 1);
+    let problems: Vec<&str> = a["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["problem"].as_str().unwrap())
+        .collect();
+    assert!(
+        problems.contains(&"the provider_incident record differs between the database and the log"),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("the feed document ")
+                && p.ends_with("no longer matches its hash")),
+        "{problems:?}"
+    );
 }
 
 #[test]

@@ -126,7 +126,8 @@ fn aws_public_json_in_utf16() {
     assert_eq!((s3.impact, s3.status.as_str()), (Impact::Minor, "resolved"));
     assert_eq!(s3.published_at_ms, Some(1_795_000_000_000));
     assert_eq!(s3.resolved_at_ms, Some(1_795_007_460_000));
-    assert_eq!(s3.started_at_ms, None, "stated only in prose, not read yet");
+    // Stated only in prose: "Between 1:52 AM and 3:31 AM PST", the date from the post.
+    assert_eq!(s3.started_at_ms, t("2026-11-18T09:52:00Z"));
     assert_eq!(s3.regions, vec!["eu-west-1".to_string()]);
     assert_eq!(
         s3.services,

@@ -46,3 +46,28 @@ fn note_corpus() {
 fn feed_corpus() {
     assert!(replay("feed", probity::fuzz::feed) >= 5);
 }
+
+#[test]
+fn feed_parser_corpora() {
+    use probity::feeds::Format;
+    let each: [(&str, fn(&[u8])); 6] = [
+        ("feed_statuspage", |d| {
+            probity::fuzz::feed_as(Format::Statuspage, d)
+        }),
+        ("feed_gcp", |d| probity::fuzz::feed_as(Format::GcpJson, d)),
+        ("feed_aws_json", |d| {
+            probity::fuzz::feed_as(Format::AwsJson, d)
+        }),
+        ("feed_aws_rss", |d| {
+            probity::fuzz::feed_as(Format::AwsRss, d)
+        }),
+        ("feed_azure_rss", |d| {
+            probity::fuzz::feed_as(Format::AzureRss, d)
+        }),
+        ("feed_rss", |d| probity::fuzz::feed_as(Format::Rss, d)),
+    ];
+    for (target, f) in each {
+        assert!(replay(target, f) >= 1, "{target}");
+    }
+    assert!(replay("feed_text", probity::fuzz::feed_text) >= 5);
+}

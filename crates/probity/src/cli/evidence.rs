@@ -226,12 +226,13 @@ pub fn audit(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
         println!(
-            "{}: {} leaves, {} checkpoints, {} results and {} incident changes compared with the database: {}",
+            "{}: {} leaves, {} checkpoints, {} results, {} incident changes and {} feed records compared with the database: {}",
             config.path.display(),
             a.leaves,
             a.checkpoints,
             a.results_compared,
             a.incidents_compared,
+            a.feed_records_compared,
             if a.findings.is_empty() {
                 "ok".to_string()
             } else {

@@ -74,6 +74,8 @@ impl Drop for Cloud {
 #[derive(Clone)]
 struct Clock {
     started: Instant,
+    /// The same moment on the wall clock, Unix ms: the status page states real times.
+    started_ms: i64,
     script: Arc<Script>,
 }
 
@@ -104,6 +106,64 @@ async fn compute(State(c): State<Clock>) -> impl IntoResponse {
     )
 }
 
+/// The cloud's own status page, in Atlassian Statuspage's API v2 shape, on a script that
+/// behaves like the providers probity exists to check: the storage outage is posted late
+/// (halfway through), states a later start than the real one and an earlier end, and is
+/// called `minor`; the compute slowdown is never posted at all.
+async fn status_incidents(State(c): State<Clock>) -> impl IntoResponse {
+    let now = c.started.elapsed();
+    let o = &c.script.outage;
+    let len = o.end.saturating_sub(o.start);
+    let at = |d: Duration| crate::publish::api::rfc3339(c.started_ms + d.as_millis() as i64);
+    let posted = o.start + len / 2;
+    let mut incidents = Vec::new();
+    if !len.is_zero() && now >= posted {
+        let resolved_posted = o.end + len / 10;
+        let resolved = now >= resolved_posted;
+        let mut updates = vec![serde_json::json!({
+            "status": "investigating",
+            "body": "We are investigating elevated error rates for Storage in demo-1.",
+            "created_at": at(posted),
+            "display_at": at(posted),
+            "affected_components": [{"name": "Storage"}],
+        })];
+        if resolved {
+            updates.insert(
+                0,
+                serde_json::json!({
+                    "status": "resolved",
+                    "body": "This incident has been resolved.",
+                    "created_at": at(resolved_posted),
+                    "display_at": at(resolved_posted),
+                    "affected_components": [{"name": "Storage"}],
+                }),
+            );
+        }
+        incidents.push(serde_json::json!({
+            "id": "demo-storage-1",
+            "name": "Elevated error rates on Storage",
+            "status": if resolved { "resolved" } else { "investigating" },
+            "impact": "minor",
+            "created_at": at(posted),
+            "updated_at": at(if resolved { resolved_posted } else { posted }),
+            "started_at": at(o.start + len * 3 / 10),
+            "resolved_at": if resolved { Some(at(o.end - len / 10)) } else { None },
+            "shortlink": "https://status.demo-cloud.test/incidents/demo-storage-1",
+            "components": [{"name": "Storage"}],
+            "incident_updates": updates,
+        }));
+    }
+    (
+        [("content-type", "application/json")],
+        serde_json::json!({
+            "page": {"id": "demo", "name": "Demo Cloud", "url": "https://status.demo-cloud.test",
+                     "time_zone": "Etc/UTC", "updated_at": at(now)},
+            "incidents": incidents,
+        })
+        .to_string(),
+    )
+}
+
 fn app(clock: Clock) -> Router {
     Router::new()
         .route(
@@ -116,6 +176,7 @@ fn app(clock: Clock) -> Router {
             }),
         )
         .route("/storage", get(storage))
+        .route("/status/api/v2/incidents.json", get(status_incidents))
         .route("/compute", get(compute))
         .route(
             "/redirect",
@@ -283,6 +344,7 @@ impl Cloud {
         let started = Instant::now();
         let clock = Clock {
             started,
+            started_ms: jiff::Timestamp::now().as_millisecond(),
             script: Arc::new(script.clone()),
         };
         let http_l = TcpListener::bind("127.0.0.1:0").await?;

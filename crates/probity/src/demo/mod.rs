@@ -130,6 +130,14 @@ tags = ["demo"]
 [target.dns]
 name = "{dns_name}"
 record_type = "A"
+
+# The cloud's own status page, in Atlassian Statuspage's format.
+[[feed]]
+name = "demo-status"
+provider = "demo-cloud"
+format = "statuspage"
+url = "http://{http}/status/api/v2/incidents.json"
+interval = "{feed_interval}"
 "#,
         http = cloud.http,
         https_port = cloud.https.port(),
@@ -137,6 +145,7 @@ record_type = "A"
         dns = cloud.dns,
         dns_name = cloud::DNS_NAME,
         checkpoints = if interval == "250ms" { "1s" } else { "10s" },
+        feed_interval = if interval == "250ms" { "1s" } else { "15s" },
     )
 }
 
@@ -211,10 +220,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
   script    {t0}  all healthy; the HTTPS certificate expires in {days} days (fails [CERT_EXPIRY] > 14d)
             {t1}  storage-api answers 503 (down after 3 failures)
             {t2}  compute-api slows to {slow} ms (degraded: [LATENCY] < 600ms)
+            {tp}  the status page posts the storage outage: late, as minor, with a later start;
+                  the compute slowdown is never posted
             {t3}  both recover (incidents resolve after 2 successes)
 
   look      curl -s http://{addr}/api/v1/targets
             curl -s http://{addr}/api/v1/incidents
+            curl -s http://{addr}/api/v1/provider-incidents
             curl -s http://{addr}/metrics
             probity check --config {config}
 
@@ -229,6 +241,7 @@ Ctrl-C stops the demo. What probity sees:"#,
         t1 = t(script.outage.start),
         t2 = t(script.slow.start),
         t3 = t(script.outage.end.max(script.slow.end)),
+        tp = t(script.outage.start + (script.outage.end - script.outage.start) / 2),
         days = script.cert_days,
         slow = script.slow_by.as_millis(),
     );
@@ -247,6 +260,7 @@ async fn narrate(
 ) {
     let mut last: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut seen_incidents = std::collections::HashSet::new();
+    let mut seen_posts = std::collections::HashSet::new();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
@@ -283,6 +297,20 @@ async fn narrate(
                     "  {at}  {name:<12} {} → {status}{why}",
                     prev.as_deref().unwrap_or("unknown")
                 );
+            }
+        }
+        if let Ok(posts) = get_json(addr, "/api/v1/provider-incidents").await {
+            for p in posts.as_array().into_iter().flatten() {
+                let key = format!("{}-{}", p["external_id"], p["status"]);
+                if seen_posts.insert(key) {
+                    println!(
+                        "  {at}  status page: \"{}\" {} (impact {}, stated start {})",
+                        p["title"].as_str().unwrap_or("?"),
+                        p["status"].as_str().unwrap_or("?"),
+                        p["impact"].as_str().unwrap_or("?"),
+                        p["started_at"].as_str().unwrap_or("none"),
+                    );
+                }
             }
         }
         for i in incidents.as_array().into_iter().flatten() {

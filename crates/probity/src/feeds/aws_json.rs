@@ -4,8 +4,8 @@
 //! codes `0` resolved, `1` informational, `2` degraded, `3` disruption (AWS publishes no
 //! enumeration; this is how independent parsers read them).
 //!
-//! The impact's start is stated only in prose ("Starting at 2:12 PM PDT"), which is not
-//! read yet, so `started_at` stays empty rather than guessed.
+//! The impact's start is stated only in prose ("Starting at 2:12 PM PDT"); it is read from
+//! there, and stays empty rather than guessed when no post states it.
 
 use super::{FeedError, Impact, ProviderIncident, ProviderUpdate, err, json};
 use serde::Deserialize;
@@ -116,7 +116,9 @@ pub(super) fn region_of(key: &str) -> Option<String> {
 fn impact(code: i64) -> Impact {
     match code {
         3 => Impact::Major,
-        2 => Impact::Minor,
+        // An informational post on an event still acknowledges something: the RSS feeds'
+        // "Informational message" reads the same way.
+        1 | 2 => Impact::Minor,
         _ => Impact::None,
     }
 }
@@ -201,7 +203,12 @@ pub(super) fn parse(bytes: &[u8], source: &str) -> Result<Vec<ProviderIncident>,
                     "investigating"
                 }
                 .into(),
-                started_at_ms: None,
+                // Stated only in prose ("Starting at 2:12 PM PDT", "Between 1:52 AM and
+                // 3:31 AM PST"): the newest post that states it, read against its own time.
+                started_at_ms: updates
+                    .iter()
+                    .rev()
+                    .find_map(|u| super::text::prose_window(&u.text, u.at_ms).0),
                 published_at_ms: e
                     .date
                     .as_ref()

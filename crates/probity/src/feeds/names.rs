@@ -305,9 +305,102 @@ pub fn same_service(a: &str, b: &str) -> bool {
     canonical_service(a) == canonical_service(b)
 }
 
+/// What a target says about itself for matching: the provider, and the service and region
+/// in the provider's own words (`provider_service`, `provider_region`) or, when those are
+/// not given, its `service` and `region`.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetNames<'a> {
+    pub provider: Option<&'a str>,
+    pub service: Option<&'a str>,
+    pub region: Option<&'a str>,
+}
+
+impl<'a> TargetNames<'a> {
+    pub fn of(t: &'a crate::config::Target) -> Self {
+        TargetNames {
+            provider: t.provider.as_deref(),
+            service: t.provider_service.as_deref().or(t.service.as_deref()),
+            region: t.provider_region.as_deref().or(t.region.as_deref()),
+        }
+    }
+}
+
+/// Whether a provider incident declares impact on what a target watches: the same provider;
+/// one of its services is the target's (or it names none); one of its regions is the
+/// target's (or it names none: global). A target that names no service or region matches
+/// on the provider alone.
+pub fn affects(i: &probity_core::provider::ProviderIncident, t: TargetNames<'_>) -> bool {
+    let Some(provider) = t.provider else {
+        return false;
+    };
+    if slug(provider) != slug(&i.provider) {
+        return false;
+    }
+    let service_ok = match t.service {
+        None => true,
+        Some(s) => i.services.is_empty() || i.services.iter().any(|x| same_service(x, s)),
+    };
+    let region_ok = match t.region {
+        None => true,
+        Some(r) => i.regions.is_empty() || i.regions.iter().any(|x| same_region(provider, x, r)),
+    };
+    service_ok && region_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn incidents_affect_targets_by_provider_service_and_region() {
+        let i = probity_core::provider::ProviderIncident {
+            provider: "azure".into(),
+            source: "azure".into(),
+            external_id: "x".into(),
+            title: "t".into(),
+            services: vec!["Azure Cognitive Search".into(), "Virtual Machines".into()],
+            regions: vec!["East US 2".into()],
+            impact: probity_core::provider::Impact::Major,
+            status: "investigating".into(),
+            started_at_ms: None,
+            published_at_ms: None,
+            updated_at_ms: None,
+            resolved_at_ms: None,
+            updates: vec![],
+            url: None,
+        };
+        let t = |p: Option<&'static str>, s: Option<&'static str>, r: Option<&'static str>| {
+            TargetNames {
+                provider: p,
+                service: s,
+                region: r,
+            }
+        };
+        assert!(affects(
+            &i,
+            t(Some("azure"), Some("Azure AI Search"), Some("eastus2"))
+        ));
+        assert!(affects(&i, t(Some("Azure"), None, Some("East US 2"))));
+        assert!(!affects(
+            &i,
+            t(Some("azure"), Some("Azure AI Search"), Some("westus"))
+        ));
+        assert!(!affects(
+            &i,
+            t(Some("azure"), Some("Cosmos DB"), Some("eastus2"))
+        ));
+        assert!(!affects(&i, t(Some("aws"), None, None)));
+        assert!(!affects(&i, t(None, None, None)));
+        let global = probity_core::provider::ProviderIncident {
+            regions: vec![],
+            services: vec![],
+            ..i
+        };
+        assert!(affects(
+            &global,
+            t(Some("azure"), Some("Storage"), Some("westus"))
+        ));
+    }
 
     #[test]
     fn regions_in_every_form_meet() {

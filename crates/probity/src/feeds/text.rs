@@ -282,7 +282,7 @@ static STARTING: LazyLock<Regex> = LazyLock::new(|| {
 /// UTC on 23 July 2026". Returns `(start, end)`; what the sentence leaves out (the date,
 /// the year) is filled in from `reference_ms`, the publication time, in the stated zone,
 /// and a start that would fall after the publication is taken as the day before. A time
-/// with no zone at all is read as UTC.
+/// with no zone at all is read as UTC. An end before the start is dropped.
 pub fn prose_window(text: &str, reference_ms: i64) -> (Option<i64>, Option<i64>) {
     // Width of one time group (hour, minute, ampm, zone) plus a date (five groups).
     const T: usize = 4;
@@ -321,7 +321,8 @@ pub fn prose_window(text: &str, reference_ms: i64) -> (Option<i64>, Option<i64>)
                     _ => None,
                 }
             };
-            return (Some(start), end);
+            // A stated end before the stated start is no window end at all.
+            return (Some(start), end.filter(|e| *e >= start));
         }
     }
     if let Some(c) = STARTING.captures(text)

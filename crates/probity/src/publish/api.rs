@@ -577,6 +577,7 @@ struct ProviderIncidentsQuery {
     since: Option<String>,
     until: Option<String>,
     changed: Option<bool>,
+    target: Option<String>,
 }
 
 /// A provider incident as the API shows it: the normalized fields of its latest version,
@@ -621,6 +622,22 @@ async fn provider_incidents(
     q: Result<Query<ProviderIncidentsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let target = match &q.target {
+        None => None,
+        Some(name) => Some(
+            s.targets
+                .iter()
+                .find(|t| &t.name == name)
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "not_found",
+                        format!("no target named {name:?}"),
+                    )
+                })?,
+        ),
+    };
     let filter = crate::store::ProviderFilter {
         provider: q.provider,
         feed: q.feed,
@@ -640,7 +657,12 @@ async fn provider_incidents(
     let rows = blocking(move || store.provider_incidents(&filter))
         .await?
         .map_err(ApiError::internal)?;
-    Ok(Json(rows.iter().map(provider_incident_json).collect::<Vec<_>>()).into_response())
+    let rows = rows.iter().filter(|p| {
+        target.as_ref().is_none_or(|t| {
+            crate::feeds::names::affects(&p.incident, crate::feeds::names::TargetNames::of(t))
+        })
+    });
+    Ok(Json(rows.map(provider_incident_json).collect::<Vec<_>>()).into_response())
 }
 
 async fn feeds(State(s): State<AppState>) -> ApiResult {

@@ -372,6 +372,10 @@ pub trait Store: Send + Sync {
         &self,
         filter: &ProviderFilter,
     ) -> StoreResult<Vec<StoredProviderIncident>>;
+    /// The canonical record of evidence leaf `leaf` re-encoded from the feed rows that it
+    /// attests (a poll or an incident revision), if those rows exist; for a poll, also
+    /// whether the stored document still hashes to what the record says.
+    fn feed_record_from_rows(&self, leaf: u64) -> StoreResult<Option<(Vec<u8>, Option<bool>)>>;
     /// A stored feed document by its SHA-256 (hex).
     fn feed_document(&self, sha256: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.

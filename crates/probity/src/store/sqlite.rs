@@ -175,6 +175,7 @@ CREATE TABLE provider_revisions (
     kind        TEXT NOT NULL,
     changes     TEXT NOT NULL,
     incident    TEXT NOT NULL,
+    document    TEXT NOT NULL,
     leaf_idx    INTEGER NOT NULL,
     PRIMARY KEY (feed, external_id, revision)
 ) WITHOUT ROWID;
@@ -862,6 +863,10 @@ impl Store for SqliteStore {
         filter: &ProviderFilter,
     ) -> StoreResult<Vec<StoredProviderIncident>> {
         self.read(|c| super::sqlite_feeds::provider_incidents(c, filter))
+    }
+
+    fn feed_record_from_rows(&self, leaf: u64) -> StoreResult<Option<(Vec<u8>, Option<bool>)>> {
+        self.read(|c| super::sqlite_feeds::record_from_rows(c, leaf))
     }
 
     fn feed_document(&self, sha256: &str) -> StoreResult<Option<Vec<u8>>> {

@@ -6,7 +6,7 @@ use super::sqlite::append_leaves;
 use super::*;
 use crate::evidence::{feed_poll_record, provider_revision_record};
 use probity_core::provider::{FieldChange, ProviderIncident, compare};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -207,9 +207,9 @@ pub(super) fn record_poll(
         let changes_json = serde_json::to_string(&changes).map_err(json_err)?;
         let incident_json = serde_json::to_string(&incident).map_err(json_err)?;
         tx.execute(
-            "INSERT INTO provider_revisions (feed, external_id, revision, seen_at_ms, kind, changes, incident, leaf_idx)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![poll.feed, id, revision, poll.at_ms, kind, changes_json, incident_json, leaf as i64],
+            "INSERT INTO provider_revisions (feed, external_id, revision, seen_at_ms, kind, changes, incident, document, leaf_idx)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![poll.feed, id, revision, poll.at_ms, kind, changes_json, incident_json, sha.as_deref().unwrap_or(""), leaf as i64],
         )?;
         match kind {
             "new" => {
@@ -359,4 +359,79 @@ pub(super) fn provider_incidents(
         out.push(p);
     }
     Ok(out)
+}
+
+pub(super) fn record_from_rows(
+    c: &Connection,
+    leaf: u64,
+) -> rusqlite::Result<Option<(Vec<u8>, Option<bool>)>> {
+    let poll = c
+        .query_row(
+            "SELECT feed, at_ms, outcome, http_status, sha256, bytes, error FROM feed_polls WHERE leaf_idx = ?1",
+            [leaf as i64],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<u16>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            },
+        )
+        .optional()?;
+    if let Some((feed, at, outcome, status, sha, bytes, error)) = poll {
+        let doc_ok = match &sha {
+            None => None,
+            Some(h) => {
+                let body: Option<Vec<u8>> = c
+                    .query_row(
+                        "SELECT body FROM feed_documents WHERE sha256 = ?1",
+                        [h],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                Some(body.is_some_and(|b| &sha256_hex(&b) == h))
+            }
+        };
+        let record = feed_poll_record(
+            &feed,
+            at,
+            &outcome,
+            status,
+            sha.as_deref(),
+            bytes.map(|b| b as usize),
+            error.as_deref(),
+        );
+        return Ok(Some((record, doc_ok)));
+    }
+    let rev = c
+        .query_row(
+            "SELECT feed, external_id, revision, kind, seen_at_ms, changes, incident, document
+             FROM provider_revisions WHERE leaf_idx = ?1",
+            [leaf as i64],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((feed, id, revision, kind, seen, changes, incident, sha)) = rev else {
+        return Ok(None);
+    };
+    let changes: Vec<FieldChange> = serde_json::from_str(&changes).map_err(json_err)?;
+    let incident: ProviderIncident = serde_json::from_str(&incident).map_err(json_err)?;
+    let record =
+        provider_revision_record(&feed, &id, revision, &kind, seen, &changes, &sha, &incident);
+    Ok(Some((record, None)))
 }
