@@ -50,7 +50,8 @@ fn feed_corpus() {
 #[test]
 fn feed_parser_corpora() {
     use probity::feeds::Format;
-    let each: [(&str, fn(&[u8])); 6] = [
+    type Body = fn(&[u8]);
+    let each: [(&str, Body); 6] = [
         ("feed_statuspage", |d| {
             probity::fuzz::feed_as(Format::Statuspage, d)
         }),
