@@ -298,6 +298,18 @@ fn demo_runs_offline_and_shows_an_outage_open_and_resolve() {
         .filter(|l| l.contains("on storage-api resolved"))
         .count();
     assert_eq!((opened, resolved), (1, 1), "{out}");
+    // The cloud's status page posts the storage outage late and resolves it; the demo
+    // narrates what probity read from it.
+    assert!(
+        out.contains(
+            "status page: \"Elevated error rates on Storage\" investigating (impact minor"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("status page: \"Elevated error rates on Storage\" resolved (impact minor"),
+        "{out}"
+    );
     // The configuration it wrote is valid and checkable.
     let (code, out, _) = run(
         &[
@@ -309,7 +321,7 @@ fn demo_runs_offline_and_shows_an_outage_open_and_resolve() {
     );
     assert_eq!(code, 0);
     assert!(
-        out.ends_with("ok, 5 targets (1 dns, 3 http, 1 tcp)\n"),
+        out.ends_with("ok, 5 targets (1 dns, 3 http, 1 tcp), 1 feed\n"),
         "{out}"
     );
 }
