@@ -458,3 +458,16 @@ fn entity_bombs_stay_text() {
     assert_eq!(v[0].title, "&lol9;");
     assert!(v[0].updates[0].text.len() < 100);
 }
+
+#[test]
+fn encodings_declared_and_wrong() {
+    // The XML declaration names the encoding; Latin-1 bytes become text.
+    let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<rss version=\"2.0\"><channel><title>Statut</title><item><guid>a</guid><title>D\xe9gradation du service</title><pubDate>Mon, 23 Nov 2026 10:00:00 +0100</pubDate></item></channel></rss>";
+    let v = feeds::parse(Format::Rss, latin1, "fr").unwrap();
+    assert_eq!(v[0].title, "Dégradation du service");
+    assert_eq!(v[0].published_at_ms, t("2026-11-23T09:00:00Z"));
+    // A document that says UTF-8 and is not: an error that says so, no guessing.
+    let wrong = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>X</title><item><guid>a</guid><title>D\xe9g</title></item></channel></rss>";
+    let e = feeds::parse(Format::Rss, wrong, "x").unwrap_err();
+    assert!(e.message.contains("cannot decode input using UTF-8"), "{e}");
+}
