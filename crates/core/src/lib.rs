@@ -10,13 +10,17 @@
 //! - [`merkle`]: the RFC 6962 Merkle tree, its proofs and verifiers.
 //! - [`note`]: C2SP signed notes (Ed25519) and tlog checkpoints.
 //! - [`provider`]: incidents as providers declare them, normalized.
+//! - [`names`]: how providers name regions and services, and matching them to targets.
+//! - [`reconcile`]: observed incidents set against declared ones; the trust scorecard.
 #![forbid(unsafe_code)]
 
 pub mod condition;
 pub mod duration;
 pub mod merkle;
+pub mod names;
 pub mod note;
 pub mod observe;
 pub mod provider;
+pub mod reconcile;
 pub mod result;
 pub mod sketch;

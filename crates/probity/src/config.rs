@@ -1116,6 +1116,19 @@ fn secret(ck: &mut Checker<'_>, v: &Spanned<String>, base_dir: &Path, ctx: &str)
     }
 }
 
+impl Target {
+    /// What the target says about itself for matching providers' incidents: its provider,
+    /// and the provider's names for its service and region (`provider_service`,
+    /// `provider_region`), else its own `service` and `region`.
+    pub fn names(&self) -> probity_core::names::TargetNames<'_> {
+        probity_core::names::TargetNames {
+            provider: self.provider.as_deref(),
+            service: self.provider_service.as_deref().or(self.service.as_deref()),
+            region: self.provider_region.as_deref().or(self.region.as_deref()),
+        }
+    }
+}
+
 impl Config {
     /// A one-line summary: how many targets of each kind.
     pub fn summary(&self) -> String {

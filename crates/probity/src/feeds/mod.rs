@@ -7,7 +7,7 @@
 
 mod aws_json;
 mod gcp;
-pub mod names;
+pub use probity_core::names;
 pub mod poll;
 mod rss;
 mod statuspage;

@@ -434,20 +434,7 @@ pub fn dated_updates(text: &str, reference_ms: i64) -> Vec<DatedUpdate> {
     out
 }
 
-/// A lowercase, dash-joined form of a name, for matching names written differently.
-pub fn slug(s: &str) -> String {
-    let mut out = String::new();
-    for w in s
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        if !out.is_empty() {
-            out.push('-');
-        }
-        out.push_str(&w.to_lowercase());
-    }
-    out
-}
+pub use probity_core::names::slug;
 
 #[cfg(test)]
 mod tests {

@@ -658,9 +658,9 @@ async fn provider_incidents(
         .await?
         .map_err(ApiError::internal)?;
     let rows = rows.iter().filter(|p| {
-        target.as_ref().is_none_or(|t| {
-            crate::feeds::names::affects(&p.incident, crate::feeds::names::TargetNames::of(t))
-        })
+        target
+            .as_ref()
+            .is_none_or(|t| crate::feeds::names::affects(&p.incident, t.names()))
     });
     Ok(Json(rows.map(provider_incident_json).collect::<Vec<_>>()).into_response())
 }

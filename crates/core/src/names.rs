@@ -4,7 +4,20 @@
 //! "US-EAST-1", "N. Virginia", "us-east-1"; "Iowa (us-central1)", "us-central1"), and match
 //! a feed that writes another.
 
-use super::text::slug;
+/// A lowercase, dash-joined form of a name, for matching names written differently.
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for w in s
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push('-');
+        }
+        out.push_str(&w.to_lowercase());
+    }
+    out
+}
 
 /// Azure regions: (programmatic name, display name).
 const AZURE_REGIONS: &[(&str, &str)] = &[
@@ -315,21 +328,11 @@ pub struct TargetNames<'a> {
     pub region: Option<&'a str>,
 }
 
-impl<'a> TargetNames<'a> {
-    pub fn of(t: &'a crate::config::Target) -> Self {
-        TargetNames {
-            provider: t.provider.as_deref(),
-            service: t.provider_service.as_deref().or(t.service.as_deref()),
-            region: t.provider_region.as_deref().or(t.region.as_deref()),
-        }
-    }
-}
-
 /// Whether a provider incident declares impact on what a target watches: the same provider;
 /// one of its services is the target's (or it names none); one of its regions is the
 /// target's (or it names none: global). A target that names no service or region matches
 /// on the provider alone.
-pub fn affects(i: &probity_core::provider::ProviderIncident, t: TargetNames<'_>) -> bool {
+pub fn affects(i: &crate::provider::ProviderIncident, t: TargetNames<'_>) -> bool {
     let Some(provider) = t.provider else {
         return false;
     };
@@ -353,14 +356,14 @@ mod tests {
 
     #[test]
     fn incidents_affect_targets_by_provider_service_and_region() {
-        let i = probity_core::provider::ProviderIncident {
+        let i = crate::provider::ProviderIncident {
             provider: "azure".into(),
             source: "azure".into(),
             external_id: "x".into(),
             title: "t".into(),
             services: vec!["Azure Cognitive Search".into(), "Virtual Machines".into()],
             regions: vec!["East US 2".into()],
-            impact: probity_core::provider::Impact::Major,
+            impact: crate::provider::Impact::Major,
             status: "investigating".into(),
             started_at_ms: None,
             published_at_ms: None,
@@ -391,7 +394,7 @@ mod tests {
         ));
         assert!(!affects(&i, t(Some("aws"), None, None)));
         assert!(!affects(&i, t(None, None, None)));
-        let global = probity_core::provider::ProviderIncident {
+        let global = crate::provider::ProviderIncident {
             regions: vec![],
             services: vec![],
             ..i

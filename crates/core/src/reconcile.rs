@@ -1,0 +1,782 @@
+//! Reconciliation: what probity observed set against what providers declared. Pure
+//! functions over plain values; the caller gathers incidents from the store and passes
+//! `now` in.
+//!
+//! - [`matches`]: does a declared incident cover an observed one? Same provider, a service
+//!   and region that map to each other ([`crate::names`]), spans that overlap within a
+//!   tolerance. Many-to-many.
+//! - [`reconcile`]: every match with its detection lead and disclosure lag; each observed
+//!   incident's verdict (acknowledged, unacknowledged, pending, too short, unconfirmed); the
+//!   declarations on watched services that probity did not see.
+//! - [`scorecard`]: per provider (and service) over a window: measured and declared
+//!   availability, unacknowledged incidents, acknowledgment rate, disclosure lag, edits
+//!   after publication, and a grade whose formula is [`grade`].
+
+use crate::names::{TargetNames, affects};
+use crate::provider::{Impact, ProviderIncident};
+use crate::result::Health;
+use serde::Serialize;
+
+/// How a target names itself for matching (owned; see [`TargetNames`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Names {
+    pub provider: Option<String>,
+    pub service: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Names {
+    pub fn borrowed(&self) -> TargetNames<'_> {
+        TargetNames {
+            provider: self.provider.as_deref(),
+            service: self.service.as_deref(),
+            region: self.region.as_deref(),
+        }
+    }
+}
+
+/// An incident probity observed on one target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    pub id: i64,
+    pub target: String,
+    pub names: Names,
+    pub start_ms: i64,
+    /// `None` while open.
+    pub end_ms: Option<i64>,
+    pub severity: Health,
+    /// How many vantage points saw it.
+    pub vantages: u32,
+}
+
+impl Observed {
+    pub fn end_or(&self, now_ms: i64) -> i64 {
+        self.end_ms.unwrap_or(now_ms).max(self.start_ms)
+    }
+}
+
+/// An incident a provider declared, with probity's record of when it saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Declared {
+    /// `feed/external_id`: unique.
+    pub key: String,
+    pub incident: ProviderIncident,
+    pub first_seen_ms: i64,
+    pub removed_ms: Option<i64>,
+    pub changed_after_publication: bool,
+}
+
+impl Declared {
+    /// When the provider says impact began; failing that, the earliest it was known.
+    pub fn start_ms(&self) -> i64 {
+        self.incident
+            .started_at_ms
+            .unwrap_or_else(|| self.disclosed_ms())
+    }
+    /// The first disclosure: the provider's stated publication or probity's first sighting,
+    /// whichever is earlier.
+    pub fn disclosed_ms(&self) -> i64 {
+        self.incident
+            .published_at_ms
+            .map_or(self.first_seen_ms, |p| p.min(self.first_seen_ms))
+    }
+    /// The stated end, else when it left the feed, else `now`.
+    pub fn end_or(&self, now_ms: i64) -> i64 {
+        self.incident
+            .resolved_at_ms
+            .or(self.removed_ms)
+            .unwrap_or(now_ms)
+            .max(self.start_ms())
+    }
+    pub fn is_maintenance(&self) -> bool {
+        self.incident.impact == Impact::Maintenance
+    }
+}
+
+/// The knobs, with their defaults in [`Params::default`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// How far apart two spans may be and still match.
+    pub tolerance_ms: i64,
+    /// Observed incidents shorter than this are not held against anyone.
+    pub min_duration_ms: i64,
+    /// How long after an observed start a declaration may still come before the incident
+    /// is called unacknowledged.
+    pub grace_ms: i64,
+    /// Vantage points that must have seen an incident for it to count.
+    pub min_vantages: u32,
+    pub now_ms: i64,
+}
+
+impl Params {
+    pub fn new(now_ms: i64) -> Params {
+        Params {
+            tolerance_ms: 5 * 60_000,
+            min_duration_ms: 5 * 60_000,
+            grace_ms: 2 * 3_600_000,
+            min_vantages: 1,
+            now_ms,
+        }
+    }
+}
+
+/// Whether two spans overlap, or come within `tolerance_ms` of each other. Symmetric.
+pub fn spans_meet(a: (i64, i64), b: (i64, i64), tolerance_ms: i64) -> bool {
+    a.0 <= b.1.saturating_add(tolerance_ms) && b.0 <= a.1.saturating_add(tolerance_ms)
+}
+
+/// Whether a declared incident covers an observed one: maintenance never does; otherwise
+/// the same provider, a matching service and region, and spans that meet.
+pub fn matches(o: &Observed, d: &Declared, tolerance_ms: i64, now_ms: i64) -> bool {
+    !d.is_maintenance()
+        && affects(&d.incident, o.names.borrowed())
+        && spans_meet(
+            (o.start_ms, o.end_or(now_ms)),
+            (d.start_ms(), d.end_or(now_ms)),
+            tolerance_ms,
+        )
+}
+
+/// One observed incident covered by one declaration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Match {
+    pub observed: i64,
+    /// Index into the declared incidents given to [`reconcile`].
+    pub declared: usize,
+    /// The provider's stated start minus the observed start: positive when the provider
+    /// says it began later than it did. `None` when no start is stated.
+    pub detection_lead_ms: Option<i64>,
+    /// First disclosure minus the observed start.
+    pub disclosure_lag_ms: i64,
+    pub observed_duration_ms: i64,
+    /// `None` while the declaration states no end.
+    pub declared_duration_ms: Option<i64>,
+    pub declared_impact: Impact,
+    pub observed_severity: Health,
+}
+
+/// What became of an observed incident.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// At least one declaration covers it.
+    Acknowledged,
+    /// No declaration, and the grace period is over.
+    Unacknowledged,
+    /// No declaration yet, within the grace period.
+    Pending,
+    /// Shorter than the minimum duration: not held against anyone.
+    TooShort,
+    /// Seen by fewer vantage points than required.
+    Unconfirmed,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Acknowledged => "acknowledged",
+            Verdict::Unacknowledged => "unacknowledged",
+            Verdict::Pending => "pending",
+            Verdict::TooShort => "too_short",
+            Verdict::Unconfirmed => "unconfirmed",
+        }
+    }
+    /// Whether the incident counts in the scorecard's downtime and rates.
+    pub fn counts(self) -> bool {
+        matches!(self, Verdict::Acknowledged | Verdict::Unacknowledged)
+    }
+}
+
+/// One observed incident's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    pub observed: i64,
+    pub verdict: Verdict,
+    /// Indices into [`Reconciliation::matches`].
+    pub matches: Vec<usize>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Reconciliation {
+    pub matches: Vec<Match>,
+    /// One per observed incident, in the order given.
+    pub outcomes: Vec<Outcome>,
+    /// Indices of declared incidents on watched services that no observed incident
+    /// matched (maintenance excluded).
+    pub declared_not_observed: Vec<usize>,
+}
+
+/// A target probity watches, and since when it has measurements.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Watched {
+    pub target: String,
+    pub names: Names,
+    pub since_ms: i64,
+}
+
+/// Sets observed incidents against declared ones. Order of the inputs does not change
+/// which pairs match or any verdict.
+pub fn reconcile(
+    observed: &[Observed],
+    declared: &[Declared],
+    watched: &[Watched],
+    p: &Params,
+) -> Reconciliation {
+    let mut r = Reconciliation::default();
+    let mut declared_matched = vec![false; declared.len()];
+    for o in observed {
+        let mut idx = Vec::new();
+        for (di, d) in declared.iter().enumerate() {
+            if !matches(o, d, p.tolerance_ms, p.now_ms) {
+                continue;
+            }
+            declared_matched[di] = true;
+            let observed_duration_ms = o.end_or(p.now_ms) - o.start_ms;
+            idx.push(r.matches.len());
+            r.matches.push(Match {
+                observed: o.id,
+                declared: di,
+                detection_lead_ms: d.incident.started_at_ms.map(|s| s - o.start_ms),
+                disclosure_lag_ms: d.disclosed_ms() - o.start_ms,
+                observed_duration_ms,
+                declared_duration_ms: d.incident.resolved_at_ms.map(|e| e - d.start_ms()),
+                declared_impact: d.incident.impact,
+                observed_severity: o.severity,
+            });
+        }
+        let duration = o.end_or(p.now_ms) - o.start_ms;
+        let verdict = if o.vantages < p.min_vantages {
+            Verdict::Unconfirmed
+        } else if !idx.is_empty() {
+            Verdict::Acknowledged
+        } else if duration < p.min_duration_ms {
+            // An open incident may still grow past the minimum.
+            if o.end_ms.is_none() {
+                Verdict::Pending
+            } else {
+                Verdict::TooShort
+            }
+        } else if p.now_ms < o.start_ms.saturating_add(p.grace_ms) {
+            Verdict::Pending
+        } else {
+            Verdict::Unacknowledged
+        };
+        r.outcomes.push(Outcome {
+            observed: o.id,
+            verdict,
+            matches: idx,
+        });
+    }
+    for (di, d) in declared.iter().enumerate() {
+        if declared_matched[di] || d.is_maintenance() {
+            continue;
+        }
+        let on_watched = watched
+            .iter()
+            .any(|w| affects(&d.incident, w.names.borrowed()) && d.end_or(p.now_ms) >= w.since_ms);
+        if on_watched {
+            r.declared_not_observed.push(di);
+        }
+    }
+    r
+}
+
+/// Percentiles of a set of durations, in seconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Spread {
+    pub count: usize,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Spread {
+    /// Nearest-rank percentiles of `values_ms`.
+    pub fn of(values_ms: &[i64]) -> Spread {
+        let mut v = values_ms.to_vec();
+        v.sort_unstable();
+        let rank = |q: f64| -> Option<f64> {
+            if v.is_empty() {
+                return None;
+            }
+            let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            Some(v[i] as f64 / 1000.0)
+        };
+        Spread {
+            count: v.len(),
+            p50: rank(0.5),
+            p90: rank(0.9),
+            max: v.last().map(|m| *m as f64 / 1000.0),
+        }
+    }
+}
+
+/// A target's measured availability over the window: the share of its measured results
+/// that were not down, or `None` when nothing was measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    pub watched: Watched,
+    pub availability: Option<f64>,
+}
+
+/// The parts of the grade, each from 0 (worst) to 1 (best).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GradeParts {
+    /// The acknowledgment rate (1 when there was nothing to acknowledge).
+    pub acknowledgment: f64,
+    /// 1 − p90 disclosure lag / 1 h, clamped (1 when nothing was disclosed late).
+    pub timeliness: f64,
+    /// 1 − (declared − measured availability) / 0.5 percentage points, clamped: how far
+    /// the provider's own account overstates what was measured (1 when it does not).
+    pub accuracy: f64,
+    /// 1 − the share of declared incidents changed after publication.
+    pub integrity: f64,
+}
+
+/// The weights of [`GradeParts`] in the score.
+pub const GRADE_WEIGHTS: [(&str, f64); 4] = [
+    ("acknowledgment", 0.5),
+    ("timeliness", 0.2),
+    ("accuracy", 0.2),
+    ("integrity", 0.1),
+];
+
+/// The trust grade: `score` = 100 × (0.5 acknowledgment + 0.2 timeliness + 0.2 accuracy +
+/// 0.1 integrity), rounded to two decimals; A ≥ 90, B ≥ 80, C ≥ 70, D ≥ 60, else F.
+pub fn grade(parts: &GradeParts) -> (f64, &'static str) {
+    let raw = 100.0
+        * (GRADE_WEIGHTS[0].1 * parts.acknowledgment
+            + GRADE_WEIGHTS[1].1 * parts.timeliness
+            + GRADE_WEIGHTS[2].1 * parts.accuracy
+            + GRADE_WEIGHTS[3].1 * parts.integrity);
+    // Two decimals, so that 80 is 80 and not 79.99999999999999 by the order of additions.
+    let score = (raw * 100.0).round() / 100.0;
+    let letter = match score {
+        s if s >= 90.0 => "A",
+        s if s >= 80.0 => "B",
+        s if s >= 70.0 => "C",
+        s if s >= 60.0 => "D",
+        _ => "F",
+    };
+    (score, letter)
+}
+
+/// A provider's (or one of its services') record over a window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scorecard {
+    pub provider: String,
+    /// `None`: every service of the provider.
+    pub service: Option<String>,
+    pub window_start_ms: i64,
+    pub window_end_ms: i64,
+    pub targets: usize,
+    /// Mean over the provider's targets of the share of results that were not down.
+    pub measured_availability: Option<f64>,
+    /// Mean over the same targets of 1 − the time covered by declared incidents that
+    /// affect them (maintenance excluded) / the time watched.
+    pub declared_availability: Option<f64>,
+    /// Observed incidents that count (acknowledged or unacknowledged).
+    pub observed_incidents: usize,
+    pub acknowledged_incidents: usize,
+    pub unacknowledged_incidents: usize,
+    pub pending_incidents: usize,
+    pub observed_downtime_s: f64,
+    pub unacknowledged_downtime_s: f64,
+    /// The share of observed downtime covered by a declaration.
+    pub acknowledgment_rate: Option<f64>,
+    /// Per acknowledged incident, its earliest disclosure after the observed start.
+    pub disclosure_lag_s: Spread,
+    /// Per acknowledged incident with a stated start, how much later the provider says it
+    /// began than it did.
+    pub detection_lead_s: Spread,
+    /// Declared incidents (maintenance excluded) that affect the provider's watched targets.
+    pub declared_incidents: usize,
+    pub declared_not_observed: usize,
+    pub changed_after_publication: usize,
+    pub grade: String,
+    pub score: Option<f64>,
+    pub grade_parts: Option<GradeParts>,
+}
+
+/// Total length of the union of `spans`, each clipped to `within`.
+pub fn union_ms(spans: &mut [(i64, i64)], within: (i64, i64)) -> i64 {
+    let mut clipped: Vec<(i64, i64)> = spans
+        .iter()
+        .map(|&(a, b)| (a.max(within.0), b.min(within.1)))
+        .filter(|(a, b)| b > a)
+        .collect();
+    clipped.sort_unstable();
+    let mut total = 0;
+    let mut cur: Option<(i64, i64)> = None;
+    for (a, b) in clipped {
+        match cur {
+            Some((ca, cb)) if a <= cb => cur = Some((ca, cb.max(b))),
+            Some((ca, cb)) => {
+                total += cb - ca;
+                cur = Some((a, b));
+            }
+            None => cur = Some((a, b)),
+        }
+    }
+    if let Some((a, b)) = cur {
+        total += b - a;
+    }
+    total
+}
+
+/// The scorecard of `provider` (and `service`, matched through the name tables, if given)
+/// over `window` (start, end), from a reconciliation of `observed` against `declared` and
+/// the targets' measured availability.
+pub fn scorecard(
+    provider: &str,
+    service: Option<&str>,
+    window: (i64, i64),
+    observed: &[Observed],
+    declared: &[Declared],
+    measured: &[Measured],
+    rec: &Reconciliation,
+) -> Scorecard {
+    use crate::names::{same_service, slug};
+    let of_provider = |n: &Names| {
+        n.provider
+            .as_deref()
+            .is_some_and(|p| slug(p) == slug(provider))
+            && service.is_none_or(|s| n.service.as_deref().is_some_and(|x| same_service(x, s)))
+    };
+    let targets: Vec<&Measured> = measured
+        .iter()
+        .filter(|m| of_provider(&m.watched.names))
+        .collect();
+    let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let measured_availability = mean(targets.iter().filter_map(|m| m.availability).collect());
+    // Declared downtime per target, over the part of the window it was watched.
+    let declared_availability = mean(
+        targets
+            .iter()
+            .filter(|m| m.availability.is_some())
+            .filter_map(|m| {
+                let from = window.0.max(m.watched.since_ms);
+                if from >= window.1 {
+                    return None;
+                }
+                let mut spans: Vec<(i64, i64)> = declared
+                    .iter()
+                    .filter(|d| {
+                        !d.is_maintenance() && affects(&d.incident, m.watched.names.borrowed())
+                    })
+                    .map(|d| (d.start_ms(), d.end_or(window.1)))
+                    .collect();
+                let down = union_ms(&mut spans, (from, window.1));
+                Some(1.0 - down as f64 / (window.1 - from) as f64)
+            })
+            .collect(),
+    );
+
+    let clip = |a: i64, b: i64| (b.min(window.1) - a.max(window.0)).max(0);
+    let mut s = Scorecard {
+        provider: provider.to_string(),
+        service: service.map(str::to_string),
+        window_start_ms: window.0,
+        window_end_ms: window.1,
+        targets: targets.len(),
+        measured_availability,
+        declared_availability,
+        observed_incidents: 0,
+        acknowledged_incidents: 0,
+        unacknowledged_incidents: 0,
+        pending_incidents: 0,
+        observed_downtime_s: 0.0,
+        unacknowledged_downtime_s: 0.0,
+        acknowledgment_rate: None,
+        disclosure_lag_s: Spread::default(),
+        detection_lead_s: Spread::default(),
+        declared_incidents: 0,
+        declared_not_observed: 0,
+        changed_after_publication: 0,
+        grade: "n/a".into(),
+        score: None,
+        grade_parts: None,
+    };
+    let (mut observed_ms, mut acknowledged_ms, mut unack_ms) = (0i64, 0i64, 0i64);
+    let (mut lags, mut leads) = (Vec::new(), Vec::new());
+    for (o, out) in observed.iter().zip(&rec.outcomes) {
+        let end = o.end_or(window.1);
+        if !of_provider(&o.names) || !spans_meet((o.start_ms, end), window, 0) || end <= window.0 {
+            continue;
+        }
+        if out.verdict == Verdict::Pending {
+            s.pending_incidents += 1;
+        }
+        if !out.verdict.counts() {
+            continue;
+        }
+        let d = clip(o.start_ms, end);
+        s.observed_incidents += 1;
+        observed_ms += d;
+        if out.verdict == Verdict::Acknowledged {
+            s.acknowledged_incidents += 1;
+            acknowledged_ms += d;
+            let ms: Vec<&Match> = out.matches.iter().map(|&i| &rec.matches[i]).collect();
+            if let Some(lag) = ms.iter().map(|m| m.disclosure_lag_ms).min() {
+                lags.push(lag);
+            }
+            if let Some(lead) = ms.iter().filter_map(|m| m.detection_lead_ms).min() {
+                leads.push(lead);
+            }
+        } else {
+            s.unacknowledged_incidents += 1;
+            unack_ms += d;
+        }
+    }
+    s.observed_downtime_s = observed_ms as f64 / 1000.0;
+    s.unacknowledged_downtime_s = unack_ms as f64 / 1000.0;
+    s.acknowledgment_rate = (observed_ms > 0).then(|| acknowledged_ms as f64 / observed_ms as f64);
+    s.disclosure_lag_s = Spread::of(&lags);
+    s.detection_lead_s = Spread::of(&leads);
+
+    let relevant = |d: &Declared| {
+        !d.is_maintenance()
+            && slug(&d.incident.provider) == slug(provider)
+            && targets
+                .iter()
+                .any(|m| affects(&d.incident, m.watched.names.borrowed()))
+            && spans_meet((d.start_ms(), d.end_or(window.1)), window, 0)
+    };
+    for (di, d) in declared.iter().enumerate() {
+        if !relevant(d) {
+            continue;
+        }
+        s.declared_incidents += 1;
+        if d.changed_after_publication {
+            s.changed_after_publication += 1;
+        }
+        if rec.declared_not_observed.contains(&di) {
+            s.declared_not_observed += 1;
+        }
+    }
+
+    if measured_availability.is_some() || s.declared_incidents > 0 {
+        let parts = GradeParts {
+            acknowledgment: s.acknowledgment_rate.unwrap_or(1.0),
+            timeliness: s
+                .disclosure_lag_s
+                .p90
+                .map_or(1.0, |p| (1.0 - p.max(0.0) / 3600.0).clamp(0.0, 1.0)),
+            accuracy: match (measured_availability, declared_availability) {
+                (Some(m), Some(d)) => (1.0 - (d - m).max(0.0) / 0.005).clamp(0.0, 1.0),
+                _ => 1.0,
+            },
+            integrity: if s.declared_incidents == 0 {
+                1.0
+            } else {
+                1.0 - s.changed_after_publication as f64 / s.declared_incidents as f64
+            },
+        };
+        let (score, letter) = grade(&parts);
+        s.score = Some(score);
+        s.grade = letter.into();
+        s.grade_parts = Some(parts);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn observed(id: i64, start: i64, end: Option<i64>) -> Observed {
+        Observed {
+            id,
+            target: format!("t{id}"),
+            names: Names {
+                provider: Some("p".into()),
+                service: Some("api".into()),
+                region: Some("r1".into()),
+            },
+            start_ms: start,
+            end_ms: end,
+            severity: Health::Down,
+            vantages: 1,
+        }
+    }
+
+    fn declared(key: &str, start: Option<i64>, published: i64, end: Option<i64>) -> Declared {
+        Declared {
+            key: key.into(),
+            incident: ProviderIncident {
+                provider: "p".into(),
+                source: "f".into(),
+                external_id: key.into(),
+                title: key.into(),
+                services: vec!["API".into()],
+                regions: vec![],
+                impact: Impact::Major,
+                status: "resolved".into(),
+                started_at_ms: start,
+                published_at_ms: Some(published),
+                updated_at_ms: None,
+                resolved_at_ms: end,
+                updates: vec![],
+                url: None,
+            },
+            first_seen_ms: published + 1_000,
+            removed_ms: None,
+            changed_after_publication: false,
+        }
+    }
+
+    const MIN: i64 = 60_000;
+
+    #[test]
+    fn verdicts() {
+        let now = 1_000 * MIN;
+        let p = Params::new(now);
+        let obs = vec![
+            observed(1, 100 * MIN, Some(160 * MIN)), // declared
+            observed(2, 300 * MIN, Some(330 * MIN)), // nobody said anything
+            observed(3, 400 * MIN, Some(403 * MIN)), // too short
+            observed(4, 950 * MIN, None),            // open, within grace
+            observed(5, 999 * MIN, None),            // open and short: may grow
+        ];
+        let mut unconfirmed = observed(6, 500 * MIN, Some(600 * MIN));
+        unconfirmed.vantages = 1;
+        let dec = vec![declared("d1", Some(110 * MIN), 130 * MIN, Some(150 * MIN))];
+        let r = reconcile(&obs, &dec, &[], &p);
+        let v: Vec<Verdict> = r.outcomes.iter().map(|o| o.verdict).collect();
+        assert_eq!(
+            v,
+            [
+                Verdict::Acknowledged,
+                Verdict::Unacknowledged,
+                Verdict::TooShort,
+                Verdict::Pending,
+                Verdict::Pending
+            ]
+        );
+        let m = &r.matches[0];
+        assert_eq!(m.detection_lead_ms, Some(10 * MIN));
+        assert_eq!(m.disclosure_lag_ms, 30 * MIN, "published before first seen");
+        assert_eq!(
+            (m.observed_duration_ms, m.declared_duration_ms),
+            (60 * MIN, Some(40 * MIN))
+        );
+        // With a quorum of two, a single vantage's sighting is unconfirmed.
+        let r = reconcile(
+            &[unconfirmed],
+            &[],
+            &[],
+            &Params {
+                min_vantages: 2,
+                ..p
+            },
+        );
+        assert_eq!(r.outcomes[0].verdict, Verdict::Unconfirmed);
+    }
+
+    #[test]
+    fn tolerance_and_maintenance() {
+        let now = 1_000 * MIN;
+        let o = observed(1, 100 * MIN, Some(160 * MIN));
+        let after = declared("late", Some(164 * MIN), 170 * MIN, Some(200 * MIN));
+        assert!(matches(&o, &after, 5 * MIN, now), "4 minutes apart");
+        assert!(!matches(&o, &after, 3 * MIN, now));
+        let mut m = declared("m", Some(100 * MIN), 90 * MIN, Some(160 * MIN));
+        m.incident.impact = Impact::Maintenance;
+        assert!(!matches(&o, &m, 5 * MIN, now));
+        let mut other = declared("o", Some(100 * MIN), 90 * MIN, Some(160 * MIN));
+        other.incident.services = vec!["Console".into()];
+        assert!(!matches(&o, &other, 5 * MIN, now));
+    }
+
+    #[test]
+    fn spreads_and_unions() {
+        let s = Spread::of(&[3_000, -1_000, 2_000, 10_000]);
+        assert_eq!(
+            (s.count, s.p50, s.p90, s.max),
+            (4, Some(2.0), Some(10.0), Some(10.0))
+        );
+        assert_eq!(Spread::of(&[]).p50, None);
+        let mut spans = [(0, 10), (5, 20), (30, 40), (35, 36), (-10, -5)];
+        assert_eq!(union_ms(&mut spans, (0, 38)), 20 + 8);
+    }
+
+    #[test]
+    fn grade_boundaries() {
+        let parts = GradeParts {
+            acknowledgment: 1.0,
+            timeliness: 0.0,
+            accuracy: 1.0,
+            integrity: 1.0,
+        };
+        assert_eq!(grade(&parts), (80.0, "B"));
+        let perfect = GradeParts {
+            timeliness: 1.0,
+            ..parts
+        };
+        assert_eq!(grade(&perfect), (100.0, "A"));
+        let none = GradeParts {
+            acknowledgment: 0.0,
+            timeliness: 0.0,
+            accuracy: 0.0,
+            integrity: 0.0,
+        };
+        assert_eq!(grade(&none), (0.0, "F"));
+    }
+
+    fn span() -> impl Strategy<Value = (i64, i64)> {
+        (0i64..10_000, 0i64..2_000).prop_map(|(a, len)| (a * 1000, (a + len) * 1000))
+    }
+
+    proptest! {
+        #[test]
+        fn meeting_is_symmetric(a in span(), b in span(), tol in 0i64..600_000) {
+            prop_assert_eq!(spans_meet(a, b, tol), spans_meet(b, a, tol));
+        }
+
+        #[test]
+        fn nothing_matches_beyond_the_tolerance(a in span(), gap in 1i64..1_000_000, tol in 0i64..600_000) {
+            let o = observed(1, a.0, Some(a.1));
+            let start = a.1 + tol + gap;
+            let d = declared("d", Some(start), start, Some(start + 60_000));
+            prop_assert!(!matches(&o, &d, tol, i64::MAX / 2));
+            // And just inside it, it does.
+            let d = declared("d", Some(a.1 + tol), a.1 + tol, Some(a.1 + tol + 60_000));
+            prop_assert!(matches(&o, &d, tol, i64::MAX / 2));
+        }
+
+        #[test]
+        fn reordering_changes_nothing(
+            obs in prop::collection::vec((span(), any::<bool>()), 1..8),
+            dec in prop::collection::vec(span(), 0..8),
+            seed in any::<u64>(),
+        ) {
+            let now = 20_000_000;
+            let observed: Vec<Observed> = obs.iter().enumerate()
+                .map(|(i, (s, open))| observed(i as i64, s.0, (!open).then_some(s.1)))
+                .collect();
+            let declared: Vec<Declared> = dec.iter().enumerate()
+                .map(|(i, s)| declared(&format!("d{i}"), Some(s.0), s.0, Some(s.1)))
+                .collect();
+            let p = Params::new(now);
+            let pairs = |o: &[Observed], d: &[Declared]| {
+                let r = reconcile(o, d, &[], &p);
+                let mut v: Vec<(i64, String)> = r.matches.iter()
+                    .map(|m| (m.observed, d[m.declared].key.clone())).collect();
+                v.sort();
+                let mut verdicts: Vec<(i64, Verdict)> = r.outcomes.iter()
+                    .map(|o| (o.observed, o.verdict)).collect();
+                verdicts.sort_by_key(|x| x.0);
+                (v, verdicts)
+            };
+            let before = pairs(&observed, &declared);
+            // A deterministic shuffle from the seed.
+            let mut o2 = observed.clone();
+            let mut d2 = declared.clone();
+            let mut x = seed | 1;
+            for i in (1..o2.len()).rev() { x ^= x << 13; x ^= x >> 7; x ^= x << 17; o2.swap(i, (x % (i as u64 + 1)) as usize); }
+            for i in (1..d2.len()).rev() { x ^= x << 13; x ^= x >> 7; x ^= x << 17; d2.swap(i, (x % (i as u64 + 1)) as usize); }
+            prop_assert_eq!(before, pairs(&o2, &d2));
+        }
+    }
+}
