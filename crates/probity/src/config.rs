@@ -28,6 +28,34 @@ pub struct Config {
     pub evidence: EvidenceConfig,
     pub targets: Vec<Target>,
     pub feeds: Vec<Feed>,
+    pub reconcile: ReconcileConfig,
+}
+
+/// How observed incidents are set against declared ones (`[reconcile]`).
+#[derive(Clone, Copy, Debug)]
+pub struct ReconcileConfig {
+    /// How far apart an observed and a declared span may be and still match.
+    pub tolerance: HumanDuration,
+    /// Observed incidents shorter than this are not held against a provider.
+    pub min_duration: HumanDuration,
+    /// How long a provider has to declare an incident before it is unacknowledged.
+    pub grace: HumanDuration,
+    /// Vantage points that must have seen an incident for it to count.
+    pub min_vantages: u32,
+    /// Whether degraded incidents (slow, wrong content) count, or only outages.
+    pub include_degraded: bool,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        ReconcileConfig {
+            tolerance: HumanDuration::from_secs(300),
+            min_duration: HumanDuration::from_secs(300),
+            grace: HumanDuration::from_secs(7200),
+            min_vantages: 1,
+            include_degraded: false,
+        }
+    }
 }
 
 /// One provider status feed to poll.
@@ -121,7 +149,14 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-const TOP_KEYS: &[&str] = &["server", "target", "evidence", "feed"];
+const TOP_KEYS: &[&str] = &["server", "target", "evidence", "feed", "reconcile"];
+const RECONCILE_KEYS: &[&str] = &[
+    "tolerance",
+    "min_duration",
+    "grace",
+    "min_vantages",
+    "include_degraded",
+];
 const FEED_KEYS: &[&str] = &["name", "provider", "format", "url", "interval", "timeout"];
 const EVIDENCE_KEYS: &[&str] = &["origin", "checkpoint_interval"];
 const SERVER_KEYS: &[&str] = &[
@@ -178,6 +213,16 @@ struct ServerToml {
 struct EvidenceToml {
     origin: Option<Spanned<String>>,
     checkpoint_interval: Option<Spanned<HumanDuration>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconcileToml {
+    tolerance: Option<HumanDuration>,
+    min_duration: Option<HumanDuration>,
+    grace: Option<HumanDuration>,
+    min_vantages: Option<Spanned<u32>>,
+    include_degraded: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -422,6 +467,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     };
     let mut server_table = None;
     let mut evidence_table = None;
+    let mut reconcile_table = None;
     let mut target_values = Vec::new();
     let mut feed_values = Vec::new();
     for (key, value) in root.get_ref() {
@@ -454,6 +500,13 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 _ => ck.at(
                     value.span(),
                     "`target` must be an array of tables: write `[[target]]`",
+                ),
+            },
+            "reconcile" => match value.get_ref() {
+                DeValue::Table(t) => reconcile_table = Some(Spanned::new(value.span(), t.clone())),
+                _ => ck.at(
+                    value.span(),
+                    "`reconcile` must be a table: write `[reconcile]`",
                 ),
             },
             "feed" => match value.get_ref() {
@@ -583,6 +636,28 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
+    let mut reconcile = ReconcileConfig::default();
+    if let Some(r) = reconcile_table
+        .map(|t| strip_unknown(&mut ck, t, RECONCILE_KEYS, "in [reconcile]"))
+        .map(|t| ReconcileToml::deserialize(toml::de::Deserializer::from(t)))
+        .transpose()
+        .unwrap_or_else(|e| {
+            ck.toml_error(&e, "[reconcile]");
+            None
+        })
+    {
+        reconcile.tolerance = r.tolerance.unwrap_or(reconcile.tolerance);
+        reconcile.min_duration = r.min_duration.unwrap_or(reconcile.min_duration);
+        reconcile.grace = r.grace.unwrap_or(reconcile.grace);
+        reconcile.include_degraded = r.include_degraded.unwrap_or(false);
+        if let Some(v) = r.min_vantages {
+            if *v.get_ref() == 0 {
+                ck.at(v.span(), "[reconcile] `min_vantages` must be at least 1");
+            }
+            reconcile.min_vantages = v.into_inner().max(1);
+        }
+    }
+
     let mut feeds = Vec::new();
     let mut feed_names: HashMap<String, usize> = HashMap::new();
     for table in feed_values {
@@ -623,6 +698,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         evidence: evidence_config,
         targets,
         feeds,
+        reconcile,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod fuzz;
 pub mod live;
 pub mod probe;
 pub mod publish;
+pub mod reconcile;
 pub mod record;
 pub mod run;
 pub mod schedule;

@@ -82,6 +82,8 @@ pub struct Shared {
     pub write_errors: AtomicU64,
     /// Each feed's polling figures.
     pub feeds: std::sync::Arc<crate::feeds::poll::FeedsLive>,
+    /// Each provider's scorecard over the last 30 days, recomputed every few seconds.
+    pub scorecards: RwLock<Vec<probity_core::reconcile::Scorecard>>,
 }
 
 impl Shared {

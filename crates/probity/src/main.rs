@@ -36,6 +36,8 @@ enum Command {
     Probe(probity::cli::probe::ProbeArgs),
     /// Start a local misbehaving "cloud" and watch it: the tour, offline.
     Demo(probity::demo::DemoArgs),
+    /// How each provider's word compares with what probity observed, over a window.
+    Scorecard(probity::cli::scorecard::ScorecardArgs),
     /// The tamper-evident evidence log.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Check { config, json } => probity::cli::check(&config, json),
         Command::Probe(args) => probity::cli::probe::main(args),
         Command::Demo(args) => probity::demo::main(args),
+        Command::Scorecard(args) => probity::cli::scorecard::main(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),
         Command::Feeds(FeedsCommand::Import(args)) => probity::cli::feeds::import(args),
         Command::Evidence(EvidenceCommand::Key { config }) => probity::cli::evidence::key(&config),

@@ -113,6 +113,7 @@ pub async fn run_on(
         store: store.clone(),
         targets: Arc::new(targets.clone()),
         feeds: Arc::new(config.feeds.clone()),
+        reconcile: config.reconcile,
     });
     let mut server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -170,6 +171,45 @@ pub async fn run_on(
         })
     };
 
+    let reconciler = {
+        let (store, shared, targets, cfg) = (
+            store.clone(),
+            shared.clone(),
+            targets.clone(),
+            config.reconcile,
+        );
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let (store, targets) = (store.clone(), targets.clone());
+                let res = tokio::task::spawn_blocking(move || {
+                    let now = jiff::Timestamp::now().as_millisecond();
+                    let window = (now - 30 * 86_400_000, now);
+                    let inputs =
+                        crate::reconcile::gather(store.as_ref(), &targets, &cfg, window, now)?;
+                    let r = inputs.reconcile();
+                    Ok::<_, crate::store::StoreError>(
+                        inputs
+                            .scorecards(&r, None)
+                            .into_iter()
+                            .map(|(c, _)| c)
+                            .collect(),
+                    )
+                })
+                .await;
+                match res {
+                    Ok(Ok(cards)) => *shared.scorecards.write().expect("scorecards lock") = cards,
+                    Ok(Err(e)) => tracing::warn!(error = %e, "reconciliation failed"),
+                    Err(e) => tracing::warn!(error = %e, "reconciliation task failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        })
+    };
+
     let feed_poller = (!config.feeds.is_empty()).then(|| {
         tokio::spawn(crate::feeds::poll::run(
             config.feeds.clone(),
@@ -204,6 +244,7 @@ pub async fn run_on(
     checkpoint(&store, &signer).await;
     let _ = shutdown.wait_for(|s| *s).await;
     pruner.abort();
+    reconciler.abort();
     server.await.context("server")??;
     tracing::info!("stopped; everything measured is stored");
     Ok(())

@@ -4,6 +4,7 @@
 pub mod evidence;
 pub mod feeds;
 pub mod probe;
+pub mod scorecard;
 
 use crate::config;
 use std::path::Path;

@@ -31,6 +31,8 @@ pub struct Script {
     /// `/compute` takes `slow_by` before answering.
     pub slow: Range<Duration>,
     pub slow_by: Duration,
+    /// The TCP service reads requests and never answers.
+    pub cache_outage: Range<Duration>,
     /// Days until the HTTPS certificate expires.
     pub cert_days: i64,
 }
@@ -42,6 +44,7 @@ impl Script {
             outage: Duration::ZERO..Duration::ZERO,
             slow: Duration::ZERO..Duration::ZERO,
             slow_by: Duration::ZERO,
+            cache_outage: Duration::ZERO..Duration::ZERO,
             cert_days: 365,
         }
     }
@@ -108,8 +111,9 @@ async fn compute(State(c): State<Clock>) -> impl IntoResponse {
 
 /// The cloud's own status page, in Atlassian Statuspage's API v2 shape, on a script that
 /// behaves like the providers probity exists to check: the storage outage is posted late
-/// (halfway through), states a later start than the real one and an earlier end, and is
-/// called `minor`; the compute slowdown is never posted at all.
+/// (halfway through), states a later start than the real one and an earlier end, is called
+/// `minor`, and after it is resolved its end is edited earlier still; the cache outage is
+/// never posted at all.
 async fn status_incidents(State(c): State<Clock>) -> impl IntoResponse {
     let now = c.started.elapsed();
     let o = &c.script.outage;
@@ -147,7 +151,14 @@ async fn status_incidents(State(c): State<Clock>) -> impl IntoResponse {
             "created_at": at(posted),
             "updated_at": at(if resolved { resolved_posted } else { posted }),
             "started_at": at(o.start + len * 3 / 10),
-            "resolved_at": if resolved { Some(at(o.end - len / 10)) } else { None },
+            // After the fact, the page moves the stated end earlier still.
+            "resolved_at": if !resolved {
+                None
+            } else if now >= o.end + len * 6 / 10 {
+                Some(at(o.end - len * 3 / 10))
+            } else {
+                Some(at(o.end - len / 10))
+            },
             "shortlink": "https://status.demo-cloud.test/incidents/demo-storage-1",
             "components": [{"name": "Storage"}],
             "incident_updates": updates,
@@ -272,15 +283,29 @@ async fn tower_call(
 
 /// A line-based echo service: `PING` → `+PONG`, anything else echoed back.
 pub fn serve_echo(listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    serve_echo_scripted(listener, None)
+}
+
+/// [`serve_echo`], silent (reading, never answering) while `outage` says so.
+fn serve_echo_scripted(
+    listener: TcpListener,
+    outage: Option<(Instant, Range<Duration>)>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            let outage = outage.clone();
             tokio::spawn(async move {
                 let (r, mut w) = stream.into_split();
                 let mut lines = BufReader::new(r).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some((started, window)) = &outage
+                        && window.contains(&started.elapsed())
+                    {
+                        continue;
+                    }
                     let reply = if line.trim() == "PING" {
                         "+PONG".to_string()
                     } else {
@@ -367,7 +392,7 @@ impl Cloud {
                 let _ = axum::serve(http_l, http_router).await;
             }),
             serve_tls(https_l, tls, router),
-            serve_echo(tcp_l),
+            serve_echo_scripted(tcp_l, Some((started, script.cache_outage.clone()))),
             serve_dns(dns_s, &[(DNS_NAME, Ipv4Addr::LOCALHOST)])?,
         ];
         Ok(Cloud {

@@ -41,6 +41,7 @@ fn plan(fast: bool) -> Plan {
                 outage: ms(2000)..ms(5000),
                 slow: ms(2500)..ms(5000),
                 slow_by: ms(900),
+                cache_outage: ms(3500)..ms(6500),
                 cert_days: 10,
             },
         }
@@ -51,6 +52,7 @@ fn plan(fast: bool) -> Plan {
                 outage: s(60)..s(150),
                 slow: s(90)..s(150),
                 slow_by: ms(1200),
+                cache_outage: s(180)..s(240),
                 cert_days: 10,
             },
         }
@@ -116,6 +118,7 @@ address = "{tcp}"
 send = "PING"
 expect = "+PONG"
 interval = "{interval}"
+timeout = "{tcp_timeout}"
 tags = ["demo"]
 
 [[target]]
@@ -130,6 +133,13 @@ tags = ["demo"]
 [target.dns]
 name = "{dns_name}"
 record_type = "A"
+
+# Set what was observed against what the status page declared. The demo's timeline is
+# minutes (or seconds), so it shortens what production leaves at 5m, 5m and 2h.
+[reconcile]
+tolerance = "{tolerance}"
+min_duration = "{min_duration}"
+grace = "{grace}"
 
 # The cloud's own status page, in Atlassian Statuspage's format.
 [[feed]]
@@ -146,6 +156,10 @@ interval = "{feed_interval}"
         dns_name = cloud::DNS_NAME,
         checkpoints = if interval == "250ms" { "1s" } else { "10s" },
         feed_interval = if interval == "250ms" { "1s" } else { "15s" },
+        tcp_timeout = if interval == "250ms" { "1s" } else { "3s" },
+        tolerance = if interval == "250ms" { "1s" } else { "30s" },
+        min_duration = if interval == "250ms" { "1s" } else { "30s" },
+        grace = if interval == "250ms" { "2s" } else { "60s" },
     )
 }
 
@@ -220,13 +234,15 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
   script    {t0}  all healthy; the HTTPS certificate expires in {days} days (fails [CERT_EXPIRY] > 14d)
             {t1}  storage-api answers 503 (down after 3 failures)
             {t2}  compute-api slows to {slow} ms (degraded: [LATENCY] < 600ms)
-            {tp}  the status page posts the storage outage: late, as minor, with a later start;
-                  the compute slowdown is never posted
+            {tp}  the status page posts the storage outage: late, as minor, with a later start
             {t3}  both recover (incidents resolve after 2 successes)
+            {tc}  cache-tcp stops answering (down after 3 timeouts); the status page never says
+            {te}  the status page edits the resolved storage incident: an earlier end
 
   look      curl -s http://{addr}/api/v1/targets
             curl -s http://{addr}/api/v1/incidents
             curl -s http://{addr}/api/v1/provider-incidents
+            curl -s http://{addr}/api/v1/scorecard
             curl -s http://{addr}/metrics
             probity check --config {config}
 
@@ -242,11 +258,27 @@ Ctrl-C stops the demo. What probity sees:"#,
         t2 = t(script.slow.start),
         t3 = t(script.outage.end.max(script.slow.end)),
         tp = t(script.outage.start + (script.outage.end - script.outage.start) / 2),
+        tc = t(script.cache_outage.start),
+        te = t(script.outage.end + (script.outage.end - script.outage.start) * 6 / 10),
         days = script.cert_days,
         slow = script.slow_by.as_millis(),
     );
     narrate(addr, cloud.started, narrator_stop).await;
     let result = runner.await?;
+    // What the status page's word was worth, from the stored data.
+    if result.is_ok()
+        && let Ok(config) = crate::config::load(&config_path)
+    {
+        println!(
+            "\nThe scorecard (probity scorecard --config {}):",
+            config_path.display()
+        );
+        let _ = crate::cli::scorecard::print(
+            &config,
+            probity_core::duration::HumanDuration::from_secs(3600),
+            None,
+        );
+    }
     println!("demo stopped; its data stays in {}", data_dir.display());
     drop(cloud);
     result

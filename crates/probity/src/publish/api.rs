@@ -21,6 +21,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub targets: Arc<Vec<Arc<Target>>>,
     pub feeds: Arc<Vec<crate::config::Feed>>,
+    pub reconcile: crate::config::ReconcileConfig,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}", get(incident))
         .route("/api/v1/provider-incidents", get(provider_incidents))
         .route("/api/v1/feeds", get(feeds))
+        .route("/api/v1/scorecard", get(scorecard))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -416,6 +418,23 @@ async fn incident(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
     let inc = &inc;
     let mut v = incident_json(inc);
     v["evidence_log"] = json!(evidence_log);
+    // Reconciliation over the incident's own span: the declarations that cover it.
+    let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let window = (
+        inc.started_at_ms,
+        inc.resolved_at_ms.unwrap_or(now).max(inc.started_at_ms + 1),
+    );
+    let id = inc.id;
+    let rec = blocking(move || -> Result<Value, crate::store::StoreError> {
+        let inputs = crate::reconcile::gather(store.as_ref(), &targets, &cfg, window, now)?;
+        let r = inputs.reconcile();
+        Ok(crate::reconcile::incident_json(&inputs, &r, id))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    v["acknowledgment"] = rec["acknowledgment"].clone();
+    v["declarations"] = rec["declarations"].clone();
     Ok(Json(v).into_response())
 }
 
@@ -732,4 +751,51 @@ fn feed_json(
         "last_document_sha256": st.and_then(|s| s.last_sha256.clone()),
         "sighting_lag_seconds": live.and_then(|l| l.sighting_lag_s),
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScorecardQuery {
+    window: Option<String>,
+    provider: Option<String>,
+}
+
+/// Each provider's scorecard over `window` (default 30d) back from now.
+async fn scorecard(
+    State(s): State<AppState>,
+    q: Result<Query<ScorecardQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let window_name = q.window.unwrap_or_else(|| "30d".into());
+    let window: probity_core::duration::HumanDuration = window_name.parse().map_err(|e| {
+        ApiError::bad_request(format!("`window` must be a duration such as 30d: {e}"))
+    })?;
+    if window.as_millis() < 60_000 {
+        return Err(ApiError::bad_request("`window` must be at least 1m"));
+    }
+    let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let span = (now - window.as_millis() as i64, now);
+    let provider = q.provider.clone();
+    let cards = blocking(move || -> Result<Vec<Value>, crate::store::StoreError> {
+        let inputs = crate::reconcile::gather(store.as_ref(), &targets, &cfg, span, now)?;
+        let r = inputs.reconcile();
+        Ok(inputs
+            .scorecards(&r, provider.as_deref())
+            .iter()
+            .map(|(c, sv)| crate::reconcile::provider_json(c, sv, &window_name))
+            .collect())
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    if let Some(p) = &q.provider
+        && cards.is_empty()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no target watches provider {p:?}"),
+        ));
+    }
+    Ok(Json(cards).into_response())
 }

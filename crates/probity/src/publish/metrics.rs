@@ -288,6 +288,63 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
         }
     }
     drop(feeds);
+    let cards = shared.scorecards.read().expect("scorecards lock");
+    if !cards.is_empty() {
+        type Get = fn(&probity_core::reconcile::Scorecard) -> Option<f64>;
+        let families: [(&str, &str, Get); 5] = [
+            (
+                "probity_provider_unacknowledged_incidents",
+                "Observed incidents over the last 30 days that the provider never declared.",
+                |c| Some(c.unacknowledged_incidents as f64),
+            ),
+            (
+                "probity_provider_unacknowledged_downtime_seconds",
+                "Their total duration over the last 30 days.",
+                |c| Some(c.unacknowledged_downtime_s),
+            ),
+            (
+                "probity_provider_acknowledgment_ratio",
+                "Share of observed downtime over the last 30 days that the provider declared.",
+                |c| c.acknowledgment_rate,
+            ),
+            (
+                "probity_provider_changed_after_publication",
+                "Declared incidents over the last 30 days edited after publication.",
+                |c| Some(c.changed_after_publication as f64),
+            ),
+            (
+                "probity_provider_trust_score",
+                "The scorecard's score (0-100) over the last 30 days.",
+                |c| c.score,
+            ),
+        ];
+        for (name, help, get) in families {
+            f.header(name, "gauge", help);
+            for c in cards.iter() {
+                if let Some(v) = get(c) {
+                    f.sample(name, &[("provider", &c.provider)], v);
+                }
+            }
+        }
+        f.header(
+            "probity_provider_disclosure_lag_seconds",
+            "gauge",
+            "Disclosure lag over the last 30 days: observed start to first disclosure (quantile 1 is the maximum).",
+        );
+        for c in cards.iter() {
+            let l = &c.disclosure_lag_s;
+            for (q, v) in [("0.5", l.p50), ("0.9", l.p90), ("1", l.max)] {
+                if let Some(v) = v {
+                    f.sample(
+                        "probity_provider_disclosure_lag_seconds",
+                        &[("provider", &c.provider), ("quantile", q)],
+                        v,
+                    );
+                }
+            }
+        }
+    }
+    drop(cards);
     out
 }
 

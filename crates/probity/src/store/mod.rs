@@ -364,6 +364,8 @@ pub trait Store: Send + Sync {
     fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>>;
     /// The size of the first checkpoint that covers leaf `leaf`, if any yet.
     fn checkpoint_covering(&self, leaf: u64) -> StoreResult<Option<u64>>;
+    /// The first measured minute of every target with rollups.
+    fn first_measured(&self) -> StoreResult<std::collections::HashMap<String, i64>>;
     /// Stores a feed poll: the raw document, the feed's state, every new, changed or removed
     /// incident as a revision, and their evidence leaves, in one transaction.
     fn record_feed_poll(&self, poll: &FeedPoll) -> StoreResult<PollSummary>;

@@ -844,6 +844,15 @@ impl Store for SqliteStore {
         })
     }
 
+    fn first_measured(&self) -> StoreResult<HashMap<String, i64>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT target, MIN(minute_ms) FROM rollups GROUP BY target")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            rows.collect()
+        })
+    }
+
     fn record_feed_poll(&self, poll: &FeedPoll) -> StoreResult<PollSummary> {
         let mut conn = self.writer.lock().expect("writer lock");
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
