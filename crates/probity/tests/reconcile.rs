@@ -16,7 +16,7 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
         .unwrap()
         .port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut demo = common::bin()
+    let demo = common::bin()
         .args(["demo", "--fast", "--duration", "14s", "--listen"])
         .arg(addr.to_string())
         .arg("--data-dir")
