@@ -47,17 +47,25 @@ pub fn main(a: ScorecardArgs) -> anyhow::Result<ExitCode> {
         eprintln!("--window must be at least 1m");
         return Ok(ExitCode::from(2));
     }
-    let (cards, span, providers) = compute(&config, a.window, a.provider.as_deref())?;
+    // An unknown provider is refused before the store is touched.
+    let providers: std::collections::BTreeSet<&str> = config
+        .targets
+        .iter()
+        .filter_map(|t| t.provider.as_deref())
+        .collect();
     if let Some(p) = &a.provider
-        && cards.is_empty()
+        && !providers
+            .iter()
+            .any(|x| probity_core::names::slug(x) == probity_core::names::slug(p))
     {
         eprintln!(
             "{}: no target watches provider `{p}` (providers: {})",
             a.config.display(),
-            providers.join(", ")
+            providers.into_iter().collect::<Vec<_>>().join(", ")
         );
         return Ok(ExitCode::from(2));
     }
+    let (cards, span, _) = compute(&config, a.window, a.provider.as_deref())?;
     let window_name = a.window.to_string();
     if a.json {
         let all: Vec<_> = cards
