@@ -12,6 +12,7 @@
 //! - [`provider`]: incidents as providers declare them, normalized.
 //! - [`names`]: how providers name regions and services, and matching them to targets.
 //! - [`reconcile`]: observed incidents set against declared ones; the trust scorecard.
+//! - [`sla`]: monthly uptime and credits by a provider's own SLA terms.
 #![forbid(unsafe_code)]
 
 pub mod condition;
@@ -24,3 +25,4 @@ pub mod provider;
 pub mod reconcile;
 pub mod result;
 pub mod sketch;
+pub mod sla;
