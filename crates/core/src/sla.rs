@@ -356,9 +356,9 @@ pub fn account(
             while k < minutes {
                 let end = (k + len).min(minutes);
                 let live: Vec<usize> = (k..end).filter(|&i| !is_excluded(i)).collect();
-                for i in k..end {
+                for (i, s) in states.iter_mut().enumerate().take(end).skip(k) {
                     if !live.contains(&i) {
-                        states[i] = State::Excluded;
+                        *s = State::Excluded;
                     }
                 }
                 let (count, failures) = live
