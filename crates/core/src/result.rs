@@ -62,6 +62,8 @@ pub enum ErrorClass {
     Protocol,
     /// A latency, content or certificate-lifetime condition failed.
     Condition,
+    /// Failed, for a reason the source did not say (imported history).
+    Unknown,
 }
 
 impl ErrorClass {
@@ -74,6 +76,7 @@ impl ErrorClass {
             ErrorClass::HttpStatus => "http_status",
             ErrorClass::Protocol => "protocol",
             ErrorClass::Condition => "condition",
+            ErrorClass::Unknown => "unknown",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -85,6 +88,7 @@ impl ErrorClass {
             "http_status" => ErrorClass::HttpStatus,
             "protocol" => ErrorClass::Protocol,
             "condition" => ErrorClass::Condition,
+            "unknown" => ErrorClass::Unknown,
             _ => return None,
         })
     }

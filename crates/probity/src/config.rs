@@ -29,6 +29,21 @@ pub struct Config {
     pub targets: Vec<Target>,
     pub feeds: Vec<Feed>,
     pub reconcile: ReconcileConfig,
+    pub slas: Vec<SlaConfig>,
+}
+
+/// An SLA to account (`[[sla]]`): terms, and the targets that measure the service.
+#[derive(Clone, Debug)]
+pub struct SlaConfig {
+    pub name: String,
+    pub terms: probity_core::sla::Terms,
+    /// Target names, resolved from `targets` and the selectors.
+    pub targets: Vec<String>,
+    /// The monthly bill for the covered service, to state the credit as money.
+    pub monthly_bill: Option<f64>,
+    pub currency: String,
+    /// Maintenance windows to leave out of the formula, Unix ms.
+    pub maintenance: Vec<(i64, i64)>,
 }
 
 /// How observed incidents are set against declared ones (`[reconcile]`).
@@ -149,7 +164,27 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-const TOP_KEYS: &[&str] = &["server", "target", "evidence", "feed", "reconcile"];
+const TOP_KEYS: &[&str] = &["server", "target", "evidence", "feed", "reconcile", "sla"];
+const SLA_KEYS: &[&str] = &[
+    "name",
+    "terms",
+    "targets",
+    "tags",
+    "provider",
+    "service",
+    "region",
+    "combine",
+    "monthly_bill",
+    "currency",
+    "maintenance",
+    "commitment",
+    "tiers",
+    "basis",
+    "interval_minutes",
+    "claim_months_after",
+    "claim_days_after",
+    "credit_cap",
+];
 const RECONCILE_KEYS: &[&str] = &[
     "tolerance",
     "min_duration",
@@ -213,6 +248,32 @@ struct ServerToml {
 struct EvidenceToml {
     origin: Option<Spanned<String>>,
     checkpoint_interval: Option<Spanned<HumanDuration>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlaToml {
+    name: Spanned<String>,
+    terms: Option<Spanned<String>>,
+    #[serde(default)]
+    targets: Vec<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    provider: Option<String>,
+    service: Option<String>,
+    region: Option<String>,
+    combine: Option<Spanned<String>>,
+    monthly_bill: Option<Spanned<f64>>,
+    currency: Option<String>,
+    #[serde(default)]
+    maintenance: Vec<Spanned<String>>,
+    commitment: Option<f64>,
+    tiers: Option<Vec<probity_core::sla::Tier>>,
+    basis: Option<Spanned<String>>,
+    interval_minutes: Option<u32>,
+    claim_months_after: Option<u32>,
+    claim_days_after: Option<u32>,
+    credit_cap: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -468,6 +529,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut server_table = None;
     let mut evidence_table = None;
     let mut reconcile_table = None;
+    let mut sla_values = Vec::new();
     let mut target_values = Vec::new();
     let mut feed_values = Vec::new();
     for (key, value) in root.get_ref() {
@@ -507,6 +569,22 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 _ => ck.at(
                     value.span(),
                     "`reconcile` must be a table: write `[reconcile]`",
+                ),
+            },
+            "sla" => match value.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                sla_values.push(Spanned::new(item.span(), t.clone()))
+                            }
+                            _ => ck.at(item.span(), "each sla must be a table: write `[[sla]]`"),
+                        }
+                    }
+                }
+                _ => ck.at(
+                    value.span(),
+                    "`sla` must be an array of tables: write `[[sla]]`",
                 ),
             },
             "feed" => match value.get_ref() {
@@ -689,6 +767,31 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
+    let mut slas = Vec::new();
+    let mut sla_names: HashMap<String, usize> = HashMap::new();
+    for table in sla_values {
+        let table = strip_unknown(&mut ck, table, SLA_KEYS, "in [[sla]]");
+        let raw = match SlaToml::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(s) => s,
+            Err(e) => {
+                ck.toml_error(&e, "[[sla]]");
+                continue;
+            }
+        };
+        let name = raw.name.get_ref().clone();
+        if let Some(first_line) = sla_names.get(&name) {
+            ck.at(
+                raw.name.span(),
+                format!("duplicate sla name `{name}` (first defined on line {first_line})"),
+            );
+            continue;
+        }
+        sla_names.insert(name, line_col(src, raw.name.span().start).0);
+        if let Some(s) = build_sla(&mut ck, raw, &targets) {
+            slas.push(s);
+        }
+    }
+
     if !ck.problems.is_empty() {
         return Err(fail(ck.problems));
     }
@@ -699,6 +802,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         targets,
         feeds,
         reconcile,
+        slas,
     })
 }
 
@@ -757,6 +861,187 @@ fn check_conditions(ck: &mut Checker<'_>, table: &DeTable<'_>) -> Option<Vec<Con
         }
     }
     Some(out)
+}
+
+fn build_sla(ck: &mut Checker<'_>, raw: SlaToml, targets: &[Target]) -> Option<SlaConfig> {
+    use probity_core::sla::{Basis, Combine, Terms};
+    let before = ck.problems.len();
+    let name = raw.name.get_ref().clone();
+    let ctx = format!("sla `{name}`");
+    let custom = raw.commitment.is_some() || raw.tiers.is_some() || raw.basis.is_some();
+    let mut terms = match &raw.terms {
+        Some(id) => {
+            let catalog = crate::sla::catalog();
+            match catalog.iter().find(|t| &t.id == id.get_ref()) {
+                Some(t) => t.clone(),
+                None => {
+                    let ids: Vec<&str> = catalog.iter().map(|t| t.id.as_str()).collect();
+                    let hint = closest(id.get_ref(), &ids)
+                        .map(|k| format!("; did you mean `{k}`?"))
+                        .unwrap_or_else(|| format!(" (the catalog has {})", ids.join(", ")));
+                    ck.at(
+                        id.span(),
+                        format!("{ctx}: no terms `{}` in the catalog{hint}", id.get_ref()),
+                    );
+                    return None;
+                }
+            }
+        }
+        None if custom => Terms {
+            id: format!("custom:{name}"),
+            name: name.clone(),
+            provider: raw.provider.clone().unwrap_or_default(),
+            url: String::new(),
+            read_on: String::new(),
+            verified: true,
+            commitment: 0.0,
+            tiers: Vec::new(),
+            basis: Basis::Connectivity,
+            interval_minutes: 1,
+            combine: Combine::All,
+            claim_months_after: None,
+            claim_days_after: None,
+            credit_cap: None,
+            downtime: String::new(),
+            exclusions: String::new(),
+            claim: String::new(),
+        },
+        None => {
+            ck.at(
+                raw.name.span(),
+                format!(
+                    "{ctx}: name catalog `terms` (such as `aws-ec2-region`), or write your own with `commitment`, `tiers` and `basis`"
+                ),
+            );
+            return None;
+        }
+    };
+    // Any field written here overrides the catalog's.
+    if let Some(c) = raw.commitment {
+        terms.commitment = c;
+    }
+    if let Some(t) = raw.tiers {
+        terms.tiers = t;
+    }
+    if let Some(b) = &raw.basis {
+        terms.basis = match b.get_ref().as_str() {
+            "connectivity" => Basis::Connectivity,
+            "error_rate" => Basis::ErrorRate,
+            other => {
+                ck.at(
+                    b.span(),
+                    format!("{ctx}: `basis` is `connectivity` or `error_rate`, not `{other}`"),
+                );
+                Basis::Connectivity
+            }
+        };
+    }
+    if let Some(i) = raw.interval_minutes {
+        terms.interval_minutes = i;
+    }
+    if raw.claim_months_after.is_some() || raw.claim_days_after.is_some() {
+        terms.claim_months_after = raw.claim_months_after;
+        terms.claim_days_after = raw.claim_days_after;
+    }
+    if let Some(c) = raw.credit_cap {
+        terms.credit_cap = Some(c);
+    }
+    if let Some(c) = &raw.combine {
+        terms.combine = match c.get_ref().as_str() {
+            "all" => Combine::All,
+            "any" => Combine::Any,
+            other => {
+                ck.at(
+                    c.span(),
+                    format!("{ctx}: `combine` is `all` or `any`, not `{other}`"),
+                );
+                Combine::All
+            }
+        };
+    }
+    if let Err(e) = terms.check() {
+        ck.at(raw.name.span(), format!("{ctx}: {e}"));
+    }
+    // Targets: named ones must exist; selectors add every target that matches them all.
+    let mut chosen: Vec<String> = Vec::new();
+    for t in &raw.targets {
+        if targets.iter().any(|x| &x.name == t.get_ref()) {
+            chosen.push(t.get_ref().clone());
+        } else {
+            let names: Vec<&str> = targets.iter().map(|x| x.name.as_str()).collect();
+            let hint = closest(t.get_ref(), &names)
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            ck.at(
+                t.span(),
+                format!("{ctx}: no target named `{}`{hint}", t.get_ref()),
+            );
+        }
+    }
+    let selects = !raw.tags.is_empty()
+        || raw.provider.is_some()
+        || raw.service.is_some()
+        || raw.region.is_some();
+    if selects {
+        for t in targets {
+            let ok = raw.tags.iter().all(|g| t.tags.contains(g))
+                && raw
+                    .provider
+                    .as_ref()
+                    .is_none_or(|p| t.provider.as_ref() == Some(p))
+                && raw
+                    .service
+                    .as_ref()
+                    .is_none_or(|p| t.service.as_ref() == Some(p))
+                && raw
+                    .region
+                    .as_ref()
+                    .is_none_or(|p| t.region.as_ref() == Some(p));
+            if ok && !chosen.contains(&t.name) {
+                chosen.push(t.name.clone());
+            }
+        }
+    }
+    if chosen.is_empty() && ck.problems.len() == before {
+        ck.at(
+            raw.name.span(),
+            format!("{ctx}: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"),
+        );
+    }
+    let mut maintenance = Vec::new();
+    for m in &raw.maintenance {
+        let parsed = m.get_ref().split_once('/').and_then(|(a, b)| {
+            Some((
+                a.trim().parse::<jiff::Timestamp>().ok()?.as_millisecond(),
+                b.trim().parse::<jiff::Timestamp>().ok()?.as_millisecond(),
+            ))
+        });
+        match parsed {
+            Some((a, b)) if b > a => maintenance.push((a, b)),
+            _ => ck.at(
+                m.span(),
+                format!(
+                    "{ctx}: a maintenance window is `START/END` in RFC 3339, such as `2026-11-03T02:00:00Z/2026-11-03T04:00:00Z`"
+                ),
+            ),
+        }
+    }
+    if let Some(b) = &raw.monthly_bill
+        && *b.get_ref() < 0.0
+    {
+        ck.at(
+            b.span(),
+            format!("{ctx}: `monthly_bill` must not be negative"),
+        );
+    }
+    (ck.problems.len() == before).then(|| SlaConfig {
+        name,
+        terms,
+        targets: chosen,
+        monthly_bill: raw.monthly_bill.map(Spanned::into_inner),
+        currency: raw.currency.unwrap_or_else(|| "USD".into()),
+        maintenance,
+    })
 }
 
 fn build_feed(ck: &mut Checker<'_>, raw: FeedToml, base_dir: &Path) -> Option<Feed> {

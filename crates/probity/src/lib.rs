@@ -15,6 +15,7 @@ pub mod reconcile;
 pub mod record;
 pub mod run;
 pub mod schedule;
+pub mod sla;
 pub mod store;
 
 /// Installs the process-wide rustls crypto provider once (aws-lc-rs).

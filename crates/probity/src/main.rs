@@ -38,12 +38,30 @@ enum Command {
     Demo(probity::demo::DemoArgs),
     /// How each provider's word compares with what probity observed, over a window.
     Scorecard(probity::cli::scorecard::ScorecardArgs),
+    /// Results measured elsewhere or before.
+    #[command(subcommand)]
+    Results(ResultsCommand),
+    /// Monthly SLA accounting by the providers' own terms.
+    #[command(subcommand)]
+    Sla(SlaCommand),
     /// The tamper-evident evidence log.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
     /// Providers' status feeds.
     #[command(subcommand)]
     Feeds(FeedsCommand),
+}
+
+#[derive(Subcommand)]
+enum ResultsCommand {
+    /// Load past results (JSON lines) as if they had been measured live; all or nothing.
+    Import(probity::cli::results::ImportArgs),
+}
+
+#[derive(Subcommand)]
+enum SlaCommand {
+    /// A month's report per SLA: uptime, downtime, credit, claim deadline and text.
+    Report(probity::cli::sla::ReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -84,6 +102,8 @@ fn main() -> ExitCode {
         Command::Probe(args) => probity::cli::probe::main(args),
         Command::Demo(args) => probity::demo::main(args),
         Command::Scorecard(args) => probity::cli::scorecard::main(args),
+        Command::Sla(SlaCommand::Report(args)) => probity::cli::sla::report(args),
+        Command::Results(ResultsCommand::Import(args)) => probity::cli::results::import(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),
         Command::Feeds(FeedsCommand::Import(args)) => probity::cli::feeds::import(args),
         Command::Evidence(EvidenceCommand::Key { config }) => probity::cli::evidence::key(&config),

@@ -106,7 +106,7 @@ impl Recorder {
         let mut batch = Batch::default();
         let mut updates: Vec<(String, Status, Option<i64>, Option<i64>)> = Vec::new();
         for m in &measured {
-            let (record, change) = self.apply(&m.target, &m.output);
+            let (record, change) = self.apply(&m.target, &m.output, LOCAL_VANTAGE);
             let state = &self.states[&m.target.name];
             let cert = m
                 .output
@@ -161,10 +161,26 @@ impl Recorder {
     }
 
     /// Turns one output into a record and runs it through the target's tracker.
+    /// Runs `items` (in order) through the trackers as [`Recorder::run`] would, and returns
+    /// them as one batch, for the caller to write in one transaction (imported history).
+    pub fn batch_of(
+        &mut self,
+        items: &[(Arc<Target>, crate::probe::ProbeOutput, String)],
+    ) -> Batch {
+        let mut batch = Batch::default();
+        for (target, out, vantage) in items {
+            let (record, change) = self.apply(target, out, vantage);
+            batch.results.push(record);
+            batch.incidents.extend(change);
+        }
+        batch
+    }
+
     fn apply(
         &mut self,
         target: &Target,
         out: &crate::probe::ProbeOutput,
+        vantage: &str,
     ) -> (ResultRecord, Option<IncidentChange>) {
         let id = self.store.next_result_id().unwrap_or_default();
         let details = (out.health != Health::Up)
@@ -172,7 +188,7 @@ impl Recorder {
         let record = ResultRecord {
             id,
             target: target.name.clone(),
-            vantage: LOCAL_VANTAGE.into(),
+            vantage: vantage.into(),
             at_ms: out.at_ms,
             health: out.health,
             phases: out.phases,

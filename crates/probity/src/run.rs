@@ -59,6 +59,34 @@ pub async fn termination() {
     }
 }
 
+/// The file in `data_dir` that `probity run` holds locked while it runs.
+pub const LOCK_FILE: &str = "probity.lock";
+
+/// Takes the data directory's lock, or says who holds it. One `probity run` per data
+/// directory: its recorder hands out result and incident ids, and a second writer of
+/// results would collide with them.
+pub fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let path = data_dir.join(LOCK_FILE);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "{} is in use by a running probity (run or demo); stop it first",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 /// Runs until `shutdown` turns true. `on_ready` gets the address the server listens on.
 pub async fn run(
     config: Config,
@@ -77,6 +105,7 @@ pub async fn run_on(
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let data_dir = config.server.data_dir.clone();
+    let _lock = lock_data_dir(&data_dir)?;
     let store: Arc<dyn Store> = Arc::new(
         tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
             .await?
@@ -114,6 +143,7 @@ pub async fn run_on(
         targets: Arc::new(targets.clone()),
         feeds: Arc::new(config.feeds.clone()),
         reconcile: config.reconcile,
+        config: Arc::new(config.clone()),
     });
     let mut server_stop = shutdown.clone();
     let server = tokio::spawn(async move {

@@ -438,6 +438,18 @@ timeout = "2s"
     );
     let az = common::get_json(addr, "/api/v1/provider-incidents?provider=azure");
     assert_eq!(az[0]["regions"][0], "East US 2");
+    // The running server goes on appending to the evidence log after another process did:
+    // it reads the log's size in its own transaction, so nothing collides.
+    let polls = common::get_json(addr, "/api/v1/feeds")[0]["polls"]
+        .as_u64()
+        .unwrap();
+    common::wait_for(Duration::from_secs(10), || {
+        let p = common::get_json(addr, "/api/v1/feeds")[0]["polls"].as_u64()?;
+        (p >= polls + 2).then_some(())
+    });
+    let feeds = common::get_json(addr, "/api/v1/feeds");
+    assert_eq!(feeds[0]["status"], "ok", "{feeds}");
+    assert_eq!(feeds[0]["failures"], 0, "{feeds}");
     assert_eq!(az[0]["started_at"], "2026-07-02T18:20:00.000Z");
     probity.stop();
 

@@ -4,7 +4,9 @@
 pub mod evidence;
 pub mod feeds;
 pub mod probe;
+pub mod results;
 pub mod scorecard;
+pub mod sla;
 
 use crate::config;
 use std::path::Path;

@@ -22,6 +22,7 @@ pub struct AppState {
     pub targets: Arc<Vec<Arc<Target>>>,
     pub feeds: Arc<Vec<crate::config::Feed>>,
     pub reconcile: crate::config::ReconcileConfig,
+    pub config: Arc<crate::config::Config>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/provider-incidents", get(provider_incidents))
         .route("/api/v1/feeds", get(feeds))
         .route("/api/v1/scorecard", get(scorecard))
+        .route("/api/v1/sla", get(sla))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -798,4 +800,44 @@ async fn scorecard(
         ));
     }
     Ok(Json(cards).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlaQuery {
+    month: Option<String>,
+    sla: Option<String>,
+}
+
+/// The month's SLA reports, as `probity sla report --format json` prints them.
+async fn sla(
+    State(s): State<AppState>,
+    q: Result<Query<SlaQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let month = match &q.month {
+        None => crate::sla::this_month(now),
+        Some(m) => crate::sla::parse_month(m).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`month` must be YYYY-MM, such as 2026-11, not {m:?}"
+            ))
+        })?,
+    };
+    if let Some(name) = &q.sla
+        && !s.config.slas.iter().any(|x| &x.name == name)
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no sla named {name:?}"),
+        ));
+    }
+    let (store, config) = (s.store.clone(), s.config.clone());
+    let reports = blocking(move || {
+        crate::sla::reports(store.as_ref(), &config, month, q.sla.as_deref(), now)
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    Ok(Json(reports.iter().map(|r| r.json()).collect::<Vec<_>>()).into_response())
 }

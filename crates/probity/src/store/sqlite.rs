@@ -308,7 +308,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
@@ -383,7 +383,7 @@ impl Store for SqliteStore {
         let mut conn = self.writer.lock().expect("writer lock");
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
         let new_size;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details)
@@ -547,7 +547,7 @@ impl Store for SqliteStore {
                 records.push(crate::evidence::results_record(&inserted_results));
             }
             records.extend(batch.incidents.iter().map(crate::evidence::incident_record));
-            let size = append_leaves(&tx, *evidence_size, &records)?;
+            let size = append_leaves(&tx, log_size(&tx)?, &records)?;
             // Remember which leaf holds each incident change, for the incident's page.
             let first_incident_leaf = size - batch.incidents.len() as u64;
             let mut link = tx.prepare_cached(
@@ -570,8 +570,8 @@ impl Store for SqliteStore {
     fn append_evidence(&self, records: &[Vec<u8>]) -> StoreResult<u64> {
         let mut conn = self.writer.lock().expect("writer lock");
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
-        let tx = conn.transaction()?;
-        let first = *evidence_size;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let first = log_size(&tx)?;
         let size = append_leaves(&tx, first, records)?;
         tx.commit()?;
         *evidence_size = size;
@@ -721,7 +721,18 @@ impl Store for SqliteStore {
     }
 
     fn evidence_size(&self) -> StoreResult<u64> {
-        Ok(*self.evidence_size.lock().expect("evidence lock"))
+        // Read from the database: another process may have appended since the last write
+        // here. The figure cached for the proof checks follows.
+        let size = self.read(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(idx) + 1, 0) FROM evidence_leaves",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })? as u64;
+        let mut cached = self.evidence_size.lock().expect("evidence lock");
+        *cached = (*cached).max(size);
+        Ok(size)
     }
 
     fn evidence_root(&self, size: u64) -> StoreResult<merkle::Hash> {
@@ -856,8 +867,8 @@ impl Store for SqliteStore {
     fn record_feed_poll(&self, poll: &FeedPoll) -> StoreResult<PollSummary> {
         let mut conn = self.writer.lock().expect("writer lock");
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
-        let tx = conn.transaction()?;
-        let (summary, size) = super::sqlite_feeds::record_poll(&tx, *evidence_size, poll)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (summary, size) = super::sqlite_feeds::record_poll(&tx, log_size(&tx)?, poll)?;
         tx.commit()?;
         *evidence_size = size;
         Ok(summary)
@@ -903,6 +914,18 @@ impl Store for SqliteStore {
         conn.execute("DELETE FROM hourly WHERE hour_ms < ?1", [rollup_before_ms])?;
         Ok(Pruned { results, rollups })
     }
+}
+
+/// The evidence log's size as committed, read inside the writer's transaction: another
+/// process (`probity feeds import` beside `probity run`) may have appended since this one
+/// last looked, so the in-memory figure is only a cache.
+fn log_size(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<u64> {
+    tx.query_row(
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM evidence_leaves",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
 }
 
 /// Appends leaves for `records` at `size`, with every perfect subtree they complete; returns

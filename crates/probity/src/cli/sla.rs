@@ -1,0 +1,69 @@
+//! `probity sla report`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// The calendar month, UTC: `YYYY-MM` (the current one by default).
+    #[arg(long)]
+    pub month: Option<String>,
+    /// Only this SLA.
+    #[arg(long)]
+    pub sla: Option<String>,
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv", "html"])]
+    pub format: String,
+}
+
+pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    let config = match crate::config::load(&a.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let now = jiff::Timestamp::now().as_millisecond();
+    let month = match &a.month {
+        None => crate::sla::this_month(now),
+        Some(m) => match crate::sla::parse_month(m) {
+            Some(m) => m,
+            None => {
+                eprintln!("--month must be YYYY-MM, such as 2026-11, not {m:?}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    if config.slas.is_empty() {
+        eprintln!(
+            "{}: no [[sla]] to report on (see docs/sla.md)",
+            a.config.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if let Some(name) = &a.sla
+        && !config.slas.iter().any(|s| &s.name == name)
+    {
+        let names: Vec<&str> = config.slas.iter().map(|s| s.name.as_str()).collect();
+        eprintln!(
+            "{}: no [[sla]] named `{name}` (slas: {})",
+            a.config.display(),
+            names.join(", ")
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
+    let reports = crate::sla::reports(&store, &config, month, a.sla.as_deref(), now)?;
+    match a.format.as_str() {
+        "json" => {
+            let all: Vec<_> = reports.iter().map(|r| r.json()).collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        "csv" => print!("{}", crate::sla::csv(&reports)),
+        "html" => print!("{}", crate::sla::html(&reports)),
+        _ => print!("{}", crate::sla::table(&reports)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
