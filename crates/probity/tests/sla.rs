@@ -270,8 +270,11 @@ fn a_month_of_history_is_accounted_by_the_terms() {
     assert_eq!(api[0]["downtime_intervals"], r["downtime_intervals"]);
     let (status, body) = common::get(probity.addr, "/api/v1/sla?month=October");
     assert_eq!(status, 400, "{body}");
-    // And import is refused while it runs.
+    // And import is refused while it runs, as is a second server on the same data.
     let (code, _, _) = run(dir.path(), &["results", "import", "october.jsonl"]);
     assert_eq!(code, 1);
+    let (code, _, err) = run(dir.path(), &["run"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("data is in use by a running probity (run or demo); stop it first"), "{err}");
     probity.stop();
 }
