@@ -13,6 +13,7 @@
 //! - [`names`]: how providers name regions and services, and matching them to targets.
 //! - [`reconcile`]: observed incidents set against declared ones; the trust scorecard.
 //! - [`sla`]: monthly uptime and credits by a provider's own SLA terms.
+//! - [`slo`]: objectives, error budgets and multi-window burn-rate alerts.
 #![forbid(unsafe_code)]
 
 pub mod condition;
@@ -26,3 +27,4 @@ pub mod reconcile;
 pub mod result;
 pub mod sketch;
 pub mod sla;
+pub mod slo;

@@ -52,6 +52,13 @@ impl Sketch {
         self.count
     }
 
+    /// How many values are at most `ms`, to the sketch's 2%: values in the bucket that holds
+    /// `ms` count as at most it.
+    pub fn count_at_most(&self, ms: f64) -> u64 {
+        let limit = Self::index(ms.max(0.0));
+        self.buckets.range(..=limit).map(|(_, c)| c).sum()
+    }
+
     /// The q-quantile (0..=1) in milliseconds, or `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
@@ -100,6 +107,20 @@ impl Sketch {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn counting_below_a_threshold() {
+        let mut s = Sketch::new();
+        for ms in [1.0, 10.0, 100.0, 480.0, 520.0, 1000.0] {
+            s.insert(ms);
+        }
+        assert_eq!(s.count_at_most(500.0), 4);
+        assert_eq!(s.count_at_most(0.0), 0);
+        assert_eq!(s.count_at_most(10_000.0), 6);
+        // Within the sketch's 2%: 505 ms shares 500's bucket or the next.
+        assert!(s.count_at_most(509.0) >= 4);
+    }
+
     use super::*;
 
     #[test]

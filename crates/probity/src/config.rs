@@ -30,6 +30,19 @@ pub struct Config {
     pub feeds: Vec<Feed>,
     pub reconcile: ReconcileConfig,
     pub slas: Vec<SlaConfig>,
+    pub slos: Vec<SloConfig>,
+}
+
+/// A service level objective (`[[slo]]`).
+#[derive(Clone, Debug)]
+pub struct SloConfig {
+    pub name: String,
+    pub targets: Vec<String>,
+    /// A fraction: 99.9% is 0.999.
+    pub objective: f64,
+    pub window: HumanDuration,
+    pub sli: probity_core::slo::Sli,
+    pub alerts: Vec<probity_core::slo::BurnAlert>,
 }
 
 /// An SLA to account (`[[sla]]`): terms, and the targets that measure the service.
@@ -164,7 +177,28 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-const TOP_KEYS: &[&str] = &["server", "target", "evidence", "feed", "reconcile", "sla"];
+const TOP_KEYS: &[&str] = &[
+    "server",
+    "target",
+    "evidence",
+    "feed",
+    "reconcile",
+    "sla",
+    "slo",
+];
+const SLO_KEYS: &[&str] = &[
+    "name",
+    "targets",
+    "tags",
+    "provider",
+    "service",
+    "region",
+    "objective",
+    "window",
+    "sli",
+    "threshold",
+    "alerts",
+];
 const SLA_KEYS: &[&str] = &[
     "name",
     "terms",
@@ -274,6 +308,33 @@ struct SlaToml {
     claim_months_after: Option<u32>,
     claim_days_after: Option<u32>,
     credit_cap: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SloToml {
+    name: Spanned<String>,
+    #[serde(default)]
+    targets: Vec<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    provider: Option<String>,
+    service: Option<String>,
+    region: Option<String>,
+    objective: Spanned<f64>,
+    window: Option<HumanDuration>,
+    sli: Option<Spanned<String>>,
+    threshold: Option<Spanned<HumanDuration>>,
+    alerts: Option<Vec<AlertToml>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertToml {
+    severity: String,
+    factor: f64,
+    long: HumanDuration,
+    short: HumanDuration,
 }
 
 #[derive(Deserialize)]
@@ -530,6 +591,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut evidence_table = None;
     let mut reconcile_table = None;
     let mut sla_values = Vec::new();
+    let mut slo_values = Vec::new();
     let mut target_values = Vec::new();
     let mut feed_values = Vec::new();
     for (key, value) in root.get_ref() {
@@ -569,6 +631,22 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 _ => ck.at(
                     value.span(),
                     "`reconcile` must be a table: write `[reconcile]`",
+                ),
+            },
+            "slo" => match value.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                slo_values.push(Spanned::new(item.span(), t.clone()))
+                            }
+                            _ => ck.at(item.span(), "each slo must be a table: write `[[slo]]`"),
+                        }
+                    }
+                }
+                _ => ck.at(
+                    value.span(),
+                    "`slo` must be an array of tables: write `[[slo]]`",
                 ),
             },
             "sla" => match value.get_ref() {
@@ -792,6 +870,31 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
+    let mut slos = Vec::new();
+    let mut slo_names: HashMap<String, usize> = HashMap::new();
+    for table in slo_values {
+        let table = strip_unknown(&mut ck, table, SLO_KEYS, "in [[slo]]");
+        let raw = match SloToml::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(s) => s,
+            Err(e) => {
+                ck.toml_error(&e, "[[slo]]");
+                continue;
+            }
+        };
+        let name = raw.name.get_ref().clone();
+        if let Some(first_line) = slo_names.get(&name) {
+            ck.at(
+                raw.name.span(),
+                format!("duplicate slo name `{name}` (first defined on line {first_line})"),
+            );
+            continue;
+        }
+        slo_names.insert(name, line_col(src, raw.name.span().start).0);
+        if let Some(s) = build_slo(&mut ck, raw, &targets) {
+            slos.push(s);
+        }
+    }
+
     if !ck.problems.is_empty() {
         return Err(fail(ck.problems));
     }
@@ -803,6 +906,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         feeds,
         reconcile,
         slas,
+        slos,
     })
 }
 
@@ -861,6 +965,120 @@ fn check_conditions(ck: &mut Checker<'_>, table: &DeTable<'_>) -> Option<Vec<Con
         }
     }
     Some(out)
+}
+
+/// Targets by name, plus every target matching all the selectors given; problems for
+/// names that do not exist.
+#[allow(clippy::too_many_arguments)]
+fn select_targets(
+    ck: &mut Checker<'_>,
+    ctx: &str,
+    names: &[Spanned<String>],
+    tags: &[String],
+    provider: Option<&String>,
+    service: Option<&String>,
+    region: Option<&String>,
+    targets: &[Target],
+) -> Vec<String> {
+    let mut chosen: Vec<String> = Vec::new();
+    for t in names {
+        if targets.iter().any(|x| &x.name == t.get_ref()) {
+            chosen.push(t.get_ref().clone());
+        } else {
+            let all: Vec<&str> = targets.iter().map(|x| x.name.as_str()).collect();
+            let hint = closest(t.get_ref(), &all)
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            ck.at(
+                t.span(),
+                format!("{ctx}: no target named `{}`{hint}", t.get_ref()),
+            );
+        }
+    }
+    if !tags.is_empty() || provider.is_some() || service.is_some() || region.is_some() {
+        for t in targets {
+            let ok = tags.iter().all(|g| t.tags.contains(g))
+                && provider.is_none_or(|p| t.provider.as_ref() == Some(p))
+                && service.is_none_or(|p| t.service.as_ref() == Some(p))
+                && region.is_none_or(|p| t.region.as_ref() == Some(p));
+            if ok && !chosen.contains(&t.name) {
+                chosen.push(t.name.clone());
+            }
+        }
+    }
+    chosen
+}
+
+fn build_slo(ck: &mut Checker<'_>, raw: SloToml, targets: &[Target]) -> Option<SloConfig> {
+    use probity_core::slo::{BurnAlert, Sli, default_alerts};
+    let before = ck.problems.len();
+    let name = raw.name.get_ref().clone();
+    let ctx = format!("slo `{name}`");
+    let objective = *raw.objective.get_ref();
+    if !(objective > 0.0 && objective < 100.0) {
+        ck.at(
+            raw.objective.span(),
+            format!("{ctx}: `objective` is a percentage below 100, such as 99.9"),
+        );
+    }
+    let sli = match raw.sli.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("availability") => Sli::Availability,
+        Some("latency") => match &raw.threshold {
+            Some(t) => Sli::Latency {
+                threshold_ms: t.get_ref().as_millis() as f64,
+            },
+            None => {
+                ck.at(
+                    raw.name.span(),
+                    format!("{ctx}: a latency SLO needs a `threshold`, such as \"500ms\""),
+                );
+                Sli::Availability
+            }
+        },
+        Some(other) => {
+            ck.at(
+                raw.sli.as_ref().expect("matched Some").span(),
+                format!("{ctx}: `sli` is `availability` or `latency`, not `{other}`"),
+            );
+            Sli::Availability
+        }
+    };
+    let alerts = match raw.alerts {
+        None => default_alerts(),
+        Some(list) => list
+            .into_iter()
+            .map(|a| BurnAlert {
+                severity: a.severity,
+                factor: a.factor,
+                long_ms: a.long.as_millis() as i64,
+                short_ms: a.short.as_millis() as i64,
+            })
+            .collect(),
+    };
+    let chosen = select_targets(
+        ck,
+        &ctx,
+        &raw.targets,
+        &raw.tags,
+        raw.provider.as_ref(),
+        raw.service.as_ref(),
+        raw.region.as_ref(),
+        targets,
+    );
+    if chosen.is_empty() && ck.problems.len() == before {
+        ck.at(
+            raw.name.span(),
+            format!("{ctx}: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"),
+        );
+    }
+    (ck.problems.len() == before).then(|| SloConfig {
+        name,
+        targets: chosen,
+        objective: objective / 100.0,
+        window: raw.window.unwrap_or(HumanDuration::from_secs(30 * 86_400)),
+        sli,
+        alerts,
+    })
 }
 
 fn build_sla(ck: &mut Checker<'_>, raw: SlaToml, targets: &[Target]) -> Option<SlaConfig> {
@@ -962,46 +1180,16 @@ fn build_sla(ck: &mut Checker<'_>, raw: SlaToml, targets: &[Target]) -> Option<S
     if let Err(e) = terms.check() {
         ck.at(raw.name.span(), format!("{ctx}: {e}"));
     }
-    // Targets: named ones must exist; selectors add every target that matches them all.
-    let mut chosen: Vec<String> = Vec::new();
-    for t in &raw.targets {
-        if targets.iter().any(|x| &x.name == t.get_ref()) {
-            chosen.push(t.get_ref().clone());
-        } else {
-            let names: Vec<&str> = targets.iter().map(|x| x.name.as_str()).collect();
-            let hint = closest(t.get_ref(), &names)
-                .map(|k| format!("; did you mean `{k}`?"))
-                .unwrap_or_default();
-            ck.at(
-                t.span(),
-                format!("{ctx}: no target named `{}`{hint}", t.get_ref()),
-            );
-        }
-    }
-    let selects = !raw.tags.is_empty()
-        || raw.provider.is_some()
-        || raw.service.is_some()
-        || raw.region.is_some();
-    if selects {
-        for t in targets {
-            let ok = raw.tags.iter().all(|g| t.tags.contains(g))
-                && raw
-                    .provider
-                    .as_ref()
-                    .is_none_or(|p| t.provider.as_ref() == Some(p))
-                && raw
-                    .service
-                    .as_ref()
-                    .is_none_or(|p| t.service.as_ref() == Some(p))
-                && raw
-                    .region
-                    .as_ref()
-                    .is_none_or(|p| t.region.as_ref() == Some(p));
-            if ok && !chosen.contains(&t.name) {
-                chosen.push(t.name.clone());
-            }
-        }
-    }
+    let chosen = select_targets(
+        ck,
+        &ctx,
+        &raw.targets,
+        &raw.tags,
+        raw.provider.as_ref(),
+        raw.service.as_ref(),
+        raw.region.as_ref(),
+        targets,
+    );
     if chosen.is_empty() && ck.problems.len() == before {
         ck.at(
             raw.name.span(),

@@ -16,6 +16,7 @@ pub mod record;
 pub mod run;
 pub mod schedule;
 pub mod sla;
+pub mod slo;
 pub mod store;
 
 /// Installs the process-wide rustls crypto provider once (aws-lc-rs).

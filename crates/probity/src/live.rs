@@ -84,6 +84,8 @@ pub struct Shared {
     pub feeds: std::sync::Arc<crate::feeds::poll::FeedsLive>,
     /// Each provider's scorecard over the last 30 days, recomputed every few seconds.
     pub scorecards: RwLock<Vec<probity_core::reconcile::Scorecard>>,
+    /// Each SLO's state, recomputed with the scorecards.
+    pub slos: RwLock<Vec<(String, probity_core::slo::Status)>>,
 }
 
 impl Shared {

@@ -208,9 +208,24 @@ pub async fn run_on(
             targets.clone(),
             config.reconcile,
         );
+        let slos = Arc::new(config.slos.clone());
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             loop {
+                let (store2, slos2) = (store.clone(), slos.clone());
+                let slo_res = tokio::task::spawn_blocking(move || {
+                    let now = jiff::Timestamp::now().as_millisecond();
+                    slos2
+                        .iter()
+                        .map(|s| Ok((s.name.clone(), crate::slo::status(store2.as_ref(), s, now)?)))
+                        .collect::<Result<Vec<_>, crate::store::StoreError>>()
+                })
+                .await;
+                match slo_res {
+                    Ok(Ok(v)) => *shared.slos.write().expect("slos lock") = v,
+                    Ok(Err(e)) => tracing::warn!(error = %e, "SLO evaluation failed"),
+                    Err(e) => tracing::warn!(error = %e, "SLO task failed"),
+                }
                 let (store, targets) = (store.clone(), targets.clone());
                 let res = tokio::task::spawn_blocking(move || {
                     let now = jiff::Timestamp::now().as_millisecond();

@@ -128,6 +128,33 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
         m.contains("probity_provider_changed_after_publication{provider=\"demo-cloud\"} 1"),
         "{m}"
     );
+    // The storage SLO: the outage burns the budget fast enough to page.
+    let slo = common::get_json(addr, "/api/v1/slo");
+    let s = &slo[0];
+    assert_eq!(s["name"], "storage-availability");
+    assert_eq!(s["objective_percent"], 99.5);
+    assert!(
+        s["budget_remaining"].as_f64().unwrap() < 0.0,
+        "overspent: {s}"
+    );
+    assert_eq!(s["alerts"][0]["severity"], "page");
+    assert_eq!(
+        (
+            s["alerts"][0]["long"].as_str(),
+            s["alerts"][0]["short"].as_str()
+        ),
+        (Some("1h"), Some("5m"))
+    );
+    assert!(
+        s["alerts"][0]["long_burn_rate"].as_f64().unwrap() >= 14.4,
+        "{s}"
+    );
+    assert_eq!(s["alerts"][0]["firing"], true, "{s}");
+    common::wait_for(Duration::from_secs(10), || {
+        let (_, m) = common::get(addr, "/metrics");
+        m.contains("probity_slo_alert_firing{slo=\"storage-availability\",severity=\"page\",long=\"1h\",short=\"5m\"} 1")
+            .then_some(())
+    });
     let (status, body) = common::get(addr, "/api/v1/scorecard?window=soon");
     assert_eq!(status, 400, "{body}");
     let (status, _) = common::get(addr, "/api/v1/scorecard?provider=nobody");

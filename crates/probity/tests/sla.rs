@@ -275,6 +275,52 @@ fn a_month_of_history_is_accounted_by_the_terms() {
     assert_eq!(code, 1);
     let (code, _, err) = run(dir.path(), &["run"]);
     assert_eq!(code, 1);
-    assert!(err.contains("data is in use by a running probity (run or demo); stop it first"), "{err}");
+    assert!(
+        err.contains("data is in use by a running probity (run or demo); stop it first"),
+        "{err}"
+    );
     probity.stop();
+}
+
+#[test]
+fn sla_and_slo_problems_are_reported_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = format!(
+        "{CONFIG}
+[[sla]]
+name = \"typo\"
+terms = \"aws-ec2-regoin\"
+targets = [\"vm-a\"]
+
+[[sla]]
+name = \"ghost\"
+terms = \"aws-s3\"
+targets = [\"vm-z\"]
+
+[[slo]]
+name = \"slow\"
+targets = [\"vm-a\"]
+objective = 99.9
+sli = \"latency\"
+
+[[slo]]
+name = \"greedy\"
+targets = [\"vm-b\"]
+objective = 100
+"
+    );
+    std::fs::write(dir.path().join("bad.toml"), bad).unwrap();
+    let (code, _, err) = run(dir.path(), &["check", "--config", "bad.toml"]);
+    assert_eq!(code, 2);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "bad.toml:31:9: sla `typo`: no terms `aws-ec2-regoin` in the catalog; did you mean `aws-ec2-region`?",
+            "bad.toml:37:12: sla `ghost`: no target named `vm-z`; did you mean `vm-a`?",
+            "bad.toml:40:8: slo `slow`: a latency SLO needs a `threshold`, such as \"500ms\"",
+            "bad.toml:48:13: slo `greedy`: `objective` is a percentage below 100, such as 99.9",
+            "bad.toml: 4 problems",
+        ]
+    );
 }

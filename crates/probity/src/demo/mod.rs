@@ -153,6 +153,13 @@ interval_minutes = 5
 claim_months_after = 2
 monthly_bill = 1200
 
+# An objective of our own for the storage API, with the SRE Workbook's burn-rate alerts.
+[[slo]]
+name = "storage-availability"
+targets = ["storage-api"]
+objective = 99.5
+window = "30d"
+
 # The cloud's own status page, in Atlassian Statuspage's format.
 [[feed]]
 name = "demo-status"

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/feeds", get(feeds))
         .route("/api/v1/scorecard", get(scorecard))
         .route("/api/v1/sla", get(sla))
+        .route("/api/v1/slo", get(slo))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -840,4 +841,26 @@ async fn sla(
     .await?
     .map_err(ApiError::internal)?;
     Ok(Json(reports.iter().map(|r| r.json()).collect::<Vec<_>>()).into_response())
+}
+
+/// Every SLO's state now: the indicator, the error budget left, burn rates and alerts.
+async fn slo(State(s): State<AppState>) -> ApiResult {
+    let (store, config) = (s.store.clone(), s.config.clone());
+    let now = jiff::Timestamp::now().as_millisecond();
+    let all = blocking(move || -> Result<Vec<Value>, crate::store::StoreError> {
+        config
+            .slos
+            .iter()
+            .map(|slo| {
+                Ok(crate::slo::json(
+                    slo,
+                    &crate::slo::status(store.as_ref(), slo, now)?,
+                    now,
+                ))
+            })
+            .collect()
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    Ok(Json(all).into_response())
 }

@@ -345,6 +345,74 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
         }
     }
     drop(cards);
+    let slos = shared.slos.read().expect("slos lock");
+    if !slos.is_empty() {
+        f.header(
+            "probity_slo_sli",
+            "gauge",
+            "The SLO's indicator over its window: good ÷ all events.",
+        );
+        for (name, s) in slos.iter() {
+            if let Some(v) = s.sli {
+                f.sample("probity_slo_sli", &[("slo", name)], v);
+            }
+        }
+        f.header(
+            "probity_slo_error_budget_remaining",
+            "gauge",
+            "Share of the error budget left over the window (negative when overspent).",
+        );
+        for (name, s) in slos.iter() {
+            if let Some(v) = s.budget_remaining {
+                f.sample("probity_slo_error_budget_remaining", &[("slo", name)], v);
+            }
+        }
+        f.header(
+            "probity_slo_burn_rate",
+            "gauge",
+            "Error rate ÷ error budget over each alert window.",
+        );
+        for (name, s) in slos.iter() {
+            let mut seen = std::collections::BTreeMap::new();
+            for a in &s.alerts {
+                seen.insert(a.long_ms, a.long_burn_rate);
+                seen.insert(a.short_ms, a.short_burn_rate);
+            }
+            for (ms, rate) in seen {
+                if let Some(r) = rate {
+                    let w = probity_core::duration::HumanDuration::from_millis(ms.max(0) as u64)
+                        .to_string();
+                    f.sample("probity_slo_burn_rate", &[("slo", name), ("window", &w)], r);
+                }
+            }
+        }
+        f.header(
+            "probity_slo_alert_firing",
+            "gauge",
+            "Whether a burn-rate alert fires (1): its rate is at or above its factor over both windows.",
+        );
+        for (name, s) in slos.iter() {
+            for a in &s.alerts {
+                let long =
+                    probity_core::duration::HumanDuration::from_millis(a.long_ms.max(0) as u64)
+                        .to_string();
+                let short =
+                    probity_core::duration::HumanDuration::from_millis(a.short_ms.max(0) as u64)
+                        .to_string();
+                f.sample(
+                    "probity_slo_alert_firing",
+                    &[
+                        ("slo", name),
+                        ("severity", &a.severity),
+                        ("long", &long),
+                        ("short", &short),
+                    ],
+                    f64::from(u8::from(a.firing)),
+                );
+            }
+        }
+    }
+    drop(slos);
     out
 }
 
