@@ -31,7 +31,93 @@ pub struct Config {
     pub reconcile: ReconcileConfig,
     pub slas: Vec<SlaConfig>,
     pub slos: Vec<SloConfig>,
+    pub channels: Vec<Channel>,
+    pub alerts: Vec<AlertRule>,
+    pub alerting: AlertingConfig,
 }
+
+/// Where alerts go (`[[channel]]`). Secrets are expanded here: never print a channel.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum ChannelKind {
+    /// JSON body, signed with HMAC-SHA256 of the body when a secret is set.
+    Webhook { url: String, secret: Option<String> },
+    /// A Slack incoming webhook.
+    Slack { url: String },
+    /// PagerDuty Events API v2.
+    PagerDuty { routing_key: String, url: String },
+}
+
+impl ChannelKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ChannelKind::Webhook { .. } => "webhook",
+            ChannelKind::Slack { .. } => "slack",
+            ChannelKind::PagerDuty { .. } => "pagerduty",
+        }
+    }
+}
+
+/// What alerts on what (`[[alert]]`).
+#[derive(Clone, Debug)]
+pub struct AlertRule {
+    pub name: String,
+    pub on: Vec<String>,
+    pub targets: Vec<String>,
+    pub providers: Vec<String>,
+    pub services: Vec<String>,
+    pub regions: Vec<String>,
+    pub tags: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+impl AlertRule {
+    /// Whether the rule covers `t`: every selector given matches (empty ones match all).
+    pub fn selects(&self, t: &Target) -> bool {
+        let any = |list: &[String], v: Option<&String>| {
+            list.is_empty() || v.is_some_and(|v| list.contains(v))
+        };
+        any(&self.targets, Some(&t.name))
+            && any(&self.providers, t.provider.as_ref())
+            && any(&self.services, t.service.as_ref())
+            && any(&self.regions, t.region.as_ref())
+            && (self.tags.is_empty() || self.tags.iter().any(|g| t.tags.contains(g)))
+    }
+}
+
+/// Delivery settings (`[alerting]`).
+#[derive(Clone, Debug)]
+pub struct AlertingConfig {
+    /// The longest wait between two delivery attempts.
+    pub max_backoff: HumanDuration,
+    /// The address people reach the API at, for links in messages.
+    pub public_url: Option<String>,
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            max_backoff: HumanDuration::from_secs(300),
+            public_url: None,
+        }
+    }
+}
+
+/// The events `[[alert]] on` accepts.
+pub const ALERT_EVENTS: &[&str] = &["incident_opened", "incident_resolved"];
+/// Events the issue names that are not delivered yet: refused with a clear message.
+const ALERT_EVENTS_LATER: &[&str] = &[
+    "provider_declared",
+    "unacknowledged",
+    "slo_burn",
+    "cert_expiry",
+    "heartbeat_missed",
+];
 
 /// A service level objective (`[[slo]]`).
 #[derive(Clone, Debug)]
@@ -185,7 +271,22 @@ const TOP_KEYS: &[&str] = &[
     "reconcile",
     "sla",
     "slo",
+    "channel",
+    "alert",
+    "alerting",
 ];
+const CHANNEL_KEYS: &[&str] = &["name", "type", "url", "secret", "routing_key"];
+const ALERT_KEYS: &[&str] = &[
+    "name",
+    "on",
+    "targets",
+    "providers",
+    "services",
+    "regions",
+    "tags",
+    "channels",
+];
+const ALERTING_KEYS: &[&str] = &["max_backoff", "public_url"];
 const SLO_KEYS: &[&str] = &[
     "name",
     "targets",
@@ -308,6 +409,42 @@ struct SlaToml {
     claim_months_after: Option<u32>,
     claim_days_after: Option<u32>,
     credit_cap: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelToml {
+    name: Spanned<String>,
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    url: Option<Spanned<String>>,
+    secret: Option<Spanned<String>>,
+    routing_key: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertToml2 {
+    name: Spanned<String>,
+    on: Vec<Spanned<String>>,
+    #[serde(default)]
+    targets: Vec<Spanned<String>>,
+    #[serde(default)]
+    providers: Vec<String>,
+    #[serde(default)]
+    services: Vec<String>,
+    #[serde(default)]
+    regions: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    channels: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertingToml {
+    max_backoff: Option<Spanned<HumanDuration>>,
+    public_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -592,6 +729,9 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut reconcile_table = None;
     let mut sla_values = Vec::new();
     let mut slo_values = Vec::new();
+    let mut channel_values = Vec::new();
+    let mut alert_values = Vec::new();
+    let mut alerting_table = None;
     let mut target_values = Vec::new();
     let mut feed_values = Vec::new();
     for (key, value) in root.get_ref() {
@@ -631,6 +771,41 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 _ => ck.at(
                     value.span(),
                     "`reconcile` must be a table: write `[reconcile]`",
+                ),
+            },
+            "channel" | "alert" => match value.get_ref() {
+                DeValue::Array(items) => {
+                    let name = key.get_ref().to_string();
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                let v = Spanned::new(item.span(), t.clone());
+                                if name == "channel" {
+                                    channel_values.push(v)
+                                } else {
+                                    alert_values.push(v)
+                                }
+                            }
+                            _ => ck.at(
+                                item.span(),
+                                format!("each {name} must be a table: write `[[{name}]]`"),
+                            ),
+                        }
+                    }
+                }
+                _ => ck.at(
+                    value.span(),
+                    format!(
+                        "`{0}` must be an array of tables: write `[[{0}]]`",
+                        key.get_ref()
+                    ),
+                ),
+            },
+            "alerting" => match value.get_ref() {
+                DeValue::Table(t) => alerting_table = Some(Spanned::new(value.span(), t.clone())),
+                _ => ck.at(
+                    value.span(),
+                    "`alerting` must be a table: write `[alerting]`",
                 ),
             },
             "slo" => match value.get_ref() {
@@ -895,6 +1070,104 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
+    let mut alerting = AlertingConfig::default();
+    if let Some(a) = alerting_table
+        .map(|t| strip_unknown(&mut ck, t, ALERTING_KEYS, "in [alerting]"))
+        .map(|t| AlertingToml::deserialize(toml::de::Deserializer::from(t)))
+        .transpose()
+        .unwrap_or_else(|e| {
+            ck.toml_error(&e, "[alerting]");
+            None
+        })
+    {
+        if let Some(b) = a.max_backoff {
+            if b.get_ref().as_millis() < 100 {
+                ck.at(b.span(), "[alerting] `max_backoff` must be at least 100ms");
+            }
+            alerting.max_backoff = b.into_inner();
+        }
+        alerting.public_url = a.public_url;
+    }
+    let mut channels: Vec<Channel> = Vec::new();
+    for table in channel_values {
+        let table = strip_unknown(&mut ck, table, CHANNEL_KEYS, "in [[channel]]");
+        let raw = match ChannelToml::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(c) => c,
+            Err(e) => {
+                ck.toml_error(&e, "[[channel]]");
+                continue;
+            }
+        };
+        if channels.iter().any(|c| &c.name == raw.name.get_ref()) {
+            ck.at(
+                raw.name.span(),
+                format!("duplicate channel name `{}`", raw.name.get_ref()),
+            );
+            continue;
+        }
+        if let Some(c) = build_channel(&mut ck, raw, base_dir) {
+            channels.push(c);
+        }
+    }
+    let mut alerts: Vec<AlertRule> = Vec::new();
+    for table in alert_values {
+        let table = strip_unknown(&mut ck, table, ALERT_KEYS, "in [[alert]]");
+        let raw = match AlertToml2::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(a) => a,
+            Err(e) => {
+                ck.toml_error(&e, "[[alert]]");
+                continue;
+            }
+        };
+        let ctx = format!("alert `{}`", raw.name.get_ref());
+        for e in &raw.on {
+            if ALERT_EVENTS_LATER.contains(&e.get_ref().as_str()) {
+                ck.at(
+                    e.span(),
+                    format!(
+                        "{ctx}: `{}` alerts are not delivered yet (this version delivers {})",
+                        e.get_ref(),
+                        ALERT_EVENTS.join(", ")
+                    ),
+                );
+            } else if !ALERT_EVENTS.contains(&e.get_ref().as_str()) {
+                let hint = closest(e.get_ref(), ALERT_EVENTS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                ck.at(
+                    e.span(),
+                    format!("{ctx}: unknown event `{}`{hint}", e.get_ref()),
+                );
+            }
+        }
+        for c in &raw.channels {
+            if !channels.iter().any(|x| &x.name == c.get_ref()) {
+                ck.at(
+                    c.span(),
+                    format!("{ctx}: no [[channel]] named `{}`", c.get_ref()),
+                );
+            }
+        }
+        for t in &raw.targets {
+            if !targets.iter().any(|x| &x.name == t.get_ref()) {
+                ck.at(
+                    t.span(),
+                    format!("{ctx}: no target named `{}`", t.get_ref()),
+                );
+            }
+        }
+        alerts.push(AlertRule {
+            name: raw.name.into_inner(),
+            on: raw.on.into_iter().map(Spanned::into_inner).collect(),
+            targets: raw.targets.into_iter().map(Spanned::into_inner).collect(),
+            providers: raw.providers,
+            services: raw.services,
+            regions: raw.regions,
+            tags: raw.tags,
+            channels: raw.channels.into_iter().map(Spanned::into_inner).collect(),
+        });
+    }
+
     if !ck.problems.is_empty() {
         return Err(fail(ck.problems));
     }
@@ -907,6 +1180,9 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         reconcile,
         slas,
         slos,
+        channels,
+        alerts,
+        alerting,
     })
 }
 
@@ -1007,6 +1283,77 @@ fn select_targets(
         }
     }
     chosen
+}
+
+fn build_channel(ck: &mut Checker<'_>, raw: ChannelToml, base_dir: &Path) -> Option<Channel> {
+    let before = ck.problems.len();
+    let name = raw.name.get_ref().clone();
+    let ctx = format!("channel `{name}`");
+    let mut secret = |v: &Option<Spanned<String>>, key: &str, required: bool| -> Option<String> {
+        match v {
+            None => {
+                if required {
+                    ck.at(raw.name.span(), format!("{ctx}: `{key}` is required"));
+                }
+                None
+            }
+            Some(v) => match expand_secrets(v.get_ref(), base_dir) {
+                Ok(x) => Some(x),
+                Err(e) => {
+                    ck.at(v.span(), format!("{ctx}: {e}"));
+                    None
+                }
+            },
+        }
+    };
+    let kind = match raw.kind.get_ref().as_str() {
+        "webhook" => ChannelKind::Webhook {
+            url: secret(&raw.url, "url", true).unwrap_or_default(),
+            secret: secret(&raw.secret, "secret", false),
+        },
+        "slack" => ChannelKind::Slack {
+            url: secret(&raw.url, "url", true).unwrap_or_default(),
+        },
+        "pagerduty" => ChannelKind::PagerDuty {
+            routing_key: secret(&raw.routing_key, "routing_key", true).unwrap_or_default(),
+            url: secret(&raw.url, "url", false)
+                .unwrap_or_else(|| "https://events.pagerduty.com/v2/enqueue".into()),
+        },
+        "email" => {
+            ck.at(
+                raw.kind.span(),
+                format!(
+                    "{ctx}: email channels are not delivered yet (webhook, slack and pagerduty are)"
+                ),
+            );
+            return None;
+        }
+        other => {
+            let known = ["webhook", "slack", "pagerduty", "email"];
+            let hint = closest(other, &known)
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            ck.at(
+                raw.kind.span(),
+                format!(
+                    "{ctx}: unknown type `{other}` (one of webhook, slack, pagerduty, email){hint}"
+                ),
+            );
+            return None;
+        }
+    };
+    let url = match &kind {
+        ChannelKind::Webhook { url, .. }
+        | ChannelKind::Slack { url }
+        | ChannelKind::PagerDuty { url, .. } => url,
+    };
+    if ck.problems.len() == before && !(url.starts_with("http://") || url.starts_with("https://")) {
+        ck.at(
+            raw.url.as_ref().map_or(raw.name.span(), |u| u.span()),
+            format!("{ctx}: `url` must start with http:// or https://"),
+        );
+    }
+    (ck.problems.len() == before).then_some(Channel { name, kind })
 }
 
 fn build_slo(ck: &mut Checker<'_>, raw: SloToml, targets: &[Target]) -> Option<SloConfig> {

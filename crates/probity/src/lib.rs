@@ -1,6 +1,7 @@
 //! Probity: probes, stores, observes and publishes. See ARCHITECTURE.md for the code map.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod bundle;
 pub mod cli;
 pub mod config;

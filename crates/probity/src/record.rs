@@ -36,6 +36,8 @@ pub struct Recorder {
     store: Arc<dyn Store>,
     shared: Arc<Shared>,
     states: HashMap<String, TargetState>,
+    /// When set, incident changes put their alerts in the outbox, in the same transaction.
+    alerting: Option<Arc<crate::alert::Alerting>>,
 }
 
 impl Recorder {
@@ -79,7 +81,14 @@ impl Recorder {
             store,
             shared,
             states,
+            alerting: None,
         })
+    }
+
+    /// Alerts on the incident changes this recorder writes.
+    pub fn with_alerting(mut self, alerting: Option<Arc<crate::alert::Alerting>>) -> Self {
+        self.alerting = alerting;
+        self
     }
 
     /// Runs until the channel closes (every sender dropped), writing everything received.
@@ -119,6 +128,13 @@ impl Recorder {
                 state.incident_id,
                 cert,
             ));
+            if let (Some(alerting), Some(change)) = (&self.alerting, &change) {
+                batch.alerts.extend(alerting.for_change(
+                    &m.target,
+                    change,
+                    jiff::Timestamp::now().as_millisecond(),
+                ));
+            }
             batch.results.push(record);
             batch.incidents.extend(change);
         }

@@ -123,7 +123,9 @@ pub async fn run_on(
     };
     let shared = Arc::new(Shared::default());
     let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
-    let recorder = Recorder::new(store.clone(), shared.clone(), &targets)?;
+    let alerting = crate::alert::Alerting::from_config(&config);
+    let recorder =
+        Recorder::new(store.clone(), shared.clone(), &targets)?.with_alerting(alerting.clone());
     let (tx, rx) = mpsc::channel(16_384);
     let recorder = tokio::spawn(recorder.run(rx));
 
@@ -255,6 +257,11 @@ pub async fn run_on(
         })
     };
 
+    // Alerts in the outbox (from this run or one before it) are delivered from the start.
+    let deliverer = alerting
+        .clone()
+        .map(|a| tokio::spawn(crate::alert::run(store.clone(), a, shutdown.clone())));
+
     let feed_poller = (!config.feeds.is_empty()).then(|| {
         tokio::spawn(crate::feeds::poll::run(
             config.feeds.clone(),
@@ -288,6 +295,10 @@ pub async fn run_on(
     checkpointer.abort();
     checkpoint(&store, &signer).await;
     let _ = shutdown.wait_for(|s| *s).await;
+    if let Some(d) = deliverer {
+        // An attempt in flight is finished and recorded; what is left waits in the outbox.
+        let _ = d.await;
+    }
     pruner.abort();
     reconciler.abort();
     server.await.context("server")??;

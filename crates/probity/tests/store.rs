@@ -93,10 +93,12 @@ fn a_batch_across_minutes_and_a_second_batch_merge_into_the_right_rollups() {
             result(2, "a", T0 + 60_000, Health::Down, 7.0),
         ],
         incidents: vec![],
+        alerts: Vec::new(),
     };
     let b2 = Batch {
         results: vec![result(3, "a", T0 + 1, Health::Up, 9.0)],
         incidents: vec![],
+        alerts: Vec::new(),
     };
     s.write(&b1).unwrap();
     s.write(&b2).unwrap();
@@ -121,6 +123,7 @@ fn replaying_a_batch_does_not_count_twice() {
             result(2, "a", T0 + 1000, Health::Down, 5.0),
         ],
         incidents: vec![],
+        alerts: Vec::new(),
     };
     s.write(&b).unwrap();
     s.write(&b).unwrap();
@@ -168,6 +171,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
             cause: cause.clone(),
             evidence: vec![1, 2, 3],
         }],
+        alerts: Vec::new(),
     })
     .unwrap();
     assert_eq!(s.incidents(IncidentFilter::Open).unwrap().len(), 1);
@@ -178,6 +182,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
             severity: Health::Down,
             result_id: 4,
         }],
+        alerts: Vec::new(),
     })
     .unwrap();
     s.write(&Batch {
@@ -189,6 +194,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
             resolved_at_ms: T0 + 5000,
             evidence: vec![5, 6],
         }],
+        alerts: Vec::new(),
     })
     .unwrap();
     assert!(s.incidents(IncidentFilter::Open).unwrap().is_empty());
@@ -207,6 +213,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
     s.write(&Batch {
         results: vec![result(8, "a", T0 + 7000, Health::Up, 1.0)],
         incidents: vec![],
+        alerts: Vec::new(),
     })
     .unwrap();
     let pruned = s.prune(T0 + 1_000_000, T0 - 1).unwrap();
@@ -237,6 +244,7 @@ fn reopening_continues_ids_and_keeps_everything() {
         s.write(&Batch {
             results: vec![result(id, "a", T0, Health::Up, 1.0)],
             incidents: vec![],
+            alerts: Vec::new(),
         })
         .unwrap();
         assert_eq!(s.next_incident_id().unwrap(), 1);

@@ -103,7 +103,7 @@ pub async fn fetch(
 
 /// A reqwest error in words, with its causes (reqwest's own message is often just
 /// "error sending request").
-fn describe(e: reqwest::Error) -> String {
+pub(crate) fn describe(e: reqwest::Error) -> String {
     let mut msg = if e.is_timeout() {
         "timed out".to_string()
     } else {
@@ -389,7 +389,7 @@ fn sighting_lag(
     }
 }
 
-fn rand_unit() -> f64 {
+pub(crate) fn rand_unit() -> f64 {
     let mut b = [0u8; 8];
     if getrandom::fill(&mut b).is_err() {
         return 0.5;

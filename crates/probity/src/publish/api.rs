@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/scorecard", get(scorecard))
         .route("/api/v1/sla", get(sla))
         .route("/api/v1/slo", get(slo))
+        .route("/api/v1/alerts", get(alerts))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -863,4 +864,32 @@ async fn slo(State(s): State<AppState>) -> ApiResult {
     .await?
     .map_err(ApiError::internal)?;
     Ok(Json(all).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsQuery {
+    limit: Option<usize>,
+}
+
+/// The newest alerts (default 100), each with its delivery attempts.
+async fn alerts(
+    State(s): State<AppState>,
+    q: Result<Query<AlertsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request("`limit` is 1 to 10000"));
+    }
+    let store = s.store.clone();
+    let rows = blocking(move || store.alerts(limit))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        rows.iter()
+            .map(|(a, t)| crate::alert::json(a, t))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
 }

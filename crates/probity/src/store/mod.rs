@@ -242,6 +242,47 @@ impl IncidentChange {
 pub struct Batch {
     pub results: Vec<ResultRecord>,
     pub incidents: Vec<IncidentChange>,
+    /// Alerts the incident changes cause: into the outbox in the same transaction.
+    pub alerts: Vec<NewAlert>,
+}
+
+/// An alert for the outbox.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NewAlert {
+    /// The idempotency key: the same for every retry, and for the same alert written twice
+    /// (the second write is ignored).
+    pub key: String,
+    pub rule: String,
+    pub channel: String,
+    pub event: String,
+    pub target: Option<String>,
+    pub incident_id: Option<i64>,
+    /// The JSON event the channel renders its message from.
+    pub payload: String,
+    pub created_at_ms: i64,
+}
+
+/// An alert in the outbox, with where its delivery stands.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredAlert {
+    pub id: i64,
+    pub alert: NewAlert,
+    /// `pending`, `delivered` or `expired` (gave up after a day of failures).
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// One delivery attempt.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertAttempt {
+    pub at_ms: i64,
+    pub ok: bool,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: f64,
 }
 
 /// An incident as stored.
@@ -364,6 +405,20 @@ pub trait Store: Send + Sync {
     fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>>;
     /// The size of the first checkpoint that covers leaf `leaf`, if any yet.
     fn checkpoint_covering(&self, leaf: u64) -> StoreResult<Option<u64>>;
+    /// Alerts due for delivery at `now_ms`, oldest first.
+    fn due_alerts(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<StoredAlert>>;
+    /// Records an attempt: delivered, or pending again from `next_attempt_ms`, or expired.
+    fn record_alert_attempt(
+        &self,
+        id: i64,
+        attempt: &AlertAttempt,
+        state: &str,
+        next_attempt_ms: i64,
+    ) -> StoreResult<()>;
+    /// The newest alerts with their attempts, oldest attempt first.
+    fn alerts(&self, limit: usize) -> StoreResult<Vec<(StoredAlert, Vec<AlertAttempt>)>>;
+    /// When the next pending alert is due, if any.
+    fn next_alert_due(&self) -> StoreResult<Option<i64>>;
     /// The first measured minute of every target with rollups.
     fn first_measured(&self) -> StoreResult<std::collections::HashMap<String, i64>>;
     /// Stores a feed poll: the raw document, the feed's state, every new, changed or removed

@@ -188,6 +188,36 @@ CREATE TABLE provider_updates_seen (
     PRIMARY KEY (feed, external_id, at_ms, status)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The alert outbox: written in the transaction of the change that causes the alert,
+-- delivered at least once, every attempt kept.
+CREATE TABLE alerts (
+    id              INTEGER PRIMARY KEY,
+    key             TEXT NOT NULL UNIQUE,
+    rule            TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    target          TEXT,
+    incident_id     INTEGER,
+    payload         TEXT NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    delivered_at_ms INTEGER,
+    last_error      TEXT
+);
+CREATE INDEX alerts_due ON alerts (state, next_attempt_ms);
+CREATE TABLE alert_attempts (
+    alert_id    INTEGER NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    ok          INTEGER NOT NULL,
+    http_status INTEGER,
+    error       TEXT,
+    duration_ms REAL NOT NULL
+);
+CREATE INDEX alert_attempts_alert ON alert_attempts (alert_id);
+"#,
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
@@ -561,6 +591,22 @@ impl Store for SqliteStore {
                 ])?;
             }
             new_size = size;
+            let mut outbox = tx.prepare_cached(
+                "INSERT OR IGNORE INTO alerts (key, rule, channel, event, target, incident_id, payload, created_at_ms, state, next_attempt_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?8)",
+            )?;
+            for a in &batch.alerts {
+                outbox.execute(params![
+                    a.key,
+                    a.rule,
+                    a.channel,
+                    a.event,
+                    a.target,
+                    a.incident_id,
+                    a.payload,
+                    a.created_at_ms
+                ])?;
+            }
         }
         tx.commit()?;
         *evidence_size = new_size;
@@ -855,6 +901,89 @@ impl Store for SqliteStore {
         })
     }
 
+    fn due_alerts(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<StoredAlert>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE state = 'pending' AND next_attempt_ms <= ?1
+                 ORDER BY next_attempt_ms, id LIMIT ?2"
+            ))?;
+            stmt.query_map(params![now_ms, limit as i64], alert_row)?
+                .collect()
+        })
+    }
+
+    fn record_alert_attempt(
+        &self,
+        id: i64,
+        attempt: &AlertAttempt,
+        state: &str,
+        next_attempt_ms: i64,
+    ) -> StoreResult<()> {
+        let mut conn = self.writer.lock().expect("writer lock");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO alert_attempts (alert_id, at_ms, ok, http_status, error, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, attempt.at_ms, attempt.ok, attempt.http_status, attempt.error, attempt.duration_ms],
+        )?;
+        tx.execute(
+            "UPDATE alerts SET attempts = attempts + 1, state = ?2, next_attempt_ms = ?3,
+                delivered_at_ms = CASE WHEN ?4 THEN ?5 ELSE delivered_at_ms END,
+                last_error = ?6
+             WHERE id = ?1",
+            params![
+                id,
+                state,
+                next_attempt_ms,
+                attempt.ok,
+                attempt.at_ms,
+                attempt.error
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn alerts(&self, limit: usize) -> StoreResult<Vec<(StoredAlert, Vec<AlertAttempt>)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts ORDER BY id DESC LIMIT ?1"
+            ))?;
+            let alerts: Vec<StoredAlert> = stmt
+                .query_map([limit as i64], alert_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut att = c.prepare_cached(
+                "SELECT at_ms, ok, http_status, error, duration_ms FROM alert_attempts WHERE alert_id = ?1 ORDER BY rowid",
+            )?;
+            alerts
+                .into_iter()
+                .map(|a| {
+                    let attempts = att
+                        .query_map([a.id], |r| {
+                            Ok(AlertAttempt {
+                                at_ms: r.get(0)?,
+                                ok: r.get(1)?,
+                                http_status: r.get(2)?,
+                                error: r.get(3)?,
+                                duration_ms: r.get(4)?,
+                            })
+                        })?
+                        .collect::<rusqlite::Result<_>>()?;
+                    Ok((a, attempts))
+                })
+                .collect()
+        })
+    }
+
+    fn next_alert_due(&self) -> StoreResult<Option<i64>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT MIN(next_attempt_ms) FROM alerts WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
     fn first_measured(&self) -> StoreResult<HashMap<String, i64>> {
         self.read(|c| {
             let mut stmt =
@@ -914,6 +1043,29 @@ impl Store for SqliteStore {
         conn.execute("DELETE FROM hourly WHERE hour_ms < ?1", [rollup_before_ms])?;
         Ok(Pruned { results, rollups })
     }
+}
+
+const ALERT_COLUMNS: &str = "id, key, rule, channel, event, target, incident_id, payload, created_at_ms, state, attempts, next_attempt_ms, delivered_at_ms, last_error";
+
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAlert> {
+    Ok(StoredAlert {
+        id: r.get(0)?,
+        alert: NewAlert {
+            key: r.get(1)?,
+            rule: r.get(2)?,
+            channel: r.get(3)?,
+            event: r.get(4)?,
+            target: r.get(5)?,
+            incident_id: r.get(6)?,
+            payload: r.get(7)?,
+            created_at_ms: r.get(8)?,
+        },
+        state: r.get(9)?,
+        attempts: r.get(10)?,
+        next_attempt_ms: r.get(11)?,
+        delivered_at_ms: r.get(12)?,
+        last_error: r.get(13)?,
+    })
 }
 
 /// The evidence log's size as committed, read inside the writer's transaction: another

@@ -1,0 +1,350 @@
+//! Alerts that are never lost. The recorder puts an alert in the outbox in the same
+//! transaction as the incident change that causes it ([`Alerting::for_change`]); the
+//! deliverer ([`run`]) sends what is due, at least once, with exponential backoff and
+//! jitter, and records every attempt. Each alert has one idempotency key for all its
+//! retries, so a receiver can drop duplicates: a kill between sending and recording an
+//! attempt repeats that one alert, with the same key.
+
+use crate::config::{AlertRule, AlertingConfig, Channel, ChannelKind, Config, Target};
+use crate::publish::api::rfc3339;
+use crate::store::{AlertAttempt, IncidentChange, NewAlert, Store, StoredAlert};
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long delivery is tried before an alert is given up as expired.
+pub const GIVE_UP_AFTER_MS: i64 = 24 * 3_600_000;
+
+/// The rules and channels, ready for the recorder and the deliverer.
+#[derive(Clone, Debug)]
+pub struct Alerting {
+    pub rules: Vec<AlertRule>,
+    pub channels: Vec<Channel>,
+    pub settings: AlertingConfig,
+}
+
+impl Alerting {
+    pub fn from_config(c: &Config) -> Option<Arc<Alerting>> {
+        (!c.alerts.is_empty()).then(|| {
+            Arc::new(Alerting {
+                rules: c.alerts.clone(),
+                channels: c.channels.clone(),
+                settings: c.alerting.clone(),
+            })
+        })
+    }
+
+    fn incident_url(&self, id: i64) -> Option<String> {
+        self.settings
+            .public_url
+            .as_ref()
+            .map(|u| format!("{}/api/v1/incidents/{id}", u.trim_end_matches('/')))
+    }
+
+    /// The alerts an incident change causes: one per matching rule and channel.
+    pub fn for_change(
+        &self,
+        target: &Target,
+        change: &IncidentChange,
+        now_ms: i64,
+    ) -> Vec<NewAlert> {
+        let (event, payload) = match change {
+            IncidentChange::Open {
+                id,
+                started_at_ms,
+                severity,
+                cause,
+                ..
+            } => (
+                "incident_opened",
+                json!({
+                    "event": "incident_opened",
+                    "target": target.name,
+                    "provider": target.provider,
+                    "service": target.service,
+                    "region": target.region,
+                    "incident_id": id,
+                    "at": rfc3339(*started_at_ms),
+                    "started_at": rfc3339(*started_at_ms),
+                    "severity": severity.as_str(),
+                    "cause": cause.to_string(),
+                    "vantage": crate::record::LOCAL_VANTAGE,
+                    "url": self.incident_url(*id),
+                }),
+            ),
+            IncidentChange::Resolve {
+                id, resolved_at_ms, ..
+            } => (
+                "incident_resolved",
+                json!({
+                    "event": "incident_resolved",
+                    "target": target.name,
+                    "provider": target.provider,
+                    "service": target.service,
+                    "region": target.region,
+                    "incident_id": id,
+                    "at": rfc3339(*resolved_at_ms),
+                    "resolved_at": rfc3339(*resolved_at_ms),
+                    "vantage": crate::record::LOCAL_VANTAGE,
+                    "url": self.incident_url(*id),
+                }),
+            ),
+            IncidentChange::Escalate { .. } => return Vec::new(),
+        };
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            if !rule.on.iter().any(|e| e == event) || !rule.selects(target) {
+                continue;
+            }
+            for channel in &rule.channels {
+                let key = format!("incident-{}-{event}-{}-{channel}", change.id(), rule.name);
+                let mut p = payload.clone();
+                p["rule"] = json!(rule.name);
+                p["idempotency_key"] = json!(key);
+                out.push(NewAlert {
+                    key,
+                    rule: rule.name.clone(),
+                    channel: channel.clone(),
+                    event: event.into(),
+                    target: Some(target.name.clone()),
+                    incident_id: Some(change.id()),
+                    payload: p.to_string(),
+                    created_at_ms: now_ms,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// One line a person reads: what, where, since when.
+pub fn message(p: &Value) -> String {
+    let target = p["target"].as_str().unwrap_or("?");
+    let id = p["incident_id"].as_i64().unwrap_or(0);
+    let link = p["url"]
+        .as_str()
+        .map(|u| format!(" {u}"))
+        .unwrap_or_default();
+    match p["event"].as_str() {
+        Some("incident_opened") => format!(
+            "probity: {target} is {} since {} ({}); incident {id}, seen from {}.{link}",
+            p["severity"].as_str().unwrap_or("down"),
+            p["started_at"].as_str().unwrap_or("?"),
+            p["cause"].as_str().unwrap_or("?"),
+            p["vantage"].as_str().unwrap_or("?"),
+        ),
+        Some("incident_resolved") => format!(
+            "probity: {target} recovered at {}; incident {id} resolved.{link}",
+            p["resolved_at"].as_str().unwrap_or("?")
+        ),
+        _ => format!("probity: {}", p),
+    }
+}
+
+/// `sha256=HEX` of HMAC-SHA256(secret, body): the `X-Probity-Signature` header.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Sends one alert through its channel: `Ok(status)` for a 2xx answer.
+async fn send(
+    client: &reqwest::Client,
+    channel: &Channel,
+    a: &StoredAlert,
+) -> Result<u16, (Option<u16>, String)> {
+    let payload: Value = serde_json::from_str(&a.alert.payload).unwrap_or(Value::Null);
+    let (url, body, signature) = match &channel.kind {
+        ChannelKind::Webhook { url, secret } => {
+            let body = a.alert.payload.clone().into_bytes();
+            let sig = secret.as_ref().map(|s| signature(s, &body));
+            (url.clone(), body, sig)
+        }
+        ChannelKind::Slack { url } => (
+            url.clone(),
+            json!({"text": message(&payload)}).to_string().into_bytes(),
+            None,
+        ),
+        ChannelKind::PagerDuty { routing_key, url } => {
+            let resolve = a.alert.event == "incident_resolved";
+            let body = json!({
+                "routing_key": routing_key,
+                "event_action": if resolve { "resolve" } else { "trigger" },
+                // One PagerDuty incident per probity incident: its resolve closes it.
+                "dedup_key": format!("probity-incident-{}", a.alert.incident_id.unwrap_or(0)),
+                "payload": {
+                    "summary": message(&payload),
+                    "source": payload["target"],
+                    "severity": if payload["severity"] == "degraded" { "warning" } else { "critical" },
+                    "timestamp": payload["at"],
+                    "custom_details": payload,
+                },
+                "links": payload["url"].as_str().map(|u| vec![json!({"href": u, "text": "incident"})]).unwrap_or_default(),
+            });
+            (url.clone(), body.to_string().into_bytes(), None)
+        }
+    };
+    let mut req = client
+        .post(&url)
+        .timeout(Duration::from_secs(10))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", &a.alert.key)
+        .header("X-Probity-Event", &a.alert.event);
+    if let Some(sig) = signature {
+        req = req.header("X-Probity-Signature", sig);
+    }
+    match req.body(body).send().await {
+        Ok(resp) if resp.status().is_success() => Ok(resp.status().as_u16()),
+        Ok(resp) => Err((
+            Some(resp.status().as_u16()),
+            format!("HTTP {}", resp.status().as_u16()),
+        )),
+        Err(e) => Err((None, crate::feeds::poll::describe(e))),
+    }
+}
+
+/// The wait before attempt `attempts + 1`: 1 s doubled per attempt, capped, ±20% jitter.
+pub fn backoff(attempts: u32, max: Duration, jitter: f64) -> Duration {
+    let base = Duration::from_secs(1).saturating_mul(1u32 << attempts.min(20));
+    base.min(max).mul_f64(1.0 + jitter.clamp(-0.2, 0.2))
+}
+
+/// Delivers what is due until `shutdown` turns true. An alert whose channel is no longer
+/// configured waits (it is not dropped) and says so in its last error.
+pub async fn run(
+    store: Arc<dyn Store>,
+    alerting: Arc<Alerting>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let client = match crate::feeds::poll::client() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the alert client; alerts stay in the outbox");
+            return;
+        }
+    };
+    loop {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let s = store.clone();
+        let due = tokio::task::spawn_blocking(move || s.due_alerts(now, 50))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        for a in due {
+            let channel = alerting.channels.iter().find(|c| c.name == a.alert.channel);
+            let started = std::time::Instant::now();
+            let result = match channel {
+                Some(c) => send(&client, c, &a).await,
+                None => Err((
+                    None,
+                    format!("no channel named `{}` is configured", a.alert.channel),
+                )),
+            };
+            let at = jiff::Timestamp::now().as_millisecond();
+            let (ok, http_status, error) = match result {
+                Ok(status) => (true, Some(status), None),
+                Err((status, e)) => (false, status, Some(e)),
+            };
+            let attempts = a.attempts + 1;
+            let (state, next) = if ok {
+                ("delivered", at)
+            } else if at - a.alert.created_at_ms > GIVE_UP_AFTER_MS {
+                ("expired", at)
+            } else {
+                let jitter = (crate::feeds::poll::rand_unit() - 0.5) * 0.4;
+                let wait = backoff(attempts - 1, alerting.settings.max_backoff.as_std(), jitter);
+                ("pending", at + wait.as_millis() as i64)
+            };
+            if let Some(e) = &error {
+                tracing::warn!(alert = %a.alert.key, channel = %a.alert.channel, attempts, error = %e, "alert delivery failed; will retry");
+            } else {
+                tracing::info!(alert = %a.alert.key, channel = %a.alert.channel, "alert delivered");
+            }
+            let attempt = AlertAttempt {
+                at_ms: at,
+                ok,
+                http_status,
+                error,
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            };
+            let s = store.clone();
+            let id = a.id;
+            let _ = tokio::task::spawn_blocking(move || {
+                s.record_alert_attempt(id, &attempt, state, next)
+            })
+            .await;
+        }
+        // Sleep until the next alert is due (new ones arrive at most this late).
+        let s = store.clone();
+        let next = tokio::task::spawn_blocking(move || s.next_alert_due())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let now = jiff::Timestamp::now().as_millisecond();
+        let wait = next.map_or(250, |n| (n - now).clamp(0, 250)) as u64;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait.max(20))) => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+    }
+}
+
+/// The JSON of an alert and its attempts, for the API.
+pub fn json(a: &StoredAlert, attempts: &[AlertAttempt]) -> Value {
+    json!({
+        "id": a.id,
+        "idempotency_key": a.alert.key,
+        "rule": a.alert.rule,
+        "channel": a.alert.channel,
+        "event": a.alert.event,
+        "target": a.alert.target,
+        "incident_id": a.alert.incident_id,
+        "created_at": rfc3339(a.alert.created_at_ms),
+        "state": a.state,
+        "attempts": attempts.iter().map(|t| json!({
+            "at": rfc3339(t.at_ms),
+            "ok": t.ok,
+            "http_status": t.http_status,
+            "error": t.error,
+            "duration_ms": (t.duration_ms * 1000.0).round() / 1000.0,
+        })).collect::<Vec<_>>(),
+        "next_attempt_at": (a.state == "pending").then(|| rfc3339(a.next_attempt_ms)),
+        "delivered_at": a.delivered_at_ms.map(rfc3339),
+        "last_error": a.last_error,
+        "payload": serde_json::from_str::<Value>(&a.alert.payload).unwrap_or(Value::Null),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_hmac_sha256_of_the_body() {
+        // RFC 4231, test case 2.
+        let mac = signature("Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            mac,
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap() {
+        let max = Duration::from_secs(300);
+        assert_eq!(backoff(0, max, 0.0), Duration::from_secs(1));
+        assert_eq!(backoff(3, max, 0.0), Duration::from_secs(8));
+        assert_eq!(backoff(30, max, 0.0), max);
+        assert_eq!(
+            backoff(0, max, 0.9),
+            Duration::from_millis(1200),
+            "jitter ±20%"
+        );
+    }
+}

@@ -1,0 +1,346 @@
+//! Alerts against real receivers on loopback: a webhook receiver that checks signatures and
+//! fails the first attempts, Slack- and PagerDuty-shaped receivers, and a receiver that is
+//! down while probity is killed and restarted. Every alert arrives, with one idempotency
+//! key per logical alert.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// An HTTP server whose `/` answers 200 or 503 as the switch says.
+fn switchable_server() -> (SocketAddr, Arc<AtomicBool>) {
+    let up = Arc::new(AtomicBool::new(true));
+    let flag = up.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().route(
+                "/",
+                axum::routing::get(move || {
+                    let up = flag.load(Ordering::SeqCst);
+                    async move {
+                        if up {
+                            (axum::http::StatusCode::OK, "up")
+                        } else {
+                            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
+                        }
+                    }
+                }),
+            );
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    (addr, up)
+}
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+struct Got {
+    path: String,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A receiver on `listener` that records every POST and answers 503 to the first
+/// `fail_first` of those to `/hook`.
+fn receiver(listener: std::net::TcpListener, fail_first: usize) -> Arc<Mutex<Vec<Got>>> {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    let count = Arc::new(AtomicUsize::new(0));
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(
+                move |uri: axum::http::Uri,
+                      headers: axum::http::HeaderMap,
+                      body: axum::body::Bytes| {
+                    let (seen, count) = (seen.clone(), count.clone());
+                    async move {
+                        seen.lock().unwrap().push(Got {
+                            path: uri.path().to_string(),
+                            headers,
+                            body: body.to_vec(),
+                        });
+                        if uri.path() == "/hook"
+                            && count.fetch_add(1, Ordering::SeqCst) < fail_first
+                        {
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE
+                        } else {
+                            axum::http::StatusCode::ACCEPTED
+                        }
+                    }
+                },
+            );
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    got
+}
+
+fn config(
+    dir: &std::path::Path,
+    target: SocketAddr,
+    hook: SocketAddr,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = dir.join("probity.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+
+[alerting]
+max_backoff = "300ms"
+public_url = "https://probity.example.com"
+
+[[target]]
+name = "web"
+provider = "acme"
+kind = "http"
+url = "http://{target}/"
+interval = "200ms"
+timeout = "1s"
+failure_threshold = 2
+success_threshold = 2
+
+[[channel]]
+name = "ops-hook"
+type = "webhook"
+url = "http://{hook}/hook"
+secret = "${{file:hook.secret}}"
+
+[[alert]]
+name = "web-down"
+on = ["incident_opened", "incident_resolved"]
+providers = ["acme"]
+channels = ["ops-hook"{extra_channels}]
+{extra}"#,
+            extra_channels = if extra.is_empty() {
+                ""
+            } else {
+                ", \"chat\", \"pager\""
+            },
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("hook.secret"), "s3cret\n").unwrap();
+    path
+}
+
+fn start(config: &std::path::Path) -> common::Running {
+    common::Running::start(config)
+}
+
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    probity::alert::signature(secret, body)
+}
+
+fn bodies(got: &Mutex<Vec<Got>>, path: &str) -> Vec<(String, serde_json::Value, Got)> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .filter(|g| g.path == path)
+        .map(|g| {
+            (
+                g.headers["idempotency-key"].to_str().unwrap().to_string(),
+                serde_json::from_slice(&g.body).unwrap(),
+                g.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn alerts_are_signed_retried_and_delivered_to_every_channel() {
+    let (target, up) = switchable_server();
+    let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = hook_l.local_addr().unwrap();
+    let got = receiver(hook_l, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        r#"
+[[channel]]
+name = "chat"
+type = "slack"
+url = "http://{hook}/slack"
+
+[[channel]]
+name = "pager"
+type = "pagerduty"
+routing_key = "R0UT1NGKEY"
+url = "http://{hook}/pagerduty"
+"#
+    );
+    let cfg = config(dir.path(), target, hook, &extra);
+    let probity = start(&cfg);
+    let addr = probity.addr;
+    up.store(false, Ordering::SeqCst);
+    // The webhook fails twice (503) and is retried with the same key until it takes it.
+    let opened = common::wait_for(Duration::from_secs(20), || {
+        let b = bodies(&got, "/hook");
+        let ok: Vec<_> = b
+            .iter()
+            .filter(|(_, v, _)| v["event"] == "incident_opened")
+            .cloned()
+            .collect();
+        (ok.len() >= 3).then_some(ok)
+    });
+    let keys: std::collections::BTreeSet<&String> = opened.iter().map(|(k, _, _)| k).collect();
+    assert_eq!(keys.len(), 1, "one idempotency key for every retry");
+    let (key, body, raw) = &opened[0];
+    assert_eq!(body["target"], "web");
+    assert_eq!(body["event"], "incident_opened");
+    assert!(body["incident_id"].is_i64());
+    assert!(body["at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(body["rule"], "web-down");
+    assert_eq!(&body["idempotency_key"], key.as_str());
+    assert!(
+        body["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://probity.example.com/api/v1/incidents/")
+    );
+    assert_eq!(
+        raw.headers["x-probity-signature"].to_str().unwrap(),
+        hmac_hex("s3cret", &raw.body),
+        "the signature is HMAC-SHA256 of the raw body"
+    );
+    assert_ne!(hmac_hex("wrong", &raw.body), hmac_hex("s3cret", &raw.body));
+    // Slack gets a sentence; PagerDuty a trigger with a stable dedup key.
+    let slack = common::wait_for(Duration::from_secs(10), || {
+        bodies(&got, "/slack").into_iter().next()
+    });
+    let text = slack.1["text"].as_str().unwrap();
+    assert!(text.starts_with("probity: web is down since "), "{text}");
+    assert!(
+        text.contains("http_status: [STATUS] < 400 (got 503)"),
+        "{text}"
+    );
+    let pd = common::wait_for(Duration::from_secs(10), || {
+        bodies(&got, "/pagerduty").into_iter().next()
+    });
+    assert_eq!(pd.1["routing_key"], "R0UT1NGKEY");
+    assert_eq!(pd.1["event_action"], "trigger");
+    let dedup = pd.1["dedup_key"].as_str().unwrap().to_string();
+    assert_eq!(dedup, format!("probity-incident-{}", body["incident_id"]));
+    assert_eq!(pd.1["payload"]["severity"], "critical");
+
+    // Recovery: a resolve everywhere, PagerDuty's on the same dedup key.
+    up.store(true, Ordering::SeqCst);
+    common::wait_for(Duration::from_secs(20), || {
+        let pd = bodies(&got, "/pagerduty");
+        pd.iter()
+            .any(|(_, v, _)| v["event_action"] == "resolve" && v["dedup_key"] == dedup.as_str())
+            .then_some(())
+    });
+    common::wait_for(Duration::from_secs(10), || {
+        bodies(&got, "/hook")
+            .iter()
+            .any(|(_, v, _)| v["event"] == "incident_resolved")
+            .then_some(())
+    });
+
+    // The API shows each alert with its attempts.
+    let alerts = common::wait_for(Duration::from_secs(10), || {
+        let a = common::get_json(addr, "/api/v1/alerts");
+        (a.as_array()?.len() == 6 && a.as_array()?.iter().all(|x| x["state"] == "delivered"))
+            .then_some(a)
+    });
+    let hook_open = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["channel"] == "ops-hook" && a["event"] == "incident_opened")
+        .unwrap();
+    let attempts = hook_open["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{hook_open}");
+    assert_eq!(
+        (
+            attempts[0]["ok"].as_bool(),
+            attempts[0]["http_status"].as_u64()
+        ),
+        (Some(false), Some(503))
+    );
+    assert_eq!(
+        (
+            attempts[2]["ok"].as_bool(),
+            attempts[2]["http_status"].as_u64()
+        ),
+        (Some(true), Some(202))
+    );
+    assert_eq!(hook_open["idempotency_key"], key.as_str());
+    probity.stop();
+}
+
+#[test]
+fn a_kill_before_delivery_loses_nothing() {
+    let (target, up) = switchable_server();
+    // The receiver's port, closed for now: the receiver is down.
+    let hook = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), target, hook, "");
+    let probity = start(&cfg);
+    let addr = probity.addr;
+    up.store(false, Ordering::SeqCst);
+    // The incident opens; its alert waits in the outbox, failing to connect.
+    let pending = common::wait_for(Duration::from_secs(20), || {
+        let a = common::get_json(addr, "/api/v1/alerts");
+        let a = a.as_array()?.first()?.clone();
+        (a["state"] == "pending" && !a["attempts"].as_array()?.is_empty()).then_some(a)
+    });
+    assert!(
+        pending["last_error"].as_str().unwrap().contains("onnect"),
+        "{pending}"
+    );
+    probity.kill();
+
+    // The receiver comes back; probity restarts and delivers what the outbox holds.
+    let got = receiver(std::net::TcpListener::bind(hook).unwrap(), 0);
+    let probity = start(&cfg);
+    let opened = common::wait_for(Duration::from_secs(20), || {
+        let b = bodies(&got, "/hook");
+        let o: Vec<_> = b
+            .into_iter()
+            .filter(|(_, v, _)| v["event"] == "incident_opened")
+            .collect();
+        (!o.is_empty()).then_some(o)
+    });
+    let keys: std::collections::BTreeSet<String> =
+        opened.iter().map(|(k, _, _)| k.clone()).collect();
+    assert_eq!(keys.len(), 1, "exactly one logical alert");
+    assert_eq!(
+        keys.into_iter().next().unwrap(),
+        pending["idempotency_key"].as_str().unwrap()
+    );
+    let after = common::wait_for(Duration::from_secs(10), || {
+        let a = common::get_json(probity.addr, "/api/v1/alerts");
+        let a = a
+            .as_array()?
+            .iter()
+            .find(|x| x["id"] == pending["id"])?
+            .clone();
+        (a["state"] == "delivered").then_some(a)
+    });
+    assert!(after["attempts"].as_array().unwrap().len() >= 2, "{after}");
+    probity.stop();
+}
