@@ -93,14 +93,27 @@ impl Alerting {
             ),
             IncidentChange::Escalate { .. } => return Vec::new(),
         };
+        let heartbeat = matches!(target.spec, crate::probe::ProbeSpec::Heartbeat(_));
         let mut out = Vec::new();
         for rule in &self.rules {
-            if !rule.on.iter().any(|e| e == event) || !rule.selects(target) {
+            if !rule.selects(target) {
                 continue;
             }
+            // A heartbeat's incident opening is a missed heartbeat, for rules that ask.
+            let event = if rule.on.iter().any(|e| e == event) {
+                event
+            } else if heartbeat
+                && event == "incident_opened"
+                && rule.on.iter().any(|e| e == "heartbeat_missed")
+            {
+                "heartbeat_missed"
+            } else {
+                continue;
+            };
             for channel in &rule.channels {
                 let key = format!("incident-{}-{event}-{}-{channel}", change.id(), rule.name);
                 let mut p = payload.clone();
+                p["event"] = json!(event);
                 p["rule"] = json!(rule.name);
                 p["idempotency_key"] = json!(key);
                 out.push(NewAlert {
@@ -128,7 +141,7 @@ pub fn message(p: &Value) -> String {
         .map(|u| format!(" {u}"))
         .unwrap_or_default();
     match p["event"].as_str() {
-        Some("incident_opened") => format!(
+        Some("incident_opened") | Some("heartbeat_missed") => format!(
             "probity: {target} is {} since {} ({}); incident {id}, seen from {}.{link}",
             p["severity"].as_str().unwrap_or("down"),
             p["started_at"].as_str().unwrap_or("?"),

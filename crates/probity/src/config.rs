@@ -109,14 +109,13 @@ impl Default for AlertingConfig {
 }
 
 /// The events `[[alert]] on` accepts.
-pub const ALERT_EVENTS: &[&str] = &["incident_opened", "incident_resolved"];
+pub const ALERT_EVENTS: &[&str] = &["incident_opened", "incident_resolved", "heartbeat_missed"];
 /// Events the issue names that are not delivered yet: refused with a clear message.
 const ALERT_EVENTS_LATER: &[&str] = &[
     "provider_declared",
     "unacknowledged",
     "slo_burn",
     "cert_expiry",
-    "heartbeat_missed",
 ];
 
 /// A service level objective (`[[slo]]`).
@@ -365,8 +364,10 @@ const TARGET_KEYS: &[&str] = &[
     "record_type",
     "resolver",
     "dns",
+    "grace",
+    "token",
 ];
-const KINDS: &[&str] = &["http", "tcp", "tls", "dns"];
+const KINDS: &[&str] = &["http", "tcp", "tls", "dns", "heartbeat"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -554,6 +555,8 @@ struct TargetToml {
     record_type: Option<Spanned<String>>,
     resolver: Option<Spanned<String>>,
     dns: Option<Spanned<DnsToml>>,
+    grace: Option<Spanned<HumanDuration>>,
+    token: Option<Spanned<String>>,
 }
 
 /// Collects problems against one source text.
@@ -1713,6 +1716,11 @@ fn build_target(
         ck.at(d.span(), format!("{ctx}: `timeout` must be more than 0s"));
     }
     let mut thresholds = Thresholds::default();
+    if kind == "heartbeat" {
+        // One missed ping is the signal; one ping is the recovery.
+        thresholds.failure = 1;
+        thresholds.success = 1;
+    }
     for (field, slot, key) in [
         (
             &raw.failure_threshold,
@@ -1778,11 +1786,22 @@ fn build_target(
             raw.server_name.as_ref().map(|s| s.span()),
         ),
         ("dns", raw.dns.is_some(), raw.dns.as_ref().map(|s| s.span())),
+        (
+            "grace",
+            raw.grace.is_some(),
+            raw.grace.as_ref().map(|s| s.span()),
+        ),
+        (
+            "token",
+            raw.token.is_some(),
+            raw.token.as_ref().map(|s| s.span()),
+        ),
     ];
     let allowed: &[&str] = match kind.as_str() {
         "http" => &["url", "method", "body", "ca_file", "server_name"],
         "tcp" => &["address", "send"],
         "tls" => &["address", "ca_file", "server_name"],
+        "heartbeat" => &["grace", "token"],
         _ => &["record_type", "resolver", "dns"],
     };
     for (field, present, span) in kind_fields {
@@ -1829,6 +1848,37 @@ fn build_target(
         }
     };
     let (spec, display) = match kind.as_str() {
+        "heartbeat" => {
+            require(ck, &raw.token, "token");
+            let token = raw
+                .token
+                .as_ref()
+                .map(|v| secret(ck, v, base_dir, &ctx))
+                .unwrap_or_default();
+            if let Some(t) = &raw.token
+                && !token.is_empty()
+                && (token.len() < 16
+                    || !token
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            {
+                ck.at(
+                    t.span(),
+                    format!("{ctx}: a heartbeat `token` is at least 16 letters, digits, `-` or `_` (make one with `openssl rand -hex 16`)"),
+                );
+            }
+            let grace = raw
+                .grace
+                .as_ref()
+                .map_or(60_000, |g| g.get_ref().as_millis());
+            (
+                ProbeSpec::Heartbeat(crate::probe::HeartbeatSpec {
+                    token,
+                    grace_ms: grace,
+                }),
+                "push: /api/v1/heartbeat/…".to_string(),
+            )
+        }
         "http" => {
             require(ck, &raw.url, "url");
             let url = raw

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod evidence;
 pub mod feeds;
 pub mod fuzz;
+pub mod heartbeat;
 pub mod live;
 pub mod probe;
 pub mod publish;

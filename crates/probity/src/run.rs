@@ -127,6 +127,13 @@ pub async fn run_on(
     let recorder =
         Recorder::new(store.clone(), shared.clone(), &targets)?.with_alerting(alerting.clone());
     let (tx, rx) = mpsc::channel(16_384);
+    // Heartbeat targets are pushed to, not scheduled: their watchdog feeds the recorder too.
+    let (pushed, scheduled): (Vec<Arc<Target>>, Vec<Arc<Target>>) = targets
+        .iter()
+        .cloned()
+        .partition(|t| matches!(t.spec, crate::probe::ProbeSpec::Heartbeat(_)));
+    let (heartbeats, heartbeat_task) =
+        crate::heartbeat::start(pushed, &store, tx.clone(), shutdown.clone());
     let recorder = tokio::spawn(recorder.run(rx));
 
     let listener = match listener {
@@ -146,6 +153,7 @@ pub async fn run_on(
         feeds: Arc::new(config.feeds.clone()),
         reconcile: config.reconcile,
         config: Arc::new(config.clone()),
+        heartbeats,
     });
     let mut server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -275,7 +283,7 @@ pub async fn run_on(
     on_ready(addr);
     let ctx = Arc::new(ProbeContext::new());
     crate::schedule::run(
-        targets,
+        scheduled,
         crate::schedule::prober(ctx),
         tx,
         shared,
@@ -285,6 +293,7 @@ pub async fn run_on(
     .await;
     // The scheduler has returned: every probe it started has handed in its result and the
     // channel is closed, so the recorder drains and commits it all before returning.
+    let _ = heartbeat_task.await;
     recorder.await.context("recorder")?;
     if let Some(p) = feed_poller {
         // A poll in flight finishes and is stored; the pollers stop before their next one.

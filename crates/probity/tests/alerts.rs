@@ -344,3 +344,63 @@ fn a_kill_before_delivery_loses_nothing() {
     assert!(after["attempts"].as_array().unwrap().len() >= 2, "{after}");
     probity.stop();
 }
+
+#[test]
+fn a_missed_heartbeat_alerts_as_such() {
+    let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = hook_l.local_addr().unwrap();
+    let got = receiver(hook_l, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("probity.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+
+[[target]]
+name = "cron"
+kind = "heartbeat"
+interval = "500ms"
+grace = "200ms"
+token = "cron-token-0123456789abcdef"
+
+[[channel]]
+name = "ops-hook"
+type = "webhook"
+url = "http://{hook}/hook"
+
+[[alert]]
+name = "jobs"
+on = ["heartbeat_missed"]
+channels = ["ops-hook"]
+"#
+        ),
+    )
+    .unwrap();
+    let probity = start(&cfg);
+    let missed = common::wait_for(Duration::from_secs(10), || {
+        bodies(&got, "/hook").into_iter().next()
+    });
+    assert_eq!(missed.1["event"], "heartbeat_missed");
+    assert_eq!(missed.1["target"], "cron");
+    assert!(
+        missed.1["cause"]
+            .as_str()
+            .unwrap()
+            .contains("no ping since"),
+        "{}",
+        missed.1
+    );
+    assert!(
+        missed.0.contains("-heartbeat_missed-jobs-ops-hook"),
+        "{}",
+        missed.0
+    );
+    assert!(
+        missed.2.headers.get("x-probity-signature").is_none(),
+        "no secret, no signature"
+    );
+    probity.stop();
+}

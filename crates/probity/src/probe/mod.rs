@@ -29,6 +29,17 @@ pub enum ProbeSpec {
     Tcp(TcpSpec),
     Tls(TlsSpec),
     Dns(DnsSpec),
+    /// Pushed to (`/api/v1/heartbeat/{token}`), never probed.
+    Heartbeat(HeartbeatSpec),
+}
+
+/// A push heartbeat: the job pings every `interval`; a ping missing for `grace` more is a
+/// failure.
+#[derive(Clone, Debug)]
+pub struct HeartbeatSpec {
+    /// Secret: never log it.
+    pub token: String,
+    pub grace_ms: u64,
 }
 
 impl ProbeSpec {
@@ -38,6 +49,7 @@ impl ProbeSpec {
             ProbeSpec::Tcp(_) => "tcp",
             ProbeSpec::Tls(_) => "tls",
             ProbeSpec::Dns(_) => "dns",
+            ProbeSpec::Heartbeat(_) => "heartbeat",
         }
     }
 }
@@ -162,6 +174,10 @@ pub async fn run(
         ProbeSpec::Tcp(s) => tcp::probe(ctx, s, deadline, &mut obs, &mut details).await,
         ProbeSpec::Tls(s) => tls::probe(ctx, s, deadline, &mut obs, &mut details).await,
         ProbeSpec::Dns(s) => dns::probe(ctx, s, deadline, &mut obs, &mut details).await,
+        ProbeSpec::Heartbeat(_) => Err(Failure::new(
+            ErrorClass::Protocol,
+            "a heartbeat target is pushed to, not probed",
+        )),
     }
     .err();
     obs.phases.total_ms = Some(ms_since(started));

@@ -23,6 +23,7 @@ pub struct AppState {
     pub feeds: Arc<Vec<crate::config::Feed>>,
     pub reconcile: crate::config::ReconcileConfig,
     pub config: Arc<crate::config::Config>,
+    pub heartbeats: Arc<crate::heartbeat::Heartbeats>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sla", get(sla))
         .route("/api/v1/slo", get(slo))
         .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/heartbeat/{token}", get(heartbeat).post(heartbeat))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -892,4 +894,64 @@ async fn alerts(
             .collect::<Vec<_>>(),
     )
     .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeartbeatQuery {
+    status: Option<String>,
+}
+
+/// A ping from a job: `?status=fail` (or a body saying why) reports a failure.
+async fn heartbeat(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    q: Result<Query<HeartbeatQuery>, axum::extract::rejection::QueryRejection>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let ok = match q.status.as_deref() {
+        None | Some("ok") | Some("success") => true,
+        Some("fail") | Some("failure") | Some("error") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`status` is ok or fail, not {other:?}"
+            )));
+        }
+    };
+    let target = s.heartbeats.find(&token).ok_or_else(|| {
+        // The token is not echoed: it is a secret, and this may be a typo of a real one.
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no heartbeat has that token",
+        )
+    })?;
+    let message = {
+        let text = String::from_utf8_lossy(&body[..body.len().min(1024)]);
+        let t = text.trim();
+        (!t.is_empty()).then(|| t.chars().take(500).collect::<String>())
+    };
+    let at = jiff::Timestamp::now().as_millisecond();
+    let name = target.name.clone();
+    if !s
+        .heartbeats
+        .ping(crate::heartbeat::Ping {
+            target,
+            at_ms: at,
+            ok,
+            message,
+        })
+        .await
+    {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "probity is stopping; ping again",
+        ));
+    }
+    Ok(
+        Json(json!({"target": name, "status": if ok { "up" } else { "down" }, "at": rfc3339(at)}))
+            .into_response(),
+    )
 }
