@@ -80,7 +80,7 @@ fn every_toml_example_passes_check() {
         let mut cmd = common::bin();
         cmd.args(["check", "--config"]).arg(&path);
         for c in env_ref.captures_iter(&b.body) {
-            cmd.env(&c[1], "example-secret");
+            cmd.env(&c[1], "example-secret-0123456789");
         }
         for c in file_ref.captures_iter(&b.body) {
             let p = dir.path().join(&c[1]);
