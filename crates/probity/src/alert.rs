@@ -132,6 +132,113 @@ impl Alerting {
     }
 }
 
+/// Escalations and reminders due for `open` incidents at `now_ms` (pure: the caller reads
+/// the incidents and their acknowledgments). Keys are derived from the incident, the step
+/// and the rule, so writing the same one twice is harmless.
+pub fn escalations(
+    alerting: &Alerting,
+    targets: &[Arc<Target>],
+    open: &[(crate::store::IncidentRecord, bool)],
+    now_ms: i64,
+) -> Vec<NewAlert> {
+    let mut out = Vec::new();
+    for (inc, acked) in open {
+        if *acked {
+            continue;
+        }
+        let Some(target) = targets.iter().find(|t| t.name == inc.target) else {
+            continue;
+        };
+        let age = now_ms - inc.started_at_ms;
+        for rule in &alerting.rules {
+            if !rule.selects(target) {
+                continue;
+            }
+            let opened_rule = rule
+                .on
+                .iter()
+                .any(|e| e == "incident_opened" || e == "heartbeat_missed");
+            if !opened_rule {
+                continue;
+            }
+            let mut push = |event: &str, step: String, channels: &[String]| {
+                for channel in channels {
+                    let key = format!("incident-{}-{step}-{}-{channel}", inc.id, rule.name);
+                    let payload = json!({
+                        "event": event,
+                        "target": target.name,
+                        "provider": target.provider,
+                        "service": target.service,
+                        "region": target.region,
+                        "incident_id": inc.id,
+                        "at": rfc3339(now_ms),
+                        "started_at": rfc3339(inc.started_at_ms),
+                        "severity": inc.severity.as_str(),
+                        "cause": inc.cause.to_string(),
+                        "open_for_s": age / 1000,
+                        "vantage": crate::record::LOCAL_VANTAGE,
+                        "url": alerting.incident_url(inc.id),
+                        "rule": rule.name,
+                        "idempotency_key": key,
+                    });
+                    out.push(NewAlert {
+                        key,
+                        rule: rule.name.clone(),
+                        channel: channel.clone(),
+                        event: event.into(),
+                        target: Some(target.name.clone()),
+                        incident_id: Some(inc.id),
+                        payload: payload.to_string(),
+                        created_at_ms: now_ms,
+                    });
+                }
+            };
+            if let Some(after) = rule.escalate_after
+                && age >= after.as_millis() as i64
+            {
+                push("incident_escalated", "escalated".into(), &rule.escalate_to);
+            }
+            if let Some(every) = rule.remind_every {
+                let n = age / (every.as_millis() as i64).max(1);
+                if n >= 1 {
+                    push("incident_reminder", format!("reminder{n}"), &rule.channels);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Writes due escalations and reminders into the outbox every second until `shutdown`.
+pub async fn escalate(
+    store: Arc<dyn Store>,
+    alerting: Arc<Alerting>,
+    targets: Vec<Arc<Target>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (s, a, t) = (store.clone(), alerting.clone(), targets.clone());
+        let res = tokio::task::spawn_blocking(move || -> crate::store::StoreResult<()> {
+            let open = s.incidents(crate::store::IncidentFilter::Open)?;
+            let mut with_acks = Vec::with_capacity(open.len());
+            for i in open {
+                let acked = s.incident_ack(i.id)?.is_some();
+                with_acks.push((i, acked));
+            }
+            let due = escalations(&a, &t, &with_acks, jiff::Timestamp::now().as_millisecond());
+            s.enqueue_alerts(&due)
+        })
+        .await;
+        if let Ok(Err(e)) = res {
+            tracing::warn!(error = %e, "escalation check failed; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+    }
+}
+
 /// One line a person reads: what, where, since when.
 pub fn message(p: &Value) -> String {
     let target = p["target"].as_str().unwrap_or("?");
@@ -141,6 +248,17 @@ pub fn message(p: &Value) -> String {
         .map(|u| format!(" {u}"))
         .unwrap_or_default();
     match p["event"].as_str() {
+        Some("incident_escalated") | Some("incident_reminder") => format!(
+            "probity: {} {target} is still {} after {} s, unacknowledged ({}); incident {id}.{link}",
+            if p["event"] == "incident_escalated" {
+                "ESCALATED:"
+            } else {
+                "reminder:"
+            },
+            p["severity"].as_str().unwrap_or("down"),
+            p["open_for_s"].as_i64().unwrap_or(0),
+            p["cause"].as_str().unwrap_or("?"),
+        ),
         Some("incident_opened") | Some("heartbeat_missed") => format!(
             "probity: {target} is {} since {} ({}); incident {id}, seen from {}.{link}",
             p["severity"].as_str().unwrap_or("down"),

@@ -74,6 +74,11 @@ pub struct AlertRule {
     pub regions: Vec<String>,
     pub tags: Vec<String>,
     pub channels: Vec<String>,
+    /// Unacknowledged this long after it opened, an incident goes to `escalate_to` too.
+    pub escalate_after: Option<HumanDuration>,
+    pub escalate_to: Vec<String>,
+    /// While open and unacknowledged, a reminder this often.
+    pub remind_every: Option<HumanDuration>,
 }
 
 impl AlertRule {
@@ -193,6 +198,8 @@ pub struct ServerConfig {
     pub raw_retention: HumanDuration,
     pub rollup_retention: HumanDuration,
     pub max_concurrency: usize,
+    /// The bearer token the API's write paths require (secret; `None`: writes refused).
+    pub api_token: Option<String>,
 }
 
 /// The evidence log's settings.
@@ -284,6 +291,9 @@ const ALERT_KEYS: &[&str] = &[
     "regions",
     "tags",
     "channels",
+    "escalate_after",
+    "escalate_to",
+    "remind_every",
 ];
 const ALERTING_KEYS: &[&str] = &["max_backoff", "public_url"];
 const SLO_KEYS: &[&str] = &[
@@ -334,6 +344,7 @@ const SERVER_KEYS: &[&str] = &[
     "raw_retention",
     "rollup_retention",
     "max_concurrency",
+    "api_token",
 ];
 const TARGET_KEYS: &[&str] = &[
     "name",
@@ -377,6 +388,7 @@ struct ServerToml {
     raw_retention: Option<HumanDuration>,
     rollup_retention: Option<HumanDuration>,
     max_concurrency: Option<usize>,
+    api_token: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -439,6 +451,10 @@ struct AlertToml2 {
     #[serde(default)]
     tags: Vec<String>,
     channels: Vec<Spanned<String>>,
+    escalate_after: Option<Spanned<HumanDuration>>,
+    #[serde(default)]
+    escalate_to: Vec<Spanned<String>>,
+    remind_every: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -871,7 +887,8 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             ck.toml_error(&e, "[server]");
             None
         });
-    let server = ServerConfig {
+    let server_toml_token = server.as_ref().and_then(|s| s.api_token.clone());
+    let server_config = ServerConfig {
         listen: server
             .as_ref()
             .and_then(|s| s.listen.clone())
@@ -895,7 +912,19 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             .and_then(|s| s.max_concurrency)
             .unwrap_or(2048)
             .max(1),
+        api_token: None,
     };
+    let mut server = server_config;
+    if let Some(t) = server_toml_token {
+        match expand_secrets(t.get_ref(), base_dir) {
+            Ok(v) if v.len() >= 16 => server.api_token = Some(v),
+            Ok(_) => ck.at(
+                t.span(),
+                "[server] `api_token` must be at least 16 characters",
+            ),
+            Err(e) => ck.at(t.span(), format!("[server] {e}")),
+        }
+    }
 
     let evidence = evidence_table
         .map(|t| strip_unknown(&mut ck, t, EVIDENCE_KEYS, "in [evidence]"))
@@ -1143,7 +1172,21 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 );
             }
         }
-        for c in &raw.channels {
+        if raw.escalate_after.is_some() == raw.escalate_to.is_empty() {
+            ck.at(
+                raw.name.span(),
+                format!("{ctx}: `escalate_after` and `escalate_to` go together"),
+            );
+        }
+        for d in [&raw.escalate_after, &raw.remind_every]
+            .into_iter()
+            .flatten()
+        {
+            if d.get_ref().as_millis() < 1000 {
+                ck.at(d.span(), format!("{ctx}: must be at least 1s"));
+            }
+        }
+        for c in raw.channels.iter().chain(&raw.escalate_to) {
             if !channels.iter().any(|x| &x.name == c.get_ref()) {
                 ck.at(
                     c.span(),
@@ -1168,6 +1211,13 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             regions: raw.regions,
             tags: raw.tags,
             channels: raw.channels.into_iter().map(Spanned::into_inner).collect(),
+            escalate_after: raw.escalate_after.map(Spanned::into_inner),
+            escalate_to: raw
+                .escalate_to
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
+            remind_every: raw.remind_every.map(Spanned::into_inner),
         });
     }
 

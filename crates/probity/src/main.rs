@@ -36,6 +36,8 @@ enum Command {
     Probe(probity::cli::probe::ProbeArgs),
     /// Start a local misbehaving "cloud" and watch it: the tour, offline.
     Demo(probity::demo::DemoArgs),
+    /// Acknowledge an incident: its escalations and reminders stop.
+    Ack(probity::cli::ack::AckArgs),
     /// How each provider's word compares with what probity observed, over a window.
     Scorecard(probity::cli::scorecard::ScorecardArgs),
     /// Results measured elsewhere or before.
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => probity::cli::probe::main(args),
         Command::Demo(args) => probity::demo::main(args),
         Command::Scorecard(args) => probity::cli::scorecard::main(args),
+        Command::Ack(args) => probity::cli::ack::main(args),
         Command::Sla(SlaCommand::Report(args)) => probity::cli::sla::report(args),
         Command::Results(ResultsCommand::Import(args)) => probity::cli::results::import(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),

@@ -269,6 +269,21 @@ pub async fn run_on(
     let deliverer = alerting
         .clone()
         .map(|a| tokio::spawn(crate::alert::run(store.clone(), a, shutdown.clone())));
+    let escalator = alerting
+        .clone()
+        .filter(|a| {
+            a.rules
+                .iter()
+                .any(|r| r.escalate_after.is_some() || r.remind_every.is_some())
+        })
+        .map(|a| {
+            tokio::spawn(crate::alert::escalate(
+                store.clone(),
+                a,
+                targets.clone(),
+                shutdown.clone(),
+            ))
+        });
 
     let feed_poller = (!config.feeds.is_empty()).then(|| {
         tokio::spawn(crate::feeds::poll::run(
@@ -304,6 +319,9 @@ pub async fn run_on(
     checkpointer.abort();
     checkpoint(&store, &signer).await;
     let _ = shutdown.wait_for(|s| *s).await;
+    if let Some(e) = escalator {
+        let _ = e.await;
+    }
     if let Some(d) = deliverer {
         // An attempt in flight is finished and recorded; what is left waits in the outbox.
         let _ = d.await;

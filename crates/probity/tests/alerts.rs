@@ -404,3 +404,165 @@ channels = ["ops-hook"]
     );
     probity.stop();
 }
+
+fn post_json(
+    addr: SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let auth = auth
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (
+        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn unacknowledged_incidents_escalate_and_remind_until_acknowledged() {
+    let (target, up) = switchable_server();
+    let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = hook_l.local_addr().unwrap();
+    let got = receiver(hook_l, 0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.token"), "writer-token-0123456789\n").unwrap();
+    let cfg = dir.path().join("probity.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+api_token = "${{file:api.token}}"
+
+[alerting]
+max_backoff = "300ms"
+
+[[target]]
+name = "web"
+kind = "http"
+url = "http://{target}/"
+interval = "200ms"
+failure_threshold = 2
+
+[[channel]]
+name = "first"
+type = "webhook"
+url = "http://{hook}/first"
+
+[[channel]]
+name = "second"
+type = "webhook"
+url = "http://{hook}/second"
+
+[[alert]]
+name = "web"
+on = ["incident_opened"]
+channels = ["first"]
+escalate_after = "1s"
+escalate_to = ["second"]
+remind_every = "1s"
+"#
+        ),
+    )
+    .unwrap();
+    let probity = start(&cfg);
+    let addr = probity.addr;
+    up.store(false, Ordering::SeqCst);
+    // Opened to the first channel; escalated to the second; reminded on the first.
+    let escalated = common::wait_for(Duration::from_secs(15), || {
+        bodies(&got, "/second").into_iter().next()
+    });
+    assert_eq!(escalated.1["event"], "incident_escalated");
+    assert!(
+        escalated.0.ends_with("-escalated-web-second"),
+        "{}",
+        escalated.0
+    );
+    let id = escalated.1["incident_id"].as_i64().unwrap();
+    common::wait_for(Duration::from_secs(10), || {
+        bodies(&got, "/first")
+            .iter()
+            .any(|(_, v, _)| v["event"] == "incident_reminder")
+            .then_some(())
+    });
+    // Writes need the token.
+    let (status, body) = post_json(addr, &format!("/api/v1/incidents/{id}/ack"), None, "");
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = post_json(
+        addr,
+        &format!("/api/v1/incidents/{id}/ack"),
+        Some("wrong-token-0123456789"),
+        "",
+    );
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = post_json(
+        addr,
+        &format!("/api/v1/incidents/{id}/ack"),
+        Some("writer-token-0123456789"),
+        r#"{"by": "alice", "note": "looking"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["by"].as_str(), body["already"].as_bool()),
+        (Some("alice"), Some(false))
+    );
+    let inc = common::get_json(addr, &format!("/api/v1/incidents/{id}"));
+    assert_eq!(inc["acknowledged"]["by"], "alice");
+    // No reminder is written after the acknowledgment (one in flight may still land).
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = bodies(&got, "/first").len();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(bodies(&got, "/first").len(), before, "reminders stopped");
+    assert_eq!(bodies(&got, "/second").len(), 1, "one escalation");
+    probity.stop();
+    // The CLI sees the acknowledgment; an unknown incident is an error.
+    let (code, out, err) = common::run(
+        &["ack", "-c", "probity.toml", &id.to_string(), "--by", "bob"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(
+            "incident {id} on web was already acknowledged by alice"
+        )),
+        "{out}"
+    );
+    let (code, _, err) = common::run(&["ack", "-c", "probity.toml", "9999"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("no incident 9999"), "{err}");
+}
+
+#[test]
+fn writes_are_off_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("probity.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n",
+    )
+    .unwrap();
+    let probity = start(&cfg);
+    let (status, body) = post_json(
+        probity.addr,
+        "/api/v1/incidents/1/ack",
+        Some("anything-at-all-0123"),
+        "",
+    );
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "forbidden");
+    probity.stop();
+}

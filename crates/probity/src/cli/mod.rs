@@ -1,6 +1,7 @@
 //! Command-line front ends. Each command reads its inputs, calls the library and prints;
 //! exit codes: 0 success, 1 failure (a failed probe, a runtime error), 2 bad input.
 
+pub mod ack;
 pub mod evidence;
 pub mod feeds;
 pub mod probe;

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/evidence/records", get(records))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}", get(incident))
+        .route("/api/v1/incidents/{id}/ack", axum::routing::post(ack))
         .route("/api/v1/provider-incidents", get(provider_incidents))
         .route("/api/v1/feeds", get(feeds))
         .route("/api/v1/scorecard", get(scorecard))
@@ -439,6 +440,14 @@ async fn incident(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
     })
     .await?
     .map_err(ApiError::internal)?;
+    let store = s.store.clone();
+    let ack = blocking(move || store.incident_ack(id))
+        .await?
+        .map_err(ApiError::internal)?;
+    v["acknowledged"] = ack.map_or(
+        Value::Null,
+        |(at, by, note)| json!({"at": rfc3339(at), "by": by, "note": note}),
+    );
     v["acknowledgment"] = rec["acknowledgment"].clone();
     v["declarations"] = rec["declarations"].clone();
     Ok(Json(v).into_response())
@@ -954,4 +963,83 @@ async fn heartbeat(
         Json(json!({"target": name, "status": if ok { "up" } else { "down" }, "at": rfc3339(at)}))
             .into_response(),
     )
+}
+
+/// Checks a write request's `Authorization: Bearer TOKEN` against `[server] api_token`, in
+/// constant time. Without a configured token every write is refused.
+fn authorize(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &s.config.server.api_token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "write endpoints are off: set [server] api_token to enable them",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if crate::heartbeat::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid `Authorization: Bearer` token is required",
+        ))
+    }
+}
+
+/// An acknowledgment as stored: when, by whom, the note.
+type Ack = (i64, String, String);
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    by: Option<String>,
+    note: Option<String>,
+}
+
+/// Acknowledges an incident: escalations and reminders stop. The first acknowledgment
+/// stands; a second one answers with it.
+async fn ack(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("incident id must be a number, not {id:?}")))?;
+    let b: AckBody = if body.iter().all(u8::is_ascii_whitespace) {
+        AckBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not an acknowledgment: {e}")))?
+    };
+    let by = b.by.unwrap_or_else(|| "api".into());
+    let note = b.note.unwrap_or_default();
+    let store = s.store.clone();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let out = blocking(
+        move || -> Result<Option<(bool, Ack)>, crate::store::StoreError> {
+            if store.incident(id)?.is_none() {
+                return Ok(None);
+            }
+            let fresh = store.ack_incident(id, now, &by, &note)?;
+            Ok(store.incident_ack(id)?.map(|a| (fresh, a)))
+        },
+    )
+    .await?
+    .map_err(ApiError::internal)?;
+    let (fresh, (at, by, note)) = out.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no incident {id}"),
+        )
+    })?;
+    Ok(Json(json!({"incident_id": id, "acknowledged_at": rfc3339(at), "by": by, "note": note, "already": !fresh})).into_response())
 }

@@ -405,6 +405,12 @@ pub trait Store: Send + Sync {
     fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>>;
     /// The size of the first checkpoint that covers leaf `leaf`, if any yet.
     fn checkpoint_covering(&self, leaf: u64) -> StoreResult<Option<u64>>;
+    /// Puts alerts in the outbox; one whose key is already there is left as it is.
+    fn enqueue_alerts(&self, alerts: &[NewAlert]) -> StoreResult<()>;
+    /// Acknowledges an incident; false if it was acknowledged already (the first stands).
+    fn ack_incident(&self, id: i64, at_ms: i64, by: &str, note: &str) -> StoreResult<bool>;
+    /// An incident's acknowledgment: when, by whom, with what note.
+    fn incident_ack(&self, id: i64) -> StoreResult<Option<(i64, String, String)>>;
     /// Alerts due for delivery at `now_ms`, oldest first.
     fn due_alerts(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<StoredAlert>>;
     /// Records an attempt: delivered, or pending again from `next_attempt_ms`, or expired.

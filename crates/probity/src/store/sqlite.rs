@@ -218,6 +218,15 @@ CREATE TABLE alert_attempts (
 );
 CREATE INDEX alert_attempts_alert ON alert_attempts (alert_id);
 "#,
+    r#"
+-- Acknowledgments: who took an incident, and when. The first stands.
+CREATE TABLE incident_acks (
+    incident_id INTEGER PRIMARY KEY,
+    at_ms       INTEGER NOT NULL,
+    by          TEXT NOT NULL,
+    note        TEXT NOT NULL
+);
+"#,
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
@@ -898,6 +907,54 @@ impl Store for SqliteStore {
                 |r| r.get::<_, Option<i64>>(0),
             )
             .map(|o| o.map(|n| n as u64))
+        })
+    }
+
+    fn enqueue_alerts(&self, alerts: &[NewAlert]) -> StoreResult<()> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.writer.lock().expect("writer lock");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut outbox = tx.prepare_cached(
+                "INSERT OR IGNORE INTO alerts (key, rule, channel, event, target, incident_id, payload, created_at_ms, state, next_attempt_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?8)",
+            )?;
+            for a in alerts {
+                outbox.execute(params![
+                    a.key,
+                    a.rule,
+                    a.channel,
+                    a.event,
+                    a.target,
+                    a.incident_id,
+                    a.payload,
+                    a.created_at_ms
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn ack_incident(&self, id: i64, at_ms: i64, by: &str, note: &str) -> StoreResult<bool> {
+        let conn = self.writer.lock().expect("writer lock");
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO incident_acks (incident_id, at_ms, by, note) VALUES (?1, ?2, ?3, ?4)",
+            params![id, at_ms, by, note],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn incident_ack(&self, id: i64) -> StoreResult<Option<(i64, String, String)>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT at_ms, by, note FROM incident_acks WHERE incident_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
         })
     }
 
