@@ -51,6 +51,22 @@ pub enum ChannelKind {
     Slack { url: String },
     /// PagerDuty Events API v2.
     PagerDuty { routing_key: String, url: String },
+    /// Email over SMTP.
+    Email(EmailChannel),
+}
+
+/// An SMTP relay and the addresses to write to.
+#[derive(Clone, Debug)]
+pub struct EmailChannel {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub from: String,
+    pub to: Vec<String>,
+    pub username: Option<String>,
+    /// Secret: never print it.
+    pub password: Option<String>,
+    /// `starttls` (required), `tls` (implicit, port 465) or `none` (a relay on loopback).
+    pub tls: String,
 }
 
 impl ChannelKind {
@@ -59,6 +75,7 @@ impl ChannelKind {
             ChannelKind::Webhook { .. } => "webhook",
             ChannelKind::Slack { .. } => "slack",
             ChannelKind::PagerDuty { .. } => "pagerduty",
+            ChannelKind::Email(_) => "email",
         }
     }
 }
@@ -281,7 +298,20 @@ const TOP_KEYS: &[&str] = &[
     "alert",
     "alerting",
 ];
-const CHANNEL_KEYS: &[&str] = &["name", "type", "url", "secret", "routing_key"];
+const CHANNEL_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "url",
+    "secret",
+    "routing_key",
+    "smtp_host",
+    "smtp_port",
+    "from",
+    "to",
+    "username",
+    "password",
+    "tls",
+];
 const ALERT_KEYS: &[&str] = &[
     "name",
     "on",
@@ -433,6 +463,13 @@ struct ChannelToml {
     url: Option<Spanned<String>>,
     secret: Option<Spanned<String>>,
     routing_key: Option<Spanned<String>>,
+    smtp_host: Option<Spanned<String>>,
+    smtp_port: Option<u16>,
+    from: Option<Spanned<String>>,
+    to: Option<Spanned<OneOrMany>>,
+    username: Option<Spanned<String>>,
+    password: Option<Spanned<String>>,
+    tls: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1373,13 +1410,57 @@ fn build_channel(ck: &mut Checker<'_>, raw: ChannelToml, base_dir: &Path) -> Opt
                 .unwrap_or_else(|| "https://events.pagerduty.com/v2/enqueue".into()),
         },
         "email" => {
-            ck.at(
-                raw.kind.span(),
-                format!(
-                    "{ctx}: email channels are not delivered yet (webhook, slack and pagerduty are)"
-                ),
-            );
-            return None;
+            let host = secret(&raw.smtp_host, "smtp_host", true).unwrap_or_default();
+            let from = secret(&raw.from, "from", true).unwrap_or_default();
+            let username = secret(&raw.username, "username", false);
+            let password = secret(&raw.password, "password", false);
+            let to: Vec<String> = match &raw.to {
+                Some(t) => match t.get_ref() {
+                    OneOrMany::One(s) => vec![s.clone()],
+                    OneOrMany::Many(v) => v.clone(),
+                },
+                None => Vec::new(),
+            };
+            if to.is_empty() {
+                ck.at(raw.name.span(), format!("{ctx}: `to` is required"));
+            }
+            for addr in std::iter::once(&from).chain(&to) {
+                if !addr.is_empty() && addr.parse::<lettre::message::Mailbox>().is_err() {
+                    ck.at(
+                        raw.to.as_ref().map_or(raw.name.span(), |t| t.span()),
+                        format!("{ctx}: `{addr}` is not an email address"),
+                    );
+                }
+            }
+            let tls = raw
+                .tls
+                .as_ref()
+                .map_or("starttls".to_string(), |t| t.get_ref().clone());
+            if !["starttls", "tls", "none"].contains(&tls.as_str()) {
+                ck.at(
+                    raw.tls.as_ref().map_or(raw.name.span(), |t| t.span()),
+                    format!("{ctx}: `tls` is starttls, tls or none, not `{tls}`"),
+                );
+            }
+            if username.is_some() != password.is_some() {
+                ck.at(
+                    raw.name.span(),
+                    format!("{ctx}: `username` and `password` go together"),
+                );
+            }
+            let port = raw
+                .smtp_port
+                .unwrap_or(if tls == "tls" { 465 } else { 587 });
+            let c = ChannelKind::Email(EmailChannel {
+                smtp_host: host,
+                smtp_port: port,
+                from,
+                to,
+                username,
+                password,
+                tls,
+            });
+            return (ck.problems.len() == before).then_some(Channel { name, kind: c });
         }
         other => {
             let known = ["webhook", "slack", "pagerduty", "email"];
@@ -1399,6 +1480,7 @@ fn build_channel(ck: &mut Checker<'_>, raw: ChannelToml, base_dir: &Path) -> Opt
         ChannelKind::Webhook { url, .. }
         | ChannelKind::Slack { url }
         | ChannelKind::PagerDuty { url, .. } => url,
+        ChannelKind::Email(_) => unreachable!("returned above"),
     };
     if ck.problems.len() == before && !(url.starts_with("http://") || url.starts_with("https://")) {
         ck.at(

@@ -566,3 +566,115 @@ fn writes_are_off_without_a_token() {
     assert_eq!(body["error"]["code"], "forbidden");
     probity.stop();
 }
+
+/// A real SMTP server on loopback (Python's aiosmtpd, installed by `.ci/run`), writing what
+/// it receives into a maildir. `None` (the test says it skipped) where it is not installed,
+/// unless `PROBITY_REQUIRE_SMTP` is set, as in CI.
+fn smtp_server(maildir: &std::path::Path) -> Option<(std::process::Child, u16)> {
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_SMTP").is_none(),
+            "aiosmtpd is required (pip install aiosmtpd==1.4.6)"
+        );
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: aiosmtpd is not installed");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
+        .arg(maildir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| ())
+    });
+    Some((child, port))
+}
+
+#[test]
+fn email_alerts_reach_a_real_smtp_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("mail");
+    let Some((mut smtp, port)) = smtp_server(&maildir) else {
+        return;
+    };
+    let (target, up) = switchable_server();
+    let cfg = dir.path().join("probity.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+
+[[target]]
+name = "web"
+kind = "http"
+url = "http://{target}/"
+interval = "200ms"
+failure_threshold = 2
+
+[[channel]]
+name = "mail"
+type = "email"
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+tls = "none"
+from = "probity@example.com"
+to = ["oncall@example.com", "sre@example.com"]
+
+[[alert]]
+name = "web"
+on = ["incident_opened"]
+channels = ["mail"]
+"#
+        ),
+    )
+    .unwrap();
+    let probity = start(&cfg);
+    up.store(false, Ordering::SeqCst);
+    let mail = common::wait_for(Duration::from_secs(15), || {
+        let new = std::fs::read_dir(maildir.join("new")).ok()?;
+        let files: Vec<_> = new.filter_map(|e| e.ok()).collect();
+        let f = files.first()?;
+        std::fs::read_to_string(f.path()).ok()
+    });
+    probity.stop();
+    let _ = smtp.kill();
+    let _ = smtp.wait();
+    assert!(mail.contains("From: probity@example.com"), "{mail}");
+    assert!(
+        mail.contains("oncall@example.com") && mail.contains("sre@example.com"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Subject: probity: web is down since "),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("-incident_opened-web-mail@probity>"),
+        "the Message-ID carries the key: {mail}"
+    );
+    assert!(mail.contains("\"event\": \"incident_opened\""), "{mail}");
+}
