@@ -14,10 +14,12 @@
 //! - [`reconcile`]: observed incidents set against declared ones; the trust scorecard.
 //! - [`sla`]: monthly uptime and credits by a provider's own SLA terms.
 //! - [`slo`]: objectives, error budgets and multi-window burn-rate alerts.
+//! - [`maintenance`]: fixed and recurring maintenance windows.
 #![forbid(unsafe_code)]
 
 pub mod condition;
 pub mod duration;
+pub mod maintenance;
 pub mod merkle;
 pub mod names;
 pub mod note;

@@ -23,6 +23,8 @@ pub struct Alerting {
     pub rules: Vec<AlertRule>,
     pub channels: Vec<Channel>,
     pub settings: AlertingConfig,
+    /// Alerts on a target are silenced while one of these is on for it.
+    pub maintenance: Vec<crate::config::MaintenanceConfig>,
 }
 
 impl Alerting {
@@ -32,6 +34,7 @@ impl Alerting {
                 rules: c.alerts.clone(),
                 channels: c.channels.clone(),
                 settings: c.alerting.clone(),
+                maintenance: c.maintenance.clone(),
             })
         })
     }
@@ -43,13 +46,30 @@ impl Alerting {
             .map(|u| format!("{}/api/v1/incidents/{id}", u.trim_end_matches('/')))
     }
 
-    /// The alerts an incident change causes: one per matching rule and channel.
+    /// Whether a maintenance window silences `target` at `at_ms`.
+    pub fn silenced(&self, target: &str, at_ms: i64) -> bool {
+        self.maintenance
+            .iter()
+            .any(|m| m.targets.iter().any(|t| t == target) && m.window.active_at(at_ms))
+    }
+
+    /// The alerts an incident change causes: one per matching rule and channel; none while
+    /// a maintenance window is on for the target.
     pub fn for_change(
         &self,
         target: &Target,
         change: &IncidentChange,
         now_ms: i64,
     ) -> Vec<NewAlert> {
+        let at = match change {
+            IncidentChange::Open { started_at_ms, .. } => *started_at_ms,
+            IncidentChange::Resolve { resolved_at_ms, .. } => *resolved_at_ms,
+            IncidentChange::Escalate { .. } => now_ms,
+        };
+        if self.silenced(&target.name, at) {
+            tracing::info!(target = %target.name, incident = change.id(), "alert silenced by a maintenance window");
+            return Vec::new();
+        }
         let (event, payload) = match change {
             IncidentChange::Open {
                 id,
@@ -143,7 +163,7 @@ pub fn escalations(
 ) -> Vec<NewAlert> {
     let mut out = Vec::new();
     for (inc, acked) in open {
-        if *acked {
+        if *acked || alerting.silenced(&inc.target, now_ms) {
             continue;
         }
         let Some(target) = targets.iter().find(|t| t.name == inc.target) else {

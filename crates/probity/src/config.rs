@@ -34,6 +34,26 @@ pub struct Config {
     pub channels: Vec<Channel>,
     pub alerts: Vec<AlertRule>,
     pub alerting: AlertingConfig,
+    pub maintenance: Vec<MaintenanceConfig>,
+}
+
+/// A maintenance window (`[[maintenance]]`): alerts on its targets are silenced while it
+/// is on, incidents show it, and SLA accounting leaves it out where the terms allow.
+#[derive(Clone, Debug)]
+pub struct MaintenanceConfig {
+    pub name: String,
+    pub window: probity_core::maintenance::Window,
+    pub targets: Vec<String>,
+}
+
+impl Config {
+    /// The maintenance windows on `target` that are on at `at_ms`.
+    pub fn maintenance_at(&self, target: &str, at_ms: i64) -> Vec<&MaintenanceConfig> {
+        self.maintenance
+            .iter()
+            .filter(|m| m.targets.iter().any(|t| t == target) && m.window.active_at(at_ms))
+            .collect()
+    }
 }
 
 /// Where alerts go (`[[channel]]`). Secrets are expanded here: never print a channel.
@@ -164,6 +184,9 @@ pub struct SlaConfig {
     pub currency: String,
     /// Maintenance windows to leave out of the formula, Unix ms.
     pub maintenance: Vec<(i64, i64)>,
+    /// Whether the `[[maintenance]]` windows on these targets are left out too (the terms
+    /// in force decide: most exclude announced maintenance).
+    pub exclude_maintenance: bool,
 }
 
 /// How observed incidents are set against declared ones (`[reconcile]`).
@@ -297,6 +320,10 @@ const TOP_KEYS: &[&str] = &[
     "channel",
     "alert",
     "alerting",
+    "maintenance",
+];
+const MAINTENANCE_KEYS: &[&str] = &[
+    "name", "start", "end", "duration", "every", "targets", "tags", "provider", "service", "region",
 ];
 const CHANNEL_KEYS: &[&str] = &[
     "name",
@@ -351,6 +378,7 @@ const SLA_KEYS: &[&str] = &[
     "monthly_bill",
     "currency",
     "maintenance",
+    "exclude_maintenance",
     "commitment",
     "tiers",
     "basis",
@@ -445,6 +473,7 @@ struct SlaToml {
     currency: Option<String>,
     #[serde(default)]
     maintenance: Vec<Spanned<String>>,
+    exclude_maintenance: Option<bool>,
     commitment: Option<f64>,
     tiers: Option<Vec<probity_core::sla::Tier>>,
     basis: Option<Spanned<String>>,
@@ -492,6 +521,23 @@ struct AlertToml2 {
     #[serde(default)]
     escalate_to: Vec<Spanned<String>>,
     remind_every: Option<Spanned<HumanDuration>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaintenanceToml {
+    name: Spanned<String>,
+    start: Spanned<String>,
+    end: Option<Spanned<String>>,
+    duration: Option<Spanned<HumanDuration>>,
+    every: Option<Spanned<HumanDuration>>,
+    #[serde(default)]
+    targets: Vec<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    provider: Option<String>,
+    service: Option<String>,
+    region: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -788,6 +834,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut channel_values = Vec::new();
     let mut alert_values = Vec::new();
     let mut alerting_table = None;
+    let mut maintenance_values = Vec::new();
     let mut target_values = Vec::new();
     let mut feed_values = Vec::new();
     for (key, value) in root.get_ref() {
@@ -827,6 +874,25 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 _ => ck.at(
                     value.span(),
                     "`reconcile` must be a table: write `[reconcile]`",
+                ),
+            },
+            "maintenance" => match value.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                maintenance_values.push(Spanned::new(item.span(), t.clone()))
+                            }
+                            _ => ck.at(
+                                item.span(),
+                                "each maintenance must be a table: write `[[maintenance]]`",
+                            ),
+                        }
+                    }
+                }
+                _ => ck.at(
+                    value.span(),
+                    "`maintenance` must be an array of tables: write `[[maintenance]]`",
                 ),
             },
             "channel" | "alert" => match value.get_ref() {
@@ -1258,6 +1324,95 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         });
     }
 
+    let mut maintenance = Vec::new();
+    for table in maintenance_values {
+        let table = strip_unknown(&mut ck, table, MAINTENANCE_KEYS, "in [[maintenance]]");
+        let raw = match MaintenanceToml::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(m) => m,
+            Err(e) => {
+                ck.toml_error(&e, "[[maintenance]]");
+                continue;
+            }
+        };
+        let before = ck.problems.len();
+        let ctx = format!("maintenance `{}`", raw.name.get_ref());
+        let time = |ck: &mut Checker<'_>, v: &Spanned<String>| match v
+            .get_ref()
+            .parse::<jiff::Timestamp>()
+        {
+            Ok(t) => Some(t.as_millisecond()),
+            Err(_) => {
+                ck.at(
+                    v.span(),
+                    format!(
+                        "{ctx}: `{}` is not an RFC 3339 time such as 2026-11-29T02:00:00Z",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        let start = time(&mut ck, &raw.start);
+        let duration = match (&raw.end, &raw.duration) {
+            (Some(e), None) => time(&mut ck, e).zip(start).map(|(e, s)| e - s),
+            (None, Some(d)) => Some(d.get_ref().as_millis() as i64),
+            _ => {
+                ck.at(
+                    raw.name.span(),
+                    format!("{ctx}: give either `end` or `duration`"),
+                );
+                None
+            }
+        };
+        if let Some(d) = duration
+            && d <= 0
+        {
+            ck.at(
+                raw.name.span(),
+                format!("{ctx}: it must end after it starts"),
+            );
+        }
+        let every = raw.every.as_ref().map(|e| e.get_ref().as_millis() as i64);
+        if let (Some(e), Some(d), Some(span)) =
+            (every, duration, raw.every.as_ref().map(|e| e.span()))
+            && e <= d
+        {
+            ck.at(
+                span,
+                format!("{ctx}: `every` must be longer than the window"),
+            );
+        }
+        let chosen = select_targets(
+            &mut ck,
+            &ctx,
+            &raw.targets,
+            &raw.tags,
+            raw.provider.as_ref(),
+            raw.service.as_ref(),
+            raw.region.as_ref(),
+            &targets,
+        );
+        if chosen.is_empty() && ck.problems.len() == before {
+            ck.at(
+                raw.name.span(),
+                format!("{ctx}: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"),
+            );
+        }
+        if ck.problems.len() == before
+            && let (Some(start_ms), Some(duration_ms)) = (start, duration)
+        {
+            maintenance.push(MaintenanceConfig {
+                name: raw.name.into_inner(),
+                window: probity_core::maintenance::Window {
+                    start_ms,
+                    duration_ms,
+                    every_ms: every,
+                },
+                targets: chosen,
+            });
+        }
+    }
+
     if !ck.problems.is_empty() {
         return Err(fail(ck.problems));
     }
@@ -1273,6 +1428,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         channels,
         alerts,
         alerting,
+        maintenance,
     })
 }
 
@@ -1711,6 +1867,7 @@ fn build_sla(ck: &mut Checker<'_>, raw: SlaToml, targets: &[Target]) -> Option<S
         monthly_bill: raw.monthly_bill.map(Spanned::into_inner),
         currency: raw.currency.unwrap_or_else(|| "USD".into()),
         maintenance,
+        exclude_maintenance: raw.exclude_maintenance.unwrap_or(true),
     })
 }
 

@@ -51,6 +51,8 @@ pub struct Report {
     pub declared_maintenance: Vec<(String, i64, i64)>,
     /// The latest signed checkpoint's size, which covers every result accounted.
     pub checkpoint_size: Option<u64>,
+    /// `[[maintenance]]` windows left out of the formula: (name, start, end).
+    pub configured_maintenance: Vec<(String, i64, i64)>,
     /// Minutes of the month still to come: out of the formula (the report is "so far") and
     /// not counted in `excluded_minutes`.
     pub future_minutes: u32,
@@ -105,6 +107,18 @@ pub fn report(
         }
     }
     let mut excluded = sla.maintenance.clone();
+    // `[[maintenance]]` windows on any of these targets, where the terms leave them out.
+    let mut configured_maintenance = Vec::new();
+    if sla.exclude_maintenance {
+        for m in &config.maintenance {
+            if m.targets.iter().any(|t| sla.targets.contains(t)) {
+                for (a, b) in m.window.spans_within(bounds.0, bounds.1) {
+                    configured_maintenance.push((m.name.clone(), a, b));
+                    excluded.push((a, b));
+                }
+            }
+        }
+    }
     excluded.extend(declared_maintenance.iter().map(|(_, a, b)| (*a, *b)));
     // The rest of a month in progress is out of the formula: the report is "so far".
     let future_from = (now_ms.div_euclid(60_000) + 1) * 60_000;
@@ -136,6 +150,7 @@ pub fn report(
         account,
         incidents,
         declared_maintenance,
+        configured_maintenance,
         checkpoint_size: store.latest_checkpoint()?.map(|c| c.size),
         future_minutes,
     })
@@ -254,6 +269,7 @@ impl Report {
             })).collect::<Vec<_>>(),
             "maintenance": self.sla.maintenance.iter().map(|(a, b)| json!({"start": rfc3339(*a), "end": rfc3339(*b), "source": "config"}))
                 .chain(self.declared_maintenance.iter().map(|(id, a, b)| json!({"start": rfc3339(*a), "end": rfc3339(*b), "source": id})))
+                .chain(self.configured_maintenance.iter().map(|(n, a, b)| json!({"start": rfc3339(*a), "end": rfc3339(*b), "source": format!("maintenance:{n}")})))
                 .collect::<Vec<_>>(),
             "days": a.days.iter().map(|d| json!({
                 "date": &rfc3339(d.start_ms)[..10],

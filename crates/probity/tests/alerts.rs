@@ -678,3 +678,40 @@ channels = ["mail"]
     );
     assert!(mail.contains("\"event\": \"incident_opened\""), "{mail}");
 }
+
+#[test]
+fn maintenance_silences_alerts_and_shows_on_the_incident() {
+    let (target, up) = switchable_server();
+    let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = hook_l.local_addr().unwrap();
+    let got = receiver(hook_l, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now();
+    let start = now - jiff::SignedDuration::from_hours(1);
+    let cfg = config(dir.path(), target, hook, "");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "\n[[maintenance]]\nname = \"deploy\"\nstart = \"{start}\"\nduration = \"2h\"\ntargets = [\"web\"]\n"
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    let probity = start_probity(&cfg);
+    let addr = probity.addr;
+    up.store(false, Ordering::SeqCst);
+    let inc = common::wait_for(Duration::from_secs(15), || {
+        let i = common::get_json(addr, "/api/v1/incidents?status=open");
+        i.as_array()?.first().cloned()
+    });
+    let one = common::get_json(addr, &format!("/api/v1/incidents/{}", inc["id"]));
+    assert_eq!(one["maintenance"], serde_json::json!(["deploy"]));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(bodies(&got, "/hook").is_empty(), "silenced");
+    assert_eq!(
+        common::get_json(addr, "/api/v1/alerts"),
+        serde_json::json!([])
+    );
+    probity.stop();
+}
+
+fn start_probity(cfg: &std::path::Path) -> common::Running {
+    start(cfg)
+}

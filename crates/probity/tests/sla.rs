@@ -324,3 +324,58 @@ objective = 100
         ]
     );
 }
+
+#[test]
+fn maintenance_windows_are_left_out_where_the_terms_say() {
+    let dir = setup();
+    let with = format!(
+        "{CONFIG}
+[[maintenance]]
+name = \"patching\"
+start = \"2026-10-02T10:00:00Z\"
+duration = \"30m\"
+every = \"7d\"
+provider = \"aws\"
+"
+    );
+    std::fs::write(dir.path().join("probity.toml"), &with).unwrap();
+    let (code, _, err) = run(dir.path(), &["results", "import", "october.jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(
+        dir.path(),
+        &["sla", "report", "--month", "2026-10", "--format", "json"],
+    );
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = &r[0];
+    // The 30 minutes both VMs were down fall in the window: out of the formula.
+    assert_eq!(r["downtime_minutes"], 0.0);
+    assert_eq!(
+        r["excluded_minutes"],
+        5 * 30,
+        "five Fridays of October at 10:00"
+    );
+    assert_eq!(r["credit_percent"], 0.0);
+    let sources: Vec<&str> = r["maintenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["maintenance:patching"; 5]);
+    // Terms that count maintenance as downtime: the same month with it included.
+    std::fs::write(
+        dir.path().join("probity.toml"),
+        with.replace(
+            "monthly_bill = 5000",
+            "monthly_bill = 5000\nexclude_maintenance = false",
+        ),
+    )
+    .unwrap();
+    let (_, out, _) = run(
+        dir.path(),
+        &["sla", "report", "--month", "2026-10", "--format", "json"],
+    );
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r[0]["downtime_minutes"], 30.0);
+    assert_eq!(r[0]["excluded_minutes"], 0);
+}

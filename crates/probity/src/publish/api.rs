@@ -448,6 +448,13 @@ async fn incident(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
         Value::Null,
         |(at, by, note)| json!({"at": rfc3339(at), "by": by, "note": note}),
     );
+    v["maintenance"] = s
+        .config
+        .maintenance_at(&inc.target, inc.started_at_ms)
+        .iter()
+        .map(|m| m.name.clone())
+        .collect::<Vec<_>>()
+        .into();
     v["acknowledgment"] = rec["acknowledgment"].clone();
     v["declarations"] = rec["declarations"].clone();
     Ok(Json(v).into_response())
