@@ -229,16 +229,161 @@ pub fn escalations(
     out
 }
 
-/// Writes due escalations and reminders into the outbox every second until `shutdown`.
+fn derived_alert(
+    rule: &AlertRule,
+    event: &str,
+    key_stem: &str,
+    target: Option<&str>,
+    payload: Value,
+    now_ms: i64,
+) -> Vec<NewAlert> {
+    rule.channels
+        .iter()
+        .map(|channel| {
+            let key = format!("{key_stem}-{event}-{}-{channel}", rule.name);
+            let mut p = payload.clone();
+            p["event"] = json!(event);
+            p["rule"] = json!(rule.name);
+            p["idempotency_key"] = json!(key);
+            p["at"] = json!(rfc3339(now_ms));
+            NewAlert {
+                key,
+                rule: rule.name.clone(),
+                channel: channel.clone(),
+                event: event.into(),
+                target: target.map(str::to_string),
+                incident_id: None,
+                payload: p.to_string(),
+                created_at_ms: now_ms,
+            }
+        })
+        .collect()
+}
+
+/// Alerts on what is true now rather than on a change the recorder writes: an open
+/// provider declaration on a watched service (`provider_declared`, once per declaration),
+/// a certificate expiring soon (`cert_expiry`, once per certificate). Keys are derived from
+/// what they are about, so writing one twice is harmless.
+pub fn derived(
+    alerting: &Alerting,
+    targets: &[Arc<Target>],
+    declared: &[crate::store::StoredProviderIncident],
+    certs: &[(String, i64)],
+    now_ms: i64,
+) -> Vec<NewAlert> {
+    let mut out = Vec::new();
+    for rule in &alerting.rules {
+        if rule.on.iter().any(|e| e == "provider_declared") {
+            for p in declared {
+                let i = &p.incident;
+                let open = i.resolved_at_ms.is_none()
+                    && p.removed_at_ms.is_none()
+                    && !matches!(i.status.as_str(), "resolved" | "completed" | "postmortem")
+                    && i.impact != probity_core::provider::Impact::Maintenance;
+                if !open {
+                    continue;
+                }
+                let affected: Vec<&str> = targets
+                    .iter()
+                    .filter(|t| rule.selects(t) && probity_core::names::affects(i, t.names()))
+                    .filter(|t| !alerting.silenced(&t.name, now_ms))
+                    .map(|t| t.name.as_str())
+                    .collect();
+                if affected.is_empty() {
+                    continue;
+                }
+                let payload = json!({
+                    "provider": i.provider,
+                    "feed": p.feed,
+                    "external_id": i.external_id,
+                    "title": i.title,
+                    "impact": i.impact.as_str(),
+                    "status": i.status,
+                    "services": i.services,
+                    "regions": i.regions,
+                    "started_at": i.started_at_ms.map(rfc3339),
+                    "first_seen_at": rfc3339(p.first_seen_at_ms),
+                    "url": i.url,
+                    "targets": affected,
+                    "target": affected[0],
+                });
+                out.extend(derived_alert(
+                    rule,
+                    "provider_declared",
+                    &format!("provider-{}-{}", p.feed, i.external_id),
+                    Some(affected[0]),
+                    payload,
+                    now_ms,
+                ));
+            }
+        }
+        if rule.on.iter().any(|e| e == "cert_expiry") {
+            for (name, not_after_s) in certs {
+                let Some(t) = targets.iter().find(|t| &t.name == name) else {
+                    continue;
+                };
+                let left_ms = not_after_s * 1000 - now_ms;
+                if !rule.selects(t)
+                    || left_ms > rule.cert_expiry_within.as_millis() as i64
+                    || alerting.silenced(name, now_ms)
+                {
+                    continue;
+                }
+                let payload = json!({
+                    "target": name,
+                    "provider": t.provider,
+                    "service": t.service,
+                    "region": t.region,
+                    "not_after": rfc3339(not_after_s * 1000),
+                    "days_left": (left_ms as f64 / 86_400_000.0 * 10.0).round() / 10.0,
+                });
+                out.extend(derived_alert(
+                    rule,
+                    "cert_expiry",
+                    &format!("cert-{name}-{not_after_s}"),
+                    Some(name),
+                    payload,
+                    now_ms,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Writes due escalations, reminders and derived alerts into the outbox every second
+/// until `shutdown`.
 pub async fn escalate(
     store: Arc<dyn Store>,
     alerting: Arc<Alerting>,
     targets: Vec<Arc<Target>>,
+    shared: Arc<crate::live::Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         let (s, a, t) = (store.clone(), alerting.clone(), targets.clone());
+        let certs: Vec<(String, i64)> = shared
+            .targets
+            .read()
+            .expect("live lock")
+            .iter()
+            .filter_map(|(n, l)| Some((n.clone(), l.cert_not_after_s?)))
+            .collect();
         let res = tokio::task::spawn_blocking(move || -> crate::store::StoreResult<()> {
+            let now = jiff::Timestamp::now().as_millisecond();
+            let wants_declared = a
+                .rules
+                .iter()
+                .any(|r| r.on.iter().any(|e| e == "provider_declared"));
+            let declared = if wants_declared {
+                s.provider_incidents(&crate::store::ProviderFilter {
+                    since_ms: Some(now - 86_400_000),
+                    ..Default::default()
+                })?
+            } else {
+                Vec::new()
+            };
+            s.enqueue_alerts(&derived(&a, &t, &declared, &certs, now))?;
             let open = s.incidents(crate::store::IncidentFilter::Open)?;
             let mut with_acks = Vec::with_capacity(open.len());
             for i in open {
@@ -268,6 +413,30 @@ pub fn message(p: &Value) -> String {
         .map(|u| format!(" {u}"))
         .unwrap_or_default();
     match p["event"].as_str() {
+        Some("provider_declared") => format!(
+            "probity: {} declares \"{}\" ({}, {}), affecting {}.{}",
+            p["provider"].as_str().unwrap_or("?"),
+            p["title"].as_str().unwrap_or("?"),
+            p["impact"].as_str().unwrap_or("?"),
+            p["status"].as_str().unwrap_or("?"),
+            p["targets"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default(),
+            p["url"]
+                .as_str()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default(),
+        ),
+        Some("cert_expiry") => format!(
+            "probity: the certificate of {target} expires at {} ({} days left).",
+            p["not_after"].as_str().unwrap_or("?"),
+            p["days_left"],
+        ),
         Some("incident_escalated") | Some("incident_reminder") => format!(
             "probity: {} {target} is still {} after {} s, unacknowledged ({}); incident {id}.{link}",
             if p["event"] == "incident_escalated" {

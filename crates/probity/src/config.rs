@@ -116,6 +116,8 @@ pub struct AlertRule {
     pub escalate_to: Vec<String>,
     /// While open and unacknowledged, a reminder this often.
     pub remind_every: Option<HumanDuration>,
+    /// For `cert_expiry`: alert when a certificate expires within this (default 14d).
+    pub cert_expiry_within: HumanDuration,
 }
 
 impl AlertRule {
@@ -151,14 +153,15 @@ impl Default for AlertingConfig {
 }
 
 /// The events `[[alert]] on` accepts.
-pub const ALERT_EVENTS: &[&str] = &["incident_opened", "incident_resolved", "heartbeat_missed"];
-/// Events the issue names that are not delivered yet: refused with a clear message.
-const ALERT_EVENTS_LATER: &[&str] = &[
+pub const ALERT_EVENTS: &[&str] = &[
+    "incident_opened",
+    "incident_resolved",
+    "heartbeat_missed",
     "provider_declared",
-    "unacknowledged",
-    "slo_burn",
     "cert_expiry",
 ];
+/// Events the issue names that are not delivered yet: refused with a clear message.
+const ALERT_EVENTS_LATER: &[&str] = &["unacknowledged", "slo_burn"];
 
 /// A service level objective (`[[slo]]`).
 #[derive(Clone, Debug)]
@@ -351,6 +354,7 @@ const ALERT_KEYS: &[&str] = &[
     "escalate_after",
     "escalate_to",
     "remind_every",
+    "cert_expiry_within",
 ];
 const ALERTING_KEYS: &[&str] = &["max_backoff", "public_url"];
 const SLO_KEYS: &[&str] = &[
@@ -521,6 +525,7 @@ struct AlertToml2 {
     #[serde(default)]
     escalate_to: Vec<Spanned<String>>,
     remind_every: Option<Spanned<HumanDuration>>,
+    cert_expiry_within: Option<HumanDuration>,
 }
 
 #[derive(Deserialize)]
@@ -1321,6 +1326,9 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 .map(Spanned::into_inner)
                 .collect(),
             remind_every: raw.remind_every.map(Spanned::into_inner),
+            cert_expiry_within: raw
+                .cert_expiry_within
+                .unwrap_or(HumanDuration::from_secs(14 * 86_400)),
         });
     }
 

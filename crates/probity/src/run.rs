@@ -269,21 +269,15 @@ pub async fn run_on(
     let deliverer = alerting
         .clone()
         .map(|a| tokio::spawn(crate::alert::run(store.clone(), a, shutdown.clone())));
-    let escalator = alerting
-        .clone()
-        .filter(|a| {
-            a.rules
-                .iter()
-                .any(|r| r.escalate_after.is_some() || r.remind_every.is_some())
-        })
-        .map(|a| {
-            tokio::spawn(crate::alert::escalate(
-                store.clone(),
-                a,
-                targets.clone(),
-                shutdown.clone(),
-            ))
-        });
+    let escalator = alerting.clone().map(|a| {
+        tokio::spawn(crate::alert::escalate(
+            store.clone(),
+            a,
+            targets.clone(),
+            shared.clone(),
+            shutdown.clone(),
+        ))
+    });
 
     let feed_poller = (!config.feeds.is_empty()).then(|| {
         tokio::spawn(crate::feeds::poll::run(

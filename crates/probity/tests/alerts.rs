@@ -715,3 +715,122 @@ fn maintenance_silences_alerts_and_shows_on_the_incident() {
 fn start_probity(cfg: &std::path::Path) -> common::Running {
     start(cfg)
 }
+
+#[test]
+fn provider_declarations_and_expiring_certificates_alert_once() {
+    let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = hook_l.local_addr().unwrap();
+    let got = receiver(hook_l, 0);
+    let dir = tempfile::tempdir().unwrap();
+    // A local cloud whose HTTPS certificate expires in 10 days.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cloud = rt
+        .block_on(probity::demo::cloud::Cloud::start(
+            probity::demo::cloud::Script {
+                cert_days: 10,
+                ..probity::demo::cloud::Script::healthy()
+            },
+            dir.path(),
+        ))
+        .unwrap();
+    // A status page declaring an open incident on the API.
+    let now = jiff::Timestamp::now();
+    let page = format!(
+        r#"{{"page":{{"id":"acme","name":"Acme","url":"https://status.acme.test"}},"incidents":[{{"id":"inc-1","name":"Elevated API errors","status":"investigating","impact":"major","created_at":"{now}","updated_at":"{now}","started_at":"{now}","shortlink":"https://stspg.io/x","components":[{{"name":"API"}}],"incident_updates":[]}}]}}"#
+    );
+    let feed_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let feed = feed_l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for conn in feed_l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut buf = [0u8; 2048];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    let cfg = dir.path().join("probity.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+
+[[target]]
+name = "api"
+provider = "acme"
+service = "API"
+kind = "http"
+url = "https://localhost:{https}/health"
+ca_file = "demo-ca.pem"
+interval = "300ms"
+
+[[feed]]
+name = "acme-status"
+provider = "acme"
+format = "statuspage"
+url = "http://{feed}/api/v2/incidents.json"
+interval = "1s"
+
+[[channel]]
+name = "ops-hook"
+type = "webhook"
+url = "http://{hook}/hook"
+
+[[alert]]
+name = "early-warning"
+on = ["provider_declared", "cert_expiry"]
+cert_expiry_within = "14d"
+channels = ["ops-hook"]
+"#,
+            https = cloud.https.port()
+        ),
+    )
+    .unwrap();
+    let probity = start(&cfg);
+    let both = common::wait_for(Duration::from_secs(15), || {
+        let b = bodies(&got, "/hook");
+        let d = b
+            .iter()
+            .find(|(_, v, _)| v["event"] == "provider_declared")?
+            .clone();
+        let c = b
+            .iter()
+            .find(|(_, v, _)| v["event"] == "cert_expiry")?
+            .clone();
+        Some((d, c))
+    });
+    let (d, c) = both;
+    assert_eq!(d.1["title"], "Elevated API errors");
+    assert_eq!(d.1["targets"], serde_json::json!(["api"]));
+    assert_eq!(
+        d.0,
+        "provider-acme-status-inc-1-provider_declared-early-warning-ops-hook"
+    );
+    assert_eq!(c.1["target"], "api");
+    let days = c.1["days_left"].as_f64().unwrap();
+    assert!((9.0..=10.1).contains(&days), "{days}");
+    // Still true a few seconds later, but each was sent once.
+    std::thread::sleep(Duration::from_secs(3));
+    let b = bodies(&got, "/hook");
+    assert_eq!(
+        b.iter()
+            .filter(|(_, v, _)| v["event"] == "provider_declared")
+            .count(),
+        1
+    );
+    assert_eq!(
+        b.iter()
+            .filter(|(_, v, _)| v["event"] == "cert_expiry")
+            .count(),
+        1
+    );
+    probity.stop();
+    drop(cloud);
+    drop(rt);
+}
