@@ -25,6 +25,8 @@ pub struct Alerting {
     pub settings: AlertingConfig,
     /// Alerts on a target are silenced while one of these is on for it.
     pub maintenance: Vec<crate::config::MaintenanceConfig>,
+    /// The SLOs, for `slo_burn` rules to know which targets each covers.
+    pub slos: Vec<crate::config::SloConfig>,
 }
 
 impl Alerting {
@@ -35,6 +37,7 @@ impl Alerting {
                 channels: c.channels.clone(),
                 settings: c.alerting.clone(),
                 maintenance: c.maintenance.clone(),
+                slos: c.slos.clone(),
             })
         })
     }
@@ -264,15 +267,91 @@ fn derived_alert(
 /// provider declaration on a watched service (`provider_declared`, once per declaration),
 /// a certificate expiring soon (`cert_expiry`, once per certificate). Keys are derived from
 /// what they are about, so writing one twice is harmless.
+/// What the derived alerts look at, read by the caller.
+pub struct Now<'a> {
+    pub declared: &'a [crate::store::StoredProviderIncident],
+    pub certs: &'a [(String, i64)],
+    /// Unacknowledged observed incidents: (id, target).
+    pub unacknowledged: &'a [(i64, String)],
+    pub slos: &'a [(String, probity_core::slo::Status)],
+}
+
 pub fn derived(
     alerting: &Alerting,
     targets: &[Arc<Target>],
-    declared: &[crate::store::StoredProviderIncident],
-    certs: &[(String, i64)],
+    now: &Now<'_>,
     now_ms: i64,
 ) -> Vec<NewAlert> {
+    let (declared, certs) = (now.declared, now.certs);
     let mut out = Vec::new();
     for rule in &alerting.rules {
+        if rule.on.iter().any(|e| e == "unacknowledged") {
+            for (id, name) in now.unacknowledged {
+                let Some(t) = targets.iter().find(|t| &t.name == name) else {
+                    continue;
+                };
+                if !rule.selects(t) || alerting.silenced(name, now_ms) {
+                    continue;
+                }
+                let payload = json!({
+                    "target": name,
+                    "provider": t.provider,
+                    "service": t.service,
+                    "region": t.region,
+                    "incident_id": id,
+                    "url": alerting.incident_url(*id),
+                });
+                let mut a = derived_alert(
+                    rule,
+                    "unacknowledged",
+                    &format!("incident-{id}"),
+                    Some(name),
+                    payload,
+                    now_ms,
+                );
+                for x in &mut a {
+                    x.incident_id = Some(*id);
+                }
+                out.extend(a);
+            }
+        }
+        if rule.on.iter().any(|e| e == "slo_burn") {
+            for (name, status) in now.slos {
+                let Some(slo) = alerting.slos.iter().find(|s| &s.name == name) else {
+                    continue;
+                };
+                let covers = slo.targets.iter().any(|n| {
+                    targets
+                        .iter()
+                        .any(|t| &t.name == n && rule.selects(t) && !alerting.silenced(n, now_ms))
+                });
+                if !covers {
+                    continue;
+                }
+                for a in status.alerts.iter().filter(|a| a.firing) {
+                    // One alert per burn alert per long window while it fires.
+                    let episode = now_ms.div_euclid(a.long_ms.max(1));
+                    let payload = json!({
+                        "slo": name,
+                        "target": slo.targets.first(),
+                        "targets": slo.targets,
+                        "severity": a.severity,
+                        "factor": a.factor,
+                        "long_burn_rate": a.long_burn_rate,
+                        "short_burn_rate": a.short_burn_rate,
+                        "budget_remaining": status.budget_remaining,
+                    });
+                    out.extend(derived_alert(
+                        rule,
+                        "slo_burn",
+                        &format!("slo-{name}-{}-{}-{episode}", a.severity, a.long_ms),
+                        slo.targets.first().map(String::as_str),
+                        payload,
+                        now_ms,
+                    ));
+                }
+            }
+        }
         if rule.on.iter().any(|e| e == "provider_declared") {
             for p in declared {
                 let i = &p.incident;
@@ -369,6 +448,12 @@ pub async fn escalate(
             .iter()
             .filter_map(|(n, l)| Some((n.clone(), l.cert_not_after_s?)))
             .collect();
+        let unack = shared
+            .unacknowledged
+            .read()
+            .expect("unacknowledged lock")
+            .clone();
+        let slos = shared.slos.read().expect("slos lock").clone();
         let res = tokio::task::spawn_blocking(move || -> crate::store::StoreResult<()> {
             let now = jiff::Timestamp::now().as_millisecond();
             let wants_declared = a
@@ -383,7 +468,13 @@ pub async fn escalate(
             } else {
                 Vec::new()
             };
-            s.enqueue_alerts(&derived(&a, &t, &declared, &certs, now))?;
+            let now_state = Now {
+                declared: &declared,
+                certs: &certs,
+                unacknowledged: &unack,
+                slos: &slos,
+            };
+            s.enqueue_alerts(&derived(&a, &t, &now_state, now))?;
             let open = s.incidents(crate::store::IncidentFilter::Open)?;
             let mut with_acks = Vec::with_capacity(open.len());
             for i in open {
@@ -431,6 +522,19 @@ pub fn message(p: &Value) -> String {
                 .as_str()
                 .map(|u| format!(" {u}"))
                 .unwrap_or_default(),
+        ),
+        Some("unacknowledged") => format!(
+            "probity: the provider of {target} has not acknowledged incident {id}, which probity observed.{link}"
+        ),
+        Some("slo_burn") => format!(
+            "probity: SLO {} is burning its error budget at {:.1}× ({} alert, {}× threshold); budget left {}.",
+            p["slo"].as_str().unwrap_or("?"),
+            p["long_burn_rate"].as_f64().unwrap_or(0.0),
+            p["severity"].as_str().unwrap_or("?"),
+            p["factor"],
+            p["budget_remaining"]
+                .as_f64()
+                .map_or("unknown".into(), |b| format!("{:.1}%", b * 100.0)),
         ),
         Some("cert_expiry") => format!(
             "probity: the certificate of {target} expires at {} ({} days left).",

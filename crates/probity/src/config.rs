@@ -159,9 +159,11 @@ pub const ALERT_EVENTS: &[&str] = &[
     "heartbeat_missed",
     "provider_declared",
     "cert_expiry",
+    "unacknowledged",
+    "slo_burn",
 ];
 /// Events the issue names that are not delivered yet: refused with a clear message.
-const ALERT_EVENTS_LATER: &[&str] = &["unacknowledged", "slo_burn"];
+const ALERT_EVENTS_LATER: &[&str] = &[];
 
 /// A service level objective (`[[slo]]`).
 #[derive(Clone, Debug)]

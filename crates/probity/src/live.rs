@@ -86,6 +86,8 @@ pub struct Shared {
     pub scorecards: RwLock<Vec<probity_core::reconcile::Scorecard>>,
     /// Each SLO's state, recomputed with the scorecards.
     pub slos: RwLock<Vec<(String, probity_core::slo::Status)>>,
+    /// Observed incidents no provider declared past the grace period: (id, target).
+    pub unacknowledged: RwLock<Vec<(i64, String)>>,
 }
 
 impl Shared {

@@ -243,17 +243,30 @@ pub async fn run_on(
                     let inputs =
                         crate::reconcile::gather(store.as_ref(), &targets, &cfg, window, now)?;
                     let r = inputs.reconcile();
-                    Ok::<_, crate::store::StoreError>(
+                    let unack: Vec<(i64, String)> = inputs
+                        .observed
+                        .iter()
+                        .zip(&r.outcomes)
+                        .filter(|(_, o)| {
+                            o.verdict == probity_core::reconcile::Verdict::Unacknowledged
+                        })
+                        .map(|(o, _)| (o.id, o.target.clone()))
+                        .collect();
+                    Ok::<_, crate::store::StoreError>((
                         inputs
                             .scorecards(&r, None)
                             .into_iter()
                             .map(|(c, _)| c)
                             .collect(),
-                    )
+                        unack,
+                    ))
                 })
                 .await;
                 match res {
-                    Ok(Ok(cards)) => *shared.scorecards.write().expect("scorecards lock") = cards,
+                    Ok(Ok((cards, unack))) => {
+                        *shared.scorecards.write().expect("scorecards lock") = cards;
+                        *shared.unacknowledged.write().expect("unacknowledged lock") = unack;
+                    }
                     Ok(Err(e)) => tracing::warn!(error = %e, "reconciliation failed"),
                     Err(e) => tracing::warn!(error = %e, "reconciliation task failed"),
                 }

@@ -834,3 +834,84 @@ channels = ["ops-hook"]
     drop(cloud);
     drop(rt);
 }
+
+#[test]
+fn unacknowledged_outages_and_slo_burn_alert() {
+    let (target, up) = switchable_server();
+    let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = hook_l.local_addr().unwrap();
+    let got = receiver(hook_l, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("probity.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+
+[reconcile]
+min_duration = "1s"
+grace = "1s"
+tolerance = "1s"
+
+[[target]]
+name = "web"
+provider = "acme"
+kind = "http"
+url = "http://{target}/"
+interval = "200ms"
+failure_threshold = 2
+
+[[slo]]
+name = "web-availability"
+targets = ["web"]
+objective = 99.0
+
+[[channel]]
+name = "ops-hook"
+type = "webhook"
+url = "http://{hook}/hook"
+
+[[alert]]
+name = "word-and-budget"
+on = ["unacknowledged", "slo_burn"]
+channels = ["ops-hook"]
+"#
+        ),
+    )
+    .unwrap();
+    let probity = start(&cfg);
+    up.store(false, Ordering::SeqCst);
+    let (u, b) = common::wait_for(Duration::from_secs(30), || {
+        let all = bodies(&got, "/hook");
+        let u = all
+            .iter()
+            .find(|(_, v, _)| v["event"] == "unacknowledged")?
+            .clone();
+        let b = all
+            .iter()
+            .find(|(_, v, _)| v["event"] == "slo_burn")?
+            .clone();
+        Some((u, b))
+    });
+    assert_eq!(u.1["target"], "web");
+    assert!(
+        u.0.starts_with(&format!("incident-{}-unacknowledged-", u.1["incident_id"])),
+        "{}",
+        u.0
+    );
+    assert_eq!(b.1["slo"], "web-availability");
+    assert_eq!(b.1["severity"], "page");
+    assert!(b.1["long_burn_rate"].as_f64().unwrap() >= 14.4, "{}", b.1);
+    std::thread::sleep(Duration::from_secs(2));
+    let all = bodies(&got, "/hook");
+    assert_eq!(
+        all.iter()
+            .filter(|(_, v, _)| v["event"] == "unacknowledged")
+            .count(),
+        1,
+        "once per incident"
+    );
+    probity.stop();
+}
