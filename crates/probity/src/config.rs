@@ -35,6 +35,22 @@ pub struct Config {
     pub alerts: Vec<AlertRule>,
     pub alerting: AlertingConfig,
     pub maintenance: Vec<MaintenanceConfig>,
+    pub status: StatusConfig,
+}
+
+/// The public status page (`[status]` and `[[component]]`).
+#[derive(Clone, Debug, Default)]
+pub struct StatusConfig {
+    pub title: String,
+    pub components: Vec<Component>,
+}
+
+/// A component of the status page: its state is the worst of its targets'.
+#[derive(Clone, Debug)]
+pub struct Component {
+    pub name: String,
+    pub description: String,
+    pub targets: Vec<String>,
 }
 
 /// A maintenance window (`[[maintenance]]`): alerts on its targets are silenced while it
@@ -326,7 +342,19 @@ const TOP_KEYS: &[&str] = &[
     "alert",
     "alerting",
     "maintenance",
+    "status",
+    "component",
 ];
+const COMPONENT_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "targets",
+    "tags",
+    "provider",
+    "service",
+    "region",
+];
+const STATUS_KEYS: &[&str] = &["title"];
 const MAINTENANCE_KEYS: &[&str] = &[
     "name", "start", "end", "duration", "every", "targets", "tags", "provider", "service", "region",
 ];
@@ -528,6 +556,26 @@ struct AlertToml2 {
     escalate_to: Vec<Spanned<String>>,
     remind_every: Option<Spanned<HumanDuration>>,
     cert_expiry_within: Option<HumanDuration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentToml {
+    name: Spanned<String>,
+    description: Option<String>,
+    #[serde(default)]
+    targets: Vec<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    provider: Option<String>,
+    service: Option<String>,
+    region: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusToml {
+    title: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -842,6 +890,8 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut alert_values = Vec::new();
     let mut alerting_table = None;
     let mut maintenance_values = Vec::new();
+    let mut component_values = Vec::new();
+    let mut status_table = None;
     let mut target_values = Vec::new();
     let mut feed_values = Vec::new();
     for (key, value) in root.get_ref() {
@@ -881,6 +931,29 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 _ => ck.at(
                     value.span(),
                     "`reconcile` must be a table: write `[reconcile]`",
+                ),
+            },
+            "status" => match value.get_ref() {
+                DeValue::Table(t) => status_table = Some(Spanned::new(value.span(), t.clone())),
+                _ => ck.at(value.span(), "`status` must be a table: write `[status]`"),
+            },
+            "component" => match value.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                component_values.push(Spanned::new(item.span(), t.clone()))
+                            }
+                            _ => ck.at(
+                                item.span(),
+                                "each component must be a table: write `[[component]]`",
+                            ),
+                        }
+                    }
+                }
+                _ => ck.at(
+                    value.span(),
+                    "`component` must be an array of tables: write `[[component]]`",
                 ),
             },
             "maintenance" => match value.get_ref() {
@@ -1334,6 +1407,57 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         });
     }
 
+    let mut status = StatusConfig {
+        title: "Status".into(),
+        components: Vec::new(),
+    };
+    if let Some(st) = status_table
+        .map(|t| strip_unknown(&mut ck, t, STATUS_KEYS, "in [status]"))
+        .map(|t| StatusToml::deserialize(toml::de::Deserializer::from(t)))
+        .transpose()
+        .unwrap_or_else(|e| {
+            ck.toml_error(&e, "[status]");
+            None
+        })
+        && let Some(t) = st.title
+    {
+        status.title = t;
+    }
+    for table in component_values {
+        let table = strip_unknown(&mut ck, table, COMPONENT_KEYS, "in [[component]]");
+        let raw = match ComponentToml::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(c) => c,
+            Err(e) => {
+                ck.toml_error(&e, "[[component]]");
+                continue;
+            }
+        };
+        let ctx = format!("component `{}`", raw.name.get_ref());
+        if status
+            .components
+            .iter()
+            .any(|c| &c.name == raw.name.get_ref())
+        {
+            ck.at(raw.name.span(), format!("duplicate {ctx}"));
+            continue;
+        }
+        let chosen = select_targets(
+            &mut ck,
+            &ctx,
+            &raw.targets,
+            &raw.tags,
+            raw.provider.as_ref(),
+            raw.service.as_ref(),
+            raw.region.as_ref(),
+            &targets,
+        );
+        status.components.push(Component {
+            name: raw.name.into_inner(),
+            description: raw.description.unwrap_or_default(),
+            targets: chosen,
+        });
+    }
+
     let mut maintenance = Vec::new();
     for table in maintenance_values {
         let table = strip_unknown(&mut ck, table, MAINTENANCE_KEYS, "in [[maintenance]]");
@@ -1439,6 +1563,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         alerts,
         alerting,
         maintenance,
+        status,
     })
 }
 

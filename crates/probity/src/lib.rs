@@ -19,6 +19,7 @@ pub mod run;
 pub mod schedule;
 pub mod sla;
 pub mod slo;
+pub mod status;
 pub mod store;
 
 /// Installs the process-wide rustls crypto provider once (aws-lc-rs).

@@ -36,6 +36,12 @@ enum Command {
     Probe(probity::cli::probe::ProbeArgs),
     /// Start a local misbehaving "cloud" and watch it: the tour, offline.
     Demo(probity::demo::DemoArgs),
+    /// The public status page: post incidents and updates.
+    #[command(subcommand)]
+    Status(StatusCommand),
+    /// API tokens for the write endpoints.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Acknowledge an incident: its escalations and reminders stop.
     Ack(probity::cli::ack::AckArgs),
     /// How each provider's word compares with what probity observed, over a window.
@@ -52,6 +58,20 @@ enum Command {
     /// Providers' status feeds.
     #[command(subcommand)]
     Feeds(FeedsCommand),
+}
+
+#[derive(Subcommand)]
+enum StatusCommand {
+    /// Post an incident on the status page; prints its id.
+    Post(probity::cli::status::PostArgs),
+    /// Add an update to a status-page incident.
+    Update(probity::cli::status::UpdateArgs),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token; it is printed once, alone on the last line.
+    Create(probity::cli::token::CreateArgs),
 }
 
 #[derive(Subcommand)]
@@ -105,6 +125,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => probity::demo::main(args),
         Command::Scorecard(args) => probity::cli::scorecard::main(args),
         Command::Ack(args) => probity::cli::ack::main(args),
+        Command::Status(StatusCommand::Post(args)) => probity::cli::status::post(args),
+        Command::Status(StatusCommand::Update(args)) => probity::cli::status::update(args),
+        Command::Token(TokenCommand::Create(args)) => probity::cli::token::create(args),
         Command::Sla(SlaCommand::Report(args)) => probity::cli::sla::report(args),
         Command::Results(ResultsCommand::Import(args)) => probity::cli::results::import(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),

@@ -8,6 +8,8 @@ pub mod probe;
 pub mod results;
 pub mod scorecard;
 pub mod sla;
+pub mod status;
+pub mod token;
 
 use crate::config;
 use std::path::Path;

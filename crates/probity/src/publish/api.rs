@@ -48,6 +48,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sla", get(sla))
         .route("/api/v1/slo", get(slo))
         .route("/api/v1/alerts", get(alerts))
+        .route("/status", get(status_html))
+        .route("/status/feed.atom", get(status_atom))
+        .route("/api/v2/{*path}", get(status_v2))
+        .route(
+            "/api/v1/status/incidents",
+            axum::routing::post(post_status_incident),
+        )
+        .route(
+            "/api/v1/status/incidents/{id}/updates",
+            axum::routing::post(post_status_update),
+        )
         .route("/api/v1/heartbeat/{token}", get(heartbeat).post(heartbeat))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
@@ -975,27 +986,34 @@ async fn heartbeat(
 /// Checks a write request's `Authorization: Bearer TOKEN` against `[server] api_token`, in
 /// constant time. Without a configured token every write is refused.
 fn authorize(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = &s.config.server.api_token else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "write endpoints are off: set [server] api_token to enable them",
-        ));
-    };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if crate::heartbeat::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid `Authorization: Bearer` token is required",
-        ))
+    if let Some(expected) = &s.config.server.api_token
+        && crate::heartbeat::constant_time_eq(given.as_bytes(), expected.as_bytes())
+    {
+        return Ok(());
     }
+    // Tokens made by `probity token create`, kept as SHA-256 only: the lookup is by hash.
+    let hash = crate::cli::token::hash(given);
+    let known = !given.is_empty() && s.store.token_exists(&hash).unwrap_or(false);
+    if known {
+        return Ok(());
+    }
+    if s.config.server.api_token.is_none() && s.store.token_count().unwrap_or(0) == 0 {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "write endpoints are off: set [server] api_token or make one with `probity token create`",
+        ));
+    }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "a valid `Authorization: Bearer` token is required",
+    ))
 }
 
 /// An acknowledgment as stored: when, by whom, the note.
@@ -1049,4 +1067,188 @@ async fn ack(
         )
     })?;
     Ok(Json(json!({"incident_id": id, "acknowledged_at": rfc3339(at), "by": by, "note": note, "already": !fresh})).into_response())
+}
+
+// === the public status page ===
+
+fn public_url(s: &AppState) -> String {
+    s.config.alerting.public_url.clone().unwrap_or_default()
+}
+
+async fn status_page(s: &AppState) -> Result<crate::status::Page, ApiError> {
+    let (store, config, shared) = (s.store.clone(), s.config.clone(), s.shared.clone());
+    let now = jiff::Timestamp::now().as_millisecond();
+    blocking(move || crate::status::page(store.as_ref(), &config, &shared, now))
+        .await?
+        .map_err(ApiError::internal)
+}
+
+async fn status_html(State(s): State<AppState>) -> ApiResult {
+    let page = status_page(&s).await?;
+    Ok(axum::response::Html(page.html()).into_response())
+}
+
+async fn status_atom(State(s): State<AppState>) -> ApiResult {
+    let page = status_page(&s).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        page.atom(&public_url(&s)),
+    )
+        .into_response())
+}
+
+async fn status_v2(State(s): State<AppState>, Path(path): Path<String>) -> ApiResult {
+    let page = status_page(&s).await?;
+    page.v2(&path, &public_url(&s))
+        .map(|v| Json(v).into_response())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "the Statuspage API v2 here serves summary.json, status.json, components.json, incidents.json, incidents/unresolved.json and scheduled-maintenances.json",
+            )
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStatusIncident {
+    name: String,
+    status: Option<String>,
+    impact: Option<String>,
+    message: String,
+    #[serde(default)]
+    components: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStatusUpdate {
+    status: String,
+    message: String,
+}
+
+fn check_status(v: &str) -> Result<(), ApiError> {
+    if crate::status::STATUSES.contains(&v) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "`status` is one of {}, not {v:?}",
+            crate::status::STATUSES.join(", ")
+        )))
+    }
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not valid here: {e} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Posts an incident on the public status page.
+async fn post_status_incident(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let b: NewStatusIncident = json_body(&body)?;
+    let status = b.status.unwrap_or_else(|| "investigating".into());
+    check_status(&status)?;
+    let impact = b.impact.unwrap_or_else(|| "minor".into());
+    if !crate::status::IMPACTS.contains(&impact.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "`impact` is one of {}, not {impact:?}",
+            crate::status::IMPACTS.join(", ")
+        )));
+    }
+    if b.name.trim().is_empty() || b.message.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "`name` and `message` must not be empty",
+        ));
+    }
+    for c in &b.components {
+        if !s.config.status.components.iter().any(|x| &x.name == c) {
+            return Err(ApiError::bad_request(format!(
+                "no component named {c:?} (components: {})",
+                s.config
+                    .status
+                    .components
+                    .iter()
+                    .map(|x| x.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let now = jiff::Timestamp::now().as_millisecond();
+    let incident = crate::store::StatusIncident {
+        id: crate::status::new_id(),
+        name: b.name.trim().to_string(),
+        status: status.clone(),
+        impact,
+        components: b.components,
+        created_at_ms: now,
+        updated_at_ms: now,
+        resolved_at_ms: (status == "resolved").then_some(now),
+        updates: vec![crate::store::StatusUpdate {
+            id: crate::status::new_id(),
+            at_ms: now,
+            status,
+            message: b.message.trim().to_string(),
+        }],
+    };
+    let store = s.store.clone();
+    let i = incident.clone();
+    blocking(move || store.create_status_incident(&i))
+        .await?
+        .map_err(ApiError::internal)?;
+    let page = status_page(&s).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(page.incident_json(&incident, &public_url(&s))),
+    )
+        .into_response())
+}
+
+/// Adds an update to a status-page incident (and moves it to the update's status).
+async fn post_status_update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let b: NewStatusUpdate = json_body(&body)?;
+    check_status(&b.status)?;
+    if b.message.trim().is_empty() {
+        return Err(ApiError::bad_request("`message` must not be empty"));
+    }
+    let update = crate::store::StatusUpdate {
+        id: crate::status::new_id(),
+        at_ms: jiff::Timestamp::now().as_millisecond(),
+        status: b.status,
+        message: b.message.trim().to_string(),
+    };
+    let store = s.store.clone();
+    let found = blocking(move || store.add_status_update(&id, &update))
+        .await?
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such status incident",
+            )
+        })?;
+    let page = status_page(&s).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(page.incident_json(&found, &public_url(&s))),
+    )
+        .into_response())
 }

@@ -246,6 +246,31 @@ pub struct Batch {
     pub alerts: Vec<NewAlert>,
 }
 
+/// An incident on the organisation's own status page.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusIncident {
+    pub id: String,
+    pub name: String,
+    /// `investigating`, `identified`, `monitoring`, `resolved`.
+    pub status: String,
+    /// `none`, `minor`, `major`, `critical`.
+    pub impact: String,
+    pub components: Vec<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub resolved_at_ms: Option<i64>,
+    /// Oldest first.
+    pub updates: Vec<StatusUpdate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusUpdate {
+    pub id: String,
+    pub at_ms: i64,
+    pub status: String,
+    pub message: String,
+}
+
 /// An alert for the outbox.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NewAlert {
@@ -405,6 +430,28 @@ pub trait Store: Send + Sync {
     fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>>;
     /// The size of the first checkpoint that covers leaf `leaf`, if any yet.
     fn checkpoint_covering(&self, leaf: u64) -> StoreResult<Option<u64>>;
+    /// Stores an API token's SHA-256 (the token itself is never stored).
+    fn add_token(&self, sha256_hex: &str, name: &str, at_ms: i64) -> StoreResult<()>;
+    /// Whether a token with this SHA-256 exists.
+    fn token_exists(&self, sha256_hex: &str) -> StoreResult<bool>;
+    /// Per target and UTC day (Unix ms of its midnight), totals since `since_ms`.
+    fn daily_availability(
+        &self,
+        since_ms: i64,
+    ) -> StoreResult<std::collections::HashMap<(String, i64), Availability>>;
+    /// How many tokens exist.
+    fn token_count(&self) -> StoreResult<u64>;
+    /// Creates a status-page incident with its first update.
+    fn create_status_incident(&self, incident: &StatusIncident) -> StoreResult<()>;
+    /// Adds an update and moves the incident to its status; `None` if there is no such
+    /// incident.
+    fn add_status_update(
+        &self,
+        incident_id: &str,
+        update: &StatusUpdate,
+    ) -> StoreResult<Option<StatusIncident>>;
+    /// Every status-page incident, newest first.
+    fn status_incidents(&self) -> StoreResult<Vec<StatusIncident>>;
     /// Puts alerts in the outbox; one whose key is already there is left as it is.
     fn enqueue_alerts(&self, alerts: &[NewAlert]) -> StoreResult<()>;
     /// Acknowledges an incident; false if it was acknowledged already (the first stands).

@@ -227,6 +227,33 @@ CREATE TABLE incident_acks (
     note        TEXT NOT NULL
 );
 "#,
+    r#"
+-- API tokens, by their SHA-256 only.
+CREATE TABLE api_tokens (
+    sha256   TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    at_ms    INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The organisation's own status page.
+CREATE TABLE status_incidents (
+    id             TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    impact         TEXT NOT NULL,
+    components     TEXT NOT NULL,
+    created_at_ms  INTEGER NOT NULL,
+    updated_at_ms  INTEGER NOT NULL,
+    resolved_at_ms INTEGER
+) WITHOUT ROWID;
+CREATE TABLE status_updates (
+    id          TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    message     TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX status_updates_incident ON status_updates (incident_id, at_ms);
+"#,
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
@@ -907,6 +934,155 @@ impl Store for SqliteStore {
                 |r| r.get::<_, Option<i64>>(0),
             )
             .map(|o| o.map(|n| n as u64))
+        })
+    }
+
+    fn add_token(&self, sha256_hex: &str, name: &str, at_ms: i64) -> StoreResult<()> {
+        let conn = self.writer.lock().expect("writer lock");
+        conn.execute(
+            "INSERT INTO api_tokens (sha256, name, at_ms) VALUES (?1, ?2, ?3)",
+            params![sha256_hex, name, at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn token_exists(&self, sha256_hex: &str) -> StoreResult<bool> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM api_tokens WHERE sha256 = ?1",
+                [sha256_hex],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n > 0)
+    }
+
+    fn daily_availability(
+        &self,
+        since_ms: i64,
+    ) -> StoreResult<HashMap<(String, i64), Availability>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT target, (hour_ms / 86400000) * 86400000 AS day, SUM(count), SUM(failures), SUM(degraded)
+                 FROM hourly WHERE hour_ms >= ?1 GROUP BY target, day",
+            )?;
+            let rows = stmt.query_map([since_ms], |r| {
+                Ok((
+                    (r.get::<_, String>(0)?, r.get::<_, i64>(1)?),
+                    Availability {
+                        count: r.get::<_, i64>(2)? as u64,
+                        failures: r.get::<_, i64>(3)? as u64,
+                        degraded: r.get::<_, i64>(4)? as u64,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn token_count(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            c.query_row("SELECT COUNT(*) FROM api_tokens", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        })
+        .map(|n| n as u64)
+    }
+
+    fn create_status_incident(&self, i: &StatusIncident) -> StoreResult<()> {
+        let mut conn = self.writer.lock().expect("writer lock");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO status_incidents (id, name, status, impact, components, created_at_ms, updated_at_ms, resolved_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                i.id,
+                i.name,
+                i.status,
+                i.impact,
+                serde_json::to_string(&i.components).unwrap_or_default(),
+                i.created_at_ms,
+                i.updated_at_ms,
+                i.resolved_at_ms
+            ],
+        )?;
+        for u in &i.updates {
+            tx.execute(
+                "INSERT INTO status_updates (id, incident_id, at_ms, status, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![u.id, i.id, u.at_ms, u.status, u.message],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn add_status_update(
+        &self,
+        incident_id: &str,
+        u: &StatusUpdate,
+    ) -> StoreResult<Option<StatusIncident>> {
+        {
+            let mut conn = self.writer.lock().expect("writer lock");
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE status_incidents SET status = ?2, updated_at_ms = ?3,
+                    resolved_at_ms = CASE WHEN ?2 = 'resolved' THEN COALESCE(resolved_at_ms, ?3) ELSE NULL END
+                 WHERE id = ?1",
+                params![incident_id, u.status, u.at_ms],
+            )?;
+            if n == 0 {
+                return Ok(None);
+            }
+            tx.execute(
+                "INSERT INTO status_updates (id, incident_id, at_ms, status, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![u.id, incident_id, u.at_ms, u.status, u.message],
+            )?;
+            tx.commit()?;
+        }
+        Ok(self
+            .status_incidents()?
+            .into_iter()
+            .find(|i| i.id == incident_id))
+    }
+
+    fn status_incidents(&self) -> StoreResult<Vec<StatusIncident>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, name, status, impact, components, created_at_ms, updated_at_ms, resolved_at_ms
+                 FROM status_incidents ORDER BY created_at_ms DESC, id",
+            )?;
+            let mut incidents: Vec<StatusIncident> = stmt
+                .query_map([], |r| {
+                    let comps: String = r.get(4)?;
+                    Ok(StatusIncident {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        status: r.get(2)?,
+                        impact: r.get(3)?,
+                        components: serde_json::from_str(&comps).unwrap_or_default(),
+                        created_at_ms: r.get(5)?,
+                        updated_at_ms: r.get(6)?,
+                        resolved_at_ms: r.get(7)?,
+                        updates: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut up = c.prepare_cached(
+                "SELECT id, at_ms, status, message FROM status_updates WHERE incident_id = ?1 ORDER BY at_ms, id",
+            )?;
+            for i in &mut incidents {
+                i.updates = up
+                    .query_map([&i.id], |r| {
+                        Ok(StatusUpdate {
+                            id: r.get(0)?,
+                            at_ms: r.get(1)?,
+                            status: r.get(2)?,
+                            message: r.get(3)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(incidents)
         })
     }
 
