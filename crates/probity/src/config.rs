@@ -881,113 +881,29 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             return Err(fail(ck.problems));
         }
     };
-    let mut server_table = None;
-    let mut evidence_table = None;
-    let mut reconcile_table = None;
-    let mut sla_values = Vec::new();
-    let mut slo_values = Vec::new();
-    let mut channel_values = Vec::new();
-    let mut alert_values = Vec::new();
-    let mut alerting_table = None;
-    let mut maintenance_values = Vec::new();
-    let mut component_values = Vec::new();
-    let mut status_table = None;
-    let mut target_values = Vec::new();
-    let mut feed_values = Vec::new();
+    // Each top-level key is a table (`[server]`) or an array of tables (`[[target]]`).
+    const TABLES: &[&str] = &["server", "evidence", "reconcile", "alerting", "status"];
+    let mut tables: HashMap<String, Spanned<DeTable<'_>>> = HashMap::new();
+    let mut arrays: HashMap<String, Vec<Spanned<DeTable<'_>>>> = HashMap::new();
     for (key, value) in root.get_ref() {
-        match key.get_ref().as_ref() {
-            "server" => match value.get_ref() {
-                DeValue::Table(t) => server_table = Some(Spanned::new(value.span(), t.clone())),
-                _ => ck.at(value.span(), "`server` must be a table: write `[server]`"),
-            },
-            "evidence" => match value.get_ref() {
-                DeValue::Table(t) => evidence_table = Some(Spanned::new(value.span(), t.clone())),
-                _ => ck.at(
-                    value.span(),
-                    "`evidence` must be a table: write `[evidence]`",
-                ),
-            },
-            "target" => match value.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::Table(t) => {
-                                target_values.push(Spanned::new(item.span(), t.clone()))
-                            }
-                            _ => ck.at(
-                                item.span(),
-                                "each target must be a table: write `[[target]]`",
-                            ),
-                        }
-                    }
+        let name = key.get_ref().to_string();
+        if TABLES.contains(&name.as_str()) {
+            match value.get_ref() {
+                DeValue::Table(t) => {
+                    tables.insert(name, Spanned::new(value.span(), t.clone()));
                 }
                 _ => ck.at(
                     value.span(),
-                    "`target` must be an array of tables: write `[[target]]`",
+                    format!("`{name}` must be a table: write `[{name}]`"),
                 ),
-            },
-            "reconcile" => match value.get_ref() {
-                DeValue::Table(t) => reconcile_table = Some(Spanned::new(value.span(), t.clone())),
-                _ => ck.at(
-                    value.span(),
-                    "`reconcile` must be a table: write `[reconcile]`",
-                ),
-            },
-            "status" => match value.get_ref() {
-                DeValue::Table(t) => status_table = Some(Spanned::new(value.span(), t.clone())),
-                _ => ck.at(value.span(), "`status` must be a table: write `[status]`"),
-            },
-            "component" => match value.get_ref() {
+            }
+        } else if TOP_KEYS.contains(&name.as_str()) {
+            match value.get_ref() {
                 DeValue::Array(items) => {
+                    let list = arrays.entry(name.clone()).or_default();
                     for item in items.iter() {
                         match item.get_ref() {
-                            DeValue::Table(t) => {
-                                component_values.push(Spanned::new(item.span(), t.clone()))
-                            }
-                            _ => ck.at(
-                                item.span(),
-                                "each component must be a table: write `[[component]]`",
-                            ),
-                        }
-                    }
-                }
-                _ => ck.at(
-                    value.span(),
-                    "`component` must be an array of tables: write `[[component]]`",
-                ),
-            },
-            "maintenance" => match value.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::Table(t) => {
-                                maintenance_values.push(Spanned::new(item.span(), t.clone()))
-                            }
-                            _ => ck.at(
-                                item.span(),
-                                "each maintenance must be a table: write `[[maintenance]]`",
-                            ),
-                        }
-                    }
-                }
-                _ => ck.at(
-                    value.span(),
-                    "`maintenance` must be an array of tables: write `[[maintenance]]`",
-                ),
-            },
-            "channel" | "alert" => match value.get_ref() {
-                DeValue::Array(items) => {
-                    let name = key.get_ref().to_string();
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::Table(t) => {
-                                let v = Spanned::new(item.span(), t.clone());
-                                if name == "channel" {
-                                    channel_values.push(v)
-                                } else {
-                                    alert_values.push(v)
-                                }
-                            }
+                            DeValue::Table(t) => list.push(Spanned::new(item.span(), t.clone())),
                             _ => ck.at(
                                 item.span(),
                                 format!("each {name} must be a table: write `[[{name}]]`"),
@@ -997,70 +913,27 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 }
                 _ => ck.at(
                     value.span(),
-                    format!(
-                        "`{0}` must be an array of tables: write `[[{0}]]`",
-                        key.get_ref()
-                    ),
+                    format!("`{name}` must be an array of tables: write `[[{name}]]`"),
                 ),
-            },
-            "alerting" => match value.get_ref() {
-                DeValue::Table(t) => alerting_table = Some(Spanned::new(value.span(), t.clone())),
-                _ => ck.at(
-                    value.span(),
-                    "`alerting` must be a table: write `[alerting]`",
-                ),
-            },
-            "slo" => match value.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::Table(t) => {
-                                slo_values.push(Spanned::new(item.span(), t.clone()))
-                            }
-                            _ => ck.at(item.span(), "each slo must be a table: write `[[slo]]`"),
-                        }
-                    }
-                }
-                _ => ck.at(
-                    value.span(),
-                    "`slo` must be an array of tables: write `[[slo]]`",
-                ),
-            },
-            "sla" => match value.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::Table(t) => {
-                                sla_values.push(Spanned::new(item.span(), t.clone()))
-                            }
-                            _ => ck.at(item.span(), "each sla must be a table: write `[[sla]]`"),
-                        }
-                    }
-                }
-                _ => ck.at(
-                    value.span(),
-                    "`sla` must be an array of tables: write `[[sla]]`",
-                ),
-            },
-            "feed" => match value.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::Table(t) => {
-                                feed_values.push(Spanned::new(item.span(), t.clone()))
-                            }
-                            _ => ck.at(item.span(), "each feed must be a table: write `[[feed]]`"),
-                        }
-                    }
-                }
-                _ => ck.at(
-                    value.span(),
-                    "`feed` must be an array of tables: write `[[feed]]`",
-                ),
-            },
-            other => unknown_key(&mut ck, key.span(), other, TOP_KEYS, "at the top level"),
+            }
+        } else {
+            unknown_key(&mut ck, key.span(), &name, TOP_KEYS, "at the top level");
         }
     }
+    let server_table = tables.remove("server");
+    let evidence_table = tables.remove("evidence");
+    let reconcile_table = tables.remove("reconcile");
+    let alerting_table = tables.remove("alerting");
+    let status_table = tables.remove("status");
+    let mut array = |k: &str| arrays.remove(k).unwrap_or_default();
+    let target_values = array("target");
+    let feed_values = array("feed");
+    let sla_values = array("sla");
+    let slo_values = array("slo");
+    let channel_values = array("channel");
+    let alert_values = array("alert");
+    let maintenance_values = array("maintenance");
+    let component_values = array("component");
 
     let server = server_table
         .map(|t| strip_unknown(&mut ck, t, SERVER_KEYS, "in [server]"))

@@ -6,42 +6,9 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// An HTTP server whose `/` answers 200 or 503 as the switch says.
-fn switchable_server() -> (SocketAddr, Arc<AtomicBool>) {
-    let up = Arc::new(AtomicBool::new(true));
-    let flag = up.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().route(
-                "/",
-                axum::routing::get(move || {
-                    let up = flag.load(Ordering::SeqCst);
-                    async move {
-                        if up {
-                            (axum::http::StatusCode::OK, "up")
-                        } else {
-                            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
-                        }
-                    }
-                }),
-            );
-            let l = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    (addr, up)
-}
 
 /// One request a receiver got.
 #[derive(Clone, Debug)]
@@ -169,7 +136,7 @@ fn bodies(got: &Mutex<Vec<Got>>, path: &str) -> Vec<(String, serde_json::Value, 
 
 #[test]
 fn alerts_are_signed_retried_and_delivered_to_every_channel() {
-    let (target, up) = switchable_server();
+    let (target, up) = common::switchable_server();
     let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook = hook_l.local_addr().unwrap();
     let got = receiver(hook_l, 2);
@@ -291,7 +258,7 @@ url = "http://{hook}/pagerduty"
 
 #[test]
 fn a_kill_before_delivery_loses_nothing() {
-    let (target, up) = switchable_server();
+    let (target, up) = common::switchable_server();
     // The receiver's port, closed for now: the receiver is down.
     let hook = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -405,35 +372,9 @@ channels = ["ops-hook"]
     probity.stop();
 }
 
-fn post_json(
-    addr: SocketAddr,
-    path: &str,
-    auth: Option<&str>,
-    body: &str,
-) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let auth = auth
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    (
-        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
-}
-
 #[test]
 fn unacknowledged_incidents_escalate_and_remind_until_acknowledged() {
-    let (target, up) = switchable_server();
+    let (target, up) = common::switchable_server();
     let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook = hook_l.local_addr().unwrap();
     let got = receiver(hook_l, 0);
@@ -500,16 +441,16 @@ remind_every = "1s"
             .then_some(())
     });
     // Writes need the token.
-    let (status, body) = post_json(addr, &format!("/api/v1/incidents/{id}/ack"), None, "");
+    let (status, body) = common::post_json(addr, &format!("/api/v1/incidents/{id}/ack"), None, "");
     assert_eq!(status, 401, "{body}");
-    let (status, body) = post_json(
+    let (status, body) = common::post_json(
         addr,
         &format!("/api/v1/incidents/{id}/ack"),
         Some("wrong-token-0123456789"),
         "",
     );
     assert_eq!(status, 401, "{body}");
-    let (status, body) = post_json(
+    let (status, body) = common::post_json(
         addr,
         &format!("/api/v1/incidents/{id}/ack"),
         Some("writer-token-0123456789"),
@@ -556,7 +497,7 @@ fn writes_are_off_without_a_token() {
     )
     .unwrap();
     let probity = start(&cfg);
-    let (status, body) = post_json(
+    let (status, body) = common::post_json(
         probity.addr,
         "/api/v1/incidents/1/ack",
         Some("anything-at-all-0123"),
@@ -619,7 +560,7 @@ fn email_alerts_reach_a_real_smtp_server() {
     let Some((mut smtp, port)) = smtp_server(&maildir) else {
         return;
     };
-    let (target, up) = switchable_server();
+    let (target, up) = common::switchable_server();
     let cfg = dir.path().join("probity.toml");
     std::fs::write(
         &cfg,
@@ -681,7 +622,7 @@ channels = ["mail"]
 
 #[test]
 fn maintenance_silences_alerts_and_shows_on_the_incident() {
-    let (target, up) = switchable_server();
+    let (target, up) = common::switchable_server();
     let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook = hook_l.local_addr().unwrap();
     let got = receiver(hook_l, 0);
@@ -837,7 +778,7 @@ channels = ["ops-hook"]
 
 #[test]
 fn unacknowledged_outages_and_slo_burn_alert() {
-    let (target, up) = switchable_server();
+    let (target, up) = common::switchable_server();
     let hook_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook = hook_l.local_addr().unwrap();
     let got = receiver(hook_l, 0);

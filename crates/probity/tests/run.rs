@@ -6,42 +6,9 @@ mod common;
 
 use common::{Running, get, get_json, wait_for};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-/// An HTTP server whose `/` answers 200 or 503 as the switch says.
-fn switchable_server() -> (SocketAddr, Arc<AtomicBool>) {
-    let up = Arc::new(AtomicBool::new(true));
-    let flag = up.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().route(
-                "/",
-                axum::routing::get(move || {
-                    let up = flag.load(Ordering::SeqCst);
-                    async move {
-                        if up {
-                            (axum::http::StatusCode::OK, "up")
-                        } else {
-                            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
-                        }
-                    }
-                }),
-            );
-            let l = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    (addr, up)
-}
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 fn write_config(dir: &std::path::Path, server: SocketAddr) -> std::path::PathBuf {
     let path = dir.join("probity.toml");
@@ -84,7 +51,7 @@ fn ms(rfc3339: &str) -> i64 {
 #[test]
 fn an_outage_yields_exactly_one_incident_with_the_right_start_and_end() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, up) = switchable_server();
+    let (server, up) = common::switchable_server();
     let probity = Running::start(&write_config(dir.path(), server));
     let addr = probity.addr;
     // Healthy first.
@@ -148,7 +115,7 @@ fn an_outage_yields_exactly_one_incident_with_the_right_start_and_end() {
 #[test]
 fn open_incidents_survive_a_kill_and_resolve_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, up) = switchable_server();
+    let (server, up) = common::switchable_server();
     let config = write_config(dir.path(), server);
     up.store(false, Ordering::SeqCst);
     let probity = Running::start(&config);
@@ -178,7 +145,7 @@ fn open_incidents_survive_a_kill_and_resolve_after_restart() {
 #[test]
 fn sigterm_stops_cleanly_and_keeps_every_result_it_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, _up) = switchable_server();
+    let (server, _up) = common::switchable_server();
     let config = write_config(dir.path(), server);
     let probity = Running::start(&config);
     let addr = probity.addr;
@@ -204,7 +171,7 @@ fn sigterm_stops_cleanly_and_keeps_every_result_it_reported() {
 #[test]
 fn api_answers_bad_requests_with_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, _up) = switchable_server();
+    let (server, _up) = common::switchable_server();
     let probity = Running::start(&write_config(dir.path(), server));
     let addr = probity.addr;
     for (path, status, code) in [
@@ -248,7 +215,7 @@ fn api_answers_bad_requests_with_typed_errors() {
 #[test]
 fn metrics_pass_promtool() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, _up) = switchable_server();
+    let (server, _up) = common::switchable_server();
     let probity = Running::start(&write_config(dir.path(), server));
     let addr = probity.addr;
     wait_for(Duration::from_secs(10), || {
@@ -304,7 +271,7 @@ fn metrics_pass_promtool() {
 #[test]
 fn rollups_hold_counts_and_percentiles_per_minute() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, _up) = switchable_server();
+    let (server, _up) = common::switchable_server();
     let probity = Running::start(&write_config(dir.path(), server));
     let addr = probity.addr;
     let results = wait_for(Duration::from_secs(10), || {

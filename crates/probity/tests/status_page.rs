@@ -6,33 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-fn post(
-    addr: std::net::SocketAddr,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
-}
-
 #[test]
 fn incidents_posted_with_a_token_are_published_in_every_form() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,9 +52,9 @@ name = "Website"
     let probity = common::Running::start(&cfg);
     let addr = probity.addr;
     let incident = r#"{"name": "Elevated API errors", "status": "investigating", "impact": "major", "message": "We are looking into errors on the API.", "components": ["API"]}"#;
-    let (status, body) = post(addr, "/api/v1/status/incidents", None, incident);
+    let (status, body) = common::post_json(addr, "/api/v1/status/incidents", None, incident);
     assert_eq!(status, 401, "{body}");
-    let (status, _) = post(
+    let (status, _) = common::post_json(
         addr,
         "/api/v1/status/incidents",
         Some("pbt_wrong"),
@@ -93,18 +66,19 @@ name = "Website"
         serde_json::json!([]),
         "nothing changed"
     );
-    let (status, created) = post(addr, "/api/v1/status/incidents", Some(&token), incident);
+    let (status, created) =
+        common::post_json(addr, "/api/v1/status/incidents", Some(&token), incident);
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 12);
-    let (status, body) = post(
+    let (status, body) = common::post_json(
         addr,
         &format!("/api/v1/status/incidents/{id}/updates"),
         Some(&token),
         r#"{"status": "identified", "message": "A bad deploy; rolling back."}"#,
     );
     assert_eq!(status, 201, "{body}");
-    let (status, body) = post(
+    let (status, body) = common::post_json(
         addr,
         "/api/v1/status/incidents",
         Some(&token),
@@ -254,7 +228,7 @@ fn without_any_token_writes_are_off() {
     )
     .unwrap();
     let probity = common::Running::start(&cfg);
-    let (status, body) = post(
+    let (status, body) = common::post_json(
         probity.addr,
         "/api/v1/status/incidents",
         Some("pbt_x"),

@@ -627,22 +627,7 @@ impl Store for SqliteStore {
                 ])?;
             }
             new_size = size;
-            let mut outbox = tx.prepare_cached(
-                "INSERT OR IGNORE INTO alerts (key, rule, channel, event, target, incident_id, payload, created_at_ms, state, next_attempt_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?8)",
-            )?;
-            for a in &batch.alerts {
-                outbox.execute(params![
-                    a.key,
-                    a.rule,
-                    a.channel,
-                    a.event,
-                    a.target,
-                    a.incident_id,
-                    a.payload,
-                    a.created_at_ms
-                ])?;
-            }
+            insert_alerts(&tx, &batch.alerts)?;
         }
         tx.commit()?;
         *evidence_size = new_size;
@@ -1092,24 +1077,7 @@ impl Store for SqliteStore {
         }
         let mut conn = self.writer.lock().expect("writer lock");
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut outbox = tx.prepare_cached(
-                "INSERT OR IGNORE INTO alerts (key, rule, channel, event, target, incident_id, payload, created_at_ms, state, next_attempt_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?8)",
-            )?;
-            for a in alerts {
-                outbox.execute(params![
-                    a.key,
-                    a.rule,
-                    a.channel,
-                    a.event,
-                    a.target,
-                    a.incident_id,
-                    a.payload,
-                    a.created_at_ms
-                ])?;
-            }
-        }
+        insert_alerts(&tx, alerts)?;
         tx.commit()?;
         Ok(())
     }
@@ -1276,6 +1244,28 @@ impl Store for SqliteStore {
         conn.execute("DELETE FROM hourly WHERE hour_ms < ?1", [rollup_before_ms])?;
         Ok(Pruned { results, rollups })
     }
+}
+
+/// Puts alerts in the outbox inside the caller's transaction; a key already there is left
+/// as it is (the same alert written twice is one alert).
+fn insert_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[NewAlert]) -> rusqlite::Result<()> {
+    let mut outbox = tx.prepare_cached(
+        "INSERT OR IGNORE INTO alerts (key, rule, channel, event, target, incident_id, payload, created_at_ms, state, next_attempt_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?8)",
+    )?;
+    for a in alerts {
+        outbox.execute(params![
+            a.key,
+            a.rule,
+            a.channel,
+            a.event,
+            a.target,
+            a.incident_id,
+            a.payload,
+            a.created_at_ms
+        ])?;
+    }
+    Ok(())
 }
 
 const ALERT_COLUMNS: &str = "id, key, rule, channel, event, target, incident_id, payload, created_at_ms, state, attempts, next_attempt_ms, delivered_at_ms, last_error";
