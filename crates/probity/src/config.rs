@@ -43,6 +43,9 @@ pub struct Config {
 pub struct StatusConfig {
     pub title: String,
     pub components: Vec<Component>,
+    /// Post an incident on the page when an observed one opens on a component's target,
+    /// and resolve it when that resolves.
+    pub auto_incidents: bool,
 }
 
 /// A component of the status page: its state is the worst of its targets'.
@@ -354,7 +357,7 @@ const COMPONENT_KEYS: &[&str] = &[
     "service",
     "region",
 ];
-const STATUS_KEYS: &[&str] = &["title"];
+const STATUS_KEYS: &[&str] = &["title", "auto_incidents"];
 const MAINTENANCE_KEYS: &[&str] = &[
     "name", "start", "end", "duration", "every", "targets", "tags", "provider", "service", "region",
 ];
@@ -576,6 +579,7 @@ struct ComponentToml {
 #[serde(deny_unknown_fields)]
 struct StatusToml {
     title: Option<String>,
+    auto_incidents: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -1283,6 +1287,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut status = StatusConfig {
         title: "Status".into(),
         components: Vec::new(),
+        auto_incidents: false,
     };
     if let Some(st) = status_table
         .map(|t| strip_unknown(&mut ck, t, STATUS_KEYS, "in [status]"))
@@ -1292,9 +1297,11 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             ck.toml_error(&e, "[status]");
             None
         })
-        && let Some(t) = st.title
     {
-        status.title = t;
+        if let Some(t) = st.title {
+            status.title = t;
+        }
+        status.auto_incidents = st.auto_incidents.unwrap_or(false);
     }
     for table in component_values {
         let table = strip_unknown(&mut ck, table, COMPONENT_KEYS, "in [[component]]");

@@ -282,6 +282,13 @@ pub async fn run_on(
     let deliverer = alerting
         .clone()
         .map(|a| tokio::spawn(crate::alert::run(store.clone(), a, shutdown.clone())));
+    let status_auto = config.status.auto_incidents.then(|| {
+        tokio::spawn(crate::status::run_auto(
+            store.clone(),
+            Arc::new(config.clone()),
+            shutdown.clone(),
+        ))
+    });
     let escalator = alerting.clone().map(|a| {
         tokio::spawn(crate::alert::escalate(
             store.clone(),
@@ -326,6 +333,9 @@ pub async fn run_on(
     checkpointer.abort();
     checkpoint(&store, &signer).await;
     let _ = shutdown.wait_for(|s| *s).await;
+    if let Some(a) = status_auto {
+        let _ = a.await;
+    }
     if let Some(e) = escalator {
         let _ = e.await;
     }

@@ -499,3 +499,105 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// The status-page incidents that observed incidents imply when `[status] auto_incidents`
+/// is on: one per observed incident on a component's target (id `auto` and the incident's
+/// number, so writing it again changes nothing), resolved when the observed one resolves.
+/// Only what is public goes out: the components and a plain sentence, never the cause.
+pub fn auto_incidents(
+    config: &Config,
+    observed: &[crate::store::IncidentRecord],
+    existing: &[StatusIncident],
+    since_ms: i64,
+) -> (
+    Vec<StatusIncident>,
+    Vec<(String, crate::store::StatusUpdate)>,
+) {
+    let (mut create, mut resolve) = (Vec::new(), Vec::new());
+    for o in observed.iter().filter(|o| o.started_at_ms >= since_ms) {
+        let components: Vec<String> = config
+            .status
+            .components
+            .iter()
+            .filter(|c| c.targets.contains(&o.target))
+            .map(|c| c.name.clone())
+            .collect();
+        if components.is_empty() {
+            continue;
+        }
+        let id = format!("auto{:08}", o.id);
+        let list = components.join(", ");
+        match existing.iter().find(|e| e.id == id) {
+            None => create.push(StatusIncident {
+                id: id.clone(),
+                name: format!("Problems with {list}"),
+                status: "investigating".into(),
+                impact: if o.severity == probity_core::result::Health::Down {
+                    "major".into()
+                } else {
+                    "minor".into()
+                },
+                components: components.clone(),
+                created_at_ms: o.started_at_ms,
+                updated_at_ms: o.started_at_ms,
+                resolved_at_ms: None,
+                updates: vec![crate::store::StatusUpdate {
+                    id: format!("{id}-open"),
+                    at_ms: o.started_at_ms,
+                    status: "investigating".into(),
+                    message: format!(
+                        "We are seeing problems with {list} and are looking into them."
+                    ),
+                }],
+            }),
+            Some(e) if e.resolved_at_ms.is_none() => {
+                if let Some(end) = o.resolved_at_ms {
+                    resolve.push((
+                        id.clone(),
+                        crate::store::StatusUpdate {
+                            id: format!("{id}-resolved"),
+                            at_ms: end,
+                            status: "resolved".into(),
+                            message: format!("{list} recovered; this incident is resolved."),
+                        },
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    (create, resolve)
+}
+
+/// Keeps the automatic status-page incidents in step with observed ones, every 2 seconds,
+/// until `shutdown`.
+pub async fn run_auto(
+    store: std::sync::Arc<dyn Store>,
+    config: std::sync::Arc<Config>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (s, c) = (store.clone(), config.clone());
+        let res = tokio::task::spawn_blocking(move || -> StoreResult<()> {
+            let now = jiff::Timestamp::now().as_millisecond();
+            let observed = s.incidents(crate::store::IncidentFilter::All)?;
+            let existing = s.status_incidents()?;
+            let (create, resolve) = auto_incidents(&c, &observed, &existing, now - 90 * 86_400_000);
+            for i in &create {
+                s.create_status_incident(i)?;
+            }
+            for (id, u) in &resolve {
+                s.add_status_update(id, u)?;
+            }
+            Ok(())
+        })
+        .await;
+        if let Ok(Err(e)) = res {
+            tracing::warn!(error = %e, "updating the status page failed; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+    }
+}

@@ -237,3 +237,76 @@ fn without_any_token_writes_are_off() {
     assert_eq!(status, 403, "{body}");
     probity.stop();
 }
+
+#[test]
+fn observed_incidents_post_and_resolve_themselves_when_asked() {
+    let (target, up) = common::switchable_server();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("probity.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+
+[status]
+auto_incidents = true
+
+[[target]]
+name = "web"
+kind = "http"
+url = "http://{target}/"
+interval = "200ms"
+failure_threshold = 2
+success_threshold = 2
+
+[[component]]
+name = "Website"
+targets = ["web"]
+"#
+        ),
+    )
+    .unwrap();
+    let probity = common::Running::start(&cfg);
+    let addr = probity.addr;
+    common::wait_for(Duration::from_secs(5), || {
+        (common::get_json(addr, "/api/v2/components.json")["components"][0]["status"]
+            == "operational")
+            .then_some(())
+    });
+    up.store(false, std::sync::atomic::Ordering::SeqCst);
+    let open = common::wait_for(Duration::from_secs(15), || {
+        let v = common::get_json(addr, "/api/v2/incidents/unresolved.json");
+        v["incidents"].as_array()?.first().cloned()
+    });
+    assert_eq!(open["name"], "Problems with Website");
+    assert_eq!(open["impact"], "major");
+    assert!(open["id"].as_str().unwrap().starts_with("auto"));
+    let body = open["incident_updates"][0]["body"].as_str().unwrap();
+    assert!(
+        !body.contains("503") && !body.contains("127.0.0.1"),
+        "no internals: {body}"
+    );
+    assert_eq!(
+        common::get_json(addr, "/api/v2/components.json")["components"][0]["status"],
+        "major_outage"
+    );
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let done = common::wait_for(Duration::from_secs(15), || {
+        let v = common::get_json(addr, "/api/v2/incidents.json");
+        let i = v["incidents"].as_array()?.first()?.clone();
+        (i["status"] == "resolved").then_some(i)
+    });
+    assert_eq!(done["id"], open["id"]);
+    assert_eq!(done["incident_updates"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        common::get_json(addr, "/api/v2/incidents.json")["incidents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "one, not one per round"
+    );
+    probity.stop();
+}

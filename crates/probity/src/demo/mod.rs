@@ -160,6 +160,31 @@ targets = ["storage-api"]
 objective = 99.5
 window = "30d"
 
+# Our own public status page at /status, with incidents posted from what probity sees.
+[status]
+title = "Demo services"
+auto_incidents = true
+
+[[component]]
+name = "Storage"
+targets = ["storage-api"]
+
+[[component]]
+name = "Compute"
+targets = ["compute-api"]
+
+[[component]]
+name = "Website"
+targets = ["web-https"]
+
+[[component]]
+name = "Cache"
+targets = ["cache-tcp"]
+
+[[component]]
+name = "DNS"
+targets = ["api-dns"]
+
 # The cloud's own status page, in Atlassian Statuspage's format.
 [[feed]]
 name = "demo-status"
@@ -262,6 +287,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             curl -s http://{addr}/api/v1/incidents
             curl -s http://{addr}/api/v1/provider-incidents
             curl -s http://{addr}/api/v1/scorecard
+            open http://{addr}/status
             curl -s http://{addr}/metrics
             probity check --config {config}
 

@@ -977,8 +977,8 @@ impl Store for SqliteStore {
     fn create_status_incident(&self, i: &StatusIncident) -> StoreResult<()> {
         let mut conn = self.writer.lock().expect("writer lock");
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO status_incidents (id, name, status, impact, components, created_at_ms, updated_at_ms, resolved_at_ms)
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO status_incidents (id, name, status, impact, components, created_at_ms, updated_at_ms, resolved_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 i.id,
@@ -991,6 +991,10 @@ impl Store for SqliteStore {
                 i.resolved_at_ms
             ],
         )?;
+        if n == 0 {
+            // Already there (an automatic incident written twice): the first stands.
+            return Ok(());
+        }
         for u in &i.updates {
             tx.execute(
                 "INSERT INTO status_updates (id, incident_id, at_ms, status, message) VALUES (?1, ?2, ?3, ?4, ?5)",
