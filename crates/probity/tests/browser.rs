@@ -1,0 +1,127 @@
+//! The public status page in a real browser: Debian's Chromium driven by Playwright
+//! (`tests/browser`, installed by `.ci/run`), with JavaScript off, on a desktop and a
+//! phone-sized screen. Skipped, saying so, where Chromium or playwright-core is missing,
+//! unless `PROBITY_REQUIRE_BROWSER` is set, as in CI.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+fn available() -> bool {
+    let ok = Path::new("/usr/bin/chromium").exists()
+        && browser_dir().join("node_modules/playwright-core").exists();
+    if !ok {
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_BROWSER").is_none(),
+            "Chromium and playwright-core are required (apt install chromium; npm ci in tests/browser)"
+        );
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: no Chromium or playwright-core");
+    }
+    ok
+}
+
+fn visit(url: &str, shot: &Path, width: u32) -> serde_json::Value {
+    let out = std::process::Command::new("node")
+        .arg(browser_dir().join("status.mjs"))
+        .arg(url)
+        .arg(shot)
+        .arg(width.to_string())
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_status_page_reads_well_in_chromium_without_script() {
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.token"), "status-writer-0123456789\n").unwrap();
+    let cfg = dir.path().join("probity.toml");
+    std::fs::write(
+        &cfg,
+        r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+api_token = "${file:api.token}"
+
+[status]
+title = "Example Corp status"
+
+[[component]]
+name = "API"
+
+[[component]]
+name = "Website"
+"#,
+    )
+    .unwrap();
+    let probity = common::Running::start(&cfg);
+    let addr = probity.addr;
+    let (status, created) = common::post_json(
+        addr,
+        "/api/v1/status/incidents",
+        Some("status-writer-0123456789"),
+        r#"{"name": "Checkout errors", "impact": "major", "message": "Some payments fail; we are on it.", "components": ["API"]}"#,
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = common::post_json(
+        addr,
+        &format!("/api/v1/status/incidents/{id}/updates"),
+        Some("status-writer-0123456789"),
+        r#"{"status": "monitoring", "message": "A fix is out; watching."}"#,
+    );
+    assert_eq!(status, 201);
+
+    let url = format!("http://{addr}/status");
+    let desktop = visit(&url, &dir.path().join("desktop.png"), 1024);
+    assert_eq!(desktop["status"], 200);
+    assert_eq!(desktop["title"], "Example Corp status");
+    assert_eq!(desktop["scripts"], 0);
+    assert_eq!(desktop["overall"], "Partial System Outage");
+    assert_eq!(desktop["components"][0]["name"], "API");
+    assert_eq!(desktop["components"][0]["state"], "partial outage");
+    let inc = &desktop["incidents"][0];
+    assert_eq!(inc["name"], "Checkout errors");
+    let updates: Vec<&str> = inc["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert!(
+        updates[0].starts_with("monitoring — A fix is out; watching."),
+        "{updates:?}"
+    );
+    assert!(
+        updates[1].starts_with("investigating — Some payments fail"),
+        "{updates:?}"
+    );
+    assert_eq!(
+        desktop["bars"], 180,
+        "90 bars a component, each with a size"
+    );
+    let png = std::fs::read(dir.path().join("desktop.png")).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
+
+    // A phone: the same content, nothing wider than the screen.
+    let phone = visit(&url, &dir.path().join("phone.png"), 390);
+    assert_eq!(phone["overflowsViewport"], false, "{phone}");
+    assert_eq!(phone["incidents"][0]["name"], "Checkout errors");
+    probity.stop();
+}
