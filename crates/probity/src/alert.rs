@@ -246,6 +246,12 @@ fn derived_alert(
             let key = format!("{key_stem}-{event}-{}-{channel}", rule.name);
             let mut p = payload.clone();
             p["event"] = json!(event);
+            // Every event body carries these keys, `null` where they do not apply.
+            for k in ["target", "incident_id"] {
+                if p.get(k).is_none() {
+                    p[k] = Value::Null;
+                }
+            }
             p["rule"] = json!(rule.name);
             p["idempotency_key"] = json!(key);
             p["at"] = json!(rfc3339(now_ms));

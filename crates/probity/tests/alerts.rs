@@ -748,6 +748,12 @@ channels = ["ops-hook"]
     });
     let (d, c) = both;
     assert_eq!(d.1["title"], "Elevated API errors");
+    // Every body has event, target, incident_id and at (null where it does not apply).
+    for (_, v, _) in [&d, &c] {
+        for k in ["event", "target", "incident_id", "at"] {
+            assert!(v.get(k).is_some(), "{k} missing: {v}");
+        }
+    }
     assert_eq!(d.1["targets"], serde_json::json!(["api"]));
     assert_eq!(
         d.0,
