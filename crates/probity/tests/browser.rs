@@ -125,3 +125,127 @@ name = "Website"
     assert_eq!(phone["incidents"][0]["name"], "Checkout errors");
     probity.stop();
 }
+
+#[test]
+fn the_dashboard_shows_the_demo_in_chromium() {
+    if !available() {
+        return;
+    }
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut demo = common::bin()
+        .args(["demo", "--fast", "--duration", "30s", "--listen"])
+        .arg(addr.to_string())
+        .arg("--data-dir")
+        .arg(dir.path().join("demo"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The banner names the dashboard's token.
+    let stdout = demo.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(t) = line.split("sign in with ").nth(1) {
+                let _ = tx.send(t.trim_end_matches(')').to_string());
+            }
+        }
+    });
+    let token = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    // Wait for the storage outage to be over and the status page's post to be seen.
+    let storage_incident = common::wait_for(std::time::Duration::from_secs(25), || {
+        let v = common::try_get_json(addr, "/api/v1/incidents?status=all")?;
+        let i = v
+            .as_array()?
+            .iter()
+            .find(|i| i["target"] == "storage-api" && i["status"] == "resolved")?
+            .clone();
+        let p = common::try_get_json(addr, "/api/v1/provider-incidents")?;
+        (!p.as_array()?.is_empty()).then_some(i)
+    });
+    let out = std::process::Command::new("node")
+        .arg(browser_dir().join("dashboard.mjs"))
+        .arg(format!("http://{addr}"))
+        .arg(&token)
+        .arg("storage-api")
+        .arg(storage_incident["id"].to_string())
+        .arg(dir.path().join("shot"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["redirected"], true,
+        "unsigned visitors go to the sign-in form"
+    );
+    assert_eq!(v["refused"], true, "a wrong token is refused");
+    let rows = v["overview"]["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    for t in [
+        "storage-api",
+        "compute-api",
+        "web-https",
+        "cache-tcp",
+        "api-dns",
+    ] {
+        assert!(names.contains(&t), "{t} missing from {names:?}");
+    }
+    assert!(rows.iter().all(|r| r["bars"] == 90), "{rows:?}");
+    assert!(
+        v["overview"]["groups"].as_array().unwrap().iter().any(|g| g
+            .as_str()
+            .unwrap()
+            .starts_with("demo-cloud · storage · demo-1")),
+        "{}",
+        v["overview"]["groups"]
+    );
+    // A chart with data points, in three series.
+    assert!(
+        v["targetPage"]["points"].as_u64().unwrap() >= 3,
+        "{}",
+        v["targetPage"]
+    );
+    assert_eq!(
+        v["targetPage"]["series"],
+        serde_json::json!(["series p50", "series p95", "series p99"])
+    );
+    assert!(v["targetPage"]["results"].as_u64().unwrap() > 0);
+    // The incident's timeline: what probity saw, with the status page's declaration over it.
+    let inc = &v["incidentPage"];
+    assert_eq!(
+        (
+            inc["observed"].as_u64(),
+            inc["declared"].as_u64(),
+            inc["disclosed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{inc}"
+    );
+    assert!(
+        inc["text"]
+            .as_str()
+            .unwrap()
+            .contains("Acknowledgment by the provider: acknowledged"),
+        "{inc}"
+    );
+    for page in ["overview", "target", "incident"] {
+        let png = std::fs::read(dir.path().join(format!("shot-{page}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{page}");
+    }
+    let _ = demo.kill();
+    let _ = demo.wait();
+}

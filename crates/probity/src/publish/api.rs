@@ -49,6 +49,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/slo", get(slo))
         .route("/api/v1/alerts", get(alerts))
         .route("/status", get(status_html))
+        .route("/dashboard", get(super::dashboard::overview))
+        .route(
+            "/dashboard/login",
+            get(super::dashboard::login_form).post(super::dashboard::login),
+        )
+        .route("/dashboard/targets/{name}", get(super::dashboard::target))
+        .route("/dashboard/incidents/{id}", get(super::dashboard::incident))
         .route("/status/feed.atom", get(status_atom))
         .route("/api/v2/{*path}", get(status_v2))
         .route(
@@ -985,6 +992,26 @@ async fn heartbeat(
 
 /// Checks a write request's `Authorization: Bearer TOKEN` against `[server] api_token`, in
 /// constant time. Without a configured token every write is refused.
+/// Whether the request's bearer token is valid (the configured one, or a stored one).
+pub fn authorize_token(s: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if given.is_empty() {
+        return false;
+    }
+    if let Some(expected) = &s.config.server.api_token
+        && crate::heartbeat::constant_time_eq(given.as_bytes(), expected.as_bytes())
+    {
+        return true;
+    }
+    s.store
+        .token_exists(&crate::cli::token::hash(given))
+        .unwrap_or(false)
+}
+
 fn authorize(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)

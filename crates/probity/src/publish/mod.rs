@@ -1,4 +1,5 @@
 //! What probity shows the outside: the JSON API and the Prometheus metrics.
 
 pub mod api;
+pub mod dashboard;
 pub mod metrics;

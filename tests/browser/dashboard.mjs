@@ -1,0 +1,56 @@
+// Signs in to probity's dashboard in Chromium and reports what an operator sees, as JSON on
+// stdout: the overview's groups and rows, a target page's chart points, an incident page's
+// timeline. Saves a screenshot of each page.
+//
+// Usage: node dashboard.mjs BASE_URL TOKEN TARGET INCIDENT_ID SCREENSHOT_PREFIX
+import { chromium } from "playwright-core";
+
+const [base, token, target, incident, prefix] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, javaScriptEnabled: false });
+  // Unsigned: sent to the sign-in form.
+  await page.goto(`${base}/dashboard`);
+  const redirected = page.url().endsWith("/dashboard/login");
+  // A wrong token is refused; the right one signs in, by keyboard.
+  await page.fill("#token", "pbt_wrong");
+  await page.keyboard.press("Enter");
+  await page.waitForLoadState("load");
+  const refused = (await page.textContent("body")).includes("That token is not valid.");
+  await page.fill("#token", token);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${base}/dashboard`);
+  const overview = await page.evaluate(() => ({
+    groups: [...document.querySelectorAll("h2")].map((h) => h.textContent),
+    rows: [...document.querySelectorAll("tr.target")].map((tr) => ({
+      name: tr.querySelector("a")?.textContent,
+      state: tr.querySelector(".state")?.textContent,
+      bars: tr.querySelectorAll(".bar").length,
+    })),
+  }));
+  await page.screenshot({ path: `${prefix}-overview.png`, fullPage: true });
+  await page.goto(`${base}/dashboard/targets/${encodeURIComponent(target)}`);
+  const targetPage = await page.evaluate(() => ({
+    points: document.querySelectorAll("svg.chart circle.point").length,
+    series: [...document.querySelectorAll("svg.chart polyline")].map((p) => p.getAttribute("class")),
+    results: document.querySelectorAll("tr.result").length,
+  }));
+  await page.screenshot({ path: `${prefix}-target.png`, fullPage: true });
+  await page.goto(`${base}/dashboard/incidents/${incident}`);
+  const incidentPage = await page.evaluate(() => ({
+    observed: document.querySelectorAll("svg.timeline rect.observed").length,
+    declared: document.querySelectorAll("svg.timeline rect.declared").length,
+    disclosed: document.querySelectorAll("svg.timeline line.disclosed").length,
+    text: document.querySelector("main")?.textContent ?? "",
+  }));
+  await page.screenshot({ path: `${prefix}-incident.png`, fullPage: true });
+  console.log(JSON.stringify({ redirected, refused, overview, targetPage, incidentPage }));
+} finally {
+  await browser.close();
+}
