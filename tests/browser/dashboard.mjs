@@ -50,7 +50,16 @@ try {
     text: document.querySelector("main")?.textContent ?? "",
   }));
   await page.screenshot({ path: `${prefix}-incident.png`, fullPage: true });
-  console.log(JSON.stringify({ redirected, refused, overview, targetPage, incidentPage }));
+  await page.goto(`${base}/dashboard/scorecard?window=1h`);
+  const scorecard = await page.evaluate(() => ({
+    rows: [...document.querySelectorAll("tr.card")].map((tr) => tr.textContent),
+  }));
+  await page.goto(`${base}/dashboard/sla`);
+  const sla = await page.evaluate(() => ({
+    headings: [...document.querySelectorAll("h2")].map((h) => h.textContent),
+    plots: document.querySelectorAll("svg rect").length,
+  }));
+  console.log(JSON.stringify({ redirected, refused, overview, targetPage, incidentPage, scorecard, sla }));
 } finally {
   await browser.close();
 }

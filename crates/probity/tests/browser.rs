@@ -242,6 +242,25 @@ fn the_dashboard_shows_the_demo_in_chromium() {
             .contains("Acknowledgment by the provider: acknowledged"),
         "{inc}"
     );
+    // The scorecard and the SLA report, as pages.
+    let rows = v["scorecard"]["rows"].as_array().unwrap();
+    assert!(
+        rows[0].as_str().unwrap().starts_with("demo-cloud"),
+        "{rows:?}"
+    );
+    assert!(
+        v["sla"]["headings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("demo-storage"),
+        "{}",
+        v["sla"]
+    );
+    assert!(
+        v["sla"]["plots"].as_u64().unwrap() >= 28,
+        "a bar a day: {}",
+        v["sla"]
+    );
     for page in ["overview", "target", "incident"] {
         let png = std::fs::read(dir.path().join(format!("shot-{page}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{page}");

@@ -56,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dashboard/targets/{name}", get(super::dashboard::target))
         .route("/dashboard/incidents/{id}", get(super::dashboard::incident))
+        .route("/dashboard/scorecard", get(super::dashboard::scorecard))
+        .route("/dashboard/sla", get(super::dashboard::sla))
         .route("/status/feed.atom", get(status_atom))
         .route("/api/v2/{*path}", get(status_v2))
         .route(

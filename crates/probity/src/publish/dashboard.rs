@@ -58,13 +58,13 @@ fn to_login() -> Response {
 
 fn page(title: &str, body: &str) -> Response {
     Html(format!(
-        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body><nav><a href=\"/dashboard\">probity</a></nav><main>{body}</main></body></html>\n",
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body><nav><a href=\"/dashboard\">probity</a> <a href=\"/dashboard/scorecard\">scorecard</a> <a href=\"/dashboard/sla\">SLA</a> <a href=\"/status\">status page</a></nav><main>{body}</main></body></html>\n",
         esc(title)
     ))
     .into_response()
 }
 
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a}nav{background:#1f2937;padding:.5rem 1rem}nav a{color:#fff;font-weight:600;text-decoration:none}main{max-width:72rem;margin:0 auto;padding:1rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .4rem;border-bottom:1px solid #e5e5e5;text-align:left;vertical-align:middle}th{font-size:.85rem;color:#555}.up{color:#1e7b34}.degraded{color:#9a6700}.down{color:#b3261e}.unknown{color:#555}.bars{display:flex;gap:1px;min-width:12rem}.bar{flex:1;height:1.2rem;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}h2{margin-top:1.5rem;font-size:1.1rem}svg text{font-size:11px;fill:#333}.legend span{margin-right:1rem}form{max-width:24rem}input{width:100%;padding:.4rem;margin:.3rem 0}button{padding:.4rem 1rem}a{color:#0b57d0}@media(max-width:40rem){.hide-narrow{display:none}}";
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a}nav{background:#1f2937;padding:.5rem 1rem}nav a{color:#fff;font-weight:600;text-decoration:none;margin-right:1rem}main{max-width:72rem;margin:0 auto;padding:1rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .4rem;border-bottom:1px solid #e5e5e5;text-align:left;vertical-align:middle}th{font-size:.85rem;color:#555}.up{color:#1e7b34}.degraded{color:#9a6700}.down{color:#b3261e}.unknown{color:#555}.bars{display:flex;gap:1px;min-width:12rem}.bar{flex:1;height:1.2rem;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}h2{margin-top:1.5rem;font-size:1.1rem}svg text{font-size:11px;fill:#333}.legend span{margin-right:1rem}form{max-width:24rem}input{width:100%;padding:.4rem;margin:.3rem 0}button{padding:.4rem 1rem}a{color:#0b57d0}@media(max-width:40rem){.hide-narrow{display:none}}";
 
 pub async fn login_form() -> Response {
     page(
@@ -487,4 +487,101 @@ pub async fn incident(
         esc(rec["acknowledgment"].as_str().unwrap_or("?"))
     );
     page(&format!("Incident {}", inc.id), &body)
+}
+
+/// Each provider's scorecard over 30 days (`?window=` to change it), as a table.
+pub async fn scorecard(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if !signed_in(&s, &headers) {
+        return to_login();
+    }
+    let window_name = q.get("window").cloned().unwrap_or_else(|| "30d".into());
+    let Ok(window) = window_name.parse::<probity_core::duration::HumanDuration>() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            page(
+                "Bad window",
+                "<h1>`window` must be a duration such as 30d</h1>",
+            ),
+        )
+            .into_response();
+    };
+    let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let span = (now - window.as_millis() as i64, now);
+    let cards = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
+        let inputs = crate::reconcile::gather(store.as_ref(), &targets, &cfg, span, now)?;
+        let r = inputs.reconcile();
+        Ok(inputs.scorecards(&r, None))
+    })
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .unwrap_or_default();
+    let pct = |v: Option<f64>| v.map_or("—".into(), |v| format!("{:.3}%", v * 100.0));
+    let secs = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.0} s"));
+    let mut body = format!(
+        "<h1>Providers' scorecard</h1><p>Over {}: what probity measured against what each provider declared (<a href=\"/api/v1/scorecard?window={}\">JSON</a>).</p><table><tr><th>provider / service</th><th>grade</th><th>measured</th><th>declared</th><th>unacknowledged</th><th>acknowledged</th><th class=hide-narrow>disclosure lag p50 / p90 / max</th><th class=hide-narrow>edited</th></tr>",
+        esc(&window_name),
+        esc(&window_name)
+    );
+    for (card, services) in &cards {
+        for (c, indent) in std::iter::once((card, "")).chain(services.iter().map(|x| (x, "  · ")))
+        {
+            body.push_str(&format!(
+                "<tr class=card><td>{indent}{}</td><td><strong>{}</strong> {}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td class=hide-narrow>{} / {} / {}</td><td class=hide-narrow>{}</td></tr>",
+                esc(c.service.as_deref().unwrap_or(&c.provider)),
+                esc(&c.grade),
+                c.score.map_or(String::new(), |s| format!("({s:.1})")),
+                pct(c.measured_availability),
+                pct(c.declared_availability),
+                c.unacknowledged_incidents,
+                secs(Some(c.unacknowledged_downtime_s)),
+                c.acknowledgment_rate.map_or("—".into(), |r| format!("{:.0}%", r * 100.0)),
+                secs(c.disclosure_lag_s.p50),
+                secs(c.disclosure_lag_s.p90),
+                secs(c.disclosure_lag_s.max),
+                c.changed_after_publication,
+            ));
+        }
+    }
+    body.push_str("</table><p>grade = 0.5 acknowledgment + 0.2 timeliness + 0.2 accuracy + 0.1 integrity; see docs/reconciliation.md.</p>");
+    page("Scorecard", &body)
+}
+
+/// The month's SLA report (`?month=YYYY-MM`), as `probity sla report --format html` makes it.
+pub async fn sla(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if !signed_in(&s, &headers) {
+        return to_login();
+    }
+    let now = jiff::Timestamp::now().as_millisecond();
+    let month = match q.get("month") {
+        None => crate::sla::this_month(now),
+        Some(m) => match crate::sla::parse_month(m) {
+            Some(m) => m,
+            None => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    page("Bad month", "<h1>`month` is YYYY-MM</h1>"),
+                )
+                    .into_response();
+            }
+        },
+    };
+    let (store, config) = (s.store.clone(), s.config.clone());
+    let reports = tokio::task::spawn_blocking(move || {
+        crate::sla::reports(store.as_ref(), &config, month, None, now)
+    })
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .unwrap_or_default();
+    Html(crate::sla::html(&reports)).into_response()
 }
