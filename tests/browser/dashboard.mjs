@@ -31,7 +31,7 @@ try {
     rows: [...document.querySelectorAll("tr.target")].map((tr) => ({
       name: tr.querySelector("a")?.textContent,
       state: tr.querySelector(".state")?.textContent,
-      bars: tr.querySelectorAll(".bar").length,
+      days: [...tr.querySelectorAll(".bar")].reduce((n, b) => n + Number(b.dataset.days), 0),
     })),
   }));
   await page.screenshot({ path: `${prefix}-overview.png`, fullPage: true });

@@ -204,7 +204,10 @@ fn the_dashboard_shows_the_demo_in_chromium() {
     ] {
         assert!(names.contains(&t), "{t} missing from {names:?}");
     }
-    assert!(rows.iter().all(|r| r["bars"] == 90), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r["days"] == 90),
+        "90 days in every bar: {rows:?}"
+    );
     assert!(
         v["overview"]["groups"].as_array().unwrap().iter().any(|g| g
             .as_str()

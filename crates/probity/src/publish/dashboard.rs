@@ -64,7 +64,7 @@ fn page(title: &str, body: &str) -> Response {
     .into_response()
 }
 
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a}nav{background:#1f2937;padding:.5rem 1rem}nav a{color:#fff;font-weight:600;text-decoration:none;margin-right:1rem}main{max-width:72rem;margin:0 auto;padding:1rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .4rem;border-bottom:1px solid #e5e5e5;text-align:left;vertical-align:middle}th{font-size:.85rem;color:#555}.up{color:#1e7b34}.degraded{color:#9a6700}.down{color:#b3261e}.unknown{color:#555}.bars{display:flex;gap:1px;min-width:12rem}.bar{flex:1;height:1.2rem;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}h2{margin-top:1.5rem;font-size:1.1rem}svg text{font-size:11px;fill:#333}.legend span{margin-right:1rem}form{max-width:24rem}input{width:100%;padding:.4rem;margin:.3rem 0}button{padding:.4rem 1rem}a{color:#0b57d0}@media(max-width:40rem){.hide-narrow{display:none}}";
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a}nav{background:#1f2937;padding:.5rem 1rem}nav a{color:#fff;font-weight:600;text-decoration:none;margin-right:1rem}main{max-width:72rem;margin:0 auto;padding:1rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .4rem;border-bottom:1px solid #e5e5e5;text-align:left;vertical-align:middle}th{font-size:.85rem;color:#555}.up{color:#1e7b34}.degraded{color:#9a6700}.down{color:#b3261e}.unknown{color:#555}.bars{display:flex;gap:1px;min-width:12rem}.bar{flex:1;height:1.2rem;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}h2{margin-top:1.5rem;font-size:1.1rem}svg text{font-size:11px;fill:#333}.legend span{margin-right:1rem}form{max-width:24rem}input{width:100%;padding:.4rem;margin:.3rem 0}button{padding:.4rem 1rem}a{color:#0b57d0}@media(max-width:40rem){.hide-narrow,table.targets td:nth-child(3),table.targets th:nth-child(3){display:none}}";
 
 pub async fn login_form() -> Response {
     page(
@@ -137,19 +137,41 @@ fn status_word(s: Status) -> (&'static str, &'static str) {
     }
 }
 
+/// A 90-day bar: a cell a day, except that runs of good days and of days without data are
+/// drawn as one wide cell (`data-days` says how many), which keeps an overview of a
+/// thousand targets small. Every other day keeps its own cell and figure.
 fn bars(days: &[(i64, Option<f64>)]) -> String {
-    let mut out = String::from("<div class=bars role=img aria-label=\"90-day uptime\">");
-    for (d, u) in days {
-        let (class, label) = match u {
-            None => ("none", "no data".to_string()),
-            Some(u) if *u >= 0.999 => ("good", format!("{:.3}%", u * 100.0)),
-            Some(u) if *u >= 0.99 => ("fair", format!("{:.3}%", u * 100.0)),
-            Some(u) => ("poor", format!("{:.3}%", u * 100.0)),
+    let class_of = |u: Option<f64>| match u {
+        None => "none",
+        Some(u) if u >= 0.999 => "good",
+        Some(u) if u >= 0.99 => "fair",
+        Some(_) => "poor",
+    };
+    // The column header names what the bars are, once, instead of on every row.
+    let mut out = String::from("<div class=bars>");
+    let mut i = 0;
+    while i < days.len() {
+        let class = class_of(days[i].1);
+        let mut j = i + 1;
+        if matches!(class, "good" | "none") {
+            while j < days.len() && class_of(days[j].1) == class {
+                j += 1;
+            }
+        }
+        let first = &rfc3339(days[i].0)[..10];
+        let last = &rfc3339(days[j - 1].0)[..10];
+        let label = match (class, j - i) {
+            ("none", 1) => format!("{first}: no data"),
+            ("none", _) => format!("{first}–{last}: no data"),
+            ("good", 1) => format!("{first}: {:.3}%", days[i].1.unwrap_or(1.0) * 100.0),
+            ("good", _) => format!("{first}–{last}: ≥99.9% each day"),
+            _ => format!("{first}: {:.3}%", days[i].1.unwrap_or(0.0) * 100.0),
         };
         out.push_str(&format!(
-            "<span class=\"bar {class}\" title=\"{}: {label}\"></span>",
-            &rfc3339(*d)[..10]
+            "<span class=\"bar {class}\" data-days={n} style=\"flex:{n}\" title=\"{label}\"></span>",
+            n = j - i
         ));
+        i = j;
     }
     out.push_str("</div>");
     out
@@ -189,7 +211,7 @@ pub async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response
     );
     for ((p, sv, r), ts) in &groups {
         body.push_str(&format!(
-            "<h2>{} · {} · {}</h2><table><tr><th>target</th><th>state</th><th class=hide-narrow>latency</th><th>90 days</th><th>incident</th></tr>",
+            "<h2>{} · {} · {}</h2><table class=targets><tr><th>target</th><th>state</th><th>latency</th><th id=uptime90>uptime, 90 days</th><th>incident</th></tr>",
             esc(p),
             esc(sv),
             esc(r)
@@ -211,7 +233,7 @@ pub async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response
                 format!("<a href=\"/dashboard/incidents/{id}\">#{id}</a>")
             });
             body.push_str(&format!(
-                "<tr class=target><td><a href=\"/dashboard/targets/{}\">{}</a></td><td class=\"state {class}\">{word}</td><td class=hide-narrow>{latency}</td><td>{}</td><td>{incident}</td></tr>",
+                "<tr class=target><td><a href=\"dashboard/targets/{}\">{}</a></td><td class=\"state {class}\">{word}</td><td>{latency}</td><td aria-describedby=uptime90>{}</td><td>{incident}</td></tr>",
                 esc(&t.name),
                 esc(&t.name),
                 bars(&days)
