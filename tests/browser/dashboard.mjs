@@ -32,6 +32,7 @@ try {
       name: tr.querySelector("a")?.textContent,
       state: tr.querySelector(".state")?.textContent,
       days: [...tr.querySelectorAll(".bar")].reduce((n, b) => n + Number(b.dataset.days), 0),
+      incident: tr.querySelector("a[href*='incidents']")?.textContent ?? null,
     })),
   }));
   await page.screenshot({ path: `${prefix}-overview.png`, fullPage: true });
@@ -40,6 +41,7 @@ try {
     points: document.querySelectorAll("svg.chart circle.point").length,
     series: [...document.querySelectorAll("svg.chart polyline")].map((p) => p.getAttribute("class")),
     results: document.querySelectorAll("tr.result").length,
+    phaseRows: document.querySelectorAll("tr.phase").length,
   }));
   await page.screenshot({ path: `${prefix}-target.png`, fullPage: true });
   await page.goto(`${base}/dashboard/incidents/${incident}`);
@@ -47,6 +49,7 @@ try {
     observed: document.querySelectorAll("svg.timeline rect.observed").length,
     declared: document.querySelectorAll("svg.timeline rect.declared").length,
     disclosed: document.querySelectorAll("svg.timeline line.disclosed").length,
+    updates: document.querySelectorAll("svg.timeline circle.update").length,
     text: document.querySelector("main")?.textContent ?? "",
   }));
   await page.screenshot({ path: `${prefix}-incident.png`, fullPage: true });

@@ -250,6 +250,11 @@ pub fn incident_json(inputs: &Inputs, rec: &Reconciliation, id: i64) -> Value {
                 "observed_duration_s": m.observed_duration_ms as f64 / 1000.0,
                 "declared_duration_s": m.declared_duration_ms.map(|v| v as f64 / 1000.0),
                 "observed_severity": m.observed_severity.as_str(),
+                "updates": d.incident.updates.iter().map(|u| json!({
+                    "at": crate::publish::api::rfc3339(u.at_ms),
+                    "status": u.status,
+                    "text": u.text,
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -227,6 +227,16 @@ fn the_dashboard_shows_the_demo_in_chromium() {
         serde_json::json!(["series p50", "series p95", "series p99"])
     );
     assert!(v["targetPage"]["results"].as_u64().unwrap() > 0);
+    assert!(
+        v["targetPage"]["phaseRows"].as_u64().unwrap() >= 1,
+        "per-phase medians"
+    );
+    // The open incident (the certificate close to expiry) is linked from the overview.
+    assert!(
+        rows.iter()
+            .any(|r| r["name"] == "web-https" && r["incident"].is_string()),
+        "{rows:?}"
+    );
     // The incident's timeline: what probity saw, with the status page's declaration over it.
     let inc = &v["incidentPage"];
     assert_eq!(
@@ -244,6 +254,10 @@ fn the_dashboard_shows_the_demo_in_chromium() {
             .unwrap()
             .contains("Acknowledgment by the provider: acknowledged"),
         "{inc}"
+    );
+    assert!(
+        inc["updates"].as_u64().unwrap() >= 1,
+        "the declaration's updates are marked: {inc}"
     );
     // The scorecard and the SLA report, as pages.
     let rows = v["scorecard"]["rows"].as_array().unwrap();

@@ -324,12 +324,13 @@ pub async fn target(
             store.rollups(&n, start, now)?,
             store.results(&n, None, None, 20)?,
             store.incidents(crate::store::IncidentFilter::All)?,
+            store.results(&n, Some(start), Some(now), 100_000)?,
         ))
     })
     .await
     .ok()
     .and_then(Result::ok);
-    let Some((rollups, results, incidents)) = data else {
+    let Some((rollups, results, incidents, day_results)) = data else {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             page("Error", "<h1>The store could not answer</h1>"),
@@ -376,6 +377,7 @@ pub async fn target(
     );
     body.push_str("<h2>Latency</h2>");
     body.push_str(&latency_chart(&hours));
+    body.push_str(&phase_table(&day_results));
     body.push_str("<h2>Recent results</h2><table><tr><th>at</th><th>status</th><th>total</th><th class=hide-narrow>dns / connect / tls / ttfb</th><th>error</th></tr>");
     let ms = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1}"));
     for r in &results {
@@ -481,6 +483,17 @@ pub async fn incident(
             x(a),
             (x(b) - x(a)).max(2.0)
         ));
+        for u in d["updates"].as_array().into_iter().flatten() {
+            if let Some(t) = ms_of(&u["at"]) {
+                svg.push_str(&format!(
+                    "<circle class=update cx={:.1} cy={:.1} r=\"3\" fill=\"#fff\" stroke=\"#0b57d0\"><title>{}: {}</title></circle>",
+                    x(t),
+                    y + 6.0,
+                    esc(u["status"].as_str().unwrap_or("")),
+                    esc(u["text"].as_str().unwrap_or(""))
+                ));
+            }
+        }
         if let Some(t) = ms_of(&d["first_disclosed_at"]) {
             svg.push_str(&format!(
                 "<line class=disclosed x1={0:.1} x2={0:.1} y1={1:.1} y2={2:.1} stroke=\"#111\" stroke-width=\"2\"/>",
@@ -606,4 +619,48 @@ pub async fn sla(
     .and_then(Result::ok)
     .unwrap_or_default();
     Html(crate::sla::html(&reports)).into_response()
+}
+
+/// The median of each phase per hour over the day, from the raw results (kept 30 days).
+fn phase_table(results: &[crate::store::ResultRecord]) -> String {
+    let hour = 3_600_000;
+    let mut by_hour: BTreeMap<i64, [Vec<f64>; 4]> = BTreeMap::new();
+    for r in results {
+        let slot = by_hour.entry(r.at_ms.div_euclid(hour) * hour).or_default();
+        for (k, v) in [
+            r.phases.dns_ms,
+            r.phases.connect_ms,
+            r.phases.tls_ms,
+            r.phases.ttfb_ms,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = v {
+                slot[k].push(v);
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| -> String {
+        if v.is_empty() {
+            return "—".into();
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        format!("{:.1}", v[v.len() / 2])
+    };
+    let mut out = String::from(
+        "<h2>Phases</h2><table class=phases><tr><th>hour (UTC)</th><th>dns</th><th>connect</th><th>tls</th><th>ttfb</th></tr>",
+    );
+    for (h, mut phases) in by_hour.into_iter().rev() {
+        out.push_str(&format!(
+            "<tr class=phase><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            &rfc3339(h)[11..16],
+            median(&mut phases[0]),
+            median(&mut phases[1]),
+            median(&mut phases[2]),
+            median(&mut phases[3]),
+        ));
+    }
+    out.push_str("</table><p class=legend>median milliseconds per phase, per hour</p>");
+    out
 }
