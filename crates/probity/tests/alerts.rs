@@ -503,8 +503,13 @@ fn writes_are_off_without_a_token() {
         Some("anything-at-all-0123"),
         "",
     );
-    assert_eq!(status, 403);
-    assert_eq!(body["error"]["code"], "forbidden");
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(
+            "none exists: set [server] api_token or make one with `probity token create`"
+        ),
+        "{body}"
+    );
     probity.stop();
 }
 

@@ -234,7 +234,14 @@ fn without_any_token_writes_are_off() {
         Some("pbt_x"),
         r#"{"name":"a","message":"b"}"#,
     );
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("none exists"),
+        "{body}"
+    );
     probity.stop();
 }
 

@@ -1032,10 +1032,11 @@ fn authorize(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiErr
         return Ok(());
     }
     if s.config.server.api_token.is_none() && s.store.token_count().unwrap_or(0) == 0 {
+        // Still 401 (the answer for any request without a valid token), saying how to get one.
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "write endpoints are off: set [server] api_token or make one with `probity token create`",
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "write endpoints need a token, and none exists: set [server] api_token or make one with `probity token create`",
         ));
     }
     Err(ApiError::new(
