@@ -939,14 +939,8 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let maintenance_values = array("maintenance");
     let component_values = array("component");
 
-    let server = server_table
-        .map(|t| strip_unknown(&mut ck, t, SERVER_KEYS, "in [server]"))
-        .map(|t| ServerToml::deserialize(toml::de::Deserializer::from(t)))
-        .transpose()
-        .unwrap_or_else(|e| {
-            ck.toml_error(&e, "[server]");
-            None
-        });
+    let server =
+        server_table.and_then(|t| read_table::<ServerToml>(&mut ck, t, SERVER_KEYS, "[server]"));
     let server_toml_token = server.as_ref().and_then(|s| s.api_token.clone());
     let server_config = ServerConfig {
         listen: server
@@ -987,13 +981,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     }
 
     let evidence = evidence_table
-        .map(|t| strip_unknown(&mut ck, t, EVIDENCE_KEYS, "in [evidence]"))
-        .map(|t| EvidenceToml::deserialize(toml::de::Deserializer::from(t)))
-        .transpose()
-        .unwrap_or_else(|e| {
-            ck.toml_error(&e, "[evidence]");
-            None
-        });
+        .and_then(|t| read_table::<EvidenceToml>(&mut ck, t, EVIDENCE_KEYS, "[evidence]"));
     let mut evidence_config = EvidenceConfig {
         origin: crate::evidence::default_origin(),
         checkpoint_interval: HumanDuration::from_secs(60),
@@ -1061,13 +1049,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
 
     let mut reconcile = ReconcileConfig::default();
     if let Some(r) = reconcile_table
-        .map(|t| strip_unknown(&mut ck, t, RECONCILE_KEYS, "in [reconcile]"))
-        .map(|t| ReconcileToml::deserialize(toml::de::Deserializer::from(t)))
-        .transpose()
-        .unwrap_or_else(|e| {
-            ck.toml_error(&e, "[reconcile]");
-            None
-        })
+        .and_then(|t| read_table::<ReconcileToml>(&mut ck, t, RECONCILE_KEYS, "[reconcile]"))
     {
         reconcile.tolerance = r.tolerance.unwrap_or(reconcile.tolerance);
         reconcile.min_duration = r.min_duration.unwrap_or(reconcile.min_duration);
@@ -1084,13 +1066,8 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut feeds = Vec::new();
     let mut feed_names: HashMap<String, usize> = HashMap::new();
     for table in feed_values {
-        let table = strip_unknown(&mut ck, table, FEED_KEYS, "in [[feed]]");
-        let raw = match FeedToml::deserialize(toml::de::Deserializer::from(table)) {
-            Ok(f) => f,
-            Err(e) => {
-                ck.toml_error(&e, "[[feed]]");
-                continue;
-            }
+        let Some(raw) = read_table::<FeedToml>(&mut ck, table, FEED_KEYS, "[[feed]]") else {
+            continue;
         };
         let name = raw.name.get_ref().clone();
         if name.trim().is_empty() || name.contains(char::is_whitespace) {
@@ -1115,13 +1092,8 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut slas = Vec::new();
     let mut sla_names: HashMap<String, usize> = HashMap::new();
     for table in sla_values {
-        let table = strip_unknown(&mut ck, table, SLA_KEYS, "in [[sla]]");
-        let raw = match SlaToml::deserialize(toml::de::Deserializer::from(table)) {
-            Ok(s) => s,
-            Err(e) => {
-                ck.toml_error(&e, "[[sla]]");
-                continue;
-            }
+        let Some(raw) = read_table::<SlaToml>(&mut ck, table, SLA_KEYS, "[[sla]]") else {
+            continue;
         };
         let name = raw.name.get_ref().clone();
         if let Some(first_line) = sla_names.get(&name) {
@@ -1140,13 +1112,8 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let mut slos = Vec::new();
     let mut slo_names: HashMap<String, usize> = HashMap::new();
     for table in slo_values {
-        let table = strip_unknown(&mut ck, table, SLO_KEYS, "in [[slo]]");
-        let raw = match SloToml::deserialize(toml::de::Deserializer::from(table)) {
-            Ok(s) => s,
-            Err(e) => {
-                ck.toml_error(&e, "[[slo]]");
-                continue;
-            }
+        let Some(raw) = read_table::<SloToml>(&mut ck, table, SLO_KEYS, "[[slo]]") else {
+            continue;
         };
         let name = raw.name.get_ref().clone();
         if let Some(first_line) = slo_names.get(&name) {
@@ -1164,13 +1131,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
 
     let mut alerting = AlertingConfig::default();
     if let Some(a) = alerting_table
-        .map(|t| strip_unknown(&mut ck, t, ALERTING_KEYS, "in [alerting]"))
-        .map(|t| AlertingToml::deserialize(toml::de::Deserializer::from(t)))
-        .transpose()
-        .unwrap_or_else(|e| {
-            ck.toml_error(&e, "[alerting]");
-            None
-        })
+        .and_then(|t| read_table::<AlertingToml>(&mut ck, t, ALERTING_KEYS, "[alerting]"))
     {
         if let Some(b) = a.max_backoff {
             if b.get_ref().as_millis() < 100 {
@@ -1182,13 +1143,9 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     }
     let mut channels: Vec<Channel> = Vec::new();
     for table in channel_values {
-        let table = strip_unknown(&mut ck, table, CHANNEL_KEYS, "in [[channel]]");
-        let raw = match ChannelToml::deserialize(toml::de::Deserializer::from(table)) {
-            Ok(c) => c,
-            Err(e) => {
-                ck.toml_error(&e, "[[channel]]");
-                continue;
-            }
+        let Some(raw) = read_table::<ChannelToml>(&mut ck, table, CHANNEL_KEYS, "[[channel]]")
+        else {
+            continue;
         };
         if channels.iter().any(|c| &c.name == raw.name.get_ref()) {
             ck.at(
@@ -1203,13 +1160,8 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     }
     let mut alerts: Vec<AlertRule> = Vec::new();
     for table in alert_values {
-        let table = strip_unknown(&mut ck, table, ALERT_KEYS, "in [[alert]]");
-        let raw = match AlertToml2::deserialize(toml::de::Deserializer::from(table)) {
-            Ok(a) => a,
-            Err(e) => {
-                ck.toml_error(&e, "[[alert]]");
-                continue;
-            }
+        let Some(raw) = read_table::<AlertToml2>(&mut ck, table, ALERT_KEYS, "[[alert]]") else {
+            continue;
         };
         let ctx = format!("alert `{}`", raw.name.get_ref());
         for e in &raw.on {
@@ -1289,14 +1241,8 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         components: Vec::new(),
         auto_incidents: false,
     };
-    if let Some(st) = status_table
-        .map(|t| strip_unknown(&mut ck, t, STATUS_KEYS, "in [status]"))
-        .map(|t| StatusToml::deserialize(toml::de::Deserializer::from(t)))
-        .transpose()
-        .unwrap_or_else(|e| {
-            ck.toml_error(&e, "[status]");
-            None
-        })
+    if let Some(st) =
+        status_table.and_then(|t| read_table::<StatusToml>(&mut ck, t, STATUS_KEYS, "[status]"))
     {
         if let Some(t) = st.title {
             status.title = t;
@@ -1304,13 +1250,10 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         status.auto_incidents = st.auto_incidents.unwrap_or(false);
     }
     for table in component_values {
-        let table = strip_unknown(&mut ck, table, COMPONENT_KEYS, "in [[component]]");
-        let raw = match ComponentToml::deserialize(toml::de::Deserializer::from(table)) {
-            Ok(c) => c,
-            Err(e) => {
-                ck.toml_error(&e, "[[component]]");
-                continue;
-            }
+        let Some(raw) =
+            read_table::<ComponentToml>(&mut ck, table, COMPONENT_KEYS, "[[component]]")
+        else {
+            continue;
         };
         let ctx = format!("component `{}`", raw.name.get_ref());
         if status
@@ -1340,13 +1283,10 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
 
     let mut maintenance = Vec::new();
     for table in maintenance_values {
-        let table = strip_unknown(&mut ck, table, MAINTENANCE_KEYS, "in [[maintenance]]");
-        let raw = match MaintenanceToml::deserialize(toml::de::Deserializer::from(table)) {
-            Ok(m) => m,
-            Err(e) => {
-                ck.toml_error(&e, "[[maintenance]]");
-                continue;
-            }
+        let Some(raw) =
+            read_table::<MaintenanceToml>(&mut ck, table, MAINTENANCE_KEYS, "[[maintenance]]")
+        else {
+            continue;
         };
         let before = ck.problems.len();
         let ctx = format!("maintenance `{}`", raw.name.get_ref());
@@ -1452,6 +1392,20 @@ fn unknown_key(ck: &mut Checker<'_>, span: Range<usize>, key: &str, known: &[&st
         .map(|k| format!("; did you mean `{k}`?"))
         .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
     ck.at(span, format!("unknown key `{key}` {context}{hint}"));
+}
+
+/// Reads one `[name]` or `[[name]]` table: every unknown key reported, then the rest
+/// deserialised; `None` (with the problem reported) when it does not fit `T`.
+fn read_table<T: serde::de::DeserializeOwned>(
+    ck: &mut Checker<'_>,
+    table: Spanned<DeTable<'_>>,
+    known: &[&str],
+    name: &str,
+) -> Option<T> {
+    let table = strip_unknown(ck, table, known, &format!("in {name}"));
+    T::deserialize(toml::de::Deserializer::from(table))
+        .map_err(|e| ck.toml_error(&e, name))
+        .ok()
 }
 
 /// Reports every unknown key in a table (serde stops at the first) and removes them, so
