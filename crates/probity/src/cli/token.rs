@@ -11,6 +11,16 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Makes a new token (`pbt_` and 48 hex digits of system randomness), stores its hash
+/// under `name`, and returns the token: the only time it exists in the clear.
+pub fn issue(store: &dyn Store, name: &str) -> anyhow::Result<String> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let token = format!("pbt_{}", hex::encode(bytes));
+    store.add_token(&hash(&token), name, jiff::Timestamp::now().as_millisecond())?;
+    Ok(token)
+}
+
 #[derive(clap::Args)]
 pub struct CreateArgs {
     #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
@@ -28,15 +38,8 @@ pub fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let token = format!("pbt_{}", hex::encode(bytes));
     let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
-    store.add_token(
-        &hash(&token),
-        &a.name,
-        jiff::Timestamp::now().as_millisecond(),
-    )?;
+    let token = issue(&store, &a.name)?;
     eprintln!(
         "a new token `{}` for {}; it is shown once, only its hash is kept:",
         a.name,

@@ -238,19 +238,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let config = crate::config::load(&config_path)
         .map_err(|e| anyhow::anyhow!("demo configuration: {e}"))?;
     // A token for the dashboard, as `probity token create` makes them.
-    let dashboard_token = {
-        let mut bytes = [0u8; 24];
-        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        let token = format!("pbt_{}", hex::encode(bytes));
-        let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
-        crate::store::Store::add_token(
-            &store,
-            &crate::cli::token::hash(&token),
-            "demo dashboard",
-            jiff::Timestamp::now().as_millisecond(),
-        )?;
-        token
-    };
+    let dashboard_token = crate::cli::token::issue(
+        &crate::store::SqliteStore::open(&config.server.data_dir)?,
+        "demo dashboard",
+    )?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopper = stop_tx.clone();
