@@ -100,6 +100,63 @@ pub fn component_status(
     state.to_string()
 }
 
+/// Every component with its state now.
+pub fn component_states(
+    config: &Config,
+    shared: &Shared,
+    incidents: &[StatusIncident],
+    now_ms: i64,
+) -> Vec<(crate::config::Component, String)> {
+    config
+        .status
+        .components
+        .iter()
+        .map(|c| {
+            (
+                c.clone(),
+                component_status(config, shared, incidents, c, now_ms),
+            )
+        })
+        .collect()
+}
+
+/// An incident in Statuspage's shape, its components with their states.
+pub fn incident_json(
+    components: &[(crate::config::Component, String)],
+    i: &StatusIncident,
+    public_url: &str,
+) -> Value {
+    let comps: Vec<Value> = components
+        .iter()
+        .filter(|(c, _)| i.components.contains(&c.name))
+        .map(|(c, s)| json!({"id": component_id(&c.name), "name": c.name, "status": s}))
+        .collect();
+    json!({
+        "id": i.id,
+        "name": i.name,
+        "status": i.status,
+        "impact": i.impact,
+        "created_at": rfc3339(i.created_at_ms),
+        "updated_at": rfc3339(i.updated_at_ms),
+        "started_at": rfc3339(i.created_at_ms),
+        "monitoring_at": null,
+        "resolved_at": i.resolved_at_ms.map(rfc3339),
+        "shortlink": format!("{}/status#{}", public_url.trim_end_matches('/'), i.id),
+        "page_id": "probity",
+        "incident_updates": i.updates.iter().rev().map(|u| json!({
+            "id": u.id,
+            "status": u.status,
+            "body": u.message,
+            "incident_id": i.id,
+            "created_at": rfc3339(u.at_ms),
+            "updated_at": rfc3339(u.at_ms),
+            "display_at": rfc3339(u.at_ms),
+            "affected_components": i.components.iter().map(|c| json!({"code": component_id(c), "name": c})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "components": comps,
+    })
+}
+
 /// Everything the page shows, gathered once.
 pub struct Page {
     pub title: String,
@@ -162,17 +219,7 @@ pub fn page(store: &dyn Store, config: &Config, shared: &Shared, now_ms: i64) ->
         }
     }
     maintenance.sort_by_key(|m| m.1);
-    let components = config
-        .status
-        .components
-        .iter()
-        .map(|c| {
-            (
-                c.clone(),
-                component_status(config, shared, &incidents, c, now_ms),
-            )
-        })
-        .collect();
+    let components = component_states(config, shared, &incidents, now_ms);
     Ok(Page {
         title: config.status.title.clone(),
         components,
@@ -218,36 +265,7 @@ impl Page {
     }
 
     pub fn incident_json(&self, i: &StatusIncident, public_url: &str) -> Value {
-        let comps: Vec<Value> = self
-            .components
-            .iter()
-            .filter(|(c, _)| i.components.contains(&c.name))
-            .map(|(c, s)| json!({"id": component_id(&c.name), "name": c.name, "status": s}))
-            .collect();
-        json!({
-            "id": i.id,
-            "name": i.name,
-            "status": i.status,
-            "impact": i.impact,
-            "created_at": rfc3339(i.created_at_ms),
-            "updated_at": rfc3339(i.updated_at_ms),
-            "started_at": rfc3339(i.created_at_ms),
-            "monitoring_at": null,
-            "resolved_at": i.resolved_at_ms.map(rfc3339),
-            "shortlink": format!("{}/status#{}", public_url.trim_end_matches('/'), i.id),
-            "page_id": "probity",
-            "incident_updates": i.updates.iter().rev().map(|u| json!({
-                "id": u.id,
-                "status": u.status,
-                "body": u.message,
-                "incident_id": i.id,
-                "created_at": rfc3339(u.at_ms),
-                "updated_at": rfc3339(u.at_ms),
-                "display_at": rfc3339(u.at_ms),
-                "affected_components": i.components.iter().map(|c| json!({"code": component_id(c), "name": c})).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "components": comps,
-        })
+        incident_json(&self.components, i, public_url)
     }
 
     fn maintenance_json(&self) -> Vec<Value> {

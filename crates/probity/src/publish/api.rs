@@ -1179,6 +1179,30 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
     })
 }
 
+/// 201 with the incident as the page shows it: only the components' states are worked
+/// out, not the whole page (whose 90-day history a write does not need).
+async fn created(s: &AppState, incident: crate::store::StatusIncident) -> ApiResult {
+    let (store, config, shared) = (s.store.clone(), s.config.clone(), s.shared.clone());
+    let now = jiff::Timestamp::now().as_millisecond();
+    let components = blocking(move || -> Result<_, crate::store::StoreError> {
+        let incidents = store.status_incidents()?;
+        Ok(crate::status::component_states(
+            &config, &shared, &incidents, now,
+        ))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::status::incident_json(
+            &components,
+            &incident,
+            &public_url(s),
+        )),
+    )
+        .into_response())
+}
+
 /// Posts an incident on the public status page.
 async fn post_status_incident(
     State(s): State<AppState>,
@@ -1237,12 +1261,7 @@ async fn post_status_incident(
     blocking(move || store.create_status_incident(&i))
         .await?
         .map_err(ApiError::internal)?;
-    let page = status_page(&s).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(page.incident_json(&incident, &public_url(&s))),
-    )
-        .into_response())
+    created(&s, incident).await
 }
 
 /// Adds an update to a status-page incident (and moves it to the update's status).
@@ -1275,10 +1294,5 @@ async fn post_status_update(
                 "no such status incident",
             )
         })?;
-    let page = status_page(&s).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(page.incident_json(&found, &public_url(&s))),
-    )
-        .into_response())
+    created(&s, found).await
 }
