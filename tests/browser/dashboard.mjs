@@ -20,9 +20,10 @@ try {
   const redirected = page.url().endsWith("/dashboard/login");
   // A wrong token is refused; the right one signs in, by keyboard.
   await page.fill("#token", "pbt_wrong");
-  await page.keyboard.press("Enter");
-  await page.waitForLoadState("load");
-  const refused = (await page.textContent("body")).includes("That token is not valid.");
+  // Wait for the answer page itself: "load" of the form page may already have fired.
+  await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+  const alert = await page.waitForSelector("p[role=alert]", { timeout: 5000 }).catch(() => null);
+  const refused = alert !== null && (await alert.textContent()).includes("That token is not valid.");
   await page.fill("#token", token);
   await page.keyboard.press("Enter");
   await page.waitForURL(`${base}/dashboard`);
