@@ -181,8 +181,6 @@ pub const ALERT_EVENTS: &[&str] = &[
     "unacknowledged",
     "slo_burn",
 ];
-/// Events the issue names that are not delivered yet: refused with a clear message.
-const ALERT_EVENTS_LATER: &[&str] = &[];
 
 /// A service level objective (`[[slo]]`).
 #[derive(Clone, Debug)]
@@ -1165,16 +1163,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         };
         let ctx = format!("alert `{}`", raw.name.get_ref());
         for e in &raw.on {
-            if ALERT_EVENTS_LATER.contains(&e.get_ref().as_str()) {
-                ck.at(
-                    e.span(),
-                    format!(
-                        "{ctx}: `{}` alerts are not delivered yet (this version delivers {})",
-                        e.get_ref(),
-                        ALERT_EVENTS.join(", ")
-                    ),
-                );
-            } else if !ALERT_EVENTS.contains(&e.get_ref().as_str()) {
+            if !ALERT_EVENTS.contains(&e.get_ref().as_str()) {
                 let hint = closest(e.get_ref(), ALERT_EVENTS)
                     .map(|k| format!("; did you mean `{k}`?"))
                     .unwrap_or_default();
