@@ -867,3 +867,22 @@ channels = ["ops-hook"]
     );
     probity.stop();
 }
+
+#[test]
+fn an_unknown_alert_event_is_refused_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[[channel]]\nname = \"c\"\ntype = \"webhook\"\nurl = \"http://x/\"\n\n[[alert]]\nname = \"a\"\non = [\"incident_opend\"]\nchannels = [\"c\", \"d\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = common::run(&["check", "--config", "p.toml"], dir.path());
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "p.toml:8:7: alert `a`: unknown event `incident_opend`; did you mean `incident_opened`?"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("alert `a`: no [[channel]] named `d`"), "{err}");
+}
