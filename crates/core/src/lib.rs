@@ -15,6 +15,7 @@
 //! - [`sla`]: monthly uptime and credits by a provider's own SLA terms.
 //! - [`slo`]: objectives, error budgets and multi-window burn-rate alerts.
 //! - [`maintenance`]: fixed and recurring maintenance windows.
+//! - [`quorum`]: several vantage points combined into one state by a quorum rule.
 #![forbid(unsafe_code)]
 
 pub mod condition;
@@ -25,6 +26,7 @@ pub mod names;
 pub mod note;
 pub mod observe;
 pub mod provider;
+pub mod quorum;
 pub mod reconcile;
 pub mod result;
 pub mod sketch;
