@@ -228,6 +228,8 @@ impl Combined {
                 cause: open.cause.clone(),
                 evidence: Vec::new(),
             });
+            v.last_at_ms = Some(*since);
+            c.latest_at_ms = c.latest_at_ms.max(*since);
             c.vantages.insert(name.clone(), v);
         }
         c.open = Some(open);
@@ -271,10 +273,6 @@ impl Combined {
             }
         }
         (known, failing)
-    }
-
-    fn needed(&self) -> usize {
-        self.quorum.needed(self.tally().0)
     }
 
     /// The worst health that `needed` failing vantages share.
@@ -330,7 +328,8 @@ impl Combined {
                 })
                 .collect();
             now.sort_by(|a, b| b.cmp(a));
-            return match now.get(needed.saturating_sub(1)) {
+            let open_severity = self.open.as_ref().map(|o| o.severity);
+            return match now.get(needed.saturating_sub(1)).copied().or(open_severity) {
                 Some(Health::Down) => Status::Down,
                 _ => Status::Degraded,
             };
@@ -833,7 +832,7 @@ mod tests {
             },
         };
         let mut c = Combined::resume(TH, Quorum::Count(1), 60_000, open, &[("local".into(), 0)]);
-        assert_eq!(c.status(), Status::Degraded);
+        assert_eq!(c.status(), Status::Down);
         let up = |id, at| Observed {
             result_id: id,
             at_ms: at,

@@ -36,6 +36,21 @@ pub struct Config {
     pub alerting: AlertingConfig,
     pub maintenance: Vec<MaintenanceConfig>,
     pub status: StatusConfig,
+    /// Declared vantage points (`[[vantage]]`); agents not declared probe every target.
+    pub vantages: Vec<VantageConfig>,
+}
+
+/// A vantage point (`[[vantage]]`): where probes run. `local` is the server itself; any
+/// other name is a `probity agent` holding a token made for that name.
+#[derive(Clone, Debug)]
+pub struct VantageConfig {
+    pub name: String,
+    pub region: Option<String>,
+    /// The targets it probes (its controls come on top).
+    pub targets: Vec<String>,
+    /// Targets it also probes to judge its own reachability: when every one of them fails,
+    /// its failing results are `unmeasured`.
+    pub controls: Vec<String>,
 }
 
 /// The public status page (`[status]` and `[[component]]`).
@@ -262,6 +277,12 @@ pub struct ServerConfig {
     pub max_concurrency: usize,
     /// The bearer token the API's write paths require (secret; `None`: writes refused).
     pub api_token: Option<String>,
+    /// How many vantages must see a target fail before an incident opens (a target's own
+    /// `quorum` overrides it).
+    pub quorum: probity_core::quorum::Quorum,
+    /// An agent whose clock is further off than this has its results' times corrected
+    /// (and the correction recorded with each result).
+    pub max_clock_offset: HumanDuration,
 }
 
 /// The evidence log's settings.
@@ -291,6 +312,10 @@ pub struct Target {
     pub spec: ProbeSpec,
     /// What to show for the target: the URL or address as written, secrets unexpanded.
     pub display: String,
+    /// How many vantages must agree (from the target, else `[server] quorum`).
+    pub quorum: probity_core::quorum::Quorum,
+    /// The `[[target]]` table as written (secrets unexpanded): what an agent receives.
+    pub source: toml::Table,
 }
 
 /// One problem in a configuration file.
@@ -345,6 +370,10 @@ const TOP_KEYS: &[&str] = &[
     "maintenance",
     "status",
     "component",
+    "vantage",
+];
+const VANTAGE_KEYS: &[&str] = &[
+    "name", "region", "targets", "tags", "provider", "service", "controls",
 ];
 const COMPONENT_KEYS: &[&str] = &[
     "name",
@@ -438,6 +467,8 @@ const SERVER_KEYS: &[&str] = &[
     "rollup_retention",
     "max_concurrency",
     "api_token",
+    "quorum",
+    "max_clock_offset",
 ];
 const TARGET_KEYS: &[&str] = &[
     "name",
@@ -482,6 +513,51 @@ struct ServerToml {
     rollup_retention: Option<HumanDuration>,
     max_concurrency: Option<usize>,
     api_token: Option<Spanned<String>>,
+    quorum: Option<Spanned<QuorumToml>>,
+    max_clock_offset: Option<HumanDuration>,
+}
+
+/// `quorum = 2` or `quorum = "majority"`.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum QuorumToml {
+    Count(i64),
+    Word(String),
+}
+
+impl QuorumToml {
+    fn read(
+        ck: &mut Checker<'_>,
+        v: &Spanned<QuorumToml>,
+        ctx: &str,
+    ) -> Option<probity_core::quorum::Quorum> {
+        let text = match v.get_ref() {
+            QuorumToml::Count(n) => n.to_string(),
+            QuorumToml::Word(w) => w.clone(),
+        };
+        match probity_core::quorum::Quorum::parse(&text) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                ck.at(v.span(), format!("{ctx}: {e}"));
+                None
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VantageToml {
+    name: Spanned<String>,
+    region: Option<String>,
+    #[serde(default)]
+    targets: Vec<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    provider: Option<String>,
+    service: Option<String>,
+    #[serde(default)]
+    controls: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -713,6 +789,7 @@ struct TargetToml {
     dns: Option<Spanned<DnsToml>>,
     grace: Option<Spanned<HumanDuration>>,
     token: Option<Spanned<String>>,
+    quorum: Option<Spanned<QuorumToml>>,
 }
 
 /// Collects problems against one source text.
@@ -936,10 +1013,12 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let alert_values = array("alert");
     let maintenance_values = array("maintenance");
     let component_values = array("component");
+    let vantage_values = array("vantage");
 
     let server =
         server_table.and_then(|t| read_table::<ServerToml>(&mut ck, t, SERVER_KEYS, "[server]"));
     let server_toml_token = server.as_ref().and_then(|s| s.api_token.clone());
+    let server_toml_quorum = server.as_ref().and_then(|s| s.quorum.clone());
     let server_config = ServerConfig {
         listen: server
             .as_ref()
@@ -965,8 +1044,18 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             .unwrap_or(2048)
             .max(1),
         api_token: None,
+        quorum: probity_core::quorum::Quorum::default(),
+        max_clock_offset: server
+            .as_ref()
+            .and_then(|s| s.max_clock_offset)
+            .unwrap_or(HumanDuration::from_secs(2)),
     };
     let mut server = server_config;
+    if let Some(q) = server_toml_quorum
+        && let Some(q) = QuorumToml::read(&mut ck, &q, "[server]")
+    {
+        server.quorum = q;
+    }
     if let Some(t) = server_toml_token {
         match expand_secrets(t.get_ref(), base_dir) {
             Ok(v) if v.len() >= 16 => server.api_token = Some(v),
@@ -1040,7 +1129,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 continue;
             }
         };
-        if let Some(t) = build_target(&mut ck, raw, conditions, base_dir) {
+        if let Some(t) = build_target(&mut ck, raw, conditions, base_dir, server.quorum) {
             targets.push(t);
         }
     }
@@ -1356,6 +1445,87 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
+    let mut vantages: Vec<VantageConfig> = Vec::new();
+    for table in vantage_values {
+        let Some(raw) = read_table::<VantageToml>(&mut ck, table, VANTAGE_KEYS, "[[vantage]]")
+        else {
+            continue;
+        };
+        let name = raw.name.get_ref().clone();
+        let ctx = format!("vantage `{name}`");
+        if !valid_vantage_name(&name) {
+            ck.at(
+                raw.name.span(),
+                format!(
+                    "{ctx}: a vantage's name is 1 to 64 lowercase letters, digits, `-`, `_` or `.`"
+                ),
+            );
+            continue;
+        }
+        if vantages.iter().any(|v| v.name == name) {
+            ck.at(raw.name.span(), format!("duplicate {ctx}"));
+            continue;
+        }
+        let probed: Vec<Target> = targets
+            .iter()
+            .filter(|t| t.kind != "heartbeat")
+            .cloned()
+            .collect();
+        let selected = raw.targets.is_empty()
+            && raw.tags.is_empty()
+            && raw.provider.is_none()
+            && raw.service.is_none();
+        let chosen = if selected {
+            probed.iter().map(|t| t.name.clone()).collect()
+        } else {
+            select_targets(
+                &mut ck,
+                &ctx,
+                &raw.targets,
+                &raw.tags,
+                raw.provider.as_ref(),
+                raw.service.as_ref(),
+                None,
+                &probed,
+            )
+        };
+        let mut controls = Vec::new();
+        for c in &raw.controls {
+            if probed.iter().any(|t| &t.name == c.get_ref()) {
+                controls.push(c.get_ref().clone());
+            } else {
+                let all: Vec<&str> = probed.iter().map(|x| x.name.as_str()).collect();
+                let hint = closest(c.get_ref(), &all)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                ck.at(
+                    c.span(),
+                    format!("{ctx}: control `{}` is not a probed target (controls are `[[target]]` names, not heartbeats){hint}", c.get_ref()),
+                );
+            }
+        }
+        vantages.push(VantageConfig {
+            name,
+            region: raw.region,
+            targets: chosen,
+            controls,
+        });
+    }
+    // What an agent receives: each target's table as written, secrets unexpanded.
+    if ck.problems.is_empty()
+        && let Ok(doc) = src.parse::<toml::Table>()
+        && let Some(toml::Value::Array(items)) = doc.get("target")
+    {
+        for item in items {
+            if let toml::Value::Table(t) = item
+                && let Some(name) = t.get("name").and_then(|n| n.as_str())
+                && let Some(target) = targets.iter_mut().find(|x| x.name == name)
+            {
+                target.source = t.clone();
+            }
+        }
+    }
+
     if !ck.problems.is_empty() {
         return Err(fail(ck.problems));
     }
@@ -1373,7 +1543,16 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         alerting,
         maintenance,
         status,
+        vantages,
     })
+}
+
+/// A vantage's name: 1 to 64 of `a-z 0-9 - _ .`.
+pub fn valid_vantage_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
 }
 
 fn unknown_key(ck: &mut Checker<'_>, span: Range<usize>, key: &str, known: &[&str], context: &str) {
@@ -1923,6 +2102,7 @@ fn build_target(
     raw: TargetToml,
     conditions: Option<Vec<Condition>>,
     base_dir: &Path,
+    default_quorum: probity_core::quorum::Quorum,
 ) -> Option<Target> {
     let before = ck.problems.len();
     let name = raw.name.get_ref().clone();
@@ -2277,10 +2457,16 @@ fn build_target(
             (spec, display)
         }
     };
+    let quorum = match &raw.quorum {
+        Some(q) => QuorumToml::read(ck, q, &ctx).unwrap_or(default_quorum),
+        None => default_quorum,
+    };
     if ck.problems.len() > before {
         return None;
     }
     Some(Target {
+        quorum,
+        source: toml::Table::new(),
         name,
         provider: raw.provider,
         service: raw.service,
@@ -2323,6 +2509,35 @@ impl Target {
 }
 
 impl Config {
+    /// The declared vantage of this name, if any.
+    pub fn vantage(&self, name: &str) -> Option<&VantageConfig> {
+        self.vantages.iter().find(|v| v.name == name)
+    }
+
+    /// The targets a vantage probes: those of its `[[vantage]]` entry and its controls, or,
+    /// for a vantage not declared, every probed target (heartbeats are pushed, not probed).
+    pub fn targets_for_vantage(&self, name: &str) -> Vec<&Target> {
+        match self.vantage(name) {
+            Some(v) => self
+                .targets
+                .iter()
+                .filter(|t| v.targets.contains(&t.name) || v.controls.contains(&t.name))
+                .collect(),
+            None => self
+                .targets
+                .iter()
+                .filter(|t| t.kind != "heartbeat")
+                .collect(),
+        }
+    }
+
+    /// A vantage's controls (none for a vantage not declared).
+    pub fn controls_of(&self, name: &str) -> Vec<String> {
+        self.vantage(name)
+            .map(|v| v.controls.clone())
+            .unwrap_or_default()
+    }
+
     /// A one-line summary: how many targets of each kind.
     pub fn summary(&self) -> String {
         let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();

@@ -19,7 +19,7 @@ pub fn results_record(results: &[ResultRecord]) -> Vec<u8> {
     let items: Vec<serde_json::Value> = results
         .iter()
         .map(|r| {
-            json!({
+            let mut v = json!({
                 "id": r.id,
                 "target": r.target,
                 "vantage": r.vantage,
@@ -28,7 +28,19 @@ pub fn results_record(results: &[ResultRecord]) -> Vec<u8> {
                 "total_ms": r.phases.total_ms,
                 "error_class": r.cause.as_ref().map(|c| c.class.as_str()),
                 "error": r.cause.as_ref().map(|c| c.detail.as_str()),
-            })
+            });
+            // Present only when they say something, so that a local result's record is
+            // the same as before vantages existed.
+            if r.unmeasured {
+                v["unmeasured"] = json!(true);
+            }
+            if let Some(o) = &r.origin {
+                v["origin"] = json!(o);
+            }
+            if let Some(c) = r.clock_offset_ms {
+                v["clock_offset_ms"] = json!(c);
+            }
+            v
         })
         .collect();
     serde_json::to_vec(&json!({"type": "results", "v": 1, "results": items}))
@@ -45,11 +57,15 @@ pub fn incident_record(change: &IncidentChange) -> Vec<u8> {
             severity,
             cause,
             evidence,
-        } => json!({
-            "type": "incident", "v": 1, "change": "opened", "id": id, "target": target,
-            "at_ms": started_at_ms, "severity": severity.as_str(),
-            "cause_class": cause.class.as_str(), "cause": cause.detail, "evidence": evidence,
-        }),
+            seen,
+        } => with_seen(
+            json!({
+                "type": "incident", "v": 1, "change": "opened", "id": id, "target": target,
+                "at_ms": started_at_ms, "severity": severity.as_str(),
+                "cause_class": cause.class.as_str(), "cause": cause.detail, "evidence": evidence,
+            }),
+            seen,
+        ),
         IncidentChange::Escalate {
             id,
             severity,
@@ -62,12 +78,34 @@ pub fn incident_record(change: &IncidentChange) -> Vec<u8> {
             id,
             resolved_at_ms,
             evidence,
-        } => json!({
-            "type": "incident", "v": 1, "change": "resolved", "id": id,
-            "at_ms": resolved_at_ms, "evidence": evidence,
-        }),
+            seen,
+        } => with_seen(
+            json!({
+                "type": "incident", "v": 1, "change": "resolved", "id": id,
+                "at_ms": resolved_at_ms, "evidence": evidence,
+            }),
+            seen,
+        ),
     };
     serde_json::to_vec(&v).expect("JSON of plain values")
+}
+
+/// Adds `vantages` (what each vantage saw) to an incident record, when there is more than
+/// the server's own view: a single `local` vantage adds nothing.
+fn with_seen(mut v: serde_json::Value, seen: &[probity_core::quorum::Seen]) -> serde_json::Value {
+    let only_local = seen.len() == 1 && seen[0].vantage == crate::record::LOCAL_VANTAGE;
+    if !seen.is_empty() && !only_local {
+        v["vantages"] = seen
+            .iter()
+            .map(|s| {
+                json!({
+                    "vantage": s.vantage, "status": s.status.as_str(),
+                    "failing_since_ms": s.failing_since_ms, "last_at_ms": s.last_at_ms,
+                })
+            })
+            .collect();
+    }
+    v
 }
 
 /// The canonical record of one poll of a provider feed: what came back, and the SHA-256

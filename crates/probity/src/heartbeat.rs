@@ -112,7 +112,7 @@ pub fn start(
                             p.message.map(|m| format!(": {m}")).unwrap_or_default()
                         ),
                     });
-                    if results.send(Measured { target: p.target, output: output(p.at_ms, cause) }).await.is_err() {
+                    if results.send(Measured { target: p.target, output: output(p.at_ms, cause), unmeasured: false }).await.is_err() {
                         break;
                     }
                 }
@@ -134,7 +134,7 @@ pub fn start(
                                     probity_core::duration::HumanDuration::from_millis(h.grace_ms),
                                 ),
                             };
-                            let m = Measured { target: t.clone(), output: output(now, Some(cause)) };
+                            let m = Measured { target: t.clone(), output: output(now, Some(cause)), unmeasured: false };
                             if results.send(m).await.is_err() {
                                 return;
                             }

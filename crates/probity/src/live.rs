@@ -19,6 +19,10 @@ pub struct TargetLive {
     pub open_incident: Option<i64>,
     /// Probes skipped because the previous one was still running.
     pub skipped: u64,
+    /// What each vantage sees of it now.
+    pub vantages: Vec<probity_core::quorum::Seen>,
+    /// Vantages that see it failing while no incident is open (a regional degradation).
+    pub regional: Vec<String>,
 }
 
 impl Default for TargetLive {
@@ -30,6 +34,8 @@ impl Default for TargetLive {
             counts: [0; 3],
             open_incident: None,
             skipped: 0,
+            vantages: Vec::new(),
+            regional: Vec::new(),
         }
     }
 }

@@ -36,6 +36,8 @@ use tokio::time::{Duration, Instant};
 pub struct Measured {
     pub target: Arc<Target>,
     pub output: ProbeOutput,
+    /// The vantage's own controls were unreachable when it was taken.
+    pub unmeasured: bool,
 }
 
 /// A stable 64-bit hash (FNV-1a): the same name gets the same offset in every process.
@@ -138,7 +140,13 @@ pub async fn run<P, F>(
                     .lateness
                     .observe(Instant::now().saturating_duration_since(due).as_secs_f64());
                 let output = probe(target.clone()).await;
-                let _ = tx.send(Measured { target, output }).await;
+                let _ = tx
+                    .send(Measured {
+                        target,
+                        output,
+                        unmeasured: false,
+                    })
+                    .await;
                 busy.store(false, Ordering::Release);
             });
         }

@@ -420,6 +420,23 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
             .map(|i| i.as_i64().unwrap())
             .collect::<Vec<_>>()
     };
+    let seen = |v: &serde_json::Value| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| probity_core::quorum::Seen {
+                        vantage: s["vantage"].as_str().unwrap().into(),
+                        status: probity_core::quorum::VantageStatus::parse(
+                            s["status"].as_str().unwrap(),
+                        )
+                        .unwrap(),
+                        failing_since_ms: s["failing_since_ms"].as_i64(),
+                        last_at_ms: s["last_at_ms"].as_i64(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
     let mut checked = 0;
     for b in blocks()
         .iter()
@@ -446,6 +463,9 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
                             },
                             cause: cause(&r["error_class"], &r["error"]),
                             details: None,
+                            unmeasured: r["unmeasured"].as_bool().unwrap_or(false),
+                            origin: r["origin"].as_str().map(String::from),
+                            clock_offset_ms: r["clock_offset_ms"].as_i64(),
                         })
                         .collect();
                     probity::evidence::results_record(&results)
@@ -460,6 +480,7 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
                             severity: Health::parse(v["severity"].as_str().unwrap()).unwrap(),
                             cause: cause(&v["cause_class"], &v["cause"]).unwrap(),
                             evidence: ids(&v["evidence"]),
+                            seen: seen(&v["vantages"]),
                         },
                         "escalated" => IncidentChange::Escalate {
                             id,
@@ -470,6 +491,7 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
                             id,
                             resolved_at_ms: v["at_ms"].as_i64().unwrap(),
                             evidence: ids(&v["evidence"]),
+                            seen: seen(&v["vantages"]),
                         },
                     };
                     probity::evidence::incident_record(&change)

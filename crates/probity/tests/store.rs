@@ -23,6 +23,9 @@ fn result(id: i64, target: &str, at_ms: i64, health: Health, total_ms: f64) -> R
             detail: "refused".into(),
         }),
         details: None,
+        unmeasured: false,
+        origin: None,
+        clock_offset_ms: None,
     }
 }
 
@@ -170,6 +173,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
             severity: Health::Degraded,
             cause: cause.clone(),
             evidence: vec![1, 2, 3],
+            seen: Vec::new(),
         }],
         alerts: Vec::new(),
     })
@@ -193,6 +197,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
             id: 7,
             resolved_at_ms: T0 + 5000,
             evidence: vec![5, 6],
+            seen: Vec::new(),
         }],
         alerts: Vec::new(),
     })
@@ -264,6 +269,6 @@ fn a_store_from_a_newer_probity_is_refused() {
     let err = SqliteStore::open(dir.path()).err().unwrap();
     assert_eq!(
         err.to_string(),
-        "database schema version 99 is newer than this probity knows (8); upgrade probity"
+        "database schema version 99 is newer than this probity knows (9); upgrade probity"
     );
 }

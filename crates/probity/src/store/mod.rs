@@ -193,6 +193,14 @@ pub struct ResultRecord {
     pub cause: Option<Cause>,
     /// The probe's details as JSON, kept for failures.
     pub details: Option<String>,
+    /// The vantage's own controls were unreachable: this result says nothing about the
+    /// target, opens no incident and is left out of uptime.
+    pub unmeasured: bool,
+    /// The id the agent gave the result (stored once, however often it is sent).
+    pub origin: Option<String>,
+    /// Milliseconds added to the agent's time because its clock was off by more than the
+    /// bound.
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// A change to an incident, written with the result that caused it.
@@ -205,6 +213,8 @@ pub enum IncidentChange {
         severity: Health,
         cause: Cause,
         evidence: Vec<i64>,
+        /// What each vantage saw when it opened.
+        seen: Vec<probity_core::quorum::Seen>,
     },
     Escalate {
         id: i64,
@@ -215,6 +225,8 @@ pub enum IncidentChange {
         id: i64,
         resolved_at_ms: i64,
         evidence: Vec<i64>,
+        /// What each vantage saw when it resolved.
+        seen: Vec<probity_core::quorum::Seen>,
     },
 }
 
@@ -321,6 +333,28 @@ pub struct IncidentRecord {
     pub cause: Cause,
     /// Ids of the results that proved the opening (and the recovery).
     pub evidence: Vec<i64>,
+}
+
+/// A vantage point as the server knows it: from its pushes (agents) or itself (`local`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct VantageRecord {
+    pub name: String,
+    pub region: Option<String>,
+    pub first_contact_ms: Option<i64>,
+    pub last_contact_ms: Option<i64>,
+    /// What to add to the agent's clock to get the server's, as last measured.
+    pub clock_offset_ms: Option<i64>,
+    /// The round trip of that measurement.
+    pub rtt_ms: Option<i64>,
+    /// Results waiting in the agent's spool at its last push.
+    pub backlog: u64,
+    /// Results the agent dropped because its spool was full, since it started.
+    pub dropped: u64,
+    /// Whether its controls were reachable at its last push.
+    pub controls_ok: Option<bool>,
+    pub version: Option<String>,
+    pub pushes: u64,
+    pub results: u64,
 }
 
 /// Which incidents to list.
@@ -488,6 +522,25 @@ pub trait Store: Send + Sync {
     fn feed_record_from_rows(&self, leaf: u64) -> StoreResult<Option<(Vec<u8>, Option<bool>)>>;
     /// A stored feed document by its SHA-256 (hex).
     fn feed_document(&self, sha256: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Which of these agent-made result ids are stored already.
+    fn known_origins(&self, origins: &[String]) -> StoreResult<std::collections::HashSet<String>>;
+    /// What each vantage saw at an incident's changes: `(change, seen)`.
+    fn incident_vantages(
+        &self,
+        incident_id: i64,
+    ) -> StoreResult<Vec<(String, probity_core::quorum::Seen)>>;
+    /// Per incident, how many vantages saw it failing when it opened.
+    fn failing_vantage_counts(&self) -> StoreResult<std::collections::HashMap<i64, u32>>;
+    /// Records an agent's push (contact, clock, backlog) and returns the vantage as now
+    /// stored.
+    fn note_vantage(&self, v: &VantageRecord) -> StoreResult<()>;
+    fn vantages(&self) -> StoreResult<Vec<VantageRecord>>;
+    /// Stores a token for an agent (its SHA-256 only).
+    fn add_agent_token(&self, sha256_hex: &str, agent: &str, at_ms: i64) -> StoreResult<()>;
+    /// The agent a live token belongs to.
+    fn agent_of_token(&self, sha256_hex: &str) -> StoreResult<Option<String>>;
+    /// Revokes every token of an agent; returns how many.
+    fn revoke_agent_tokens(&self, agent: &str, at_ms: i64) -> StoreResult<usize>;
     /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
 }

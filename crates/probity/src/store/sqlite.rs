@@ -254,6 +254,38 @@ CREATE TABLE status_updates (
 ) WITHOUT ROWID;
 CREATE INDEX status_updates_incident ON status_updates (incident_id, at_ms);
 "#,
+    r#"
+-- Vantage points: results from agents, unmeasured results, agent tokens.
+ALTER TABLE results ADD COLUMN unmeasured INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN origin TEXT;
+ALTER TABLE results ADD COLUMN clock_offset_ms INTEGER;
+CREATE UNIQUE INDEX results_origin ON results (origin) WHERE origin IS NOT NULL;
+CREATE TABLE incident_vantages (
+    incident_id      INTEGER NOT NULL,
+    change           TEXT NOT NULL,
+    vantage          TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    failing_since_ms INTEGER,
+    last_at_ms       INTEGER,
+    PRIMARY KEY (incident_id, change, vantage)
+) WITHOUT ROWID;
+CREATE TABLE vantages (
+    name             TEXT PRIMARY KEY,
+    region           TEXT,
+    first_contact_ms INTEGER,
+    last_contact_ms  INTEGER,
+    clock_offset_ms  INTEGER,
+    rtt_ms           INTEGER,
+    backlog          INTEGER NOT NULL DEFAULT 0,
+    dropped          INTEGER NOT NULL DEFAULT 0,
+    controls_ok      INTEGER,
+    version          TEXT,
+    pushes           INTEGER NOT NULL DEFAULT 0,
+    results          INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+ALTER TABLE api_tokens ADD COLUMN agent TEXT;
+ALTER TABLE api_tokens ADD COLUMN revoked_at_ms INTEGER;
+"#,
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
@@ -396,7 +428,7 @@ fn cause_of(class: Option<String>, detail: Option<String>) -> Option<Cause> {
     })
 }
 
-const RESULT_COLUMNS: &str = "id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details";
+const RESULT_COLUMNS: &str = "id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms";
 
 fn result_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ResultRecord> {
     Ok(ResultRecord {
@@ -414,6 +446,9 @@ fn result_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ResultRecord> {
         },
         cause: cause_of(r.get(10)?, r.get(11)?),
         details: r.get(12)?,
+        unmeasured: r.get::<_, i64>(13)? != 0,
+        origin: r.get(14)?,
+        clock_offset_ms: r.get(15)?,
     })
 }
 
@@ -452,8 +487,8 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?;
             // Aggregate the batch per minute first, then merge each minute once.
             let mut minutes: HashMap<(&str, &str, i64), Rollup> = HashMap::new();
@@ -473,11 +508,17 @@ impl Store for SqliteStore {
                     r.cause.as_ref().map(|c| c.class.as_str()),
                     r.cause.as_ref().map(|c| c.detail.as_str()),
                     r.details,
+                    r.unmeasured,
+                    r.origin,
+                    r.clock_offset_ms,
                 ])?;
                 if inserted == 0 {
                     continue; // already stored: a replayed batch must not count twice
                 }
                 inserted_results.push(r.clone());
+                if r.unmeasured {
+                    continue; // stored as evidence, but not a measurement of the target
+                }
                 let minute = minute_of(r.at_ms);
                 let roll = minutes
                     .entry((r.target.as_str(), r.vantage.as_str(), minute))
@@ -570,7 +611,9 @@ impl Store for SqliteStore {
                         severity,
                         cause,
                         evidence: ids,
+                        seen,
                     } => {
+                        insert_seen(&tx, *id, "opened", seen)?;
                         tx.execute(
                             "INSERT OR IGNORE INTO incidents (id, target, started_at_ms, severity, cause_class, cause_detail)
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -595,7 +638,9 @@ impl Store for SqliteStore {
                         id,
                         resolved_at_ms,
                         evidence: ids,
+                        seen,
                     } => {
+                        insert_seen(&tx, *id, "resolved", seen)?;
                         tx.execute(
                             "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1",
                             params![id, resolved_at_ms],
@@ -934,7 +979,7 @@ impl Store for SqliteStore {
     fn token_exists(&self, sha256_hex: &str) -> StoreResult<bool> {
         self.read(|c| {
             c.query_row(
-                "SELECT COUNT(*) FROM api_tokens WHERE sha256 = ?1",
+                "SELECT COUNT(*) FROM api_tokens WHERE sha256 = ?1 AND agent IS NULL AND revoked_at_ms IS NULL",
                 [sha256_hex],
                 |r| r.get::<_, i64>(0),
             )
@@ -965,11 +1010,133 @@ impl Store for SqliteStore {
         })
     }
 
+    fn known_origins(&self, origins: &[String]) -> StoreResult<std::collections::HashSet<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT 1 FROM results WHERE origin = ?1")?;
+            let mut known = std::collections::HashSet::new();
+            for o in origins {
+                if stmt.exists([o])? {
+                    known.insert(o.clone());
+                }
+            }
+            Ok(known)
+        })
+    }
+
+    fn incident_vantages(
+        &self,
+        incident_id: i64,
+    ) -> StoreResult<Vec<(String, probity_core::quorum::Seen)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT change, vantage, status, failing_since_ms, last_at_ms FROM incident_vantages
+                 WHERE incident_id = ?1 ORDER BY change DESC, vantage",
+            )?;
+            let rows = stmt.query_map([incident_id], |r| {
+                let status: String = r.get(2)?;
+                Ok((
+                    r.get::<_, String>(0)?,
+                    probity_core::quorum::Seen {
+                        vantage: r.get(1)?,
+                        status: probity_core::quorum::VantageStatus::parse(&status)
+                            .unwrap_or(probity_core::quorum::VantageStatus::Unknown),
+                        failing_since_ms: r.get(3)?,
+                        last_at_ms: r.get(4)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn failing_vantage_counts(&self) -> StoreResult<HashMap<i64, u32>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT incident_id, COUNT(*) FROM incident_vantages
+                 WHERE change = 'opened' AND failing_since_ms IS NOT NULL GROUP BY incident_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u32))
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn note_vantage(&self, v: &VantageRecord) -> StoreResult<()> {
+        let conn = self.writer.lock().expect("writer lock");
+        conn.execute(
+            "INSERT INTO vantages (name, region, first_contact_ms, last_contact_ms, clock_offset_ms, rtt_ms, backlog, dropped, controls_ok, version, pushes, results)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (name) DO UPDATE SET
+               region = excluded.region, last_contact_ms = excluded.last_contact_ms,
+               clock_offset_ms = COALESCE(excluded.clock_offset_ms, clock_offset_ms),
+               rtt_ms = COALESCE(excluded.rtt_ms, rtt_ms),
+               backlog = excluded.backlog, dropped = excluded.dropped,
+               controls_ok = excluded.controls_ok, version = excluded.version,
+               pushes = pushes + excluded.pushes, results = results + excluded.results",
+            params![
+                v.name,
+                v.region,
+                v.last_contact_ms,
+                v.clock_offset_ms,
+                v.rtt_ms,
+                v.backlog as i64,
+                v.dropped as i64,
+                v.controls_ok,
+                v.version,
+                v.pushes as i64,
+                v.results as i64,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn vantages(&self) -> StoreResult<Vec<VantageRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT name, region, first_contact_ms, last_contact_ms, clock_offset_ms, rtt_ms, backlog, dropped, controls_ok, version, pushes, results
+                 FROM vantages ORDER BY name",
+            )?;
+            let rows = stmt.query_map([], vantage_row)?;
+            rows.collect()
+        })
+    }
+
+    fn add_agent_token(&self, sha256_hex: &str, agent: &str, at_ms: i64) -> StoreResult<()> {
+        let conn = self.writer.lock().expect("writer lock");
+        conn.execute(
+            "INSERT INTO api_tokens (sha256, name, at_ms, agent) VALUES (?1, ?2, ?3, ?2)",
+            params![sha256_hex, agent, at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn agent_of_token(&self, sha256_hex: &str) -> StoreResult<Option<String>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT agent FROM api_tokens WHERE sha256 = ?1 AND agent IS NOT NULL AND revoked_at_ms IS NULL",
+                [sha256_hex],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    fn revoke_agent_tokens(&self, agent: &str, at_ms: i64) -> StoreResult<usize> {
+        let conn = self.writer.lock().expect("writer lock");
+        Ok(conn.execute(
+            "UPDATE api_tokens SET revoked_at_ms = ?2 WHERE agent = ?1 AND revoked_at_ms IS NULL",
+            params![agent, at_ms],
+        )?)
+    }
+
     fn token_count(&self) -> StoreResult<u64> {
         self.read(|c| {
-            c.query_row("SELECT COUNT(*) FROM api_tokens", [], |r| {
-                r.get::<_, i64>(0)
-            })
+            c.query_row(
+                "SELECT COUNT(*) FROM api_tokens WHERE agent IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
         })
         .map(|n| n as u64)
     }
@@ -1374,6 +1541,46 @@ fn query_checkpoints<P: rusqlite::Params>(
         })
     })?;
     rows.collect()
+}
+
+fn insert_seen(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    change: &str,
+    seen: &[probity_core::quorum::Seen],
+) -> StoreResult<()> {
+    let mut put = tx.prepare_cached(
+        "INSERT OR IGNORE INTO incident_vantages (incident_id, change, vantage, status, failing_since_ms, last_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for v in seen {
+        put.execute(params![
+            id,
+            change,
+            v.vantage,
+            v.status.as_str(),
+            v.failing_since_ms,
+            v.last_at_ms
+        ])?;
+    }
+    Ok(())
+}
+
+fn vantage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VantageRecord> {
+    Ok(VantageRecord {
+        name: r.get(0)?,
+        region: r.get(1)?,
+        first_contact_ms: r.get(2)?,
+        last_contact_ms: r.get(3)?,
+        clock_offset_ms: r.get(4)?,
+        rtt_ms: r.get(5)?,
+        backlog: r.get::<_, i64>(6)? as u64,
+        dropped: r.get::<_, i64>(7)? as u64,
+        controls_ok: r.get::<_, Option<i64>>(8)?.map(|v| v != 0),
+        version: r.get(9)?,
+        pushes: r.get::<_, i64>(10)? as u64,
+        results: r.get::<_, i64>(11)? as u64,
+    })
 }
 
 fn add_to_rollup(roll: &mut Rollup, r: &ResultRecord) {
