@@ -74,6 +74,7 @@ pub struct PushReceipt {
     pub duplicates: usize,
 }
 
+#[allow(clippy::large_enum_variant)] // short-lived, one per arrival; boxing would add an allocation each
 enum Input {
     Local(Measured),
     Push(Pushed),
