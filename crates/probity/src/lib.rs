@@ -1,6 +1,7 @@
 //! Probity: probes, stores, observes and publishes. See ARCHITECTURE.md for the code map.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod alert;
 pub mod bundle;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod sla;
 pub mod slo;
 pub mod status;
 pub mod store;
+pub mod vantage;
 
 /// Installs the process-wide rustls crypto provider once (aws-lc-rs).
 pub fn install_crypto_provider() {

@@ -39,9 +39,12 @@ enum Command {
     /// The public status page: post incidents and updates.
     #[command(subcommand)]
     Status(StatusCommand),
-    /// API tokens for the write endpoints.
+    /// API tokens for the write endpoints, and agents' tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Probe from another place: take this vantage's targets from the server and push the
+    /// results back, spooling them while the server is unreachable.
+    Agent(probity::agent::AgentArgs),
     /// Acknowledge an incident: its escalations and reminders stop.
     Ack(probity::cli::ack::AckArgs),
     /// How each provider's word compares with what probity observed, over a window.
@@ -72,6 +75,8 @@ enum StatusCommand {
 enum TokenCommand {
     /// Make a token; it is printed once, alone on the last line.
     Create(probity::cli::token::CreateArgs),
+    /// Revoke an agent's tokens.
+    Revoke(probity::cli::token::RevokeArgs),
 }
 
 #[derive(Subcommand)]
@@ -128,6 +133,8 @@ fn main() -> ExitCode {
         Command::Status(StatusCommand::Post(args)) => probity::cli::status::post(args),
         Command::Status(StatusCommand::Update(args)) => probity::cli::status::update(args),
         Command::Token(TokenCommand::Create(args)) => probity::cli::token::create(args),
+        Command::Token(TokenCommand::Revoke(args)) => probity::cli::token::revoke(args),
+        Command::Agent(args) => probity::agent::main(args),
         Command::Sla(SlaCommand::Report(args)) => probity::cli::sla::report(args),
         Command::Results(ResultsCommand::Import(args)) => probity::cli::results::import(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),

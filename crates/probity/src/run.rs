@@ -124,17 +124,54 @@ pub async fn run_on(
     let shared = Arc::new(Shared::default());
     let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
     let alerting = crate::alert::Alerting::from_config(&config);
-    let recorder =
-        Recorder::new(store.clone(), shared.clone(), &targets)?.with_alerting(alerting.clone());
+    // Agents' pushes reach the recorder through their own channel, answered after commit.
+    let (push_tx, push_rx) = mpsc::channel(256);
+    let recorder = Recorder::new(store.clone(), shared.clone(), &targets)?
+        .with_alerting(alerting.clone())
+        .with_pushes(push_rx);
     let (tx, rx) = mpsc::channel(16_384);
     // Heartbeat targets are pushed to, not scheduled: their watchdog feeds the recorder too.
-    let (pushed, scheduled): (Vec<Arc<Target>>, Vec<Arc<Target>>) = targets
+    let pushed: Vec<Arc<Target>> = targets
         .iter()
+        .filter(|t| matches!(t.spec, crate::probe::ProbeSpec::Heartbeat(_)))
         .cloned()
-        .partition(|t| matches!(t.spec, crate::probe::ProbeSpec::Heartbeat(_)));
+        .collect();
+    // The server's own vantage probes what `[[vantage]] name = "local"` gives it (every
+    // probed target when it is not declared).
+    let local: Vec<String> = config
+        .targets_for_vantage(crate::record::LOCAL_VANTAGE)
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let scheduled: Vec<Arc<Target>> = targets
+        .iter()
+        .filter(|t| local.contains(&t.name))
+        .cloned()
+        .collect();
     let (heartbeats, heartbeat_task) =
         crate::heartbeat::start(pushed, &store, tx.clone(), shutdown.clone());
     let recorder = tokio::spawn(recorder.run(rx));
+    // With controls, the scheduler's results pass through the gate that marks them
+    // unmeasured when the server itself cannot reach out.
+    let local_controls = config.controls_of(crate::record::LOCAL_VANTAGE);
+    let (scheduler_tx, gate_task) = if local_controls.is_empty() {
+        (tx, None)
+    } else {
+        let (gtx, grx) = mpsc::channel(16_384);
+        let controls: Vec<Arc<Target>> = targets
+            .iter()
+            .filter(|t| local_controls.contains(&t.name))
+            .cloned()
+            .collect();
+        let task = tokio::spawn(crate::vantage::gate(
+            grx,
+            tx,
+            local_controls,
+            crate::vantage::hold_max(&controls),
+            shared.local_controls_ok.clone(),
+        ));
+        (gtx, Some(task))
+    };
 
     let listener = match listener {
         Some(l) => {
@@ -154,6 +191,7 @@ pub async fn run_on(
         reconcile: config.reconcile,
         config: Arc::new(config.clone()),
         heartbeats,
+        pushes: Some(push_tx),
     });
     let mut server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -314,7 +352,7 @@ pub async fn run_on(
     crate::schedule::run(
         scheduled,
         crate::schedule::prober(ctx),
-        tx,
+        scheduler_tx,
         shared,
         config.server.max_concurrency,
         shutdown.clone(),
@@ -323,6 +361,9 @@ pub async fn run_on(
     // The scheduler has returned: every probe it started has handed in its result and the
     // channel is closed, so the recorder drains and commits it all before returning.
     let _ = heartbeat_task.await;
+    if let Some(g) = gate_task {
+        let _ = g.await;
+    }
     recorder.await.context("recorder")?;
     if let Some(p) = feed_poller {
         // A poll in flight finishes and is stored; the pollers stop before their next one.

@@ -24,6 +24,8 @@ pub struct AppState {
     pub reconcile: crate::config::ReconcileConfig,
     pub config: Arc<crate::config::Config>,
     pub heartbeats: Arc<crate::heartbeat::Heartbeats>,
+    /// Where agents' pushes go (the recorder); `None` where nothing records them.
+    pub pushes: super::agents::Pushes,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -69,6 +71,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(post_status_update),
         )
         .route("/api/v1/heartbeat/{token}", get(heartbeat).post(heartbeat))
+        .route("/api/v1/agent/targets", get(super::agents::targets))
+        .route(
+            "/api/v1/agent/results",
+            axum::routing::post(super::agents::results).layer(
+                axum::extract::DefaultBodyLimit::max(crate::agent::wire::MAX_PUSH_BYTES + 1),
+            ),
+        )
+        .route("/api/v1/vantages", get(super::agents::vantages))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -211,6 +221,7 @@ fn target_json(
         "uptime": uptime,
         "open_incident": l.and_then(|l| l.open_incident),
         "interval": t.interval.to_string(),
+        "regional": l.map_or(Vec::new(), |l| l.regional.clone()),
     })
 }
 
@@ -242,6 +253,11 @@ async fn target(State(s): State<AppState>, Path(name): Path<String>) -> ApiResul
     );
     v["failure_threshold"] = json!(t.thresholds.failure);
     v["success_threshold"] = json!(t.thresholds.success);
+    v["quorum"] = json!(t.quorum.to_string());
+    {
+        let live = s.shared.targets.read().expect("live lock");
+        v["vantages"] = super::agents::target_vantages(live.get(&t.name));
+    }
     Ok(Json(v).into_response())
 }
 
@@ -271,6 +287,8 @@ pub fn result_json(r: &ResultRecord) -> Value {
         "error_class": r.cause.as_ref().map(|c| c.class.as_str()),
         "error": r.cause.as_ref().map(|c| c.to_string()),
         "details": r.details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
+        "unmeasured": r.unmeasured,
+        "clock_offset_ms": r.clock_offset_ms,
     })
 }
 

@@ -1,5 +1,6 @@
 //! What probity shows the outside: the JSON API and the Prometheus metrics.
 
+pub mod agents;
 pub mod api;
 pub mod dashboard;
 pub mod metrics;
