@@ -288,6 +288,7 @@ pub fn result_json(r: &ResultRecord) -> Value {
         "error": r.cause.as_ref().map(|c| c.to_string()),
         "details": r.details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
         "unmeasured": r.unmeasured,
+        "origin": r.origin,
         "clock_offset_ms": r.clock_offset_ms,
     })
 }
@@ -449,11 +450,24 @@ async fn incident(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
             let covering = store.checkpoint_covering(leaf)?;
             log.push(json!({"change": change, "leaf_index": leaf, "checkpoint_size": covering}));
         }
-        Ok(Some((inc, log)))
+        let seen: Vec<Value> = store
+            .incident_vantages(id)?
+            .into_iter()
+            .map(|(change, s)| {
+                json!({
+                    "change": change,
+                    "vantage": s.vantage,
+                    "status": s.status.as_str(),
+                    "failing_since": s.failing_since_ms.map(rfc3339),
+                    "last_result_at": s.last_at_ms.map(rfc3339),
+                })
+            })
+            .collect();
+        Ok(Some((inc, log, seen)))
     })
     .await?
     .map_err(ApiError::internal)?;
-    let (inc, evidence_log) = found.ok_or_else(|| {
+    let (inc, evidence_log, seen) = found.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -463,6 +477,7 @@ async fn incident(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
     let inc = &inc;
     let mut v = incident_json(inc);
     v["evidence_log"] = json!(evidence_log);
+    v["vantages"] = json!(seen);
     // Reconciliation over the incident's own span: the declarations that cover it.
     let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
     let now = jiff::Timestamp::now().as_millisecond();

@@ -26,12 +26,21 @@ pub fn run(args: &[&str], cwd: &Path) -> (i32, String, String) {
 
 /// A blocking HTTP GET returning status and body (std only, so tests need no client crate).
 pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    get_with_headers(addr, path, "")
+}
+
+/// A GET with `Authorization: Bearer TOKEN`.
+pub fn get_with_token(addr: SocketAddr, path: &str, token: &str) -> (u16, String) {
+    get_with_headers(addr, path, &format!("Authorization: Bearer {token}\r\n"))
+}
+
+fn get_with_headers(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect to probity");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = Vec::new();
@@ -122,7 +131,16 @@ pub struct Running {
 impl Running {
     /// Starts `probity run --config FILE` on a free port and waits until it serves.
     pub fn start(config: &Path) -> Running {
-        let mut child = bin()
+        Running::start_with_env(config, &[])
+    }
+
+    /// [`Running::start`] with extra environment variables for the child.
+    pub fn start_with_env(config: &Path, env: &[(&str, String)]) -> Running {
+        let mut cmd = bin();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .args(["run", "--config"])
             .arg(config)
             .stdout(Stdio::null())
