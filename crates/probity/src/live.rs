@@ -94,6 +94,8 @@ pub struct Shared {
     pub slos: RwLock<Vec<(String, probity_core::slo::Status)>>,
     /// Observed incidents no provider declared past the grace period: (id, target).
     pub unacknowledged: RwLock<Vec<(i64, String)>>,
+    /// Each agent as of its last push in this run.
+    pub vantages: RwLock<std::collections::BTreeMap<String, crate::store::VantageRecord>>,
     /// Whether the server's own controls are reachable (`None`: none, or not yet known).
     pub local_controls_ok: std::sync::Arc<RwLock<Option<bool>>>,
 }

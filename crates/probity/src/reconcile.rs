@@ -55,6 +55,9 @@ pub fn gather(
         .iter()
         .map(|t| (t.name.as_str(), t.as_ref()))
         .collect();
+    // How many vantages saw each incident failing when it opened (incidents from before
+    // vantages, or seen by the server alone, count one).
+    let seen_by = store.failing_vantage_counts()?;
     let observed: Vec<Observed> = store
         .incidents(IncidentFilter::All)?
         .into_iter()
@@ -69,7 +72,7 @@ pub fn gather(
                 start_ms: i.started_at_ms,
                 end_ms: i.resolved_at_ms,
                 severity: i.severity,
-                vantages: 1,
+                vantages: seen_by.get(&i.id).copied().unwrap_or(1).max(1),
             })
         })
         .collect();

@@ -280,6 +280,18 @@ region = "us-east"
         assert!(x["results"].as_u64().unwrap() > 5, "{x}");
     }
     assert_eq!(by["a"]["region"], "eu-west");
+
+    // Per-vantage state and the agents' figures in the metrics, which promtool accepts.
+    let (_, metrics) = common::get(addr, "/metrics");
+    for needle in [
+        "probity_target_vantage_up{target=\"web\",vantage=\"a\"} 1",
+        "probity_target_vantage_up{target=\"web\",vantage=\"local\"} 1",
+        "probity_vantage_backlog{vantage=\"b\"}",
+        "probity_vantage_clock_offset_seconds{vantage=\"a\"}",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle}:\n{metrics}");
+    }
+    common::promtool_check("agents", &metrics);
 }
 
 #[test]

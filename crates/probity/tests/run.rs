@@ -234,38 +234,7 @@ fn metrics_pass_promtool() {
     ] {
         assert!(metrics.contains(needle), "missing {needle}:\n{metrics}");
     }
-    let promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let Ok(mut child) = promtool else {
-        assert!(
-            std::env::var_os("PROBITY_REQUIRE_PROMTOOL").is_none(),
-            "promtool is required but missing"
-        );
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "metrics_pass_promtool: SKIPPED the promtool check: promtool is not installed"
-        );
-        return;
-    };
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool rejected the metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::promtool_check("metrics_pass_promtool", &metrics);
 }
 
 #[test]

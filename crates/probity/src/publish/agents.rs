@@ -245,6 +245,11 @@ pub async fn results(
         results: receipt.accepted as u64,
         ..VantageRecord::default()
     };
+    s.shared
+        .vantages
+        .write()
+        .expect("vantages lock")
+        .insert(agent.clone(), record.clone());
     let store = s.store.clone();
     if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.note_vantage(&record)).await {
         tracing::warn!(error = %e, "could not record the agent's contact");

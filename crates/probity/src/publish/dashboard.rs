@@ -375,17 +375,23 @@ pub async fn target(
             .map(|s| format!(" · certificate valid until {}", rfc3339(s * 1000)))
             .unwrap_or_default()
     );
+    if let Some(l) = &live
+        && !l.vantages.is_empty()
+    {
+        body.push_str(&vantage_table(l, &t.quorum.to_string()));
+    }
     body.push_str("<h2>Latency</h2>");
     body.push_str(&latency_chart(&hours));
     body.push_str(&phase_table(&day_results));
-    body.push_str("<h2>Recent results</h2><table><tr><th>at</th><th>status</th><th>total</th><th class=hide-narrow>dns / connect / tls / ttfb</th><th>error</th></tr>");
+    body.push_str("<h2>Recent results</h2><table><tr><th>at</th><th>vantage</th><th>status</th><th>total</th><th class=hide-narrow>dns / connect / tls / ttfb</th><th>error</th></tr>");
     let ms = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1}"));
     for r in &results {
         body.push_str(&format!(
-            "<tr class=result><td>{}</td><td class={}>{}</td><td>{} ms</td><td class=hide-narrow>{} / {} / {} / {}</td><td>{}</td></tr>",
+            "<tr class=result><td>{}</td><td>{}</td><td class={}>{}</td><td>{} ms</td><td class=hide-narrow>{} / {} / {} / {}</td><td>{}</td></tr>",
             rfc3339(r.at_ms),
-            r.health.as_str(),
-            r.health.as_str(),
+            esc(&r.vantage),
+            if r.unmeasured { "unknown" } else { r.health.as_str() },
+            if r.unmeasured { "unmeasured" } else { r.health.as_str() },
             ms(r.phases.total_ms),
             ms(r.phases.dns_ms),
             ms(r.phases.connect_ms),
@@ -408,6 +414,40 @@ pub async fn target(
     page(&t.name, &body)
 }
 
+/// Each vantage's view of a target, and the quorum rule.
+fn vantage_table(l: &crate::live::TargetLive, quorum: &str) -> String {
+    let mut out = format!(
+        "<h2>Vantages</h2><p>An incident opens when {quorum} vantage{} see{} it fail.{}</p><table class=vantages><tr><th>vantage</th><th>status</th><th>failing since</th><th>last result</th></tr>",
+        if quorum == "1" { "" } else { "s" },
+        if quorum == "1" { "s" } else { "" },
+        if l.regional.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " <strong>Regional degradation:</strong> failing from {} only.",
+                esc(&l.regional.join(", "))
+            )
+        }
+    );
+    for v in &l.vantages {
+        let class = match v.status {
+            probity_core::quorum::VantageStatus::Up => "up",
+            probity_core::quorum::VantageStatus::Down => "down",
+            probity_core::quorum::VantageStatus::Degraded => "degraded",
+            _ => "unknown",
+        };
+        out.push_str(&format!(
+            "<tr class=vantage><td>{}</td><td class={class}>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&v.vantage),
+            v.status.as_str(),
+            v.failing_since_ms.map_or("—".into(), rfc3339),
+            v.last_at_ms.map_or("—".into(), rfc3339),
+        ));
+    }
+    out.push_str("</table>");
+    out
+}
+
 pub async fn incident(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -428,16 +468,18 @@ pub async fn incident(
         );
         let inputs = crate::reconcile::gather(store.as_ref(), &targets, &cfg, window, now)?;
         let r = inputs.reconcile();
+        let seen = store.incident_vantages(id)?;
         Ok(Some((
             inc,
             crate::reconcile::incident_json(&inputs, &r, id),
+            seen,
         )))
     })
     .await
     .ok()
     .and_then(Result::ok)
     .flatten();
-    let Some((inc, rec)) = found else {
+    let Some((inc, rec, seen)) = found else {
         return (
             StatusCode::NOT_FOUND,
             page("Not found", "<h1>No such incident</h1>"),
@@ -521,6 +563,24 @@ pub async fn incident(
         esc(&inc.cause.to_string()),
         esc(rec["acknowledgment"].as_str().unwrap_or("?"))
     );
+    let mut body = body;
+    let opened: Vec<&probity_core::quorum::Seen> = seen
+        .iter()
+        .filter(|(change, _)| change == "opened")
+        .map(|(_, s)| s)
+        .collect();
+    if !opened.is_empty() {
+        body.push_str("<h2>Seen from</h2><table class=vantages><tr><th>vantage</th><th>when it opened</th><th>failing since</th></tr>");
+        for v in opened {
+            body.push_str(&format!(
+                "<tr class=vantage><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&v.vantage),
+                v.status.as_str(),
+                v.failing_since_ms.map_or("—".into(), rfc3339)
+            ));
+        }
+        body.push_str("</table>");
+    }
     page(&format!("Incident {}", inc.id), &body)
 }
 

@@ -413,6 +413,67 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
         }
     }
     drop(slos);
+    let mut f = Family { out: &mut out };
+    let live = shared.targets.read().expect("live lock");
+    if live.values().any(|l| l.vantages.len() > 1) {
+        f.header(
+            "probity_target_vantage_up",
+            "gauge",
+            "Whether a vantage sees the target up (1) or failing (0); absent while it cannot tell (unknown, unmeasured, stale).",
+        );
+        for t in targets {
+            let Some(l) = live.get(&t.name) else { continue };
+            for v in &l.vantages {
+                use probity_core::quorum::VantageStatus as V;
+                let value = match v.status {
+                    V::Up => 1.0,
+                    V::Down | V::Degraded => 0.0,
+                    _ => continue,
+                };
+                f.sample(
+                    "probity_target_vantage_up",
+                    &[("target", &t.name), ("vantage", &v.vantage)],
+                    value,
+                );
+            }
+        }
+    }
+    drop(live);
+    let agents = shared.vantages.read().expect("vantages lock");
+    if !agents.is_empty() {
+        type Get = fn(&crate::store::VantageRecord) -> Option<f64>;
+        let families: [(&str, &str, Get); 4] = [
+            (
+                "probity_vantage_last_contact_timestamp_seconds",
+                "When the agent last pushed.",
+                |v| v.last_contact_ms.map(|ms| ms as f64 / 1000.0),
+            ),
+            (
+                "probity_vantage_clock_offset_seconds",
+                "What to add to the agent's clock to get the server's, as it last measured.",
+                |v| v.clock_offset_ms.map(|ms| ms as f64 / 1000.0),
+            ),
+            (
+                "probity_vantage_backlog",
+                "Results waiting in the agent's spool at its last push.",
+                |v| Some(v.backlog as f64),
+            ),
+            (
+                "probity_vantage_spool_dropped",
+                "Results the agent dropped because its spool was full, since it started.",
+                |v| Some(v.dropped as f64),
+            ),
+        ];
+        for (name, help, get) in families {
+            f.header(name, "gauge", help);
+            for (agent, v) in agents.iter() {
+                if let Some(x) = get(v) {
+                    f.sample(name, &[("vantage", agent)], x);
+                }
+            }
+        }
+    }
+    drop(agents);
     out
 }
 

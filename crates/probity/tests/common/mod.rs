@@ -262,3 +262,39 @@ pub fn post_json(
         serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// Runs `promtool check metrics` on an exposition: it must pass. Without promtool the
+/// check is skipped (and says so), unless PROBITY_REQUIRE_PROMTOOL is set.
+pub fn promtool_check(test: &str, metrics: &str) {
+    use std::io::Write;
+    let promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = promtool else {
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_PROMTOOL").is_none(),
+            "promtool is required but missing"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "{test}: SKIPPED the promtool check: promtool is not installed"
+        );
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool rejected the metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
