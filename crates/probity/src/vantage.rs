@@ -57,9 +57,11 @@ pub async fn gate(
             let unmeasured = match judge.verdict(m.output.at_ms, failed) {
                 Verdict::Measured => false,
                 Verdict::Unmeasured => true,
-                // Controls that never answer in time leave the result as measured: the
-                // vantage cannot prove its own fault.
-                Verdict::Wait if since.elapsed() >= hold_max || !open => false,
+                // No verdict in time (or stopping): judge by the controls' latest results;
+                // without any, the vantage cannot prove its own fault, so it is measured.
+                Verdict::Wait if since.elapsed() >= hold_max || !open => {
+                    judge.healthy() == Some(false)
+                }
                 Verdict::Wait => break,
             };
             let (mut m, _) = held.pop_front().expect("front exists");

@@ -759,3 +759,144 @@ targets = ["web"]
     let (status, _) = common::get_with_token(addr, "/api/v1/agent/targets", &token);
     assert_eq!(status, 401);
 }
+
+/// Whether this machine lets the test make a network namespace (root or user namespaces).
+fn can_unshare_net() -> bool {
+    std::process::Command::new("unshare")
+        .args(["-n", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn an_agent_in_a_network_namespace_of_its_own_is_unmeasured_and_delivers_later() {
+    if !can_unshare_net() {
+        eprintln!(
+            "an_agent_in_a_network_namespace_of_its_own_is_unmeasured_and_delivers_later: SKIPPED: this machine does not allow `unshare -n`"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (web, _web_up) = common::switchable_server();
+    let (ctl, _ctl_up) = common::switchable_server();
+    let config = write(
+        dir.path(),
+        &format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+
+[[target]]
+name = "web"
+kind = "http"
+url = "http://{web}/"
+interval = "200ms"
+timeout = "1s"
+failure_threshold = 2
+
+[[target]]
+name = "control"
+kind = "http"
+url = "http://{ctl}/"
+interval = "200ms"
+timeout = "1s"
+
+[[vantage]]
+name = "island"
+controls = ["control"]
+"#
+        ),
+    );
+    let token = agent_token(&config, "island");
+    let spool = dir.path().join("spool");
+    let server = Running::start(&config);
+    let addr = server.addr;
+    let island = |r: &serde_json::Value| r["vantage"] == "island";
+    // First on the host's network: it gets its assignment and delivers.
+    let agent = Agent::start(addr, &token, "island", &spool, &[]);
+    wait_for(Duration::from_secs(20), || {
+        (results(addr, "web").iter().filter(|r| island(r)).count() >= 3).then_some(())
+    });
+    agent.stop();
+
+    // Then in a network namespace of its own: nothing reaches out, the server included.
+    let mut child = std::process::Command::new("unshare")
+        .args(["-n", "--"])
+        .arg(env!("CARGO_BIN_EXE_probity"))
+        .args([
+            "agent",
+            "--server",
+            &format!("http://{addr}"),
+            "--name",
+            "island",
+        ])
+        .arg("--spool")
+        .arg(&spool)
+        .env("PROBITY_AGENT_TOKEN", &token)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let delivered = results(addr, "web").iter().filter(|r| island(r)).count();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        results(addr, "web").iter().filter(|r| island(r)).count(),
+        delivered,
+        "an isolated agent delivers nothing"
+    );
+    common::signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+
+    // Back on the network: the backlog arrives, every result of the isolated spell
+    // unmeasured, and no incident.
+    let agent = Agent::start(addr, &token, "island", &spool, &[]);
+    let rs = wait_for(Duration::from_secs(20), || {
+        let rs = results(addr, "web");
+        (sequences(&rs, "island").len() == 3
+            && rs.iter().filter(|r| island(r)).count() >= delivered + 15)
+            .then_some(rs)
+    });
+    agent.stop();
+    // The agent numbers its results across all its targets: the control's count too.
+    let mut all = results(addr, "web");
+    all.extend(results(addr, "control"));
+    let seqs = sequences(&all, "island");
+    for (boot, ns) in &seqs {
+        let expected: Vec<u64> = (1..=*ns.last().unwrap()).collect();
+        assert_eq!(ns, &expected, "boot {boot}: a result was lost");
+    }
+    let isolated_boot = rs
+        .iter()
+        .filter(|r| island(r) && r["unmeasured"] == true)
+        .map(|r| {
+            r["origin"]
+                .as_str()
+                .unwrap()
+                .split(':')
+                .nth(1)
+                .unwrap()
+                .to_string()
+        })
+        .collect::<BTreeSet<_>>();
+    assert_eq!(
+        isolated_boot.len(),
+        1,
+        "unmeasured results come from the isolated spell only"
+    );
+    let boot = isolated_boot.into_iter().next().unwrap();
+    let spell: Vec<&serde_json::Value> = rs
+        .iter()
+        .filter(|r| island(r) && r["origin"].as_str().unwrap().contains(&format!(":{boot}:")))
+        .collect();
+    assert!(spell.len() >= 10, "{}", spell.len());
+    assert!(
+        spell
+            .iter()
+            .all(|r| r["status"] == "down" && r["unmeasured"] == true),
+        "every result taken in isolation is down and unmeasured"
+    );
+    assert!(incidents(addr).is_empty(), "{:?}", incidents(addr));
+}
