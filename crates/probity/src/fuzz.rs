@@ -143,3 +143,38 @@ pub fn feed_text(data: &[u8]) {
     let updates = text::dated_updates(&plain, reference);
     assert!(updates.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
 }
+
+/// An agent's push: any bytes are refused whole (with a message) or split into accepted
+/// and rejected results that together are all of them, each rejection saying why.
+pub fn agent_push(data: &[u8]) {
+    let now = 1_795_000_000_000;
+    match crate::publish::agents::check_push(
+        data,
+        "edge",
+        &|t| t == "web" || t == "db",
+        &|t| t == "web",
+        2000,
+        now,
+    ) {
+        Ok(c) => {
+            assert_eq!(c.accepted.len() + c.rejected.len(), c.push.results.len());
+            for r in &c.rejected {
+                assert!(r.index < c.push.results.len());
+                assert!(!r.error.is_empty());
+                assert!(!c.accepted.contains(&r.index));
+            }
+            let shift = if c.corrected { c.offset } else { 0 };
+            for &i in &c.accepted {
+                let r = &c.push.results[i];
+                assert_eq!(r.target, "web");
+                let out = r.to_output(shift);
+                assert_eq!(out.at_ms, r.at_ms + shift);
+                assert_eq!(out.health, r.health);
+            }
+        }
+        Err(e) => {
+            assert!(!e.message.is_empty());
+            assert!(e.status.is_client_error());
+        }
+    }
+}

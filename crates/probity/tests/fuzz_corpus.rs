@@ -43,6 +43,11 @@ fn note_corpus() {
 }
 
 #[test]
+fn agent_push_corpus() {
+    assert!(replay("agent_push", probity::fuzz::agent_push) >= 7);
+}
+
+#[test]
 fn feed_corpus() {
     assert!(replay("feed", probity::fuzz::feed) >= 5);
 }

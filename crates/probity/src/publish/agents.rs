@@ -110,96 +110,51 @@ pub async fn results(
         .map_err(|e| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
         })??;
-    if body.len() > MAX_PUSH_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!(
-                "a push is at most {MAX_PUSH_BYTES} bytes; this one is {}",
-                body.len()
-            ),
-        ));
-    }
-    let push: PushBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("the push is not a valid results batch: {e}"),
-        )
-    })?;
-    if push.vantage != agent {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "this token belongs to vantage `{agent}`, and the push says `{}`",
-                push.vantage
-            ),
-        ));
-    }
-    if push.results.len() > MAX_PUSH_RESULTS {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!(
-                "a push carries at most {MAX_PUSH_RESULTS} results; this one has {}",
-                push.results.len()
-            ),
-        ));
-    }
     let bound = s.config.server.max_clock_offset.as_millis() as i64;
-    let offset = push.clock_offset_ms.unwrap_or(0);
-    let corrected = offset.abs() > bound;
-    let shift = if corrected { offset } else { 0 };
-    if corrected {
-        tracing::warn!(vantage = %agent, offset_ms = offset, "agent clock is off; correcting its results' times");
-    }
     let assigned: std::collections::HashSet<&str> = s
         .config
         .targets_for_vantage(&agent)
         .into_iter()
         .map(|t| t.name.as_str())
         .collect();
-    let mut rejected = Vec::new();
-    let mut items = Vec::new();
-    let earliest = 946_684_800_000; // 2000-01-01
-    for (index, r) in push.results.iter().enumerate() {
-        let reject = |error: String| Rejected {
-            index,
-            id: r.id.clone(),
-            error,
-        };
-        if r.id.is_empty() || r.id.len() > 200 {
-            rejected.push(reject("`id` must be 1 to 200 characters".into()));
-            continue;
-        }
-        let at = r.at_ms + shift;
-        if at < earliest || at > received_at_ms + 86_400_000 {
-            rejected.push(reject(format!(
-                "`at_ms` {} is not a time this result could have been taken",
-                r.at_ms
-            )));
-            continue;
-        }
-        let Some(target) = s.targets.iter().find(|t| t.name == r.target) else {
-            rejected.push(reject(format!("no target named {:?}", r.target)));
-            continue;
-        };
-        if !assigned.contains(r.target.as_str()) {
-            rejected.push(reject(format!(
-                "target {:?} is not assigned to vantage `{agent}`",
-                r.target
-            )));
-            continue;
-        }
-        items.push(PushedItem {
-            target: target.clone(),
-            output: r.to_output(shift),
-            origin: r.id.clone(),
-            unmeasured: r.unmeasured,
-            clock_offset_ms: corrected.then_some(offset),
-        });
+    let checked = check_push(
+        &body,
+        &agent,
+        &|name| s.targets.iter().any(|t| t.name == name),
+        &|name| assigned.contains(name),
+        bound,
+        received_at_ms,
+    )
+    .map_err(|e| ApiError::new(e.status, e.code, e.message))?;
+    let Checked {
+        push,
+        accepted,
+        rejected,
+        offset,
+        corrected,
+    } = checked;
+    if corrected {
+        tracing::warn!(vantage = %agent, offset_ms = offset, "agent clock is off; correcting its results' times");
     }
+    let shift = if corrected { offset } else { 0 };
+    let items: Vec<PushedItem> = accepted
+        .iter()
+        .map(|&i| {
+            let r = &push.results[i];
+            PushedItem {
+                target: s
+                    .targets
+                    .iter()
+                    .find(|t| t.name == r.target)
+                    .expect("checked: the target exists")
+                    .clone(),
+                output: r.to_output(shift),
+                origin: r.id.clone(),
+                unmeasured: r.unmeasured,
+                clock_offset_ms: corrected.then_some(offset),
+            }
+        })
+        .collect();
     let receipt = if items.is_empty() {
         crate::record::PushReceipt::default()
     } else {
@@ -269,6 +224,145 @@ pub async fn results(
         config_version: assignment(&s, &agent).config_version,
     };
     Ok((status, Json(response)).into_response())
+}
+
+/// Why a push was refused as a whole.
+#[derive(Debug)]
+pub struct PushError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// A push that can be taken: which results to store (by index) and which were rejected.
+#[derive(Debug)]
+pub struct Checked {
+    pub push: PushBody,
+    pub accepted: Vec<usize>,
+    pub rejected: Vec<Rejected>,
+    /// The agent's clock offset, as it reported it.
+    pub offset: i64,
+    /// Whether the offset is past the bound, so the results' times are corrected by it.
+    pub corrected: bool,
+}
+
+/// Checks a push body from `agent` (authenticated already): the whole body is refused
+/// when it is too big, malformed or speaks for another vantage; each result is refused on
+/// its own when its target does not exist or is not assigned, its id is empty or too long,
+/// or its time is impossible. No I/O.
+pub fn check_push(
+    body: &[u8],
+    agent: &str,
+    exists: &dyn Fn(&str) -> bool,
+    assigned: &dyn Fn(&str) -> bool,
+    bound_ms: i64,
+    now_ms: i64,
+) -> Result<Checked, PushError> {
+    let refuse = |status, code, message: String| PushError {
+        status,
+        code,
+        message,
+    };
+    if body.len() > MAX_PUSH_BYTES {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "a push is at most {MAX_PUSH_BYTES} bytes; this one is {}",
+                body.len()
+            ),
+        ));
+    }
+    let push: PushBody = serde_json::from_slice(body).map_err(|e| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("the push is not a valid results batch: {e}"),
+        )
+    })?;
+    if push.vantage != agent {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this token belongs to vantage `{agent}`, and the push says `{}`",
+                push.vantage
+            ),
+        ));
+    }
+    if push.results.len() > MAX_PUSH_RESULTS {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "a push carries at most {MAX_PUSH_RESULTS} results; this one has {}",
+                push.results.len()
+            ),
+        ));
+    }
+    let offset = push.clock_offset_ms.unwrap_or(0);
+    // An offset beyond a year is not a clock that is off: it is a broken report.
+    if offset.checked_abs().is_none_or(|o| o > 366 * 86_400_000) {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("`clock_offset_ms` {offset} is beyond any clock error; measure it again"),
+        ));
+    }
+    let corrected = offset.abs() > bound_ms;
+    let shift = if corrected { offset } else { 0 };
+    let earliest = 946_684_800_000; // 2000-01-01
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, r) in push.results.iter().enumerate() {
+        let reject = |error: String| Rejected {
+            index,
+            id: r.id.clone(),
+            error,
+        };
+        if r.id.is_empty() || r.id.len() > 200 {
+            rejected.push(reject("`id` must be 1 to 200 characters".into()));
+            continue;
+        }
+        let at = r.at_ms.saturating_add(shift);
+        if at < earliest || at > now_ms.saturating_add(86_400_000) {
+            rejected.push(reject(format!(
+                "`at_ms` {} is not a time this result could have been taken",
+                r.at_ms
+            )));
+            continue;
+        }
+        let p = &r.phases;
+        if [p.dns_ms, p.connect_ms, p.tls_ms, p.ttfb_ms, p.total_ms]
+            .into_iter()
+            .flatten()
+            .any(|ms| !(0.0..=86_400_000.0).contains(&ms))
+        {
+            rejected.push(reject(
+                "phase times are milliseconds from 0 to one day".into(),
+            ));
+            continue;
+        }
+        if !exists(&r.target) {
+            rejected.push(reject(format!("no target named {:?}", r.target)));
+            continue;
+        }
+        if !assigned(&r.target) {
+            rejected.push(reject(format!(
+                "target {:?} is not assigned to vantage `{agent}`",
+                r.target
+            )));
+            continue;
+        }
+        accepted.push(index);
+    }
+    Ok(Checked {
+        push,
+        accepted,
+        rejected,
+        offset,
+        corrected,
+    })
 }
 
 /// How long without contact before an agent is `stale`.
