@@ -501,6 +501,7 @@ const TARGET_KEYS: &[&str] = &[
     "dns",
     "grace",
     "token",
+    "quorum",
 ];
 const KINDS: &[&str] = &["http", "tcp", "tls", "dns", "heartbeat"];
 
@@ -2621,6 +2622,127 @@ expect = "2001:db8::1"
         );
         assert_eq!(d.expect, vec!["2001:db8::1".to_string()]);
         assert_eq!(c.targets[1].conditions[0].source, "[DNS_RCODE] == NOERROR");
+    }
+
+    #[test]
+    fn vantages_quorum_and_what_each_vantage_probes() {
+        let c = parse(
+            "p.toml",
+            r#"
+[server]
+quorum = "majority"
+max_clock_offset = "500ms"
+
+[[target]]
+name = "web"
+kind = "http"
+url = "http://127.0.0.1:1/${file:/nonexistent/never-read-here}"
+tags = ["edge"]
+quorum = 2
+
+[[target]]
+name = "dns"
+kind = "tcp"
+address = "127.0.0.1:53"
+
+[[target]]
+name = "job"
+kind = "heartbeat"
+token = "0123456789abcdef0123"
+
+[[vantage]]
+name = "eu-1"
+region = "eu-west"
+tags = ["edge"]
+controls = ["dns"]
+"#,
+            Path::new("."),
+        );
+        // `${file:…}` that cannot be read is an error on the server too: use env instead.
+        assert!(c.is_err());
+        let src = r#"
+[server]
+quorum = "majority"
+max_clock_offset = "500ms"
+
+[[target]]
+name = "web"
+kind = "http"
+url = "http://127.0.0.1:1/${env:PATH}"
+tags = ["edge"]
+quorum = 2
+
+[[target]]
+name = "dns"
+kind = "tcp"
+address = "127.0.0.1:53"
+
+[[target]]
+name = "job"
+kind = "heartbeat"
+token = "0123456789abcdef0123"
+
+[[vantage]]
+name = "eu-1"
+region = "eu-west"
+tags = ["edge"]
+controls = ["dns"]
+"#;
+        let c = parse("p.toml", src, Path::new(".")).unwrap();
+        use probity_core::quorum::Quorum;
+        assert_eq!(c.server.quorum, Quorum::Majority);
+        assert_eq!(c.server.max_clock_offset, HumanDuration::from_millis(500));
+        assert_eq!(c.targets[0].quorum, Quorum::Count(2));
+        assert_eq!(c.targets[1].quorum, Quorum::Majority);
+        let names = |v: Vec<&Target>| v.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        // The declared vantage: its selection and its controls.
+        assert_eq!(names(c.targets_for_vantage("eu-1")), vec!["web", "dns"]);
+        assert_eq!(c.controls_of("eu-1"), vec!["dns".to_string()]);
+        assert_eq!(
+            c.vantage("eu-1").unwrap().region.as_deref(),
+            Some("eu-west")
+        );
+        // Undeclared vantages (and `local`) probe everything that is probed.
+        assert_eq!(names(c.targets_for_vantage("us-2")), vec!["web", "dns"]);
+        assert_eq!(names(c.targets_for_vantage("local")), vec!["web", "dns"]);
+        assert!(c.controls_of("us-2").is_empty());
+        // What an agent receives is the table as written: the secret reference unexpanded.
+        assert_eq!(
+            c.targets[0].source.get("url").and_then(|v| v.as_str()),
+            Some("http://127.0.0.1:1/${env:PATH}")
+        );
+        match &c.targets[0].spec {
+            ProbeSpec::Http(h) => assert!(!h.url.contains("${env:")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn vantage_mistakes_are_reported_where_they_are() {
+        let base = "[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://127.0.0.1:1/\"\n\n[[target]]\nname = \"job\"\nkind = \"heartbeat\"\ntoken = \"0123456789abcdef0123\"\n";
+        let out = check(&format!(
+            "{base}\n[[vantage]]\nname = \"EU 1\"\n\n[[vantage]]\nname = \"a\"\ncontrols = [\"wbe\", \"job\"]\n\n[[vantage]]\nname = \"a\"\n"
+        ));
+        assert!(
+            out.contains(
+                "p.toml:12:8: vantage `EU 1`: a vantage's name is 1 to 64 lowercase letters"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("p.toml:16:13: vantage `a`: control `wbe` is not a probed target"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `web`?"), "{out}");
+        assert!(
+            out.contains("p.toml:16:20: vantage `a`: control `job` is not a probed target"),
+            "{out}"
+        );
+        assert!(out.contains("p.toml:19:8: duplicate vantage `a`"), "{out}");
+        let out = check("[server]\nquorum = 0\n");
+        assert!(out.contains("p.toml:2:10: [server]: quorum must be a whole number of vantages (1 or more) or \"majority\""), "{out}");
+        let out = check(&format!("{base}quorum = \"most\"\n"));
+        assert!(out.contains("target `job`: quorum must be"), "{out}");
     }
 
     #[test]
