@@ -348,7 +348,7 @@ pub async fn run_on(
 
     tracing::info!(%addr, targets = targets.len(), feeds = config.feeds.len(), "probity is running");
     on_ready(addr);
-    let ctx = Arc::new(ProbeContext::new());
+    let ctx = Arc::new(ProbeContext::for_vantage(crate::record::LOCAL_VANTAGE));
     crate::schedule::run(
         scheduled,
         crate::schedule::prober(ctx),

@@ -115,22 +115,51 @@ impl Link {
         let t4 = now_ms();
         let status = resp.status();
         let body = resp.bytes().await?;
+        if status.as_u16() == 401 || status.as_u16() == 403 {
+            return Err(Refused(format!(
+                "the server refused the agent's token ({}): {}",
+                status.as_u16(),
+                api_message(&body)
+            ))
+            .into());
+        }
         anyhow::ensure!(
             status.is_success(),
             "the server refused the assignment ({status}): {}",
             String::from_utf8_lossy(&body[..body.len().min(500)])
         );
         let a: Assignment = serde_json::from_slice(&body)?;
-        anyhow::ensure!(
-            a.vantage == self.name,
-            "the token belongs to vantage `{}`, not `{}`",
-            a.vantage,
-            self.name
-        );
+        if a.vantage != self.name {
+            return Err(Refused(format!(
+                "the token belongs to vantage `{}`, not `{}`",
+                a.vantage, self.name
+            ))
+            .into());
+        }
         let (offset, rtt) =
             probity_core::quorum::clock_offset(t1, a.server_time_ms, a.server_time_ms, t4);
         Ok((a, offset, rtt))
     }
+}
+
+/// The server refused the agent's token: retrying cannot help.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The error message inside an API error body, or the body itself.
+fn api_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned())
 }
 
 fn now_ms() -> i64 {
@@ -172,6 +201,9 @@ pub async fn run(args: AgentArgs, mut stop: watch::Receiver<bool>) -> anyhow::Re
                 break a;
             }
             Err(e) => {
+                if e.downcast_ref::<Refused>().is_some() {
+                    return Err(e);
+                }
                 if let Some(a) = std::fs::read(&saved)
                     .ok()
                     .and_then(|b| serde_json::from_slice::<Assignment>(&b).ok())
@@ -196,6 +228,8 @@ pub async fn run(args: AgentArgs, mut stop: watch::Receiver<bool>) -> anyhow::Re
     let controls_ok: Arc<RwLock<Option<bool>>> = Arc::new(RwLock::new(None));
     let written = Arc::new(Notify::new());
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
+    // Set by the pusher when the server refuses the token: the agent stops.
+    let (fatal_tx, mut fatal_rx) = watch::channel::<Option<String>>(None);
     let pusher = tokio::spawn(push_loop(
         link.clone(),
         spool.clone(),
@@ -206,6 +240,7 @@ pub async fn run(args: AgentArgs, mut stop: watch::Receiver<bool>) -> anyhow::Re
         assignment.max_batch,
         assignment.config_version.clone(),
         reload_tx,
+        fatal_tx,
         stop.clone(),
     ));
     let mut seq: u64 = 0;
@@ -234,7 +269,9 @@ pub async fn run(args: AgentArgs, mut stop: watch::Receiver<bool>) -> anyhow::Re
         let (round_stop_tx, round_stop_rx) = watch::channel(false);
         let scheduler = tokio::spawn(crate::schedule::run(
             targets,
-            crate::schedule::prober(Arc::new(crate::probe::ProbeContext::new())),
+            crate::schedule::prober(Arc::new(crate::probe::ProbeContext::for_vantage(
+                &args.name,
+            ))),
             probe_tx,
             Arc::new(Shared::default()),
             2048,
@@ -290,6 +327,7 @@ pub async fn run(args: AgentArgs, mut stop: watch::Receiver<bool>) -> anyhow::Re
         let reload = tokio::select! {
             _ = stop.wait_for(|s| *s) => false,
             Some(()) = reload_rx.recv() => true,
+            _ = fatal_rx.wait_for(|f| f.is_some()) => false,
         };
         let _ = round_stop_tx.send(true);
         let _ = scheduler.await;
@@ -312,6 +350,10 @@ pub async fn run(args: AgentArgs, mut stop: watch::Receiver<bool>) -> anyhow::Re
                 tracing::warn!(error = %e, "could not fetch the new assignment; keeping the old one")
             }
         }
+    }
+    if let Some(e) = fatal_rx.borrow().clone() {
+        pusher.abort();
+        anyhow::bail!(Refused(e));
     }
     // One last push of what is spooled, briefly; the rest waits for the next start.
     written.notify_one();
@@ -347,6 +389,7 @@ async fn push_loop(
     max_batch: usize,
     mut version: String,
     reload: mpsc::Sender<()>,
+    fatal: watch::Sender<Option<String>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut max_batch = max_batch.clamp(1, wire::MAX_PUSH_RESULTS);
@@ -445,6 +488,15 @@ async fn push_loop(
                         max_batch = (max_batch / 2).max(1);
                         tracing::warn!(max_batch, "the server found the batch too big; halving it");
                         continue;
+                    }
+                    401 | 403 => {
+                        let msg = format!(
+                            "the server refused the agent's token ({status}): {}; results stay in the spool",
+                            api_message(&text)
+                        );
+                        tracing::error!("{msg}");
+                        let _ = fatal.send(Some(msg));
+                        return;
                     }
                     400 => {
                         // The server cannot read what this agent wrote: resending would

@@ -35,6 +35,8 @@ pub struct Script {
     pub cache_outage: Range<Duration>,
     /// Days until the HTTPS certificate expires.
     pub cert_days: i64,
+    /// `/cdn` answers 503 to probes from the `us-east` vantage (a failure in one region).
+    pub regional: Range<Duration>,
 }
 
 impl Script {
@@ -46,6 +48,7 @@ impl Script {
             slow_by: Duration::ZERO,
             cache_outage: Duration::ZERO..Duration::ZERO,
             cert_days: 365,
+            regional: Duration::ZERO..Duration::ZERO,
         }
     }
 }
@@ -96,6 +99,23 @@ async fn storage(State(c): State<Clock>) -> impl IntoResponse {
         )
     } else {
         (StatusCode::OK, "{\"status\":\"UP\"}\n")
+    }
+}
+
+/// A content network's edge: it fails for one region during the regional window, which
+/// the demo's probes say in their User-Agent (`… (vantage us-east)`).
+async fn cdn(State(c): State<Clock>, headers: axum::http::HeaderMap) -> impl IntoResponse {
+    let from_us_east = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.contains("(vantage us-east)"));
+    if from_us_east && c.in_window(&c.script.regional) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "edge unavailable in us-east\n",
+        )
+    } else {
+        (StatusCode::OK, "edge ok\n")
     }
 }
 
@@ -189,6 +209,7 @@ fn app(clock: Clock) -> Router {
         .route("/storage", get(storage))
         .route("/status/api/v2/incidents.json", get(status_incidents))
         .route("/compute", get(compute))
+        .route("/cdn", get(cdn))
         .route(
             "/redirect",
             get(|| async { (StatusCode::FOUND, [("location", "/health")], "") }),

@@ -43,6 +43,7 @@ fn plan(fast: bool) -> Plan {
                 slow_by: ms(900),
                 cache_outage: ms(3500)..ms(6500),
                 cert_days: 10,
+                regional: ms(1500)..ms(4500),
             },
         }
     } else {
@@ -54,6 +55,7 @@ fn plan(fast: bool) -> Plan {
                 slow_by: ms(1200),
                 cache_outage: s(180)..s(240),
                 cert_days: 10,
+                regional: s(30)..s(120),
             },
         }
     }
@@ -133,6 +135,29 @@ tags = ["demo"]
 [target.dns]
 name = "{dns_name}"
 record_type = "A"
+
+# A content network's edge, probed from three vantage points: the server itself (`local`)
+# and two agents. An incident needs two of them to see it fail; one region failing alone
+# is a regional degradation.
+[[target]]
+name = "cdn-edge"
+provider = "demo-cloud"
+service = "cdn"
+kind = "http"
+url = "http://{http}/cdn"
+interval = "{interval}"
+quorum = 2
+tags = ["demo"]
+
+[[vantage]]
+name = "eu-west"
+region = "eu-west-1"
+targets = ["cdn-edge"]
+
+[[vantage]]
+name = "us-east"
+region = "us-east-1"
+targets = ["cdn-edge"]
 
 # Set what was observed against what the status page declared. The demo's timeline is
 # minutes (or seconds), so it shortens what production leaves at 5m, 5m and 2h.
@@ -237,11 +262,17 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     )?;
     let config = crate::config::load(&config_path)
         .map_err(|e| anyhow::anyhow!("demo configuration: {e}"))?;
-    // A token for the dashboard, as `probity token create` makes them.
-    let dashboard_token = crate::cli::token::issue(
-        &crate::store::SqliteStore::open(&config.server.data_dir)?,
-        "demo dashboard",
-    )?;
+    // A token for the dashboard, as `probity token create` makes them, and one for each
+    // of the two agents the demo runs in-process (`probity token create --agent NAME`).
+    let (dashboard_token, agent_tokens) = {
+        let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
+        let dashboard = crate::cli::token::issue(&store, "demo dashboard")?;
+        let mut agents = Vec::new();
+        for v in &config.vantages {
+            agents.push((v.clone(), crate::cli::token::issue_agent(&store, &v.name)?));
+        }
+        (dashboard, agents)
+    };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopper = stop_tx.clone();
@@ -272,6 +303,20 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         Ok(a) => a,
         Err(_) => return runner.await?,
     };
+    // The agents, as `probity agent --server … --name …` would run them elsewhere.
+    let mut agents = Vec::new();
+    for (v, token) in agent_tokens {
+        let args = crate::agent::AgentArgs {
+            server: format!("http://{addr}"),
+            token,
+            name: v.name.clone(),
+            region: v.region.clone(),
+            spool: data_dir.join(format!("spool-{}", v.name)),
+            spool_max_mib: 64,
+            ca_file: None,
+        };
+        agents.push(tokio::spawn(crate::agent::run(args, narrator_stop.clone())));
+    }
     let t = |d: Duration| format!("+{}:{:02}", d.as_secs() / 60, d.as_secs() % 60);
     println!(
         r#"probity demo: a local "cloud" that misbehaves on a script, watched by probity.
@@ -285,6 +330,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             {t2}  compute-api slows to {slow} ms (degraded: [LATENCY] < 600ms)
             {tp}  the status page posts the storage outage: late, as minor, with a later start
             {t3}  both recover (incidents resolve after 2 successes)
+            {tr}  cdn-edge fails from us-east only: a regional degradation, no incident (quorum 2 of 3)
             {tc}  cache-tcp stops answering (down after 3 timeouts); the status page never says
             {te}  the status page edits the resolved storage incident: an earlier end
 
@@ -292,6 +338,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             curl -s http://{addr}/api/v1/incidents
             curl -s http://{addr}/api/v1/provider-incidents
             curl -s http://{addr}/api/v1/scorecard
+            curl -s http://{addr}/api/v1/vantages
             open http://{addr}/status
             open http://{addr}/dashboard   (sign in with {dashboard_token})
             curl -s http://{addr}/metrics
@@ -310,12 +357,18 @@ Ctrl-C stops the demo. What probity sees:"#,
         t3 = t(script.outage.end.max(script.slow.end)),
         tp = t(script.outage.start + (script.outage.end - script.outage.start) / 2),
         tc = t(script.cache_outage.start),
+        tr = t(script.regional.start),
         te = t(script.outage.end + (script.outage.end - script.outage.start) * 6 / 10),
         days = script.cert_days,
         slow = script.slow_by.as_millis(),
     );
     narrate(addr, cloud.started, narrator_stop).await;
     let result = runner.await?;
+    for a in agents {
+        if let Ok(Err(e)) = a.await {
+            tracing::warn!(error = %e, "a demo agent failed");
+        }
+    }
     // What the status page's word was worth, from the stored data.
     if result.is_ok()
         && let Ok(config) = crate::config::load(&config_path)
@@ -382,12 +435,25 @@ async fn narrate(
             let status = t["status"].as_str().unwrap_or("?").to_string();
             let prev = last.insert(name.clone(), status.clone());
             if prev.as_deref().unwrap_or("unknown") != status {
-                let why = t["open_incident"]
-                    .as_i64()
-                    .and_then(|id| causes.get(&id).copied())
-                    .or_else(|| t["last_result"]["error"].as_str())
-                    .map(|e| format!("  ({e})"))
-                    .unwrap_or_default();
+                let regional: Vec<&str> = t["regional"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str())
+                    .collect();
+                let why = if !regional.is_empty() {
+                    format!(
+                        "  (failing from {} only: a regional degradation)",
+                        regional.join(", ")
+                    )
+                } else {
+                    t["open_incident"]
+                        .as_i64()
+                        .and_then(|id| causes.get(&id).copied())
+                        .or_else(|| t["last_result"]["error"].as_str())
+                        .map(|e| format!("  ({e})"))
+                        .unwrap_or_default()
+                };
                 println!(
                     "  {at}  {name:<12} {} → {status}{why}",
                     prev.as_deref().unwrap_or("unknown")

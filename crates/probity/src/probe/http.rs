@@ -100,7 +100,7 @@ async fn hop(
     let tcp = ctx
         .connect(&host, port, spec.ip_version, deadline, obs, details)
         .await?;
-    let request = build_request(spec, uri, method, body)?;
+    let request = build_request(spec, uri, method, body, &ctx.user_agent)?;
     if https {
         let tls = super::tls::handshake(
             ctx,
@@ -124,6 +124,7 @@ fn build_request(
     uri: &Uri,
     method: &str,
     body: Option<&str>,
+    user_agent: &str,
 ) -> Result<hyper::Request<Full<Bytes>>, Failure> {
     let bad = |e: &dyn std::fmt::Display| {
         Failure::new(ErrorClass::Protocol, format!("cannot build request: {e}"))
@@ -138,10 +139,7 @@ fn build_request(
         b = b.header(hyper::header::HOST, authority);
     }
     if !has("user-agent") {
-        b = b.header(
-            hyper::header::USER_AGENT,
-            concat!("probity/", env!("CARGO_PKG_VERSION")),
-        );
+        b = b.header(hyper::header::USER_AGENT, user_agent);
     }
     for (k, v) in &spec.headers {
         b = b.header(k.as_str(), v.as_str());

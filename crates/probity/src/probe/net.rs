@@ -27,6 +27,8 @@ pub struct ProbeContext {
     resolver: Option<TokioResolver>,
     pub(super) tls_verifiers:
         Mutex<HashMap<super::TlsOptions, Arc<rustls::client::WebPkiServerVerifier>>>,
+    /// The User-Agent of HTTP probes (a target's own `headers` may set another).
+    pub(super) user_agent: String,
 }
 
 impl ProbeContext {
@@ -40,7 +42,16 @@ impl ProbeContext {
         ProbeContext {
             resolver,
             tls_verifiers: Mutex::new(HashMap::new()),
+            user_agent: concat!("probity/", env!("CARGO_PKG_VERSION")).to_string(),
         }
+    }
+
+    /// A context whose HTTP probes say which vantage they come from
+    /// (`probity/VERSION (vantage NAME)`), so a target's operator can tell them apart.
+    pub fn for_vantage(vantage: &str) -> Self {
+        let mut c = ProbeContext::new();
+        c.user_agent = format!("probity/{} (vantage {vantage})", env!("CARGO_PKG_VERSION"));
+        c
     }
 
     /// Resolves `host` (an IP literal needs no lookup), recording the DNS phase.
