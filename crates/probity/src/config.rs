@@ -2560,6 +2560,10 @@ impl Config {
             0 => String::new(),
             1 => ", 1 feed".into(),
             n => format!(", {n} feeds"),
+        } + &match self.vantages.len() {
+            0 => String::new(),
+            1 => ", 1 vantage".into(),
+            n => format!(", {n} vantages"),
         }
     }
 }

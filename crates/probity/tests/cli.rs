@@ -298,6 +298,14 @@ fn demo_runs_offline_and_shows_an_outage_open_and_resolve() {
         .filter(|l| l.contains("on storage-api resolved"))
         .count();
     assert_eq!((opened, resolved), (1, 1), "{out}");
+    // The cdn fails from one of its three vantages only: regional, and no incident.
+    assert!(
+        out.contains(
+            "cdn-edge     up → degraded  (failing from us-east only: a regional degradation)"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("opened on cdn-edge"), "{out}");
     // The cloud's status page posts the storage outage late and resolves it; the demo
     // narrates what probity read from it.
     assert!(
@@ -321,7 +329,7 @@ fn demo_runs_offline_and_shows_an_outage_open_and_resolve() {
     );
     assert_eq!(code, 0);
     assert!(
-        out.ends_with("ok, 5 targets (1 dns, 3 http, 1 tcp), 1 feed\n"),
+        out.ends_with("ok, 6 targets (1 dns, 4 http, 1 tcp), 1 feed, 2 vantages\n"),
         "{out}"
     );
 }

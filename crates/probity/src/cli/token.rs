@@ -23,6 +23,18 @@ pub fn issue(store: &dyn Store, name: &str) -> anyhow::Result<String> {
 
 /// Makes a token for agent `agent` (`pba_` and 48 hex digits) and stores its hash.
 pub fn issue_agent(store: &dyn Store, agent: &str) -> anyhow::Result<String> {
+    check_agent_name(agent)?;
+    let token = fresh("pba")?;
+    store.add_agent_token(
+        &hash(&token),
+        agent,
+        jiff::Timestamp::now().as_millisecond(),
+    )?;
+    Ok(token)
+}
+
+/// An agent's name: a valid vantage name, and not the server's own.
+pub fn check_agent_name(agent: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         crate::config::valid_vantage_name(agent),
         "an agent's name is 1 to 64 lowercase letters, digits, `-`, `_` or `.`, not {agent:?}"
@@ -31,13 +43,7 @@ pub fn issue_agent(store: &dyn Store, agent: &str) -> anyhow::Result<String> {
         agent != crate::record::LOCAL_VANTAGE,
         "`local` is the server's own vantage; name the agent something else"
     );
-    let token = fresh("pba")?;
-    store.add_agent_token(
-        &hash(&token),
-        agent,
-        jiff::Timestamp::now().as_millisecond(),
-    )?;
-    Ok(token)
+    Ok(())
 }
 
 fn fresh(prefix: &str) -> anyhow::Result<String> {
@@ -101,6 +107,7 @@ pub fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
     let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
     let (token, what) = match &a.agent {
         Some(agent) => {
+            check_agent_name(agent)?;
             if config.vantage(agent).is_none() {
                 eprintln!(
                     "note: no [[vantage]] named `{agent}` in {}: it will probe every target",
