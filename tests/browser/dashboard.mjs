@@ -45,6 +45,13 @@ try {
     phaseRows: document.querySelectorAll("tr.phase").length,
   }));
   await page.screenshot({ path: `${prefix}-target.png`, fullPage: true });
+  // A target probed from three vantages: each one's view, and the quorum rule.
+  await page.goto(`${base}/dashboard/targets/cdn-edge`);
+  const vantagePage = await page.evaluate(() => ({
+    rows: [...document.querySelectorAll("tr.vantage")].map((tr) => [...tr.cells].map((td) => td.textContent)),
+    rule: [...document.querySelectorAll("p")].map((p) => p.textContent).find((t) => t.includes("An incident opens")) ?? null,
+    resultVantages: [...new Set([...document.querySelectorAll("tr.result")].map((tr) => tr.cells[1].textContent))].sort(),
+  }));
   await page.goto(`${base}/dashboard/incidents/${incident}`);
   const incidentPage = await page.evaluate(() => ({
     observed: document.querySelectorAll("svg.timeline rect.observed").length,
@@ -63,7 +70,7 @@ try {
     headings: [...document.querySelectorAll("h2")].map((h) => h.textContent),
     plots: document.querySelectorAll("svg rect").length,
   }));
-  console.log(JSON.stringify({ redirected, refused, overview, targetPage, incidentPage, scorecard, sla }));
+  console.log(JSON.stringify({ redirected, refused, overview, targetPage, vantagePage, incidentPage, scorecard, sla }));
 } finally {
   await browser.close();
 }

@@ -231,6 +231,26 @@ fn the_dashboard_shows_the_demo_in_chromium() {
         v["targetPage"]["phaseRows"].as_u64().unwrap() >= 1,
         "per-phase medians"
     );
+    // cdn-edge is probed from three vantages; its page shows each one and the rule.
+    let vp = &v["vantagePage"];
+    let names: Vec<&str> = vp["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["eu-west", "local", "us-east"], "{vp}");
+    assert!(
+        vp["rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("An incident opens when 2 vantages see it fail."),
+        "{vp}"
+    );
+    assert!(
+        vp["resultVantages"].as_array().unwrap().len() >= 2,
+        "recent results name their vantage: {vp}"
+    );
     // The open incident (the certificate close to expiry) is linked from the overview.
     assert!(
         rows.iter()
