@@ -900,3 +900,116 @@ controls = ["control"]
     );
     assert!(incidents(addr).is_empty(), "{:?}", incidents(addr));
 }
+
+/// A TLS front for `upstream` (as a reverse proxy would be), with a certificate from a
+/// fresh CA; returns its port and the CA's PEM.
+fn tls_front(upstream: SocketAddr) -> (u16, String) {
+    let (ca_pem, mut config) = probity::demo::cloud::make_certs(30, &["localhost"]).unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                });
+            }
+        });
+    });
+    (port, ca_pem)
+}
+
+#[test]
+fn an_agent_pushes_over_tls_and_trusts_only_what_it_is_told_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let (web, _up) = common::switchable_server();
+    let config = write(
+        dir.path(),
+        &format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "data"
+
+[[target]]
+name = "web"
+kind = "http"
+url = "http://{web}/"
+interval = "200ms"
+"#
+        ),
+    );
+    let token = agent_token(&config, "tls");
+    let server = Running::start(&config);
+    let addr = server.addr;
+    let (port, ca_pem) = tls_front(addr);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &ca_pem).unwrap();
+    let count = || {
+        results(addr, "web")
+            .iter()
+            .filter(|r| r["vantage"] == "tls")
+            .count()
+    };
+    // Without the CA, the server's certificate is not trusted: nothing is pushed.
+    let mut untrusting = common::bin()
+        .args([
+            "agent",
+            "--server",
+            &format!("https://localhost:{port}"),
+            "--name",
+            "tls",
+        ])
+        .arg("--spool")
+        .arg(dir.path().join("spool-a"))
+        .env("PROBITY_AGENT_TOKEN", &token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(count(), 0, "an untrusted server gets nothing");
+    untrusting.kill().unwrap();
+    let out = untrusting.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("waiting for the server"), "{log}");
+    // With it, over TLS.
+    let mut trusting = common::bin()
+        .args([
+            "agent",
+            "--server",
+            &format!("https://localhost:{port}"),
+            "--name",
+            "tls",
+        ])
+        .arg("--spool")
+        .arg(dir.path().join("spool-b"))
+        .arg("--ca-file")
+        .arg(&ca)
+        .env("PROBITY_AGENT_TOKEN", &token)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(20), || (count() >= 3).then_some(()));
+    common::signal(&trusting, "TERM");
+    assert!(trusting.wait().unwrap().success());
+}
