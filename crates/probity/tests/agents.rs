@@ -281,8 +281,14 @@ region = "us-east"
     }
     assert_eq!(by["a"]["region"], "eu-west");
 
-    // Per-vantage state and the agents' figures in the metrics, which promtool accepts.
-    let (_, metrics) = common::get(addr, "/metrics");
+    // Per-vantage state and the agents' figures in the metrics, which promtool accepts
+    // (once both failing vantages have seen the recovery too).
+    let metrics = wait_for(Duration::from_secs(10), || {
+        let (_, m) = common::get(addr, "/metrics");
+        (m.contains("probity_target_vantage_up{target=\"web\",vantage=\"a\"} 1")
+            && m.contains("probity_target_vantage_up{target=\"web\",vantage=\"b\"} 1"))
+        .then_some(m)
+    });
     for needle in [
         "probity_target_vantage_up{target=\"web\",vantage=\"a\"} 1",
         "probity_target_vantage_up{target=\"web\",vantage=\"local\"} 1",
