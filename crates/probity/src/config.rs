@@ -61,6 +61,8 @@ pub struct StatusConfig {
     /// Post an incident on the page when an observed one opens on a component's target,
     /// and resolve it when that resolves.
     pub auto_incidents: bool,
+    /// Serve public badges for targets too (components always have them).
+    pub target_badges: bool,
 }
 
 /// A component of the status page: its state is the worst of its targets'.
@@ -384,7 +386,7 @@ const COMPONENT_KEYS: &[&str] = &[
     "service",
     "region",
 ];
-const STATUS_KEYS: &[&str] = &["title", "auto_incidents"];
+const STATUS_KEYS: &[&str] = &["title", "auto_incidents", "target_badges"];
 const MAINTENANCE_KEYS: &[&str] = &[
     "name", "start", "end", "duration", "every", "targets", "tags", "provider", "service", "region",
 ];
@@ -655,6 +657,7 @@ struct ComponentToml {
 struct StatusToml {
     title: Option<String>,
     auto_incidents: Option<bool>,
+    target_badges: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -1319,6 +1322,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         title: "Status".into(),
         components: Vec::new(),
         auto_incidents: false,
+        target_badges: false,
     };
     if let Some(st) =
         status_table.and_then(|t| read_table::<StatusToml>(&mut ck, t, STATUS_KEYS, "[status]"))
@@ -1327,6 +1331,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             status.title = t;
         }
         status.auto_incidents = st.auto_incidents.unwrap_or(false);
+        status.target_badges = st.target_badges.unwrap_or(false);
     }
     for table in component_values {
         let Some(raw) =

@@ -79,6 +79,8 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .route("/api/v1/vantages", get(super::agents::vantages))
+        .route("/badge/{name}/status.svg", get(super::badges::status))
+        .route("/badge/{name}/uptime.svg", get(super::badges::uptime))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

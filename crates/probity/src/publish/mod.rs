@@ -2,5 +2,6 @@
 
 pub mod agents;
 pub mod api;
+pub mod badges;
 pub mod dashboard;
 pub mod metrics;
