@@ -1,7 +1,7 @@
 //! The `probity` command.
 #![forbid(unsafe_code)]
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,6 +45,18 @@ enum Command {
     /// Probe from another place: take this vantage's targets from the server and push the
     /// results back, spooling them while the server is unreachable.
     Agent(probity::agent::AgentArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout, or write one page per command into a
+    /// directory.
+    Man {
+        /// Write probity.1 and probity-COMMAND.1 pages here instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Acknowledge an incident: its escalations and reminders stop.
     Ack(probity::cli::ack::AckArgs),
     /// How each provider's word compares with what probity observed, over a window.
@@ -120,6 +132,44 @@ enum EvidenceCommand {
     },
 }
 
+/// `probity man`: the page on stdout, or every command's page into `dir`.
+fn man(dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let cmd = Cli::command();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    std::fs::create_dir_all(&dir)?;
+    let mut written = Vec::new();
+    fn walk(
+        cmd: &clap::Command,
+        prefix: &str,
+        dir: &std::path::Path,
+        written: &mut Vec<String>,
+    ) -> anyhow::Result<()> {
+        let name = if prefix.is_empty() {
+            cmd.get_name().to_string()
+        } else {
+            format!("{prefix}-{}", cmd.get_name())
+        };
+        let page = cmd.clone().name(name.clone());
+        let mut out = Vec::new();
+        clap_mangen::Man::new(page).render(&mut out)?;
+        let file = dir.join(format!("{name}.1"));
+        std::fs::write(&file, out)?;
+        written.push(file.display().to_string());
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, &name, dir, written)?;
+        }
+        Ok(())
+    }
+    walk(&cmd, "", &dir, &mut written)?;
+    for w in &written {
+        println!("{w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     probity::cli::init_tracing();
     let cli = Cli::parse();
@@ -135,6 +185,16 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::Create(args)) => probity::cli::token::create(args),
         Command::Token(TokenCommand::Revoke(args)) => probity::cli::token::revoke(args),
         Command::Agent(args) => probity::agent::main(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "probity",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => man(dir),
         Command::Sla(SlaCommand::Report(args)) => probity::cli::sla::report(args),
         Command::Results(ResultsCommand::Import(args)) => probity::cli::results::import(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),
