@@ -507,22 +507,37 @@ const TARGET_KEYS: &[&str] = &[
 ];
 const KINDS: &[&str] = &["http", "tcp", "tls", "dns", "heartbeat"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Server")]
 struct ServerToml {
+    /// Address of the API and /metrics (127.0.0.1:0 takes a free port). Default 127.0.0.1:8080.
     listen: Option<String>,
+    /// Where the SQLite store lives, relative to this file. Default probity-data.
     data_dir: Option<String>,
+    /// How long raw results are kept. Default 30d.
+    #[schemars(with = "Option<DurationSchema>")]
     raw_retention: Option<HumanDuration>,
+    /// How long per-minute rollups are kept. Default 400d.
+    #[schemars(with = "Option<DurationSchema>")]
     rollup_retention: Option<HumanDuration>,
+    /// Most probes running at once. Default 2048.
     max_concurrency: Option<usize>,
+    /// The bearer token the write endpoints require (at least 16 characters; use ${env:…} or ${file:…}).
+    #[schemars(with = "Option<String>")]
     api_token: Option<Spanned<String>>,
+    /// How many vantages must see a target fail before an incident opens: a number or "majority". Default 1.
+    #[schemars(with = "Option<QuorumToml>")]
     quorum: Option<Spanned<QuorumToml>>,
+    /// Agents whose clocks are further off have their results' times corrected. Default 2s.
+    #[schemars(with = "Option<DurationSchema>")]
     max_clock_offset: Option<HumanDuration>,
 }
 
 /// `quorum = 2` or `quorum = "majority"`.
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize, Clone, schemars::JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "Quorum")]
 enum QuorumToml {
     Count(i64),
     Word(String),
@@ -548,48 +563,71 @@ impl QuorumToml {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Vantage")]
 struct VantageToml {
+    /// The vantage's name: local (the server) or an agent's.
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    /// Where it is.
     region: Option<String>,
+    /// Targets it probes, by name (none of targets, tags, provider, service: every probed target).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     targets: Vec<Spanned<String>>,
+    /// Probe the targets with all of these tags.
     #[serde(default)]
     tags: Vec<String>,
+    /// Probe the targets of this provider.
     provider: Option<String>,
+    /// Probe the targets of this service.
     service: Option<String>,
+    /// Targets it also probes to judge its own network: when all fail, its failures are unmeasured.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     controls: Vec<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Evidence")]
 struct EvidenceToml {
+    #[schemars(with = "Option<String>")]
     origin: Option<Spanned<String>>,
+    #[schemars(with = "Option<DurationSchema>")]
     checkpoint_interval: Option<Spanned<HumanDuration>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Sla")]
 struct SlaToml {
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     terms: Option<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     targets: Vec<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
     provider: Option<String>,
     service: Option<String>,
     region: Option<String>,
+    #[schemars(with = "Option<String>")]
     combine: Option<Spanned<String>>,
+    #[schemars(with = "Option<f64>")]
     monthly_bill: Option<Spanned<f64>>,
     currency: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     maintenance: Vec<Spanned<String>>,
     exclude_maintenance: Option<bool>,
     commitment: Option<f64>,
+    #[schemars(with = "Option<Vec<TierSchema>>")]
     tiers: Option<Vec<probity_core::sla::Tier>>,
+    #[schemars(with = "Option<String>")]
     basis: Option<Spanned<String>>,
     interval_minutes: Option<u32>,
     claim_months_after: Option<u32>,
@@ -597,30 +635,46 @@ struct SlaToml {
     credit_cap: Option<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Channel")]
 struct ChannelToml {
+    #[schemars(with = "String")]
     name: Spanned<String>,
     #[serde(rename = "type")]
+    #[schemars(with = "String")]
     kind: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     url: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     secret: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     routing_key: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     smtp_host: Option<Spanned<String>>,
     smtp_port: Option<u16>,
+    #[schemars(with = "Option<String>")]
     from: Option<Spanned<String>>,
+    #[schemars(with = "Option<OneOrMany>")]
     to: Option<Spanned<OneOrMany>>,
+    #[schemars(with = "Option<String>")]
     username: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     password: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     tls: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AlertRule")]
 struct AlertToml2 {
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    #[schemars(with = "Vec<String>")]
     on: Vec<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     targets: Vec<Spanned<String>>,
     #[serde(default)]
     providers: Vec<String>,
@@ -630,20 +684,28 @@ struct AlertToml2 {
     regions: Vec<String>,
     #[serde(default)]
     tags: Vec<String>,
+    #[schemars(with = "Vec<String>")]
     channels: Vec<Spanned<String>>,
+    #[schemars(with = "Option<DurationSchema>")]
     escalate_after: Option<Spanned<HumanDuration>>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     escalate_to: Vec<Spanned<String>>,
+    #[schemars(with = "Option<DurationSchema>")]
     remind_every: Option<Spanned<HumanDuration>>,
+    #[schemars(with = "Option<DurationSchema>")]
     cert_expiry_within: Option<HumanDuration>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Component")]
 struct ComponentToml {
+    #[schemars(with = "String")]
     name: Spanned<String>,
     description: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     targets: Vec<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
@@ -652,23 +714,31 @@ struct ComponentToml {
     region: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Status")]
 struct StatusToml {
     title: Option<String>,
     auto_incidents: Option<bool>,
     target_badges: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Maintenance")]
 struct MaintenanceToml {
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    #[schemars(with = "String")]
     start: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     end: Option<Spanned<String>>,
+    #[schemars(with = "Option<DurationSchema>")]
     duration: Option<Spanned<HumanDuration>>,
+    #[schemars(with = "Option<DurationSchema>")]
     every: Option<Spanned<HumanDuration>>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     targets: Vec<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
@@ -677,63 +747,88 @@ struct MaintenanceToml {
     region: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Alerting")]
 struct AlertingToml {
+    #[schemars(with = "Option<DurationSchema>")]
     max_backoff: Option<Spanned<HumanDuration>>,
     public_url: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Slo")]
 struct SloToml {
+    #[schemars(with = "String")]
     name: Spanned<String>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     targets: Vec<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
     provider: Option<String>,
     service: Option<String>,
     region: Option<String>,
+    #[schemars(with = "f64")]
     objective: Spanned<f64>,
+    #[schemars(with = "Option<DurationSchema>")]
     window: Option<HumanDuration>,
+    #[schemars(with = "Option<String>")]
     sli: Option<Spanned<String>>,
+    #[schemars(with = "Option<DurationSchema>")]
     threshold: Option<Spanned<HumanDuration>>,
     alerts: Option<Vec<AlertToml>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "BurnRateAlert")]
 struct AlertToml {
     severity: String,
     factor: f64,
+    #[schemars(with = "DurationSchema")]
     long: HumanDuration,
+    #[schemars(with = "DurationSchema")]
     short: HumanDuration,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Reconcile")]
 struct ReconcileToml {
+    #[schemars(with = "Option<DurationSchema>")]
     tolerance: Option<HumanDuration>,
+    #[schemars(with = "Option<DurationSchema>")]
     min_duration: Option<HumanDuration>,
+    #[schemars(with = "Option<DurationSchema>")]
     grace: Option<HumanDuration>,
+    #[schemars(with = "Option<u32>")]
     min_vantages: Option<Spanned<u32>>,
     include_degraded: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Feed")]
 struct FeedToml {
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     provider: Option<Spanned<String>>,
+    #[schemars(with = "String")]
     format: Spanned<String>,
+    #[schemars(with = "String")]
     url: Spanned<String>,
+    #[schemars(with = "Option<DurationSchema>")]
     interval: Option<Spanned<HumanDuration>>,
+    #[schemars(with = "Option<DurationSchema>")]
     timeout: Option<Spanned<HumanDuration>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "OneOrMany")]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
@@ -748,52 +843,208 @@ impl OneOrMany {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DnsQuery")]
 struct DnsToml {
+    #[schemars(with = "Option<String>")]
     name: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     record_type: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     resolver: Option<Spanned<String>>,
     expect: Option<OneOrMany>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Target")]
 struct TargetToml {
+    /// Unique name, used in the API and metrics.
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    /// Who runs it (azure, aws, gcp, …).
     provider: Option<String>,
+    /// The service, as free text.
     service: Option<String>,
+    /// Where it runs, as free text.
     region: Option<String>,
+    /// What to probe: http, tcp, tls, dns, or heartbeat (pushed, not probed).
+    #[schemars(with = "String", extend("enum" = ["http", "tcp", "tls", "dns", "heartbeat"]))]
     kind: Spanned<String>,
+    /// How often to probe (at least 100ms). Default 30s.
+    #[schemars(with = "Option<DurationSchema>")]
     interval: Option<Spanned<HumanDuration>>,
+    /// How long one probe may take, all phases together. Default 10s.
+    #[schemars(with = "Option<DurationSchema>")]
     timeout: Option<Spanned<HumanDuration>>,
     /// Parsed from the raw table by `check_conditions`; listed here for its type check.
     #[serde(rename = "conditions")]
     _conditions: Option<Vec<String>>,
+    /// Failing results in a row that open an incident. Default 3.
+    #[schemars(with = "Option<u32>")]
     failure_threshold: Option<Spanned<u32>>,
+    /// Successful results in a row that resolve it. Default 2.
+    #[schemars(with = "Option<u32>")]
     success_threshold: Option<Spanned<u32>>,
+    /// Labels to select targets by.
     #[serde(default)]
     tags: Vec<String>,
+    /// The provider's own name for the service, for matching its status feeds.
     provider_service: Option<String>,
+    /// The provider's own name for the region, for matching its status feeds.
     provider_region: Option<String>,
+    /// http: the URL to request (may reference ${env:…} or ${file:…}).
+    #[schemars(with = "Option<String>")]
     url: Option<Spanned<String>>,
+    /// http: the request method. Default GET.
+    #[schemars(with = "Option<String>")]
     method: Option<Spanned<String>>,
+    /// http: request headers (values may reference secrets).
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     headers: Option<BTreeMap<String, Spanned<String>>>,
+    /// http: the request body.
+    #[schemars(with = "Option<String>")]
     body: Option<Spanned<String>>,
+    /// http: follow redirects. Default true.
     follow_redirects: Option<bool>,
+    /// http: most redirects to follow. Default 5.
     max_redirects: Option<u32>,
+    /// http, tcp, tls: any, ipv4 or ipv6.
+    #[schemars(with = "Option<String>")]
     ip_version: Option<Spanned<String>>,
+    /// http, tls: extra trust anchors (PEM), added to the bundled roots.
+    #[schemars(with = "Option<String>")]
     ca_file: Option<Spanned<String>>,
+    /// http, tls: the name to send as SNI and verify, when it differs from the host.
+    #[schemars(with = "Option<String>")]
     server_name: Option<Spanned<String>>,
+    /// tcp, tls: host:port to connect to.
+    #[schemars(with = "Option<String>")]
     address: Option<Spanned<String>>,
+    /// tcp: what to send after connecting.
+    #[schemars(with = "Option<String>")]
     send: Option<Spanned<String>>,
+    /// tcp: what the reply must contain; dns: the answers expected.
+    #[schemars(with = "Option<OneOrMany>")]
     expect: Option<Spanned<OneOrMany>>,
+    /// dns: the record type to ask for. Default A.
+    #[schemars(with = "Option<String>")]
     record_type: Option<Spanned<String>>,
+    /// dns: host:port of the nameserver to ask. Default the system's first.
+    #[schemars(with = "Option<String>")]
     resolver: Option<Spanned<String>>,
+    /// dns: the query, as a sub-table (name, record_type, resolver, expect).
+    #[schemars(with = "Option<DnsToml>")]
     dns: Option<Spanned<DnsToml>>,
+    /// heartbeat: how long after the last ping the target turns down.
+    #[schemars(with = "Option<DurationSchema>")]
     grace: Option<Spanned<HumanDuration>>,
+    /// heartbeat: the secret in the ping URL (at least 16 characters).
+    #[schemars(with = "Option<String>")]
     token: Option<Spanned<String>>,
+    /// This target's own quorum: a number or "majority".
+    #[schemars(with = "Option<QuorumToml>")]
     quorum: Option<Spanned<QuorumToml>>,
+}
+
+/// A duration as written in the configuration, for the schema.
+struct DurationSchema;
+
+impl schemars::JsonSchema for DurationSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^([0-9]+(ms|s|m|h|d|w))+$",
+            "description": "A duration with units: 250ms, 30s, 5m, 2h, 14d, or sums like 1h30m.",
+            "examples": ["30s", "5m", "1h30m"]
+        })
+    }
+}
+
+/// A credit tier of `[[sla]]`, for the schema.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)] // only described, never built: `probity_core::sla::Tier` reads it
+struct TierSchema {
+    /// Uptime below this percentage…
+    below: f64,
+    /// …earns this percentage of the monthly bill as credit.
+    credit: f64,
+}
+
+/// The whole configuration file, for the JSON Schema (`probity config schema`). Each
+/// table's type is the one `parse` reads that table with, so the two cannot drift apart.
+#[derive(schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "probity configuration",
+    description = "probity.toml: what probity watches and how. See docs/configuration.md."
+)]
+#[allow(dead_code)]
+struct ConfigSchema {
+    server: Option<ServerToml>,
+    evidence: Option<EvidenceToml>,
+    reconcile: Option<ReconcileToml>,
+    alerting: Option<AlertingToml>,
+    status: Option<StatusToml>,
+    target: Option<Vec<TargetToml>>,
+    feed: Option<Vec<FeedToml>>,
+    sla: Option<Vec<SlaToml>>,
+    slo: Option<Vec<SloToml>>,
+    channel: Option<Vec<ChannelToml>>,
+    alert: Option<Vec<AlertToml2>>,
+    maintenance: Option<Vec<MaintenanceToml>>,
+    component: Option<Vec<ComponentToml>>,
+    vantage: Option<Vec<VantageToml>>,
+}
+
+/// The JSON Schema (draft 2020-12) of the configuration file.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(ConfigSchema);
+    let mut v = serde_json::to_value(&schema).expect("a schema is JSON");
+    drop_null(&mut v);
+    v
+}
+
+/// TOML has no null: an optional key is one that may be left out, so the `null` that
+/// schemars allows for `Option` fields is taken out again.
+fn drop_null(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    if let Value::Object(map) = v {
+        if let Some(Value::Array(types)) = map.get_mut("type") {
+            types.retain(|t| t != "null");
+            if types.len() == 1 {
+                let only = types[0].clone();
+                map.insert("type".into(), only);
+            }
+        }
+        if let Some(Value::Array(alts)) = map.get_mut("anyOf") {
+            alts.retain(|a| a.get("type").and_then(Value::as_str) != Some("null"));
+            if alts.len() == 1 {
+                let only = alts.remove(0);
+                map.remove("anyOf");
+                if let Value::Object(inner) = only {
+                    for (k, val) in inner {
+                        map.entry(k).or_insert(val);
+                    }
+                }
+            }
+        }
+        if map.get("default").is_some_and(Value::is_null) {
+            map.remove("default");
+        }
+        for val in map.values_mut() {
+            drop_null(val);
+        }
+    } else if let Value::Array(items) = v {
+        for i in items {
+            drop_null(i);
+        }
+    }
 }
 
 /// Collects problems against one source text.
@@ -2724,6 +2975,43 @@ controls = ["dns"]
             ProbeSpec::Http(h) => assert!(!h.url.contains("${env:")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_schema_knows_every_table_and_every_target_key() {
+        let s = json_schema();
+        let mut top: Vec<&str> = s["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        top.sort_unstable();
+        let mut known = TOP_KEYS.to_vec();
+        known.sort_unstable();
+        assert_eq!(top, known);
+        assert_eq!(s["additionalProperties"], false);
+        let mut keys: Vec<&str> = s["$defs"]["Target"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut known = TARGET_KEYS.to_vec();
+        known.sort_unstable();
+        assert_eq!(keys, known);
+        let mut keys: Vec<&str> = s["$defs"]["Server"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut known = SERVER_KEYS.to_vec();
+        known.sort_unstable();
+        assert_eq!(keys, known);
+        assert!(!s.to_string().contains("null"), "TOML has no null");
     }
 
     #[test]

@@ -45,6 +45,9 @@ enum Command {
     /// Probe from another place: take this vantage's targets from the server and push the
     /// results back, spooling them while the server is unreachable.
     Agent(probity::agent::AgentArgs),
+    /// The configuration file's JSON Schema.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
         /// The shell.
@@ -81,6 +84,12 @@ enum StatusCommand {
     Post(probity::cli::status::PostArgs),
     /// Add an update to a status-page incident.
     Update(probity::cli::status::UpdateArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the JSON Schema (draft 2020-12) of probity.toml, for editors and validators.
+    Schema,
 }
 
 #[derive(Subcommand)]
@@ -132,12 +141,25 @@ enum EvidenceCommand {
     },
 }
 
+/// Writes generated output to stdout. A reader that stops early (`| head`) is not an
+/// error: the rest was not wanted.
+fn emit(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `probity man`: the page on stdout, or every command's page into `dir`.
 fn man(dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let cmd = Cli::command();
     let Some(dir) = dir else {
-        clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
-        return Ok(ExitCode::SUCCESS);
+        let mut out = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut out)?;
+        return emit(&out);
     };
     std::fs::create_dir_all(&dir)?;
     let mut written = Vec::new();
@@ -186,15 +208,17 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::Revoke(args)) => probity::cli::token::revoke(args),
         Command::Agent(args) => probity::agent::main(args),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "probity",
-                &mut std::io::stdout(),
-            );
-            Ok(ExitCode::SUCCESS)
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "probity", &mut out);
+            emit(&out)
         }
         Command::Man { dir } => man(dir),
+        Command::Config(ConfigCommand::Schema) => {
+            let mut text = serde_json::to_string_pretty(&probity::config::json_schema())
+                .expect("a schema is JSON");
+            text.push('\n');
+            emit(text.as_bytes())
+        }
         Command::Sla(SlaCommand::Report(args)) => probity::cli::sla::report(args),
         Command::Results(ResultsCommand::Import(args)) => probity::cli::results::import(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),

@@ -540,3 +540,123 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
     }
     assert_eq!(checked, 9, "the record examples in docs/evidence.md");
 }
+
+/// Validates each document (JSON) against `schema` with Python's `jsonschema` (draft
+/// 2020-12); returns one verdict per document: `None` when valid, else the first error.
+/// `None` overall when the validator is not installed.
+fn validate(schema: &str, docs: &[serde_json::Value]) -> Option<Vec<Option<String>>> {
+    let script = r#"
+import json, sys
+try:
+    import jsonschema
+except ImportError:
+    sys.exit(3)
+data = json.load(sys.stdin)
+v = jsonschema.Draft202012Validator(data["schema"])
+jsonschema.Draft202012Validator.check_schema(data["schema"])
+out = []
+for d in data["docs"]:
+    errs = sorted(v.iter_errors(d), key=lambda e: list(e.path))
+    if errs:
+        out.append("/".join(map(str, errs[0].path)) + ": " + errs[0].message)
+    else:
+        out.append(None)
+print(json.dumps(out))
+"#;
+    let input = serde_json::json!({
+        "schema": serde_json::from_str::<serde_json::Value>(schema).unwrap(),
+        "docs": docs,
+    });
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    if out.status.code() == Some(3) {
+        return None;
+    }
+    assert!(
+        out.status.success(),
+        "the validator failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[test]
+fn every_configuration_example_validates_against_the_schema_and_check_agrees() {
+    let out = common::bin().args(["config", "schema"]).output().unwrap();
+    assert!(out.status.success());
+    let schema = String::from_utf8(out.stdout).unwrap();
+    // Every example in the docs, the example files, and the demo's configuration.
+    let mut named: Vec<(String, String)> = blocks()
+        .into_iter()
+        .filter(|b| b.lang == "toml")
+        .map(|b| (format!("{}:{}", b.page, b.line), b.body))
+        .collect();
+    for f in ["docs/examples/probity.toml", "docs/examples/feeds.toml"] {
+        named.push((f.into(), std::fs::read_to_string(root().join(f)).unwrap()));
+    }
+    let docs: Vec<serde_json::Value> = named
+        .iter()
+        .map(|(name, text)| {
+            let v: toml::Value = toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            serde_json::to_value(v).unwrap()
+        })
+        .collect();
+    // Mistakes `probity check` refuses must be refused by the schema too.
+    let wrong = [
+        "[server]\nlisten = 8080\n",
+        "[server]\nlissen = \"127.0.0.1:1\"\n",
+        "[[target]]\nname = \"a\"\nkind = \"smtp\"\naddress = \"127.0.0.1:25\"\n",
+        "[[target]]\nkind = \"tcp\"\naddress = \"127.0.0.1:25\"\n",
+        "[[target]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"127.0.0.1:25\"\ninterval = \"soon\"\n",
+        "[[vantage]]\nname = \"eu\"\ncontrol = [\"a\"]\n",
+        "[surver]\n",
+    ];
+    let wrong_docs: Vec<serde_json::Value> = wrong
+        .iter()
+        .map(|t| serde_json::to_value(toml::from_str::<toml::Value>(t).unwrap()).unwrap())
+        .collect();
+    let Some(verdicts) = validate(&schema, &[docs.clone(), wrong_docs].concat()) else {
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_JSONSCHEMA").is_none(),
+            "Python's jsonschema is required but missing"
+        );
+        eprintln!(
+            "every_configuration_example_validates_against_the_schema_and_check_agrees: SKIPPED: Python's jsonschema is not installed"
+        );
+        return;
+    };
+    for ((name, _), verdict) in named.iter().zip(&verdicts) {
+        assert!(
+            verdict.is_none(),
+            "{name}: the schema refuses it: {verdict:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (text, verdict) in wrong.iter().zip(&verdicts[named.len()..]) {
+        assert!(verdict.is_some(), "the schema accepts {text:?}");
+        let path = dir.path().join("wrong.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = common::bin()
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "check accepts {text:?}");
+    }
+    assert!(named.len() >= 10, "only {} examples", named.len());
+}
