@@ -660,3 +660,97 @@ fn every_configuration_example_validates_against_the_schema_and_check_agrees() {
     }
     assert!(named.len() >= 10, "only {} examples", named.len());
 }
+
+#[test]
+fn the_grafana_dashboard_queries_metrics_that_exist() {
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("contrib/grafana/probity.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dash["uid"], "probity-overview");
+    let exprs: Vec<(String, String)> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["targets"].as_array().into_iter().flatten().map(move |t| {
+                (
+                    p["title"].as_str().unwrap().to_string(),
+                    t["expr"].as_str().unwrap().replace("$target", ".*"),
+                )
+            })
+        })
+        .collect();
+    assert!(exprs.len() >= 20, "{}", exprs.len());
+    // Every metric it queries is one the running demo exports, with the labels it uses.
+    let demo = start_demo();
+    let addr: std::net::SocketAddr = demo.addr.parse().unwrap();
+    let name = regex::Regex::new(r"probity_[a-z_]+").unwrap();
+    // Some families appear with their first value (scorecards every 5 s, SLOs with them).
+    let metrics = common::wait_for(Duration::from_secs(30), || {
+        let (_, m) = common::get(addr, "/metrics");
+        exprs
+            .iter()
+            .flat_map(|(_, e)| name.find_iter(e))
+            .all(|n| m.contains(&format!("\n{}", n.as_str())))
+            .then_some(m)
+    });
+    let selector = regex::Regex::new(r"(probity_[a-z_]+)\{([^}]*)\}").unwrap();
+    let label = regex::Regex::new(r"([a-z_]+)\s*(=~|!=|=)").unwrap();
+    for (title, e) in &exprs {
+        for m in name.find_iter(e) {
+            assert!(
+                metrics.contains(&format!("\n{}", m.as_str())),
+                "{title}: {} is not exported",
+                m.as_str()
+            );
+        }
+        for c in selector.captures_iter(e) {
+            let sample = metrics
+                .lines()
+                .find(|l| l.starts_with(&format!("{}{{", &c[1])))
+                .unwrap_or_else(|| panic!("{title}: no sample of {}", &c[1]));
+            for l in label.captures_iter(&c[2]) {
+                assert!(
+                    sample.contains(&format!("{}=\"", &l[1])),
+                    "{title}: {} has no label {}: {sample}",
+                    &c[1],
+                    &l[1]
+                );
+            }
+        }
+    }
+    // And promtool parses every expression (as recording rules).
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, (_, e)) in exprs.iter().enumerate() {
+        rules.push_str(&format!(
+            "      - record: probity:dashboard_{i}\n        expr: {}\n",
+            serde_json::to_string(e).unwrap()
+        ));
+    }
+    let path = dir.path().join("rules.yml");
+    std::fs::write(&path, rules).unwrap();
+    match Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&path)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => {
+            assert!(
+                std::env::var_os("PROBITY_REQUIRE_PROMTOOL").is_none(),
+                "promtool is required but missing"
+            );
+            eprintln!(
+                "the_grafana_dashboard_queries_metrics_that_exist: SKIPPED the PromQL check: promtool is not installed"
+            );
+        }
+    }
+}

@@ -171,6 +171,8 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
             f64::from(u8::from(open)),
         );
     }
+    // Never hold the live lock twice: a writer waiting between two reads would block both.
+    drop(live);
     let (buckets, count, sum) = shared.lateness.snapshot();
     f.header(
         "probity_schedule_lateness_seconds",
