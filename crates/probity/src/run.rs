@@ -122,6 +122,146 @@ pub async fn run_on(
             .await??
     };
     let shared = Arc::new(Shared::default());
+    let listener = match listener {
+        Some(l) => l,
+        None => std::net::TcpListener::bind(&config.server.listen)
+            .with_context(|| format!("listening on {}", config.server.listen))?,
+    };
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    // Reloads: `POST /api/v1/reload` and SIGHUP both ask here; the file is checked first,
+    // and only a configuration that loads replaces the running one.
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    #[cfg(unix)]
+    {
+        let tx = reload_tx.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                if tx.send(ReloadRequest { reply }).await.is_err() {
+                    return;
+                }
+                match answer.await {
+                    Ok(Ok(summary)) => tracing::info!(%summary, "SIGHUP: configuration reloaded"),
+                    Ok(Err(problems)) => tracing::error!(
+                        "SIGHUP: the configuration does not load; the running one stays:\n{problems}"
+                    ),
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    let mut on_ready = Some(on_ready);
+    let mut config = config;
+    loop {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let ready = on_ready.take();
+        let mut running = std::pin::pin!(generation(
+            config.clone(),
+            listener.try_clone()?,
+            store.clone(),
+            signer.clone(),
+            shared.clone(),
+            stop_rx,
+            reload_tx.clone(),
+            move |a| {
+                if let Some(f) = ready {
+                    f(a)
+                }
+            },
+        ));
+        // Until this generation ends: stop it for a shutdown, or for a reload whose file
+        // loads (a file that does not is refused and changes nothing).
+        let mut next = None;
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                res = &mut running => {
+                    res?;
+                    break;
+                }
+                _ = shutdown.wait_for(|s| *s), if !stopping => {
+                    stopping = true;
+                    let _ = stop_tx.send(true);
+                }
+                Some(req) = reload_rx.recv(), if !stopping => match check_reload(&config) {
+                    Ok((new, summary)) => {
+                        let _ = req.reply.send(Ok(summary));
+                        next = Some(new);
+                        stopping = true;
+                        let _ = stop_tx.send(true);
+                    }
+                    Err(problems) => {
+                        let _ = req.reply.send(Err(problems));
+                    }
+                },
+            }
+        }
+        match next {
+            Some(c) if !*shutdown.borrow() => {
+                tracing::info!(%addr, targets = c.targets.len(), "running the new configuration");
+                config = c;
+            }
+            _ => break,
+        }
+    }
+    tracing::info!("stopped; everything measured is stored");
+    Ok(())
+}
+
+/// A request to reload the configuration: answered with a summary, or with the problems
+/// (as `probity check` prints them) when the file does not load.
+pub struct ReloadRequest {
+    pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+}
+
+/// Loads the running configuration's file again; what cannot change while running is a
+/// problem too.
+fn check_reload(running: &Config) -> Result<(Config, String), String> {
+    let new = crate::config::load(&running.path).map_err(|e| e.to_string())?;
+    if new.server.data_dir != running.server.data_dir {
+        return Err(format!(
+            "{}: [server] data_dir cannot change while probity runs (from {} to {}); restart to move it",
+            running.path.display(),
+            running.server.data_dir.display(),
+            new.server.data_dir.display()
+        ));
+    }
+    if new.evidence.origin != running.evidence.origin {
+        return Err(format!(
+            "{}: [evidence] origin cannot change while probity runs; the log's key signs for {:?}",
+            running.path.display(),
+            running.evidence.origin
+        ));
+    }
+    let mut summary = new.summary();
+    if new.server.listen != running.server.listen {
+        summary.push_str("; [server] listen takes effect on restart");
+    }
+    Ok((new, summary))
+}
+
+/// One configuration's run: every task started from `config`, until `shutdown`. The store,
+/// the signing key, live state and the listening socket outlive it, so a reload keeps
+/// history, open incidents (the recorder resumes them from the store) and connections
+/// queued meanwhile.
+#[allow(clippy::too_many_arguments)]
+async fn generation(
+    config: Config,
+    listener: std::net::TcpListener,
+    store: Arc<dyn Store>,
+    signer: probity_core::note::NoteSigner,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    reload: mpsc::Sender<ReloadRequest>,
+    on_ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let mut shutdown = shutdown;
     let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
     let alerting = crate::alert::Alerting::from_config(&config);
     // Agents' pushes reach the recorder through their own channel, answered after commit.
@@ -173,15 +313,7 @@ pub async fn run_on(
         (gtx, Some(task))
     };
 
-    let listener = match listener {
-        Some(l) => {
-            l.set_nonblocking(true)?;
-            tokio::net::TcpListener::from_std(l)?
-        }
-        None => tokio::net::TcpListener::bind(&config.server.listen)
-            .await
-            .with_context(|| format!("listening on {}", config.server.listen))?,
-    };
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
     let app = router(AppState {
         shared: shared.clone(),
@@ -192,6 +324,7 @@ pub async fn run_on(
         config: Arc::new(config.clone()),
         heartbeats,
         pushes: Some(push_tx),
+        reload: Some(reload),
     });
     let mut server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -387,6 +520,5 @@ pub async fn run_on(
     pruner.abort();
     reconciler.abort();
     server.await.context("server")??;
-    tracing::info!("stopped; everything measured is stored");
     Ok(())
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub heartbeats: Arc<crate::heartbeat::Heartbeats>,
     /// Where agents' pushes go (the recorder); `None` where nothing records them.
     pub pushes: super::agents::Pushes,
+    /// Where reload requests go; `None` where nothing can reload.
+    pub reload: Option<tokio::sync::mpsc::Sender<crate::run::ReloadRequest>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -79,6 +81,7 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .route("/api/v1/vantages", get(super::agents::vantages))
+        .route("/api/v1/reload", axum::routing::post(reload))
         .route("/badge/{name}/status.svg", get(super::badges::status))
         .route("/badge/{name}/uptime.svg", get(super::badges::uptime))
         .fallback(|| async {
@@ -1079,6 +1082,40 @@ fn authorize(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiErr
         "unauthorized",
         "a valid `Authorization: Bearer` token is required",
     ))
+}
+
+/// `POST /api/v1/reload`: reads the configuration file again and, if it loads, runs it
+/// (targets added, changed and removed; history and open incidents kept). A file that
+/// does not load is refused with `probity check`'s messages, and the running one stays.
+async fn reload(State(s): State<AppState>, headers: axum::http::HeaderMap) -> ApiResult {
+    let st = s.clone();
+    blocking(move || authorize(&st, &headers)).await??;
+    let Some(tx) = &s.reload else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "this server cannot reload",
+        ));
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let busy = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "probity is stopping or reloading; try again",
+        )
+    };
+    tx.send(crate::run::ReloadRequest { reply })
+        .await
+        .map_err(|_| busy())?;
+    match answer.await.map_err(|_| busy())? {
+        Ok(summary) => Ok(Json(json!({"reloaded": true, "summary": summary})).into_response()),
+        Err(problems) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_config",
+            problems,
+        )),
+    }
 }
 
 /// An acknowledgment as stored: when, by whom, the note.

@@ -1,0 +1,220 @@
+//! Live reload against a running server while an agent pushes: targets added, changed and
+//! removed with history and open incidents kept, a broken file refused with `probity
+//! check`'s words, SIGHUP, and not one pushed result lost or doubled.
+
+mod common;
+
+use common::{Running, get_json, post_json, wait_for};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const TOKEN: &str = "reload-test-token-0123456789";
+
+fn write(path: &Path, targets: &[(&str, SocketAddr, &str)], extra: &str) {
+    let mut text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\napi_token = \"{TOKEN}\"\n{extra}\n"
+    );
+    for (name, addr, interval) in targets {
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"{name}\"\nkind = \"http\"\nurl = \"http://{addr}/\"\ninterval = \"{interval}\"\nfailure_threshold = 2\n"
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn names(addr: SocketAddr) -> Vec<String> {
+    get_json(addr, "/api/v1/targets")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn results(addr: SocketAddr, target: &str) -> Vec<serde_json::Value> {
+    get_json(
+        addr,
+        &format!("/api/v1/targets/{target}/results?limit=10000"),
+    )
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+#[test]
+fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("probity.toml");
+    let (a, a_up) = common::switchable_server();
+    let (b, _) = common::switchable_server();
+    let (c, _) = common::switchable_server();
+    a_up.store(false, Ordering::SeqCst);
+    // The agent probes a, which every version of the file keeps.
+    let agent_only_a = "\n[[vantage]]\nname = \"far\"\ntargets = [\"a\"]\n";
+    write(&cfg, &[("a", a, "200ms"), ("b", b, "200ms")], agent_only_a);
+    let out = common::bin()
+        .args(["token", "create", "--config"])
+        .arg(&cfg)
+        .args(["--agent", "far"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let agent_token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let server = Running::start(&cfg);
+    let addr = server.addr;
+    let mut agent = common::bin()
+        .args([
+            "agent",
+            "--server",
+            &format!("http://{addr}"),
+            "--name",
+            "far",
+        ])
+        .arg("--spool")
+        .arg(dir.path().join("spool"))
+        .env("PROBITY_AGENT_TOKEN", &agent_token)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let incident = wait_for(Duration::from_secs(15), || {
+        let open = get_json(addr, "/api/v1/incidents?status=open");
+        open.as_array()?.first().cloned()
+    });
+    wait_for(Duration::from_secs(15), || {
+        (results(addr, "b").len() >= 5).then_some(())
+    });
+    let a_before = results(addr, "a").len();
+
+    // Without a token: refused, nothing changes.
+    write(&cfg, &[("a", a, "300ms"), ("c", c, "200ms")], agent_only_a);
+    let (status, body) = post_json(addr, "/api/v1/reload", None, "");
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(names(addr), ["a", "b"]);
+
+    // b removed, c added, a changed.
+    let (status, body) = post_json(addr, "/api/v1/reload", Some(TOKEN), "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["reloaded"], true);
+    assert!(
+        body["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("ok, 2 targets (2 http), 1 vantage"),
+        "{body}"
+    );
+    wait_for(Duration::from_secs(10), || {
+        (names(addr) == ["a", "c"]).then_some(())
+    });
+    assert_eq!(
+        get_json(addr, "/api/v1/targets/a")["interval"],
+        "300ms",
+        "a's change is in effect"
+    );
+    // a's incident is still the same open incident; its history goes on.
+    let open = get_json(addr, "/api/v1/incidents?status=open");
+    assert_eq!(open[0]["id"], incident["id"], "{open}");
+    assert_eq!(open[0]["started_at"], incident["started_at"]);
+    wait_for(Duration::from_secs(10), || {
+        (results(addr, "a").len() > a_before + 5 && results(addr, "c").len() >= 3).then_some(())
+    });
+
+    // A file that does not load is refused with check's words; the running one stays.
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg).unwrap()
+            + "\n[[target]]\nname = \"d\"\nkind = \"http\"\nurll = \"http://x/\"\n",
+    )
+    .unwrap();
+    let check = common::bin()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    let check_text = String::from_utf8(check.stderr).unwrap();
+    let (status, body) = post_json(addr, "/api/v1/reload", Some(TOKEN), "");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_config");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        check_text.starts_with(message),
+        "the API says:\n{message}\ncheck says:\n{check_text}"
+    );
+    assert!(message.contains("unknown key `urll`"), "{message}");
+    assert_eq!(names(addr), ["a", "c"]);
+
+    // SIGHUP reads the file again: b comes back, a recovers and its incident resolves.
+    write(
+        &cfg,
+        &[("a", a, "300ms"), ("b", b, "200ms"), ("c", c, "200ms")],
+        agent_only_a,
+    );
+    common::signal(&server.child, "HUP");
+    wait_for(Duration::from_secs(10), || {
+        (names(addr) == ["a", "b", "c"]).then_some(())
+    });
+    a_up.store(true, Ordering::SeqCst);
+    wait_for(Duration::from_secs(10), || {
+        let i = get_json(addr, &format!("/api/v1/incidents/{}", incident["id"]));
+        i["resolved_at"].is_string().then_some(())
+    });
+    // b's history from before its removal is still there.
+    assert!(results(addr, "b").len() >= 5);
+
+    // The agent pushed through every reload: each of its results is stored exactly once.
+    common::signal(&agent, "TERM");
+    assert!(agent.wait().unwrap().success());
+    let mut all = Vec::new();
+    for t in ["a", "b", "c"] {
+        all.extend(results(addr, t));
+    }
+    let origins: Vec<&str> = all
+        .iter()
+        .filter(|r| r["vantage"] == "far")
+        .map(|r| r["origin"].as_str().unwrap())
+        .collect();
+    let unique: BTreeSet<&str> = origins.iter().copied().collect();
+    assert_eq!(unique.len(), origins.len(), "a result stored twice");
+    let mut by_boot: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for o in &origins {
+        let mut p = o.split(':');
+        let (_, boot, n) = (p.next(), p.next().unwrap(), p.next().unwrap());
+        by_boot.entry(boot).or_default().push(n.parse().unwrap());
+    }
+    assert_eq!(by_boot.len(), 1);
+    for ns in by_boot.values_mut() {
+        ns.sort_unstable();
+        let expected: Vec<u64> = (1..=*ns.last().unwrap()).collect();
+        assert_eq!(ns, &expected, "a pushed result was lost across the reloads");
+    }
+    assert!(origins.len() >= 10, "{}", origins.len());
+    let far = get_json(addr, "/api/v1/vantages")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "far")
+        .unwrap()
+        .clone();
+    assert_eq!(far["backlog"], 0, "{far}");
+
+    // The evidence log is whole across the reloads.
+    let status = server.stop();
+    assert!(status.success());
+    let out = common::bin()
+        .args(["evidence", "audit", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
