@@ -186,10 +186,9 @@ fn man(dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         Ok(())
     }
     walk(&cmd, "", &dir, &mut written)?;
-    for w in &written {
-        println!("{w}");
-    }
-    Ok(ExitCode::SUCCESS)
+    let mut list = written.join("\n");
+    list.push('\n');
+    emit(list.as_bytes())
 }
 
 fn main() -> ExitCode {
