@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Per-phase timings in milliseconds. A phase that did not happen (no DNS lookup for an IP
 /// literal, no TLS for plain HTTP, a phase never reached) is `None`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Phases {
     pub dns_ms: Option<f64>,
     pub connect_ms: Option<f64>,
@@ -15,7 +15,19 @@ pub struct Phases {
 }
 
 /// The verdict on one result. Ordered by severity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Reachable and every condition holds.
@@ -45,7 +57,7 @@ impl Health {
 }
 
 /// Why a probe failed, coarsely: the stable vocabulary used in the API and in metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// The name did not resolve, or a DNS probe got a wrong answer.

@@ -33,6 +33,8 @@ struct Segment {
 }
 
 pub struct Spool {
+    /// Held while the spool is open: two agents on one spool would interleave its lines.
+    _lock: File,
     dir: PathBuf,
     max_bytes: u64,
     segments: VecDeque<Segment>,
@@ -52,6 +54,19 @@ impl Spool {
     pub fn open(dir: &Path, max_bytes: u64) -> anyhow::Result<Spool> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create the spool {}: {e}", dir.display()))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("spool.lock"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "the spool {} is in use by another agent; give each agent its own --spool",
+                dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
         let mut seqs: Vec<u64> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| {
@@ -118,6 +133,7 @@ impl Spool {
             });
         }
         Ok(Spool {
+            _lock: lock,
             dir: dir.to_path_buf(),
             max_bytes: max_bytes.max(SEGMENT_BYTES),
             segments,
@@ -317,6 +333,16 @@ mod tests {
             unmeasured: false,
             cert_expires_in_ms: None,
         }
+    }
+
+    #[test]
+    fn one_agent_per_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Spool::open(dir.path(), 64 << 20).unwrap();
+        let err = Spool::open(dir.path(), 64 << 20).err().unwrap().to_string();
+        assert!(err.contains("in use by another agent"), "{err}");
+        drop(first);
+        assert!(Spool::open(dir.path(), 64 << 20).is_ok());
     }
 
     #[test]

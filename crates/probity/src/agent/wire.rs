@@ -13,7 +13,7 @@ pub const MAX_PUSH_RESULTS: usize = 5000;
 pub const MAX_PUSH_BYTES: usize = 16 * 1024 * 1024;
 
 /// What a vantage is to probe.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Assignment {
     pub vantage: String,
     pub region: Option<String>,
@@ -30,7 +30,7 @@ pub struct Assignment {
 }
 
 /// One push: results and the agent's state.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushBody {
     /// Must be the name the token was made for.
@@ -59,7 +59,7 @@ pub struct PushBody {
 }
 
 /// One result as an agent sends it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushResult {
     /// Made by the agent, unique across its restarts: a result sent twice is stored once.
@@ -133,7 +133,7 @@ impl PushResult {
 }
 
 /// A result the server would not store, and why.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Rejected {
     /// Its position in the push.
     pub index: usize,
@@ -143,7 +143,7 @@ pub struct Rejected {
 
 /// The answer to a push: `200` when every result was taken, `422` when some were rejected
 /// (the others are stored all the same).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct PushResponse {
     pub accepted: usize,
     /// Already stored from an earlier push: not stored again.

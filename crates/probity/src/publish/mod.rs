@@ -5,3 +5,4 @@ pub mod api;
 pub mod badges;
 pub mod dashboard;
 pub mod metrics;
+pub mod openapi;
