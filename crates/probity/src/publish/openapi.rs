@@ -34,6 +34,9 @@ pub enum Body {
     Text,
 }
 
+/// An answer with a body of its own: status, description, schema.
+pub type Extra = (u16, &'static str, fn() -> Value);
+
 /// One operation of the API.
 pub struct Op<R> {
     pub method: &'static str,
@@ -51,7 +54,7 @@ pub struct Op<R> {
     pub errors: &'static [u16],
     /// Other answers with bodies of their own (a partly refused push: 422 with the
     /// push's answer).
-    pub also: &'static [(u16, &'static str, fn() -> Value)],
+    pub also: &'static [Extra],
     /// The route to serve it (`None`: served by a route shared with others).
     pub route: Option<R>,
 }
