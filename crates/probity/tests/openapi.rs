@@ -151,6 +151,7 @@ fn the_running_server_keeps_to_its_document() {
             "the_running_server_keeps_to_its_document: SKIPPED the API tester: schemathesis is not installed"
         );
         let _ = demo.kill();
+        let _ = demo.wait();
         return;
     };
     let report = |o: &std::process::Output| {
