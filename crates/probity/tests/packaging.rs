@@ -104,7 +104,8 @@ fn the_debian_package_installs_and_starts() {
         );
         return;
     };
-    let deb = PathBuf::from(deb);
+    // Relative to the workspace, where .ci/run builds it (tests run in the crate's dir).
+    let deb = root().join(PathBuf::from(deb));
     assert!(deb.exists(), "{} does not exist", deb.display());
     let run = |args: &[&str]| {
         let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
