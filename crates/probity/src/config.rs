@@ -38,6 +38,26 @@ pub struct Config {
     pub status: StatusConfig,
     /// Declared vantage points (`[[vantage]]`); agents not declared probe every target.
     pub vantages: Vec<VantageConfig>,
+    pub telemetry: TelemetryConfig,
+}
+
+/// OpenTelemetry export (`[telemetry]`).
+#[derive(Clone, Debug)]
+pub struct TelemetryConfig {
+    /// The OTLP/HTTP endpoint (`/v1/traces` and `/v1/metrics` are appended); none: off.
+    pub otlp_endpoint: Option<String>,
+    pub service_name: String,
+    pub metrics_interval: HumanDuration,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            otlp_endpoint: None,
+            service_name: "probity".into(),
+            metrics_interval: HumanDuration::from_secs(60),
+        }
+    }
 }
 
 /// A vantage point (`[[vantage]]`): where probes run. `local` is the server itself; any
@@ -373,7 +393,9 @@ const TOP_KEYS: &[&str] = &[
     "status",
     "component",
     "vantage",
+    "telemetry",
 ];
+const TELEMETRY_KEYS: &[&str] = &["otlp_endpoint", "service_name", "metrics_interval"];
 const VANTAGE_KEYS: &[&str] = &[
     "name", "region", "targets", "tags", "provider", "service", "controls",
 ];
@@ -532,6 +554,21 @@ struct ServerToml {
     /// Agents whose clocks are further off have their results' times corrected. Default 2s.
     #[schemars(with = "Option<DurationSchema>")]
     max_clock_offset: Option<HumanDuration>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Telemetry")]
+struct TelemetryToml {
+    /// The OTLP/HTTP endpoint of a collector, e.g. http://127.0.0.1:4318 (traces go to
+    /// /v1/traces, metrics to /v1/metrics). Not set: nothing is exported.
+    #[schemars(with = "Option<String>")]
+    otlp_endpoint: Option<Spanned<String>>,
+    /// The service.name of what is exported. Default probity.
+    service_name: Option<String>,
+    /// How often metrics are exported. Default 60s.
+    #[schemars(with = "Option<DurationSchema>")]
+    metrics_interval: Option<Spanned<HumanDuration>>,
 }
 
 /// `quorum = 2` or `quorum = "majority"`.
@@ -1000,6 +1037,7 @@ struct ConfigSchema {
     maintenance: Option<Vec<MaintenanceToml>>,
     component: Option<Vec<ComponentToml>>,
     vantage: Option<Vec<VantageToml>>,
+    telemetry: Option<TelemetryToml>,
 }
 
 /// The JSON Schema (draft 2020-12) of the configuration file.
@@ -1216,7 +1254,14 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     };
     // Each top-level key is a table (`[server]`) or an array of tables (`[[target]]`).
-    const TABLES: &[&str] = &["server", "evidence", "reconcile", "alerting", "status"];
+    const TABLES: &[&str] = &[
+        "server",
+        "evidence",
+        "reconcile",
+        "alerting",
+        "status",
+        "telemetry",
+    ];
     let mut tables: HashMap<String, Spanned<DeTable<'_>>> = HashMap::new();
     let mut arrays: HashMap<String, Vec<Spanned<DeTable<'_>>>> = HashMap::new();
     for (key, value) in root.get_ref() {
@@ -1259,6 +1304,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let reconcile_table = tables.remove("reconcile");
     let alerting_table = tables.remove("alerting");
     let status_table = tables.remove("status");
+    let telemetry_table = tables.remove("telemetry");
     let mut array = |k: &str| arrays.remove(k).unwrap_or_default();
     let target_values = array("target");
     let feed_values = array("feed");
@@ -1702,6 +1748,33 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
+    let mut telemetry = TelemetryConfig::default();
+    if let Some(t) = telemetry_table
+        .and_then(|t| read_table::<TelemetryToml>(&mut ck, t, TELEMETRY_KEYS, "[telemetry]"))
+    {
+        if let Some(e) = t.otlp_endpoint {
+            match expand_secrets(e.get_ref(), base_dir) {
+                Ok(v) if v.starts_with("http://") || v.starts_with("https://") => {
+                    telemetry.otlp_endpoint = Some(v)
+                }
+                Ok(_) => ck.at(
+                    e.span(),
+                    "[telemetry] `otlp_endpoint` is an http:// or https:// URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318",
+                ),
+                Err(err) => ck.at(e.span(), format!("[telemetry] {err}")),
+            }
+        }
+        if let Some(n) = t.service_name {
+            telemetry.service_name = n;
+        }
+        if let Some(i) = t.metrics_interval {
+            if i.get_ref().as_millis() < 1000 {
+                ck.at(i.span(), "[telemetry] `metrics_interval` is at least 1s");
+            }
+            telemetry.metrics_interval = i.into_inner();
+        }
+    }
+
     let mut vantages: Vec<VantageConfig> = Vec::new();
     for table in vantage_values {
         let Some(raw) = read_table::<VantageToml>(&mut ck, table, VANTAGE_KEYS, "[[vantage]]")
@@ -1801,6 +1874,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         maintenance,
         status,
         vantages,
+        telemetry,
     })
 }
 

@@ -22,6 +22,7 @@ pub mod sla;
 pub mod slo;
 pub mod status;
 pub mod store;
+pub mod telemetry;
 pub mod vantage;
 
 /// Installs the process-wide rustls crypto provider once (aws-lc-rs).

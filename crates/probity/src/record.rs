@@ -87,6 +87,7 @@ pub struct Recorder {
     /// When set, incident changes put their alerts in the outbox, in the same transaction.
     alerting: Option<Arc<crate::alert::Alerting>>,
     pushes: Option<mpsc::Receiver<Pushed>>,
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
 }
 
 impl Recorder {
@@ -145,7 +146,14 @@ impl Recorder {
             states,
             alerting: None,
             pushes: None,
+            telemetry: None,
         })
+    }
+
+    /// Exports every result it records (spans and metrics) through `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Option<Arc<crate::telemetry::Telemetry>>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     /// Takes agents' pushes from this channel too.
@@ -234,6 +242,9 @@ impl Recorder {
                         change,
                         now_ms,
                     );
+                    if let Some(t) = &self.telemetry {
+                        t.probe(&m.target, LOCAL_VANTAGE, &m.output);
+                    }
                 }
                 Input::Push(p) => {
                     let origins: Vec<String> = p.items.iter().map(|i| i.origin.clone()).collect();
@@ -272,6 +283,9 @@ impl Recorder {
                             change,
                             now_ms,
                         );
+                        if let Some(t) = &self.telemetry {
+                            t.probe(&item.target, &p.vantage, &item.output);
+                        }
                     }
                     replies.push((p.reply, receipt));
                 }

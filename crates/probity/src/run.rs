@@ -266,9 +266,19 @@ async fn generation(
     let alerting = crate::alert::Alerting::from_config(&config);
     // Agents' pushes reach the recorder through their own channel, answered after commit.
     let (push_tx, push_rx) = mpsc::channel(256);
+    // OpenTelemetry, when `[telemetry]` names a collector: built per configuration, flushed
+    // when it stops.
+    let telemetry = match crate::telemetry::Telemetry::start(&config.telemetry) {
+        Ok(t) => t.map(Arc::new),
+        Err(e) => {
+            tracing::error!(error = %e, "OpenTelemetry export is off: its exporter did not start");
+            None
+        }
+    };
     let recorder = Recorder::new(store.clone(), shared.clone(), &targets)?
         .with_alerting(alerting.clone())
-        .with_pushes(push_rx);
+        .with_pushes(push_rx)
+        .with_telemetry(telemetry.clone());
     let (tx, rx) = mpsc::channel(16_384);
     // Heartbeat targets are pushed to, not scheduled: their watchdog feeds the recorder too.
     let pushed: Vec<Arc<Target>> = targets
@@ -325,6 +335,7 @@ async fn generation(
         heartbeats,
         pushes: Some(push_tx),
         reload: Some(reload),
+        telemetry: telemetry.clone(),
     });
     let mut server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -520,5 +531,9 @@ async fn generation(
     pruner.abort();
     reconciler.abort();
     server.await.context("server")??;
+    if let Some(t) = telemetry {
+        // What the batch exporters hold is sent before the next configuration starts.
+        let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+    }
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub pushes: super::agents::Pushes,
     /// Where reload requests go; `None` where nothing can reload.
     pub reload: Option<tokio::sync::mpsc::Sender<crate::run::ReloadRequest>>,
+    /// Exports a span and metrics per request when `[telemetry]` is set.
+    pub telemetry: Option<Arc<crate::telemetry::Telemetry>>,
 }
 
 type Route = fn() -> axum::routing::MethodRouter<AppState>;
@@ -586,7 +588,8 @@ pub fn router(state: AppState) -> Router {
     }
     // Pages for people, and the Statuspage documents (one route serves the six paths the
     // table lists).
-    r.route("/dashboard", get(super::dashboard::overview))
+    let r = r
+        .route("/dashboard", get(super::dashboard::overview))
         .route(
             "/dashboard/login",
             get(super::dashboard::login_form).post(super::dashboard::login),
@@ -595,10 +598,16 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/incidents/{id}", get(super::dashboard::incident))
         .route("/dashboard/scorecard", get(super::dashboard::scorecard))
         .route("/dashboard/sla", get(super::dashboard::sla))
-        .route("/api/v2/{*path}", get(status_v2))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
+        .route("/api/v2/{*path}", get(status_v2));
+    // Each matched request is a span when telemetry is on.
+    let r = match state.telemetry.clone() {
+        Some(t) => r.route_layer(axum::middleware::from_fn_with_state(
+            t,
+            crate::telemetry::record_request,
+        )),
+        None => r,
+    };
+    r.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .with_state(state)
 }
 
