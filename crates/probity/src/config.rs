@@ -39,6 +39,27 @@ pub struct Config {
     /// Declared vantage points (`[[vantage]]`); agents not declared probe every target.
     pub vantages: Vec<VantageConfig>,
     pub telemetry: TelemetryConfig,
+    /// Results measured by other tools (`[[source]]`).
+    pub sources: Vec<SourceConfig>,
+}
+
+/// Where results measured by someone else come from (`[[source]]`).
+#[derive(Clone, Debug)]
+pub struct SourceConfig {
+    /// Also the vantage its results are recorded under.
+    pub name: String,
+    /// `prometheus`: a Prometheus server's HTTP query API, holding blackbox_exporter's series.
+    pub kind: String,
+    /// The server's base URL, secrets expanded: never print it.
+    pub url: String,
+    /// The URL as written.
+    pub display: String,
+    pub interval: HumanDuration,
+    pub timeout: HumanDuration,
+    /// Only series of this `job`.
+    pub job: Option<String>,
+    /// Each probity target (`kind = "external"`) and the `instance` label of its series.
+    pub targets: Vec<(String, String)>,
 }
 
 /// OpenTelemetry export (`[telemetry]`).
@@ -394,6 +415,10 @@ const TOP_KEYS: &[&str] = &[
     "component",
     "vantage",
     "telemetry",
+    "source",
+];
+const SOURCE_KEYS: &[&str] = &[
+    "name", "kind", "url", "interval", "timeout", "job", "targets",
 ];
 const TELEMETRY_KEYS: &[&str] = &["otlp_endpoint", "service_name", "metrics_interval"];
 const VANTAGE_KEYS: &[&str] = &[
@@ -527,7 +552,7 @@ const TARGET_KEYS: &[&str] = &[
     "token",
     "quorum",
 ];
-const KINDS: &[&str] = &["http", "tcp", "tls", "dns", "heartbeat"];
+const KINDS: &[&str] = &["http", "tcp", "tls", "dns", "heartbeat", "external"];
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -554,6 +579,32 @@ struct ServerToml {
     /// Agents whose clocks are further off have their results' times corrected. Default 2s.
     #[schemars(with = "Option<DurationSchema>")]
     max_clock_offset: Option<HumanDuration>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Source")]
+struct SourceToml {
+    /// The source's name; its results are recorded under this vantage name.
+    #[schemars(with = "String")]
+    name: Spanned<String>,
+    /// prometheus: read blackbox_exporter's series from a Prometheus server.
+    #[schemars(with = "String", extend("enum" = ["prometheus"]))]
+    kind: Spanned<String>,
+    /// The Prometheus server's base URL, e.g. http://prometheus:9090.
+    #[schemars(with = "String")]
+    url: Spanned<String>,
+    /// How often to read. Default 30s.
+    #[schemars(with = "Option<DurationSchema>")]
+    interval: Option<Spanned<HumanDuration>>,
+    /// How long one read may take. Default 10s.
+    #[schemars(with = "Option<DurationSchema>")]
+    timeout: Option<Spanned<HumanDuration>>,
+    /// Only series with this job label.
+    job: Option<String>,
+    /// Each probity target (kind = "external") and the instance label of its series.
+    #[schemars(with = "BTreeMap<String, String>")]
+    targets: Spanned<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -907,7 +958,10 @@ struct TargetToml {
     /// Where it runs, as free text.
     region: Option<String>,
     /// What to probe: http, tcp, tls, dns, or heartbeat (pushed, not probed).
-    #[schemars(with = "String", extend("enum" = ["http", "tcp", "tls", "dns", "heartbeat"]))]
+    #[schemars(
+        with = "String",
+        extend("enum" = ["http", "tcp", "tls", "dns", "heartbeat", "external"])
+    )]
     kind: Spanned<String>,
     /// How often to probe (at least 100ms). Default 30s.
     #[schemars(with = "Option<DurationSchema>")]
@@ -1038,6 +1092,7 @@ struct ConfigSchema {
     component: Option<Vec<ComponentToml>>,
     vantage: Option<Vec<VantageToml>>,
     telemetry: Option<TelemetryToml>,
+    source: Option<Vec<SourceToml>>,
 }
 
 /// The JSON Schema (draft 2020-12) of the configuration file.
@@ -1315,6 +1370,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let maintenance_values = array("maintenance");
     let component_values = array("component");
     let vantage_values = array("vantage");
+    let source_values = array("source");
 
     let server =
         server_table.and_then(|t| read_table::<ServerToml>(&mut ck, t, SERVER_KEYS, "[server]"));
@@ -1775,6 +1831,78 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
+    let mut sources: Vec<SourceConfig> = Vec::new();
+    for table in source_values {
+        let Some(raw) = read_table::<SourceToml>(&mut ck, table, SOURCE_KEYS, "[[source]]") else {
+            continue;
+        };
+        let before = ck.problems.len();
+        let name = raw.name.get_ref().clone();
+        let ctx = format!("source `{name}`");
+        if !valid_vantage_name(&name) || name == crate::record::LOCAL_VANTAGE {
+            ck.at(
+                raw.name.span(),
+                format!("{ctx}: a source's name is 1 to 64 lowercase letters, digits, `-`, `_` or `.` (not `local`): its results are recorded under it"),
+            );
+        }
+        if sources.iter().any(|s| s.name == name) {
+            ck.at(raw.name.span(), format!("duplicate {ctx}"));
+        }
+        if raw.kind.get_ref() != "prometheus" {
+            ck.at(
+                raw.kind.span(),
+                format!("{ctx}: unknown kind `{}` (prometheus)", raw.kind.get_ref()),
+            );
+        }
+        let url = secret(&mut ck, &raw.url, base_dir, &ctx);
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            ck.at(
+                raw.url.span(),
+                format!("{ctx}: `url` is the Prometheus server's http:// or https:// base URL"),
+            );
+        }
+        let interval = raw
+            .interval
+            .as_ref()
+            .map_or(HumanDuration::from_secs(30), |i| *i.get_ref());
+        if let Some(i) = &raw.interval
+            && i.get_ref().as_millis() < 1000
+        {
+            ck.at(i.span(), format!("{ctx}: `interval` is at least 1s"));
+        }
+        let mut mapped = Vec::new();
+        for (target, instance) in raw.targets.get_ref() {
+            match targets.iter().find(|t| &t.name == target) {
+                Some(t) if t.kind == "external" => mapped.push((target.clone(), instance.clone())),
+                Some(t) => ck.at(
+                    raw.targets.span(),
+                    format!("{ctx}: target `{target}` is `kind = \"{}\"`; a source's targets are `kind = \"external\"` (probity does not probe them itself)", t.kind),
+                ),
+                None => ck.at(raw.targets.span(), format!("{ctx}: no target named `{target}`")),
+            }
+        }
+        if raw.targets.get_ref().is_empty() {
+            ck.at(
+                raw.targets.span(),
+                format!("{ctx}: map at least one target to its `instance`"),
+            );
+        }
+        if ck.problems.len() == before {
+            sources.push(SourceConfig {
+                name,
+                kind: raw.kind.into_inner(),
+                url,
+                display: raw.url.into_inner(),
+                interval,
+                timeout: raw
+                    .timeout
+                    .map_or(HumanDuration::from_secs(10), |t| t.into_inner()),
+                job: raw.job,
+                targets: mapped,
+            });
+        }
+    }
+
     let mut vantages: Vec<VantageConfig> = Vec::new();
     for table in vantage_values {
         let Some(raw) = read_table::<VantageToml>(&mut ck, table, VANTAGE_KEYS, "[[vantage]]")
@@ -1798,7 +1926,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
         let probed: Vec<Target> = targets
             .iter()
-            .filter(|t| t.kind != "heartbeat")
+            .filter(|t| t.spec.is_probed())
             .cloned()
             .collect();
         let selected = raw.targets.is_empty()
@@ -1875,6 +2003,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         status,
         vantages,
         telemetry,
+        sources,
     })
 }
 
@@ -2448,7 +2577,7 @@ fn build_target(
             .unwrap_or_default();
         ck.at(
             raw.kind.span(),
-            format!("{ctx}: unknown kind `{kind}` (one of http, tcp, tls, dns){hint}"),
+            format!("{ctx}: unknown kind `{kind}` (one of http, tcp, tls, dns, heartbeat, external){hint}"),
         );
         return None;
     }
@@ -2560,6 +2689,7 @@ fn build_target(
         "tcp" => &["address", "send"],
         "tls" => &["address", "ca_file", "server_name"],
         "heartbeat" => &["grace", "token"],
+        "external" => &[],
         _ => &["record_type", "resolver", "dns"],
     };
     for (field, present, span) in kind_fields {
@@ -2606,6 +2736,10 @@ fn build_target(
         }
     };
     let (spec, display) = match kind.as_str() {
+        "external" => (
+            ProbeSpec::External,
+            "external: results from a [[source]]".to_string(),
+        ),
         "heartbeat" => {
             require(ck, &raw.token, "token");
             let token = raw
@@ -2854,11 +2988,7 @@ impl Config {
                 .iter()
                 .filter(|t| v.targets.contains(&t.name) || v.controls.contains(&t.name))
                 .collect(),
-            None => self
-                .targets
-                .iter()
-                .filter(|t| t.kind != "heartbeat")
-                .collect(),
+            None => self.targets.iter().filter(|t| t.spec.is_probed()).collect(),
         }
     }
 

@@ -178,3 +178,26 @@ pub fn agent_push(data: &[u8]) {
         }
     }
 }
+
+/// A Prometheus query answer (`[[source]]`): parsed into series or refused with a message,
+/// and the series turn into results without panicking.
+pub fn prometheus_matrix(data: &[u8]) {
+    match crate::sources::parse_matrix(data) {
+        Ok(series) => {
+            let points: Vec<(i64, f64)> = series.iter().flat_map(|s| s.points.clone()).collect();
+            let phases: Vec<(String, Vec<(i64, f64)>)> = series
+                .iter()
+                .map(|s| {
+                    (
+                        s.labels.get("phase").cloned().unwrap_or_default(),
+                        s.points.clone(),
+                    )
+                })
+                .collect();
+            let out = crate::sources::outputs(&points, &points, &phases, &points, &points);
+            assert_eq!(out.len(), points.len());
+            assert!(out.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+        }
+        Err(e) => assert!(!e.is_empty()),
+    }
+}

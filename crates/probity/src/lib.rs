@@ -20,6 +20,7 @@ pub mod run;
 pub mod schedule;
 pub mod sla;
 pub mod slo;
+pub mod sources;
 pub mod status;
 pub mod store;
 pub mod telemetry;

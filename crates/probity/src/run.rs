@@ -266,6 +266,7 @@ async fn generation(
     let alerting = crate::alert::Alerting::from_config(&config);
     // Agents' pushes reach the recorder through their own channel, answered after commit.
     let (push_tx, push_rx) = mpsc::channel(256);
+    let source_push_tx = push_tx.clone();
     // OpenTelemetry, when `[telemetry]` names a collector: built per configuration, flushed
     // when it stops.
     let telemetry = match crate::telemetry::Telemetry::start(&config.telemetry) {
@@ -481,6 +482,15 @@ async fn generation(
         ))
     });
 
+    // `[[source]]`s: results measured by other tools, through the recorder's push path.
+    let source_reader = (!config.sources.is_empty()).then(|| {
+        tokio::spawn(crate::sources::run(
+            config.sources.clone(),
+            Arc::new(targets.clone()),
+            source_push_tx.clone(),
+            shutdown.clone(),
+        ))
+    });
     let feed_poller = (!config.feeds.is_empty()).then(|| {
         tokio::spawn(crate::feeds::poll::run(
             config.feeds.clone(),
@@ -505,6 +515,11 @@ async fn generation(
     // The scheduler has returned: every probe it started has handed in its result and the
     // channel is closed, so the recorder drains and commits it all before returning.
     let _ = heartbeat_task.await;
+    if let Some(s) = source_reader {
+        // A read in flight finishes and is recorded; the readers stop before their next.
+        let _ = s.await;
+    }
+    drop(source_push_tx);
     if let Some(g) = gate_task {
         let _ = g.await;
     }

@@ -48,6 +48,11 @@ fn agent_push_corpus() {
 }
 
 #[test]
+fn prometheus_matrix_corpus() {
+    assert!(replay("prometheus_matrix", probity::fuzz::prometheus_matrix) >= 4);
+}
+
+#[test]
 fn feed_corpus() {
     assert!(replay("feed", probity::fuzz::feed) >= 5);
 }

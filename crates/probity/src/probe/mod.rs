@@ -31,6 +31,16 @@ pub enum ProbeSpec {
     Dns(DnsSpec),
     /// Pushed to (`/api/v1/heartbeat/{token}`), never probed.
     Heartbeat(HeartbeatSpec),
+    /// Measured by someone else and read from a `[[source]]`, never probed.
+    External,
+}
+
+impl ProbeSpec {
+    /// Whether probity's schedulers probe it (heartbeats and external targets get their
+    /// results from elsewhere).
+    pub fn is_probed(&self) -> bool {
+        !matches!(self, ProbeSpec::Heartbeat(_) | ProbeSpec::External)
+    }
 }
 
 /// A push heartbeat: the job pings every `interval`; a ping missing for `grace` more is a
@@ -50,6 +60,7 @@ impl ProbeSpec {
             ProbeSpec::Tls(_) => "tls",
             ProbeSpec::Dns(_) => "dns",
             ProbeSpec::Heartbeat(_) => "heartbeat",
+            ProbeSpec::External => "external",
         }
     }
 }
@@ -177,6 +188,10 @@ pub async fn run(
         ProbeSpec::Heartbeat(_) => Err(Failure::new(
             ErrorClass::Protocol,
             "a heartbeat target is pushed to, not probed",
+        )),
+        ProbeSpec::External => Err(Failure::new(
+            ErrorClass::Protocol,
+            "an external target's results come from a [[source]]; it is not probed",
         )),
     }
     .err();
