@@ -3302,7 +3302,7 @@ conditions = ["[STATUS] = 200"]
         let t = |body: &str| check(&format!("[[target]]\nname = \"t\"\n{body}\n"));
         assert_eq!(
             t("kind = \"htp\"\nurl = \"http://h/\""),
-            "p.toml:3:8: target `t`: unknown kind `htp` (one of http, tcp, tls, dns); did you mean `http`?"
+            "p.toml:3:8: target `t`: unknown kind `htp` (one of http, tcp, tls, dns, heartbeat, external); did you mean `http`?"
         );
         assert_eq!(
             t("kind = \"tcp\""),
