@@ -192,6 +192,21 @@ fn man(dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // A reader that stops early (`probity … | head`) closes the pipe; the rest of the
+    // output was not wanted, so stop quietly instead of reporting a panic.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     probity::cli::init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {

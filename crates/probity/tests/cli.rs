@@ -415,3 +415,37 @@ fn completions_and_manual_pages_come_from_the_cli_definition() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    // The reading end is closed before probity writes: its output is not wanted.
+    for args in [
+        vec![
+            "feeds",
+            "parse",
+            "--format",
+            "rss",
+            "docs/examples/feeds/statuspage-history.rss",
+            "--json",
+        ],
+        vec!["config", "schema"],
+        vec!["man"],
+    ] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut child = common::bin()
+            .args(&args)
+            .current_dir(&root)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
