@@ -156,6 +156,21 @@ pub async fn run_on(
             }
         });
     }
+    // One HTTP server for the whole run: it hands each request to the router of the
+    // generation that runs now, so a reload never closes a connection.
+    let current: Current = Arc::new(std::sync::RwLock::new(None));
+    let (server_stop_tx, mut server_stop) = watch::channel(false);
+    let server = {
+        let front = axum::Router::new().fallback_service(CurrentRouter(current.clone()));
+        let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
+        tokio::spawn(async move {
+            axum::serve(listener, front)
+                .with_graceful_shutdown(async move {
+                    let _ = server_stop.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    };
     let mut on_ready = Some(on_ready);
     let mut config = config;
     loop {
@@ -163,7 +178,8 @@ pub async fn run_on(
         let ready = on_ready.take();
         let mut running = std::pin::pin!(generation(
             config.clone(),
-            listener.try_clone()?,
+            addr,
+            current.clone(),
             store.clone(),
             signer.clone(),
             shared.clone(),
@@ -210,8 +226,46 @@ pub async fn run_on(
             _ => break,
         }
     }
+    // Last, the server: everything measured is committed before it stops answering.
+    let _ = server_stop_tx.send(true);
+    server.await.context("server")??;
     tracing::info!("stopped; everything measured is stored");
     Ok(())
+}
+
+/// The router of the generation that runs now (none before the first starts).
+type Current = Arc<std::sync::RwLock<Option<axum::Router>>>;
+
+/// Serves each request with the current generation's router.
+#[derive(Clone)]
+struct CurrentRouter(Current);
+
+impl tower_service::Service<axum::extract::Request> for CurrentRouter {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        let router = self.0.read().expect("router lock").clone();
+        Box::pin(async move {
+            match router {
+                Some(mut r) => tower_service::Service::call(&mut r, req).await,
+                None => Ok(axum::response::IntoResponse::into_response((
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "starting\n",
+                ))),
+            }
+        })
+    }
 }
 
 /// A request to reload the configuration: answered with a summary, or with the problems
@@ -253,7 +307,8 @@ fn check_reload(running: &Config) -> Result<(Config, String), String> {
 #[allow(clippy::too_many_arguments)]
 async fn generation(
     config: Config,
-    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    current: Current,
     store: Arc<dyn Store>,
     signer: probity_core::note::NoteSigner,
     shared: Arc<Shared>,
@@ -324,8 +379,6 @@ async fn generation(
         (gtx, Some(task))
     };
 
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let addr = listener.local_addr()?;
     let app = router(AppState {
         shared: shared.clone(),
         store: store.clone(),
@@ -338,14 +391,8 @@ async fn generation(
         reload: Some(reload),
         telemetry: telemetry.clone(),
     });
-    let mut server_stop = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    // From now on requests reach this configuration.
+    *current.write().expect("router lock") = Some(app);
 
     let pruner = {
         let store = store.clone();
@@ -545,7 +592,6 @@ async fn generation(
     }
     pruner.abort();
     reconciler.abort();
-    server.await.context("server")??;
     if let Some(t) = telemetry {
         // What the batch exporters hold is sent before the next configuration starts.
         let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;

@@ -26,6 +26,21 @@ fn write(path: &Path, targets: &[(&str, SocketAddr, &str)], extra: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// A GET's status, or `None` when the connection failed (refused, reset, cut short).
+fn status_of(addr: SocketAddr, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    raw.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn names(addr: SocketAddr) -> Vec<String> {
     get_json(addr, "/api/v1/targets")
         .as_array()
@@ -90,6 +105,21 @@ fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
         (results(addr, "b").len() >= 5).then_some(())
     });
     let a_before = results(addr, "a").len();
+    // Readers all through the reloads: every request is answered, none is reset.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = {
+        let (stop, failures, answered) = (stop.clone(), failures.clone(), answered.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match status_of(addr, "/api/v1/targets") {
+                    Some(200) => answered.fetch_add(1, Ordering::SeqCst),
+                    _ => failures.fetch_add(1, Ordering::SeqCst),
+                };
+            }
+        })
+    };
 
     // Without a token: refused, nothing changes.
     write(&cfg, &[("a", a, "300ms"), ("c", c, "200ms")], agent_only_a);
@@ -166,6 +196,15 @@ fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
     });
     // b's history from before its removal is still there.
     assert!(results(addr, "b").len() >= 5);
+
+    stop.store(true, Ordering::SeqCst);
+    reader.join().unwrap();
+    assert_eq!(
+        failures.load(Ordering::SeqCst),
+        0,
+        "a request failed during a reload"
+    );
+    assert!(answered.load(Ordering::SeqCst) > 20);
 
     // The agent pushed through every reload: each of its results is stored exactly once.
     common::signal(&agent, "TERM");
