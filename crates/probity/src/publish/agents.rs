@@ -1,6 +1,6 @@
 //! The server's side of agents: their assignment, their pushes, and `/api/v1/vantages`.
 
-use super::api::{ApiError, AppState, rfc3339};
+use super::api::{ApiError, AppState, blocking, rfc3339};
 use crate::agent::wire::{
     Assignment, MAX_PUSH_BYTES, MAX_PUSH_RESULTS, PushBody, PushResponse, Rejected,
 };
@@ -89,11 +89,7 @@ pub fn assignment(s: &AppState, agent: &str) -> Assignment {
 /// `GET /api/v1/agent/targets`.
 pub async fn targets(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let st = s.clone();
-    let agent = tokio::task::spawn_blocking(move || agent_of(&st, &headers))
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let agent = blocking(move || agent_of(&st, &headers)).await??;
     Ok(Json(assignment(&s, &agent)).into_response())
 }
 
@@ -105,11 +101,7 @@ pub async fn results(
 ) -> Result<Response, ApiError> {
     let received_at_ms = jiff::Timestamp::now().as_millisecond();
     let st = s.clone();
-    let agent = tokio::task::spawn_blocking(move || agent_of(&st, &headers))
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let agent = blocking(move || agent_of(&st, &headers)).await??;
     let bound = s.config.server.max_clock_offset.as_millis() as i64;
     let assigned: std::collections::HashSet<&str> = s
         .config
@@ -371,17 +363,9 @@ const STALE_AFTER_MS: i64 = 60_000;
 /// `GET /api/v1/vantages`: each vantage's last contact, clock, backlog and health.
 pub async fn vantages(State(s): State<AppState>) -> Result<Response, ApiError> {
     let store = s.store.clone();
-    let stored = tokio::task::spawn_blocking(move || store.vantages())
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "reading vantages");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the store could not answer",
-            )
-        })?;
+    let stored = blocking(move || store.vantages())
+        .await?
+        .map_err(ApiError::internal)?;
     Ok(Json(vantages_json(&s, &stored)).into_response())
 }
 

@@ -5,7 +5,7 @@
 //! status-page component first; a target only when `[status] target_badges = true`,
 //! since the badges are public and a target's name and state may not be.
 
-use super::api::{ApiError, AppState};
+use super::api::{ApiError, AppState, blocking};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -137,19 +137,9 @@ pub async fn status(
     let state = match subject(&s, &name)? {
         Subject::Component(c) => {
             let store = s.store.clone();
-            let incidents = tokio::task::spawn_blocking(move || store.status_incidents())
-                .await
-                .map_err(|e| {
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-                })?
-                .map_err(|e| {
-                    tracing::error!(error = %e, "badge: reading incidents");
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        "the store could not answer",
-                    )
-                })?;
+            let incidents = blocking(move || store.status_incidents())
+                .await?
+                .map_err(ApiError::internal)?;
             let now = jiff::Timestamp::now().as_millisecond();
             crate::status::component_status(&s.config, &s.shared, &incidents, &c, now)
         }
@@ -177,8 +167,7 @@ pub async fn uptime(
     Path(name): Path<String>,
     q: Result<Query<UptimeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let window = match q.window.as_deref() {
         None => HumanDuration::from_secs(30 * 86_400),
         Some(w) => w
@@ -186,11 +175,9 @@ pub async fn uptime(
             .ok()
             .filter(|d| (3_600_000..=400 * 86_400_000).contains(&d.as_millis()))
             .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    format!("`window` is a duration from 1h to 400d, such as 30d, not {w:?}"),
-                )
+                ApiError::bad_request(format!(
+                    "`window` is a duration from 1h to 400d, such as 30d, not {w:?}"
+                ))
             })?,
     };
     let targets = match subject(&s, &name)? {
@@ -200,7 +187,7 @@ pub async fn uptime(
     let now = jiff::Timestamp::now().as_millisecond();
     let since = now - window.as_millis() as i64;
     let store = s.store.clone();
-    let totals = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
+    let totals = blocking(move || -> Result<_, crate::store::StoreError> {
         let mut all = crate::store::Availability::default();
         for t in &targets {
             let a = store.availability(t, since, now + 1)?;
@@ -210,16 +197,8 @@ pub async fn uptime(
         }
         Ok(all)
     })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-    .map_err(|e| {
-        tracing::error!(error = %e, "badge: reading availability");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the store could not answer",
-        )
-    })?;
+    .await?
+    .map_err(ApiError::internal)?;
     let (message, color) = uptime_badge(totals.uptime());
     Ok(respond(svg(&format!("uptime {window}"), &message, color)))
 }
