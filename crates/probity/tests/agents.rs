@@ -13,91 +13,13 @@ use common::{Running, get_json, post_json, run, wait_for};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A `probity agent` child process.
-struct Agent {
-    child: Child,
-}
-
-impl Agent {
-    fn start(
-        server: SocketAddr,
-        token: &str,
-        name: &str,
-        spool: &Path,
-        env: &[(&str, String)],
-    ) -> Agent {
-        let mut cmd = common::bin();
-        cmd.args([
-            "agent",
-            "--server",
-            &format!("http://{server}"),
-            "--name",
-            name,
-        ])
-        .arg("--spool")
-        .arg(spool)
-        .env("PROBITY_AGENT_TOKEN", token)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Agent {
-            child: cmd.spawn().expect("spawn probity agent"),
-        }
-    }
-
-    /// SIGTERM: the agent stops probing and makes a last push of its spool.
-    fn stop(mut self) {
-        common::signal(&self.child, "TERM");
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "agent exited with {status:?}");
-        std::mem::forget(self);
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn agent_token(config: &Path, name: &str) -> String {
-    agent_token_env(config, name, &[])
-}
-
-/// `probity token create --agent NAME`, with the environment the configuration needs.
-fn agent_token_env(config: &Path, name: &str, env: &[(&str, String)]) -> String {
-    let mut cmd = common::bin();
-    cmd.args(["token", "create", "--config"])
-        .arg(config)
-        .args(["--agent", name]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let (code, out, err) = (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert_eq!(code, 0, "{err}");
-    let token = out.lines().last().unwrap().trim().to_string();
-    assert!(token.starts_with("pba_"), "{out}");
-    token
+    common::agent_token(config, name, &[])
 }
 
 fn write(dir: &Path, text: &str) -> PathBuf {
@@ -126,16 +48,6 @@ fn incidents(addr: SocketAddr) -> Vec<serde_json::Value> {
         .as_array()
         .unwrap()
         .clone()
-}
-
-fn results(addr: SocketAddr, target: &str) -> Vec<serde_json::Value> {
-    get_json(
-        addr,
-        &format!("/api/v1/targets/{target}/results?limit=10000"),
-    )
-    .as_array()
-    .unwrap()
-    .clone()
 }
 
 fn states(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -179,19 +91,19 @@ region = "us-east"
     );
     let server_env = [("WEB_ADDR", local_web.to_string())];
     let (ta, tb) = (
-        agent_token_env(&config, "a", &server_env),
-        agent_token_env(&config, "b", &server_env),
+        common::agent_token(&config, "a", &server_env),
+        common::agent_token(&config, "b", &server_env),
     );
     let server = Running::start_with_env(&config, &[("WEB_ADDR", local_web.to_string())]);
     let addr = server.addr;
-    let _a = Agent::start(
+    let _a = common::Agent::start(
         addr,
         &ta,
         "a",
         &dir.path().join("spool-a"),
         &[("WEB_ADDR", a_web.to_string())],
     );
-    let _b = Agent::start(
+    let _b = common::Agent::start(
         addr,
         &tb,
         "b",
@@ -257,7 +169,7 @@ region = "us-east"
     });
 
     // Every result says where it was taken; the agents are known with their clocks.
-    let rs = results(addr, "web");
+    let rs = common::results(addr, "web");
     let vantages: BTreeSet<&str> = rs.iter().map(|r| r["vantage"].as_str().unwrap()).collect();
     assert_eq!(vantages, BTreeSet::from(["a", "b", "local"]));
     let v = get_json(addr, "/api/v1/vantages");
@@ -345,10 +257,10 @@ controls = ["control"]
         ("WEB_ADDR", web.to_string()),
         ("CTL_ADDR", server_ctl.to_string()),
     ];
-    let token = agent_token_env(&config, "edge", &server_env);
+    let token = common::agent_token(&config, "edge", &server_env);
     let server = Running::start_with_env(&config, &server_env);
     let addr = server.addr;
-    let _agent = Agent::start(addr, &token, "edge", &dir.path().join("spool"), &env);
+    let _agent = common::Agent::start(addr, &token, "edge", &dir.path().join("spool"), &env);
     wait_for(Duration::from_secs(20), || {
         (vantage_states(addr, "web").get("edge").map(String::as_str) == Some("up")).then_some(())
     });
@@ -357,7 +269,7 @@ controls = ["control"]
     web_up.store(false, Ordering::SeqCst);
     ctl_up.store(false, Ordering::SeqCst);
     let unmeasured = wait_for(Duration::from_secs(10), || {
-        let n = results(addr, "web")
+        let n = common::results(addr, "web")
             .iter()
             .filter(|r| r["vantage"] == "edge" && r["unmeasured"] == true)
             .count();
@@ -389,7 +301,7 @@ controls = ["control"]
     ctl_up.store(true, Ordering::SeqCst);
     let incident = wait_for(Duration::from_secs(10), || incidents(addr).first().cloned());
     assert_eq!(incident["target"], "web");
-    let down = results(addr, "web")
+    let down = common::results(addr, "web")
         .iter()
         .filter(|r| r["vantage"] == "edge" && r["status"] == "down" && r["unmeasured"] == false)
         .count();
@@ -462,23 +374,6 @@ impl Proxy {
     }
 }
 
-/// The agent's results for `target` by boot: the sequence numbers of each boot's ids.
-fn sequences(rs: &[serde_json::Value], vantage: &str) -> BTreeMap<String, Vec<u64>> {
-    let mut by: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for r in rs.iter().filter(|r| r["vantage"] == vantage) {
-        let origin = r["origin"].as_str().expect("agent results carry their id");
-        let mut parts = origin.split(':');
-        assert_eq!(parts.next(), Some(vantage));
-        let boot = parts.next().unwrap().to_string();
-        let n: u64 = parts.next().unwrap().parse().unwrap();
-        by.entry(boot).or_default().push(n);
-    }
-    for v in by.values_mut() {
-        v.sort_unstable();
-    }
-    by
-}
-
 #[test]
 fn server_restarts_cutoffs_and_agent_kills_lose_and_double_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -503,9 +398,9 @@ timeout = "1s"
     let spool = dir.path().join("spool");
     let server = Running::start(&config);
     let proxy = Proxy::start(server.addr);
-    let agent = Agent::start(proxy.addr, &token, "far", &spool, &[]);
+    let agent = common::Agent::start(proxy.addr, &token, "far", &spool, &[]);
     let count = |addr| {
-        results(addr, "web")
+        common::results(addr, "web")
             .iter()
             .filter(|r| r["vantage"] == "far")
             .count()
@@ -540,14 +435,14 @@ timeout = "1s"
 
     // The agent is killed outright, and starts again on the same spool.
     agent.kill();
-    let agent = Agent::start(proxy.addr, &token, "far", &spool, &[]);
+    let agent = common::Agent::start(proxy.addr, &token, "far", &spool, &[]);
     let again = count(server.addr);
     wait_for(Duration::from_secs(20), || {
         (count(server.addr) >= again + 10).then_some(())
     });
     agent.stop();
 
-    let rs = results(server.addr, "web");
+    let rs = common::results(server.addr, "web");
     let origins: Vec<&str> = rs
         .iter()
         .filter(|r| r["vantage"] == "far")
@@ -555,13 +450,10 @@ timeout = "1s"
         .collect();
     let unique: BTreeSet<&str> = origins.iter().copied().collect();
     assert_eq!(unique.len(), origins.len(), "a result was stored twice");
-    let seqs = sequences(&rs, "far");
+    let seqs = common::sequences(&rs, "far");
     assert_eq!(seqs.len(), 2, "two boots of the agent");
-    for (boot, ns) in &seqs {
-        // Numbered as spooled: every spooled result of each boot reached the server.
-        let expected: Vec<u64> = (1..=*ns.last().unwrap()).collect();
-        assert_eq!(ns, &expected, "boot {boot}: a gap means a result was lost");
-    }
+    // Numbered as spooled: every spooled result of each boot reached the server.
+    common::assert_no_gaps(&seqs);
     // Rollups counted each result once.
     let rolled: u64 = get_json(server.addr, "/api/v1/targets/web/rollups")
         .as_array()
@@ -693,7 +585,7 @@ targets = ["web"]
     );
     assert_eq!(status, 413, "{body}");
     assert!(
-        results(addr, "web").is_empty(),
+        common::results(addr, "web").is_empty(),
         "nothing refused was stored"
     );
 
@@ -709,7 +601,7 @@ targets = ["web"]
         assert_eq!(body["accepted"], if round == 0 { 1 } else { 0 });
         assert_eq!(body["duplicates"], if round == 0 { 0 } else { 1 });
     }
-    assert_eq!(results(addr, "web").len(), 1);
+    assert_eq!(common::results(addr, "web").len(), 1);
     // An agent whose clock is a minute slow: its results' times are corrected, and say so.
     let (status, body) = post_json(
         addr,
@@ -719,7 +611,7 @@ targets = ["web"]
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["clock_corrected"], true);
-    let rs = results(addr, "web");
+    let rs = common::results(addr, "web");
     let fixed = rs.iter().find(|r| r["origin"] == "edge:b1:2").unwrap();
     assert_eq!(fixed["clock_offset_ms"], 60_000);
     let at = fixed["at"]
@@ -820,9 +712,14 @@ controls = ["control"]
     let addr = server.addr;
     let island = |r: &serde_json::Value| r["vantage"] == "island";
     // First on the host's network: it gets its assignment and delivers.
-    let agent = Agent::start(addr, &token, "island", &spool, &[]);
+    let agent = common::Agent::start(addr, &token, "island", &spool, &[]);
     wait_for(Duration::from_secs(20), || {
-        (results(addr, "web").iter().filter(|r| island(r)).count() >= 3).then_some(())
+        (common::results(addr, "web")
+            .iter()
+            .filter(|r| island(r))
+            .count()
+            >= 3)
+            .then_some(())
     });
     agent.stop();
 
@@ -830,25 +727,27 @@ controls = ["control"]
     let mut child = std::process::Command::new("unshare")
         .args(["-n", "--"])
         .arg(env!("CARGO_BIN_EXE_probity"))
-        .args([
-            "agent",
-            "--server",
+        .args(common::agent_args(
             &format!("http://{addr}"),
-            "--name",
             "island",
-        ])
-        .arg("--spool")
-        .arg(&spool)
+            &spool,
+        ))
         .env("PROBITY_AGENT_TOKEN", &token)
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let delivered = results(addr, "web").iter().filter(|r| island(r)).count();
+    let delivered = common::results(addr, "web")
+        .iter()
+        .filter(|r| island(r))
+        .count();
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        results(addr, "web").iter().filter(|r| island(r)).count(),
+        common::results(addr, "web")
+            .iter()
+            .filter(|r| island(r))
+            .count(),
         delivered,
         "an isolated agent delivers nothing"
     );
@@ -857,22 +756,19 @@ controls = ["control"]
 
     // Back on the network: the backlog arrives, every result of the isolated spell
     // unmeasured, and no incident.
-    let agent = Agent::start(addr, &token, "island", &spool, &[]);
+    let agent = common::Agent::start(addr, &token, "island", &spool, &[]);
     let rs = wait_for(Duration::from_secs(20), || {
-        let rs = results(addr, "web");
-        (sequences(&rs, "island").len() == 3
+        let rs = common::results(addr, "web");
+        (common::sequences(&rs, "island").len() == 3
             && rs.iter().filter(|r| island(r)).count() >= delivered + 15)
             .then_some(rs)
     });
     agent.stop();
     // The agent numbers its results across all its targets: the control's count too.
-    let mut all = results(addr, "web");
-    all.extend(results(addr, "control"));
-    let seqs = sequences(&all, "island");
-    for (boot, ns) in &seqs {
-        let expected: Vec<u64> = (1..=*ns.last().unwrap()).collect();
-        assert_eq!(ns, &expected, "boot {boot}: a result was lost");
-    }
+    let mut all = common::results(addr, "web");
+    all.extend(common::results(addr, "control"));
+    let seqs = common::sequences(&all, "island");
+    common::assert_no_gaps(&seqs);
     let isolated_boot = rs
         .iter()
         .filter(|r| island(r) && r["unmeasured"] == true)
@@ -968,27 +864,18 @@ interval = "200ms"
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &ca_pem).unwrap();
     let count = || {
-        results(addr, "web")
+        common::results(addr, "web")
             .iter()
             .filter(|r| r["vantage"] == "tls")
             .count()
     };
     // Without the CA, the server's certificate is not trusted: nothing is pushed.
-    let mut untrusting = common::bin()
-        .args([
-            "agent",
-            "--server",
-            &format!("https://localhost:{port}"),
-            "--name",
-            "tls",
-        ])
-        .arg("--spool")
-        .arg(dir.path().join("spool-a"))
-        .env("PROBITY_AGENT_TOKEN", &token)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let server_url = format!("https://localhost:{port}");
+    let mut untrusting =
+        common::agent_command(&server_url, &token, "tls", &dir.path().join("spool-a"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(count(), 0, "an untrusted server gets nothing");
     untrusting.kill().unwrap();
@@ -996,25 +883,10 @@ interval = "200ms"
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("waiting for the server"), "{log}");
     // With it, over TLS.
-    let mut trusting = common::bin()
-        .args([
-            "agent",
-            "--server",
-            &format!("https://localhost:{port}"),
-            "--name",
-            "tls",
-        ])
-        .arg("--spool")
-        .arg(dir.path().join("spool-b"))
-        .arg("--ca-file")
-        .arg(&ca)
-        .env("PROBITY_AGENT_TOKEN", &token)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut with_ca =
+        common::agent_command(&server_url, &token, "tls", &dir.path().join("spool-b"));
+    with_ca.arg("--ca-file").arg(&ca);
+    let trusting = common::Agent::spawn(with_ca);
     wait_for(Duration::from_secs(20), || (count() >= 3).then_some(()));
-    common::signal(&trusting, "TERM");
-    assert!(trusting.wait().unwrap().success());
+    trusting.stop();
 }

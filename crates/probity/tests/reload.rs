@@ -5,10 +5,9 @@
 mod common;
 
 use common::{Running, get_json, post_json, wait_for};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -50,16 +49,6 @@ fn names(addr: SocketAddr) -> Vec<String> {
         .collect()
 }
 
-fn results(addr: SocketAddr, target: &str) -> Vec<serde_json::Value> {
-    get_json(
-        addr,
-        &format!("/api/v1/targets/{target}/results?limit=10000"),
-    )
-    .as_array()
-    .unwrap()
-    .clone()
-}
-
 #[test]
 fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,40 +60,18 @@ fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
     // The agent probes a, which every version of the file keeps.
     let agent_only_a = "\n[[vantage]]\nname = \"far\"\ntargets = [\"a\"]\n";
     write(&cfg, &[("a", a, "200ms"), ("b", b, "200ms")], agent_only_a);
-    let out = common::bin()
-        .args(["token", "create", "--config"])
-        .arg(&cfg)
-        .args(["--agent", "far"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let agent_token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let agent_token = common::agent_token(&cfg, "far", &[]);
     let server = Running::start(&cfg);
     let addr = server.addr;
-    let mut agent = common::bin()
-        .args([
-            "agent",
-            "--server",
-            &format!("http://{addr}"),
-            "--name",
-            "far",
-        ])
-        .arg("--spool")
-        .arg(dir.path().join("spool"))
-        .env("PROBITY_AGENT_TOKEN", &agent_token)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let agent = common::Agent::start(addr, &agent_token, "far", &dir.path().join("spool"), &[]);
     let incident = wait_for(Duration::from_secs(15), || {
         let open = get_json(addr, "/api/v1/incidents?status=open");
         open.as_array()?.first().cloned()
     });
     wait_for(Duration::from_secs(15), || {
-        (results(addr, "b").len() >= 5).then_some(())
+        (common::results(addr, "b").len() >= 5).then_some(())
     });
-    let a_before = results(addr, "a").len();
+    let a_before = common::results(addr, "a").len();
     // Readers all through the reloads: every request is answered, none is reset.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -151,7 +118,8 @@ fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
     assert_eq!(open[0]["id"], incident["id"], "{open}");
     assert_eq!(open[0]["started_at"], incident["started_at"]);
     wait_for(Duration::from_secs(10), || {
-        (results(addr, "a").len() > a_before + 5 && results(addr, "c").len() >= 3).then_some(())
+        (common::results(addr, "a").len() > a_before + 5 && common::results(addr, "c").len() >= 3)
+            .then_some(())
     });
 
     // A file that does not load is refused with check's words; the running one stays.
@@ -195,7 +163,7 @@ fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
         i["resolved_at"].is_string().then_some(())
     });
     // b's history from before its removal is still there.
-    assert!(results(addr, "b").len() >= 5);
+    assert!(common::results(addr, "b").len() >= 5);
 
     stop.store(true, Ordering::SeqCst);
     reader.join().unwrap();
@@ -207,11 +175,18 @@ fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
     assert!(answered.load(Ordering::SeqCst) > 20);
 
     // The agent pushed through every reload: each of its results is stored exactly once.
-    common::signal(&agent, "TERM");
-    assert!(agent.wait().unwrap().success());
+    wait_for(Duration::from_secs(10), || {
+        (common::results(addr, "a")
+            .iter()
+            .filter(|r| r["vantage"] == "far")
+            .count()
+            >= 10)
+            .then_some(())
+    });
+    agent.stop();
     let mut all = Vec::new();
     for t in ["a", "b", "c"] {
-        all.extend(results(addr, t));
+        all.extend(common::results(addr, t));
     }
     let origins: Vec<&str> = all
         .iter()
@@ -220,18 +195,9 @@ fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
         .collect();
     let unique: BTreeSet<&str> = origins.iter().copied().collect();
     assert_eq!(unique.len(), origins.len(), "a result stored twice");
-    let mut by_boot: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-    for o in &origins {
-        let mut p = o.split(':');
-        let (_, boot, n) = (p.next(), p.next().unwrap(), p.next().unwrap());
-        by_boot.entry(boot).or_default().push(n.parse().unwrap());
-    }
-    assert_eq!(by_boot.len(), 1);
-    for ns in by_boot.values_mut() {
-        ns.sort_unstable();
-        let expected: Vec<u64> = (1..=*ns.last().unwrap()).collect();
-        assert_eq!(ns, &expected, "a pushed result was lost across the reloads");
-    }
+    let seqs = common::sequences(&all, "far");
+    assert_eq!(seqs.len(), 1);
+    common::assert_no_gaps(&seqs);
     assert!(origins.len() >= 10, "{}", origins.len());
     let far = get_json(addr, "/api/v1/vantages")
         .as_array()

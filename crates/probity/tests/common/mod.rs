@@ -298,3 +298,137 @@ pub fn promtool_check(test: &str, metrics: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The arguments of `probity agent` pushing to `server_url` as `name` with `spool`.
+pub fn agent_args(server_url: &str, name: &str, spool: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = ["agent", "--server", server_url, "--name", name]
+        .iter()
+        .map(Into::into)
+        .collect();
+    args.push("--spool".into());
+    args.push(spool.into());
+    args
+}
+
+/// `probity agent …` with its token in the environment and quiet output, ready to adjust
+/// and spawn.
+pub fn agent_command(server_url: &str, token: &str, name: &str, spool: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.args(agent_args(server_url, name, spool))
+        .env("PROBITY_AGENT_TOKEN", token)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// A `probity agent` child process, killed on drop.
+pub struct Agent {
+    pub child: Child,
+}
+
+impl Agent {
+    /// An agent pushing to `http://server`, with extra environment.
+    pub fn start(
+        server: SocketAddr,
+        token: &str,
+        name: &str,
+        spool: &Path,
+        env: &[(&str, String)],
+    ) -> Agent {
+        let mut cmd = agent_command(&format!("http://{server}"), token, name, spool);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Agent::spawn(cmd)
+    }
+
+    pub fn spawn(mut cmd: Command) -> Agent {
+        Agent {
+            child: cmd.spawn().expect("spawn probity agent"),
+        }
+    }
+
+    /// SIGTERM: the agent stops probing and makes a last push of its spool.
+    pub fn stop(mut self) {
+        signal(&self.child, "TERM");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "agent exited with {status:?}");
+        std::mem::forget(self);
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `probity token create --agent NAME`, with the environment the configuration needs;
+/// returns the token.
+pub fn agent_token(config: &Path, name: &str, env: &[(&str, String)]) -> String {
+    let mut cmd = bin();
+    cmd.args(["token", "create", "--config"])
+        .arg(config)
+        .args(["--agent", name]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = stdout.lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("pba_"), "{stdout}");
+    token
+}
+
+/// A target's results (up to 10,000), newest first.
+pub fn results(addr: SocketAddr, target: &str) -> Vec<serde_json::Value> {
+    get_json(
+        addr,
+        &format!("/api/v1/targets/{target}/results?limit=10000"),
+    )
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+/// The agent ids (`vantage:boot:n`) of `vantage`'s results, each boot's numbers sorted.
+pub fn sequences(
+    rs: &[serde_json::Value],
+    vantage: &str,
+) -> std::collections::BTreeMap<String, Vec<u64>> {
+    let mut by: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for r in rs.iter().filter(|r| r["vantage"] == vantage) {
+        let origin = r["origin"].as_str().expect("agent results carry their id");
+        let mut parts = origin.split(':');
+        assert_eq!(parts.next(), Some(vantage));
+        let boot = parts.next().unwrap().to_string();
+        let n: u64 = parts.next().unwrap().parse().unwrap();
+        by.entry(boot).or_default().push(n);
+    }
+    for v in by.values_mut() {
+        v.sort_unstable();
+    }
+    by
+}
+
+/// Every boot's results are numbered 1..=N with none missing: nothing the agent spooled
+/// was lost (and `sequences` found no id twice if the caller checked uniqueness).
+pub fn assert_no_gaps(seqs: &std::collections::BTreeMap<String, Vec<u64>>) {
+    for (boot, ns) in seqs {
+        let expected: Vec<u64> = (1..=*ns.last().unwrap()).collect();
+        assert_eq!(ns, &expected, "boot {boot}: a gap means a result was lost");
+    }
+}
