@@ -131,37 +131,9 @@ fn the_dashboard_shows_the_demo_in_chromium() {
     if !available() {
         return;
     }
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut demo = common::bin()
-        .args(["demo", "--fast", "--duration", "30s", "--listen"])
-        .arg(addr.to_string())
-        .arg("--data-dir")
-        .arg(dir.path().join("demo"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // The banner names the dashboard's token.
-    let stdout = demo.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(t) = line.split("sign in with ").nth(1) {
-                let _ = tx.send(t.trim_end_matches(')').to_string());
-            }
-        }
-    });
-    let token = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let demo = common::DemoRun::start("30s", &dir.path().join("demo"));
+    let (addr, token) = (demo.addr, demo.token.clone());
     // Wait for the storage outage to be over and the status page's post to be seen.
     let storage_incident = common::wait_for(std::time::Duration::from_secs(25), || {
         let v = common::try_get_json(addr, "/api/v1/incidents?status=all")?;
@@ -302,6 +274,5 @@ fn the_dashboard_shows_the_demo_in_chromium() {
         let png = std::fs::read(dir.path().join(format!("shot-{page}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{page}");
     }
-    let _ = demo.kill();
-    let _ = demo.wait();
+    drop(demo);
 }

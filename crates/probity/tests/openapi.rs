@@ -74,36 +74,9 @@ fn the_document_is_complete_and_the_reference_page_matches_it() {
 #[test]
 fn the_running_server_keeps_to_its_document() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let data = dir.path().join("demo");
-    let mut demo = common::bin()
-        .args(["demo", "--fast", "--duration", "150s", "--listen"])
-        .arg(addr.to_string())
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = demo.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(t) = line.split("sign in with ").nth(1) {
-                let _ = tx.send(t.trim_end_matches(')').to_string());
-            }
-        }
-    });
-    let token = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let demo = common::DemoRun::start("150s", &data);
+    let (addr, token) = (demo.addr, demo.token.clone());
     let served = common::wait_for(Duration::from_secs(20), || {
         common::try_get_json(addr, "/api/openapi.json")
     });
@@ -150,8 +123,6 @@ fn the_running_server_keeps_to_its_document() {
         eprintln!(
             "the_running_server_keeps_to_its_document: SKIPPED the API tester: schemathesis is not installed"
         );
-        let _ = demo.kill();
-        let _ = demo.wait();
         return;
     };
     let report = |o: &std::process::Output| {
@@ -174,6 +145,5 @@ fn the_running_server_keeps_to_its_document() {
         "schemathesis (agents) found problems:\n{}",
         report(&out)
     );
-    let _ = demo.kill();
-    let _ = demo.wait();
+    drop(demo);
 }

@@ -432,3 +432,54 @@ pub fn assert_no_gaps(seqs: &std::collections::BTreeMap<String, Vec<u64>>) {
         assert_eq!(ns, &expected, "boot {boot}: a gap means a result was lost");
     }
 }
+
+/// `probity demo --fast` on a free port for `duration`, with the dashboard token its
+/// banner prints; stopped on drop.
+pub struct DemoRun {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub token: String,
+}
+
+impl DemoRun {
+    pub fn start(duration: &str, data_dir: &Path) -> DemoRun {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut child = bin()
+            .args(["demo", "--fast", "--duration", duration, "--listen"])
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The banner names the dashboard's token.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(t) = line.split("sign in with ").nth(1) {
+                    let _ = tx.send(t.trim_end_matches(')').to_string());
+                }
+            }
+        });
+        let token = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        DemoRun { child, addr, token }
+    }
+}
+
+impl Drop for DemoRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
