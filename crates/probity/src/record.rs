@@ -313,13 +313,13 @@ impl Recorder {
             .batches_written
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut live = self.shared.targets.write().expect("live lock");
+        // Each target's state after the whole batch, once per target (not once per result).
+        let mut touched: HashSet<String> = HashSet::new();
         for ((name, cert), record) in updates.into_iter().zip(batch.results) {
-            let state = &self.states[&name];
+            if !touched.contains(&name) {
+                touched.insert(name.clone());
+            }
             let t = live.entry(name).or_default();
-            t.status = state.combined.status();
-            t.open_incident = state.incident_id;
-            t.vantages = state.combined.seen();
-            t.regional = state.combined.regional();
             if cert.is_some() {
                 t.cert_not_after_s = cert;
             }
@@ -331,6 +331,14 @@ impl Recorder {
                 }] += 1;
             }
             t.last = Some(record);
+        }
+        for name in touched {
+            let state = &self.states[&name];
+            let t = live.entry(name).or_default();
+            t.status = state.combined.status();
+            t.open_incident = state.incident_id;
+            t.vantages = state.combined.seen();
+            t.regional = state.combined.regional();
         }
         drop(live);
         for (reply, receipt) in replies {
