@@ -1,5 +1,5 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| probity::fuzz::feed_as(
-    probity::feeds::Format::AwsJson,
+    probity_engine::feeds::Format::AwsJson,
     data
 ));

@@ -3,8 +3,8 @@
 //! log. Usage: `evidence_bench [LEAVES] [DATA_DIR]` (default 10,000,000 leaves, a temporary
 //! directory).
 
-use probity::store::{SqliteStore, Store};
 use probity_core::merkle::{self, MemoryTree};
+use probity_engine::store::{SqliteStore, Store};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {

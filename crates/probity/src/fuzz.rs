@@ -13,7 +13,7 @@ pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match crate::config::parse("fuzz.toml", text, Path::new("/nonexistent")) {
+    match probity_ground::config::parse("fuzz.toml", text, Path::new("/nonexistent")) {
         Ok(_) => {}
         Err(e) => {
             assert!(!e.problems.is_empty(), "an error with no problem");
@@ -67,14 +67,14 @@ pub fn bundle(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(b) = serde_json::from_str::<crate::bundle::Bundle>(text) else {
+    let Ok(b) = serde_json::from_str::<probity_engine::attest::bundle::Bundle>(text) else {
         return;
     };
     let bar = indicatif::ProgressBar::hidden();
-    if let Err(msg) = crate::bundle::verify(&b, None, Some(text), &bar) {
+    if let Err(msg) = probity_engine::attest::bundle::verify(&b, None, Some(text), &bar) {
         assert!(!msg.is_empty());
     }
-    let _ = crate::bundle::verify(&b, None, None, &bar);
+    let _ = probity_engine::attest::bundle::verify(&b, None, None, &bar);
 }
 
 /// Signed notes, checkpoints and keys as read from files and bundles.
@@ -105,17 +105,17 @@ pub fn note(data: &[u8]) {
 /// The feed parsers: any bytes parse or yield an error naming the format, under every
 /// format (sniffing included).
 pub fn feed(data: &[u8]) {
-    for format in crate::feeds::Format::NAMES {
+    for format in probity_engine::feeds::Format::NAMES {
         feed_as(
-            crate::feeds::Format::parse(format).expect("a known name"),
+            probity_engine::feeds::Format::parse(format).expect("a known name"),
             data,
         );
     }
 }
 
 /// One feed parser: incidents whose updates are oldest first, or an error that says what.
-pub fn feed_as(format: crate::feeds::Format, data: &[u8]) {
-    match crate::feeds::parse(format, data, "fuzz") {
+pub fn feed_as(format: probity_engine::feeds::Format, data: &[u8]) {
+    match probity_engine::feeds::parse(format, data, "fuzz") {
         Ok(incidents) => {
             for i in &incidents {
                 assert!(
@@ -131,7 +131,7 @@ pub fn feed_as(format: crate::feeds::Format, data: &[u8]) {
 /// The text helpers of the RSS formats: dates, HTML, prose windows, dated lists. A window
 /// read from prose never ends before it starts.
 pub fn feed_text(data: &[u8]) {
-    use crate::feeds::text;
+    use probity_engine::feeds::text;
     let s = String::from_utf8_lossy(data);
     let _ = text::rss_date(&s);
     let plain = text::html_to_text(&s);
@@ -148,7 +148,7 @@ pub fn feed_text(data: &[u8]) {
 /// and rejected results that together are all of them, each rejection saying why.
 pub fn agent_push(data: &[u8]) {
     let now = 1_795_000_000_000;
-    match crate::publish::agents::check_push(
+    match probity_publish::agents::check_push(
         data,
         "edge",
         &|t| t == "web" || t == "db",
@@ -182,7 +182,7 @@ pub fn agent_push(data: &[u8]) {
 /// A Prometheus query answer (`[[source]]`): parsed into series or refused with a message,
 /// and the series turn into results without panicking.
 pub fn prometheus_matrix(data: &[u8]) {
-    match crate::sources::parse_matrix(data) {
+    match probity_engine::schedule::sources::parse_matrix(data) {
         Ok(series) => {
             let points: Vec<(i64, f64)> = series.iter().flat_map(|s| s.points.clone()).collect();
             let phases: Vec<(String, Vec<(i64, f64)>)> = series
@@ -194,7 +194,9 @@ pub fn prometheus_matrix(data: &[u8]) {
                     )
                 })
                 .collect();
-            let out = crate::sources::outputs(&points, &points, &phases, &points, &points);
+            let out = probity_engine::schedule::sources::outputs(
+                &points, &points, &phases, &points, &points,
+            );
             assert_eq!(out.len(), points.len());
             assert!(out.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
         }

@@ -1,32 +1,13 @@
-//! Probity: probes, stores, observes and publishes. See ARCHITECTURE.md for the code map.
+//! The probity application: the commands (`cli`), `probity run`'s wiring (`run`), the
+//! agent (`agent`) and the demo (`demo`, behind the default-on `demo` feature). The layers
+//! it stands on are crates of their own: `probity-core` (pure domain), `probity-ground`
+//! (configuration and shared helpers), `probity-engine` (probers, store, recorder, feeds,
+//! accounting, evidence, alerts) and `probity-publish` (API, dashboard, status page).
 #![forbid(unsafe_code)]
 
 pub mod agent;
-pub mod alert;
-pub mod bundle;
 pub mod cli;
-pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
-pub mod evidence;
-pub mod feeds;
 pub mod fuzz;
-pub mod heartbeat;
-pub mod live;
-pub mod probe;
-pub mod publish;
-pub mod reconcile;
-pub mod record;
 pub mod run;
-pub mod schedule;
-pub mod sla;
-pub mod slo;
-pub mod sources;
-pub mod status;
-pub mod store;
-pub mod telemetry;
-pub mod vantage;
-
-/// Installs the process-wide rustls crypto provider once (aws-lc-rs).
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}

@@ -21,12 +21,12 @@ enum Command {
     /// Probe every target on its schedule, store results, track incidents, serve the API.
     Run {
         /// The configuration file.
-        #[arg(long, short, default_value = probity::config::DEFAULT_PATH)]
+        #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
     },
     /// Check a configuration file and every target in it.
     Check {
-        #[arg(long, short, default_value = probity::config::DEFAULT_PATH)]
+        #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
         /// Print the outcome as JSON.
         #[arg(long)]
@@ -35,6 +35,7 @@ enum Command {
     /// Probe one thing now and show what happened, phase by phase.
     Probe(probity::cli::probe::ProbeArgs),
     /// Start a local misbehaving "cloud" and watch it: the tour, offline.
+    #[cfg(feature = "demo")]
     Demo(probity::demo::DemoArgs),
     /// The public status page: post incidents and updates.
     #[command(subcommand)]
@@ -124,7 +125,7 @@ enum FeedsCommand {
 enum EvidenceCommand {
     /// Print the log's verifier key (name+keyhash+base64), making the key on first use.
     Key {
-        #[arg(long, short, default_value = probity::config::DEFAULT_PATH)]
+        #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
     },
     /// Write a self-contained bundle of the records appended between two times.
@@ -133,7 +134,7 @@ enum EvidenceCommand {
     Verify(probity::cli::evidence::VerifyArgs),
     /// Recompute the whole log from the store and compare it with the data it attests.
     Audit {
-        #[arg(long, short, default_value = probity::config::DEFAULT_PATH)]
+        #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
         /// Print the findings as JSON.
         #[arg(long)]
@@ -213,6 +214,7 @@ fn main() -> ExitCode {
         Command::Run { config } => probity::cli::run(&config),
         Command::Check { config, json } => probity::cli::check(&config, json),
         Command::Probe(args) => probity::cli::probe::main(args),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => probity::demo::main(args),
         Command::Scorecard(args) => probity::cli::scorecard::main(args),
         Command::Ack(args) => probity::cli::ack::main(args),
@@ -228,7 +230,7 @@ fn main() -> ExitCode {
         }
         Command::Man { dir } => man(dir),
         Command::Config(ConfigCommand::Schema) => {
-            let mut text = serde_json::to_string_pretty(&probity::config::json_schema())
+            let mut text = serde_json::to_string_pretty(&probity_ground::config::json_schema())
                 .expect("a schema is JSON");
             text.push('\n');
             emit(text.as_bytes())

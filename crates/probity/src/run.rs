@@ -2,13 +2,13 @@
 //! the order that loses nothing: stop scheduling, let probes in flight finish, commit
 //! everything they measured, then close the server.
 
-use crate::config::{Config, Target};
-use crate::live::Shared;
-use crate::probe::ProbeContext;
-use crate::publish::api::{AppState, router};
-use crate::record::Recorder;
-use crate::store::{SqliteStore, Store};
 use anyhow::Context;
+use probity_engine::probe::ProbeContext;
+use probity_engine::record::Recorder;
+use probity_engine::record::live::Shared;
+use probity_engine::store::{SqliteStore, Store};
+use probity_ground::config::{Config, Target};
+use probity_publish::api::{AppState, ReloadRequest, router};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -23,8 +23,8 @@ async fn checkpoint(store: &Arc<dyn Store>, signer: &probity_core::note::NoteSig
             return Ok(None);
         }
         let root = store.evidence_root(size)?;
-        let note = crate::evidence::sign_checkpoint(&signer, size, root);
-        store.add_checkpoint(&crate::store::StoredCheckpoint {
+        let note = probity_engine::attest::evidence::sign_checkpoint(&signer, size, root);
+        store.add_checkpoint(&probity_engine::store::StoredCheckpoint {
             size,
             root,
             note,
@@ -38,52 +38,6 @@ async fn checkpoint(store: &Arc<dyn Store>, signer: &probity_core::note::NoteSig
         Ok(Ok(None)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "could not sign an evidence checkpoint"),
         Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
-    }
-}
-
-/// Resolves when SIGINT or SIGTERM arrives.
-pub async fn termination() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
-/// The file in `data_dir` that `probity run` holds locked while it runs.
-pub const LOCK_FILE: &str = "probity.lock";
-
-/// Takes the data directory's lock, or says who holds it. One `probity run` per data
-/// directory: its recorder hands out result and incident ids, and a second writer of
-/// results would collide with them.
-pub fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let path = data_dir.join(LOCK_FILE);
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "{} is in use by a running probity (run or demo); stop it first",
-            data_dir.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
-        }
     }
 }
 
@@ -105,7 +59,7 @@ pub async fn run_on(
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let data_dir = config.server.data_dir.clone();
-    let _lock = lock_data_dir(&data_dir)?;
+    let _lock = probity_ground::process::lock_data_dir(&data_dir)?;
     let store: Arc<dyn Store> = Arc::new(
         tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
             .await?
@@ -118,8 +72,10 @@ pub async fn run_on(
             config.server.data_dir.clone(),
             config.evidence.origin.clone(),
         );
-        tokio::task::spawn_blocking(move || crate::evidence::load_or_create_key(&dir, &origin))
-            .await??
+        tokio::task::spawn_blocking(move || {
+            probity_engine::attest::evidence::load_or_create_key(&dir, &origin)
+        })
+        .await??
     };
     let shared = Arc::new(Shared::default());
     let listener = match listener {
@@ -268,16 +224,10 @@ impl tower_service::Service<axum::extract::Request> for CurrentRouter {
     }
 }
 
-/// A request to reload the configuration: answered with a summary, or with the problems
-/// (as `probity check` prints them) when the file does not load.
-pub struct ReloadRequest {
-    pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
-}
-
 /// Loads the running configuration's file again; what cannot change while running is a
 /// problem too.
 fn check_reload(running: &Config) -> Result<(Config, String), String> {
-    let new = crate::config::load(&running.path).map_err(|e| e.to_string())?;
+    let new = probity_ground::config::load(&running.path).map_err(|e| e.to_string())?;
     if new.server.data_dir != running.server.data_dir {
         return Err(format!(
             "{}: [server] data_dir cannot change while probity runs (from {} to {}); restart to move it",
@@ -318,13 +268,13 @@ async fn generation(
 ) -> anyhow::Result<()> {
     let mut shutdown = shutdown;
     let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
-    let alerting = crate::alert::Alerting::from_config(&config);
+    let alerting = probity_engine::alert::Alerting::from_config(&config);
     // Agents' pushes reach the recorder through their own channel, answered after commit.
     let (push_tx, push_rx) = mpsc::channel(256);
     let source_push_tx = push_tx.clone();
     // OpenTelemetry, when `[telemetry]` names a collector: built per configuration, flushed
     // when it stops.
-    let telemetry = match crate::telemetry::Telemetry::start(&config.telemetry) {
+    let telemetry = match probity_engine::telemetry::Telemetry::start(&config.telemetry) {
         Ok(t) => t.map(Arc::new),
         Err(e) => {
             tracing::error!(error = %e, "OpenTelemetry export is off: its exporter did not start");
@@ -339,13 +289,13 @@ async fn generation(
     // Heartbeat targets are pushed to, not scheduled: their watchdog feeds the recorder too.
     let pushed: Vec<Arc<Target>> = targets
         .iter()
-        .filter(|t| matches!(t.spec, crate::probe::ProbeSpec::Heartbeat(_)))
+        .filter(|t| matches!(t.spec, probity_engine::probe::ProbeSpec::Heartbeat(_)))
         .cloned()
         .collect();
     // The server's own vantage probes what `[[vantage]] name = "local"` gives it (every
     // probed target when it is not declared).
     let local: Vec<String> = config
-        .targets_for_vantage(crate::record::LOCAL_VANTAGE)
+        .targets_for_vantage(probity_ground::vantage::LOCAL)
         .iter()
         .map(|t| t.name.clone())
         .collect();
@@ -355,11 +305,11 @@ async fn generation(
         .cloned()
         .collect();
     let (heartbeats, heartbeat_task) =
-        crate::heartbeat::start(pushed, &store, tx.clone(), shutdown.clone());
+        probity_engine::schedule::heartbeat::start(pushed, &store, tx.clone(), shutdown.clone());
     let recorder = tokio::spawn(recorder.run(rx));
     // With controls, the scheduler's results pass through the gate that marks them
     // unmeasured when the server itself cannot reach out.
-    let local_controls = config.controls_of(crate::record::LOCAL_VANTAGE);
+    let local_controls = config.controls_of(probity_ground::vantage::LOCAL);
     let (scheduler_tx, gate_task) = if local_controls.is_empty() {
         (tx, None)
     } else {
@@ -369,11 +319,11 @@ async fn generation(
             .filter(|t| local_controls.contains(&t.name))
             .cloned()
             .collect();
-        let task = tokio::spawn(crate::vantage::gate(
+        let task = tokio::spawn(probity_engine::schedule::vantage::gate(
             grx,
             tx,
             local_controls,
-            crate::vantage::hold_max(&controls),
+            probity_engine::schedule::vantage::hold_max(&controls),
             shared.local_controls_ok.clone(),
         ));
         (gtx, Some(task))
@@ -457,8 +407,13 @@ async fn generation(
                     let now = jiff::Timestamp::now().as_millisecond();
                     slos2
                         .iter()
-                        .map(|s| Ok((s.name.clone(), crate::slo::status(store2.as_ref(), s, now)?)))
-                        .collect::<Result<Vec<_>, crate::store::StoreError>>()
+                        .map(|s| {
+                            Ok((
+                                s.name.clone(),
+                                probity_engine::account::slo::status(store2.as_ref(), s, now)?,
+                            ))
+                        })
+                        .collect::<Result<Vec<_>, probity_engine::store::StoreError>>()
                 })
                 .await;
                 match slo_res {
@@ -470,8 +425,13 @@ async fn generation(
                 let res = tokio::task::spawn_blocking(move || {
                     let now = jiff::Timestamp::now().as_millisecond();
                     let window = (now - 30 * 86_400_000, now);
-                    let inputs =
-                        crate::reconcile::gather(store.as_ref(), &targets, &cfg, window, now)?;
+                    let inputs = probity_engine::account::reconcile::gather(
+                        store.as_ref(),
+                        &targets,
+                        &cfg,
+                        window,
+                        now,
+                    )?;
                     let r = inputs.reconcile();
                     let unack: Vec<(i64, String)> = inputs
                         .observed
@@ -482,7 +442,7 @@ async fn generation(
                         })
                         .map(|(o, _)| (o.id, o.target.clone()))
                         .collect();
-                    Ok::<_, crate::store::StoreError>((
+                    Ok::<_, probity_engine::store::StoreError>((
                         inputs
                             .scorecards(&r, None)
                             .into_iter()
@@ -509,18 +469,22 @@ async fn generation(
     };
 
     // Alerts in the outbox (from this run or one before it) are delivered from the start.
-    let deliverer = alerting
-        .clone()
-        .map(|a| tokio::spawn(crate::alert::run(store.clone(), a, shutdown.clone())));
+    let deliverer = alerting.clone().map(|a| {
+        tokio::spawn(probity_engine::alert::run(
+            store.clone(),
+            a,
+            shutdown.clone(),
+        ))
+    });
     let status_auto = config.status.auto_incidents.then(|| {
-        tokio::spawn(crate::status::run_auto(
+        tokio::spawn(probity_publish::status_page::run_auto(
             store.clone(),
             Arc::new(config.clone()),
             shutdown.clone(),
         ))
     });
     let escalator = alerting.clone().map(|a| {
-        tokio::spawn(crate::alert::escalate(
+        tokio::spawn(probity_engine::alert::escalate(
             store.clone(),
             a,
             targets.clone(),
@@ -531,7 +495,7 @@ async fn generation(
 
     // `[[source]]`s: results measured by other tools, through the recorder's push path.
     let source_reader = (!config.sources.is_empty()).then(|| {
-        tokio::spawn(crate::sources::run(
+        tokio::spawn(probity_engine::schedule::sources::run(
             config.sources.clone(),
             Arc::new(targets.clone()),
             source_push_tx.clone(),
@@ -539,7 +503,7 @@ async fn generation(
         ))
     });
     let feed_poller = (!config.feeds.is_empty()).then(|| {
-        tokio::spawn(crate::feeds::poll::run(
+        tokio::spawn(probity_engine::feeds::poll::run(
             config.feeds.clone(),
             store.clone(),
             shared.feeds.clone(),
@@ -549,10 +513,10 @@ async fn generation(
 
     tracing::info!(%addr, targets = targets.len(), feeds = config.feeds.len(), "probity is running");
     on_ready(addr);
-    let ctx = Arc::new(ProbeContext::for_vantage(crate::record::LOCAL_VANTAGE));
-    crate::schedule::run(
+    let ctx = Arc::new(ProbeContext::for_vantage(probity_ground::vantage::LOCAL));
+    probity_engine::schedule::run(
         scheduled,
-        crate::schedule::prober(ctx),
+        probity_engine::schedule::prober(ctx),
         scheduler_tx,
         shared,
         config.server.max_concurrency,

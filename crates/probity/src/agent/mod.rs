@@ -2,7 +2,7 @@
 //!
 //! The agent fetches its assignment (the targets the server's `[[vantage]]` gives it, as
 //! configuration), runs them with the same scheduler and probers as the server, passes the
-//! results through its controls' [`gate`](crate::vantage::gate), writes them to its
+//! results through its controls' [`gate`](probity_engine::schedule::vantage::gate), writes them to its
 //! [`spool::Spool`] and pushes them in order. It keeps the last assignment in the spool
 //! directory, so it can start and keep measuring while the server is unreachable.
 //!
@@ -11,11 +11,11 @@
 //! retried after a lost answer is stored once.
 
 pub mod spool;
-pub mod wire;
+pub use probity_engine::record::wire;
 
-use crate::config::Target;
-use crate::live::Shared;
-use crate::schedule::Measured;
+use probity_engine::record::live::Shared;
+use probity_engine::schedule::Measured;
+use probity_ground::config::Target;
 use spool::Spool;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -52,7 +52,7 @@ pub struct AgentArgs {
 /// `probity agent`.
 pub fn main(args: AgentArgs) -> anyhow::Result<std::process::ExitCode> {
     anyhow::ensure!(
-        crate::config::valid_vantage_name(&args.name),
+        probity_ground::vantage::valid_name(&args.name),
         "--name: a vantage's name is 1 to 64 lowercase letters, digits, `-`, `_` or `.`"
     );
     anyhow::ensure!(
@@ -60,10 +60,10 @@ pub fn main(args: AgentArgs) -> anyhow::Result<std::process::ExitCode> {
         "--server must be an http:// or https:// URL, not {:?}",
         args.server
     );
-    crate::cli::runtime()?.block_on(async {
+    probity_ground::process::runtime()?.block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
-            crate::run::termination().await;
+            probity_ground::process::termination().await;
             tracing::info!("stopping: finishing probes in flight and spooling their results");
             let _ = stop_tx.send(true);
         });
@@ -168,7 +168,7 @@ fn now_ms() -> i64 {
 
 /// Turns an assignment into targets.
 fn targets_of(a: &Assignment) -> anyhow::Result<Vec<Arc<Target>>> {
-    let config = crate::config::parse("assignment", &a.config, std::path::Path::new("."))
+    let config = probity_ground::config::parse("assignment", &a.config, std::path::Path::new("."))
         .map_err(|e| anyhow::anyhow!("the assigned targets do not load here:\n{e}"))?;
     Ok(config.targets.into_iter().map(Arc::new).collect())
 }
@@ -259,19 +259,19 @@ pub async fn run(args: AgentArgs, mut stop: watch::Receiver<bool>) -> anyhow::Re
             .collect();
         let (probe_tx, probe_rx) = mpsc::channel::<Measured>(4096);
         let (gated_tx, mut gated_rx) = mpsc::channel::<Measured>(4096);
-        let gate = tokio::spawn(crate::vantage::gate(
+        let gate = tokio::spawn(probity_engine::schedule::vantage::gate(
             probe_rx,
             gated_tx,
             assignment.controls.clone(),
-            crate::vantage::hold_max(&controls),
+            probity_engine::schedule::vantage::hold_max(&controls),
             controls_ok.clone(),
         ));
         let (round_stop_tx, round_stop_rx) = watch::channel(false);
-        let scheduler = tokio::spawn(crate::schedule::run(
+        let scheduler = tokio::spawn(probity_engine::schedule::run(
             targets,
-            crate::schedule::prober(Arc::new(crate::probe::ProbeContext::for_vantage(
-                &args.name,
-            ))),
+            probity_engine::schedule::prober(Arc::new(
+                probity_engine::probe::ProbeContext::for_vantage(&args.name),
+            )),
             probe_tx,
             Arc::new(Shared::default()),
             2048,

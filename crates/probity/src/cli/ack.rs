@@ -1,12 +1,12 @@
 //! `probity ack ID`: acknowledge an incident, stopping its escalations and reminders.
 
-use crate::store::Store;
+use probity_engine::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct AckArgs {
-    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The incident's id.
     pub id: i64,
@@ -22,14 +22,14 @@ pub struct AckArgs {
 }
 
 pub fn main(a: AckArgs) -> anyhow::Result<ExitCode> {
-    let config = match crate::config::load(&a.config) {
+    let config = match probity_ground::config::load(&a.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(2));
         }
     };
-    let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
     let Some(inc) = store.incident(a.id)? else {
         eprintln!("{}: no incident {}", a.config.display(), a.id);
         return Ok(ExitCode::from(2));
@@ -40,7 +40,7 @@ pub fn main(a: AckArgs) -> anyhow::Result<ExitCode> {
     let now = jiff::Timestamp::now().as_millisecond();
     let fresh = store.ack_incident(a.id, now, &by, &a.note)?;
     let (at, by, note) = store.incident_ack(a.id)?.expect("just acknowledged");
-    let at = crate::publish::api::rfc3339(at);
+    let at = probity_ground::time::rfc3339(at);
     if a.json {
         println!(
             "{}",

@@ -1,8 +1,8 @@
 //! `probity evidence key|export|verify|audit`.
 
-use crate::bundle::{self, Bundle};
-use crate::config;
-use crate::store::{SqliteStore, Store};
+use probity_engine::attest::bundle::{self, Bundle};
+use probity_engine::store::{SqliteStore, Store};
+use probity_ground::config;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -19,8 +19,10 @@ pub fn key(path: &Path) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let signer =
-        crate::evidence::load_or_create_key(&config.server.data_dir, &config.evidence.origin)?;
+    let signer = probity_engine::attest::evidence::load_or_create_key(
+        &config.server.data_dir,
+        &config.evidence.origin,
+    )?;
     println!("{}", signer.verifier());
     Ok(ExitCode::SUCCESS)
 }
@@ -68,8 +70,10 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(from < to, "--from must be before --to");
     let since = a.since.as_ref().map(std::fs::read_to_string).transpose()?;
     let store = SqliteStore::open(&config.server.data_dir)?;
-    let signer =
-        crate::evidence::load_or_create_key(&config.server.data_dir, &config.evidence.origin)?;
+    let signer = probity_engine::attest::evidence::load_or_create_key(
+        &config.server.data_dir,
+        &config.evidence.origin,
+    )?;
     let bar = bundle::progress_bar("exporting");
     let out = bundle::export(&store, &signer.verifier(), from, to, since.as_deref(), &bar)?;
     bar.finish_and_clear();
@@ -211,8 +215,10 @@ pub fn audit(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let store = SqliteStore::open(&config.server.data_dir)?;
-    let signer =
-        crate::evidence::load_or_create_key(&config.server.data_dir, &config.evidence.origin)?;
+    let signer = probity_engine::attest::evidence::load_or_create_key(
+        &config.server.data_dir,
+        &config.evidence.origin,
+    )?;
     let bar = bundle::progress_bar("auditing");
     let a = bundle::audit(&store, &signer.verifier(), &bar)?;
     bar.finish_and_clear();

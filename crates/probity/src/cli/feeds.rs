@@ -1,7 +1,7 @@
 //! `probity feeds parse` and `probity feeds import`.
 
-use crate::feeds::{self, Format, ProviderIncident};
-use crate::publish::api::rfc3339;
+use probity_engine::feeds::{self, Format, incident_json};
+use probity_ground::time::rfc3339;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,26 +15,6 @@ pub struct ParseArgs {
     /// Print the incidents as a JSON array.
     #[arg(long)]
     pub json: bool,
-}
-
-/// The JSON shape of a provider incident (times RFC 3339 UTC).
-pub fn incident_json(i: &ProviderIncident) -> serde_json::Value {
-    serde_json::json!({
-        "provider": i.provider,
-        "source": i.source,
-        "external_id": i.external_id,
-        "title": i.title,
-        "services": i.services,
-        "regions": i.regions,
-        "impact": i.impact.as_str(),
-        "status": i.status,
-        "started_at": i.started_at_ms.map(rfc3339),
-        "published_at": i.published_at_ms.map(rfc3339),
-        "updated_at": i.updated_at_ms.map(rfc3339),
-        "resolved_at": i.resolved_at_ms.map(rfc3339),
-        "updates": i.updates.iter().map(|u| serde_json::json!({"at": rfc3339(u.at_ms), "status": u.status, "text": u.text})).collect::<Vec<_>>(),
-        "url": i.url,
-    })
 }
 
 pub fn parse(a: ParseArgs) -> anyhow::Result<ExitCode> {
@@ -107,7 +87,7 @@ pub fn parse(a: ParseArgs) -> anyhow::Result<ExitCode> {
 #[derive(clap::Args)]
 pub struct ImportArgs {
     /// The configuration that defines the feed (and the data directory).
-    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The `[[feed]]` name the document is stored under.
     #[arg(long)]
@@ -123,7 +103,7 @@ pub struct ImportArgs {
 /// poll of that feed now, with its evidence leaves. A document that does not parse is
 /// refused and nothing is stored.
 pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let config = match crate::config::load(&a.config) {
+    let config = match probity_ground::config::load(&a.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -162,16 +142,16 @@ pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     };
     let now = jiff::Timestamp::now().as_millisecond();
     let poll = feeds::poll::poll_of(feed, now, None, bytes, None, None, 0.0);
-    if let crate::store::PollOutcome::Failed { error, .. } = &poll.outcome {
+    if let probity_engine::store::PollOutcome::Failed { error, .. } = &poll.outcome {
         eprintln!("{}: {error} (nothing stored)", a.document.display());
         return Ok(ExitCode::from(1));
     }
     let count = match &poll.outcome {
-        crate::store::PollOutcome::Ok { incidents, .. } => incidents.len(),
+        probity_engine::store::PollOutcome::Ok { incidents, .. } => incidents.len(),
         _ => 0,
     };
-    let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
-    let summary = crate::store::Store::record_feed_poll(&store, &poll)?;
+    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let summary = probity_engine::store::Store::record_feed_poll(&store, &poll)?;
     if a.json {
         println!(
             "{}",

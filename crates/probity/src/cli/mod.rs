@@ -11,7 +11,7 @@ pub mod sla;
 pub mod status;
 pub mod token;
 
-use crate::config;
+use probity_ground::config;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -23,12 +23,6 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
 }
 
 /// `probity check`.
@@ -86,10 +80,10 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    runtime()?.block_on(async {
+    probity_ground::process::runtime()?.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            crate::run::termination().await;
+            probity_ground::process::termination().await;
             tracing::info!("stopping: finishing probes in flight and committing their results");
             let _ = stop_tx.send(true);
         });

@@ -1,14 +1,14 @@
 //! `probity probe`: one probe now, shown as a better `curl -w`: a phase timeline, the TLS
 //! facts, each condition and the verdict. `--json` prints the whole result.
 
-use crate::config;
-use crate::probe::{
-    self, DnsSpec, HttpSpec, IpVersion, ProbeContext, ProbeOutput, ProbeSpec, TcpSpec, TlsOptions,
-    TlsSpec,
-};
 use probity_core::condition::Condition;
 use probity_core::duration::HumanDuration;
 use probity_core::result::Health;
+use probity_engine::probe::{
+    self, DnsSpec, HttpSpec, IpVersion, ProbeContext, ProbeOutput, ProbeSpec, TcpSpec, TlsOptions,
+    TlsSpec,
+};
+use probity_ground::config;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -172,7 +172,7 @@ pub fn main(a: ProbeArgs) -> anyhow::Result<ExitCode> {
             (spec, label, a.timeout)
         }
     };
-    let out = super::runtime()?.block_on(async {
+    let out = probity_ground::process::runtime()?.block_on(async {
         let ctx = ProbeContext::new();
         probe::run(&ctx, &spec, &conditions, timeout.as_std()).await
     });
@@ -181,7 +181,7 @@ pub fn main(a: ProbeArgs) -> anyhow::Result<ExitCode> {
         v["target"] = serde_json::json!(label);
         v["kind"] = serde_json::json!(spec.kind());
         v["ok"] = serde_json::json!(out.health == Health::Up);
-        v["at"] = serde_json::json!(crate::publish::api::rfc3339(out.at_ms));
+        v["at"] = serde_json::json!(probity_ground::time::rfc3339(out.at_ms));
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", render(&label, spec.kind(), &out));

@@ -1,10 +1,10 @@
 //! `probity results import`: past results, one JSON object a line, run through the same
 //! recorder as live ones (rollups, incidents, evidence) and written in one transaction.
 
-use crate::config::Target;
-use crate::probe::ProbeOutput;
-use crate::store::Store;
 use probity_core::result::{Cause, ErrorClass, Health, Phases};
+use probity_engine::probe::ProbeOutput;
+use probity_engine::store::Store;
+use probity_ground::config::Target;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The results: one JSON object a line (`target`, `at`, `ok`, `latency_ms`, optional
     /// `vantage`, `error`, `error_class`).
@@ -38,7 +38,7 @@ struct Line {
 const MAX_PROBLEMS: usize = 20;
 
 pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let config = match crate::config::load(&a.config) {
+    let config = match probity_ground::config::load(&a.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -137,17 +137,19 @@ pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
             },
             line.vantage
                 .clone()
-                .unwrap_or_else(|| crate::record::LOCAL_VANTAGE.into()),
+                .unwrap_or_else(|| probity_ground::vantage::LOCAL.into()),
         ));
     }
-    let lock = match crate::run::lock_data_dir(&config.server.data_dir) {
+    let lock = match probity_ground::process::lock_data_dir(&config.server.data_dir) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e:#}; results are imported with probity stopped");
             return Ok(ExitCode::from(1));
         }
     };
-    let store: Arc<dyn Store> = Arc::new(crate::store::SqliteStore::open(&config.server.data_dir)?);
+    let store: Arc<dyn Store> = Arc::new(probity_engine::store::SqliteStore::open(
+        &config.server.data_dir,
+    )?);
     // Results are recorded in time order, as live ones are: a target's imported results must
     // all be newer than its latest stored one (import history in order, before measuring
     // live), or the incidents they imply would be out of order and re-imports would count
@@ -165,7 +167,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
             problems.push(format!(
                 "{file}:{n}: target `{}` already has results up to {}; imported results must be newer (import history in time order, before measuring live)",
                 t.name,
-                crate::publish::api::rfc3339(l)
+                probity_ground::time::rfc3339(l)
             ));
         }
     }
@@ -188,9 +190,9 @@ pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     // In time order (stable: equal times keep the file's order), as they were measured.
     items.sort_by_key(|(n, _, out, _)| (out.at_ms, *n));
     let list: Vec<Arc<Target>> = targets.values().cloned().collect();
-    let mut recorder = crate::record::Recorder::new(
+    let mut recorder = probity_engine::record::Recorder::new(
         store.clone(),
-        Arc::new(crate::live::Shared::default()),
+        Arc::new(probity_engine::record::live::Shared::default()),
         &list,
     )?;
     let batch = recorder.batch_of(

@@ -1,15 +1,15 @@
 //! `probity scorecard`: each provider's record over a window, as a table or JSON.
 
-use crate::reconcile::{gather, provider_json};
-use crate::store::SqliteStore;
 use probity_core::duration::HumanDuration;
+use probity_engine::account::reconcile::{gather, provider_json};
+use probity_engine::store::SqliteStore;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct ScorecardArgs {
-    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Only this provider.
     #[arg(long)]
@@ -36,7 +36,7 @@ fn secs(v: Option<f64>) -> String {
 }
 
 pub fn main(a: ScorecardArgs) -> anyhow::Result<ExitCode> {
-    let config = match crate::config::load(&a.config) {
+    let config = match probity_ground::config::load(&a.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -87,12 +87,12 @@ type Cards = Vec<(
 /// The scorecards of a configuration's providers over `window` back from now, the window,
 /// and the providers watched.
 fn compute(
-    config: &crate::config::Config,
+    config: &probity_ground::config::Config,
     window: HumanDuration,
     provider: Option<&str>,
 ) -> anyhow::Result<(Cards, (i64, i64), Vec<String>)> {
     let store = SqliteStore::open(&config.server.data_dir)?;
-    let targets: Vec<Arc<crate::config::Target>> =
+    let targets: Vec<Arc<probity_ground::config::Target>> =
         config.targets.iter().cloned().map(Arc::new).collect();
     let now = jiff::Timestamp::now().as_millisecond();
     let span = (now - window.as_millis() as i64, now);
@@ -103,7 +103,7 @@ fn compute(
 
 /// Prints the scorecard table of `config`'s providers.
 pub fn print(
-    config: &crate::config::Config,
+    config: &probity_ground::config::Config,
     window_len: HumanDuration,
     provider: Option<&str>,
 ) -> anyhow::Result<()> {
@@ -154,7 +154,7 @@ fn table(cards: &Cards, window: (i64, i64), window_name: &str) {
     }
     println!(
         "window {window_name} ({} → {}); grade = 0.5 acknowledgment + 0.2 timeliness + 0.2 accuracy + 0.1 integrity (docs/reconciliation.md)",
-        crate::publish::api::rfc3339(window.0),
-        crate::publish::api::rfc3339(window.1)
+        probity_ground::time::rfc3339(window.0),
+        probity_ground::time::rfc3339(window.1)
     );
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
-    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The calendar month, UTC: `YYYY-MM` (the current one by default).
     #[arg(long)]
@@ -18,7 +18,7 @@ pub struct ReportArgs {
 }
 
 pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
-    let config = match crate::config::load(&a.config) {
+    let config = match probity_ground::config::load(&a.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -27,8 +27,8 @@ pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let now = jiff::Timestamp::now().as_millisecond();
     let month = match &a.month {
-        None => crate::sla::this_month(now),
-        Some(m) => match crate::sla::parse_month(m) {
+        None => probity_engine::account::sla::this_month(now),
+        Some(m) => match probity_engine::account::sla::parse_month(m) {
             Some(m) => m,
             None => {
                 eprintln!("--month must be YYYY-MM, such as 2026-11, not {m:?}");
@@ -54,16 +54,17 @@ pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
-    let reports = crate::sla::reports(&store, &config, month, a.sla.as_deref(), now)?;
+    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let reports =
+        probity_engine::account::sla::reports(&store, &config, month, a.sla.as_deref(), now)?;
     match a.format.as_str() {
         "json" => {
             let all: Vec<_> = reports.iter().map(|r| r.json()).collect();
             println!("{}", serde_json::to_string_pretty(&all)?);
         }
-        "csv" => print!("{}", crate::sla::csv(&reports)),
-        "html" => print!("{}", crate::sla::html(&reports)),
-        _ => print!("{}", crate::sla::table(&reports)),
+        "csv" => print!("{}", probity_engine::account::sla::csv(&reports)),
+        "html" => print!("{}", probity_engine::account::sla::html(&reports)),
+        _ => print!("{}", probity_engine::account::sla::table(&reports)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,13 @@
 //! `probity status post` and `probity status update`: the status page from the command
 //! line, written to the store the server reads.
 
-use crate::store::{StatusIncident, StatusUpdate, Store};
+use probity_engine::store::{StatusIncident, StatusUpdate, Store};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct PostArgs {
-    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The incident's title.
     #[arg(long)]
@@ -26,7 +26,7 @@ pub struct PostArgs {
 
 #[derive(clap::Args)]
 pub struct UpdateArgs {
-    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The incident's id.
     pub id: String,
@@ -36,8 +36,8 @@ pub struct UpdateArgs {
     pub message: String,
 }
 
-fn load(path: &std::path::Path) -> Result<crate::config::Config, ExitCode> {
-    crate::config::load(path).map_err(|e| {
+fn load(path: &std::path::Path) -> Result<probity_ground::config::Config, ExitCode> {
+    probity_ground::config::load(path).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(2)
     })
@@ -66,7 +66,7 @@ pub fn post(a: PostArgs) -> anyhow::Result<ExitCode> {
     }
     let now = jiff::Timestamp::now().as_millisecond();
     let incident = StatusIncident {
-        id: crate::status::new_id(),
+        id: probity_publish::status_page::new_id(),
         name: a.name,
         status: a.status.clone(),
         impact: a.impact,
@@ -75,13 +75,13 @@ pub fn post(a: PostArgs) -> anyhow::Result<ExitCode> {
         updated_at_ms: now,
         resolved_at_ms: (a.status == "resolved").then_some(now),
         updates: vec![StatusUpdate {
-            id: crate::status::new_id(),
+            id: probity_publish::status_page::new_id(),
             at_ms: now,
             status: a.status,
             message: a.message,
         }],
     };
-    let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
     store.create_status_incident(&incident)?;
     println!("{}", incident.id);
     Ok(ExitCode::SUCCESS)
@@ -92,9 +92,9 @@ pub fn update(a: UpdateArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
     let u = StatusUpdate {
-        id: crate::status::new_id(),
+        id: probity_publish::status_page::new_id(),
         at_ms: jiff::Timestamp::now().as_millisecond(),
         status: a.status,
         message: a.message,

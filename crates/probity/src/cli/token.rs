@@ -3,21 +3,19 @@
 //! SHA-256 is stored; the token is printed once, alone on the last line.
 //! `probity token revoke --agent NAME` revokes an agent's tokens.
 
-use crate::store::Store;
-use sha2::{Digest, Sha256};
+use probity_engine::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// The stored form of a token.
-pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 /// Makes a new token (`pbt_` and 48 hex digits of system randomness), stores its hash
 /// under `name`, and returns the token: the only time it exists in the clear.
 pub fn issue(store: &dyn Store, name: &str) -> anyhow::Result<String> {
     let token = fresh("pbt")?;
-    store.add_token(&hash(&token), name, jiff::Timestamp::now().as_millisecond())?;
+    store.add_token(
+        &probity_ground::auth::hash_token(&token),
+        name,
+        jiff::Timestamp::now().as_millisecond(),
+    )?;
     Ok(token)
 }
 
@@ -26,7 +24,7 @@ pub fn issue_agent(store: &dyn Store, agent: &str) -> anyhow::Result<String> {
     check_agent_name(agent)?;
     let token = fresh("pba")?;
     store.add_agent_token(
-        &hash(&token),
+        &probity_ground::auth::hash_token(&token),
         agent,
         jiff::Timestamp::now().as_millisecond(),
     )?;
@@ -36,11 +34,11 @@ pub fn issue_agent(store: &dyn Store, agent: &str) -> anyhow::Result<String> {
 /// An agent's name: a valid vantage name, and not the server's own.
 pub fn check_agent_name(agent: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
-        crate::config::valid_vantage_name(agent),
+        probity_ground::vantage::valid_name(agent),
         "an agent's name is 1 to 64 lowercase letters, digits, `-`, `_` or `.`, not {agent:?}"
     );
     anyhow::ensure!(
-        agent != crate::record::LOCAL_VANTAGE,
+        agent != probity_ground::vantage::LOCAL,
         "`local` is the server's own vantage; name the agent something else"
     );
     Ok(())
@@ -54,7 +52,7 @@ fn fresh(prefix: &str) -> anyhow::Result<String> {
 
 #[derive(clap::Args)]
 pub struct CreateArgs {
-    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// What the token is for, kept with its hash.
     #[arg(long, default_value = "api")]
@@ -67,7 +65,7 @@ pub struct CreateArgs {
 
 #[derive(clap::Args)]
 pub struct RevokeArgs {
-    #[arg(long, short, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Revoke every token of the agent of this name.
     #[arg(long)]
@@ -75,14 +73,14 @@ pub struct RevokeArgs {
 }
 
 pub fn revoke(a: RevokeArgs) -> anyhow::Result<ExitCode> {
-    let config = match crate::config::load(&a.config) {
+    let config = match probity_ground::config::load(&a.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(2));
         }
     };
-    let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
     let n = store.revoke_agent_tokens(&a.agent, jiff::Timestamp::now().as_millisecond())?;
     if n == 0 {
         eprintln!("agent `{}` has no live token", a.agent);
@@ -97,14 +95,14 @@ pub fn revoke(a: RevokeArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
-    let config = match crate::config::load(&a.config) {
+    let config = match probity_ground::config::load(&a.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(2));
         }
     };
-    let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
     let (token, what) = match &a.agent {
         Some(agent) => {
             check_agent_name(agent)?;

@@ -138,7 +138,7 @@ async fn status_incidents(State(c): State<Clock>) -> impl IntoResponse {
     let now = c.started.elapsed();
     let o = &c.script.outage;
     let len = o.end.saturating_sub(o.start);
-    let at = |d: Duration| crate::publish::api::rfc3339(c.started_ms + d.as_millis() as i64);
+    let at = |d: Duration| probity_ground::time::rfc3339(c.started_ms + d.as_millis() as i64);
     let posted = o.start + len / 2;
     let mut incidents = Vec::new();
     if !len.is_zero() && now >= posted {
@@ -253,7 +253,7 @@ pub fn make_certs(days: i64, names: &[&str]) -> anyhow::Result<(String, rustls::
         leaf.not_before = now - time::Duration::days(60);
     }
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer)?;
-    crate::install_crypto_provider();
+    probity_ground::process::install_crypto_provider();
     let key = rustls_pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der())
         .map_err(|e| anyhow::anyhow!(e))?;
     let config = rustls::ServerConfig::builder()

@@ -233,7 +233,7 @@ interval = "{feed_interval}"
 }
 
 pub fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let rt = crate::cli::runtime()?;
+    let rt = probity_ground::process::runtime()?;
     rt.block_on(demo(args))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -260,12 +260,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         &config_path,
         demo_config(&cloud, &listen, &data_dir, plan.interval),
     )?;
-    let config = crate::config::load(&config_path)
+    let config = probity_ground::config::load(&config_path)
         .map_err(|e| anyhow::anyhow!("demo configuration: {e}"))?;
     // A token for the dashboard, as `probity token create` makes them, and one for each
     // of the two agents the demo runs in-process (`probity token create --agent NAME`).
     let (dashboard_token, agent_tokens) = {
-        let store = crate::store::SqliteStore::open(&config.server.data_dir)?;
+        let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
         let dashboard = crate::cli::token::issue(&store, "demo dashboard")?;
         let mut agents = Vec::new();
         for v in &config.vantages {
@@ -277,7 +277,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopper = stop_tx.clone();
     tokio::spawn(async move {
-        crate::run::termination().await;
+        probity_ground::process::termination().await;
         let _ = stopper.send(true);
     });
     if let Some(d) = args.duration {
@@ -371,7 +371,7 @@ Ctrl-C stops the demo. What probity sees:"#,
     }
     // What the status page's word was worth, from the stored data.
     if result.is_ok()
-        && let Ok(config) = crate::config::load(&config_path)
+        && let Ok(config) = probity_ground::config::load(&config_path)
     {
         println!(
             "\nThe scorecard (probity scorecard --config {}):",
@@ -382,16 +382,20 @@ Ctrl-C stops the demo. What probity sees:"#,
             probity_core::duration::HumanDuration::from_secs(3600),
             None,
         );
-        if let Ok(store) = crate::store::SqliteStore::open(&config.server.data_dir) {
+        if let Ok(store) = probity_engine::store::SqliteStore::open(&config.server.data_dir) {
             let now = jiff::Timestamp::now().as_millisecond();
-            if let Ok(reports) =
-                crate::sla::reports(&store, &config, crate::sla::this_month(now), None, now)
-            {
+            if let Ok(reports) = probity_engine::account::sla::reports(
+                &store,
+                &config,
+                probity_engine::account::sla::this_month(now),
+                None,
+                now,
+            ) {
                 println!(
                     "\nThis month's SLA (probity sla report --config {}):",
                     config_path.display()
                 );
-                print!("{}", crate::sla::table(&reports));
+                print!("{}", probity_engine::account::sla::table(&reports));
             }
         }
     }

@@ -1,0 +1,265 @@
+//! The edge of reconciliation: reads observed incidents, declared incidents and measured
+//! availability from the store, hands them to `probity_core::reconcile` as plain values,
+//! and shapes the answers for the CLI, the API and the metrics.
+
+use crate::store::{IncidentFilter, ProviderFilter, Store, StoreResult};
+use probity_core::reconcile::{
+    self, Declared, Measured, Names, Observed, Params, Reconciliation, Scorecard, Watched,
+};
+use probity_ground::config::{ReconcileConfig, Target};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+/// Everything reconciliation reads, gathered once.
+pub struct Inputs {
+    pub observed: Vec<Observed>,
+    pub declared: Vec<Declared>,
+    pub watched: Vec<Watched>,
+    pub measured: Vec<Measured>,
+    pub params: Params,
+    pub window: (i64, i64),
+}
+
+fn names_of(t: &Target) -> Names {
+    let n = t.names();
+    Names {
+        provider: n.provider.map(str::to_string),
+        service: n.service.map(str::to_string),
+        region: n.region.map(str::to_string),
+    }
+}
+
+pub fn params(c: &ReconcileConfig, now_ms: i64) -> Params {
+    Params {
+        tolerance_ms: c.tolerance.as_millis() as i64,
+        min_duration_ms: c.min_duration.as_millis() as i64,
+        grace_ms: c.grace.as_millis() as i64,
+        min_vantages: c.min_vantages,
+        now_ms,
+    }
+}
+
+/// Reads what a window needs. Observed incidents count when they reached `down` (or any
+/// incident with `include_degraded`); those of targets no longer configured are left out
+/// (their names are unknown); declared incidents are read with the tolerance around the
+/// window so that a match across its edge is still found.
+pub fn gather(
+    store: &dyn Store,
+    targets: &[std::sync::Arc<Target>],
+    c: &ReconcileConfig,
+    window: (i64, i64),
+    now_ms: i64,
+) -> StoreResult<Inputs> {
+    let params = params(c, now_ms);
+    let by_name: std::collections::HashMap<&str, &Target> = targets
+        .iter()
+        .map(|t| (t.name.as_str(), t.as_ref()))
+        .collect();
+    // How many vantages saw each incident failing when it opened (incidents from before
+    // vantages, or seen by the server alone, count one).
+    let seen_by = store.failing_vantage_counts()?;
+    let observed: Vec<Observed> = store
+        .incidents(IncidentFilter::All)?
+        .into_iter()
+        .filter(|i| i.resolved_at_ms.unwrap_or(now_ms) >= window.0 && i.started_at_ms < window.1)
+        .filter(|i| c.include_degraded || i.severity == probity_core::result::Health::Down)
+        .filter_map(|i| {
+            let t = by_name.get(i.target.as_str())?;
+            Some(Observed {
+                id: i.id,
+                target: i.target,
+                names: names_of(t),
+                start_ms: i.started_at_ms,
+                end_ms: i.resolved_at_ms,
+                severity: i.severity,
+                vantages: seen_by.get(&i.id).copied().unwrap_or(1).max(1),
+            })
+        })
+        .collect();
+    let declared: Vec<Declared> = store
+        .provider_incidents(&ProviderFilter {
+            since_ms: Some(window.0 - params.tolerance_ms),
+            until_ms: Some(window.1 + params.tolerance_ms),
+            ..ProviderFilter::default()
+        })?
+        .into_iter()
+        .map(|p| Declared {
+            key: format!("{}/{}", p.feed, p.incident.external_id),
+            incident: p.incident,
+            first_seen_ms: p.first_seen_at_ms,
+            removed_ms: p.removed_at_ms,
+            changed_after_publication: p.changed_after_publication,
+        })
+        .collect();
+    let since = store.first_measured()?;
+    let availability = store.availability_by_target(window.0, window.1)?;
+    let watched: Vec<Watched> = targets
+        .iter()
+        .filter(|t| t.provider.is_some())
+        .filter_map(|t| {
+            Some(Watched {
+                target: t.name.clone(),
+                names: names_of(t),
+                since_ms: *since.get(&t.name)?,
+            })
+        })
+        .collect();
+    let measured = watched
+        .iter()
+        .map(|w| Measured {
+            watched: w.clone(),
+            availability: availability.get(&w.target).and_then(|a| a.uptime()),
+        })
+        .collect();
+    Ok(Inputs {
+        observed,
+        declared,
+        watched,
+        measured,
+        params,
+        window,
+    })
+}
+
+impl Inputs {
+    pub fn reconcile(&self) -> Reconciliation {
+        reconcile::reconcile(&self.observed, &self.declared, &self.watched, &self.params)
+    }
+
+    /// The providers with watched targets, sorted.
+    pub fn providers(&self) -> Vec<String> {
+        let set: BTreeSet<String> = self
+            .watched
+            .iter()
+            .filter_map(|w| w.names.provider.clone())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Each provider's scorecard, with one per service of its targets.
+    pub fn scorecards(
+        &self,
+        rec: &Reconciliation,
+        only: Option<&str>,
+    ) -> Vec<(Scorecard, Vec<Scorecard>)> {
+        self.providers()
+            .into_iter()
+            .filter(|p| {
+                only.is_none_or(|o| probity_core::names::slug(o) == probity_core::names::slug(p))
+            })
+            .map(|p| {
+                let card = |service: Option<&str>| {
+                    reconcile::scorecard(
+                        &p,
+                        service,
+                        self.window,
+                        &self.observed,
+                        &self.declared,
+                        &self.measured,
+                        rec,
+                    )
+                };
+                let services: BTreeSet<String> = self
+                    .watched
+                    .iter()
+                    .filter(|w| w.names.provider.as_deref() == Some(p.as_str()))
+                    .filter_map(|w| w.names.service.clone())
+                    .collect();
+                let per_service = services.iter().map(|s| card(Some(s))).collect();
+                (card(None), per_service)
+            })
+            .collect()
+    }
+}
+
+fn round(v: Option<f64>, digits: i32) -> Value {
+    let f = 10f64.powi(digits);
+    v.map_or(Value::Null, |x| json!((x * f).round() / f))
+}
+
+/// The JSON of one scorecard; `window` as the user wrote it.
+pub fn scorecard_json(c: &Scorecard, window: &str) -> Value {
+    let spread =
+        |s: &reconcile::Spread| json!({"count": s.count, "p50": s.p50, "p90": s.p90, "max": s.max});
+    json!({
+        "provider": c.provider,
+        "service": c.service,
+        "window": window,
+        "window_start": probity_ground::time::rfc3339(c.window_start_ms),
+        "window_end": probity_ground::time::rfc3339(c.window_end_ms),
+        "targets": c.targets,
+        "measured_availability": round(c.measured_availability, 6),
+        "declared_availability": round(c.declared_availability, 6),
+        "observed_incidents": c.observed_incidents,
+        "acknowledged_incidents": c.acknowledged_incidents,
+        "unacknowledged_incidents": c.unacknowledged_incidents,
+        "pending_incidents": c.pending_incidents,
+        "observed_downtime_s": c.observed_downtime_s,
+        "unacknowledged_downtime_s": c.unacknowledged_downtime_s,
+        "acknowledgment_rate": round(c.acknowledgment_rate, 4),
+        "disclosure_lag_s": spread(&c.disclosure_lag_s),
+        "detection_lead_s": spread(&c.detection_lead_s),
+        "declared_incidents": c.declared_incidents,
+        "declared_not_observed": c.declared_not_observed,
+        "changed_after_publication": c.changed_after_publication,
+        "grade": c.grade,
+        "score": c.score,
+        "grade_parts": c.grade_parts,
+    })
+}
+
+/// A provider's scorecard with its services' nested.
+pub fn provider_json(card: &Scorecard, services: &[Scorecard], window: &str) -> Value {
+    let mut v = scorecard_json(card, window);
+    v["services"] = services
+        .iter()
+        .map(|s| scorecard_json(s, window))
+        .collect::<Vec<_>>()
+        .into();
+    v
+}
+
+/// What reconciliation says about one observed incident: its verdict and every matching
+/// declaration with the lags.
+pub fn incident_json(inputs: &Inputs, rec: &Reconciliation, id: i64) -> Value {
+    let Some((_, outcome)) = inputs
+        .observed
+        .iter()
+        .zip(&rec.outcomes)
+        .find(|(o, _)| o.id == id)
+    else {
+        return json!({"acknowledgment": "not_reconciled", "declarations": []});
+    };
+    let declarations: Vec<Value> = outcome
+        .matches
+        .iter()
+        .map(|&i| {
+            let m = &rec.matches[i];
+            let d = &inputs.declared[m.declared];
+            json!({
+                "provider": d.incident.provider,
+                "feed": d.key.split_once('/').map(|(f, _)| f),
+                "external_id": d.incident.external_id,
+                "title": d.incident.title,
+                "impact": d.incident.impact.as_str(),
+                "status": d.incident.status,
+                "url": d.incident.url,
+                "started_at": d.incident.started_at_ms.map(probity_ground::time::rfc3339),
+                "first_disclosed_at": probity_ground::time::rfc3339(d.disclosed_ms()),
+                "resolved_at": d.incident.resolved_at_ms.map(probity_ground::time::rfc3339),
+                "changed_after_publication": d.changed_after_publication,
+                "detection_lead_s": m.detection_lead_ms.map(|v| v as f64 / 1000.0),
+                "disclosure_lag_s": m.disclosure_lag_ms as f64 / 1000.0,
+                "observed_duration_s": m.observed_duration_ms as f64 / 1000.0,
+                "declared_duration_s": m.declared_duration_ms.map(|v| v as f64 / 1000.0),
+                "observed_severity": m.observed_severity.as_str(),
+                "updates": d.incident.updates.iter().map(|u| json!({
+                    "at": probity_ground::time::rfc3339(u.at_ms),
+                    "status": u.status,
+                    "text": u.text,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({"acknowledgment": outcome.verdict.as_str(), "declarations": declarations})
+}

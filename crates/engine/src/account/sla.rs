@@ -1,0 +1,556 @@
+//! The edge of SLA accounting: the shipped catalog of terms, reading a month of minutes
+//! from the store, and the report in its formats (table, JSON, CSV, HTML with a plot and
+//! claim text). The arithmetic is `probity_core::sla`.
+
+use crate::store::{IncidentFilter, ProviderFilter, Store, StoreResult};
+use probity_core::provider::Impact;
+use probity_core::sla::{Account, Minute, account, month_bounds};
+use probity_ground::config::{Config, SlaConfig, Target};
+use probity_ground::time::rfc3339;
+use serde_json::{Value, json};
+
+pub use probity_ground::config::sla_catalog::catalog;
+
+/// A month, `YYYY-MM`.
+pub fn parse_month(s: &str) -> Option<(i32, u32)> {
+    let (y, m) = s.split_once('-')?;
+    if y.len() != 4 || m.len() != 2 {
+        return None;
+    }
+    let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+    ((1970..=9999).contains(&y) && (1..=12).contains(&m)).then_some((y, m))
+}
+
+/// The current month, UTC.
+pub fn this_month(now_ms: i64) -> (i32, u32) {
+    let (y, m, _) = probity_core::sla::civil_from_days(now_ms.div_euclid(86_400_000));
+    (y, m)
+}
+
+/// One SLA's month, accounted, with what the report shows beside the numbers.
+pub struct Report {
+    pub sla: SlaConfig,
+    pub month: (i32, u32),
+    pub account: Account,
+    /// For each downtime interval: the ids of the observed incidents that overlap it.
+    pub incidents: Vec<Vec<i64>>,
+    /// Declared maintenance left out of the formula: (provider incident id, start, end).
+    pub declared_maintenance: Vec<(String, i64, i64)>,
+    /// The latest signed checkpoint's size, which covers every result accounted.
+    pub checkpoint_size: Option<u64>,
+    /// `[[maintenance]]` windows left out of the formula: (name, start, end).
+    pub configured_maintenance: Vec<(String, i64, i64)>,
+    /// Minutes of the month still to come: out of the formula (the report is "so far") and
+    /// not counted in `excluded_minutes`.
+    pub future_minutes: u32,
+}
+
+/// Accounts `sla` for `month` from the store.
+pub fn report(
+    store: &dyn Store,
+    config: &Config,
+    sla: &SlaConfig,
+    month: (i32, u32),
+    now_ms: i64,
+) -> StoreResult<Report> {
+    let bounds = month_bounds(month.0, month.1);
+    let minutes = ((bounds.1 - bounds.0) / 60_000) as usize;
+    let mut per_target = Vec::new();
+    for name in &sla.targets {
+        let mut m = vec![Minute::default(); minutes];
+        for r in store.rollups(name, bounds.0, bounds.1)? {
+            let i = ((r.minute_ms - bounds.0) / 60_000) as usize;
+            if let Some(slot) = m.get_mut(i) {
+                slot.count += r.count as u32;
+                slot.failures += r.failures as u32;
+            }
+        }
+        per_target.push(m);
+    }
+    // Maintenance the provider declared on these targets, and the configured windows.
+    let targets: Vec<&Target> = config
+        .targets
+        .iter()
+        .filter(|t| sla.targets.contains(&t.name))
+        .collect();
+    let mut declared_maintenance = Vec::new();
+    for p in store.provider_incidents(&ProviderFilter {
+        since_ms: Some(bounds.0),
+        until_ms: Some(bounds.1),
+        ..ProviderFilter::default()
+    })? {
+        let i = &p.incident;
+        if i.impact != Impact::Maintenance
+            || !targets
+                .iter()
+                .any(|t| probity_core::names::affects(i, t.names()))
+        {
+            continue;
+        }
+        let start = i.started_at_ms.unwrap_or(p.first_seen_at_ms);
+        let end = i.resolved_at_ms.or(p.removed_at_ms).unwrap_or(start);
+        if end > start {
+            declared_maintenance.push((format!("{}/{}", p.feed, i.external_id), start, end));
+        }
+    }
+    let mut excluded = sla.maintenance.clone();
+    // `[[maintenance]]` windows on any of these targets, where the terms leave them out.
+    let mut configured_maintenance = Vec::new();
+    if sla.exclude_maintenance {
+        for m in &config.maintenance {
+            if m.targets.iter().any(|t| sla.targets.contains(t)) {
+                for (a, b) in m.window.spans_within(bounds.0, bounds.1) {
+                    configured_maintenance.push((m.name.clone(), a, b));
+                    excluded.push((a, b));
+                }
+            }
+        }
+    }
+    excluded.extend(declared_maintenance.iter().map(|(_, a, b)| (*a, *b)));
+    // The rest of a month in progress is out of the formula: the report is "so far".
+    let future_from = (now_ms.div_euclid(60_000) + 1) * 60_000;
+    if future_from < bounds.1 {
+        excluded.push((future_from.max(bounds.0), bounds.1));
+    }
+    let mut account = account(&sla.terms, bounds, &per_target, &excluded);
+    let observed = store.incidents(IncidentFilter::All)?;
+    let incidents = account
+        .intervals
+        .iter()
+        .map(|iv| {
+            observed
+                .iter()
+                .filter(|o| {
+                    sla.targets.contains(&o.target)
+                        && o.started_at_ms < iv.end_ms
+                        && o.resolved_at_ms.unwrap_or(now_ms) > iv.start_ms
+                })
+                .map(|o| o.id)
+                .collect()
+        })
+        .collect();
+    let future_minutes = ((bounds.1 - future_from.clamp(bounds.0, bounds.1)) / 60_000) as u32;
+    account.excluded_minutes -= future_minutes.min(account.excluded_minutes);
+    Ok(Report {
+        sla: sla.clone(),
+        month,
+        account,
+        incidents,
+        declared_maintenance,
+        configured_maintenance,
+        checkpoint_size: store.latest_checkpoint()?.map(|c| c.size),
+        future_minutes,
+    })
+}
+
+fn month_name(m: (i32, u32)) -> String {
+    format!("{:04}-{:02}", m.0, m.1)
+}
+
+fn round(v: Option<f64>, digits: i32) -> Value {
+    let f = 10f64.powi(digits);
+    v.map_or(Value::Null, |x| json!((x * f).round() / f))
+}
+
+impl Report {
+    pub fn claim_deadline(&self) -> Option<String> {
+        self.sla
+            .terms
+            .claim_deadline(self.month.0, self.month.1)
+            .map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}"))
+    }
+
+    pub fn credit_amount(&self) -> Option<f64> {
+        Some(self.sla.monthly_bill? * self.account.credit_percent? / 100.0)
+    }
+
+    /// A claim ready to paste into a support case.
+    pub fn claim_text(&self) -> Option<String> {
+        let a = &self.account;
+        if a.credit_percent.unwrap_or(0.0) <= 0.0 {
+            return None;
+        }
+        let t = &self.sla.terms;
+        let mut s = format!(
+            "SLA Credit Request: {} for {}\n\nUnder the {} SLA ({}), the monthly uptime for {} was {:.4}% against a commitment of {}%, which earns a service credit of {}%{}.\n\nDowntime periods (UTC), measured by independent probes of {}:\n",
+            t.name,
+            month_name(self.month),
+            t.name,
+            if t.url.is_empty() {
+                "custom terms"
+            } else {
+                t.url.as_str()
+            },
+            month_name(self.month),
+            a.uptime_percent.unwrap_or(0.0),
+            t.commitment,
+            a.credit_percent.unwrap_or(0.0),
+            match self.credit_amount() {
+                Some(m) => format!(" ({m:.2} {})", self.sla.currency),
+                None => String::new(),
+            },
+            self.sla.targets.join(", "),
+        );
+        for iv in &a.intervals {
+            s.push_str(&format!(
+                "- {} to {} ({:.0} minutes{}; {} of {} probe results failed)\n",
+                rfc3339(iv.start_ms),
+                rfc3339(iv.end_ms),
+                iv.downtime_minutes,
+                iv.error_rate
+                    .map(|r| format!(", error rate {:.1}%", r * 100.0))
+                    .unwrap_or_default(),
+                iv.failures,
+                iv.results,
+            ));
+        }
+        s.push_str(&format!(
+            "\nThe measurements are recorded in a tamper-evident log{}; an evidence bundle covering this month can be provided and verified offline.",
+            self.checkpoint_size
+                .map(|n| format!(" (signed checkpoint of {n} records)"))
+                .unwrap_or_default()
+        ));
+        if !t.claim.is_empty() {
+            s.push_str(&format!("\n\nHow to claim: {}", t.claim));
+        }
+        if let Some(d) = self.claim_deadline() {
+            s.push_str(&format!(" Deadline: {d}."));
+        }
+        Some(s)
+    }
+
+    pub fn json(&self) -> Value {
+        let a = &self.account;
+        let t = &self.sla.terms;
+        json!({
+            "sla": self.sla.name,
+            "month": month_name(self.month),
+            "terms": {
+                "id": t.id, "name": t.name, "provider": t.provider, "url": t.url,
+                "read_on": t.read_on, "verified": t.verified, "commitment": t.commitment,
+                "tiers": t.tiers, "basis": t.basis, "interval_minutes": t.interval_minutes,
+                "combine": t.combine, "downtime": t.downtime, "exclusions": t.exclusions,
+            },
+            "targets": self.sla.targets,
+            "minutes": a.minutes,
+            "measured_minutes": a.measured_minutes,
+            "unmeasured_minutes": a.unmeasured_minutes,
+            "future_minutes": self.future_minutes,
+            "excluded_minutes": a.excluded_minutes,
+            "downtime_minutes": round(Some(a.downtime_minutes), 3),
+            "uptime_percent": round(a.uptime_percent, 5),
+            "uptime_percent_if_unmeasured_down": round(a.uptime_percent_if_unmeasured_down, 5),
+            "credit_percent": a.credit_percent,
+            "credit_percent_if_unmeasured_down": a.credit_percent_if_unmeasured_down,
+            "credit_amount": round(self.credit_amount(), 2),
+            "currency": self.sla.currency,
+            "claim_deadline": self.claim_deadline(),
+            "downtime_intervals": a.intervals.iter().zip(&self.incidents).map(|(iv, inc)| json!({
+                "start": rfc3339(iv.start_ms),
+                "end": rfc3339(iv.end_ms),
+                "downtime_minutes": round(Some(iv.downtime_minutes), 3),
+                "error_rate": round(iv.error_rate, 5),
+                "results": iv.results,
+                "failures": iv.failures,
+                "incidents": inc,
+            })).collect::<Vec<_>>(),
+            "maintenance": self.sla.maintenance.iter().map(|(a, b)| json!({"start": rfc3339(*a), "end": rfc3339(*b), "source": "config"}))
+                .chain(self.declared_maintenance.iter().map(|(id, a, b)| json!({"start": rfc3339(*a), "end": rfc3339(*b), "source": id})))
+                .chain(self.configured_maintenance.iter().map(|(n, a, b)| json!({"start": rfc3339(*a), "end": rfc3339(*b), "source": format!("maintenance:{n}")})))
+                .collect::<Vec<_>>(),
+            "days": a.days.iter().map(|d| json!({
+                "date": &rfc3339(d.start_ms)[..10],
+                "uptime_percent": round(d.uptime_percent, 5),
+                "downtime_minutes": round(Some(d.downtime_minutes), 3),
+                "unmeasured_minutes": d.unmeasured_minutes,
+            })).collect::<Vec<_>>(),
+            "evidence_checkpoint_size": self.checkpoint_size,
+            "claim_text": self.claim_text(),
+        })
+    }
+}
+
+/// Every SLA of `config` (or only `only`) for `month`.
+pub fn reports(
+    store: &dyn Store,
+    config: &Config,
+    month: (i32, u32),
+    only: Option<&str>,
+    now_ms: i64,
+) -> StoreResult<Vec<Report>> {
+    config
+        .slas
+        .iter()
+        .filter(|s| only.is_none_or(|o| o == s.name))
+        .map(|s| report(store, config, s, month, now_ms))
+        .collect()
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("unknown".into(), |v| format!("{v:.4}%"))
+}
+
+pub fn table(reports: &[Report]) -> String {
+    let mut out = format!(
+        "{:<20} {:<8} {:<24} {:>10} {:>9} {:>10} {:>10} {:>7} {:>11}\n",
+        "sla", "month", "terms", "uptime", "down min", "unmeasured", "floor", "credit", "claim by"
+    );
+    for r in reports {
+        let a = &r.account;
+        out.push_str(&format!(
+            "{:<20} {:<8} {:<24} {:>10} {:>9.1} {:>10} {:>10} {:>7} {:>11}\n",
+            r.sla.name.chars().take(20).collect::<String>(),
+            month_name(r.month),
+            r.sla.terms.id.chars().take(24).collect::<String>(),
+            pct(a.uptime_percent),
+            a.downtime_minutes,
+            a.unmeasured_minutes,
+            pct(a.uptime_percent_if_unmeasured_down),
+            a.credit_percent.map_or("—".into(), |c| format!("{c}%")),
+            r.claim_deadline().unwrap_or_else(|| "—".into()),
+        ));
+        for (iv, inc) in a.intervals.iter().zip(&r.incidents) {
+            out.push_str(&format!(
+                "    down {} → {}  {:.1} min{}{}\n",
+                rfc3339(iv.start_ms),
+                rfc3339(iv.end_ms),
+                iv.downtime_minutes,
+                iv.error_rate
+                    .map(|e| format!(", error rate {:.1}%", e * 100.0))
+                    .unwrap_or_default(),
+                if inc.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", incidents {}",
+                        inc.iter()
+                            .map(|i| i.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ));
+        }
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn csv(reports: &[Report]) -> String {
+    let mut out = String::from(
+        "sla,month,terms,uptime_percent,uptime_percent_if_unmeasured_down,downtime_minutes,unmeasured_minutes,excluded_minutes,credit_percent,credit_amount,currency,claim_deadline,downtime_intervals\n",
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+    for r in reports {
+        let a = &r.account;
+        let intervals: Vec<String> = a
+            .intervals
+            .iter()
+            .map(|iv| format!("{}/{}", rfc3339(iv.start_ms), rfc3339(iv.end_ms)))
+            .collect();
+        out.push_str(
+            &[
+                csv_field(&r.sla.name),
+                month_name(r.month),
+                csv_field(&r.sla.terms.id),
+                opt(a.uptime_percent),
+                opt(a.uptime_percent_if_unmeasured_down),
+                format!("{}", a.downtime_minutes),
+                a.unmeasured_minutes.to_string(),
+                a.excluded_minutes.to_string(),
+                opt(a.credit_percent),
+                opt(r.credit_amount()),
+                csv_field(&r.sla.currency),
+                r.claim_deadline().unwrap_or_default(),
+                csv_field(&intervals.join(" ")),
+            ]
+            .join(","),
+        );
+        out.push('\n');
+    }
+    out
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A self-contained HTML page: per SLA the figures, a daily uptime plot (inline SVG, no
+/// script), every downtime interval with its evidence, and the claim text.
+pub fn html(reports: &[Report]) -> String {
+    let mut body = String::new();
+    for r in reports {
+        let a = &r.account;
+        let t = &r.sla.terms;
+        body.push_str(&format!(
+            "<section><h2>{} — {}</h2><p class=terms>{} ({}){}</p>",
+            esc(&r.sla.name),
+            month_name(r.month),
+            esc(&t.name),
+            if t.url.is_empty() {
+                "custom terms".to_string()
+            } else {
+                format!(
+                    "<a href=\"{0}\">{0}</a>, read {1}",
+                    esc(&t.url),
+                    esc(&t.read_on)
+                )
+            },
+            if t.verified {
+                ""
+            } else {
+                " — <em>numbers from secondary copies: check them against the live terms</em>"
+            }
+        ));
+        body.push_str(&format!(
+            "<table class=figures><tr><th>uptime (measured time)</th><td>{}</td></tr><tr><th>uptime (unmeasured counted as down)</th><td>{}</td></tr><tr><th>commitment</th><td>{}%</td></tr><tr><th>downtime</th><td>{:.1} min</td></tr><tr><th>unmeasured</th><td>{} min</td></tr><tr><th>excluded maintenance</th><td>{} min</td></tr><tr><th>credit</th><td>{}</td></tr><tr><th>claim by</th><td>{}</td></tr></table>",
+            pct(a.uptime_percent),
+            pct(a.uptime_percent_if_unmeasured_down),
+            t.commitment,
+            a.downtime_minutes,
+            a.unmeasured_minutes,
+            a.excluded_minutes,
+            match (a.credit_percent, r.credit_amount()) {
+                (Some(c), Some(m)) => format!("{c}% ({m:.2} {})", esc(&r.sla.currency)),
+                (Some(c), None) => format!("{c}%"),
+                _ => "unknown (nothing measured)".into(),
+            },
+            r.claim_deadline().unwrap_or_else(|| "—".into()),
+        ));
+        body.push_str(&plot(r));
+        body.push_str("<h3>Downtime</h3>");
+        if a.intervals.is_empty() {
+            body.push_str("<p>None measured.</p>");
+        } else {
+            body.push_str("<table class=intervals><tr><th>start (UTC)</th><th>end</th><th>minutes</th><th>error rate</th><th>failed / results</th><th>incidents</th></tr>");
+            for (iv, inc) in a.intervals.iter().zip(&r.incidents) {
+                body.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{} / {}</td><td>{}</td></tr>",
+                    rfc3339(iv.start_ms),
+                    rfc3339(iv.end_ms),
+                    iv.downtime_minutes,
+                    iv.error_rate.map_or("—".into(), |e| format!("{:.1}%", e * 100.0)),
+                    iv.failures,
+                    iv.results,
+                    inc.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "),
+                ));
+            }
+            body.push_str("</table>");
+        }
+        if let Some(claim) = r.claim_text() {
+            body.push_str(&format!(
+                "<h3>Claim</h3><pre class=claim>{}</pre>",
+                esc(&claim)
+            ));
+        }
+        body.push_str("</section>");
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>SLA report</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}}table{{border-collapse:collapse;margin:.5rem 0}}td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}}pre.claim{{white-space:pre-wrap;background:#f6f6f6;padding:1rem}}.terms{{color:#555}}</style></head><body><h1>SLA report</h1>{body}<p>Generated by probity. Every figure comes from the probes' own results; minutes without results are shown as unmeasured, never counted as up.</p></body></html>\n"
+    )
+}
+
+/// Daily uptime as bars: green at or above the commitment, red below, grey unmeasured.
+fn plot(r: &Report) -> String {
+    let days = &r.account.days;
+    let (w, h, pad) = (720.0, 160.0, 30.0);
+    let bw = (w - pad * 2.0) / days.len().max(1) as f64;
+    let floor = (r.sla.terms.commitment - 1.0).min(
+        days.iter()
+            .filter_map(|d| d.uptime_percent)
+            .fold(100.0, f64::min),
+    );
+    let y = |u: f64| h - pad - (u - floor) / (100.0 - floor) * (h - pad * 2.0);
+    let mut svg = format!(
+        "<svg role=img aria-label=\"daily uptime\" width={w} height={h} viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\"><title>Daily uptime, {}</title>",
+        month_name(r.month)
+    );
+    for (i, d) in days.iter().enumerate() {
+        let x = pad + i as f64 * bw;
+        match d.uptime_percent {
+            Some(u) => {
+                let colour = if u >= r.sla.terms.commitment { "#3a3" } else { "#c33" };
+                svg.push_str(&format!(
+                    "<rect x={x:.1} y={:.1} width={:.1} height={:.1} fill=\"{colour}\"><title>{}: {u:.4}%</title></rect>",
+                    y(u),
+                    (bw - 1.0).max(1.0),
+                    (h - pad - y(u)).max(1.0),
+                    &rfc3339(d.start_ms)[..10]
+                ));
+            }
+            None => svg.push_str(&format!(
+                "<rect x={x:.1} y={:.1} width={:.1} height={:.1} fill=\"#bbb\"><title>{}: unmeasured</title></rect>",
+                pad,
+                (bw - 1.0).max(1.0),
+                h - pad * 2.0,
+                &rfc3339(d.start_ms)[..10]
+            )),
+        }
+    }
+    let c = y(r.sla.terms.commitment);
+    svg.push_str(&format!(
+        "<line x1={pad} x2={} y1={c:.1} y2={c:.1} stroke=\"#333\" stroke-dasharray=\"4 3\"/><text x={pad} y={:.1} font-size=11>commitment {}%</text><text x={pad} y={} font-size=11>{floor:.2}%</text><text x={pad} y=12 font-size=11>100%</text></svg>",
+        w - pad,
+        c - 3.0,
+        r.sla.terms.commitment,
+        h - pad + 12.0
+    ));
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalog_parses_and_every_entry_is_sound() {
+        let c = catalog();
+        for id in [
+            "azure-vm-single",
+            "azure-vm-availability-set",
+            "azure-vm-zones",
+            "azure-storage",
+            "aws-ec2-region",
+            "aws-ec2-instance",
+            "aws-s3",
+            "gcp-compute-multi-zone",
+            "gcp-compute-single",
+            "gcp-storage-multi-region",
+        ] {
+            let t = c
+                .iter()
+                .find(|t| t.id == id)
+                .unwrap_or_else(|| panic!("{id}"));
+            t.check().unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert!(t.url.starts_with("https://"), "{id}");
+            assert!(!t.read_on.is_empty() && !t.claim.is_empty() && !t.downtime.is_empty());
+            assert!(
+                t.claim_months_after.is_some() != t.claim_days_after.is_some(),
+                "{id}: one claim deadline"
+            );
+        }
+        let mut ids: Vec<&str> = c.iter().map(|t| t.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), c.len(), "ids are unique");
+    }
+
+    #[test]
+    fn months() {
+        assert_eq!(parse_month("2026-11"), Some((2026, 11)));
+        assert_eq!(parse_month("2026-13"), None);
+        assert_eq!(parse_month("26-11"), None);
+        assert_eq!(parse_month("2026-1"), None);
+        assert_eq!(this_month(1_795_440_000_000), (2026, 11));
+    }
+}

@@ -1,0 +1,530 @@
+//! Evidence bundles: a self-contained JSON file with records, their inclusion proofs, a
+//! signed checkpoint, consistency proofs from earlier checkpoints, and the verifier key,
+//! checked offline by `probity evidence verify` (or any program following docs/evidence.md).
+//! Also the audit that recomputes the log from the store.
+
+use crate::store::{Store, StoredCheckpoint};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use probity_core::merkle::{self, Hash};
+use probity_core::note::{Checkpoint, NoteVerifier, verify_note};
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT: &str = "probity-evidence-bundle/1";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    pub format: String,
+    /// The log's verifier key, `name+keyhash+base64`. Check it against one you hold.
+    pub verifier_key: String,
+    /// The signed checkpoint every record is proven against.
+    pub checkpoint: String,
+    /// The time window asked for (RFC 3339).
+    pub from: String,
+    pub to: String,
+    pub records: Vec<BundleRecord>,
+    /// Proofs that the checkpoint extends earlier ones.
+    pub consistency: Vec<BundleConsistency>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleRecord {
+    pub index: u64,
+    /// Hex.
+    pub leaf_hash: String,
+    /// The canonical record bytes, base64.
+    pub record: String,
+    /// The inclusion proof in the checkpoint's tree, hex.
+    pub proof: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleConsistency {
+    /// An earlier signed checkpoint.
+    pub old_checkpoint: String,
+    /// The consistency proof from its size to the bundle's checkpoint, hex.
+    pub proof: Vec<String>,
+}
+
+fn hexes(v: &[Hash]) -> Vec<String> {
+    v.iter().map(hex::encode).collect()
+}
+
+/// What an export wrote.
+pub struct Exported {
+    pub bundle: Bundle,
+    pub checkpoint_size: u64,
+    /// Leaves in the window appended after the checkpoint (not in the bundle).
+    pub uncovered: u64,
+}
+
+/// Builds a bundle of the leaves appended in `from_ms..to_ms`, proven against the latest
+/// checkpoint. `since` is an earlier checkpoint (a signed note) to prove consistency from.
+pub fn export(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    from_ms: i64,
+    to_ms: i64,
+    since: Option<&str>,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Exported> {
+    let cp = store
+        .latest_checkpoint()?
+        .ok_or_else(|| anyhow::anyhow!("no checkpoint has been signed yet; run probity first"))?;
+    let (start, end) = store
+        .evidence_range_by_time(from_ms, to_ms)?
+        .unwrap_or((0, 0));
+    let covered_end = end.min(cp.size);
+    let uncovered = end.saturating_sub(cp.size.max(start));
+    progress.set_length(covered_end.saturating_sub(start));
+    let mut records = Vec::new();
+    let mut at = start;
+    while at < covered_end {
+        let chunk_end = (at + 1000).min(covered_end);
+        for leaf in store.evidence_records(at, chunk_end)? {
+            let (_, proof) = store.inclusion_proof(leaf.index, cp.size)?;
+            records.push(BundleRecord {
+                index: leaf.index,
+                leaf_hash: hex::encode(&leaf.leaf_hash),
+                record: B64.encode(&leaf.record),
+                proof: hexes(&proof),
+            });
+            progress.inc(1);
+        }
+        at = chunk_end;
+    }
+    // Consistency from the previous export's checkpoint and from the one given.
+    let mut olds: Vec<StoredCheckpoint> = Vec::new();
+    if let Some(prev) = store.last_export()? {
+        olds.extend(store.checkpoint_at(prev)?.filter(|c| c.size > 0));
+    }
+    if let Some(note) = since {
+        let text = verify_note(note, std::slice::from_ref(verifier))
+            .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+        let old = Checkpoint::parse(text)?;
+        anyhow::ensure!(
+            old.size > 0,
+            "--since: a checkpoint of the empty log proves nothing"
+        );
+        anyhow::ensure!(
+            old.size <= cp.size,
+            "--since: that checkpoint (size {}) is newer than the latest here ({})",
+            old.size,
+            cp.size
+        );
+        let ours = store.evidence_root(old.size)?;
+        anyhow::ensure!(
+            ours == old.root,
+            "--since: this log does NOT extend that checkpoint: at size {} its root is {}, the checkpoint says {}",
+            old.size,
+            hex::encode(ours),
+            hex::encode(old.root)
+        );
+        olds.push(StoredCheckpoint {
+            size: old.size,
+            root: old.root,
+            note: note.to_string(),
+            at_ms: 0,
+        });
+    }
+    let mut consistency = Vec::new();
+    for old in olds {
+        let proof = if old.size == cp.size {
+            Vec::new()
+        } else {
+            store.consistency_proof(old.size, cp.size)?
+        };
+        consistency.push(BundleConsistency {
+            old_checkpoint: old.note,
+            proof: hexes(&proof),
+        });
+    }
+    let rfc = probity_ground::time::rfc3339;
+    Ok(Exported {
+        bundle: Bundle {
+            format: FORMAT.into(),
+            verifier_key: verifier.to_string(),
+            checkpoint: cp.note.clone(),
+            from: rfc(from_ms),
+            to: rfc(to_ms),
+            records,
+            consistency,
+        },
+        checkpoint_size: cp.size,
+        uncovered,
+    })
+}
+
+/// What a successful verification established.
+#[derive(Debug, Serialize)]
+pub struct Verified {
+    pub origin: String,
+    pub checkpoint_size: u64,
+    pub root: String,
+    pub records: usize,
+    pub consistent_with: Vec<u64>,
+    pub key_from_bundle: bool,
+}
+
+fn hash(s: &str, what: &str) -> Result<Hash, String> {
+    let b = hex::decode(s).map_err(|_| format!("{what} is not hex"))?;
+    merkle::hash_from_slice(&b).map_err(|e| format!("{what}: {e}"))
+}
+
+fn proof(v: &[String], what: &str) -> Result<Vec<Hash>, String> {
+    v.iter()
+        .enumerate()
+        .map(|(i, h)| hash(h, &format!("{what} hash {i}")))
+        .collect()
+}
+
+/// Verifies a bundle. `key` is the verifier key the caller trusts (the bundle's own when
+/// `None`); `since` an earlier checkpoint the caller kept. The error names the first broken
+/// thing. `progress` advances per record.
+pub fn verify(
+    bundle: &Bundle,
+    key: Option<&str>,
+    since: Option<&str>,
+    progress: &indicatif::ProgressBar,
+) -> Result<Verified, String> {
+    if bundle.format != FORMAT {
+        return Err(format!(
+            "unknown bundle format {:?} (expected {FORMAT})",
+            bundle.format
+        ));
+    }
+    let bundled = NoteVerifier::parse(&bundle.verifier_key)
+        .map_err(|e| format!("the bundle's verifier key: {e}"))?;
+    let verifier = match key {
+        Some(k) => {
+            let v = NoteVerifier::parse(k).map_err(|e| format!("--key: {e}"))?;
+            if v != bundled {
+                return Err(format!(
+                    "the bundle names key {bundled}, not the key you gave ({v})"
+                ));
+            }
+            v
+        }
+        None => bundled,
+    };
+    let text = verify_note(&bundle.checkpoint, std::slice::from_ref(&verifier))
+        .map_err(|e| format!("checkpoint: {e}"))?;
+    let cp = Checkpoint::parse(text).map_err(|e| format!("checkpoint: {e}"))?;
+    if cp.origin != verifier.name() {
+        return Err(format!(
+            "checkpoint: origin {:?} is not the key's name {:?}",
+            cp.origin,
+            verifier.name()
+        ));
+    }
+    progress.set_length(bundle.records.len() as u64);
+    let mut previous: Option<u64> = None;
+    for r in &bundle.records {
+        let at = format!("record at index {}", r.index);
+        if previous.is_some_and(|p| r.index <= p) {
+            return Err(format!("{at}: records are not in increasing index order"));
+        }
+        previous = Some(r.index);
+        let bytes = B64
+            .decode(&r.record)
+            .map_err(|_| format!("{at}: the record is not base64"))?;
+        let leaf = hash(&r.leaf_hash, &format!("{at}: leaf hash"))?;
+        if merkle::leaf_hash(&bytes) != leaf {
+            return Err(format!(
+                "{at}: the record does not match its leaf hash (the record was altered)"
+            ));
+        }
+        let p = proof(&r.proof, &format!("{at}: proof"))?;
+        merkle::verify_inclusion(r.index, cp.size, &leaf, &p, &cp.root).map_err(|e| {
+            format!(
+                "{at}: inclusion proof against checkpoint size {}: {e}",
+                cp.size
+            )
+        })?;
+        progress.inc(1);
+    }
+    let mut consistent_with = Vec::new();
+    for (i, c) in bundle.consistency.iter().enumerate() {
+        let at = format!("consistency proof {i}");
+        let old_text = verify_note(&c.old_checkpoint, std::slice::from_ref(&verifier))
+            .map_err(|e| format!("{at}: old checkpoint: {e}"))?;
+        let old = Checkpoint::parse(old_text).map_err(|e| format!("{at}: old checkpoint: {e}"))?;
+        let p = proof(&c.proof, &at)?;
+        merkle::verify_consistency(old.size, cp.size, &old.root, &cp.root, &p).map_err(|e| {
+            format!(
+                "{at}: from size {} to {}: {e} (the log does not extend that checkpoint)",
+                old.size, cp.size
+            )
+        })?;
+        consistent_with.push(old.size);
+    }
+    if let Some(note) = since {
+        let text = verify_note(note, std::slice::from_ref(&verifier))
+            .map_err(|e| format!("--since: {e}"))?;
+        let old = Checkpoint::parse(text).map_err(|e| format!("--since: {e}"))?;
+        let ok = (old.size == cp.size && old.root == cp.root)
+            || bundle.consistency.iter().any(|c| {
+                verify_note(&c.old_checkpoint, std::slice::from_ref(&verifier))
+                    .ok()
+                    .and_then(|t| Checkpoint::parse(t).ok())
+                    .is_some_and(|o| o.size == old.size && o.root == old.root)
+            });
+        if !ok {
+            return Err(format!(
+                "--since: the bundle carries no consistency proof from your checkpoint (size {}); export with `--since` that checkpoint",
+                old.size
+            ));
+        }
+    }
+    Ok(Verified {
+        origin: cp.origin,
+        checkpoint_size: cp.size,
+        root: hex::encode(cp.root),
+        records: bundle.records.len(),
+        consistent_with,
+        key_from_bundle: key.is_none(),
+    })
+}
+
+/// One thing the audit found wrong.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Finding {
+    pub leaf: Option<u64>,
+    pub problem: String,
+}
+
+/// What the audit checked.
+#[derive(Debug, Serialize, Default)]
+pub struct Audit {
+    pub leaves: u64,
+    pub checkpoints: usize,
+    pub results_compared: u64,
+    pub incidents_compared: u64,
+    pub feed_records_compared: u64,
+    pub findings: Vec<Finding>,
+}
+
+/// Recomputes the whole log from the store: every leaf against its record, the tree against
+/// every signed checkpoint, and the records against the rows they attest.
+pub fn audit(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Audit> {
+    let size = store.evidence_size()?;
+    let checkpoints = store.checkpoints()?;
+    progress.set_length(size);
+    let mut a = Audit {
+        leaves: size,
+        checkpoints: checkpoints.len(),
+        ..Default::default()
+    };
+    let mut tree = merkle::MemoryTree::new();
+    let mut next_cp = checkpoints.iter().peekable();
+    let incidents = store.incidents(crate::store::IncidentFilter::All)?;
+    let check_checkpoints = |tree: &merkle::MemoryTree,
+                             next_cp: &mut std::iter::Peekable<
+        std::slice::Iter<'_, StoredCheckpoint>,
+    >,
+                             a: &mut Audit| {
+        while let Some(cp) = next_cp.peek().filter(|c| c.size == tree.size()) {
+            let signed = verify_note(&cp.note, std::slice::from_ref(verifier))
+                .ok()
+                .and_then(|t| Checkpoint::parse(t).ok());
+            match signed {
+                None => a.findings.push(Finding { leaf: None, problem: format!("checkpoint at size {}: the signature does not verify", cp.size) }),
+                Some(c) if c.size != cp.size || c.root != tree.root() => a.findings.push(Finding {
+                    leaf: None,
+                    problem: format!("checkpoint at size {}: the signed root differs from the root recomputed from the leaves", cp.size),
+                }),
+                Some(_) => {}
+            }
+            next_cp.next();
+        }
+    };
+    check_checkpoints(&tree, &mut next_cp, &mut a);
+    let mut at = 0;
+    while at < size {
+        let end = (at + 5000).min(size);
+        for leaf in store.evidence_records(at, end)? {
+            let computed = merkle::leaf_hash(&leaf.record);
+            if computed.as_slice() != leaf.leaf_hash.as_slice() {
+                a.findings.push(Finding {
+                    leaf: Some(leaf.index),
+                    problem:
+                        "the record does not match its stored leaf hash (the record was altered)"
+                            .into(),
+                });
+            }
+            tree.push(computed);
+            compare_with_rows(store, &leaf.record, leaf.index, &incidents, &mut a)?;
+            check_checkpoints(&tree, &mut next_cp, &mut a);
+            progress.inc(1);
+        }
+        at = end;
+    }
+    for cp in next_cp {
+        a.findings.push(Finding {
+            leaf: None,
+            problem: format!(
+                "checkpoint at size {} is beyond the log's {} leaves",
+                cp.size, size
+            ),
+        });
+    }
+    Ok(a)
+}
+
+/// Compares a record with the database rows it attests (when they still exist).
+fn compare_with_rows(
+    store: &dyn Store,
+    record: &[u8],
+    leaf: u64,
+    incidents: &[crate::store::IncidentRecord],
+    a: &mut Audit,
+) -> anyhow::Result<()> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(record) else {
+        a.findings.push(Finding {
+            leaf: Some(leaf),
+            problem: "the record is not JSON".into(),
+        });
+        return Ok(());
+    };
+    match v["type"].as_str() {
+        Some("results") => {
+            for item in v["results"].as_array().into_iter().flatten() {
+                let (Some(id), Some(target)) = (item["id"].as_i64(), item["target"].as_str())
+                else {
+                    continue;
+                };
+                let at = item["at_ms"].as_i64().unwrap_or(0);
+                let rows = store.results(target, Some(at), Some(at + 1), 100)?;
+                let Some(row) = rows.iter().find(|r| r.id == id) else {
+                    let any = store.results(target, None, None, 1)?;
+                    if !any.is_empty() && any[0].at_ms < at {
+                        // Newer than everything stored would mean a deleted row; older rows
+                        // may simply be past retention.
+                        a.findings.push(Finding {
+                            leaf: Some(leaf),
+                            problem: format!(
+                                "result {id} is in the log but missing from the database"
+                            ),
+                        });
+                    }
+                    continue;
+                };
+                a.results_compared += 1;
+                let canonical: serde_json::Value = serde_json::from_slice(
+                    &crate::attest::evidence::results_record(std::slice::from_ref(row)),
+                )?;
+                let db_item = &canonical["results"][0];
+                if db_item != item {
+                    let field = [
+                        "target",
+                        "vantage",
+                        "at_ms",
+                        "health",
+                        "total_ms",
+                        "error_class",
+                        "error",
+                    ]
+                    .into_iter()
+                    .find(|f| db_item[f] != item[f])
+                    .unwrap_or("?");
+                    a.findings.push(Finding {
+                        leaf: Some(leaf),
+                        problem: format!(
+                            "result {id}: `{field}` is {} in the database but {} in the log",
+                            db_item[field], item[field]
+                        ),
+                    });
+                }
+            }
+        }
+        Some("incident") => {
+            let Some(id) = v["id"].as_i64() else {
+                return Ok(());
+            };
+            let Some(inc) = incidents.iter().find(|i| i.id == id) else {
+                a.findings.push(Finding {
+                    leaf: Some(leaf),
+                    problem: format!("incident {id} is in the log but missing from the database"),
+                });
+                return Ok(());
+            };
+            a.incidents_compared += 1;
+            let mismatch = match v["change"].as_str() {
+                Some("opened") => (v["at_ms"].as_i64() != Some(inc.started_at_ms))
+                    .then_some("its start")
+                    .or((v["target"].as_str() != Some(inc.target.as_str())).then_some("its target"))
+                    .or((v["cause"].as_str() != Some(inc.cause.detail.as_str()))
+                        .then_some("its cause")),
+                Some("resolved") => {
+                    (v["at_ms"].as_i64() != inc.resolved_at_ms).then_some("its end")
+                }
+                _ => None,
+            };
+            if let Some(what) = mismatch {
+                a.findings.push(Finding {
+                    leaf: Some(leaf),
+                    problem: format!(
+                        "incident {id}: {what} differs between the database and the log"
+                    ),
+                });
+            }
+        }
+        Some(kind @ ("feed_poll" | "provider_incident")) => {
+            match store.feed_record_from_rows(leaf)? {
+                None => a.findings.push(Finding {
+                    leaf: Some(leaf),
+                    problem: format!(
+                        "the {kind} record is in the log but missing from the database"
+                    ),
+                }),
+                Some((from_rows, doc_ok)) => {
+                    a.feed_records_compared += 1;
+                    if from_rows != record {
+                        a.findings.push(Finding {
+                            leaf: Some(leaf),
+                            problem: format!(
+                                "the {kind} record differs between the database and the log"
+                            ),
+                        });
+                    }
+                    if doc_ok == Some(false) {
+                        a.findings.push(Finding {
+                            leaf: Some(leaf),
+                            problem: format!(
+                                "the feed document {} is missing from the database or no longer matches its hash",
+                                v["sha256"].as_str().unwrap_or("?")
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        _ => a.findings.push(Finding {
+            leaf: Some(leaf),
+            problem: "unknown record type".into(),
+        }),
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+pub fn progress_bar(what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_string());
+    bar
+}

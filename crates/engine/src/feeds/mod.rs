@@ -1,0 +1,253 @@
+//! Provider status feeds: parsers that turn each official format into
+//! [`ProviderIncident`]s. Parsers take bytes and return values or a [`FeedError`] that says
+//! what is wrong; they never panic and refuse oversized documents.
+//!
+//! Formats: Atlassian Statuspage API v2, Google Cloud `incidents.json`, AWS's public JSON
+//! and per-service RSS, Azure's status RSS, and any other RSS/Atom feed as a fallback.
+
+mod aws_json;
+mod gcp;
+pub use probity_core::names;
+pub use probity_ground::config::feed_format::Format;
+use probity_ground::time::rfc3339;
+pub mod poll;
+mod rss;
+mod statuspage;
+pub mod text;
+
+pub use probity_core::provider::{Impact, ProviderIncident, ProviderUpdate};
+
+/// The largest document a parser accepts.
+pub const MAX_DOCUMENT: usize = 32 << 20;
+
+/// Why a document could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{format}: {message}")]
+pub struct FeedError {
+    pub format: &'static str,
+    pub message: String,
+}
+
+pub(crate) fn err(format: &'static str, message: impl Into<String>) -> FeedError {
+    FeedError {
+        format,
+        message: message.into(),
+    }
+}
+
+/// Reads a JSON document, with errors that say where and a word about what came instead.
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    format: &'static str,
+    bytes: &[u8],
+) -> Result<T, FeedError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = if looks_like_html(bytes) {
+            " (this is an HTML page, not the feed: is the URL right, or did a proxy answer?)"
+                .to_string()
+        } else {
+            String::new()
+        };
+        err(
+            format,
+            format!("line {}, column {}: {e}{what}", e.line(), e.column()),
+        )
+    })
+}
+
+pub(crate) fn looks_like_html(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+    let t = head.trim_start();
+    t.starts_with("<!doctype html") || t.starts_with("<html") || t.contains("<body")
+}
+
+/// Milliseconds from an RFC 3339 time (any offset).
+pub(crate) fn ms(s: &str) -> Option<i64> {
+    s.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
+/// Guesses the format of a document.
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Some(Format::AwsJson); // only AWS serves a feed in UTF-16
+    }
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with('[') {
+        if t.contains("\"arn\"") && t.contains("\"event_log\"") {
+            return Some(Format::AwsJson);
+        }
+        return t
+            .contains("\"external_desc\"")
+            .then_some(Format::GcpJson)
+            .or(t.contains("\"begin\"").then_some(Format::GcpJson));
+    }
+    if t.starts_with('{') {
+        if t.contains("\"incidents\"")
+            || t.contains("\"scheduled_maintenances\"")
+            || t.contains("\"page\"")
+        {
+            return Some(Format::Statuspage);
+        }
+        return None;
+    }
+    if t.starts_with('<') && !looks_like_html(bytes) {
+        if t.contains("azure.status") || t.contains("Azure Status") {
+            return Some(Format::AzureRss);
+        }
+        if t.contains("status.aws.amazon.com") || t.contains("health.aws.amazon.com") {
+            return Some(Format::AwsRss);
+        }
+        return Some(Format::Rss);
+    }
+    None
+}
+
+/// Parses `bytes` as `format`. `source` names the feed in the results.
+pub fn parse(
+    format: Format,
+    bytes: &[u8],
+    source: &str,
+) -> Result<Vec<ProviderIncident>, FeedError> {
+    if bytes.len() > MAX_DOCUMENT {
+        return Err(err(
+            format.name(),
+            format!(
+                "the document is {} bytes; the limit is {MAX_DOCUMENT}",
+                bytes.len()
+            ),
+        ));
+    }
+    let format = match format {
+        Format::Auto => sniff(bytes).ok_or_else(|| {
+            let why = if looks_like_html(bytes) {
+                "it is an HTML page, not a feed"
+            } else {
+                "it is none of the known shapes"
+            };
+            err(
+                "auto",
+                format!("cannot tell the format: {why}; name it with --format"),
+            )
+        })?,
+        f => f,
+    };
+    match format {
+        Format::Statuspage => statuspage::parse(bytes, source),
+        Format::GcpJson => gcp::parse(bytes, source),
+        Format::AwsJson => aws_json::parse(bytes, source),
+        Format::AzureRss => rss::azure(bytes, source),
+        Format::AwsRss => rss::aws(bytes, source),
+        Format::Rss => rss::generic(bytes, source),
+        Format::Auto => Err(err("auto", "cannot tell the format; name it with --format")),
+    }
+}
+
+/// The JSON shape of a provider incident (times RFC 3339 UTC).
+pub fn incident_json(i: &ProviderIncident) -> serde_json::Value {
+    serde_json::json!({
+        "provider": i.provider,
+        "source": i.source,
+        "external_id": i.external_id,
+        "title": i.title,
+        "services": i.services,
+        "regions": i.regions,
+        "impact": i.impact.as_str(),
+        "status": i.status,
+        "started_at": i.started_at_ms.map(rfc3339),
+        "published_at": i.published_at_ms.map(rfc3339),
+        "updated_at": i.updated_at_ms.map(rfc3339),
+        "resolved_at": i.resolved_at_ms.map(rfc3339),
+        "updates": i.updates.iter().map(|u| serde_json::json!({"at": rfc3339(u.at_ms), "status": u.status, "text": u.text})).collect::<Vec<_>>(),
+        "url": i.url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(
+            sniff(br#"{"page":{"id":"x"},"incidents":[]}"#),
+            Some(Format::Statuspage)
+        );
+        assert_eq!(
+            sniff(br#"[{"id":"a","begin":"2026-01-01T00:00:00Z","external_desc":"x"}]"#),
+            Some(Format::GcpJson)
+        );
+        assert_eq!(sniff(b"<!DOCTYPE html><html><body>502</body></html>"), None);
+        assert_eq!(
+            sniff(
+                b"<?xml version=\"1.0\"?><rss><channel><title>Azure Status</title></channel></rss>"
+            ),
+            Some(Format::AzureRss)
+        );
+        assert_eq!(sniff(b"   "), None);
+        assert_eq!(sniff(b"\xFF\xFE[\x00]\x00"), Some(Format::AwsJson));
+        assert_eq!(
+            sniff(br#"[{"arn":"a","event_log":[]}]"#),
+            Some(Format::AwsJson)
+        );
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for n in Format::NAMES {
+            assert_eq!(Format::parse(n).unwrap().name(), *n);
+        }
+    }
+
+    #[test]
+    fn hostile_documents_get_clear_errors() {
+        let e = parse(
+            Format::Statuspage,
+            b"<html><body>Bad gateway</body></html>",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("statuspage: line 1, column 1: "),
+            "{e}"
+        );
+        assert!(e.message.contains("HTML page"), "{e}");
+        let e = parse(Format::GcpJson, br#"[{"id": "x", "begin": "2026-"#, "t").unwrap_err();
+        assert!(e.message.starts_with("line 1, column 28: EOF"), "{e}");
+        let e = parse(Format::Auto, b"<html><body>oops</body></html>", "t").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "auto: cannot tell the format: it is an HTML page, not a feed; name it with --format"
+        );
+        let big = vec![b' '; MAX_DOCUMENT + 1];
+        assert!(
+            parse(Format::Statuspage, &big, "t")
+                .unwrap_err()
+                .message
+                .contains("the limit is")
+        );
+        let e = parse(
+            Format::AzureRss,
+            b"<rss version=\"2.0\"><channel><title>Other</title></channel></rss>",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "azure-rss: this is not Azure's status feed: its channel title is \"Other\""
+            ),
+            "{e}"
+        );
+        let e = parse(
+            Format::Rss,
+            b"<rss version=\"2.0\"><channel><item><title>x",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            e.message.starts_with("not a readable RSS or Atom document"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! Name resolution and TCP connect, timed, shared by every prober.
+
+use super::{Failure, IpVersion, ms_since, phase, split_host_port};
+use hickory_resolver::TokioResolver;
+use probity_core::result::ErrorClass;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpStream;
+
+/// What every probe shares: one resolver (with its cache off, so DNS time is real) and TLS
+/// client configurations per trust setting.
+pub struct ProbeContext {
+    resolver: Option<TokioResolver>,
+    pub(super) tls_verifiers:
+        Mutex<HashMap<super::TlsOptions, Arc<rustls::client::WebPkiServerVerifier>>>,
+    /// The User-Agent of HTTP probes (a target's own `headers` may set another).
+    pub(super) user_agent: String,
+}
+
+impl ProbeContext {
+    pub fn new() -> Self {
+        probity_ground::process::install_crypto_provider();
+        let resolver = TokioResolver::builder_tokio().ok().and_then(|mut b| {
+            b.options_mut().cache_size = 0;
+            b.options_mut().attempts = 1;
+            b.build().ok()
+        });
+        ProbeContext {
+            resolver,
+            tls_verifiers: Mutex::new(HashMap::new()),
+            user_agent: concat!("probity/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+
+    /// A context whose HTTP probes say which vantage they come from
+    /// (`probity/VERSION (vantage NAME)`), so a target's operator can tell them apart.
+    pub fn for_vantage(vantage: &str) -> Self {
+        let mut c = ProbeContext::new();
+        c.user_agent = format!("probity/{} (vantage {vantage})", env!("CARGO_PKG_VERSION"));
+        c
+    }
+
+    /// Resolves `host` (an IP literal needs no lookup), recording the DNS phase.
+    pub(super) async fn resolve(
+        &self,
+        host: &str,
+        ip: IpVersion,
+        deadline: tokio::time::Instant,
+        dns_ms: &mut Option<f64>,
+    ) -> Result<IpAddr, Failure> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(addr) = bare.parse::<IpAddr>() {
+            return Ok(addr);
+        }
+        let started = tokio::time::Instant::now();
+        let result = phase(deadline, "dns", async {
+            let resolver = self
+                .resolver
+                .as_ref()
+                .ok_or_else(|| Failure::new(ErrorClass::Dns, "no system resolver is configured"))?;
+            let lookup = resolver
+                .lookup_ip(bare)
+                .await
+                .map_err(|e| Failure::new(ErrorClass::Dns, format!("{bare}: {e}")))?;
+            let addrs: Vec<IpAddr> = lookup.iter().collect();
+            pick(&addrs, ip).ok_or_else(|| {
+                Failure::new(
+                    ErrorClass::Dns,
+                    format!("{bare} has no {} address", family(ip)),
+                )
+            })
+        })
+        .await;
+        *dns_ms = Some(ms_since(started));
+        result
+    }
+
+    /// Resolves and connects, recording the dns and connect phases, the address used and
+    /// that the connection was made.
+    pub(super) async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+        ip: IpVersion,
+        deadline: tokio::time::Instant,
+        obs: &mut probity_core::condition::Observation,
+        details: &mut super::Details,
+    ) -> Result<TcpStream, Failure> {
+        let addr = SocketAddr::new(
+            self.resolve(host, ip, deadline, &mut obs.phases.dns_ms)
+                .await?,
+            port,
+        );
+        details.address = Some(addr.to_string());
+        let started = tokio::time::Instant::now();
+        let result = phase(deadline, "connect", async {
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|e| Failure::new(ErrorClass::Connect, format!("{addr}: {e}")))?;
+            let _ = stream.set_nodelay(true);
+            Ok(stream)
+        })
+        .await;
+        obs.phases.connect_ms = Some(ms_since(started));
+        obs.connected = Some(result.is_ok());
+        result
+    }
+
+    /// [`Self::connect`] to a `host:port` address; returns the host with the stream.
+    pub(super) async fn connect_address(
+        &self,
+        address: &str,
+        ip: IpVersion,
+        deadline: tokio::time::Instant,
+        obs: &mut probity_core::condition::Observation,
+        details: &mut super::Details,
+    ) -> Result<(String, TcpStream), Failure> {
+        let (host, port) = split_host_port(address).ok_or_else(|| {
+            Failure::new(ErrorClass::Connect, format!("`{address}` is not host:port"))
+        })?;
+        let stream = self
+            .connect(&host, port, ip, deadline, obs, details)
+            .await?;
+        Ok((host, stream))
+    }
+}
+
+impl Default for ProbeContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn pick(addrs: &[IpAddr], ip: IpVersion) -> Option<IpAddr> {
+    match ip {
+        IpVersion::V4 => addrs.iter().find(|a| a.is_ipv4()).copied(),
+        IpVersion::V6 => addrs.iter().find(|a| a.is_ipv6()).copied(),
+        IpVersion::Any => addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or_else(|| addrs.first())
+            .copied(),
+    }
+}
+
+fn family(ip: IpVersion) -> &'static str {
+    match ip {
+        IpVersion::V4 => "IPv4",
+        IpVersion::V6 => "IPv6",
+        IpVersion::Any => "IP",
+    }
+}

@@ -1,0 +1,500 @@
+//! The recorder: the single writer. It turns each result into a stored record, feeds the
+//! target's incident tracker, and writes results with the incident changes they caused in
+//! one transaction, at most one commit every 100 ms: a result after a quiet spell is
+//! written at once, and under load each commit carries everything that arrived since the
+//! last one.
+//!
+//! Results come from the server's own scheduler (vantage `local`) and from agents' pushes.
+//! Each target has one [`Combined`] state across its vantages (see `probity_core::quorum`).
+//!
+//! **Invariant:** live state and metrics change only after the batch that justifies them
+//! has committed. A failed write is retried with the same ids (so it cannot double-count);
+//! results are never dropped to make room.
+//!
+//! **Invariant:** a push is answered only after its results have committed, and a result
+//! whose agent-made id is already stored is counted as a duplicate, never stored twice.
+
+pub mod live;
+pub mod wire;
+
+use crate::record::live::Shared;
+use crate::schedule::Measured;
+use crate::store::{Batch, IncidentChange, IncidentFilter, ResultRecord, Store};
+use probity_core::observe::{Observed, OpenIncident};
+use probity_core::quorum::{Change, Combined};
+use probity_core::result::Health;
+use probity_ground::config::Target;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+
+/// Most results per transaction.
+const MAX_BATCH: usize = 5000;
+/// The least time between two commits. A result waits at most this long to be written; a
+/// lone result after a quiet spell is written at once.
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+struct TargetState {
+    combined: Combined,
+    incident_id: Option<i64>,
+}
+
+/// A vantage's state counts toward the quorum while its latest result is this recent
+/// compared with the target's latest from any vantage.
+pub fn stale_after_ms(t: &Target) -> i64 {
+    (3 * t.interval.as_millis() as i64 + t.timeout.as_millis() as i64).max(30_000)
+}
+
+fn fresh_state(t: &Target) -> Combined {
+    Combined::new(t.thresholds, t.quorum, stale_after_ms(t))
+}
+
+/// One result pushed by an agent.
+pub struct PushedItem {
+    pub target: Arc<Target>,
+    pub output: crate::probe::ProbeOutput,
+    /// The agent's id for it.
+    pub origin: String,
+    pub unmeasured: bool,
+    /// What was added to its time (the agent's clock was off).
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// An agent's batch, answered once it has committed.
+pub struct Pushed {
+    pub vantage: String,
+    pub items: Vec<PushedItem>,
+    pub reply: oneshot::Sender<PushReceipt>,
+}
+
+/// What became of a push.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PushReceipt {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+#[allow(clippy::large_enum_variant)] // short-lived, one per arrival; boxing would add an allocation each
+enum Input {
+    Local(Measured),
+    Push(Pushed),
+}
+
+pub struct Recorder {
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    states: HashMap<String, TargetState>,
+    /// When set, incident changes put their alerts in the outbox, in the same transaction.
+    alerting: Option<Arc<crate::alert::Alerting>>,
+    pushes: Option<mpsc::Receiver<Pushed>>,
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
+}
+
+impl Recorder {
+    /// Builds the recorder, resuming trackers for incidents left open by a previous run.
+    pub fn new(
+        store: Arc<dyn Store>,
+        shared: Arc<Shared>,
+        targets: &[Arc<Target>],
+    ) -> anyhow::Result<Self> {
+        let open = store.incidents(IncidentFilter::Open)?;
+        let latest = store.latest_results()?;
+        let mut states = HashMap::new();
+        let mut live = shared.targets.write().expect("live lock");
+        for t in targets {
+            let state = match open.iter().find(|i| i.target == t.name) {
+                Some(inc) => {
+                    let mut failing: Vec<(String, i64)> = store
+                        .incident_vantages(inc.id)?
+                        .into_iter()
+                        .filter(|(change, _)| change == "opened")
+                        .filter_map(|(_, s)| Some((s.vantage, s.failing_since_ms?)))
+                        .collect();
+                    if failing.is_empty() {
+                        failing.push((
+                            probity_ground::vantage::LOCAL.to_string(),
+                            inc.started_at_ms,
+                        ));
+                    }
+                    TargetState {
+                        combined: Combined::resume(
+                            t.thresholds,
+                            t.quorum,
+                            stale_after_ms(t),
+                            OpenIncident {
+                                started_at_ms: inc.started_at_ms,
+                                severity: inc.severity,
+                                cause: inc.cause.clone(),
+                            },
+                            &failing,
+                        ),
+                        incident_id: Some(inc.id),
+                    }
+                }
+                None => TargetState {
+                    combined: fresh_state(t),
+                    incident_id: None,
+                },
+            };
+            let entry = live.entry(t.name.clone()).or_default();
+            entry.status = state.combined.status();
+            entry.open_incident = state.incident_id;
+            entry.last = latest.iter().find(|r| r.target == t.name).cloned();
+            states.insert(t.name.clone(), state);
+        }
+        drop(live);
+        Ok(Recorder {
+            store,
+            shared,
+            states,
+            alerting: None,
+            pushes: None,
+            telemetry: None,
+        })
+    }
+
+    /// Exports every result it records (spans and metrics) through `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Option<Arc<crate::telemetry::Telemetry>>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Takes agents' pushes from this channel too.
+    pub fn with_pushes(mut self, pushes: mpsc::Receiver<Pushed>) -> Self {
+        self.pushes = Some(pushes);
+        self
+    }
+
+    /// Alerts on the incident changes this recorder writes.
+    pub fn with_alerting(mut self, alerting: Option<Arc<crate::alert::Alerting>>) -> Self {
+        self.alerting = alerting;
+        self
+    }
+
+    /// Runs until the local channel closes (every sender dropped), writing everything
+    /// received.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Measured>) {
+        let mut last_commit = tokio::time::Instant::now() - COMMIT_EVERY;
+        let mut pushes = self.pushes.take();
+        loop {
+            let first = tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => Input::Local(m),
+                    None => break,
+                },
+                Some(p) = async {
+                    match pushes.as_mut() {
+                        Some(p) => p.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => Input::Push(p),
+            };
+            let mut inputs = vec![first];
+            // Gather until a commit is due (at most one per COMMIT_EVERY), so that under load
+            // each transaction and fsync carries many results instead of one.
+            // Sleep rather than wake for every arrival; the channels hold them meanwhile.
+            tokio::time::sleep_until(last_commit + COMMIT_EVERY).await;
+            let mut n = 0;
+            while n < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => inputs.push(Input::Local(m)),
+                    Err(_) => break,
+                }
+                n += 1;
+            }
+            if let Some(p) = pushes.as_mut() {
+                while n < MAX_BATCH {
+                    match p.try_recv() {
+                        Ok(p) => {
+                            n += p.items.len();
+                            inputs.push(Input::Push(p));
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            last_commit = tokio::time::Instant::now();
+            self.record(inputs).await;
+        }
+    }
+
+    async fn record(&mut self, inputs: Vec<Input>) {
+        let mut batch = Batch::default();
+        let mut updates: Vec<(String, Option<i64>)> = Vec::new();
+        let mut replies: Vec<(oneshot::Sender<PushReceipt>, PushReceipt)> = Vec::new();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        for input in inputs {
+            match input {
+                Input::Local(m) => {
+                    let (record, change) = self.apply(
+                        &m.target,
+                        &m.output,
+                        Source {
+                            vantage: probity_ground::vantage::LOCAL,
+                            unmeasured: m.unmeasured,
+                            origin: None,
+                            clock_offset_ms: None,
+                        },
+                    );
+                    self.collect(
+                        &mut batch,
+                        &mut updates,
+                        &m.target,
+                        &m.output,
+                        record,
+                        change,
+                        now_ms,
+                    );
+                    if let Some(t) = &self.telemetry {
+                        t.probe(&m.target, probity_ground::vantage::LOCAL, &m.output);
+                    }
+                }
+                Input::Push(p) => {
+                    let origins: Vec<String> = p.items.iter().map(|i| i.origin.clone()).collect();
+                    let store = self.store.clone();
+                    let mut known =
+                        tokio::task::spawn_blocking(move || store.known_origins(&origins))
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
+                            .unwrap_or_default();
+                    known.extend(batch.results.iter().filter_map(|r| r.origin.clone()));
+                    let mut receipt = PushReceipt::default();
+                    let mut in_push: HashSet<&str> = HashSet::new();
+                    for item in &p.items {
+                        if known.contains(&item.origin) || !in_push.insert(&item.origin) {
+                            receipt.duplicates += 1;
+                            continue;
+                        }
+                        receipt.accepted += 1;
+                        let (record, change) = self.apply(
+                            &item.target,
+                            &item.output,
+                            Source {
+                                vantage: &p.vantage,
+                                unmeasured: item.unmeasured,
+                                origin: Some(&item.origin),
+                                clock_offset_ms: item.clock_offset_ms,
+                            },
+                        );
+                        self.collect(
+                            &mut batch,
+                            &mut updates,
+                            &item.target,
+                            &item.output,
+                            record,
+                            change,
+                            now_ms,
+                        );
+                        if let Some(t) = &self.telemetry {
+                            t.probe(&item.target, &p.vantage, &item.output);
+                        }
+                    }
+                    replies.push((p.reply, receipt));
+                }
+            }
+        }
+        let mut delay = std::time::Duration::from_millis(100);
+        loop {
+            let store = self.store.clone();
+            let b = batch.clone();
+            let res = tokio::task::spawn_blocking(move || store.write(&b)).await;
+            match res {
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, results = batch.results.len(), "store write failed; retrying")
+                }
+                Err(e) => tracing::error!(error = %e, "store write task failed; retrying"),
+            }
+            self.shared
+                .write_errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(10));
+        }
+        self.shared
+            .batches_written
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut live = self.shared.targets.write().expect("live lock");
+        // Each target's state after the whole batch, once per target (not once per result).
+        let mut touched: HashSet<String> = HashSet::new();
+        for ((name, cert), record) in updates.into_iter().zip(batch.results) {
+            if !touched.contains(&name) {
+                touched.insert(name.clone());
+            }
+            let t = live.entry(name).or_default();
+            if cert.is_some() {
+                t.cert_not_after_s = cert;
+            }
+            if !record.unmeasured {
+                t.counts[match record.health {
+                    Health::Up => 0,
+                    Health::Degraded => 1,
+                    Health::Down => 2,
+                }] += 1;
+            }
+            t.last = Some(record);
+        }
+        for name in touched {
+            let state = &self.states[&name];
+            let t = live.entry(name).or_default();
+            t.status = state.combined.status();
+            t.open_incident = state.incident_id;
+            t.vantages = state.combined.seen();
+            t.regional = state.combined.regional();
+        }
+        drop(live);
+        for (reply, receipt) in replies {
+            let _ = reply.send(receipt);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn collect(
+        &self,
+        batch: &mut Batch,
+        updates: &mut Vec<(String, Option<i64>)>,
+        target: &Target,
+        output: &crate::probe::ProbeOutput,
+        record: ResultRecord,
+        change: Option<IncidentChange>,
+        now_ms: i64,
+    ) {
+        let cert = output
+            .observation
+            .cert_expires_in_ms
+            .map(|left| (output.at_ms + left) / 1000);
+        updates.push((target.name.clone(), cert));
+        if let (Some(alerting), Some(change)) = (&self.alerting, &change) {
+            batch
+                .alerts
+                .extend(alerting.for_change(target, change, now_ms));
+        }
+        batch.results.push(record);
+        batch.incidents.extend(change);
+    }
+
+    /// Turns one output into a record and runs it through the target's tracker.
+    /// Runs `items` (in order) through the trackers as [`Recorder::run`] would, and returns
+    /// them as one batch, for the caller to write in one transaction (imported history).
+    pub fn batch_of(
+        &mut self,
+        items: &[(Arc<Target>, crate::probe::ProbeOutput, String)],
+    ) -> Batch {
+        let mut batch = Batch::default();
+        for (target, out, vantage) in items {
+            let (record, change) = self.apply(
+                target,
+                out,
+                Source {
+                    vantage,
+                    unmeasured: false,
+                    origin: None,
+                    clock_offset_ms: None,
+                },
+            );
+            batch.results.push(record);
+            batch.incidents.extend(change);
+        }
+        batch
+    }
+
+    fn apply(
+        &mut self,
+        target: &Target,
+        out: &crate::probe::ProbeOutput,
+        src: Source<'_>,
+    ) -> (ResultRecord, Option<IncidentChange>) {
+        let vantage = src.vantage;
+        let id = self.store.next_result_id().unwrap_or_default();
+        let details = (out.health != Health::Up)
+            .then(|| serde_json::to_string(&out.details).unwrap_or_default());
+        let record = ResultRecord {
+            id,
+            target: target.name.clone(),
+            vantage: vantage.into(),
+            at_ms: out.at_ms,
+            health: out.health,
+            phases: out.phases,
+            cause: out.cause.clone(),
+            details,
+            unmeasured: src.unmeasured,
+            origin: src.origin.map(str::to_string),
+            clock_offset_ms: src.clock_offset_ms,
+        };
+        let state = self
+            .states
+            .entry(target.name.clone())
+            .or_insert_with(|| TargetState {
+                combined: fresh_state(target),
+                incident_id: None,
+            });
+        state
+            .combined
+            .set_rules(target.thresholds, target.quorum, stale_after_ms(target));
+        let transition = state.combined.observe(
+            vantage,
+            &Observed {
+                result_id: id,
+                at_ms: out.at_ms,
+                health: out.health,
+                cause: out.cause.clone(),
+            },
+            src.unmeasured,
+        );
+        let change = match transition {
+            None => None,
+            Some(Change::Opened {
+                started_at_ms,
+                severity,
+                cause,
+                evidence,
+                seen,
+            }) => {
+                let inc = self.store.next_incident_id().unwrap_or_default();
+                state.incident_id = Some(inc);
+                tracing::warn!(target = %target.name, incident = inc, cause = %cause, "incident opened");
+                Some(IncidentChange::Open {
+                    id: inc,
+                    target: target.name.clone(),
+                    started_at_ms,
+                    severity,
+                    cause,
+                    evidence,
+                    seen,
+                })
+            }
+            Some(Change::Escalated {
+                severity,
+                result_id,
+            }) => state.incident_id.map(|inc| IncidentChange::Escalate {
+                id: inc,
+                severity,
+                result_id,
+            }),
+            Some(Change::Resolved {
+                resolved_at_ms,
+                evidence,
+                seen,
+            }) => state.incident_id.take().map(|inc| {
+                tracing::info!(target = %target.name, incident = inc, "incident resolved");
+                IncidentChange::Resolve {
+                    id: inc,
+                    resolved_at_ms,
+                    evidence,
+                    seen,
+                }
+            }),
+        };
+        (record, change)
+    }
+}
+
+/// Where a result came from.
+struct Source<'a> {
+    vantage: &'a str,
+    unmeasured: bool,
+    origin: Option<&'a str>,
+    clock_offset_ms: Option<i64>,
+}

@@ -1,0 +1,437 @@
+//! The SQLite side of provider feeds: one poll in one transaction (the document, the
+//! feed's state, each incident's revision and first sightings, the evidence leaves), and
+//! the reads behind the API.
+
+use super::sqlite::append_leaves;
+use super::*;
+use crate::attest::evidence::{feed_poll_record, provider_revision_record};
+use probity_core::provider::{FieldChange, ProviderIncident, compare};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+fn json_err(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+struct Current {
+    revision: u32,
+    removed_at_ms: Option<i64>,
+    incident: ProviderIncident,
+}
+
+/// Stores one poll; returns what it changed and the new evidence log size.
+pub(super) fn record_poll(
+    tx: &Transaction<'_>,
+    size: u64,
+    poll: &FeedPoll,
+) -> StoreResult<(PollSummary, u64)> {
+    let body = match &poll.outcome {
+        PollOutcome::Ok { body, .. } => Some(body),
+        PollOutcome::Failed { body, .. } => body.as_ref(),
+        PollOutcome::NotModified => None,
+    };
+    let sha = body.map(|b| sha256_hex(b));
+    if let (Some(b), Some(h)) = (body, &sha) {
+        tx.execute(
+            "INSERT OR IGNORE INTO feed_documents (sha256, body, first_at_ms) VALUES (?1, ?2, ?3)",
+            params![h, b, poll.at_ms],
+        )?;
+    }
+    let error = match &poll.outcome {
+        PollOutcome::Failed { error, .. } => Some(error.as_str()),
+        _ => None,
+    };
+    let poll_leaf = size;
+    let record = feed_poll_record(
+        &poll.feed,
+        poll.at_ms,
+        poll.outcome.as_str(),
+        poll.http_status,
+        sha.as_deref(),
+        body.map(|b| b.len()),
+        error,
+    );
+    let mut size = append_leaves(tx, size, &[record])?;
+    tx.execute(
+        "INSERT INTO feed_polls (feed, at_ms, outcome, http_status, sha256, bytes, duration_ms, error, leaf_idx)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            poll.feed,
+            poll.at_ms,
+            poll.outcome.as_str(),
+            poll.http_status,
+            sha,
+            body.map(|b| b.len() as i64),
+            poll.duration_ms,
+            error,
+            poll_leaf as i64
+        ],
+    )?;
+    let failed = matches!(poll.outcome, PollOutcome::Failed { .. });
+    tx.execute(
+        "INSERT INTO feed_state (feed, provider, format) VALUES (?1, ?2, ?3)
+         ON CONFLICT (feed) DO UPDATE SET provider = ?2, format = ?3",
+        params![poll.feed, poll.provider, poll.format],
+    )?;
+    tx.execute(
+        "UPDATE feed_state SET
+            last_poll_ms = ?2,
+            last_ok_ms = CASE WHEN ?3 THEN last_ok_ms ELSE ?2 END,
+            last_outcome = ?4,
+            last_error = ?5,
+            http_status = ?6,
+            consecutive_failures = CASE WHEN ?3 THEN consecutive_failures + 1 ELSE 0 END,
+            polls = polls + 1,
+            failures = failures + CASE WHEN ?3 THEN 1 ELSE 0 END,
+            etag = CASE WHEN ?3 THEN etag ELSE ?7 END,
+            last_modified = CASE WHEN ?3 THEN last_modified ELSE ?8 END,
+            last_sha256 = CASE WHEN ?9 IS NOT NULL AND NOT ?3 THEN ?9 ELSE last_sha256 END
+         WHERE feed = ?1",
+        params![
+            poll.feed,
+            poll.at_ms,
+            failed,
+            poll.outcome.as_str(),
+            error,
+            poll.http_status,
+            poll.etag,
+            poll.last_modified,
+            sha
+        ],
+    )?;
+    let mut summary = PollSummary {
+        leaf: poll_leaf,
+        ..PollSummary::default()
+    };
+    let PollOutcome::Ok { incidents, .. } = &poll.outcome else {
+        return Ok((summary, size));
+    };
+
+    let mut current: HashMap<String, Current> = HashMap::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT external_id, revision, removed_at_ms, current FROM provider_incidents WHERE feed = ?1",
+        )?;
+        let rows = stmt.query_map([&poll.feed], |r| {
+            let json: String = r.get(3)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                Current {
+                    revision: r.get(1)?,
+                    removed_at_ms: r.get(2)?,
+                    incident: serde_json::from_str(&json).map_err(json_err)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (id, c) = row?;
+            current.insert(id, c);
+        }
+    }
+
+    let mut seen = std::collections::HashSet::new();
+    let mut revisions: Vec<(
+        String,
+        u32,
+        &'static str,
+        Vec<FieldChange>,
+        ProviderIncident,
+    )> = Vec::new();
+    for incident in incidents {
+        let id = &incident.external_id;
+        if !seen.insert(id.clone()) {
+            continue; // a feed that lists one id twice: the first stands
+        }
+        match current.get(id) {
+            None => revisions.push((id.clone(), 1, "new", Vec::new(), incident.clone())),
+            Some(c) => {
+                let changes = compare(&c.incident, incident, poll.overwrites_in_place);
+                if c.removed_at_ms.is_some() {
+                    revisions.push((
+                        id.clone(),
+                        c.revision + 1,
+                        "returned",
+                        changes,
+                        incident.clone(),
+                    ));
+                } else if !changes.is_empty() {
+                    revisions.push((
+                        id.clone(),
+                        c.revision + 1,
+                        "changed",
+                        changes,
+                        incident.clone(),
+                    ));
+                }
+            }
+        }
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO provider_updates_seen (feed, external_id, at_ms, status, first_seen_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for u in &incident.updates {
+            stmt.execute(params![poll.feed, id, u.at_ms, u.status, poll.at_ms])?;
+        }
+    }
+    for (id, c) in &current {
+        if c.removed_at_ms.is_none() && !seen.contains(id) {
+            revisions.push((
+                id.clone(),
+                c.revision + 1,
+                "removed",
+                Vec::new(),
+                c.incident.clone(),
+            ));
+        }
+    }
+
+    for (id, revision, kind, changes, incident) in revisions {
+        let edited = changes.iter().any(|c| c.edit);
+        let leaf = size;
+        let record = provider_revision_record(
+            &poll.feed,
+            &id,
+            revision,
+            kind,
+            poll.at_ms,
+            &changes,
+            sha.as_deref().unwrap_or(""),
+            &incident,
+        );
+        size = append_leaves(tx, size, &[record])?;
+        let changes_json = serde_json::to_string(&changes).map_err(json_err)?;
+        let incident_json = serde_json::to_string(&incident).map_err(json_err)?;
+        tx.execute(
+            "INSERT INTO provider_revisions (feed, external_id, revision, seen_at_ms, kind, changes, incident, document, leaf_idx)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![poll.feed, id, revision, poll.at_ms, kind, changes_json, incident_json, sha.as_deref().unwrap_or(""), leaf as i64],
+        )?;
+        match kind {
+            "new" => {
+                summary.new += 1;
+                summary.new_ids.push(id.clone());
+                tx.execute(
+                    "INSERT INTO provider_incidents (feed, external_id, provider, first_seen_at_ms, last_seen_at_ms, revision, current)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+                    params![poll.feed, id, incident.provider, poll.at_ms, revision, incident_json],
+                )?;
+            }
+            "removed" => {
+                summary.removed += 1;
+                tx.execute(
+                    "UPDATE provider_incidents SET removed_at_ms = ?3, revision = ?4 WHERE feed = ?1 AND external_id = ?2",
+                    params![poll.feed, id, poll.at_ms, revision],
+                )?;
+            }
+            _ => {
+                if kind == "returned" {
+                    summary.returned += 1;
+                } else {
+                    summary.changed += 1;
+                }
+                if edited {
+                    summary.edited += 1;
+                }
+                tx.execute(
+                    "UPDATE provider_incidents SET removed_at_ms = NULL, revision = ?3, current = ?4,
+                        edited = edited OR ?5, provider = ?6 WHERE feed = ?1 AND external_id = ?2",
+                    params![poll.feed, id, revision, incident_json, edited, incident.provider],
+                )?;
+            }
+        }
+    }
+    // Everything listed was seen now.
+    let mut stmt = tx.prepare_cached(
+        "UPDATE provider_incidents SET last_seen_at_ms = ?3 WHERE feed = ?1 AND external_id = ?2",
+    )?;
+    for id in &seen {
+        stmt.execute(params![poll.feed, id, poll.at_ms])?;
+    }
+    Ok((summary, size))
+}
+
+pub(super) fn feed_states(c: &Connection) -> rusqlite::Result<Vec<FeedState>> {
+    let mut stmt = c.prepare(
+        "SELECT s.feed, s.provider, s.format, s.last_poll_ms, s.last_ok_ms, s.last_outcome,
+                s.last_error, s.http_status, s.consecutive_failures, s.polls, s.failures, s.etag,
+                s.last_modified, s.last_sha256,
+                (SELECT COUNT(*) FROM provider_incidents p WHERE p.feed = s.feed AND p.removed_at_ms IS NULL)
+         FROM feed_state s ORDER BY s.feed",
+    )?;
+    stmt.query_map([], |r| {
+        Ok(FeedState {
+            feed: r.get(0)?,
+            provider: r.get(1)?,
+            format: r.get(2)?,
+            last_poll_ms: r.get(3)?,
+            last_ok_ms: r.get(4)?,
+            last_outcome: r.get(5)?,
+            last_error: r.get(6)?,
+            http_status: r.get(7)?,
+            consecutive_failures: r.get(8)?,
+            polls: r.get::<_, i64>(9)? as u64,
+            failures: r.get::<_, i64>(10)? as u64,
+            etag: r.get(11)?,
+            last_modified: r.get(12)?,
+            last_sha256: r.get(13)?,
+            active_incidents: r.get::<_, i64>(14)? as u64,
+        })
+    })?
+    .collect()
+}
+
+pub(super) fn provider_incidents(
+    c: &Connection,
+    f: &ProviderFilter,
+) -> rusqlite::Result<Vec<StoredProviderIncident>> {
+    let mut stmt = c.prepare(
+        "SELECT feed, external_id, first_seen_at_ms, last_seen_at_ms, removed_at_ms, edited, current
+         FROM provider_incidents
+         WHERE (?1 IS NULL OR provider = ?1) AND (?2 IS NULL OR feed = ?2)
+         ORDER BY first_seen_at_ms DESC, feed, external_id",
+    )?;
+    let rows = stmt.query_map(params![f.provider, f.feed], |r| {
+        let json: String = r.get(6)?;
+        Ok(StoredProviderIncident {
+            feed: r.get(0)?,
+            incident: serde_json::from_str(&json).map_err(json_err)?,
+            first_seen_at_ms: r.get(2)?,
+            last_seen_at_ms: r.get(3)?,
+            removed_at_ms: r.get(4)?,
+            changed_after_publication: r.get(5)?,
+            update_first_seen: Vec::new(),
+            revisions: Vec::new(),
+        })
+    })?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut out = Vec::new();
+    for row in rows {
+        let mut p = row?;
+        if f.changed_only && !p.changed_after_publication {
+            continue;
+        }
+        let i = &p.incident;
+        let start = [i.started_at_ms, i.published_at_ms, Some(p.first_seen_at_ms)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(p.first_seen_at_ms);
+        let end = i
+            .resolved_at_ms
+            .or(p.removed_at_ms)
+            .unwrap_or(now)
+            .max(start);
+        if f.since_ms.is_some_and(|s| end < s) || f.until_ms.is_some_and(|u| start >= u) {
+            continue;
+        }
+        let mut s = c.prepare_cached(
+            "SELECT at_ms, status, first_seen_at_ms FROM provider_updates_seen
+             WHERE feed = ?1 AND external_id = ?2 ORDER BY at_ms, status",
+        )?;
+        p.update_first_seen = s
+            .query_map(params![p.feed, i.external_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut s = c.prepare_cached(
+            "SELECT revision, seen_at_ms, kind, changes, incident, leaf_idx FROM provider_revisions
+             WHERE feed = ?1 AND external_id = ?2 ORDER BY revision",
+        )?;
+        p.revisions = s
+            .query_map(params![p.feed, i.external_id], |r| {
+                let changes: String = r.get(3)?;
+                let incident: String = r.get(4)?;
+                Ok(ProviderRevision {
+                    revision: r.get(0)?,
+                    seen_at_ms: r.get(1)?,
+                    kind: r.get(2)?,
+                    changes: serde_json::from_str(&changes).map_err(json_err)?,
+                    incident: serde_json::from_str(&incident).map_err(json_err)?,
+                    leaf: r.get::<_, i64>(5)? as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+pub(super) fn record_from_rows(
+    c: &Connection,
+    leaf: u64,
+) -> rusqlite::Result<Option<(Vec<u8>, Option<bool>)>> {
+    let poll = c
+        .query_row(
+            "SELECT feed, at_ms, outcome, http_status, sha256, bytes, error FROM feed_polls WHERE leaf_idx = ?1",
+            [leaf as i64],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<u16>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            },
+        )
+        .optional()?;
+    if let Some((feed, at, outcome, status, sha, bytes, error)) = poll {
+        let doc_ok = match &sha {
+            None => None,
+            Some(h) => {
+                let body: Option<Vec<u8>> = c
+                    .query_row(
+                        "SELECT body FROM feed_documents WHERE sha256 = ?1",
+                        [h],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                Some(body.is_some_and(|b| &sha256_hex(&b) == h))
+            }
+        };
+        let record = feed_poll_record(
+            &feed,
+            at,
+            &outcome,
+            status,
+            sha.as_deref(),
+            bytes.map(|b| b as usize),
+            error.as_deref(),
+        );
+        return Ok(Some((record, doc_ok)));
+    }
+    let rev = c
+        .query_row(
+            "SELECT feed, external_id, revision, kind, seen_at_ms, changes, incident, document
+             FROM provider_revisions WHERE leaf_idx = ?1",
+            [leaf as i64],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((feed, id, revision, kind, seen, changes, incident, sha)) = rev else {
+        return Ok(None);
+    };
+    let changes: Vec<FieldChange> = serde_json::from_str(&changes).map_err(json_err)?;
+    let incident: ProviderIncident = serde_json::from_str(&incident).map_err(json_err)?;
+    let record =
+        provider_revision_record(&feed, &id, revision, &kind, seen, &changes, &sha, &incident);
+    Ok(Some((record, None)))
+}

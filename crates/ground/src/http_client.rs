@@ -1,0 +1,61 @@
+//! Outbound HTTP clients (reqwest with rustls), one per purpose, each naming itself in its
+//! user agent so that whoever receives a request can tell what sent it. Probes do not use
+//! these: they drive hyper themselves to time every phase.
+
+use std::time::Duration;
+
+/// What a client is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Polling providers' status feeds.
+    Feeds,
+    /// Delivering alerts (webhooks, Slack, PagerDuty).
+    Alerts,
+    /// Reading other tools' measurements (`[[source]]`).
+    Sources,
+    /// An agent talking to its server.
+    Agent,
+}
+
+/// The user agent a client for `purpose` sends.
+pub fn user_agent(purpose: Purpose) -> String {
+    let v = env!("CARGO_PKG_VERSION");
+    match purpose {
+        Purpose::Feeds => format!("probity/{v} (status feed poller)"),
+        Purpose::Alerts => format!("probity/{v} (alert delivery)"),
+        Purpose::Sources => format!("probity/{v} (source reader)"),
+        Purpose::Agent => format!("probity-agent/{v}"),
+    }
+}
+
+/// A builder for `purpose`: its user agent, rustls, and for feeds at most five redirects;
+/// the caller adds timeouts and trust.
+pub fn builder(purpose: Purpose) -> reqwest::ClientBuilder {
+    let b = reqwest::Client::builder().user_agent(user_agent(purpose));
+    match purpose {
+        Purpose::Feeds => b.redirect(reqwest::redirect::Policy::limited(5)),
+        Purpose::Alerts | Purpose::Sources | Purpose::Agent => b,
+    }
+}
+
+/// A client for `purpose` with a whole-request `timeout`, when given.
+pub fn client(purpose: Purpose, timeout: Option<Duration>) -> anyhow::Result<reqwest::Client> {
+    let mut b = builder(purpose);
+    if let Some(t) = timeout {
+        b = b.timeout(t);
+    }
+    Ok(b.build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_purpose_names_itself() {
+        assert!(user_agent(Purpose::Feeds).ends_with("(status feed poller)"));
+        assert!(user_agent(Purpose::Alerts).ends_with("(alert delivery)"));
+        assert!(!user_agent(Purpose::Alerts).contains("feed"));
+        assert!(user_agent(Purpose::Agent).starts_with("probity-agent/"));
+    }
+}

@@ -1,0 +1,238 @@
+//! Reconciliation end to end, on the demo's local cloud: its status page posts the storage
+//! outage late and edits it afterwards, and never mentions the cache outage. The API, the
+//! metrics and `probity scorecard` must all say so.
+
+use crate::common;
+
+use std::time::Duration;
+
+#[test]
+fn the_demo_cloud_gets_the_scorecard_it_deserves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let demo = common::bin()
+        .args(["demo", "--fast", "--duration", "14s", "--listen"])
+        .arg(addr.to_string())
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // Wait until the cache outage is past its grace and the edit has been seen.
+    let card = common::wait_for(Duration::from_secs(25), || {
+        let v = common::try_get_json(addr, "/api/v1/scorecard?window=1h")?;
+        let c = v.as_array()?.first()?.clone();
+        (c["unacknowledged_incidents"] == 1 && c["changed_after_publication"] == 1).then_some(c)
+    });
+    assert_eq!(card["provider"], "demo-cloud");
+    assert_eq!(card["window"], "1h");
+    assert_eq!(card["acknowledged_incidents"], 1, "{card}");
+    let rate = card["acknowledgment_rate"].as_f64().unwrap();
+    assert!(rate > 0.0 && rate < 1.0, "{card}");
+    assert!(
+        card["unacknowledged_downtime_s"].as_f64().unwrap() >= 1.0,
+        "{card}"
+    );
+    let lag = &card["disclosure_lag_s"];
+    assert!(
+        lag["p50"].as_f64().unwrap() > 0.5,
+        "posted halfway through: {card}"
+    );
+    assert_eq!(lag["p50"], lag["max"], "one acknowledged incident");
+    let measured = card["measured_availability"].as_f64().unwrap();
+    let declared = card["declared_availability"].as_f64().unwrap();
+    assert!(
+        declared > measured,
+        "the page claims better than was measured: {card}"
+    );
+    assert!(
+        ["D", "F"].contains(&card["grade"].as_str().unwrap()),
+        "{card}"
+    );
+    let services: Vec<&str> = card["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        services,
+        ["cache", "cdn", "compute", "dns", "storage", "web"]
+    );
+    // The cdn failed from one region only: no incident is held against the provider.
+    let cdn = &card["services"][1];
+    assert_eq!(cdn["observed_incidents"], 0, "{cdn}");
+    assert_eq!(cdn["unacknowledged_incidents"], 0, "{cdn}");
+    let cache = &card["services"][0];
+    assert_eq!(
+        (
+            cache["unacknowledged_incidents"].as_u64(),
+            cache["acknowledgment_rate"].as_f64()
+        ),
+        (Some(1), Some(0.0))
+    );
+
+    // The storage incident shows the declaration that covers it, with the lags.
+    let incidents = common::get_json(addr, "/api/v1/incidents?status=all");
+    let storage = incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["target"] == "storage-api")
+        .unwrap();
+    let one = common::get_json(addr, &format!("/api/v1/incidents/{}", storage["id"]));
+    assert_eq!(one["acknowledgment"], "acknowledged", "{one}");
+    let d = &one["declarations"][0];
+    assert_eq!(d["external_id"], "demo-storage-1");
+    assert_eq!(d["feed"], "demo-status");
+    assert_eq!(d["changed_after_publication"], true);
+    assert!(
+        d["detection_lead_s"].as_f64().unwrap() > 0.0,
+        "a later start than observed: {d}"
+    );
+    assert!(d["disclosure_lag_s"].as_f64().unwrap() > 0.5, "{d}");
+    let cache_inc = incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["target"] == "cache-tcp")
+        .unwrap();
+    let one = common::get_json(addr, &format!("/api/v1/incidents/{}", cache_inc["id"]));
+    assert_eq!(one["acknowledgment"], "unacknowledged", "{one}");
+    assert_eq!(one["declarations"], serde_json::json!([]));
+    // A degraded incident is not held against the provider (include_degraded is off).
+    let web = incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["target"] == "web-https")
+        .unwrap();
+    let one = common::get_json(addr, &format!("/api/v1/incidents/{}", web["id"]));
+    assert_eq!(one["acknowledgment"], "not_reconciled");
+
+    // Metrics follow within one reconciliation round.
+    common::wait_for(Duration::from_secs(10), || {
+        let (_, m) = common::get(addr, "/metrics");
+        m.contains("probity_provider_unacknowledged_incidents{provider=\"demo-cloud\"} 1")
+            .then_some(())
+    });
+    let (_, m) = common::get(addr, "/metrics");
+    assert!(
+        m.contains(
+            "probity_provider_disclosure_lag_seconds{provider=\"demo-cloud\",quantile=\"0.9\"}"
+        ),
+        "{m}"
+    );
+    assert!(
+        m.contains("probity_provider_changed_after_publication{provider=\"demo-cloud\"} 1"),
+        "{m}"
+    );
+    // The storage SLO: the outage burns the budget fast enough to page.
+    let slo = common::get_json(addr, "/api/v1/slo");
+    let s = &slo[0];
+    assert_eq!(s["name"], "storage-availability");
+    assert_eq!(s["objective_percent"], 99.5);
+    assert!(
+        s["budget_remaining"].as_f64().unwrap() < 0.0,
+        "overspent: {s}"
+    );
+    assert_eq!(s["alerts"][0]["severity"], "page");
+    assert_eq!(
+        (
+            s["alerts"][0]["long"].as_str(),
+            s["alerts"][0]["short"].as_str()
+        ),
+        (Some("1h"), Some("5m"))
+    );
+    assert!(
+        s["alerts"][0]["long_burn_rate"].as_f64().unwrap() >= 14.4,
+        "{s}"
+    );
+    assert_eq!(s["alerts"][0]["firing"], true, "{s}");
+    common::wait_for(Duration::from_secs(10), || {
+        let (_, m) = common::get(addr, "/metrics");
+        m.contains("probity_slo_alert_firing{slo=\"storage-availability\",severity=\"page\",long=\"1h\",short=\"5m\"} 1")
+            .then_some(())
+    });
+    let (status, body) = common::get(addr, "/api/v1/scorecard?window=soon");
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = common::get(addr, "/api/v1/scorecard?provider=nobody");
+    assert_eq!(status, 404);
+
+    // The demo ends by printing the scorecard; then the CLI reads the same from the store.
+    let out = demo.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("provider / service     grade"), "{out}");
+    let config = data.join("demo.toml");
+    let (code, json, err) = common::run(
+        &[
+            "scorecard",
+            "--config",
+            config.to_str().unwrap(),
+            "--window",
+            "1h",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let c = &v[0];
+    for field in [
+        "provider",
+        "window",
+        "measured_availability",
+        "declared_availability",
+        "unacknowledged_incidents",
+        "unacknowledged_downtime_s",
+        "acknowledgment_rate",
+        "disclosure_lag_s",
+        "changed_after_publication",
+        "grade",
+    ] {
+        assert!(c.get(field).is_some(), "{field} missing: {c}");
+    }
+    assert_eq!(c["unacknowledged_incidents"], 1);
+    assert_eq!(
+        c["disclosure_lag_s"]["p90"],
+        card["disclosure_lag_s"]["p90"]
+    );
+    let (code, table, _) = common::run(
+        &[
+            "scorecard",
+            "-c",
+            config.to_str().unwrap(),
+            "--window",
+            "1h",
+            "--provider",
+            "demo-cloud",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0);
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.starts_with("demo-cloud "), "{table}");
+    let (code, _, err) = common::run(
+        &[
+            "scorecard",
+            "-c",
+            config.to_str().unwrap(),
+            "--provider",
+            "aws",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no target watches provider `aws` (providers: demo-cloud)"),
+        "{err}"
+    );
+}

@@ -1,0 +1,274 @@
+//! The SQLite store against a real database file: batches, rollups, incidents, retention,
+//! reopening, and what it refuses.
+
+use probity_core::result::{Cause, ErrorClass, Health, Phases};
+use probity_engine::store::{
+    Batch, IncidentChange, IncidentFilter, ResultRecord, SqliteStore, Store, minute_of,
+};
+
+fn result(id: i64, target: &str, at_ms: i64, health: Health, total_ms: f64) -> ResultRecord {
+    ResultRecord {
+        id,
+        target: target.into(),
+        vantage: "local".into(),
+        at_ms,
+        health,
+        phases: Phases {
+            total_ms: Some(total_ms),
+            connect_ms: Some(1.0),
+            ..Default::default()
+        },
+        cause: (health != Health::Up).then(|| Cause {
+            class: ErrorClass::Connect,
+            detail: "refused".into(),
+        }),
+        details: None,
+        unmeasured: false,
+        origin: None,
+        clock_offset_ms: None,
+    }
+}
+
+const T0: i64 = 1_794_999_960_000; // on a minute boundary
+
+#[test]
+fn results_and_rollups_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(T0 % 60_000, 0);
+    let mut batch = Batch::default();
+    for i in 0..6 {
+        let health = if i == 2 {
+            Health::Down
+        } else if i == 3 {
+            Health::Degraded
+        } else {
+            Health::Up
+        };
+        batch.results.push(result(
+            s.next_result_id().unwrap(),
+            "a",
+            T0 + i * 10_000,
+            health,
+            10.0 * (i + 1) as f64,
+        ));
+    }
+    s.write(&batch).unwrap();
+    let rows = s.results("a", None, None, 100).unwrap();
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[0].at_ms, T0 + 50_000, "newest first");
+    assert_eq!(
+        rows[3].cause,
+        Some(Cause {
+            class: ErrorClass::Connect,
+            detail: "refused".into()
+        })
+    );
+    let rollups = s.rollups("a", T0, T0 + 60_000).unwrap();
+    assert_eq!(rollups.len(), 1);
+    let r = &rollups[0];
+    assert_eq!((r.count, r.failures, r.degraded), (6, 1, 1));
+    assert_eq!(
+        (r.latency_min_ms, r.latency_max_ms, r.latency_sum_ms),
+        (10.0, 60.0, 210.0)
+    );
+    let p50 = r.sketch.quantile(0.5).unwrap();
+    assert!((29.0..=31.0).contains(&p50), "{p50}");
+    // Degraded counts as available; down does not.
+    let a = s.availability("a", T0, T0 + 60_000).unwrap();
+    assert_eq!(a.uptime(), Some(5.0 / 6.0));
+    // Time windows on raw results: since inclusive, until exclusive.
+    assert_eq!(
+        s.results("a", Some(T0 + 10_000), Some(T0 + 30_000), 100)
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_batch_across_minutes_and_a_second_batch_merge_into_the_right_rollups() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let b1 = Batch {
+        results: vec![
+            result(1, "a", T0 + 59_999, Health::Up, 5.0),
+            result(2, "a", T0 + 60_000, Health::Down, 7.0),
+        ],
+        incidents: vec![],
+        alerts: Vec::new(),
+    };
+    let b2 = Batch {
+        results: vec![result(3, "a", T0 + 1, Health::Up, 9.0)],
+        incidents: vec![],
+        alerts: Vec::new(),
+    };
+    s.write(&b1).unwrap();
+    s.write(&b2).unwrap();
+    let r = s.rollups("a", T0, T0 + 120_000).unwrap();
+    assert_eq!(
+        r.iter()
+            .map(|r| (r.minute_ms, r.count, r.failures))
+            .collect::<Vec<_>>(),
+        vec![(T0, 2, 0), (T0 + 60_000, 1, 1)]
+    );
+    assert_eq!(r[0].sketch.count(), 2);
+    assert_eq!(minute_of(T0 + 59_999), T0);
+}
+
+#[test]
+fn replaying_a_batch_does_not_count_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let b = Batch {
+        results: vec![
+            result(1, "a", T0, Health::Up, 5.0),
+            result(2, "a", T0 + 1000, Health::Down, 5.0),
+        ],
+        incidents: vec![],
+        alerts: Vec::new(),
+    };
+    s.write(&b).unwrap();
+    s.write(&b).unwrap();
+    assert_eq!(s.results("a", None, None, 100).unwrap().len(), 2);
+    let r = s.rollups("a", T0, T0 + 60_000).unwrap();
+    assert_eq!((r[0].count, r[0].failures), (2, 1));
+    assert_eq!(
+        s.availability_by_target(T0, T0 + 60_000).unwrap()["a"].count,
+        2
+    );
+}
+
+#[test]
+fn nothing_measured_is_unknown_not_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(
+        s.availability("a", T0, T0 + 86_400_000).unwrap().uptime(),
+        None
+    );
+    assert!(
+        s.availability_by_target(T0, T0 + 86_400_000)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn incidents_open_escalate_resolve_and_keep_their_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let cause = Cause {
+        class: ErrorClass::Condition,
+        detail: "slow".into(),
+    };
+    s.write(&Batch {
+        results: (1..=3)
+            .map(|i| result(i, "a", T0 + i * 1000, Health::Degraded, 900.0))
+            .collect(),
+        incidents: vec![IncidentChange::Open {
+            id: 7,
+            target: "a".into(),
+            started_at_ms: T0 + 1000,
+            severity: Health::Degraded,
+            cause: cause.clone(),
+            evidence: vec![1, 2, 3],
+            seen: Vec::new(),
+        }],
+        alerts: Vec::new(),
+    })
+    .unwrap();
+    assert_eq!(s.incidents(IncidentFilter::Open).unwrap().len(), 1);
+    s.write(&Batch {
+        results: vec![result(4, "a", T0 + 4000, Health::Down, 1.0)],
+        incidents: vec![IncidentChange::Escalate {
+            id: 7,
+            severity: Health::Down,
+            result_id: 4,
+        }],
+        alerts: Vec::new(),
+    })
+    .unwrap();
+    s.write(&Batch {
+        results: (5..=6)
+            .map(|i| result(i, "a", T0 + i * 1000, Health::Up, 5.0))
+            .collect(),
+        incidents: vec![IncidentChange::Resolve {
+            id: 7,
+            resolved_at_ms: T0 + 5000,
+            evidence: vec![5, 6],
+            seen: Vec::new(),
+        }],
+        alerts: Vec::new(),
+    })
+    .unwrap();
+    assert!(s.incidents(IncidentFilter::Open).unwrap().is_empty());
+    let all = s.incidents(IncidentFilter::All).unwrap();
+    assert_eq!(all.len(), 1);
+    let i = &all[0];
+    assert_eq!(
+        (i.id, i.started_at_ms, i.resolved_at_ms, i.severity),
+        (7, T0 + 1000, Some(T0 + 5000), Health::Down)
+    );
+    assert_eq!(i.cause, cause);
+    assert_eq!(i.evidence, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(s.incidents(IncidentFilter::Resolved).unwrap().len(), 1);
+
+    // Retention removes old raw results but keeps those that prove an incident.
+    s.write(&Batch {
+        results: vec![result(8, "a", T0 + 7000, Health::Up, 1.0)],
+        incidents: vec![],
+        alerts: Vec::new(),
+    })
+    .unwrap();
+    let pruned = s.prune(T0 + 1_000_000, T0 - 1).unwrap();
+    assert_eq!((pruned.results, pruned.rollups), (1, 0));
+    let left: Vec<i64> = s
+        .results("a", None, None, 100)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, vec![6, 5, 4, 3, 2, 1]);
+    // Rollups past their retention go, with the hourly totals.
+    let pruned = s.prune(T0, T0 + 3_600_000).unwrap();
+    assert_eq!(pruned.rollups, 1);
+    assert!(
+        s.availability_by_target(T0 - 3_600_000, T0 + 3_600_000)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn reopening_continues_ids_and_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let id = s.next_result_id().unwrap();
+        s.write(&Batch {
+            results: vec![result(id, "a", T0, Health::Up, 1.0)],
+            incidents: vec![],
+            alerts: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(s.next_incident_id().unwrap(), 1);
+    }
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(s.next_result_id().unwrap(), 2);
+    assert_eq!(s.latest_results().unwrap().len(), 1);
+}
+
+#[test]
+fn a_store_from_a_newer_probity_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join("probity.db")).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(dir.path()).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "database schema version 99 is newer than this probity knows (9); upgrade probity"
+    );
+}

@@ -1,0 +1,468 @@
+//! The server's side of agents: their assignment, their pushes, and `/api/v1/vantages`.
+
+use super::api::{ApiError, AppState, blocking};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use probity_engine::record::PushedItem;
+use probity_engine::record::wire::{
+    Assignment, MAX_PUSH_BYTES, MAX_PUSH_RESULTS, PushBody, PushResponse, Rejected,
+};
+use probity_engine::store::VantageRecord;
+use probity_ground::time::rfc3339;
+use probity_ground::vantage::LOCAL as LOCAL_VANTAGE;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The agent a request's bearer token belongs to, or 401.
+fn agent_of(s: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // The lookup is by SHA-256: equal hashes mean equal tokens, and the comparison of the
+    // secret itself never happens byte by byte.
+    let agent = if given.is_empty() {
+        None
+    } else {
+        s.store
+            .agent_of_token(&probity_ground::auth::hash_token(given))
+            .map_err(|e| {
+                tracing::error!(error = %e, "token lookup failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the store could not check the token; try again",
+                )
+            })?
+    };
+    agent.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "an agent token is required (`probity token create --agent NAME`); this one is unknown or revoked",
+        )
+    })
+}
+
+/// The assignment of `agent`: its targets as configuration, its controls, and a version.
+pub fn assignment(s: &AppState, agent: &str) -> Assignment {
+    let targets = s.config.targets_for_vantage(agent);
+    let mut doc = toml::Table::new();
+    let mut server = toml::Table::new();
+    server.insert(
+        "max_concurrency".into(),
+        toml::Value::Integer(s.config.server.max_concurrency as i64),
+    );
+    doc.insert("server".into(), toml::Value::Table(server));
+    doc.insert(
+        "target".into(),
+        toml::Value::Array(
+            targets
+                .iter()
+                .map(|t| toml::Value::Table(t.source.clone()))
+                .collect(),
+        ),
+    );
+    let config = toml::to_string(&doc).unwrap_or_default();
+    let controls = s.config.controls_of(agent);
+    let version = {
+        let mut h = Sha256::new();
+        h.update(config.as_bytes());
+        for c in &controls {
+            h.update(b"\0");
+            h.update(c.as_bytes());
+        }
+        hex::encode(&h.finalize()[..8])
+    };
+    Assignment {
+        vantage: agent.to_string(),
+        region: s.config.vantage(agent).and_then(|v| v.region.clone()),
+        config_version: version,
+        config,
+        controls,
+        server_time_ms: jiff::Timestamp::now().as_millisecond(),
+        max_batch: 1000,
+    }
+}
+
+/// `GET /api/v1/agent/targets`.
+pub async fn targets(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let st = s.clone();
+    let agent = blocking(move || agent_of(&st, &headers)).await??;
+    Ok(Json(assignment(&s, &agent)).into_response())
+}
+
+/// `POST /api/v1/agent/results`.
+pub async fn results(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let received_at_ms = jiff::Timestamp::now().as_millisecond();
+    let st = s.clone();
+    let agent = blocking(move || agent_of(&st, &headers)).await??;
+    let bound = s.config.server.max_clock_offset.as_millis() as i64;
+    let assigned: std::collections::HashSet<&str> = s
+        .config
+        .targets_for_vantage(&agent)
+        .into_iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    let checked = check_push(
+        &body,
+        &agent,
+        &|name| s.targets.iter().any(|t| t.name == name),
+        &|name| assigned.contains(name),
+        bound,
+        received_at_ms,
+    )
+    .map_err(|e| ApiError::new(e.status, e.code, e.message))?;
+    let Checked {
+        push,
+        accepted,
+        rejected,
+        offset,
+        corrected,
+    } = checked;
+    if corrected {
+        tracing::warn!(vantage = %agent, offset_ms = offset, "agent clock is off; correcting its results' times");
+    }
+    let shift = if corrected { offset } else { 0 };
+    let items: Vec<PushedItem> = accepted
+        .iter()
+        .map(|&i| {
+            let r = &push.results[i];
+            PushedItem {
+                target: s
+                    .targets
+                    .iter()
+                    .find(|t| t.name == r.target)
+                    .expect("checked: the target exists")
+                    .clone(),
+                output: r.to_output(shift),
+                origin: r.id.clone(),
+                unmeasured: r.unmeasured,
+                clock_offset_ms: corrected.then_some(offset),
+            }
+        })
+        .collect();
+    let receipt = if items.is_empty() {
+        probity_engine::record::PushReceipt::default()
+    } else {
+        let Some(tx) = &s.pushes else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "this server does not take pushes",
+            ));
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopping = || {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "stopping",
+                "probity is stopping; push again",
+            )
+        };
+        tx.send(probity_engine::record::Pushed {
+            vantage: agent.clone(),
+            items,
+            reply,
+        })
+        .await
+        .map_err(|_| stopping())?;
+        answer.await.map_err(|_| stopping())?
+    };
+    let record = VantageRecord {
+        name: agent.clone(),
+        region: s
+            .config
+            .vantage(&agent)
+            .and_then(|v| v.region.clone())
+            .or(push.region.clone()),
+        last_contact_ms: Some(received_at_ms),
+        clock_offset_ms: push.clock_offset_ms,
+        rtt_ms: push.rtt_ms,
+        backlog: push.backlog,
+        dropped: push.dropped,
+        controls_ok: push.controls_ok,
+        version: push.version.clone(),
+        pushes: 1,
+        results: receipt.accepted as u64,
+        ..VantageRecord::default()
+    };
+    s.shared
+        .vantages
+        .write()
+        .expect("vantages lock")
+        .insert(agent.clone(), record.clone());
+    let store = s.store.clone();
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.note_vantage(&record)).await {
+        tracing::warn!(error = %e, "could not record the agent's contact");
+    }
+    let status = if rejected.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let response = PushResponse {
+        accepted: receipt.accepted,
+        duplicates: receipt.duplicates,
+        rejected,
+        received_at_ms,
+        replied_at_ms: jiff::Timestamp::now().as_millisecond(),
+        clock_corrected: corrected,
+        config_version: assignment(&s, &agent).config_version,
+    };
+    Ok((status, Json(response)).into_response())
+}
+
+/// Why a push was refused as a whole.
+#[derive(Debug)]
+pub struct PushError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// A push that can be taken: which results to store (by index) and which were rejected.
+#[derive(Debug)]
+pub struct Checked {
+    pub push: PushBody,
+    pub accepted: Vec<usize>,
+    pub rejected: Vec<Rejected>,
+    /// The agent's clock offset, as it reported it.
+    pub offset: i64,
+    /// Whether the offset is past the bound, so the results' times are corrected by it.
+    pub corrected: bool,
+}
+
+/// Checks a push body from `agent` (authenticated already): the whole body is refused
+/// when it is too big, malformed or speaks for another vantage; each result is refused on
+/// its own when its target does not exist or is not assigned, its id is empty or too long,
+/// or its time is impossible. No I/O.
+pub fn check_push(
+    body: &[u8],
+    agent: &str,
+    exists: &dyn Fn(&str) -> bool,
+    assigned: &dyn Fn(&str) -> bool,
+    bound_ms: i64,
+    now_ms: i64,
+) -> Result<Checked, PushError> {
+    let refuse = |status, code, message: String| PushError {
+        status,
+        code,
+        message,
+    };
+    if body.len() > MAX_PUSH_BYTES {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "a push is at most {MAX_PUSH_BYTES} bytes; this one is {}",
+                body.len()
+            ),
+        ));
+    }
+    let push: PushBody = serde_json::from_slice(body).map_err(|e| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("the push is not a valid results batch: {e}"),
+        )
+    })?;
+    if push.vantage != agent {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this token belongs to vantage `{agent}`, and the push says `{}`",
+                push.vantage
+            ),
+        ));
+    }
+    if push.results.len() > MAX_PUSH_RESULTS {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "a push carries at most {MAX_PUSH_RESULTS} results; this one has {}",
+                push.results.len()
+            ),
+        ));
+    }
+    let offset = push.clock_offset_ms.unwrap_or(0);
+    // An offset beyond a year is not a clock that is off: it is a broken report.
+    if offset.checked_abs().is_none_or(|o| o > 366 * 86_400_000) {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("`clock_offset_ms` {offset} is beyond any clock error; measure it again"),
+        ));
+    }
+    let corrected = offset.abs() > bound_ms;
+    let shift = if corrected { offset } else { 0 };
+    let earliest = 946_684_800_000; // 2000-01-01
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, r) in push.results.iter().enumerate() {
+        let reject = |error: String| Rejected {
+            index,
+            id: r.id.clone(),
+            error,
+        };
+        if r.id.is_empty() || r.id.len() > 200 {
+            rejected.push(reject("`id` must be 1 to 200 characters".into()));
+            continue;
+        }
+        let at = r.at_ms.saturating_add(shift);
+        if at < earliest || at > now_ms.saturating_add(86_400_000) {
+            rejected.push(reject(format!(
+                "`at_ms` {} is not a time this result could have been taken",
+                r.at_ms
+            )));
+            continue;
+        }
+        let p = &r.phases;
+        if [p.dns_ms, p.connect_ms, p.tls_ms, p.ttfb_ms, p.total_ms]
+            .into_iter()
+            .flatten()
+            .any(|ms| !(0.0..=86_400_000.0).contains(&ms))
+        {
+            rejected.push(reject(
+                "phase times are milliseconds from 0 to one day".into(),
+            ));
+            continue;
+        }
+        if !exists(&r.target) {
+            rejected.push(reject(format!("no target named {:?}", r.target)));
+            continue;
+        }
+        if !assigned(&r.target) {
+            rejected.push(reject(format!(
+                "target {:?} is not assigned to vantage `{agent}`",
+                r.target
+            )));
+            continue;
+        }
+        accepted.push(index);
+    }
+    Ok(Checked {
+        push,
+        accepted,
+        rejected,
+        offset,
+        corrected,
+    })
+}
+
+/// How long without contact before an agent is `stale`.
+const STALE_AFTER_MS: i64 = 60_000;
+
+/// `GET /api/v1/vantages`: each vantage's last contact, clock, backlog and health.
+pub async fn vantages(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let store = s.store.clone();
+    let stored = blocking(move || store.vantages())
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(vantages_json(&s, &stored)).into_response())
+}
+
+pub fn vantages_json(s: &AppState, stored: &[VantageRecord]) -> Value {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let bound = s.config.server.max_clock_offset.as_millis() as i64;
+    let mut names: Vec<String> = vec![LOCAL_VANTAGE.to_string()];
+    for v in &s.config.vantages {
+        if !names.contains(&v.name) {
+            names.push(v.name.clone());
+        }
+    }
+    for v in stored {
+        if !names.contains(&v.name) {
+            names.push(v.name.clone());
+        }
+    }
+    let local_controls = *s.shared.local_controls_ok.read().expect("controls lock");
+    let list: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            let declared = s.config.vantage(name);
+            let targets = s.config.targets_for_vantage(name).len();
+            if name == LOCAL_VANTAGE {
+                return json!({
+                    "name": name,
+                    "kind": "local",
+                    "region": declared.and_then(|d| d.region.clone()),
+                    "declared": declared.is_some(),
+                    "last_contact": rfc3339(now),
+                    "clock_offset_ms": 0,
+                    "clock": "reference",
+                    "backlog": 0,
+                    "dropped": 0,
+                    "controls": s.config.controls_of(name),
+                    "controls_ok": local_controls,
+                    "health": match local_controls { Some(false) => "impaired", _ => "ok" },
+                    "targets": targets,
+                });
+            }
+            let rec = stored.iter().find(|v| &v.name == name);
+            let last = rec.and_then(|r| r.last_contact_ms);
+            let offset = rec.and_then(|r| r.clock_offset_ms);
+            let health = match (last, rec.and_then(|r| r.controls_ok)) {
+                (None, _) => "never",
+                (Some(l), _) if now - l > STALE_AFTER_MS => "stale",
+                (_, Some(false)) => "impaired",
+                _ => "ok",
+            };
+            json!({
+                "name": name,
+                "kind": "agent",
+                "region": declared.and_then(|d| d.region.clone()).or(rec.and_then(|r| r.region.clone())),
+                "declared": declared.is_some(),
+                "first_contact": rec.and_then(|r| r.first_contact_ms).map(rfc3339),
+                "last_contact": last.map(rfc3339),
+                "seconds_since_contact": last.map(|l| (now - l) as f64 / 1000.0),
+                "clock_offset_ms": offset,
+                "rtt_ms": rec.and_then(|r| r.rtt_ms),
+                "clock": match offset {
+                    None => "unknown",
+                    Some(o) if o.abs() > bound => "corrected",
+                    Some(_) => "ok",
+                },
+                "backlog": rec.map_or(0, |r| r.backlog),
+                "dropped": rec.map_or(0, |r| r.dropped),
+                "controls": s.config.controls_of(name),
+                "controls_ok": rec.and_then(|r| r.controls_ok),
+                "health": health,
+                "pushes": rec.map_or(0, |r| r.pushes),
+                "results": rec.map_or(0, |r| r.results),
+                "version": rec.and_then(|r| r.version.clone()),
+                "targets": targets,
+            })
+        })
+        .collect();
+    json!(list)
+}
+
+/// The per-vantage view of one target, for `GET /api/v1/targets/{name}`.
+pub fn target_vantages(live: Option<&probity_engine::record::live::TargetLive>) -> Value {
+    let Some(l) = live else {
+        return json!([]);
+    };
+    json!(
+        l.vantages
+            .iter()
+            .map(|v| json!({
+                "vantage": v.vantage,
+                "status": v.status.as_str(),
+                "failing_since": v.failing_since_ms.map(rfc3339),
+                "last_result_at": v.last_at_ms.map(rfc3339),
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+pub type Pushes = Option<tokio::sync::mpsc::Sender<probity_engine::record::Pushed>>;

@@ -1,0 +1,621 @@
+//! The organisation's own public status page: components (whose state comes from their
+//! targets, the incidents posted on the page, and maintenance windows), incidents posted
+//! through the API or the CLI, 90-day uptime bars, an Atom feed, and JSON in the shape of
+//! the Atlassian Statuspage API v2 so existing consumers read it like any Statuspage site.
+//! Only what is public is shown: component names and states, posted incidents and their
+//! updates; never targets' addresses, errors or probity's internal incidents.
+
+use probity_core::observe::Status;
+use probity_engine::record::live::Shared;
+use probity_engine::store::{Availability, StatusIncident, Store, StoreResult};
+use probity_ground::config::Config;
+use probity_ground::time::rfc3339;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+pub const STATUSES: &[&str] = &["investigating", "identified", "monitoring", "resolved"];
+pub const IMPACTS: &[&str] = &["none", "minor", "major", "critical"];
+
+/// A new id in Statuspage's style: 12 lowercase letters and digits.
+pub fn new_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).expect("the system's random source");
+    b.iter()
+        .map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+fn component_id(name: &str) -> String {
+    probity_core::names::slug(name)
+}
+
+/// Component states, worst last.
+const ORDER: &[&str] = &[
+    "operational",
+    "under_maintenance",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+];
+
+fn worse<'a>(a: &'a str, b: &'a str) -> &'a str {
+    let rank = |s: &str| ORDER.iter().position(|x| *x == s).unwrap_or(0);
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// A component's state now: from its targets (all down: major outage; some down: partial;
+/// any degraded: degraded), raised by open incidents posted on it, and under maintenance
+/// while a window is on and nothing is worse. `unknown` while none of its targets has a
+/// result: a status page does not claim health it has not measured.
+pub fn component_status(
+    config: &Config,
+    shared: &Shared,
+    incidents: &[StatusIncident],
+    component: &probity_ground::config::Component,
+    now_ms: i64,
+) -> String {
+    let live = shared.targets.read().expect("live lock");
+    let states: Vec<Status> = component
+        .targets
+        .iter()
+        .filter_map(|t| live.get(t).map(|l| l.status))
+        .filter(|s| *s != Status::Unknown)
+        .collect();
+    drop(live);
+    let mut state = if states.is_empty() {
+        "unknown"
+    } else if states.iter().all(|s| *s == Status::Down) {
+        "major_outage"
+    } else if states.contains(&Status::Down) {
+        "partial_outage"
+    } else if states.contains(&Status::Degraded) {
+        "degraded_performance"
+    } else {
+        "operational"
+    };
+    for i in incidents
+        .iter()
+        .filter(|i| i.resolved_at_ms.is_none() && i.components.contains(&component.name))
+    {
+        let s = match i.impact.as_str() {
+            "critical" => "major_outage",
+            "major" => "partial_outage",
+            "minor" => "degraded_performance",
+            _ => "operational",
+        };
+        state = if state == "unknown" {
+            s
+        } else {
+            worse(state, s)
+        };
+    }
+    let maintenance = component
+        .targets
+        .iter()
+        .any(|t| !config.maintenance_at(t, now_ms).is_empty());
+    if maintenance && matches!(state, "operational" | "unknown") {
+        state = "under_maintenance";
+    }
+    state.to_string()
+}
+
+/// Every component with its state now.
+pub fn component_states(
+    config: &Config,
+    shared: &Shared,
+    incidents: &[StatusIncident],
+    now_ms: i64,
+) -> Vec<(probity_ground::config::Component, String)> {
+    config
+        .status
+        .components
+        .iter()
+        .map(|c| {
+            (
+                c.clone(),
+                component_status(config, shared, incidents, c, now_ms),
+            )
+        })
+        .collect()
+}
+
+/// An incident in Statuspage's shape, its components with their states.
+pub fn incident_json(
+    components: &[(probity_ground::config::Component, String)],
+    i: &StatusIncident,
+    public_url: &str,
+) -> Value {
+    let comps: Vec<Value> = components
+        .iter()
+        .filter(|(c, _)| i.components.contains(&c.name))
+        .map(|(c, s)| json!({"id": component_id(&c.name), "name": c.name, "status": s}))
+        .collect();
+    json!({
+        "id": i.id,
+        "name": i.name,
+        "status": i.status,
+        "impact": i.impact,
+        "created_at": rfc3339(i.created_at_ms),
+        "updated_at": rfc3339(i.updated_at_ms),
+        "started_at": rfc3339(i.created_at_ms),
+        "monitoring_at": null,
+        "resolved_at": i.resolved_at_ms.map(rfc3339),
+        "shortlink": format!("{}/status#{}", public_url.trim_end_matches('/'), i.id),
+        "page_id": "probity",
+        "incident_updates": i.updates.iter().rev().map(|u| json!({
+            "id": u.id,
+            "status": u.status,
+            "body": u.message,
+            "incident_id": i.id,
+            "created_at": rfc3339(u.at_ms),
+            "updated_at": rfc3339(u.at_ms),
+            "display_at": rfc3339(u.at_ms),
+            "affected_components": i.components.iter().map(|c| json!({"code": component_id(c), "name": c})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "components": comps,
+    })
+}
+
+/// Everything the page shows, gathered once.
+pub struct Page {
+    pub title: String,
+    pub components: Vec<(probity_ground::config::Component, String)>,
+    pub incidents: Vec<StatusIncident>,
+    /// Per component, 90 days oldest first: (day start, uptime share or `None`).
+    pub uptime: HashMap<String, Vec<(i64, Option<f64>)>>,
+    /// Maintenance windows on components' targets within the next 7 days:
+    /// (name, start, end, components).
+    pub maintenance: Vec<(String, i64, i64, Vec<String>)>,
+    pub now_ms: i64,
+}
+
+pub fn page(store: &dyn Store, config: &Config, shared: &Shared, now_ms: i64) -> StoreResult<Page> {
+    let incidents = store.status_incidents()?;
+    let day = 86_400_000;
+    let today = now_ms.div_euclid(day) * day;
+    let since = today - 89 * day;
+    let daily = store.daily_availability(since)?;
+    let mut uptime = HashMap::new();
+    for c in &config.status.components {
+        let days = (0..90)
+            .map(|k| {
+                let d = since + k * day;
+                let total = c.targets.iter().fold(
+                    Availability {
+                        count: 0,
+                        failures: 0,
+                        degraded: 0,
+                    },
+                    |mut acc, t| {
+                        if let Some(a) = daily.get(&(t.clone(), d)) {
+                            acc.count += a.count;
+                            acc.failures += a.failures;
+                        }
+                        acc
+                    },
+                );
+                (d, total.uptime())
+            })
+            .collect();
+        uptime.insert(c.name.clone(), days);
+    }
+    let mut maintenance = Vec::new();
+    for m in &config.maintenance {
+        let comps: Vec<String> = config
+            .status
+            .components
+            .iter()
+            .filter(|c| c.targets.iter().any(|t| m.targets.contains(t)))
+            .map(|c| c.name.clone())
+            .collect();
+        if comps.is_empty() {
+            continue;
+        }
+        for (a, b) in m.window.spans_within(now_ms - 86_400_000, now_ms + 7 * day) {
+            if b > now_ms {
+                maintenance.push((m.name.clone(), a, b, comps.clone()));
+            }
+        }
+    }
+    maintenance.sort_by_key(|m| m.1);
+    let components = component_states(config, shared, &incidents, now_ms);
+    Ok(Page {
+        title: config.status.title.clone(),
+        components,
+        incidents,
+        uptime,
+        maintenance,
+        now_ms,
+    })
+}
+
+impl Page {
+    fn page_json(&self, public_url: &str) -> Value {
+        json!({
+            "id": "probity",
+            "name": self.title,
+            "url": public_url,
+            "time_zone": "Etc/UTC",
+            "updated_at": rfc3339(self.now_ms),
+        })
+    }
+
+    pub fn components_json(&self) -> Vec<Value> {
+        self.components
+            .iter()
+            .enumerate()
+            .map(|(i, (c, s))| {
+                json!({
+                    "id": component_id(&c.name),
+                    "name": c.name,
+                    "status": s,
+                    "created_at": rfc3339(self.now_ms),
+                    "updated_at": rfc3339(self.now_ms),
+                    "position": i + 1,
+                    "description": if c.description.is_empty() { Value::Null } else { json!(c.description) },
+                    "showcase": true,
+                    "group_id": null,
+                    "page_id": "probity",
+                    "group": false,
+                    "only_show_if_degraded": false,
+                })
+            })
+            .collect()
+    }
+
+    pub fn incident_json(&self, i: &StatusIncident, public_url: &str) -> Value {
+        incident_json(&self.components, i, public_url)
+    }
+
+    fn maintenance_json(&self) -> Vec<Value> {
+        self.maintenance
+            .iter()
+            .map(|(name, a, b, comps)| {
+                json!({
+                    "id": format!("{}-{}", component_id(name), a / 1000),
+                    "name": name,
+                    "status": if *a <= self.now_ms { "in_progress" } else { "scheduled" },
+                    "impact": "maintenance",
+                    "created_at": rfc3339(*a),
+                    "updated_at": rfc3339(*a),
+                    "scheduled_for": rfc3339(*a),
+                    "scheduled_until": rfc3339(*b),
+                    "incident_updates": [],
+                    "components": comps.iter().map(|c| json!({"id": component_id(c), "name": c})).collect::<Vec<_>>(),
+                })
+            })
+            .collect()
+    }
+
+    /// The overall indicator: the worst component or open incident.
+    pub fn status_json(&self) -> Value {
+        let worst = self
+            .components
+            .iter()
+            .map(|(_, s)| s.as_str())
+            .fold("operational", worse);
+        let open_impact = self
+            .incidents
+            .iter()
+            .filter(|i| i.resolved_at_ms.is_none())
+            .map(|i| IMPACTS.iter().position(|x| *x == i.impact).unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let from_components = match worst {
+            "major_outage" => 3,
+            "partial_outage" => 2,
+            "degraded_performance" => 1,
+            _ => 0,
+        };
+        let level = open_impact.max(from_components);
+        let (indicator, description) = match level {
+            3 => ("critical", "Major System Outage"),
+            2 => ("major", "Partial System Outage"),
+            1 => ("minor", "Minor Service Outage"),
+            _ => ("none", "All Systems Operational"),
+        };
+        json!({"indicator": indicator, "description": description})
+    }
+
+    /// The Statuspage v2 documents, by path.
+    pub fn v2(&self, path: &str, public_url: &str) -> Option<Value> {
+        let page = self.page_json(public_url);
+        let incidents = |open_only: bool| -> Vec<Value> {
+            self.incidents
+                .iter()
+                .filter(|i| !open_only || i.resolved_at_ms.is_none())
+                .map(|i| self.incident_json(i, public_url))
+                .collect()
+        };
+        Some(match path {
+            "summary.json" => json!({
+                "page": page,
+                "components": self.components_json(),
+                "incidents": incidents(true),
+                "scheduled_maintenances": self.maintenance_json(),
+                "status": self.status_json(),
+            }),
+            "status.json" => json!({"page": page, "status": self.status_json()}),
+            "components.json" => json!({"page": page, "components": self.components_json()}),
+            "incidents.json" => json!({"page": page, "incidents": incidents(false)}),
+            "incidents/unresolved.json" => json!({"page": page, "incidents": incidents(true)}),
+            "scheduled-maintenances.json" => {
+                json!({"page": page, "scheduled_maintenances": self.maintenance_json()})
+            }
+            _ => return None,
+        })
+    }
+
+    /// The page as an Atom feed: one entry per incident, its updates as the content.
+    pub fn atom(&self, public_url: &str) -> String {
+        let base = public_url.trim_end_matches('/');
+        let updated = self
+            .incidents
+            .iter()
+            .map(|i| i.updated_at_ms)
+            .max()
+            .unwrap_or(self.now_ms);
+        let mut out = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n  <id>{base}/status</id>\n  <title>{} — incident history</title>\n  <link rel=\"alternate\" type=\"text/html\" href=\"{base}/status\"/>\n  <link rel=\"self\" type=\"application/atom+xml\" href=\"{base}/status/feed.atom\"/>\n  <updated>{}</updated>\n  <author><name>{}</name></author>\n",
+            esc(&self.title),
+            rfc3339(updated),
+            esc(&self.title),
+        );
+        for i in &self.incidents {
+            let mut content = String::new();
+            for u in i.updates.iter().rev() {
+                // Statuspage's own layout, which feed readers (and probity) know.
+                let stamp = jiff::Timestamp::from_millisecond(u.at_ms)
+                    .map(|t| t.strftime("%b %-d, %H:%M UTC").to_string())
+                    .unwrap_or_default();
+                content.push_str(&format!(
+                    "<p><small>{stamp}</small><br><strong>{}</strong> - {}</p>",
+                    esc(&capitalize(&u.status)),
+                    esc(&u.message)
+                ));
+            }
+            out.push_str(&format!(
+                "  <entry>\n    <id>{base}/status#{id}</id>\n    <title>{}</title>\n    <link rel=\"alternate\" type=\"text/html\" href=\"{base}/status#{id}\"/>\n    <published>{}</published>\n    <updated>{}</updated>\n    <content type=\"html\">{}</content>\n  </entry>\n",
+                esc(&i.name),
+                rfc3339(i.created_at_ms),
+                rfc3339(i.updated_at_ms),
+                esc(&content),
+                id = i.id,
+            ));
+        }
+        out.push_str("</feed>\n");
+        out
+    }
+
+    /// The HTML page: no script, colours with words beside them, readable on a phone.
+    pub fn html(&self) -> String {
+        let status = self.status_json();
+        let mut body = format!(
+            "<header><h1>{}</h1><p class=\"overall {}\" role=status>{}</p></header>",
+            esc(&self.title),
+            status["indicator"].as_str().unwrap_or("none"),
+            esc(status["description"].as_str().unwrap_or(""))
+        );
+        let open: Vec<&StatusIncident> = self
+            .incidents
+            .iter()
+            .filter(|i| i.resolved_at_ms.is_none())
+            .collect();
+        if !open.is_empty() {
+            body.push_str("<section><h2>Current incidents</h2>");
+            for i in open {
+                body.push_str(&incident_html(i));
+            }
+            body.push_str("</section>");
+        }
+        if !self.maintenance.is_empty() {
+            body.push_str("<section><h2>Scheduled maintenance</h2><ul>");
+            for (name, a, b, comps) in &self.maintenance {
+                body.push_str(&format!(
+                    "<li><strong>{}</strong>: {} to {} ({})</li>",
+                    esc(name),
+                    rfc3339(*a),
+                    rfc3339(*b),
+                    esc(&comps.join(", "))
+                ));
+            }
+            body.push_str("</ul></section>");
+        }
+        body.push_str("<section><h2>Components</h2><ul class=components>");
+        for (c, s) in &self.components {
+            let days = self.uptime.get(&c.name).cloned().unwrap_or_default();
+            let measured: Vec<f64> = days.iter().filter_map(|d| d.1).collect();
+            let avg = (!measured.is_empty())
+                .then(|| measured.iter().sum::<f64>() / measured.len() as f64);
+            body.push_str(&format!(
+                "<li><div class=row><span class=name>{}</span><span class=\"state {s}\">{}</span></div>",
+                esc(&c.name),
+                esc(&s.replace('_', " "))
+            ));
+            if !c.description.is_empty() {
+                body.push_str(&format!("<p class=desc>{}</p>", esc(&c.description)));
+            }
+            body.push_str("<div class=bars role=img aria-label=\"90-day uptime\">");
+            for (d, u) in &days {
+                let (class, label) = match u {
+                    None => ("none", "no data".to_string()),
+                    Some(u) if *u >= 0.999 => ("good", format!("{:.3}%", u * 100.0)),
+                    Some(u) if *u >= 0.99 => ("fair", format!("{:.3}%", u * 100.0)),
+                    Some(u) => ("poor", format!("{:.3}%", u * 100.0)),
+                };
+                body.push_str(&format!(
+                    "<span class=\"bar {class}\" title=\"{}: {label}\"></span>",
+                    &rfc3339(*d)[..10]
+                ));
+            }
+            body.push_str(&format!(
+                "</div><p class=uptime>90 days ago · {} · today</p></li>",
+                avg.map_or("no data yet".into(), |a| format!(
+                    "{:.3}% uptime",
+                    a * 100.0
+                ))
+            ));
+        }
+        body.push_str("</ul></section>");
+        let past: Vec<&StatusIncident> = self
+            .incidents
+            .iter()
+            .filter(|i| i.resolved_at_ms.is_some())
+            .collect();
+        body.push_str("<section><h2>Past incidents</h2>");
+        if past.is_empty() {
+            body.push_str("<p>No incidents reported.</p>");
+        }
+        for i in past {
+            body.push_str(&incident_html(i));
+        }
+        body.push_str("</section><footer><a href=\"/status/feed.atom\">Atom feed</a> · <a href=\"/api/v2/summary.json\">JSON</a></footer>");
+        format!(
+            "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{}</title><link rel=alternate type=\"application/atom+xml\" href=\"/status/feed.atom\"><style>{CSS}</style></head><body>{body}</body></html>\n",
+            esc(&self.title)
+        )
+    }
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:50rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff}h1{margin:.2rem 0}.overall{padding:.6rem 1rem;border-radius:.3rem;font-weight:600;border-left:.5rem solid}.overall.none{background:#e6f4ea;border-color:#1e7b34}.overall.minor{background:#fff4d6;border-color:#9a6700}.overall.major,.overall.critical{background:#fde7e7;border-color:#b3261e}ul.components{list-style:none;padding:0}ul.components li{border:1px solid #ddd;border-radius:.3rem;padding:.6rem;margin:.5rem 0}.row{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}.name{font-weight:600}.state{font-weight:600}.state.operational{color:#1e7b34}.state.degraded_performance,.state.partial_outage{color:#9a6700}.state.major_outage{color:#b3261e}.state.unknown,.state.under_maintenance{color:#555}.bars{display:flex;gap:1px;margin-top:.4rem}.bar{flex:1;height:2rem;min-width:2px;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}.uptime,.desc{color:#555;font-size:.85rem;margin:.2rem 0}article{border-top:1px solid #eee;padding:.5rem 0}article h3{margin:.3rem 0}.update{margin:.3rem 0}.update b{text-transform:capitalize}footer{margin-top:2rem;color:#555}a{color:#0b57d0}";
+
+fn incident_html(i: &StatusIncident) -> String {
+    let mut s = format!(
+        "<article id=\"{}\"><h3>{}</h3><p class=desc>Impact: {} · affects {}</p>",
+        esc(&i.id),
+        esc(&i.name),
+        esc(&i.impact),
+        esc(&if i.components.is_empty() {
+            "no listed component".to_string()
+        } else {
+            i.components.join(", ")
+        })
+    );
+    for u in i.updates.iter().rev() {
+        s.push_str(&format!(
+            "<p class=update><b>{}</b> — {} <small><time datetime=\"{t}\">{t}</time></small></p>",
+            esc(&u.status),
+            esc(&u.message),
+            t = rfc3339(u.at_ms)
+        ));
+    }
+    s.push_str("</article>");
+    s
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The status-page incidents that observed incidents imply when `[status] auto_incidents`
+/// is on: one per observed incident on a component's target (id `auto` and the incident's
+/// number, so writing it again changes nothing), resolved when the observed one resolves.
+/// Only what is public goes out: the components and a plain sentence, never the cause.
+pub fn auto_incidents(
+    config: &Config,
+    observed: &[probity_engine::store::IncidentRecord],
+    existing: &[StatusIncident],
+    since_ms: i64,
+) -> (
+    Vec<StatusIncident>,
+    Vec<(String, probity_engine::store::StatusUpdate)>,
+) {
+    let (mut create, mut resolve) = (Vec::new(), Vec::new());
+    for o in observed.iter().filter(|o| o.started_at_ms >= since_ms) {
+        let components: Vec<String> = config
+            .status
+            .components
+            .iter()
+            .filter(|c| c.targets.contains(&o.target))
+            .map(|c| c.name.clone())
+            .collect();
+        if components.is_empty() {
+            continue;
+        }
+        let id = format!("auto{:08}", o.id);
+        let list = components.join(", ");
+        match existing.iter().find(|e| e.id == id) {
+            None => create.push(StatusIncident {
+                id: id.clone(),
+                name: format!("Problems with {list}"),
+                status: "investigating".into(),
+                impact: if o.severity == probity_core::result::Health::Down {
+                    "major".into()
+                } else {
+                    "minor".into()
+                },
+                components: components.clone(),
+                created_at_ms: o.started_at_ms,
+                updated_at_ms: o.started_at_ms,
+                resolved_at_ms: None,
+                updates: vec![probity_engine::store::StatusUpdate {
+                    id: format!("{id}-open"),
+                    at_ms: o.started_at_ms,
+                    status: "investigating".into(),
+                    message: format!(
+                        "We are seeing problems with {list} and are looking into them."
+                    ),
+                }],
+            }),
+            Some(e) if e.resolved_at_ms.is_none() => {
+                if let Some(end) = o.resolved_at_ms {
+                    resolve.push((
+                        id.clone(),
+                        probity_engine::store::StatusUpdate {
+                            id: format!("{id}-resolved"),
+                            at_ms: end,
+                            status: "resolved".into(),
+                            message: format!("{list} recovered; this incident is resolved."),
+                        },
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    (create, resolve)
+}
+
+/// Keeps the automatic status-page incidents in step with observed ones, every 2 seconds,
+/// until `shutdown`.
+pub async fn run_auto(
+    store: std::sync::Arc<dyn Store>,
+    config: std::sync::Arc<Config>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (s, c) = (store.clone(), config.clone());
+        let res = tokio::task::spawn_blocking(move || -> StoreResult<()> {
+            let now = jiff::Timestamp::now().as_millisecond();
+            let observed = s.incidents(probity_engine::store::IncidentFilter::All)?;
+            let existing = s.status_incidents()?;
+            let (create, resolve) = auto_incidents(&c, &observed, &existing, now - 90 * 86_400_000);
+            for i in &create {
+                s.create_status_incident(i)?;
+            }
+            for (id, u) in &resolve {
+                s.add_status_update(id, u)?;
+            }
+            Ok(())
+        })
+        .await;
+        if let Ok(Err(e)) = res {
+            tracing::warn!(error = %e, "updating the status page failed; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+    }
+}
