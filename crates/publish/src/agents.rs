@@ -3,7 +3,7 @@
 use super::api::{ApiError, AppState, blocking};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use probity_engine::record::PushedItem;
 use probity_engine::record::wire::{
@@ -17,11 +17,7 @@ use sha2::{Digest, Sha256};
 
 /// The agent a request's bearer token belongs to, or 401.
 fn agent_of(s: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let given = probity_ground::auth::bearer(headers);
     // The lookup is by SHA-256: equal hashes mean equal tokens, and the comparison of the
     // secret itself never happens byte by byte.
     let agent = if given.is_empty() {
@@ -174,7 +170,9 @@ pub async fn results(
         })
         .await
         .map_err(|_| stopping())?;
-        answer.await.map_err(|_| stopping())?
+        answer.await.map_err(|_| stopping())?.map_err(|refused| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", refused.0)
+        })?
     };
     let record = VantageRecord {
         name: agent.clone(),

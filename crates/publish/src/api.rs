@@ -1575,11 +1575,7 @@ async fn heartbeat(
 /// constant time. Without a configured token every write is refused.
 /// Whether the request's bearer token is valid (the configured one, or a stored one).
 pub fn authorize_token(s: &AppState, headers: &axum::http::HeaderMap) -> bool {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let given = probity_ground::auth::bearer(headers);
     if given.is_empty() {
         return false;
     }
@@ -1594,11 +1590,7 @@ pub fn authorize_token(s: &AppState, headers: &axum::http::HeaderMap) -> bool {
 }
 
 fn authorize(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let given = probity_ground::auth::bearer(headers);
     if let Some(expected) = &s.config.server.api_token
         && probity_ground::auth::constant_time_eq(given.as_bytes(), expected.as_bytes())
     {

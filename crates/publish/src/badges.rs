@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use probity_core::duration::HumanDuration;
+use probity_ground::html::escape;
 use serde::Deserialize;
 
 const GREEN: &str = "#3fa535";
@@ -37,20 +38,12 @@ fn text_width(text: &str) -> f64 {
         .sum()
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
 /// A flat badge: `label` on grey, `message` on `color`, with a title for screen readers.
 pub fn svg(label: &str, message: &str, color: &str) -> String {
     let lw = (text_width(label) + 10.0).round();
     let mw = (text_width(message) + 10.0).round();
     let w = lw + mw;
-    let (label, message) = (xml_escape(label), xml_escape(message));
+    let (label, message) = (escape(label), escape(message));
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{label}: {message}"><title>{label}: {message}</title><linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient><clipPath id="r"><rect width="{w}" height="20" rx="3" fill="#fff"/></clipPath><g clip-path="url(#r)"><rect width="{lw}" height="20" fill="#555"/><rect x="{lw}" width="{mw}" height="20" fill="{color}"/><rect width="{w}" height="20" fill="url(#s)"/></g><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11"><text x="{lx}" y="15" fill="#010101" fill-opacity=".3">{label}</text><text x="{lx}" y="14">{label}</text><text x="{mx}" y="15" fill="#010101" fill-opacity=".3">{message}</text><text x="{mx}" y="14">{message}</text></g></svg>"##,
         lx = lw / 2.0,

@@ -15,17 +15,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use probity_core::observe::Status;
 use probity_core::sketch::Sketch;
+use probity_ground::html::escape;
 use probity_ground::time::rfc3339;
 use std::collections::BTreeMap;
 
 const COOKIE: &str = "probity_token";
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
     headers
@@ -49,6 +43,30 @@ fn signed_in(s: &AppState, headers: &HeaderMap) -> bool {
     super::api::authorize_token(s, &h)
 }
 
+/// Reads from the store off the async threads. A store that cannot answer is logged and
+/// shown as such (503), never drawn as a page without data.
+async fn read<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, Response> {
+    let failed = |e: String| {
+        tracing::error!(error = %e, page = what, "the dashboard could not read the store");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            page(
+                "Unavailable",
+                "<h1>The store could not answer</h1><p>Nothing is shown rather than a page without the data. See the server log; reload to try again.</p>",
+            ),
+        )
+            .into_response()
+    };
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(e) => Err(failed(e.to_string())),
+    }
+}
+
 fn to_login() -> Response {
     (
         StatusCode::SEE_OTHER,
@@ -60,7 +78,7 @@ fn to_login() -> Response {
 fn page(title: &str, body: &str) -> Response {
     Html(format!(
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body><nav><a href=\"/dashboard\">probity</a> <a href=\"/dashboard/scorecard\">scorecard</a> <a href=\"/dashboard/sla\">SLA</a> <a href=\"/status\">status page</a></nav><main>{body}</main></body></html>\n",
-        esc(title)
+        escape(title)
     ))
     .into_response()
 }
@@ -186,11 +204,10 @@ pub async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response
     let day = 86_400_000;
     let since = now.div_euclid(day) * day - 89 * day;
     let store = s.store.clone();
-    let daily = tokio::task::spawn_blocking(move || store.daily_availability(since))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let daily = match read("overview", move || store.daily_availability(since)).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
     let live = s.shared.targets.read().expect("live lock").clone();
     let mut groups: BTreeMap<
         (String, String, String),
@@ -213,9 +230,9 @@ pub async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response
     for ((p, sv, r), ts) in &groups {
         body.push_str(&format!(
             "<h2>{} · {} · {}</h2><table class=targets><tr><th>target</th><th>state</th><th>latency</th><th id=uptime90>uptime, 90 days</th><th>incident</th></tr>",
-            esc(p),
-            esc(sv),
-            esc(r)
+            escape(p),
+            escape(sv),
+            escape(r)
         ));
         for t in ts {
             let l = live.get(&t.name);
@@ -235,8 +252,8 @@ pub async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response
             });
             body.push_str(&format!(
                 "<tr class=target><td><a href=\"dashboard/targets/{}\">{}</a></td><td class=\"state {class}\">{word}</td><td>{latency}</td><td aria-describedby=uptime90>{}</td><td>{incident}</td></tr>",
-                esc(&t.name),
-                esc(&t.name),
+                escape(&t.name),
+                escape(&t.name),
                 bars(&days)
             ));
         }
@@ -320,24 +337,21 @@ pub async fn target(
     let start = now.div_euclid(hour) * hour - 23 * hour;
     let store = s.store.clone();
     let n = name.clone();
-    let data =
-        tokio::task::spawn_blocking(move || -> Result<_, probity_engine::store::StoreError> {
+    let data = read(
+        "target",
+        move || -> Result<_, probity_engine::store::StoreError> {
             Ok((
                 store.rollups(&n, start, now)?,
                 store.results(&n, None, None, 20)?,
                 store.incidents(probity_engine::store::IncidentFilter::All)?,
                 store.results(&n, Some(start), Some(now), 100_000)?,
             ))
-        })
-        .await
-        .ok()
-        .and_then(Result::ok);
-    let Some((rollups, results, incidents, day_results)) = data else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            page("Error", "<h1>The store could not answer</h1>"),
-        )
-            .into_response();
+        },
+    )
+    .await;
+    let (rollups, results, incidents, day_results) = match data {
+        Ok(d) => d,
+        Err(r) => return r,
     };
     let mut per_hour: Vec<(i64, Sketch)> =
         (0..24).map(|k| (start + k * hour, Sketch::new())).collect();
@@ -369,8 +383,8 @@ pub async fn target(
     let (class, word) = status_word(live.as_ref().map_or(Status::Unknown, |l| l.status));
     let mut body = format!(
         "<h1>{}</h1><p>{} · <span class=\"{class}\">{word}</span> · every {}{}</p>",
-        esc(&t.name),
-        esc(&t.kind),
+        escape(&t.name),
+        escape(&t.kind),
         t.interval,
         live.as_ref()
             .and_then(|l| l.cert_not_after_s)
@@ -391,7 +405,7 @@ pub async fn target(
         body.push_str(&format!(
             "<tr class=result><td>{}</td><td>{}</td><td class={}>{}</td><td>{} ms</td><td class=hide-narrow>{} / {} / {} / {}</td><td>{}</td></tr>",
             rfc3339(r.at_ms),
-            esc(&r.vantage),
+            escape(&r.vantage),
             if r.unmeasured { "unknown" } else { r.health.as_str() },
             if r.unmeasured { "unmeasured" } else { r.health.as_str() },
             ms(r.phases.total_ms),
@@ -399,7 +413,7 @@ pub async fn target(
             ms(r.phases.connect_ms),
             ms(r.phases.tls_ms),
             ms(r.phases.ttfb_ms),
-            r.cause.as_ref().map(|c| esc(&c.to_string())).unwrap_or_default()
+            r.cause.as_ref().map(|c| escape(&c.to_string())).unwrap_or_default()
         ));
     }
     body.push_str("</table><h2>Incidents</h2><ul>");
@@ -409,7 +423,7 @@ pub async fn target(
             i.id,
             rfc3339(i.started_at_ms),
             i.resolved_at_ms.map_or("open".into(), rfc3339),
-            esc(&i.cause.to_string())
+            escape(&i.cause.to_string())
         ));
     }
     body.push_str("</ul>");
@@ -427,7 +441,7 @@ fn vantage_table(l: &probity_engine::record::live::TargetLive, quorum: &str) -> 
         } else {
             format!(
                 " <strong>Regional degradation:</strong> failing from {} only.",
-                esc(&l.regional.join(", "))
+                escape(&l.regional.join(", "))
             )
         }
     );
@@ -440,7 +454,7 @@ fn vantage_table(l: &probity_engine::record::live::TargetLive, quorum: &str) -> 
         };
         out.push_str(&format!(
             "<tr class=vantage><td>{}</td><td class={class}>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&v.vantage),
+            escape(&v.vantage),
             v.status.as_str(),
             v.failing_since_ms.map_or("—".into(), rfc3339),
             v.last_at_ms.map_or("—".into(), rfc3339),
@@ -460,8 +474,9 @@ pub async fn incident(
     }
     let now = jiff::Timestamp::now().as_millisecond();
     let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
-    let found =
-        tokio::task::spawn_blocking(move || -> Result<_, probity_engine::store::StoreError> {
+    let found = read(
+        "incident",
+        move || -> Result<_, probity_engine::store::StoreError> {
             let Some(inc) = store.incident(id)? else {
                 return Ok(None);
             };
@@ -483,11 +498,13 @@ pub async fn incident(
                 probity_engine::account::reconcile::incident_json(&inputs, &r, id),
                 seen,
             )))
-        })
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .flatten();
+        },
+    )
+    .await;
+    let found = match found {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let Some((inc, rec, seen)) = found else {
         return (
             StatusCode::NOT_FOUND,
@@ -540,8 +557,8 @@ pub async fn incident(
                     "<circle class=update cx={:.1} cy={:.1} r=\"3\" fill=\"#fff\" stroke=\"#0b57d0\"><title>{}: {}</title></circle>",
                     x(t),
                     y + 6.0,
-                    esc(u["status"].as_str().unwrap_or("")),
-                    esc(u["text"].as_str().unwrap_or(""))
+                    escape(u["status"].as_str().unwrap_or("")),
+                    escape(u["text"].as_str().unwrap_or(""))
                 ));
             }
         }
@@ -556,8 +573,8 @@ pub async fn incident(
         svg.push_str(&format!(
             "<text x={pad} y={:.1}>{}: \"{}\" — disclosed {} s after the observed start</text>",
             y + 26.0,
-            esc(d["provider"].as_str().unwrap_or("?")),
-            esc(d["title"].as_str().unwrap_or("?")),
+            escape(d["provider"].as_str().unwrap_or("?")),
+            escape(d["title"].as_str().unwrap_or("?")),
             d["disclosure_lag_s"]
                 .as_f64()
                 .map_or("?".into(), |v| format!("{v:.0}"))
@@ -567,10 +584,10 @@ pub async fn incident(
     let body = format!(
         "<h1>Incident #{}</h1><p>{} · {} · {}</p><p>Acknowledgment by the provider: <strong>{}</strong></p><h2>Timeline</h2>{svg}<p class=legend><span style=\"color:#b3261e\">■ observed</span><span style=\"color:#0b57d0\">■ declared</span><span>│ first disclosed</span></p>",
         inc.id,
-        esc(&inc.target),
+        escape(&inc.target),
         inc.severity.as_str(),
-        esc(&inc.cause.to_string()),
-        esc(rec["acknowledgment"].as_str().unwrap_or("?"))
+        escape(&inc.cause.to_string()),
+        escape(rec["acknowledgment"].as_str().unwrap_or("?"))
     );
     let mut body = body;
     let opened: Vec<&probity_core::quorum::Seen> = seen
@@ -583,7 +600,7 @@ pub async fn incident(
         for v in opened {
             body.push_str(&format!(
                 "<tr class=vantage><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&v.vantage),
+                escape(&v.vantage),
                 v.status.as_str(),
                 v.failing_since_ms.map_or("—".into(), rfc3339)
             ));
@@ -616,8 +633,9 @@ pub async fn scorecard(
     let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
     let now = jiff::Timestamp::now().as_millisecond();
     let span = (now - window.as_millis() as i64, now);
-    let cards =
-        tokio::task::spawn_blocking(move || -> Result<_, probity_engine::store::StoreError> {
+    let cards = read(
+        "scorecard",
+        move || -> Result<_, probity_engine::store::StoreError> {
             let inputs = probity_engine::account::reconcile::gather(
                 store.as_ref(),
                 &targets,
@@ -627,25 +645,27 @@ pub async fn scorecard(
             )?;
             let r = inputs.reconcile();
             Ok(inputs.scorecards(&r, None))
-        })
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+        },
+    )
+    .await;
+    let cards = match cards {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let pct = |v: Option<f64>| v.map_or("—".into(), |v| format!("{:.3}%", v * 100.0));
     let secs = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.0} s"));
     let mut body = format!(
         "<h1>Providers' scorecard</h1><p>Over {}: what probity measured against what each provider declared (<a href=\"/api/v1/scorecard?window={}\">JSON</a>).</p><table><tr><th>provider / service</th><th>grade</th><th>measured</th><th>declared</th><th>unacknowledged</th><th>acknowledged</th><th class=hide-narrow>disclosure lag p50 / p90 / max</th><th class=hide-narrow>edited</th></tr>",
-        esc(&window_name),
-        esc(&window_name)
+        escape(&window_name),
+        escape(&window_name)
     );
     for (card, services) in &cards {
         for (c, indent) in std::iter::once((card, "")).chain(services.iter().map(|x| (x, "  · ")))
         {
             body.push_str(&format!(
                 "<tr class=card><td>{indent}{}</td><td><strong>{}</strong> {}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td class=hide-narrow>{} / {} / {}</td><td class=hide-narrow>{}</td></tr>",
-                esc(c.service.as_deref().unwrap_or(&c.provider)),
-                esc(&c.grade),
+                escape(c.service.as_deref().unwrap_or(&c.provider)),
+                escape(&c.grade),
                 c.score.map_or(String::new(), |s| format!("({s:.1})")),
                 pct(c.measured_availability),
                 pct(c.declared_availability),
@@ -687,13 +707,14 @@ pub async fn sla(
         },
     };
     let (store, config) = (s.store.clone(), s.config.clone());
-    let reports = tokio::task::spawn_blocking(move || {
+    let reports = match read("sla", move || {
         probity_engine::account::sla::reports(store.as_ref(), &config, month, None, now)
     })
     .await
-    .ok()
-    .and_then(Result::ok)
-    .unwrap_or_default();
+    {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
     Html(probity_engine::account::sla::html(&reports)).into_response()
 }
 

@@ -9,6 +9,7 @@ use probity_core::observe::Status;
 use probity_engine::record::live::Shared;
 use probity_engine::store::{Availability, StatusIncident, Store, StoreResult};
 use probity_ground::config::Config;
+use probity_ground::html::escape;
 use probity_ground::time::rfc3339;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -358,9 +359,9 @@ impl Page {
             .unwrap_or(self.now_ms);
         let mut out = format!(
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n  <id>{base}/status</id>\n  <title>{} — incident history</title>\n  <link rel=\"alternate\" type=\"text/html\" href=\"{base}/status\"/>\n  <link rel=\"self\" type=\"application/atom+xml\" href=\"{base}/status/feed.atom\"/>\n  <updated>{}</updated>\n  <author><name>{}</name></author>\n",
-            esc(&self.title),
+            escape(&self.title),
             rfc3339(updated),
-            esc(&self.title),
+            escape(&self.title),
         );
         for i in &self.incidents {
             let mut content = String::new();
@@ -371,16 +372,16 @@ impl Page {
                     .unwrap_or_default();
                 content.push_str(&format!(
                     "<p><small>{stamp}</small><br><strong>{}</strong> - {}</p>",
-                    esc(&capitalize(&u.status)),
-                    esc(&u.message)
+                    escape(&capitalize(&u.status)),
+                    escape(&u.message)
                 ));
             }
             out.push_str(&format!(
                 "  <entry>\n    <id>{base}/status#{id}</id>\n    <title>{}</title>\n    <link rel=\"alternate\" type=\"text/html\" href=\"{base}/status#{id}\"/>\n    <published>{}</published>\n    <updated>{}</updated>\n    <content type=\"html\">{}</content>\n  </entry>\n",
-                esc(&i.name),
+                escape(&i.name),
                 rfc3339(i.created_at_ms),
                 rfc3339(i.updated_at_ms),
-                esc(&content),
+                escape(&content),
                 id = i.id,
             ));
         }
@@ -393,9 +394,9 @@ impl Page {
         let status = self.status_json();
         let mut body = format!(
             "<header><h1>{}</h1><p class=\"overall {}\" role=status>{}</p></header>",
-            esc(&self.title),
+            escape(&self.title),
             status["indicator"].as_str().unwrap_or("none"),
-            esc(status["description"].as_str().unwrap_or(""))
+            escape(status["description"].as_str().unwrap_or(""))
         );
         let open: Vec<&StatusIncident> = self
             .incidents
@@ -414,10 +415,10 @@ impl Page {
             for (name, a, b, comps) in &self.maintenance {
                 body.push_str(&format!(
                     "<li><strong>{}</strong>: {} to {} ({})</li>",
-                    esc(name),
+                    escape(name),
                     rfc3339(*a),
                     rfc3339(*b),
-                    esc(&comps.join(", "))
+                    escape(&comps.join(", "))
                 ));
             }
             body.push_str("</ul></section>");
@@ -430,11 +431,11 @@ impl Page {
                 .then(|| measured.iter().sum::<f64>() / measured.len() as f64);
             body.push_str(&format!(
                 "<li><div class=row><span class=name>{}</span><span class=\"state {s}\">{}</span></div>",
-                esc(&c.name),
-                esc(&s.replace('_', " "))
+                escape(&c.name),
+                escape(&s.replace('_', " "))
             ));
             if !c.description.is_empty() {
-                body.push_str(&format!("<p class=desc>{}</p>", esc(&c.description)));
+                body.push_str(&format!("<p class=desc>{}</p>", escape(&c.description)));
             }
             body.push_str("<div class=bars role=img aria-label=\"90-day uptime\">");
             for (d, u) in &days {
@@ -473,7 +474,7 @@ impl Page {
         body.push_str("</section><footer><a href=\"/status/feed.atom\">Atom feed</a> · <a href=\"/api/v2/summary.json\">JSON</a></footer>");
         format!(
             "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{}</title><link rel=alternate type=\"application/atom+xml\" href=\"/status/feed.atom\"><style>{CSS}</style></head><body>{body}</body></html>\n",
-            esc(&self.title)
+            escape(&self.title)
         )
     }
 }
@@ -483,10 +484,10 @@ const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:50rem;margin:
 fn incident_html(i: &StatusIncident) -> String {
     let mut s = format!(
         "<article id=\"{}\"><h3>{}</h3><p class=desc>Impact: {} · affects {}</p>",
-        esc(&i.id),
-        esc(&i.name),
-        esc(&i.impact),
-        esc(&if i.components.is_empty() {
+        escape(&i.id),
+        escape(&i.name),
+        escape(&i.impact),
+        escape(&if i.components.is_empty() {
             "no listed component".to_string()
         } else {
             i.components.join(", ")
@@ -495,8 +496,8 @@ fn incident_html(i: &StatusIncident) -> String {
     for u in i.updates.iter().rev() {
         s.push_str(&format!(
             "<p class=update><b>{}</b> — {} <small><time datetime=\"{t}\">{t}</time></small></p>",
-            esc(&u.status),
-            esc(&u.message),
+            escape(&u.status),
+            escape(&u.message),
             t = rfc3339(u.at_ms)
         ));
     }
@@ -509,13 +510,6 @@ fn capitalize(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The status-page incidents that observed incidents imply when `[status] auto_incidents`

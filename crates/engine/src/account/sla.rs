@@ -6,6 +6,7 @@ use crate::store::{IncidentFilter, ProviderFilter, Store, StoreResult};
 use probity_core::provider::Impact;
 use probity_core::sla::{Account, Minute, account, month_bounds};
 use probity_ground::config::{Config, SlaConfig, Target};
+use probity_ground::html::escape;
 use probity_ground::time::rfc3339;
 use serde_json::{Value, json};
 
@@ -378,13 +379,6 @@ pub fn csv(reports: &[Report]) -> String {
     out
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// A self-contained HTML page: per SLA the figures, a daily uptime plot (inline SVG, no
 /// script), every downtime interval with its evidence, and the claim text.
 pub fn html(reports: &[Report]) -> String {
@@ -394,16 +388,16 @@ pub fn html(reports: &[Report]) -> String {
         let t = &r.sla.terms;
         body.push_str(&format!(
             "<section><h2>{} — {}</h2><p class=terms>{} ({}){}</p>",
-            esc(&r.sla.name),
+            escape(&r.sla.name),
             month_name(r.month),
-            esc(&t.name),
+            escape(&t.name),
             if t.url.is_empty() {
                 "custom terms".to_string()
             } else {
                 format!(
                     "<a href=\"{0}\">{0}</a>, read {1}",
-                    esc(&t.url),
-                    esc(&t.read_on)
+                    escape(&t.url),
+                    escape(&t.read_on)
                 )
             },
             if t.verified {
@@ -421,7 +415,7 @@ pub fn html(reports: &[Report]) -> String {
             a.unmeasured_minutes,
             a.excluded_minutes,
             match (a.credit_percent, r.credit_amount()) {
-                (Some(c), Some(m)) => format!("{c}% ({m:.2} {})", esc(&r.sla.currency)),
+                (Some(c), Some(m)) => format!("{c}% ({m:.2} {})", escape(&r.sla.currency)),
                 (Some(c), None) => format!("{c}%"),
                 _ => "unknown (nothing measured)".into(),
             },
@@ -450,7 +444,7 @@ pub fn html(reports: &[Report]) -> String {
         if let Some(claim) = r.claim_text() {
             body.push_str(&format!(
                 "<h3>Claim</h3><pre class=claim>{}</pre>",
-                esc(&claim)
+                escape(&claim)
             ));
         }
         body.push_str("</section>");

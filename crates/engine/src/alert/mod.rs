@@ -706,7 +706,10 @@ pub async fn run(
     alerting: Arc<Alerting>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let client = match crate::feeds::poll::client() {
+    let client = match probity_ground::http_client::client(
+        probity_ground::http_client::Purpose::Alerts,
+        None,
+    ) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the alert client; alerts stay in the outbox");
@@ -718,9 +721,19 @@ pub async fn run(
         let s = store.clone();
         let due = tokio::task::spawn_blocking(move || s.due_alerts(now, 50))
             .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let due = match due {
+            Ok(due) => due,
+            // The alerts stay in the outbox: read them again after a pause.
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the alert outbox; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
+            }
+        };
         for a in due {
             let channel = alerting.channels.iter().find(|c| c.name == a.alert.channel);
             let started = std::time::Instant::now();
@@ -760,10 +773,15 @@ pub async fn run(
             };
             let s = store.clone();
             let id = a.id;
-            let _ = tokio::task::spawn_blocking(move || {
+            let recorded = tokio::task::spawn_blocking(move || {
                 s.record_alert_attempt(id, &attempt, state, next)
             })
             .await;
+            if !matches!(recorded, Ok(Ok(()))) {
+                // The outbox still says pending: it is sent again, under the same
+                // idempotency key, which is what receivers deduplicate by.
+                tracing::error!(alert = %a.alert.key, ok, "could not record a delivery attempt; the alert stays due");
+            }
         }
         // Sleep until the next alert is due (new ones arrive at most this late).
         let s = store.clone();

@@ -38,14 +38,7 @@ pub struct Fetched {
 
 /// A client for feeds: rustls, a user agent that names probity, no automatic retries.
 pub fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .user_agent(concat!(
-            "probity/",
-            env!("CARGO_PKG_VERSION"),
-            " (status feed poller)"
-        ))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()?)
+    probity_ground::http_client::client(probity_ground::http_client::Purpose::Feeds, None)
 }
 
 /// Fetches a feed with its validators; reads at most [`MAX_DOCUMENT`] bytes, then gives up.

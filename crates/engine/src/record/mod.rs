@@ -28,7 +28,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-
 /// Most results per transaction.
 const MAX_BATCH: usize = 5000;
 /// The least time between two commits. A result waits at most this long to be written; a
@@ -61,12 +60,18 @@ pub struct PushedItem {
     pub clock_offset_ms: Option<i64>,
 }
 
-/// An agent's batch, answered once it has committed.
+/// An agent's batch, answered once it has committed, or refused whole (nothing applied)
+/// when the store cannot say which of its ids are known already: the sender retries.
 pub struct Pushed {
     pub vantage: String,
     pub items: Vec<PushedItem>,
-    pub reply: oneshot::Sender<PushReceipt>,
+    pub reply: oneshot::Sender<Result<PushReceipt, PushRefused>>,
 }
+
+/// Why a push was refused whole; nothing of it was applied or stored.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PushRefused(pub String);
 
 /// What became of a push.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -222,7 +227,11 @@ impl Recorder {
     async fn record(&mut self, inputs: Vec<Input>) {
         let mut batch = Batch::default();
         let mut updates: Vec<(String, Option<i64>)> = Vec::new();
-        let mut replies: Vec<(oneshot::Sender<PushReceipt>, PushReceipt)> = Vec::new();
+        #[allow(clippy::type_complexity)]
+        let mut replies: Vec<(
+            oneshot::Sender<Result<PushReceipt, PushRefused>>,
+            Result<PushReceipt, PushRefused>,
+        )> = Vec::new();
         let now_ms = jiff::Timestamp::now().as_millisecond();
         for input in inputs {
             match input {
@@ -253,12 +262,29 @@ impl Recorder {
                 Input::Push(p) => {
                     let origins: Vec<String> = p.items.iter().map(|i| i.origin.clone()).collect();
                     let store = self.store.clone();
-                    let mut known =
-                        tokio::task::spawn_blocking(move || store.known_origins(&origins))
-                            .await
-                            .ok()
-                            .and_then(Result::ok)
-                            .unwrap_or_default();
+                    // Without knowing which ids are stored, a retried push would enter the
+                    // trackers twice: refuse it whole and let the sender push again.
+                    let mut known = match tokio::task::spawn_blocking(move || {
+                        store.known_origins(&origins)
+                    })
+                    .await
+                    {
+                        Ok(Ok(known)) => known,
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, vantage = %p.vantage, "cannot look up a push's ids; refused, the sender retries");
+                            let _ = p.reply.send(Err(PushRefused(
+                                "the store could not check the results' ids; push again".into(),
+                            )));
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "id lookup task failed; push refused");
+                            let _ = p.reply.send(Err(PushRefused(
+                                "the store could not check the results' ids; push again".into(),
+                            )));
+                            continue;
+                        }
+                    };
                     known.extend(batch.results.iter().filter_map(|r| r.origin.clone()));
                     let mut receipt = PushReceipt::default();
                     let mut in_push: HashSet<&str> = HashSet::new();
@@ -291,7 +317,7 @@ impl Recorder {
                             t.probe(&item.target, &p.vantage, &item.output);
                         }
                     }
-                    replies.push((p.reply, receipt));
+                    replies.push((p.reply, Ok(receipt)));
                 }
             }
         }
@@ -497,4 +523,108 @@ struct Source<'a> {
     unmeasured: bool,
     origin: Option<&'a str>,
     clock_offset_ms: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn down(at_ms: i64) -> crate::probe::ProbeOutput {
+        crate::probe::ProbeOutput {
+            at_ms,
+            phases: Default::default(),
+            health: Health::Down,
+            cause: Some(probity_core::result::Cause {
+                class: probity_core::result::ErrorClass::Connect,
+                detail: "refused".into(),
+            }),
+            details: Default::default(),
+            observation: Default::default(),
+        }
+    }
+
+    async fn push(
+        tx: &mpsc::Sender<Pushed>,
+        target: &Arc<Target>,
+        origin: &str,
+        at_ms: i64,
+    ) -> Result<PushReceipt, PushRefused> {
+        let (reply, answer) = oneshot::channel();
+        let item = PushedItem {
+            target: target.clone(),
+            output: down(at_ms),
+            origin: origin.into(),
+            unmeasured: false,
+            clock_offset_ms: None,
+        };
+        tx.send(Pushed {
+            vantage: "eu".into(),
+            items: vec![item],
+            reply,
+        })
+        .await
+        .unwrap();
+        answer.await.unwrap()
+    }
+
+    /// A store that cannot say which ids it holds must not let a push through as new: the
+    /// push is refused whole (the agent retries) and nothing of it enters the trackers.
+    #[tokio::test]
+    async fn a_push_whose_ids_cannot_be_checked_is_refused_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = probity_ground::config::parse(
+            "t.toml",
+            "[[vantage]]\nname = \"eu\"\n\n[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\nfailure_threshold = 2\n",
+            dir.path(),
+        )
+        .unwrap();
+        let targets: Vec<Arc<Target>> = config.targets.into_iter().map(Arc::new).collect();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = mpsc::channel(4);
+        let (_local, local_rx) = mpsc::channel(4);
+        let recorder = Recorder::new(store.clone(), shared, &targets)
+            .unwrap()
+            .with_pushes(rx);
+        let running = tokio::spawn(recorder.run(local_rx));
+        let now = jiff::Timestamp::now().as_millisecond();
+
+        // A real fault of the real store: the results table is away while the push arrives.
+        let side = rusqlite::Connection::open(dir.path().join("probity.db")).unwrap();
+        side.execute_batch("ALTER TABLE results RENAME TO results_away")
+            .unwrap();
+        let refused = push(&tx, &targets[0], "eu:1:1", now - 2_000).await;
+        assert!(refused.is_err(), "{refused:?}");
+        side.execute_batch("ALTER TABLE results_away RENAME TO results")
+            .unwrap();
+
+        // The retry is the first time this result counts; a second failure opens nothing
+        // yet would be wrong if the refused push had been counted (threshold 2).
+        let first = push(&tx, &targets[0], "eu:1:1", now - 2_000).await.unwrap();
+        assert_eq!(
+            first,
+            PushReceipt {
+                accepted: 1,
+                duplicates: 0
+            }
+        );
+        assert!(
+            store.incidents(IncidentFilter::Open).unwrap().is_empty(),
+            "one counted failure is below the threshold of 2"
+        );
+        let again = push(&tx, &targets[0], "eu:1:1", now - 2_000).await.unwrap();
+        assert_eq!(
+            again,
+            PushReceipt {
+                accepted: 0,
+                duplicates: 1
+            }
+        );
+        let second = push(&tx, &targets[0], "eu:1:2", now - 1_000).await.unwrap();
+        assert_eq!(second.accepted, 1);
+        assert_eq!(store.incidents(IncidentFilter::Open).unwrap().len(), 1);
+        drop(tx);
+        running.abort();
+    }
 }

@@ -154,17 +154,17 @@ async fn poll(
     pushes: mpsc::Sender<Pushed>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let client = match reqwest::Client::builder()
-        .user_agent(concat!("probity/", env!("CARGO_PKG_VERSION")))
-        .timeout(source.timeout.as_std())
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(source = %source.name, error = %e, "cannot make an HTTP client");
-            return;
-        }
-    };
+    let client =
+        match probity_ground::http_client::builder(probity_ground::http_client::Purpose::Sources)
+            .timeout(source.timeout.as_std())
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(source = %source.name, error = %e, "cannot make an HTTP client");
+                return;
+            }
+        };
     // Read a few intervals back each time: a read that fails or runs late loses nothing.
     let window_s = (source.interval.as_millis() * 4 / 1000).max(60);
     loop {
@@ -196,10 +196,16 @@ async fn poll(
                     {
                         return;
                     }
-                    if let Ok(r) = answer.await
-                        && r.accepted > 0
-                    {
-                        tracing::debug!(source = %source.name, target = %name, new = r.accepted, "read results");
+                    match answer.await {
+                        Ok(Ok(r)) if r.accepted > 0 => {
+                            tracing::debug!(source = %source.name, target = %name, new = r.accepted, "read results")
+                        }
+                        // The next read covers the same samples again (reads reach back
+                        // several intervals), so nothing is lost.
+                        Ok(Err(refused)) => {
+                            tracing::warn!(source = %source.name, target = %name, %refused, "results refused; read again next time")
+                        }
+                        _ => {}
                     }
                 }
                 Ok(_) => {}

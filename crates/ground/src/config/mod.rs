@@ -1184,6 +1184,40 @@ impl Checker<'_> {
     }
 }
 
+/// The names taken so far by one kind of table, each with the line it was first defined
+/// on: the one place that reports a duplicate, in one wording.
+struct Names {
+    what: &'static str,
+    first: HashMap<String, usize>,
+}
+
+impl Names {
+    fn new(what: &'static str) -> Self {
+        Names {
+            what,
+            first: HashMap::new(),
+        }
+    }
+
+    /// Claims `name` (written at `span`); a name already taken is reported there, and the
+    /// answer is `false`. The caller goes on checking the table either way.
+    fn claim(&mut self, ck: &mut Checker<'_>, name: &str, span: Range<usize>) -> bool {
+        if let Some(first) = self.first.get(name) {
+            ck.at(
+                span,
+                format!(
+                    "duplicate {} name `{name}` (first defined on line {first})",
+                    self.what
+                ),
+            );
+            return false;
+        }
+        self.first
+            .insert(name.to_string(), line_col(ck.src, span.start).0);
+        true
+    }
+}
+
 /// serde's wording, made to speak of keys and sections.
 fn humanize(msg: &str, context: &str) -> String {
     if let Some(rest) = msg.strip_prefix("missing field `") {
@@ -1458,7 +1492,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     }
 
     let mut targets = Vec::new();
-    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut names = Names::new("target");
     for table in target_values {
         let table = strip_unknown(&mut ck, table, TARGET_KEYS, "in [[target]]");
         // Names are checked for duplicates even when the rest of the target is broken.
@@ -1467,18 +1501,14 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             .iter()
             .find(|(k, _)| k.get_ref() == "name")
             .map(|(_, v)| v);
-        if let Some((name, span)) =
-            name_value.and_then(|v| v.get_ref().as_str().map(|s| (s.to_string(), v.span())))
+        // A duplicate is reported and the rest of the table still checked, so that every
+        // problem shows at once; only a target with a name of its own is kept.
+        let unique = match name_value
+            .and_then(|v| v.get_ref().as_str().map(|s| (s.to_string(), v.span())))
         {
-            if let Some(first_line) = names.get(&name) {
-                ck.at(
-                    span,
-                    format!("duplicate target name `{name}` (first defined on line {first_line})"),
-                );
-                continue;
-            }
-            names.insert(name, line_col(src, span.start).0);
-        }
+            Some((name, span)) => names.claim(&mut ck, &name, span),
+            None => true,
+        };
         // Conditions are checked from the raw table, so they are reported even when another
         // key of the target has a type error that stops deserialisation.
         let conditions = check_conditions(&mut ck, table.get_ref());
@@ -1489,7 +1519,9 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 continue;
             }
         };
-        if let Some(t) = build_target(&mut ck, raw, conditions, base_dir, server.quorum) {
+        if let Some(t) = build_target(&mut ck, raw, conditions, base_dir, server.quorum)
+            && unique
+        {
             targets.push(t);
         }
     }
@@ -1511,7 +1543,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     }
 
     let mut feeds = Vec::new();
-    let mut feed_names: HashMap<String, usize> = HashMap::new();
+    let mut feed_names = Names::new("feed");
     for table in feed_values {
         let Some(raw) = read_table::<FeedToml>(&mut ck, table, FEED_KEYS, "[[feed]]") else {
             continue;
@@ -1523,55 +1555,40 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 "a feed's `name` must be non-empty, without spaces",
             );
         }
-        if let Some(first_line) = feed_names.get(&name) {
-            ck.at(
-                raw.name.span(),
-                format!("duplicate feed name `{name}` (first defined on line {first_line})"),
-            );
-            continue;
-        }
-        feed_names.insert(name.clone(), line_col(src, raw.name.span().start).0);
-        if let Some(f) = build_feed(&mut ck, raw, base_dir) {
+        let unique = feed_names.claim(&mut ck, &name, raw.name.span());
+        if let Some(f) = build_feed(&mut ck, raw, base_dir)
+            && unique
+        {
             feeds.push(f);
         }
     }
 
     let mut slas = Vec::new();
-    let mut sla_names: HashMap<String, usize> = HashMap::new();
+    let mut sla_names = Names::new("sla");
     for table in sla_values {
         let Some(raw) = read_table::<SlaToml>(&mut ck, table, SLA_KEYS, "[[sla]]") else {
             continue;
         };
         let name = raw.name.get_ref().clone();
-        if let Some(first_line) = sla_names.get(&name) {
-            ck.at(
-                raw.name.span(),
-                format!("duplicate sla name `{name}` (first defined on line {first_line})"),
-            );
-            continue;
-        }
-        sla_names.insert(name, line_col(src, raw.name.span().start).0);
-        if let Some(s) = build_sla(&mut ck, raw, &targets) {
+        let unique = sla_names.claim(&mut ck, &name, raw.name.span());
+        if let Some(s) = build_sla(&mut ck, raw, &targets)
+            && unique
+        {
             slas.push(s);
         }
     }
 
     let mut slos = Vec::new();
-    let mut slo_names: HashMap<String, usize> = HashMap::new();
+    let mut slo_names = Names::new("slo");
     for table in slo_values {
         let Some(raw) = read_table::<SloToml>(&mut ck, table, SLO_KEYS, "[[slo]]") else {
             continue;
         };
         let name = raw.name.get_ref().clone();
-        if let Some(first_line) = slo_names.get(&name) {
-            ck.at(
-                raw.name.span(),
-                format!("duplicate slo name `{name}` (first defined on line {first_line})"),
-            );
-            continue;
-        }
-        slo_names.insert(name, line_col(src, raw.name.span().start).0);
-        if let Some(s) = build_slo(&mut ck, raw, &targets) {
+        let unique = slo_names.claim(&mut ck, &name, raw.name.span());
+        if let Some(s) = build_slo(&mut ck, raw, &targets)
+            && unique
+        {
             slos.push(s);
         }
     }
@@ -1589,19 +1606,16 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         alerting.public_url = a.public_url;
     }
     let mut channels: Vec<Channel> = Vec::new();
+    let mut channel_names = Names::new("channel");
     for table in channel_values {
         let Some(raw) = read_table::<ChannelToml>(&mut ck, table, CHANNEL_KEYS, "[[channel]]")
         else {
             continue;
         };
-        if channels.iter().any(|c| &c.name == raw.name.get_ref()) {
-            ck.at(
-                raw.name.span(),
-                format!("duplicate channel name `{}`", raw.name.get_ref()),
-            );
-            continue;
-        }
-        if let Some(c) = build_channel(&mut ck, raw, base_dir) {
+        let unique = channel_names.claim(&mut ck, raw.name.get_ref(), raw.name.span());
+        if let Some(c) = build_channel(&mut ck, raw, base_dir)
+            && unique
+        {
             channels.push(c);
         }
     }
@@ -1689,6 +1703,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         status.auto_incidents = st.auto_incidents.unwrap_or(false);
         status.target_badges = st.target_badges.unwrap_or(false);
     }
+    let mut component_names = Names::new("component");
     for table in component_values {
         let Some(raw) =
             read_table::<ComponentToml>(&mut ck, table, COMPONENT_KEYS, "[[component]]")
@@ -1696,14 +1711,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             continue;
         };
         let ctx = format!("component `{}`", raw.name.get_ref());
-        if status
-            .components
-            .iter()
-            .any(|c| &c.name == raw.name.get_ref())
-        {
-            ck.at(raw.name.span(), format!("duplicate {ctx}"));
-            continue;
-        }
+        let unique = component_names.claim(&mut ck, raw.name.get_ref(), raw.name.span());
         let chosen = select_targets(
             &mut ck,
             &ctx,
@@ -1714,11 +1722,13 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             raw.region.as_ref(),
             &targets,
         );
-        status.components.push(Component {
-            name: raw.name.into_inner(),
-            description: raw.description.unwrap_or_default(),
-            targets: chosen,
-        });
+        if unique {
+            status.components.push(Component {
+                name: raw.name.into_inner(),
+                description: raw.description.unwrap_or_default(),
+                targets: chosen,
+            });
+        }
     }
 
     let mut maintenance = Vec::new();
@@ -1835,6 +1845,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     }
 
     let mut sources: Vec<SourceConfig> = Vec::new();
+    let mut source_names = Names::new("source");
     for table in source_values {
         let Some(raw) = read_table::<SourceToml>(&mut ck, table, SOURCE_KEYS, "[[source]]") else {
             continue;
@@ -1848,9 +1859,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 format!("{ctx}: a source's name is 1 to 64 lowercase letters, digits, `-`, `_` or `.` (not `local`): its results are recorded under it"),
             );
         }
-        if sources.iter().any(|s| s.name == name) {
-            ck.at(raw.name.span(), format!("duplicate {ctx}"));
-        }
+        source_names.claim(&mut ck, &name, raw.name.span());
         if raw.kind.get_ref() != "prometheus" {
             ck.at(
                 raw.kind.span(),
@@ -1907,6 +1916,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     }
 
     let mut vantages: Vec<VantageConfig> = Vec::new();
+    let mut vantage_names = Names::new("vantage");
     for table in vantage_values {
         let Some(raw) = read_table::<VantageToml>(&mut ck, table, VANTAGE_KEYS, "[[vantage]]")
         else {
@@ -1921,12 +1931,8 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                     "{ctx}: a vantage's name is 1 to 64 lowercase letters, digits, `-`, `_` or `.`"
                 ),
             );
-            continue;
         }
-        if vantages.iter().any(|v| v.name == name) {
-            ck.at(raw.name.span(), format!("duplicate {ctx}"));
-            continue;
-        }
+        let unique = vantage_names.claim(&mut ck, &name, raw.name.span());
         let probed: Vec<Target> = targets
             .iter()
             .filter(|t| t.spec.is_probed())
@@ -1965,12 +1971,14 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
                 );
             }
         }
-        vantages.push(VantageConfig {
-            name,
-            region: raw.region,
-            targets: chosen,
-            controls,
-        });
+        if unique {
+            vantages.push(VantageConfig {
+                name,
+                region: raw.region,
+                targets: chosen,
+                controls,
+            });
+        }
     }
     // What an agent receives: each target's table as written, secrets unexpanded.
     if ck.problems.is_empty()
@@ -3203,7 +3211,10 @@ controls = ["dns"]
             out.contains("p.toml:16:20: vantage `a`: control `job` is not a probed target"),
             "{out}"
         );
-        assert!(out.contains("p.toml:19:8: duplicate vantage `a`"), "{out}");
+        assert!(
+            out.contains("p.toml:19:8: duplicate vantage name `a` (first defined on line 15)"),
+            "{out}"
+        );
         let out = check("[server]\nquorum = 0\n");
         assert!(out.contains("p.toml:2:10: [server]: quorum must be a whole number of vantages (1 or more) or \"majority\""), "{out}");
         let out = check(&format!("{base}quorum = \"most\"\n"));
@@ -3259,6 +3270,29 @@ conditions = ["[STATUS] = 200"]
              p.toml:20:25: target `b`: condition: `=` is not an operator; write `==` to compare\n    \
              conditions = [\"[STATUS] = 200\"]\n                            ^"
         );
+    }
+
+    /// A duplicate name does not hide the rest of its table's problems, and every kind of
+    /// named table reports it in the same words.
+    #[test]
+    fn a_duplicate_is_checked_whole() {
+        let out = check(
+            "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"h:1\"\n\n[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"h:1\"\ntimeout = \"ten seconds\"\n",
+        );
+        assert!(
+            out.contains("p.toml:7:8: duplicate target name `web` (first defined on line 2)"),
+            "{out}"
+        );
+        assert!(out.contains("p.toml:10:11: [[target]]:"), "{out}");
+        assert!(out.contains("ten seconds"), "{out}");
+        let out = check(
+            "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"h:1\"\n\n[[component]]\nname = \"api\"\ntargets = [\"web\"]\n\n[[component]]\nname = \"api\"\ntargets = [\"wbe\"]\n",
+        );
+        assert!(
+            out.contains("p.toml:11:8: duplicate component name `api` (first defined on line 7)"),
+            "{out}"
+        );
+        assert!(out.contains("`wbe`"), "{out}");
     }
 
     #[test]

@@ -82,10 +82,10 @@ struct Link {
 
 impl Link {
     fn new(a: &AgentArgs) -> anyhow::Result<Link> {
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("probity-agent/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10));
+        let mut b =
+            probity_ground::http_client::builder(probity_ground::http_client::Purpose::Agent)
+                .timeout(Duration::from_secs(30))
+                .connect_timeout(Duration::from_secs(10));
         if let Some(ca) = &a.ca_file {
             let pem = std::fs::read(ca)
                 .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", ca.display()))?;

@@ -208,6 +208,14 @@ url = "http://{hook}/pagerduty"
     let dedup = pd.1["dedup_key"].as_str().unwrap().to_string();
     assert_eq!(dedup, format!("probity-incident-{}", body["incident_id"]));
     assert_eq!(pd.1["payload"]["severity"], "critical");
+    // Every delivery names itself as alert delivery (it once borrowed the feed poller's).
+    for (_, _, g) in [&opened[0], &slack, &pd] {
+        let ua = g.headers["user-agent"].to_str().unwrap();
+        assert!(
+            ua.starts_with("probity/") && ua.ends_with("(alert delivery)"),
+            "{ua}"
+        );
+    }
 
     // Recovery: a resolve everywhere, PagerDuty's on the same dedup key.
     up.store(true, Ordering::SeqCst);

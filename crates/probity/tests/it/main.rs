@@ -22,4 +22,5 @@ mod sla;
 mod sources;
 mod status_page;
 mod store;
+mod store_faults;
 mod telemetry;

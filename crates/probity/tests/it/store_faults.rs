@@ -1,0 +1,61 @@
+//! What the server says when its store cannot answer: never an empty page for "could not
+//! read". The faults are real: a table of the real SQLite store taken away under it.
+
+use crate::common;
+
+const TOKEN: &str = "a-dashboard-token-0123456789";
+
+#[test]
+fn the_dashboard_says_the_store_could_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _up) = common::switchable_server();
+    let config = dir.path().join("probity.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\napi_token = \"{TOKEN}\"\n\n[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{target}/\"\ninterval = \"1s\"\n\n[[sla]]\nname = \"web-sla\"\nterms = \"aws-ec2-region\"\ntargets = [\"web\"]\n"
+        ),
+    )
+    .unwrap();
+    let probity = common::Running::start(&config);
+    let addr = probity.addr;
+    // Healthy: the overview lists the target.
+    let (status, body) = common::wait_for(std::time::Duration::from_secs(10), || {
+        let (s, b) = common::get_with_token(addr, "/dashboard", TOKEN);
+        (s == 200 && b.contains("web")).then_some((s, b))
+    });
+    assert_eq!(status, 200, "{body}");
+
+    let side = rusqlite::Connection::open(dir.path().join("data/probity.db")).unwrap();
+    side.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    side.execute_batch("ALTER TABLE hourly RENAME TO hourly_away")
+        .unwrap();
+    let (status, body) = common::get_with_token(addr, "/dashboard", TOKEN);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("The store could not answer"), "{body}");
+    side.execute_batch("ALTER TABLE hourly_away RENAME TO hourly")
+        .unwrap();
+    let (status, _) = common::get_with_token(addr, "/dashboard", TOKEN);
+    assert_eq!(status, 200);
+
+    // The incident page told "no such incident" when it could not read; now it says why.
+    side.execute_batch("ALTER TABLE incidents RENAME TO incidents_away")
+        .unwrap();
+    let (status, body) = common::get_with_token(addr, "/dashboard/incidents/1", TOKEN);
+    assert_eq!(status, 503, "{body}");
+    assert!(!body.contains("No such incident"), "{body}");
+    for page in [
+        "/dashboard/targets/web",
+        "/dashboard/sla",
+        "/dashboard/scorecard",
+    ] {
+        let (status, body) = common::get_with_token(addr, page, TOKEN);
+        assert_eq!(status, 503, "{page}: {body}");
+    }
+    side.execute_batch("ALTER TABLE incidents_away RENAME TO incidents")
+        .unwrap();
+    let (status, body) = common::get_with_token(addr, "/dashboard/incidents/1", TOKEN);
+    assert_eq!(status, 404, "{body}");
+    probity.stop();
+}
