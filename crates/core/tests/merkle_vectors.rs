@@ -13,10 +13,11 @@ fn fixtures() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// Says so on stderr directly: libtest's capture would hide `eprintln!` from a passing test.
+/// Says so on standard output directly: libtest's capture would hide `println!` from a
+/// passing test.
 fn say(msg: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{msg}");
+    let _ = writeln!(std::io::stdout(), "{msg}");
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {

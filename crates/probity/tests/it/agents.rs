@@ -670,8 +670,8 @@ fn can_unshare_net() -> bool {
 #[test]
 fn an_agent_in_a_network_namespace_of_its_own_is_unmeasured_and_delivers_later() {
     if !can_unshare_net() {
-        eprintln!(
-            "an_agent_in_a_network_namespace_of_its_own_is_unmeasured_and_delivers_later: SKIPPED: this machine does not allow `unshare -n`"
+        common::skipped(
+            "an_agent_in_a_network_namespace_of_its_own_is_unmeasured_and_delivers_later: this machine does not allow `unshare -n`",
         );
         return;
     }

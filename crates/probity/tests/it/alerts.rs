@@ -534,8 +534,7 @@ fn smtp_server(maildir: &std::path::Path) -> Option<(std::process::Child, u16)> 
             std::env::var_os("PROBITY_REQUIRE_SMTP").is_none(),
             "aiosmtpd is required (pip install aiosmtpd==1.4.6)"
         );
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIPPED: aiosmtpd is not installed");
+        common::skipped("the email delivery test: aiosmtpd is not installed");
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")

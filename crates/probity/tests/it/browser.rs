@@ -19,8 +19,7 @@ fn available() -> bool {
             std::env::var_os("PROBITY_REQUIRE_BROWSER").is_none(),
             "Chromium and playwright-core are required (apt install chromium; npm ci in tests/browser)"
         );
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIPPED: no Chromium or playwright-core");
+        common::skipped("the browser tests: no Chromium or playwright-core");
     }
     ok
 }

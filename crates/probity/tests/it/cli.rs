@@ -410,8 +410,8 @@ fn completions_and_manual_pages_come_from_the_cli_definition() {
             assert!(!r.stdout.is_empty(), "{p} renders empty");
         }
     } else {
-        eprintln!(
-            "completions_and_manual_pages_come_from_the_cli_definition: SKIPPED rendering with man: not installed"
+        common::skipped(
+            "completions_and_manual_pages_come_from_the_cli_definition: rendering with man: not installed",
         );
     }
 }

@@ -635,8 +635,8 @@ fn every_configuration_example_validates_against_the_schema_and_check_agrees() {
             std::env::var_os("PROBITY_REQUIRE_JSONSCHEMA").is_none(),
             "Python's jsonschema is required but missing"
         );
-        eprintln!(
-            "every_configuration_example_validates_against_the_schema_and_check_agrees: SKIPPED: Python's jsonschema is not installed"
+        common::skipped(
+            "every_configuration_example_validates_against_the_schema_and_check_agrees: Python's jsonschema is not installed",
         );
         return;
     };
@@ -748,8 +748,8 @@ fn the_grafana_dashboard_queries_metrics_that_exist() {
                 std::env::var_os("PROBITY_REQUIRE_PROMTOOL").is_none(),
                 "promtool is required but missing"
             );
-            eprintln!(
-                "the_grafana_dashboard_queries_metrics_that_exist: SKIPPED the PromQL check: promtool is not installed"
+            common::skipped(
+                "the_grafana_dashboard_queries_metrics_that_exist: the PromQL check: promtool is not installed",
             );
         }
     }

@@ -120,8 +120,8 @@ fn the_running_server_keeps_to_its_document() {
             std::env::var_os("PROBITY_REQUIRE_SCHEMATHESIS").is_none(),
             "schemathesis is required but missing"
         );
-        eprintln!(
-            "the_running_server_keeps_to_its_document: SKIPPED the API tester: schemathesis is not installed"
+        common::skipped(
+            "the_running_server_keeps_to_its_document: the API tester: schemathesis is not installed",
         );
         return;
     };

@@ -99,8 +99,8 @@ fn units_config_and_container_file_agree_with_the_binary() {
 #[test]
 fn the_debian_package_installs_and_starts() {
     let Some(deb) = std::env::var_os("PROBITY_DEB") else {
-        eprintln!(
-            "the_debian_package_installs_and_starts: SKIPPED: no package (PROBITY_DEB is set by .ci/run after `cargo deb`)"
+        common::skipped(
+            "the_debian_package_installs_and_starts: no package (PROBITY_DEB is set by .ci/run after `cargo deb`)",
         );
         return;
     };

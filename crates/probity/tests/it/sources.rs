@@ -104,8 +104,8 @@ fn blackbox_results_read_from_prometheus_become_evidence() {
             std::env::var_os("PROBITY_REQUIRE_BLACKBOX").is_none(),
             "prometheus and prometheus-blackbox-exporter are required but missing"
         );
-        eprintln!(
-            "blackbox_results_read_from_prometheus_become_evidence: SKIPPED: prometheus or prometheus-blackbox-exporter is not installed"
+        common::skipped(
+            "blackbox_results_read_from_prometheus_become_evidence: prometheus or prometheus-blackbox-exporter is not installed",
         );
         return;
     }

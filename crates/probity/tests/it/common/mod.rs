@@ -6,6 +6,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Says that a test (or a check of it) was skipped, and why, on standard output itself:
+/// libtest captures `println!` and `eprintln!` of a passing test, and a skip must show.
+pub fn skipped(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "SKIPPED {what}");
+}
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_probity"))
 }
@@ -278,10 +285,9 @@ pub fn promtool_check(test: &str, metrics: &str) {
             std::env::var_os("PROBITY_REQUIRE_PROMTOOL").is_none(),
             "promtool is required but missing"
         );
-        let _ = writeln!(
-            std::io::stderr(),
-            "{test}: SKIPPED the promtool check: promtool is not installed"
-        );
+        skipped(&format!(
+            "{test}: the promtool check: promtool is not installed"
+        ));
         return;
     };
     child
