@@ -13,6 +13,7 @@ pub mod account;
 pub mod alert;
 pub mod attest;
 pub mod feeds;
+pub mod live;
 pub mod probe;
 pub mod record;
 pub mod schedule;

@@ -3,9 +3,9 @@
 //! everything they measured, then close the server.
 
 use anyhow::Context;
+use probity_engine::live::Shared;
 use probity_engine::probe::ProbeContext;
 use probity_engine::record::Recorder;
-use probity_engine::record::live::Shared;
 use probity_engine::store::{SqliteStore, Store};
 use probity_ground::config::{Config, Target};
 use probity_publish::api::{AppState, ReloadRequest, router};

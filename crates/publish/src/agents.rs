@@ -446,7 +446,7 @@ pub fn vantages_json(s: &AppState, stored: &[VantageRecord]) -> Value {
 }
 
 /// The per-vantage view of one target, for `GET /api/v1/targets/{name}`.
-pub fn target_vantages(live: Option<&probity_engine::record::live::TargetLive>) -> Value {
+pub fn target_vantages(live: Option<&probity_engine::live::TargetLive>) -> Value {
     let Some(l) = live else {
         return json!([]);
     };

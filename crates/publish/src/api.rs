@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use probity_engine::record::live::Shared;
+use probity_engine::live::Shared;
 use probity_engine::store::{IncidentFilter, IncidentRecord, ResultRecord, Store};
 use probity_ground::config::Target;
 use probity_ground::time::rfc3339;

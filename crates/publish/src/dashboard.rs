@@ -431,7 +431,7 @@ pub async fn target(
 }
 
 /// Each vantage's view of a target, and the quorum rule.
-fn vantage_table(l: &probity_engine::record::live::TargetLive, quorum: &str) -> String {
+fn vantage_table(l: &probity_engine::live::TargetLive, quorum: &str) -> String {
     let mut out = format!(
         "<h2>Vantages</h2><p>An incident opens when {quorum} vantage{} see{} it fail.{}</p><table class=vantages><tr><th>vantage</th><th>status</th><th>failing since</th><th>last result</th></tr>",
         if quorum == "1" { "" } else { "s" },

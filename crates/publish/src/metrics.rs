@@ -1,7 +1,7 @@
 //! `/metrics` in the Prometheus text exposition format (0.0.4), rendered from live state at
 //! scrape time, so metrics and the API can never disagree.
 
-use probity_engine::record::live::{LATENESS_BUCKETS, Shared};
+use probity_engine::live::{LATENESS_BUCKETS, Shared};
 use probity_ground::config::Target;
 use std::fmt::Write;
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! updates; never targets' addresses, errors or probity's internal incidents.
 
 use probity_core::observe::Status;
-use probity_engine::record::live::Shared;
+use probity_engine::live::Shared;
 use probity_engine::store::{Availability, StatusIncident, Store, StoreResult};
 use probity_ground::config::Config;
 use probity_ground::html::escape;

@@ -442,7 +442,7 @@ pub async fn escalate(
     store: Arc<dyn Store>,
     alerting: Arc<Alerting>,
     targets: Vec<Arc<Target>>,
-    shared: Arc<crate::record::live::Shared>,
+    shared: Arc<crate::live::Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {

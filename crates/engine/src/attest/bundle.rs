@@ -418,7 +418,7 @@ fn compare_with_rows(
                 };
                 a.results_compared += 1;
                 let canonical: serde_json::Value = serde_json::from_slice(
-                    &crate::attest::evidence::results_record(std::slice::from_ref(row)),
+                    &crate::store::leaf::results_record(std::slice::from_ref(row)),
                 )?;
                 let db_item = &canonical["results"][0];
                 if db_item != item {

@@ -14,11 +14,9 @@
 //! **Invariant:** a push is answered only after its results have committed, and a result
 //! whose agent-made id is already stored is counted as a duplicate, never stored twice.
 
-pub mod live;
 pub mod wire;
 
-use crate::record::live::Shared;
-use crate::schedule::Measured;
+use crate::live::Shared;
 use crate::store::{Batch, IncidentChange, IncidentFilter, ResultRecord, Store};
 use probity_core::observe::{Observed, OpenIncident};
 use probity_core::quorum::{Change, Combined};
@@ -47,6 +45,14 @@ pub fn stale_after_ms(t: &Target) -> i64 {
 
 fn fresh_state(t: &Target) -> Combined {
     Combined::new(t.thresholds, t.quorum, stale_after_ms(t))
+}
+
+/// A result on its way to the recorder.
+pub struct Measured {
+    pub target: Arc<Target>,
+    pub output: crate::probe::ProbeOutput,
+    /// The vantage's own controls were unreachable when it was taken.
+    pub unmeasured: bool,
 }
 
 /// One result pushed by an agent.

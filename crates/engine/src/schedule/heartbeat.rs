@@ -4,7 +4,7 @@
 //! results go through the recorder like probe results: incidents, alerts, evidence.
 
 use crate::probe::{ProbeOutput, ProbeSpec};
-use crate::schedule::Measured;
+use crate::record::Measured;
 use crate::store::Store;
 use probity_core::result::{Cause, ErrorClass, Health, Phases};
 use probity_ground::config::Target;

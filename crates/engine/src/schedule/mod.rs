@@ -13,8 +13,9 @@ pub mod heartbeat;
 pub mod sources;
 pub mod vantage;
 
+use crate::live::Shared;
 use crate::probe::{self, ProbeContext, ProbeOutput};
-use crate::record::live::Shared;
+use crate::record::Measured;
 use probity_ground::config::Target;
 
 /// The real probe function for [`run`]: runs the target's spec and conditions.
@@ -35,14 +36,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::{Duration, Instant};
-
-/// A result on its way to the recorder.
-pub struct Measured {
-    pub target: Arc<Target>,
-    pub output: ProbeOutput,
-    /// The vantage's own controls were unreachable when it was taken.
-    pub unmeasured: bool,
-}
 
 /// A stable 64-bit hash (FNV-1a): the same name gets the same offset in every process.
 fn stable_hash(s: &str) -> u64 {
@@ -313,7 +306,7 @@ mod paused_clock_tests {
         assert!((2100..=2160).contains(&skipped), "skipped {skipped}");
         // Every probe started within one tick of its plan.
         let (buckets, count, _) = shared.lateness.snapshot();
-        let within_tick = buckets[crate::record::live::LATENESS_BUCKETS
+        let within_tick = buckets[crate::live::LATENESS_BUCKETS
             .iter()
             .position(|b| *b >= TICK.as_secs_f64())
             .unwrap()];

@@ -6,7 +6,7 @@
 //! **Invariant:** results leave the gate in the order they entered it; a failing result
 //! waits for the controls' verdict (at most `hold_max`), and everything behind it waits too.
 
-use crate::schedule::Measured;
+use crate::record::Measured;
 use probity_core::quorum::{Judge, Verdict};
 use probity_core::result::Health;
 use std::collections::VecDeque;

@@ -7,6 +7,7 @@
 //! **Invariant:** a minute with no results has no rollup row. Uptime is computed over
 //! measured results only and is `None` (unmeasured), never 100%, when there are none.
 
+pub mod leaf;
 mod sqlite;
 mod sqlite_feeds;
 

@@ -655,13 +655,13 @@ impl Store for SqliteStore {
             // same transaction as what they attest.
             let mut records = Vec::new();
             if !inserted_results.is_empty() {
-                records.push(crate::attest::evidence::results_record(&inserted_results));
+                records.push(crate::store::leaf::results_record(&inserted_results));
             }
             records.extend(
                 batch
                     .incidents
                     .iter()
-                    .map(crate::attest::evidence::incident_record),
+                    .map(crate::store::leaf::incident_record),
             );
             let size = append_leaves(&tx, log_size(&tx)?, &records)?;
             // Remember which leaf holds each incident change, for the incident's page.

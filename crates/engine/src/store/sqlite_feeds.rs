@@ -2,9 +2,9 @@
 //! feed's state, each incident's revision and first sightings, the evidence leaves), and
 //! the reads behind the API.
 
+use super::leaf::{feed_poll_record, provider_revision_record};
 use super::sqlite::append_leaves;
 use super::*;
-use crate::attest::evidence::{feed_poll_record, provider_revision_record};
 use probity_core::provider::{FieldChange, ProviderIncident, compare};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};

@@ -13,8 +13,8 @@
 pub mod spool;
 pub use probity_engine::record::wire;
 
-use probity_engine::record::live::Shared;
-use probity_engine::schedule::Measured;
+use probity_engine::live::Shared;
+use probity_engine::record::Measured;
 use probity_ground::config::Target;
 use spool::Spool;
 use std::path::PathBuf;

@@ -192,7 +192,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let list: Vec<Arc<Target>> = targets.values().cloned().collect();
     let mut recorder = probity_engine::record::Recorder::new(
         store.clone(),
-        Arc::new(probity_engine::record::live::Shared::default()),
+        Arc::new(probity_engine::live::Shared::default()),
         &list,
     )?;
     let batch = recorder.batch_of(

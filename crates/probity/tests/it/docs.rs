@@ -473,7 +473,7 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
                             clock_offset_ms: r["clock_offset_ms"].as_i64(),
                         })
                         .collect();
-                    probity_engine::attest::evidence::results_record(&results)
+                    probity_engine::store::leaf::results_record(&results)
                 }
                 "incident" => {
                     let id = v["id"].as_i64().unwrap();
@@ -499,9 +499,9 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
                             seen: seen(&v["vantages"]),
                         },
                     };
-                    probity_engine::attest::evidence::incident_record(&change)
+                    probity_engine::store::leaf::incident_record(&change)
                 }
-                "feed_poll" => probity_engine::attest::evidence::feed_poll_record(
+                "feed_poll" => probity_engine::store::leaf::feed_poll_record(
                     v["feed"].as_str().unwrap(),
                     v["at_ms"].as_i64().unwrap(),
                     v["outcome"].as_str().unwrap(),
@@ -510,7 +510,7 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
                     v["bytes"].as_u64().map(|b| b as usize),
                     v["error"].as_str(),
                 ),
-                "provider_incident" => probity_engine::attest::evidence::provider_revision_record(
+                "provider_incident" => probity_engine::store::leaf::provider_revision_record(
                     v["feed"].as_str().unwrap(),
                     v["external_id"].as_str().unwrap(),
                     v["revision"].as_u64().unwrap() as u32,

@@ -290,7 +290,7 @@ async fn polling_keeps_every_revision_and_loses_nothing_to_bad_answers() {
     let r = &vm.revisions[1];
     let leaf = &records[r.leaf as usize];
     let v: serde_json::Value = serde_json::from_slice(&leaf.record).unwrap();
-    let expected = probity_engine::attest::evidence::provider_revision_record(
+    let expected = probity_engine::store::leaf::provider_revision_record(
         "azure",
         &vm.incident.external_id,
         r.revision,

@@ -1,0 +1,148 @@
+//! What becomes a leaf of the evidence log: the canonical record encoding. It lives with
+//! the store because leaves are appended in the same transaction as the rows they attest,
+//! and the audit rebuilds them from those rows.
+//!
+//! **Canonical records** are compact JSON, UTF-8, keys in the order written here, no
+//! whitespace; a leaf is exactly these bytes, so anyone holding the bytes can recompute
+//! its hash (`SHA-256(0x00 ‖ bytes)`), and anyone holding the database rows can recompute
+//! the bytes. docs/evidence.md specifies them field by field.
+//!
+//! - One `results` record per committed batch of results.
+//! - One `incident` record per incident change (opened, escalated, resolved).
+
+use super::{IncidentChange, ResultRecord};
+use serde_json::json;
+
+/// The canonical record of a batch of results.
+pub fn results_record(results: &[ResultRecord]) -> Vec<u8> {
+    let items: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "id": r.id,
+                "target": r.target,
+                "vantage": r.vantage,
+                "at_ms": r.at_ms,
+                "health": r.health.as_str(),
+                "total_ms": r.phases.total_ms,
+                "error_class": r.cause.as_ref().map(|c| c.class.as_str()),
+                "error": r.cause.as_ref().map(|c| c.detail.as_str()),
+            });
+            // Present only when they say something, so that a local result's record is
+            // the same as before vantages existed.
+            if r.unmeasured {
+                v["unmeasured"] = json!(true);
+            }
+            if let Some(o) = &r.origin {
+                v["origin"] = json!(o);
+            }
+            if let Some(c) = r.clock_offset_ms {
+                v["clock_offset_ms"] = json!(c);
+            }
+            v
+        })
+        .collect();
+    serde_json::to_vec(&json!({"type": "results", "v": 1, "results": items}))
+        .expect("JSON of plain values")
+}
+
+/// The canonical record of an incident change.
+pub fn incident_record(change: &IncidentChange) -> Vec<u8> {
+    let v = match change {
+        IncidentChange::Open {
+            id,
+            target,
+            started_at_ms,
+            severity,
+            cause,
+            evidence,
+            seen,
+        } => with_seen(
+            json!({
+                "type": "incident", "v": 1, "change": "opened", "id": id, "target": target,
+                "at_ms": started_at_ms, "severity": severity.as_str(),
+                "cause_class": cause.class.as_str(), "cause": cause.detail, "evidence": evidence,
+            }),
+            seen,
+        ),
+        IncidentChange::Escalate {
+            id,
+            severity,
+            result_id,
+        } => json!({
+            "type": "incident", "v": 1, "change": "escalated", "id": id,
+            "severity": severity.as_str(), "evidence": [result_id],
+        }),
+        IncidentChange::Resolve {
+            id,
+            resolved_at_ms,
+            evidence,
+            seen,
+        } => with_seen(
+            json!({
+                "type": "incident", "v": 1, "change": "resolved", "id": id,
+                "at_ms": resolved_at_ms, "evidence": evidence,
+            }),
+            seen,
+        ),
+    };
+    serde_json::to_vec(&v).expect("JSON of plain values")
+}
+
+/// Adds `vantages` (what each vantage saw) to an incident record, when there is more than
+/// the server's own view: a single `local` vantage adds nothing.
+fn with_seen(mut v: serde_json::Value, seen: &[probity_core::quorum::Seen]) -> serde_json::Value {
+    let only_local = seen.len() == 1 && seen[0].vantage == probity_ground::vantage::LOCAL;
+    if !seen.is_empty() && !only_local {
+        v["vantages"] = seen
+            .iter()
+            .map(|s| {
+                json!({
+                    "vantage": s.vantage, "status": s.status.as_str(),
+                    "failing_since_ms": s.failing_since_ms, "last_at_ms": s.last_at_ms,
+                })
+            })
+            .collect();
+    }
+    v
+}
+
+/// The canonical record of one poll of a provider feed: what came back, and the SHA-256
+/// of the document exactly as served (the document itself is kept in the database).
+pub fn feed_poll_record(
+    feed: &str,
+    at_ms: i64,
+    outcome: &str,
+    http_status: Option<u16>,
+    sha256: Option<&str>,
+    bytes: Option<usize>,
+    error: Option<&str>,
+) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "type": "feed_poll", "v": 1, "feed": feed, "at_ms": at_ms, "outcome": outcome,
+        "http_status": http_status, "sha256": sha256, "bytes": bytes, "error": error,
+    }))
+    .expect("JSON of plain values")
+}
+
+/// The canonical record of one revision of a provider incident: a first sighting, a
+/// change, a removal from the feed or a return, with the normalized incident as seen and
+/// the document it came from.
+#[allow(clippy::too_many_arguments)]
+pub fn provider_revision_record(
+    feed: &str,
+    external_id: &str,
+    revision: u32,
+    kind: &str,
+    seen_at_ms: i64,
+    changes: &[probity_core::provider::FieldChange],
+    document_sha256: &str,
+    incident: &probity_core::provider::ProviderIncident,
+) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "type": "provider_incident", "v": 1, "feed": feed, "external_id": external_id,
+        "revision": revision, "kind": kind, "seen_at_ms": seen_at_ms, "changes": changes,
+        "document": document_sha256, "incident": incident,
+    }))
+    .expect("JSON of plain values")
+}
