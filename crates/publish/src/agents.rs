@@ -1,6 +1,6 @@
 //! The server's side of agents: their assignment, their pushes, and `/api/v1/vantages`.
 
-use super::api::{ApiError, AppState, blocking};
+use crate::state::{ApiError, AppState, blocking};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -462,5 +462,3 @@ pub fn target_vantages(live: Option<&probity_engine::live::TargetLive>) -> Value
             .collect::<Vec<_>>()
     )
 }
-
-pub type Pushes = Option<tokio::sync::mpsc::Sender<probity_engine::record::Pushed>>;

@@ -5,7 +5,7 @@
 //! status-page component first; a target only when `[status] target_badges = true`,
 //! since the badges are public and a target's name and state may not be.
 
-use super::api::{ApiError, AppState, blocking};
+use crate::state::{ApiError, AppState, blocking};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

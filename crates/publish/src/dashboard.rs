@@ -9,7 +9,7 @@
 //! - `/dashboard/incidents/{id}`: a timeline of what probity observed with the providers'
 //!   declarations laid over it, so the disclosure gap shows at a glance.
 
-use super::api::AppState;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -40,7 +40,7 @@ fn signed_in(s: &AppState, headers: &HeaderMap) -> bool {
     {
         h.insert(header::AUTHORIZATION, v);
     }
-    super::api::authorize_token(s, &h)
+    crate::state::authorize_token(s, &h)
 }
 
 /// Reads from the store off the async threads. A store that cannot answer is logged and
@@ -126,7 +126,7 @@ pub async fn login(State(s): State<AppState>, body: axum::body::Bytes) -> Respon
     if let Ok(v) = format!("Bearer {token}").parse() {
         h.insert(header::AUTHORIZATION, v);
     }
-    if token.is_empty() || !super::api::authorize_token(&s, &h) {
+    if token.is_empty() || !crate::state::authorize_token(&s, &h) {
         let mut r = page(
             "Sign in",
             "<h1>Sign in</h1><p class=down role=alert>That token is not valid.</p><form method=post action=\"/dashboard/login\"><label for=token>API token</label><input id=token name=token type=password autocomplete=off required><button type=submit>Sign in</button></form>",

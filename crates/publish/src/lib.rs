@@ -13,4 +13,5 @@ pub mod badges;
 pub mod dashboard;
 pub mod metrics;
 pub mod openapi;
+pub mod state;
 pub mod status_page;

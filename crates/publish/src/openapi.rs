@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of the HTTP API, built from the same table the router is built
-//! from ([`super::api::operations`]): a route cannot exist without its entry here, nor an
+//! from (the route table in the `api` module): a route cannot exist without its entry here, nor an
 //! entry without its route. Response bodies of the agents' endpoints are derived from
 //! their Rust types (schemars); the others are described by the shapes below, which the
 //! API tests check against the running server (schemathesis).

@@ -1,0 +1,135 @@
+//! The evidence log over HTTP: checkpoints, inclusion and consistency proofs, records.
+
+use crate::state::*;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use probity_engine::store::Store;
+use probity_ground::time::rfc3339;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub(crate) fn proof_error(e: probity_engine::store::StoreError) -> ApiError {
+    match e {
+        probity_engine::store::StoreError::Proof(p) => match p {
+            probity_core::merkle::ProofError::MissingNode { .. } => ApiError::internal(p),
+            other => ApiError::bad_request(other.to_string()),
+        },
+        other => ApiError::internal(other),
+    }
+}
+
+pub(crate) async fn latest_checkpoint(
+    store: &Arc<dyn Store>,
+) -> Result<probity_engine::store::StoredCheckpoint, ApiError> {
+    let store = store.clone();
+    blocking(move || store.latest_checkpoint())
+        .await?
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no checkpoint has been signed yet",
+            )
+        })
+}
+
+/// The latest signed checkpoint, as the C2SP signed note it is.
+pub(crate) async fn evidence_checkpoint(State(s): State<AppState>) -> ApiResult {
+    let cp = latest_checkpoint(&s.store).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        cp.note,
+    )
+        .into_response())
+}
+
+pub(crate) async fn evidence_checkpoints(State(s): State<AppState>) -> ApiResult {
+    let store = s.store.clone();
+    let all = blocking(move || store.checkpoints())
+        .await?
+        .map_err(ApiError::internal)?;
+    let out: Vec<Value> = all
+        .iter()
+        .map(|c| json!({"size": c.size, "root": hex::encode(c.root), "at": rfc3339(c.at_ms), "note": c.note}))
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+pub(crate) async fn inclusion(State(s): State<AppState>, q: Params) -> ApiResult {
+    let p = params(q)?;
+    let index = number(&p, "index")?.ok_or_else(|| ApiError::bad_request("`index` is required"))?;
+    let size = match number(&p, "size")? {
+        Some(n) => n,
+        None => latest_checkpoint(&s.store).await?.size,
+    };
+    let store = s.store.clone();
+    let (leaf, proof) = blocking(move || store.inclusion_proof(index, size))
+        .await?
+        .map_err(proof_error)?;
+    Ok(Json(json!({
+        "index": index,
+        "size": size,
+        "leaf_hash": hex::encode(leaf),
+        "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+pub(crate) async fn consistency(State(s): State<AppState>, q: Params) -> ApiResult {
+    let p = params(q)?;
+    let old = number(&p, "old")?.ok_or_else(|| ApiError::bad_request("`old` is required"))?;
+    let new = match number(&p, "new")? {
+        Some(n) => n,
+        None => latest_checkpoint(&s.store).await?.size,
+    };
+    let store = s.store.clone();
+    let proof = blocking(move || store.consistency_proof(old, new))
+        .await?
+        .map_err(proof_error)?;
+    Ok(Json(
+        json!({"old": old, "new": new, "proof": proof.iter().map(hex::encode).collect::<Vec<_>>()}),
+    )
+    .into_response())
+}
+
+/// Most records one request returns.
+pub(crate) const RECORDS_MAX: u64 = 1000;
+
+pub(crate) async fn records(State(s): State<AppState>, q: Params) -> ApiResult {
+    use base64::Engine;
+    let p = params(q)?;
+    let from = number(&p, "from")?.unwrap_or(0);
+    let store = s.store.clone();
+    let size = blocking(move || store.evidence_size())
+        .await?
+        .map_err(ApiError::internal)?;
+    let to = number(&p, "to")?.unwrap_or(size).min(size);
+    if to < from {
+        return Err(ApiError::bad_request(format!(
+            "`to` ({to}) is before `from` ({from})"
+        )));
+    }
+    if to - from > RECORDS_MAX {
+        return Err(ApiError::bad_request(format!(
+            "ask for at most {RECORDS_MAX} records at once"
+        )));
+    }
+    let store = s.store.clone();
+    let rows = blocking(move || store.evidence_records(from, to))
+        .await?
+        .map_err(ApiError::internal)?;
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "index": r.index,
+                "leaf_hash": hex::encode(&r.leaf_hash),
+                "record": base64::engine::general_purpose::STANDARD.encode(&r.record),
+            })
+        })
+        .collect();
+    Ok(Json(out).into_response())
+}

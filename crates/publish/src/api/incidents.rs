@@ -1,0 +1,198 @@
+//! Observed incidents, what reconciliation says of each, and acknowledgments.
+
+use crate::state::*;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use probity_engine::store::{IncidentFilter, IncidentRecord};
+use probity_ground::time::rfc3339;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+pub(crate) struct IncidentsQuery {
+    status: Option<String>,
+}
+
+pub fn incident_json(i: &IncidentRecord) -> Value {
+    let end = i
+        .resolved_at_ms
+        .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+    json!({
+        "id": i.id,
+        "target": i.target,
+        "started_at": rfc3339(i.started_at_ms),
+        "resolved_at": i.resolved_at_ms.map(rfc3339),
+        "status": if i.resolved_at_ms.is_some() { "resolved" } else { "open" },
+        "severity": i.severity.as_str(),
+        "cause": i.cause.to_string(),
+        "cause_class": i.cause.class.as_str(),
+        "duration_s": (end - i.started_at_ms) as f64 / 1000.0,
+        "evidence": i.evidence,
+    })
+}
+
+pub(crate) async fn incidents(
+    State(s): State<AppState>,
+    q: Result<Query<IncidentsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let filter = match q.status.as_deref() {
+        None | Some("all") => IncidentFilter::All,
+        Some("open") => IncidentFilter::Open,
+        Some("resolved") => IncidentFilter::Resolved,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`status` is open, resolved or all, not {other:?}"
+            )));
+        }
+    };
+    let store = s.store.clone();
+    let rows = blocking(move || store.incidents(filter))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(rows.iter().map(incident_json).collect::<Vec<_>>()).into_response())
+}
+
+pub(crate) async fn incident(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("incident id must be a number, not {id:?}")))?;
+    // The incident, and the evidence of each change: its leaf and the first checkpoint
+    // covering it.
+    let store = s.store.clone();
+    let found = blocking(move || -> Result<_, probity_engine::store::StoreError> {
+        let Some(inc) = store.incident(id)? else {
+            return Ok(None);
+        };
+        let mut log = Vec::new();
+        for (change, leaf) in store.incident_leaves(id)? {
+            let covering = store.checkpoint_covering(leaf)?;
+            log.push(json!({"change": change, "leaf_index": leaf, "checkpoint_size": covering}));
+        }
+        let seen: Vec<Value> = store
+            .incident_vantages(id)?
+            .into_iter()
+            .map(|(change, s)| {
+                json!({
+                    "change": change,
+                    "vantage": s.vantage,
+                    "status": s.status.as_str(),
+                    "failing_since": s.failing_since_ms.map(rfc3339),
+                    "last_result_at": s.last_at_ms.map(rfc3339),
+                })
+            })
+            .collect();
+        Ok(Some((inc, log, seen)))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    let (inc, evidence_log, seen) = found.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no incident {id}"),
+        )
+    })?;
+    let inc = &inc;
+    let mut v = incident_json(inc);
+    v["evidence_log"] = json!(evidence_log);
+    v["vantages"] = json!(seen);
+    // Reconciliation over the incident's own span: the declarations that cover it.
+    let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let window = (
+        inc.started_at_ms,
+        inc.resolved_at_ms.unwrap_or(now).max(inc.started_at_ms + 1),
+    );
+    let id = inc.id;
+    let rec = blocking(
+        move || -> Result<Value, probity_engine::store::StoreError> {
+            let inputs = probity_engine::account::reconcile::gather(
+                store.as_ref(),
+                &targets,
+                &cfg,
+                window,
+                now,
+            )?;
+            let r = inputs.reconcile();
+            Ok(probity_engine::account::reconcile::incident_json(
+                &inputs, &r, id,
+            ))
+        },
+    )
+    .await?
+    .map_err(ApiError::internal)?;
+    let store = s.store.clone();
+    let ack = blocking(move || store.incident_ack(id))
+        .await?
+        .map_err(ApiError::internal)?;
+    v["acknowledged"] = ack.map_or(
+        Value::Null,
+        |(at, by, note)| json!({"at": rfc3339(at), "by": by, "note": note}),
+    );
+    v["maintenance"] = s
+        .config
+        .maintenance_at(&inc.target, inc.started_at_ms)
+        .iter()
+        .map(|m| m.name.clone())
+        .collect::<Vec<_>>()
+        .into();
+    v["acknowledgment"] = rec["acknowledgment"].clone();
+    v["declarations"] = rec["declarations"].clone();
+    Ok(Json(v).into_response())
+}
+
+/// An acknowledgment as stored: when, by whom, the note.
+pub(crate) type Ack = (i64, String, String);
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AckBody {
+    by: Option<String>,
+    note: Option<String>,
+}
+
+/// Acknowledges an incident: escalations and reminders stop. The first acknowledgment
+/// stands; a second one answers with it.
+pub(crate) async fn ack(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("incident id must be a number, not {id:?}")))?;
+    let b: AckBody = if body.iter().all(u8::is_ascii_whitespace) {
+        AckBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not an acknowledgment: {e}")))?
+    };
+    let by = b.by.unwrap_or_else(|| "api".into());
+    let note = b.note.unwrap_or_default();
+    let store = s.store.clone();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let out = blocking(
+        move || -> Result<Option<(bool, Ack)>, probity_engine::store::StoreError> {
+            if store.incident(id)?.is_none() {
+                return Ok(None);
+            }
+            let fresh = store.ack_incident(id, now, &by, &note)?;
+            Ok(store.incident_ack(id)?.map(|a| (fresh, a)))
+        },
+    )
+    .await?
+    .map_err(ApiError::internal)?;
+    let (fresh, (at, by, note)) = out.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no incident {id}"),
+        )
+    })?;
+    Ok(Json(json!({"incident_id": id, "acknowledged_at": rfc3339(at), "by": by, "note": note, "already": !fresh})).into_response())
+}

@@ -1,0 +1,184 @@
+//! What every handler shares: the server's state, the typed error answer, running store
+//! queries off the async threads, reading times and bodies, and checking tokens.
+
+use axum::Json;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use probity_engine::live::Shared;
+use probity_engine::store::Store;
+use probity_ground::config::Target;
+use serde_json::json;
+use std::sync::Arc;
+
+pub type Pushes = Option<tokio::sync::mpsc::Sender<probity_engine::record::Pushed>>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub shared: Arc<Shared>,
+    pub store: Arc<dyn Store>,
+    pub targets: Arc<Vec<Arc<Target>>>,
+    pub feeds: Arc<Vec<probity_ground::config::Feed>>,
+    pub reconcile: probity_ground::config::ReconcileConfig,
+    pub config: Arc<probity_ground::config::Config>,
+    pub heartbeats: Arc<probity_engine::schedule::heartbeat::Heartbeats>,
+    /// Where agents' pushes go (the recorder); `None` where nothing records them.
+    pub pushes: Pushes,
+    /// Where reload requests go; `None` where nothing can reload.
+    pub reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+    /// Exports a span and metrics per request when `[telemetry]` is set.
+    pub telemetry: Option<Arc<probity_engine::telemetry::Telemetry>>,
+}
+
+pub(crate) type Route = fn() -> axum::routing::MethodRouter<AppState>;
+
+/// An error answer.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "API request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the store could not answer; see the server log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response()
+    }
+}
+
+pub(crate) type ApiResult = Result<Response, ApiError>;
+
+/// Runs a store query off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}
+
+pub(crate) fn parse_time(s: &str, what: &str) -> Result<i64, ApiError> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t.as_millisecond());
+    }
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    Err(ApiError::bad_request(format!(
+        "`{what}` must be an RFC 3339 time such as 2026-11-23T10:00:00Z (or Unix milliseconds), not {s:?}"
+    )))
+}
+
+pub(crate) type Params = Result<
+    Query<std::collections::HashMap<String, String>>,
+    axum::extract::rejection::QueryRejection,
+>;
+
+pub(crate) fn params(q: Params) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    q.map(|Query(m)| m)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// A non-negative integer parameter; `None` when absent.
+pub(crate) fn number(
+    p: &std::collections::HashMap<String, String>,
+    key: &str,
+) -> Result<Option<u64>, ApiError> {
+    p.get(key)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("`{key}` must be a whole number, not {v:?}"))
+            })
+        })
+        .transpose()
+}
+
+/// Checks a write request's `Authorization: Bearer TOKEN` against `[server] api_token`, in
+/// constant time. Without a configured token every write is refused.
+/// Whether the request's bearer token is valid (the configured one, or a stored one).
+pub fn authorize_token(s: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    let given = probity_ground::auth::bearer(headers);
+    if given.is_empty() {
+        return false;
+    }
+    if let Some(expected) = &s.config.server.api_token
+        && probity_ground::auth::constant_time_eq(given.as_bytes(), expected.as_bytes())
+    {
+        return true;
+    }
+    s.store
+        .token_exists(&probity_ground::auth::hash_token(given))
+        .unwrap_or(false)
+}
+
+pub(crate) fn authorize(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let given = probity_ground::auth::bearer(headers);
+    if let Some(expected) = &s.config.server.api_token
+        && probity_ground::auth::constant_time_eq(given.as_bytes(), expected.as_bytes())
+    {
+        return Ok(());
+    }
+    // Tokens made by `probity token create`, kept as SHA-256 only: the lookup is by hash.
+    let hash = probity_ground::auth::hash_token(given);
+    let known = !given.is_empty() && s.store.token_exists(&hash).unwrap_or(false);
+    if known {
+        return Ok(());
+    }
+    if s.config.server.api_token.is_none() && s.store.token_count().unwrap_or(0) == 0 {
+        // Still 401 (the answer for any request without a valid token), saying how to get one.
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "write endpoints need a token, and none exists: set [server] api_token or make one with `probity token create`",
+        ));
+    }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "a valid `Authorization: Bearer` token is required",
+    ))
+}
+
+pub(crate) fn public_url(s: &AppState) -> String {
+    s.config.alerting.public_url.clone().unwrap_or_default()
+}
+
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not valid here: {e} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// A request to reload the configuration: answered with a summary, or with the problems
+/// (as `probity check` prints them) when the file does not load.
+pub struct ReloadRequest {
+    pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+}
