@@ -4,7 +4,8 @@
 //! directory).
 
 use probity_core::merkle::{self, MemoryTree};
-use probity_engine::store::{SqliteStore, Store};
+use probity_engine::store::SqliteStore;
+use probity_engine::store::traits::*;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {

@@ -9,9 +9,17 @@
 
 pub mod leaf;
 mod sqlite;
-mod sqlite_feeds;
 
 pub use sqlite::SqliteStore;
+
+/// Every store trait, for code that calls a concrete store's methods:
+/// `use probity_engine::store::traits::*;`.
+pub mod traits {
+    pub use super::{
+        EvidenceStore, FeedStore, IncidentStore, OutboxStore, ResultStore, StatusStore, Store,
+        TokenStore, VantageStore,
+    };
+}
 
 use probity_core::result::{Cause, Health, Phases};
 use probity_core::sketch::Sketch;
@@ -405,8 +413,40 @@ pub struct Pruned {
     pub rollups: usize,
 }
 
-/// The storage interface. Blocking: async callers use a dedicated thread or `spawn_blocking`.
-pub trait Store: Send + Sync {
+/// The storage interface, one narrow trait per concern; `Store` is all of them, for the
+/// server that needs every one. Blocking: async callers use a dedicated thread or
+/// `spawn_blocking`.
+pub trait Store:
+    ResultStore
+    + IncidentStore
+    + EvidenceStore
+    + OutboxStore
+    + FeedStore
+    + StatusStore
+    + TokenStore
+    + VantageStore
+    + Send
+    + Sync
+{
+}
+
+impl<
+    T: ResultStore
+        + IncidentStore
+        + EvidenceStore
+        + OutboxStore
+        + FeedStore
+        + StatusStore
+        + TokenStore
+        + VantageStore
+        + Send
+        + Sync,
+> Store for T
+{
+}
+
+/// Results and what is derived from them: writing a batch (results, rollups, incident changes and their evidence leaves), reading them back, availability, pruning.
+pub trait ResultStore {
     /// The next free result id (ids are assigned by the single recorder, before writing).
     fn next_result_id(&self) -> StoreResult<i64>;
     fn next_incident_id(&self) -> StoreResult<i64>;
@@ -421,8 +461,6 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Vec<ResultRecord>>;
     /// The latest result of every target.
     fn latest_results(&self) -> StoreResult<Vec<ResultRecord>>;
-    fn incidents(&self, filter: IncidentFilter) -> StoreResult<Vec<IncidentRecord>>;
-    fn incident(&self, id: i64) -> StoreResult<Option<IncidentRecord>>;
     fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>>;
     fn availability(&self, target: &str, since_ms: i64, until_ms: i64)
     -> StoreResult<Availability>;
@@ -433,6 +471,38 @@ pub trait Store: Send + Sync {
         since_ms: i64,
         until_ms: i64,
     ) -> StoreResult<std::collections::HashMap<String, Availability>>;
+    /// Per target and UTC day (Unix ms of its midnight), totals since `since_ms`.
+    fn daily_availability(
+        &self,
+        since_ms: i64,
+    ) -> StoreResult<std::collections::HashMap<(String, i64), Availability>>;
+    /// The first measured minute of every target with rollups.
+    fn first_measured(&self) -> StoreResult<std::collections::HashMap<String, i64>>;
+    /// Which of these agent-made result ids are stored already.
+    fn known_origins(&self, origins: &[String]) -> StoreResult<std::collections::HashSet<String>>;
+    /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
+    fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
+}
+
+/// Observed incidents: reading them, what each vantage saw, acknowledgments.
+pub trait IncidentStore {
+    fn incidents(&self, filter: IncidentFilter) -> StoreResult<Vec<IncidentRecord>>;
+    fn incident(&self, id: i64) -> StoreResult<Option<IncidentRecord>>;
+    /// Acknowledges an incident; false if it was acknowledged already (the first stands).
+    fn ack_incident(&self, id: i64, at_ms: i64, by: &str, note: &str) -> StoreResult<bool>;
+    /// An incident's acknowledgment: when, by whom, with what note.
+    fn incident_ack(&self, id: i64) -> StoreResult<Option<(i64, String, String)>>;
+    /// What each vantage saw at an incident's changes: `(change, seen)`.
+    fn incident_vantages(
+        &self,
+        incident_id: i64,
+    ) -> StoreResult<Vec<(String, probity_core::quorum::Seen)>>;
+    /// Per incident, how many vantages saw it failing when it opened.
+    fn failing_vantage_counts(&self) -> StoreResult<std::collections::HashMap<i64, u32>>;
+}
+
+/// The evidence log: leaves, the Merkle tree, proofs, checkpoints, exports.
+pub trait EvidenceStore {
     /// Appends records to the evidence log on their own (feed snapshots, reports); returns
     /// the index of the first.
     fn append_evidence(&self, records: &[Vec<u8>]) -> StoreResult<u64>;
@@ -465,34 +535,12 @@ pub trait Store: Send + Sync {
     fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>>;
     /// The size of the first checkpoint that covers leaf `leaf`, if any yet.
     fn checkpoint_covering(&self, leaf: u64) -> StoreResult<Option<u64>>;
-    /// Stores an API token's SHA-256 (the token itself is never stored).
-    fn add_token(&self, sha256_hex: &str, name: &str, at_ms: i64) -> StoreResult<()>;
-    /// Whether a token with this SHA-256 exists.
-    fn token_exists(&self, sha256_hex: &str) -> StoreResult<bool>;
-    /// Per target and UTC day (Unix ms of its midnight), totals since `since_ms`.
-    fn daily_availability(
-        &self,
-        since_ms: i64,
-    ) -> StoreResult<std::collections::HashMap<(String, i64), Availability>>;
-    /// How many tokens exist.
-    fn token_count(&self) -> StoreResult<u64>;
-    /// Creates a status-page incident with its first update.
-    fn create_status_incident(&self, incident: &StatusIncident) -> StoreResult<()>;
-    /// Adds an update and moves the incident to its status; `None` if there is no such
-    /// incident.
-    fn add_status_update(
-        &self,
-        incident_id: &str,
-        update: &StatusUpdate,
-    ) -> StoreResult<Option<StatusIncident>>;
-    /// Every status-page incident, newest first.
-    fn status_incidents(&self) -> StoreResult<Vec<StatusIncident>>;
+}
+
+/// The alert outbox: alerts in, due alerts out, every attempt recorded.
+pub trait OutboxStore {
     /// Puts alerts in the outbox; one whose key is already there is left as it is.
     fn enqueue_alerts(&self, alerts: &[NewAlert]) -> StoreResult<()>;
-    /// Acknowledges an incident; false if it was acknowledged already (the first stands).
-    fn ack_incident(&self, id: i64, at_ms: i64, by: &str, note: &str) -> StoreResult<bool>;
-    /// An incident's acknowledgment: when, by whom, with what note.
-    fn incident_ack(&self, id: i64) -> StoreResult<Option<(i64, String, String)>>;
     /// Alerts due for delivery at `now_ms`, oldest first.
     fn due_alerts(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<StoredAlert>>;
     /// Records an attempt: delivered, or pending again from `next_attempt_ms`, or expired.
@@ -507,8 +555,10 @@ pub trait Store: Send + Sync {
     fn alerts(&self, limit: usize) -> StoreResult<Vec<(StoredAlert, Vec<AlertAttempt>)>>;
     /// When the next pending alert is due, if any.
     fn next_alert_due(&self) -> StoreResult<Option<i64>>;
-    /// The first measured minute of every target with rollups.
-    fn first_measured(&self) -> StoreResult<std::collections::HashMap<String, i64>>;
+}
+
+/// Providers' status feeds: polls, documents, incidents and their revisions.
+pub trait FeedStore {
     /// Stores a feed poll: the raw document, the feed's state, every new, changed or removed
     /// incident as a revision, and their evidence leaves, in one transaction.
     fn record_feed_poll(&self, poll: &FeedPoll) -> StoreResult<PollSummary>;
@@ -523,27 +573,45 @@ pub trait Store: Send + Sync {
     fn feed_record_from_rows(&self, leaf: u64) -> StoreResult<Option<(Vec<u8>, Option<bool>)>>;
     /// A stored feed document by its SHA-256 (hex).
     fn feed_document(&self, sha256: &str) -> StoreResult<Option<Vec<u8>>>;
-    /// Which of these agent-made result ids are stored already.
-    fn known_origins(&self, origins: &[String]) -> StoreResult<std::collections::HashSet<String>>;
-    /// What each vantage saw at an incident's changes: `(change, seen)`.
-    fn incident_vantages(
+}
+
+/// The public status page's posted incidents and updates.
+pub trait StatusStore {
+    /// Creates a status-page incident with its first update.
+    fn create_status_incident(&self, incident: &StatusIncident) -> StoreResult<()>;
+    /// Adds an update and moves the incident to its status; `None` if there is no such
+    /// incident.
+    fn add_status_update(
         &self,
-        incident_id: i64,
-    ) -> StoreResult<Vec<(String, probity_core::quorum::Seen)>>;
-    /// Per incident, how many vantages saw it failing when it opened.
-    fn failing_vantage_counts(&self) -> StoreResult<std::collections::HashMap<i64, u32>>;
-    /// Records an agent's push (contact, clock, backlog) and returns the vantage as now
-    /// stored.
-    fn note_vantage(&self, v: &VantageRecord) -> StoreResult<()>;
-    fn vantages(&self) -> StoreResult<Vec<VantageRecord>>;
+        incident_id: &str,
+        update: &StatusUpdate,
+    ) -> StoreResult<Option<StatusIncident>>;
+    /// Every status-page incident, newest first.
+    fn status_incidents(&self) -> StoreResult<Vec<StatusIncident>>;
+}
+
+/// API and agent tokens, kept as SHA-256 only.
+pub trait TokenStore {
+    /// Stores an API token's SHA-256 (the token itself is never stored).
+    fn add_token(&self, sha256_hex: &str, name: &str, at_ms: i64) -> StoreResult<()>;
+    /// Whether a token with this SHA-256 exists.
+    fn token_exists(&self, sha256_hex: &str) -> StoreResult<bool>;
+    /// How many tokens exist.
+    fn token_count(&self) -> StoreResult<u64>;
     /// Stores a token for an agent (its SHA-256 only).
     fn add_agent_token(&self, sha256_hex: &str, agent: &str, at_ms: i64) -> StoreResult<()>;
     /// The agent a live token belongs to.
     fn agent_of_token(&self, sha256_hex: &str) -> StoreResult<Option<String>>;
     /// Revokes every token of an agent; returns how many.
     fn revoke_agent_tokens(&self, agent: &str, at_ms: i64) -> StoreResult<usize>;
-    /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
-    fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
+}
+
+/// Agents as vantages: their last contact, clock and backlog.
+pub trait VantageStore {
+    /// Records an agent's push (contact, clock, backlog) and returns the vantage as now
+    /// stored.
+    fn note_vantage(&self, v: &VantageRecord) -> StoreResult<()>;
+    fn vantages(&self) -> StoreResult<Vec<VantageRecord>>;
 }
 
 /// The minute (epoch ms, floored) an instant falls in.

@@ -1,7 +1,8 @@
 //! `probity evidence key|export|verify|audit`.
 
 use probity_engine::attest::bundle::{self, Bundle};
-use probity_engine::store::{SqliteStore, Store};
+use probity_engine::store::SqliteStore;
+use probity_engine::store::traits::*;
 use probity_ground::config;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

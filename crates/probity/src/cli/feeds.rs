@@ -1,6 +1,7 @@
 //! `probity feeds parse` and `probity feeds import`.
 
 use probity_engine::feeds::{self, Format, incident_json};
+use probity_engine::store::traits::*;
 use probity_ground::time::rfc3339;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -151,7 +152,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
         _ => 0,
     };
     let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
-    let summary = probity_engine::store::Store::record_feed_poll(&store, &poll)?;
+    let summary = store.record_feed_poll(&poll)?;
     if a.json {
         println!(
             "{}",

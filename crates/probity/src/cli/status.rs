@@ -1,7 +1,8 @@
 //! `probity status post` and `probity status update`: the status page from the command
 //! line, written to the store the server reads.
 
-use probity_engine::store::{StatusIncident, StatusUpdate, Store};
+use probity_engine::store::traits::*;
+use probity_engine::store::{StatusIncident, StatusUpdate};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -3,7 +3,7 @@
 //! SHA-256 is stored; the token is printed once, alone on the last line.
 //! `probity token revoke --agent NAME` revokes an agent's tokens.
 
-use probity_engine::store::Store;
+use probity_engine::store::traits::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -236,7 +236,7 @@ fn checkpoints_records_and_proofs_verify_offline_and_survive_a_kill() {
     // The checkpoint after a clean stop covers every leaf.
     assert!(probity.stop().success());
     let store = probity_engine::store::SqliteStore::open(&dir.path().join("data")).unwrap();
-    use probity_engine::store::Store;
+    use probity_engine::store::traits::*;
     assert_eq!(
         store.checkpoints().unwrap().last().unwrap().size,
         store.evidence_size().unwrap()

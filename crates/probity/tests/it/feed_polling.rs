@@ -8,7 +8,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use probity_engine::feeds::Format;
 use probity_engine::feeds::poll::{client, poll_once};
-use probity_engine::store::{PollOutcome, ProviderFilter, SqliteStore, Store};
+use probity_engine::store::traits::*;
+use probity_engine::store::{PollOutcome, ProviderFilter, SqliteStore};
 use probity_ground::config::Feed;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -588,8 +589,10 @@ intervl = "5m"
             "bad.toml:7:8: feed `b`: name the `provider` (a rss feed can be anyone's)",
             "bad.toml:9:7: feed `b`: `url` must start with http:// or https://",
             "bad.toml:12:8: duplicate feed name `b` (first defined on line 7)",
+            // A duplicate is still checked whole.
+            "bad.toml:12:8: feed `b`: name the `provider` (a statuspage feed can be anyone's)",
             "bad.toml:20:1: unknown key `intervl` in [[feed]]; did you mean `interval`?",
-            "bad.toml: 5 problems",
+            "bad.toml: 6 problems",
         ]
     );
 }

@@ -157,7 +157,7 @@ fn sigterm_stops_cleanly_and_keeps_every_result_it_reported() {
     assert!(probity.stop().success());
     // Everything the API showed, and whatever finished during shutdown, is in the store.
     let store = probity_engine::store::SqliteStore::open(&dir.path().join("data")).unwrap();
-    use probity_engine::store::Store;
+    use probity_engine::store::traits::*;
     let stored = store.results("web", None, None, 10_000).unwrap();
     assert!(
         stored.len() >= seen,

@@ -110,7 +110,7 @@ fn bad_lines_import_nothing() {
     // Nothing was stored.
     let store = probity_engine::store::SqliteStore::open(&dir.path().join("data")).unwrap();
     assert!(
-        probity_engine::store::Store::latest_results(&store)
+        probity_engine::store::ResultStore::latest_results(&store)
             .unwrap()
             .is_empty()
     );

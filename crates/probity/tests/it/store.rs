@@ -2,8 +2,9 @@
 //! reopening, and what it refuses.
 
 use probity_core::result::{Cause, ErrorClass, Health, Phases};
+use probity_engine::store::traits::*;
 use probity_engine::store::{
-    Batch, IncidentChange, IncidentFilter, ResultRecord, SqliteStore, Store, minute_of,
+    Batch, IncidentChange, IncidentFilter, ResultRecord, SqliteStore, minute_of,
 };
 
 fn result(id: i64, target: &str, at_ms: i64, health: Health, total_ms: f64) -> ResultRecord {

@@ -2,8 +2,8 @@
 //! feed's state, each incident's revision and first sightings, the evidence leaves), and
 //! the reads behind the API.
 
+use super::append_leaves;
 use super::leaf::{feed_poll_record, provider_revision_record};
-use super::sqlite::append_leaves;
 use super::*;
 use probity_core::provider::{FieldChange, ProviderIncident, compare};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};

@@ -1,0 +1,42 @@
+//! SQLite: providers' status feeds: polls, documents, incidents and their revisions.
+
+use super::*;
+use rusqlite::OptionalExtension;
+
+impl FeedStore for SqliteStore {
+    fn record_feed_poll(&self, poll: &FeedPoll) -> StoreResult<PollSummary> {
+        let mut conn = self.writer.lock().expect("writer lock");
+        let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (summary, size) = super::feed_rows::record_poll(&tx, log_size(&tx)?, poll)?;
+        tx.commit()?;
+        *evidence_size = size;
+        Ok(summary)
+    }
+
+    fn feed_states(&self) -> StoreResult<Vec<FeedState>> {
+        self.read(super::feed_rows::feed_states)
+    }
+
+    fn provider_incidents(
+        &self,
+        filter: &ProviderFilter,
+    ) -> StoreResult<Vec<StoredProviderIncident>> {
+        self.read(|c| super::feed_rows::provider_incidents(c, filter))
+    }
+
+    fn feed_record_from_rows(&self, leaf: u64) -> StoreResult<Option<(Vec<u8>, Option<bool>)>> {
+        self.read(|c| super::feed_rows::record_from_rows(c, leaf))
+    }
+
+    fn feed_document(&self, sha256: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT body FROM feed_documents WHERE sha256 = ?1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+}

@@ -1,0 +1,412 @@
+//! SQLite: results and what is derived from them: writing a batch (results, rollups, incident changes and their evidence leaves), reading them back, availability, pruning.
+
+use super::*;
+use rusqlite::{OptionalExtension, params};
+use std::collections::HashMap;
+
+impl ResultStore for SqliteStore {
+    fn next_result_id(&self) -> StoreResult<i64> {
+        let mut n = self.next_result.lock().expect("id lock");
+        *n += 1;
+        Ok(*n - 1)
+    }
+
+    fn next_incident_id(&self) -> StoreResult<i64> {
+        let mut n = self.next_incident.lock().expect("id lock");
+        *n += 1;
+        Ok(*n - 1)
+    }
+
+    fn write(&self, batch: &Batch) -> StoreResult<()> {
+        let mut conn = self.writer.lock().expect("writer lock");
+        let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
+        let new_size;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?;
+            // Aggregate the batch per minute first, then merge each minute once.
+            let mut minutes: HashMap<(&str, &str, i64), Rollup> = HashMap::new();
+            let mut inserted_results: Vec<ResultRecord> = Vec::new();
+            for r in &batch.results {
+                let inserted = insert.execute(params![
+                    r.id,
+                    r.target,
+                    r.vantage,
+                    r.at_ms,
+                    r.health.as_str(),
+                    r.phases.dns_ms,
+                    r.phases.connect_ms,
+                    r.phases.tls_ms,
+                    r.phases.ttfb_ms,
+                    r.phases.total_ms,
+                    r.cause.as_ref().map(|c| c.class.as_str()),
+                    r.cause.as_ref().map(|c| c.detail.as_str()),
+                    r.details,
+                    r.unmeasured,
+                    r.origin,
+                    r.clock_offset_ms,
+                ])?;
+                if inserted == 0 {
+                    continue; // already stored: a replayed batch must not count twice
+                }
+                inserted_results.push(r.clone());
+                if r.unmeasured {
+                    continue; // stored as evidence, but not a measurement of the target
+                }
+                let minute = minute_of(r.at_ms);
+                let roll = minutes
+                    .entry((r.target.as_str(), r.vantage.as_str(), minute))
+                    .or_insert_with(|| Rollup {
+                        target: r.target.clone(),
+                        vantage: r.vantage.clone(),
+                        minute_ms: minute,
+                        count: 0,
+                        failures: 0,
+                        degraded: 0,
+                        latency_min_ms: f64::INFINITY,
+                        latency_max_ms: 0.0,
+                        latency_sum_ms: 0.0,
+                        sketch: Sketch::new(),
+                    });
+                add_to_rollup(roll, r);
+            }
+            let mut get = tx.prepare_cached(
+                "SELECT count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
+                 FROM rollups WHERE target = ?1 AND vantage = ?2 AND minute_ms = ?3",
+            )?;
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO rollups (target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let mut hourly = tx.prepare_cached(
+                "INSERT INTO hourly (target, vantage, hour_ms, count, failures, degraded) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (target, vantage, hour_ms) DO UPDATE SET
+                   count = count + excluded.count, failures = failures + excluded.failures, degraded = degraded + excluded.degraded",
+            )?;
+            for ((target, vantage, minute), mut roll) in minutes {
+                hourly.execute(params![
+                    target,
+                    vantage,
+                    minute.div_euclid(3_600_000) * 3_600_000,
+                    roll.count as i64,
+                    roll.failures as i64,
+                    roll.degraded as i64,
+                ])?;
+                let existing = get
+                    .query_row(params![target, vantage, minute], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, i64>(2)?,
+                            row.get::<_, f64>(3)?,
+                            row.get::<_, f64>(4)?,
+                            row.get::<_, f64>(5)?,
+                            row.get::<_, String>(6)?,
+                        ))
+                    })
+                    .optional()?;
+                if let Some((count, failures, degraded, min, max, sum, sketch)) = existing {
+                    roll.count += count as u64;
+                    roll.failures += failures as u64;
+                    roll.degraded += degraded as u64;
+                    roll.latency_min_ms = roll.latency_min_ms.min(min);
+                    roll.latency_max_ms = roll.latency_max_ms.max(max);
+                    roll.latency_sum_ms += sum;
+                    let old = Sketch::decode(&sketch).ok_or_else(|| {
+                        StoreError::Corrupt(format!("rollup sketch for {target} at {minute}"))
+                    })?;
+                    roll.sketch.merge(&old);
+                }
+                if !roll.latency_min_ms.is_finite() {
+                    roll.latency_min_ms = 0.0;
+                }
+                put.execute(params![
+                    target,
+                    vantage,
+                    minute,
+                    roll.count as i64,
+                    roll.failures as i64,
+                    roll.degraded as i64,
+                    roll.latency_min_ms,
+                    roll.latency_max_ms,
+                    roll.latency_sum_ms,
+                    roll.sketch.encode(),
+                ])?;
+            }
+            let mut evidence = tx.prepare_cached(
+                "INSERT OR IGNORE INTO incident_evidence (incident_id, result_id, role) VALUES (?1, ?2, ?3)",
+            )?;
+            for change in &batch.incidents {
+                match change {
+                    IncidentChange::Open {
+                        id,
+                        target,
+                        started_at_ms,
+                        severity,
+                        cause,
+                        evidence: ids,
+                        seen,
+                    } => {
+                        insert_seen(&tx, *id, "opened", seen)?;
+                        tx.execute(
+                            "INSERT OR IGNORE INTO incidents (id, target, started_at_ms, severity, cause_class, cause_detail)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            params![id, target, started_at_ms, severity.as_str(), cause.class.as_str(), cause.detail],
+                        )?;
+                        for r in ids {
+                            evidence.execute(params![id, r, "opened"])?;
+                        }
+                    }
+                    IncidentChange::Escalate {
+                        id,
+                        severity,
+                        result_id,
+                    } => {
+                        tx.execute(
+                            "UPDATE incidents SET severity = ?2 WHERE id = ?1",
+                            params![id, severity.as_str()],
+                        )?;
+                        evidence.execute(params![id, result_id, "escalated"])?;
+                    }
+                    IncidentChange::Resolve {
+                        id,
+                        resolved_at_ms,
+                        evidence: ids,
+                        seen,
+                    } => {
+                        insert_seen(&tx, *id, "resolved", seen)?;
+                        tx.execute(
+                            "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1",
+                            params![id, resolved_at_ms],
+                        )?;
+                        for r in ids {
+                            evidence.execute(params![id, r, "resolved"])?;
+                        }
+                    }
+                }
+            }
+            // The evidence: one leaf for the results, one per incident change, in the
+            // same transaction as what they attest.
+            let mut records = Vec::new();
+            if !inserted_results.is_empty() {
+                records.push(crate::store::leaf::results_record(&inserted_results));
+            }
+            records.extend(
+                batch
+                    .incidents
+                    .iter()
+                    .map(crate::store::leaf::incident_record),
+            );
+            let size = append_leaves(&tx, log_size(&tx)?, &records)?;
+            // Remember which leaf holds each incident change, for the incident's page.
+            let first_incident_leaf = size - batch.incidents.len() as u64;
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO incident_leaves (incident_id, change, leaf_idx) VALUES (?1, ?2, ?3)",
+            )?;
+            for (i, change) in batch.incidents.iter().enumerate() {
+                link.execute(params![
+                    change.id(),
+                    change.kind(),
+                    (first_incident_leaf + i as u64) as i64
+                ])?;
+            }
+            new_size = size;
+            insert_alerts(&tx, &batch.alerts)?;
+        }
+        tx.commit()?;
+        *evidence_size = new_size;
+        Ok(())
+    }
+
+    fn results(
+        &self,
+        target: &str,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<ResultRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RESULT_COLUMNS} FROM results
+                 WHERE target = ?1 AND at_ms >= ?2 AND at_ms < ?3
+                 ORDER BY at_ms DESC, id DESC LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(
+                params![
+                    target,
+                    since_ms.unwrap_or(i64::MIN),
+                    until_ms.unwrap_or(i64::MAX),
+                    limit as i64
+                ],
+                result_row,
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn latest_results(&self) -> StoreResult<Vec<ResultRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RESULT_COLUMNS} FROM results WHERE id IN (SELECT MAX(id) FROM results GROUP BY target)"
+            ))?;
+            let rows = stmt.query_map([], result_row)?;
+            rows.collect()
+        })
+    }
+
+    fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
+                 FROM rollups WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3 ORDER BY minute_ms",
+            )?;
+            let rows = stmt.query_map(params![target, since_ms, until_ms], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, f64>(6)?,
+                    r.get::<_, f64>(7)?,
+                    r.get::<_, f64>(8)?,
+                    r.get::<_, String>(9)?,
+                ))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })?;
+        rows.into_iter()
+            .map(
+                |(target, vantage, minute_ms, count, failures, degraded, min, max, sum, sketch)| {
+                    let sketch = Sketch::decode(&sketch).ok_or_else(|| {
+                        StoreError::Corrupt(format!("rollup sketch for {target} at {minute_ms}"))
+                    })?;
+                    Ok(Rollup {
+                        target,
+                        vantage,
+                        minute_ms,
+                        count: count as u64,
+                        failures: failures as u64,
+                        degraded: degraded as u64,
+                        latency_min_ms: min,
+                        latency_max_ms: max,
+                        latency_sum_ms: sum,
+                        sketch,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn availability(
+        &self,
+        target: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Availability> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(failures), 0), COALESCE(SUM(degraded), 0)
+                 FROM rollups WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3",
+            )?;
+            stmt.query_row(params![target, minute_of(since_ms), until_ms], |r| {
+                Ok(Availability {
+                    count: r.get::<_, i64>(0)? as u64,
+                    failures: r.get::<_, i64>(1)? as u64,
+                    degraded: r.get::<_, i64>(2)? as u64,
+                })
+            })
+        })
+    }
+
+    fn availability_by_target(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<HashMap<String, Availability>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT target, SUM(count), SUM(failures), SUM(degraded) FROM hourly
+                 WHERE hour_ms >= ?1 AND hour_ms < ?2 GROUP BY target",
+            )?;
+            let rows = stmt.query_map(
+                params![since_ms.div_euclid(3_600_000) * 3_600_000, until_ms],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        Availability {
+                            count: r.get::<_, i64>(1)? as u64,
+                            failures: r.get::<_, i64>(2)? as u64,
+                            degraded: r.get::<_, i64>(3)? as u64,
+                        },
+                    ))
+                },
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn daily_availability(
+        &self,
+        since_ms: i64,
+    ) -> StoreResult<HashMap<(String, i64), Availability>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT target, (hour_ms / 86400000) * 86400000 AS day, SUM(count), SUM(failures), SUM(degraded)
+                 FROM hourly WHERE hour_ms >= ?1 GROUP BY target, day",
+            )?;
+            let rows = stmt.query_map([since_ms], |r| {
+                Ok((
+                    (r.get::<_, String>(0)?, r.get::<_, i64>(1)?),
+                    Availability {
+                        count: r.get::<_, i64>(2)? as u64,
+                        failures: r.get::<_, i64>(3)? as u64,
+                        degraded: r.get::<_, i64>(4)? as u64,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn known_origins(&self, origins: &[String]) -> StoreResult<std::collections::HashSet<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT 1 FROM results WHERE origin = ?1")?;
+            let mut known = std::collections::HashSet::new();
+            for o in origins {
+                if stmt.exists([o])? {
+                    known.insert(o.clone());
+                }
+            }
+            Ok(known)
+        })
+    }
+
+    fn first_measured(&self) -> StoreResult<HashMap<String, i64>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT target, MIN(minute_ms) FROM rollups GROUP BY target")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned> {
+        let conn = self.writer.lock().expect("writer lock");
+        // Results that are evidence of an incident are kept as long as the incident.
+        let results = conn.execute(
+            "DELETE FROM results WHERE at_ms < ?1 AND id NOT IN (SELECT result_id FROM incident_evidence)",
+            [raw_before_ms],
+        )?;
+        let rollups = conn.execute(
+            "DELETE FROM rollups WHERE minute_ms < ?1",
+            [rollup_before_ms],
+        )?;
+        conn.execute("DELETE FROM hourly WHERE hour_ms < ?1", [rollup_before_ms])?;
+        Ok(Pruned { results, rollups })
+    }
+}
