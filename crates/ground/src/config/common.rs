@@ -317,7 +317,7 @@ pub(super) struct TierSchema {
 }
 
 /// `quorum = 2` or `quorum = "majority"`.
-#[derive(Deserialize, Clone, schemars::JsonSchema)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 #[schemars(rename = "Quorum")]
 pub(super) enum QuorumToml {

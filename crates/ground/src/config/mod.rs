@@ -228,56 +228,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let vantage_values = array("vantage");
     let source_values = array("source");
 
-    let server = server_table.and_then(|t| read_table::<ServerToml>(&mut ck, t, "[server]"));
-    let server_toml_token = server.as_ref().and_then(|s| s.api_token.clone());
-    let server_toml_quorum = server.as_ref().and_then(|s| s.quorum.clone());
-    let server_config = ServerConfig {
-        listen: server
-            .as_ref()
-            .and_then(|s| s.listen.clone())
-            .unwrap_or_else(|| "127.0.0.1:8080".into()),
-        data_dir: base_dir.join(
-            server
-                .as_ref()
-                .and_then(|s| s.data_dir.clone())
-                .unwrap_or_else(|| "probity-data".into()),
-        ),
-        raw_retention: server
-            .as_ref()
-            .and_then(|s| s.raw_retention)
-            .unwrap_or(HumanDuration::from_secs(30 * 86_400)),
-        rollup_retention: server
-            .as_ref()
-            .and_then(|s| s.rollup_retention)
-            .unwrap_or(HumanDuration::from_secs(400 * 86_400)),
-        max_concurrency: server
-            .as_ref()
-            .and_then(|s| s.max_concurrency)
-            .unwrap_or(2048)
-            .max(1),
-        api_token: None,
-        quorum: probity_core::quorum::Quorum::default(),
-        max_clock_offset: server
-            .as_ref()
-            .and_then(|s| s.max_clock_offset)
-            .unwrap_or(HumanDuration::from_secs(2)),
-    };
-    let mut server = server_config;
-    if let Some(q) = server_toml_quorum
-        && let Some(q) = QuorumToml::read(&mut ck, &q, "[server]")
-    {
-        server.quorum = q;
-    }
-    if let Some(t) = server_toml_token {
-        match expand_secrets(t.get_ref(), base_dir) {
-            Ok(v) if v.len() >= 16 => server.api_token = Some(v),
-            Ok(_) => ck.at(
-                t.span(),
-                "[server] `api_token` must be at least 16 characters",
-            ),
-            Err(e) => ck.at(t.span(), format!("[server] {e}")),
-        }
-    }
+    let server = ServerConfig::read(&mut ck, server_table, base_dir);
 
     let evidence =
         evidence_table.and_then(|t| read_table::<EvidenceToml>(&mut ck, t, "[evidence]"));

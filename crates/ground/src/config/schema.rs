@@ -14,7 +14,7 @@ use super::{
 )]
 #[allow(dead_code)]
 pub(super) struct ConfigSchema {
-    pub(super) server: Option<ServerToml>,
+    pub(super) server: Option<ServerConfig>,
     pub(super) evidence: Option<EvidenceToml>,
     pub(super) reconcile: Option<ReconcileToml>,
     pub(super) alerting: Option<AlertingToml>,

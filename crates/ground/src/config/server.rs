@@ -3,8 +3,9 @@
 use super::common::*;
 use probity_core::duration::HumanDuration;
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use toml::Spanned;
+use toml::de::DeTable;
 
 /// OpenTelemetry export (`[telemetry]`).
 #[derive(Clone, Debug)]
@@ -25,23 +26,6 @@ impl Default for TelemetryConfig {
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    pub listen: String,
-    pub data_dir: PathBuf,
-    pub raw_retention: HumanDuration,
-    pub rollup_retention: HumanDuration,
-    pub max_concurrency: usize,
-    /// The bearer token the API's write paths require (secret; `None`: writes refused).
-    pub api_token: Option<String>,
-    /// How many vantages must see a target fail before an incident opens (a target's own
-    /// `quorum` overrides it).
-    pub quorum: probity_core::quorum::Quorum,
-    /// An agent whose clock is further off than this has its results' times corrected
-    /// (and the correction recorded with each result).
-    pub max_clock_offset: HumanDuration,
-}
-
 /// The evidence log's settings.
 #[derive(Clone, Debug)]
 pub struct EvidenceConfig {
@@ -50,31 +34,103 @@ pub struct EvidenceConfig {
     pub checkpoint_interval: HumanDuration,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+// The table is read straight into this type, so a key is one field here: its doc line
+// (the schema's description), its default and its type. What a type cannot say (the secret
+// behind `api_token`, the quorum rule, `data_dir` relative to the file) is finished by
+// `ServerConfig::read`.
+/// `[server]`: where probity listens and stores, and how long it keeps what.
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Server")]
-pub(super) struct ServerToml {
+pub struct ServerConfig {
     /// Address of the API and /metrics (127.0.0.1:0 takes a free port). Default 127.0.0.1:8080.
-    pub(super) listen: Option<String>,
+    #[serde(default = "default_listen")]
+    pub listen: String,
     /// Where the SQLite store lives, relative to this file. Default probity-data.
-    pub(super) data_dir: Option<String>,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
     /// How long raw results are kept. Default 30d.
-    #[schemars(with = "Option<DurationSchema>")]
-    pub(super) raw_retention: Option<HumanDuration>,
+    #[serde(default = "days::<30>")]
+    #[schemars(with = "DurationSchema")]
+    pub raw_retention: HumanDuration,
     /// How long per-minute rollups are kept. Default 400d.
-    #[schemars(with = "Option<DurationSchema>")]
-    pub(super) rollup_retention: Option<HumanDuration>,
+    #[serde(default = "days::<400>")]
+    #[schemars(with = "DurationSchema")]
+    pub rollup_retention: HumanDuration,
     /// Most probes running at once. Default 2048.
-    pub(super) max_concurrency: Option<usize>,
+    #[serde(default = "count::<2048>")]
+    pub max_concurrency: usize,
     /// The bearer token the write endpoints require (at least 16 characters; use ${env:…} or ${file:…}).
+    #[serde(default, rename = "api_token")]
     #[schemars(with = "Option<String>")]
-    pub(super) api_token: Option<Spanned<String>>,
+    api_token_written: Option<Spanned<String>>,
+    /// The bearer token the API's write paths require, its secret expanded (`None`: writes
+    /// refused). Never print it.
+    #[serde(skip)]
+    pub api_token: Option<String>,
     /// How many vantages must see a target fail before an incident opens: a number or "majority". Default 1.
+    #[serde(default, rename = "quorum")]
     #[schemars(with = "Option<QuorumToml>")]
-    pub(super) quorum: Option<Spanned<QuorumToml>>,
+    quorum_written: Option<Spanned<QuorumToml>>,
+    /// The quorum rule (a target's own `quorum` overrides it).
+    #[serde(skip)]
+    pub quorum: probity_core::quorum::Quorum,
     /// Agents whose clocks are further off have their results' times corrected. Default 2s.
-    #[schemars(with = "Option<DurationSchema>")]
-    pub(super) max_clock_offset: Option<HumanDuration>,
+    #[serde(default = "secs::<2>")]
+    #[schemars(with = "DurationSchema")]
+    pub max_clock_offset: HumanDuration,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    "probity-data".into()
+}
+
+fn secs<const N: u64>() -> HumanDuration {
+    HumanDuration::from_secs(N)
+}
+
+fn days<const N: u64>() -> HumanDuration {
+    HumanDuration::from_secs(N * 86_400)
+}
+
+fn count<const N: usize>() -> usize {
+    N
+}
+
+impl ServerConfig {
+    /// Reads `[server]` (every default when it is absent) and finishes what its type cannot
+    /// say; problems go to `ck`.
+    pub(super) fn read(
+        ck: &mut Checker<'_>,
+        table: Option<Spanned<DeTable<'_>>>,
+        base_dir: &Path,
+    ) -> ServerConfig {
+        let mut server = table
+            .and_then(|t| read_table::<ServerConfig>(ck, t, "[server]"))
+            .unwrap_or_else(|| toml::from_str("").expect("every [server] key has a default"));
+        server.data_dir = base_dir.join(&server.data_dir);
+        server.max_concurrency = server.max_concurrency.max(1);
+        if let Some(q) = &server.quorum_written
+            && let Some(q) = QuorumToml::read(ck, q, "[server]")
+        {
+            server.quorum = q;
+        }
+        if let Some(t) = &server.api_token_written {
+            match expand_secrets(t.get_ref(), base_dir) {
+                Ok(v) if v.len() >= 16 => server.api_token = Some(v),
+                Ok(_) => ck.at(
+                    t.span(),
+                    "[server] `api_token` must be at least 16 characters",
+                ),
+                Err(e) => ck.at(t.span(), format!("[server] {e}")),
+            }
+        }
+        server
+    }
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -155,7 +155,7 @@ fn key_lists_come_from_the_types() {
         ]
     );
     assert_eq!(
-        sorted(keys_of::<ServerToml>()),
+        sorted(keys_of::<ServerConfig>()),
         [
             "api_token",
             "data_dir",
