@@ -12,6 +12,7 @@ mod feed_polling;
 mod feeds;
 mod fuzz_corpus;
 mod heartbeat;
+mod layers;
 mod openapi;
 mod packaging;
 mod probes;
