@@ -72,6 +72,9 @@ pub enum ErrorClass {
     HttpStatus,
     /// The connection broke while the request or response was in flight.
     Protocol,
+    /// Redirects were followed `max_redirects` times and the answer was still a redirect
+    /// (a loop, or a chain longer than allowed).
+    Redirects,
     /// A latency, content or certificate-lifetime condition failed.
     Condition,
     /// Failed, for a reason the source did not say (imported history).
@@ -87,6 +90,7 @@ impl ErrorClass {
             ErrorClass::Tls => "tls",
             ErrorClass::HttpStatus => "http_status",
             ErrorClass::Protocol => "protocol",
+            ErrorClass::Redirects => "redirects",
             ErrorClass::Condition => "condition",
             ErrorClass::Unknown => "unknown",
         }
@@ -99,6 +103,7 @@ impl ErrorClass {
             "tls" => ErrorClass::Tls,
             "http_status" => ErrorClass::HttpStatus,
             "protocol" => ErrorClass::Protocol,
+            "redirects" => ErrorClass::Redirects,
             "condition" => ErrorClass::Condition,
             "unknown" => ErrorClass::Unknown,
             _ => return None,

@@ -42,8 +42,19 @@ pub(super) async fn probe(
         let Some(location) = location else {
             return Ok(());
         };
-        if !spec.follow_redirects || hops >= spec.max_redirects {
+        if !spec.follow_redirects {
             return Ok(());
+        }
+        // Still a redirect after every hop allowed: a loop or an overlong chain, never an
+        // answer (the last 3xx is not what the target serves).
+        if hops >= spec.max_redirects {
+            return Err(Failure::new(
+                ErrorClass::Redirects,
+                format!(
+                    "still redirected after {hops} redirects (max_redirects = {}), to {location}",
+                    spec.max_redirects
+                ),
+            ));
         }
         hops += 1;
         let next = resolve_location(&uri, &location).ok_or_else(|| {

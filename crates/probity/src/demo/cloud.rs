@@ -214,6 +214,11 @@ fn app(clock: Clock) -> Router {
             "/redirect",
             get(|| async { (StatusCode::FOUND, [("location", "/health")], "") }),
         )
+        // A redirect loop, as a misconfigured load balancer serves one.
+        .route(
+            "/loop",
+            get(|| async { (StatusCode::FOUND, [("location", "/loop")], "") }),
+        )
         .route(
             "/hang",
             get(|| async {

@@ -138,6 +138,24 @@ async fn redirects_are_reported_or_followed() {
         o.details.redirects,
         vec![format!("http://{}/health", c.http)]
     );
+    // A loop is not an answer: past max_redirects the probe fails, in a class of its own,
+    // whatever the last 3xx would have satisfied.
+    let mut spec = http(format!("http://{}/loop", c.http), None);
+    spec.follow_redirects = true;
+    spec.max_redirects = 3;
+    let o = run(ProbeSpec::Http(spec), &["[STATUS] < 400"]).await;
+    assert_eq!(
+        (o.health, class(&o)),
+        (Health::Down, ErrorClass::Redirects),
+        "{o:?}"
+    );
+    assert_eq!(o.details.redirects.len(), 3);
+    assert!(
+        o.cause
+            .unwrap()
+            .detail
+            .starts_with("still redirected after 3 redirects"),
+    );
 }
 
 #[tokio::test]
