@@ -154,6 +154,7 @@ pub fn agent_push(data: &[u8]) {
         &|t| t == "web" || t == "db",
         &|t| t == "web",
         2000,
+        7 * 86_400_000,
         now,
     ) {
         Ok(c) => {

@@ -113,6 +113,7 @@ pub async fn results(
         &|name| s.targets.iter().any(|t| t.name == name),
         &|name| assigned.contains(name),
         bound,
+        s.config.server.max_push_age.as_millis() as i64,
         received_at_ms,
     )
     .map_err(|e| ApiError::new(e.status, e.code, e.message))?;
@@ -238,16 +239,22 @@ pub struct Checked {
     pub corrected: bool,
 }
 
+/// How far ahead of the server's clock an agent's result may be, after its clock offset is
+/// corrected: what remains of the offset's measuring error.
+pub const MAX_AHEAD_MS: i64 = 5_000;
+
 /// Checks a push body from `agent` (authenticated already): the whole body is refused
 /// when it is too big, malformed or speaks for another vantage; each result is refused on
 /// its own when its target does not exist or is not assigned, its id is empty or too long,
-/// or its time is impossible. No I/O.
+/// or its time is impossible: later than the server's clock plus [`MAX_AHEAD_MS`] (after
+/// the clock correction), or older than `max_age_ms`. No I/O.
 pub fn check_push(
     body: &[u8],
     agent: &str,
     exists: &dyn Fn(&str) -> bool,
     assigned: &dyn Fn(&str) -> bool,
     bound_ms: i64,
+    max_age_ms: i64,
     now_ms: i64,
 ) -> Result<Checked, PushError> {
     let refuse = |status, code, message: String| PushError {
@@ -303,7 +310,10 @@ pub fn check_push(
     }
     let corrected = offset.abs() > bound_ms;
     let shift = if corrected { offset } else { 0 };
-    let earliest = 946_684_800_000; // 2000-01-01
+    // A result is taken before it is pushed: one from the future would make every other
+    // vantage look stale, one from long ago would rewrite settled history.
+    let latest = now_ms.saturating_add(MAX_AHEAD_MS);
+    let earliest = now_ms.saturating_sub(max_age_ms);
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     for (index, r) in push.results.iter().enumerate() {
@@ -317,10 +327,19 @@ pub fn check_push(
             continue;
         }
         let at = r.at_ms.saturating_add(shift);
-        if at < earliest || at > now_ms.saturating_add(86_400_000) {
+        if at > latest {
             rejected.push(reject(format!(
-                "`at_ms` {} is not a time this result could have been taken",
-                r.at_ms
+                "`at_ms` {} is {} ms ahead of the server's clock (at most {MAX_AHEAD_MS} ms after the clock correction)",
+                r.at_ms,
+                at - now_ms
+            )));
+            continue;
+        }
+        if at < earliest {
+            rejected.push(reject(format!(
+                "`at_ms` {} is older than `[server] max_push_age` ({} s) allows",
+                r.at_ms,
+                max_age_ms / 1000
             )));
             continue;
         }
@@ -461,4 +480,93 @@ pub fn target_vantages(live: Option<&probity_engine::live::TargetLive>) -> Value
             }))
             .collect::<Vec<_>>()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_000_000_000;
+    const WEEK: i64 = 7 * 86_400_000;
+
+    fn push(results: &[(&str, i64)], offset: i64) -> Vec<u8> {
+        let results: Vec<Value> = results
+            .iter()
+            .map(|(id, at)| {
+                serde_json::json!({"id": id, "target": "web", "at_ms": at, "health": "down",
+                    "phases": {}, "error_class": "connect", "error": "refused"})
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "vantage": "edge", "sent_at_ms": NOW, "clock_offset_ms": offset, "results": results
+        }))
+        .unwrap()
+    }
+
+    fn check(body: &[u8]) -> Checked {
+        check_push(
+            body,
+            "edge",
+            &|t| t == "web",
+            &|t| t == "web",
+            2000,
+            WEEK,
+            NOW,
+        )
+        .unwrap_or_else(|e| panic!("{}", e.message))
+    }
+
+    fn rejected(c: &Checked) -> Vec<(&str, &str)> {
+        c.rejected
+            .iter()
+            .map(|r| (r.id.as_str(), r.error.as_str()))
+            .collect()
+    }
+
+    /// Results from the future or from long ago are refused one by one; the rest stand.
+    #[test]
+    fn times_outside_the_window_are_refused() {
+        let c = check(&push(
+            &[
+                ("now", NOW - 1_000),
+                ("ahead", NOW + 60_000),
+                ("day-ahead", NOW + 86_400_000),
+                ("y2k", 946_684_800_001),
+                ("old", NOW - WEEK - 1),
+                ("last-week", NOW - WEEK + 60_000),
+                ("slightly-ahead", NOW + 4_000),
+            ],
+            0,
+        ));
+        assert_eq!(c.accepted, [0, 5, 6]);
+        let r = rejected(&c);
+        assert_eq!(
+            r.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            ["ahead", "day-ahead", "y2k", "old"]
+        );
+        assert!(
+            r[0].1.contains("60000 ms ahead of the server's clock"),
+            "{}",
+            r[0].1
+        );
+        assert!(
+            r[3].1.contains("older than `[server] max_push_age`"),
+            "{}",
+            r[3].1
+        );
+    }
+
+    /// A clock that is off is corrected first, then the window applies: an agent 20 days
+    /// behind cannot plant results in the past by saying so.
+    #[test]
+    fn the_window_applies_after_the_clock_correction() {
+        // An agent one hour slow reports results an hour "ago" with an offset of +1 h.
+        let c = check(&push(&[("a", NOW - 3_600_000)], 3_600_000));
+        assert_eq!(c.accepted, [0]);
+        assert!(c.corrected);
+        // A claimed offset of -20 days moves a fresh result out of the window.
+        let c = check(&push(&[("b", NOW)], -20 * 86_400_000));
+        assert!(c.accepted.is_empty());
+        assert!(rejected(&c)[0].1.contains("max_push_age"));
+    }
 }

@@ -75,6 +75,10 @@ pub struct ServerConfig {
     /// The quorum rule (a target's own `quorum` overrides it).
     #[serde(skip)]
     pub quorum: probity_core::quorum::Quorum,
+    /// An agent's results older than this are refused: they would rewrite settled history. Default 7d.
+    #[serde(default = "days::<7>")]
+    #[schemars(with = "DurationSchema")]
+    pub max_push_age: HumanDuration,
     /// Agents whose clocks are further off have their results' times corrected. Default 2s.
     #[serde(default = "secs::<2>")]
     #[schemars(with = "DurationSchema")]

@@ -162,6 +162,7 @@ fn key_lists_come_from_the_types() {
             "listen",
             "max_clock_offset",
             "max_concurrency",
+            "max_push_age",
             "quorum",
             "raw_retention",
             "rollup_retention"

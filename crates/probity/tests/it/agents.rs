@@ -514,7 +514,8 @@ targets = ["web"]
     let push = |vantage: &str, target: &str, id: &str, offset: Option<i64>| {
         serde_json::json!({
             "vantage": vantage, "sent_at_ms": now, "clock_offset_ms": offset,
-            "results": [{"id": id, "target": target, "at_ms": now - 1000, "health": "up",
+            // An agent whose clock is `offset` slow stamps its results that much earlier.
+            "results": [{"id": id, "target": target, "at_ms": now - 1000 - offset.unwrap_or(0), "health": "up",
                          "phases": {"total_ms": 12.5}}]
         })
         .to_string()
@@ -619,7 +620,26 @@ targets = ["web"]
         .unwrap()
         .parse::<jiff::Timestamp>()
         .unwrap();
-    assert_eq!(at.as_millisecond(), now - 1000 + 60_000);
+    assert_eq!(at.as_millisecond(), now - 1000);
+    // Its times are put right on the server's clock; one that would land in the future
+    // (an agent claiming to be slow that is not) is refused on its own.
+    let (status, body) = post_json(
+        addr,
+        path,
+        Some(&token),
+        &push("edge", "web", "edge:b1:3", Some(60_000)).replace(
+            &format!("\"at_ms\":{}", now - 1000 - 60_000),
+            &format!("\"at_ms\":{}", now - 1000),
+        ),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("ahead of the server's clock"),
+        "{body}"
+    );
     let v = get_json(addr, "/api/v1/vantages");
     let edge = v
         .as_array()
@@ -630,7 +650,7 @@ targets = ["web"]
         .clone();
     assert_eq!(edge["clock"], "corrected", "{edge}");
     // Every authenticated push is a contact, the partly rejected ones too.
-    assert_eq!(edge["pushes"], 5, "{edge}");
+    assert_eq!(edge["pushes"], 6, "{edge}");
 
     // Revoked: refused from then on.
     let (code, out, err) = run(
