@@ -11,6 +11,7 @@ mod evidence;
 mod feed_polling;
 mod feeds;
 mod fuzz_corpus;
+mod hardening;
 mod heartbeat;
 mod layers;
 mod openapi;

@@ -17,7 +17,7 @@ mod targets;
 use crate::state::*;
 use accounting::*;
 use alerts::*;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -602,5 +602,47 @@ pub fn router(state: AppState) -> Router {
         None => r,
     };
     r.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .layer(axum::middleware::map_response(harden))
         .with_state(state)
+}
+
+/// What every answer gets on its way out: `nosniff` everywhere, a policy that lets pages
+/// load nothing from elsewhere and run no script (they have none), and the documented JSON
+/// error for a body over an endpoint's limit (the limit itself answers in plain text).
+async fn harden(mut res: Response) -> Response {
+    let media = |res: &Response| {
+        res.headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE && !media(&res).starts_with("application/json")
+    {
+        res = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the body is larger than this endpoint takes",
+        )
+        .into_response();
+    }
+    let html = media(&res).starts_with("text/html");
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    if html {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            header::HeaderValue::from_static("no-referrer"),
+        );
+    }
+    res
 }

@@ -1,0 +1,70 @@
+//! What every answer carries, and what an oversized body gets: the documented JSON error.
+
+use crate::common;
+use std::io::{Read, Write};
+
+const TOKEN: &str = "a-hardening-token-0123456789";
+
+/// One raw HTTP/1.1 exchange: status, lower-cased head, body.
+fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // The server may answer before it has read a large body; a reset then is fine.
+    let _ = s.write_all(request);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+#[test]
+fn answers_carry_safe_headers_and_oversized_bodies_a_json_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probity.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\napi_token = \"{TOKEN}\"\n\n[[component]]\nname = \"api\"\n"),
+    )
+    .unwrap();
+    let probity = common::Running::start(&config);
+    let addr = probity.addr;
+
+    let (status, head, _) = exchange(
+        addr,
+        format!("GET /status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    let (_, head, _) = exchange(
+        addr,
+        format!("GET /api/v1/targets HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+
+    // Three megabytes to an endpoint that takes two: the documented error, as JSON.
+    let body = format!("{{\"title\": \"{}\"}}", "x".repeat(3 << 20));
+    let mut request = format!(
+        "POST /api/v1/status/incidents HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body.as_bytes());
+    let (status, head, body) = exchange(addr, &request);
+    assert_eq!(status, 413, "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect(&body);
+    assert_eq!(v["error"]["code"], "too_large");
+    probity.stop();
+}
