@@ -239,6 +239,11 @@ pub struct Checked {
     pub corrected: bool,
 }
 
+/// The longest `error` text a pushed result may carry (a probe's own are a line).
+pub const MAX_ERROR_BYTES: usize = 4096;
+/// The most JSON a pushed result's `details` may hold (a probe's own are well under).
+pub const MAX_DETAILS_BYTES: usize = 64 * 1024;
+
 /// How far ahead of the server's clock an agent's result may be, after its clock offset is
 /// corrected: what remains of the offset's measuring error.
 pub const MAX_AHEAD_MS: i64 = 5_000;
@@ -340,6 +345,21 @@ pub fn check_push(
                 "`at_ms` {} is older than `[server] max_push_age` ({} s) allows",
                 r.at_ms,
                 max_age_ms / 1000
+            )));
+            continue;
+        }
+        if r.error.as_ref().is_some_and(|e| e.len() > MAX_ERROR_BYTES) {
+            rejected.push(reject(format!(
+                "`error` is at most {MAX_ERROR_BYTES} bytes"
+            )));
+            continue;
+        }
+        if r.details
+            .as_ref()
+            .is_some_and(|d| d.to_string().len() > MAX_DETAILS_BYTES)
+        {
+            rejected.push(reject(format!(
+                "`details` is at most {MAX_DETAILS_BYTES} bytes of JSON"
             )));
             continue;
         }
@@ -568,5 +588,30 @@ mod tests {
         let c = check(&push(&[("b", NOW)], -20 * 86_400_000));
         assert!(c.accepted.is_empty());
         assert!(rejected(&c)[0].1.contains("max_push_age"));
+    }
+
+    /// A result's text and details are bounded: an agent cannot fill the store through them.
+    #[test]
+    fn oversized_fields_are_refused() {
+        let mut v: Value = serde_json::from_slice(&push(
+            &[("big-error", NOW), ("big-details", NOW), ("ok", NOW)],
+            0,
+        ))
+        .unwrap();
+        v["results"][0]["error"] = Value::String("e".repeat(MAX_ERROR_BYTES + 1));
+        v["results"][1]["details"] = serde_json::json!({"body": "d".repeat(MAX_DETAILS_BYTES)});
+        let c = check(&serde_json::to_vec(&v).unwrap());
+        assert_eq!(c.accepted, [2]);
+        let r = rejected(&c);
+        assert!(
+            r[0].1.contains("`error` is at most 4096 bytes"),
+            "{}",
+            r[0].1
+        );
+        assert!(
+            r[1].1.contains("`details` is at most 65536 bytes"),
+            "{}",
+            r[1].1
+        );
     }
 }

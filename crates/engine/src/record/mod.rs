@@ -267,11 +267,11 @@ impl Recorder {
                 }
                 Input::Push(p) => {
                     let origins: Vec<String> = p.items.iter().map(|i| i.origin.clone()).collect();
-                    let store = self.store.clone();
+                    let (store, vantage) = (self.store.clone(), p.vantage.clone());
                     // Without knowing which ids are stored, a retried push would enter the
                     // trackers twice: refuse it whole and let the sender push again.
                     let mut known = match tokio::task::spawn_blocking(move || {
-                        store.known_origins(&origins)
+                        store.known_origins(&vantage, &origins)
                     })
                     .await
                     {
@@ -291,7 +291,13 @@ impl Recorder {
                             continue;
                         }
                     };
-                    known.extend(batch.results.iter().filter_map(|r| r.origin.clone()));
+                    known.extend(
+                        batch
+                            .results
+                            .iter()
+                            .filter(|r| r.vantage == p.vantage)
+                            .filter_map(|r| r.origin.clone()),
+                    );
                     let mut receipt = PushReceipt::default();
                     let mut in_push: HashSet<&str> = HashSet::new();
                     for item in &p.items {
@@ -556,6 +562,16 @@ mod tests {
         origin: &str,
         at_ms: i64,
     ) -> Result<PushReceipt, PushRefused> {
+        push_as(tx, "eu", target, origin, at_ms).await
+    }
+
+    async fn push_as(
+        tx: &mpsc::Sender<Pushed>,
+        vantage: &str,
+        target: &Arc<Target>,
+        origin: &str,
+        at_ms: i64,
+    ) -> Result<PushReceipt, PushRefused> {
         let (reply, answer) = oneshot::channel();
         let item = PushedItem {
             target: target.clone(),
@@ -565,7 +581,7 @@ mod tests {
             clock_offset_ms: None,
         };
         tx.send(Pushed {
-            vantage: "eu".into(),
+            vantage: vantage.into(),
             items: vec![item],
             reply,
         })
@@ -630,6 +646,58 @@ mod tests {
         let second = push(&tx, &targets[0], "eu:1:2", now - 1_000).await.unwrap();
         assert_eq!(second.accepted, 1);
         assert_eq!(store.incidents(IncidentFilter::Open).unwrap().len(), 1);
+        drop(tx);
+        running.abort();
+    }
+
+    /// Result ids are a vantage's own: another vantage using the same id neither hides its
+    /// result nor is hidden by it.
+    #[tokio::test]
+    async fn ids_are_deduplicated_per_vantage() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = probity_ground::config::parse(
+            "t.toml",
+            "[[vantage]]\nname = \"eu\"\n\n[[vantage]]\nname = \"us\"\n\n[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n",
+            dir.path(),
+        )
+        .unwrap();
+        let targets: Vec<Arc<Target>> = config.targets.into_iter().map(Arc::new).collect();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let (tx, rx) = mpsc::channel(4);
+        let (_local, local_rx) = mpsc::channel(4);
+        let recorder = Recorder::new(store.clone(), Arc::new(Shared::default()), &targets)
+            .unwrap()
+            .with_pushes(rx);
+        let running = tokio::spawn(recorder.run(local_rx));
+        let now = jiff::Timestamp::now().as_millisecond();
+        // `us` claims the id `eu` will use next; `eu`'s result is stored all the same.
+        let us = push_as(&tx, "us", &targets[0], "eu:1:1", now - 2_000).await;
+        assert_eq!(
+            us,
+            Ok(PushReceipt {
+                accepted: 1,
+                duplicates: 0
+            })
+        );
+        let eu = push_as(&tx, "eu", &targets[0], "eu:1:1", now - 1_000).await;
+        assert_eq!(
+            eu,
+            Ok(PushReceipt {
+                accepted: 1,
+                duplicates: 0
+            })
+        );
+        // Within one vantage an id still counts once.
+        let again = push_as(&tx, "eu", &targets[0], "eu:1:1", now - 1_000).await;
+        assert_eq!(
+            again,
+            Ok(PushReceipt {
+                accepted: 0,
+                duplicates: 1
+            })
+        );
+        let stored = store.results("web", None, None, 10).unwrap();
+        assert_eq!(stored.len(), 2);
         drop(tx);
         running.abort();
     }

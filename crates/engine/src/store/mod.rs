@@ -478,8 +478,12 @@ pub trait ResultStore {
     ) -> StoreResult<std::collections::HashMap<(String, i64), Availability>>;
     /// The first measured minute of every target with rollups.
     fn first_measured(&self) -> StoreResult<std::collections::HashMap<String, i64>>;
-    /// Which of these agent-made result ids are stored already.
-    fn known_origins(&self, origins: &[String]) -> StoreResult<std::collections::HashSet<String>>;
+    /// Which of these result ids of `vantage` are stored already (ids are per vantage).
+    fn known_origins(
+        &self,
+        vantage: &str,
+        origins: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>>;
     /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
 }

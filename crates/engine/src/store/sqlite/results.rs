@@ -373,12 +373,17 @@ impl ResultStore for SqliteStore {
         })
     }
 
-    fn known_origins(&self, origins: &[String]) -> StoreResult<std::collections::HashSet<String>> {
+    fn known_origins(
+        &self,
+        vantage: &str,
+        origins: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT 1 FROM results WHERE origin = ?1")?;
+            let mut stmt =
+                c.prepare_cached("SELECT 1 FROM results WHERE vantage = ?1 AND origin = ?2")?;
             let mut known = std::collections::HashSet::new();
             for o in origins {
-                if stmt.exists([o])? {
+                if stmt.exists(params![vantage, o])? {
                     known.insert(o.clone());
                 }
             }
