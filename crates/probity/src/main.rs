@@ -97,8 +97,10 @@ enum ConfigCommand {
 enum TokenCommand {
     /// Make a token; it is printed once, alone on the last line.
     Create(probity::cli::token::CreateArgs),
-    /// Revoke an agent's tokens.
+    /// Revoke an agent's tokens, or API tokens by name or id.
     Revoke(probity::cli::token::RevokeArgs),
+    /// List every token by id (never the token itself).
+    List(probity::cli::token::ListArgs),
 }
 
 #[derive(Subcommand)]
@@ -222,6 +224,7 @@ fn main() -> ExitCode {
         Command::Status(StatusCommand::Update(args)) => probity::cli::status::update(args),
         Command::Token(TokenCommand::Create(args)) => probity::cli::token::create(args),
         Command::Token(TokenCommand::Revoke(args)) => probity::cli::token::revoke(args),
+        Command::Token(TokenCommand::List(args)) => probity::cli::token::list(args),
         Command::Agent(args) => probity::agent::main(args),
         Command::Completions { shell } => {
             let mut out = Vec::new();

@@ -406,6 +406,18 @@ impl Availability {
     }
 }
 
+/// A stored token as `probity token list` shows it: never the token, only its hash.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TokenInfo {
+    /// The first 12 hex digits of the token's SHA-256: enough to name it, useless to use it.
+    pub id: String,
+    pub name: String,
+    /// The agent it belongs to; `None` for an API token.
+    pub agent: Option<String>,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
 /// How much a prune removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pruned {
@@ -606,6 +618,11 @@ pub trait TokenStore {
     fn add_agent_token(&self, sha256_hex: &str, agent: &str, at_ms: i64) -> StoreResult<()>;
     /// The agent a live token belongs to.
     fn agent_of_token(&self, sha256_hex: &str) -> StoreResult<Option<String>>;
+    /// Every token, live or revoked, oldest first (hashes only).
+    fn tokens(&self) -> StoreResult<Vec<TokenInfo>>;
+    /// Revokes the live API tokens (not agents') named `name`, or whose hash starts with
+    /// `name` when it is 8 or more hex digits; returns how many.
+    fn revoke_api_tokens(&self, name: &str, at_ms: i64) -> StoreResult<usize>;
     /// Revokes every token of an agent; returns how many.
     fn revoke_agent_tokens(&self, agent: &str, at_ms: i64) -> StoreResult<usize>;
 }

@@ -22,12 +22,8 @@ pub struct AckArgs {
 }
 
 pub fn main(a: AckArgs) -> anyhow::Result<ExitCode> {
-    let config = match probity_ground::config::load(&a.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(config) = super::load_or_report(&a.config) else {
+        return Ok(ExitCode::from(2));
     };
     let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
     let Some(inc) = store.incident(a.id)? else {

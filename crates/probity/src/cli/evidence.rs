@@ -7,11 +7,8 @@ use probity_ground::config;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-fn load(path: &Path) -> Result<config::Config, ExitCode> {
-    config::load(path).map_err(|e| {
-        eprintln!("{e}");
-        ExitCode::from(2)
-    })
+fn load(path: &std::path::Path) -> Result<probity_ground::config::Config, ExitCode> {
+    super::load_or_report(path).ok_or(ExitCode::from(2))
 }
 
 /// `probity evidence key`: the verifier key of this installation's log.

@@ -104,12 +104,8 @@ pub struct ImportArgs {
 /// poll of that feed now, with its evidence leaves. A document that does not parse is
 /// refused and nothing is stored.
 pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let config = match probity_ground::config::load(&a.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(config) = super::load_or_report(&a.config) else {
+        return Ok(ExitCode::from(2));
     };
     let Some(feed) = config.feeds.iter().find(|f| f.name == a.feed) else {
         let names: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();

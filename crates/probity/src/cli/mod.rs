@@ -25,6 +25,12 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// Loads the configuration at `path`, or prints its problems (as `probity check` does) and
+/// gives `None`: every command that needs one then exits 2.
+pub fn load_or_report(path: &Path) -> Option<config::Config> {
+    config::load(path).map_err(|e| eprintln!("{e}")).ok()
+}
+
 /// `probity check`.
 pub fn check(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     match config::load(path) {
@@ -73,12 +79,8 @@ pub fn check(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
 
 /// `probity run`.
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match config::load(path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(config) = load_or_report(path) else {
+        return Ok(ExitCode::from(2));
     };
     probity_ground::process::runtime()?.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -38,12 +38,8 @@ struct Line {
 const MAX_PROBLEMS: usize = 20;
 
 pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let config = match probity_ground::config::load(&a.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(config) = super::load_or_report(&a.config) else {
+        return Ok(ExitCode::from(2));
     };
     let text = match std::fs::read_to_string(&a.file) {
         Ok(t) => t,

@@ -36,12 +36,8 @@ fn secs(v: Option<f64>) -> String {
 }
 
 pub fn main(a: ScorecardArgs) -> anyhow::Result<ExitCode> {
-    let config = match probity_ground::config::load(&a.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(config) = super::load_or_report(&a.config) else {
+        return Ok(ExitCode::from(2));
     };
     if a.window.as_millis() < 60_000 {
         eprintln!("--window must be at least 1m");

@@ -18,12 +18,8 @@ pub struct ReportArgs {
 }
 
 pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
-    let config = match probity_ground::config::load(&a.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(config) = super::load_or_report(&a.config) else {
+        return Ok(ExitCode::from(2));
     };
     let now = jiff::Timestamp::now().as_millisecond();
     let month = match &a.month {

@@ -38,10 +38,7 @@ pub struct UpdateArgs {
 }
 
 fn load(path: &std::path::Path) -> Result<probity_ground::config::Config, ExitCode> {
-    probity_ground::config::load(path).map_err(|e| {
-        eprintln!("{e}");
-        ExitCode::from(2)
-    })
+    super::load_or_report(path).ok_or(ExitCode::from(2))
 }
 
 pub fn post(a: PostArgs) -> anyhow::Result<ExitCode> {

@@ -1,7 +1,9 @@
 //! `probity token create`: a new API token for the write endpoints, or with `--agent NAME`
 //! a token for one agent (it can push results as that vantage and nothing else). Only its
 //! SHA-256 is stored; the token is printed once, alone on the last line.
-//! `probity token revoke --agent NAME` revokes an agent's tokens.
+//! `probity token revoke --agent NAME` revokes an agent's tokens, `--name NAME` the API
+//! tokens of that name (or the one whose id, its hash's first digits, is given);
+//! `probity token list` shows every token by id, never the token.
 
 use probity_engine::store::traits::*;
 use std::path::PathBuf;
@@ -64,43 +66,100 @@ pub struct CreateArgs {
 }
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["agent", "name"])))]
 pub struct RevokeArgs {
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Revoke every token of the agent of this name.
     #[arg(long)]
-    pub agent: String,
+    pub agent: Option<String>,
+    /// Revoke the API tokens made with this `--name`, or the one whose id (from
+    /// `probity token list`) this is.
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 pub fn revoke(a: RevokeArgs) -> anyhow::Result<ExitCode> {
-    let config = match probity_ground::config::load(&a.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(config) = super::load_or_report(&a.config) else {
+        return Ok(ExitCode::from(2));
     };
     let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
-    let n = store.revoke_agent_tokens(&a.agent, jiff::Timestamp::now().as_millisecond())?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let (n, what, none) = match (&a.agent, &a.name) {
+        (Some(agent), _) => (
+            store.revoke_agent_tokens(agent, now)?,
+            format!("of agent `{agent}`"),
+            format!("agent `{agent}` has no live token"),
+        ),
+        (None, Some(name)) => (
+            store.revoke_api_tokens(name, now)?,
+            format!("`{name}`"),
+            format!("no live API token is named `{name}` or has that id"),
+        ),
+        (None, None) => anyhow::bail!("name the tokens to revoke: --agent NAME or --name NAME"),
+    };
     if n == 0 {
-        eprintln!("agent `{}` has no live token", a.agent);
+        eprintln!("{none}");
         return Ok(ExitCode::from(1));
     }
+    println!("revoked {n} token{} {what}", if n == 1 { "" } else { "s" });
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Print the tokens as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `probity token list`: every token by id (its hash's first digits), name, agent, and
+/// when it was made and revoked. The tokens themselves are not stored, so never shown.
+pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
+    let Some(config) = super::load_or_report(&a.config) else {
+        return Ok(ExitCode::from(2));
+    };
+    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let tokens = store.tokens()?;
+    if a.json {
+        let rows: Vec<serde_json::Value> = tokens
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "id": t.id,
+                    "name": t.name,
+                    "agent": t.agent,
+                    "created_at": probity_ground::time::rfc3339(t.created_at_ms),
+                    "revoked_at": t.revoked_at_ms.map(probity_ground::time::rfc3339),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
-        "revoked {n} token{} of agent `{}`",
-        if n == 1 { "" } else { "s" },
-        a.agent
+        "{:<12}  {:<6}  {:<20}  {:<24}  revoked",
+        "id", "kind", "name", "created"
     );
+    for t in &tokens {
+        println!(
+            "{:<12}  {:<6}  {:<20}  {:<24}  {}",
+            t.id,
+            if t.agent.is_some() { "agent" } else { "api" },
+            t.name,
+            probity_ground::time::rfc3339(t.created_at_ms),
+            t.revoked_at_ms
+                .map_or("-".into(), probity_ground::time::rfc3339)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
-    let config = match probity_ground::config::load(&a.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(config) = super::load_or_report(&a.config) else {
+        return Ok(ExitCode::from(2));
     };
     let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
     let (token, what) = match &a.agent {

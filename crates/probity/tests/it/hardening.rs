@@ -68,3 +68,97 @@ fn answers_carry_safe_headers_and_oversized_bodies_a_json_error() {
     assert_eq!(v["error"]["code"], "too_large");
     probity.stop();
 }
+
+/// API tokens are listed by id (never shown again) and revoked from the command line; a
+/// revoked token is refused from the next request on.
+#[test]
+fn api_tokens_are_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probity.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n[[component]]\nname = \"API\"\n",
+    )
+    .unwrap();
+    let make = |name: &str| {
+        let (code, out, err) = common::run(
+            &[
+                "token",
+                "create",
+                "--config",
+                "probity.toml",
+                "--name",
+                name,
+            ],
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+        out.lines().last().unwrap().to_string()
+    };
+    let ci = make("ci");
+    let ops = make("ops");
+    let (code, out, err) = common::run(
+        &["token", "list", "--config", "probity.toml", "--json"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"ci") && names.contains(&"ops"), "{out}");
+    assert!(
+        !out.contains(&ci) && !out.contains(&ops),
+        "a token is never shown again"
+    );
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["revoked_at"].is_null())
+    );
+
+    let probity = common::Running::start(&config);
+    let addr = probity.addr;
+    let incident = r#"{"name": "Errors", "status": "investigating", "impact": "minor", "message": "Looking.", "components": ["API"]}"#;
+    let (status, body) = common::post_json(addr, "/api/v1/status/incidents", Some(&ci), incident);
+    assert_eq!(status, 201, "{body}");
+
+    let (code, out, err) = common::run(
+        &[
+            "token",
+            "revoke",
+            "--config",
+            "probity.toml",
+            "--name",
+            "ci",
+        ],
+        dir.path(),
+    );
+    assert_eq!((code, out.trim()), (0, "revoked 1 token `ci`"), "{err}");
+    let (status, body) = common::post_json(addr, "/api/v1/status/incidents", Some(&ci), incident);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = common::post_json(addr, "/api/v1/status/incidents", Some(&ops), incident);
+    assert_eq!(status, 201, "the other token still works: {body}");
+    // Revoking again finds nothing live; the list says when it was revoked.
+    let (code, _, err) = common::run(
+        &[
+            "token",
+            "revoke",
+            "--config",
+            "probity.toml",
+            "--name",
+            "ci",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    let (_, out, _) = common::run(&["token", "list", "--config", "probity.toml"], dir.path());
+    let ci_line = out.lines().find(|l| l.contains(" ci ")).expect(&out);
+    assert!(!ci_line.trim_end().ends_with('-'), "{ci_line}");
+    probity.stop();
+}
