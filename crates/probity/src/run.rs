@@ -79,6 +79,8 @@ pub async fn run_on(
         .await??
     };
     let shared = Arc::new(Shared::default());
+    // Dashboard sign-ins outlive a reload, as connections do.
+    let sessions = Arc::new(probity_publish::state::Sessions::default());
     let listener = match listener {
         Some(l) => l,
         None => std::net::TcpListener::bind(&config.server.listen)
@@ -140,6 +142,7 @@ pub async fn run_on(
             store.clone(),
             signer.clone(),
             shared.clone(),
+            sessions.clone(),
             stop_rx,
             reload_tx.clone(),
             move |a| {
@@ -263,6 +266,7 @@ async fn generation(
     store: Arc<dyn Store>,
     signer: probity_core::note::NoteSigner,
     shared: Arc<Shared>,
+    sessions: Arc<probity_publish::state::Sessions>,
     shutdown: watch::Receiver<bool>,
     reload: mpsc::Sender<ReloadRequest>,
     on_ready: impl FnOnce(SocketAddr),
@@ -341,6 +345,7 @@ async fn generation(
         pushes: Some(push_tx),
         reload: Some(reload),
         telemetry: telemetry.clone(),
+        sessions,
     });
     // From now on requests reach this configuration.
     *current.write().expect("router lock") = Some(app);

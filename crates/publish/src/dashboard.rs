@@ -19,9 +19,9 @@ use probity_ground::html::escape;
 use probity_ground::time::rfc3339;
 use std::collections::BTreeMap;
 
-const COOKIE: &str = "probity_token";
+const COOKIE: &str = "probity_session";
 
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
+fn cookie_session(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -32,15 +32,17 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// Whether the request carries a valid token (cookie or bearer).
+/// Whether the request is signed in (a live session whose token is still valid) or
+/// carries a valid bearer token.
 fn signed_in(s: &AppState, headers: &HeaderMap) -> bool {
-    let mut h = headers.clone();
-    if let Some(t) = cookie_token(headers)
-        && let Ok(v) = format!("Bearer {t}").parse()
+    let now = jiff::Timestamp::now().as_millisecond();
+    if let Some(id) = cookie_session(headers)
+        && let Some(hash) = s.sessions.token_of(&id, now)
+        && crate::state::token_hash_valid(s, &hash)
     {
-        h.insert(header::AUTHORIZATION, v);
+        return true;
     }
-    crate::state::authorize_token(s, &h)
+    crate::state::authorize_token(s, headers)
 }
 
 /// Reads from the store off the async threads. A store that cannot answer is logged and
@@ -120,7 +122,11 @@ fn form_value(body: &[u8], key: &str) -> Option<String> {
     })
 }
 
-pub async fn login(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let token = form_value(&body, "token").unwrap_or_default();
     let mut h = HeaderMap::new();
     if let Ok(v) = format!("Bearer {token}").parse() {
@@ -134,13 +140,36 @@ pub async fn login(State(s): State<AppState>, body: axum::body::Bytes) -> Respon
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;
     }
+    let now = jiff::Timestamp::now().as_millisecond();
+    let Some(session) = s
+        .sessions
+        .start(probity_ground::auth::hash_token(&token), now)
+    else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            page(
+                "Unavailable",
+                "<h1>No randomness for a session; try again</h1>",
+            ),
+        )
+            .into_response();
+    };
+    // `Secure` when the request came over TLS (directly, or as a proxy in front says).
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     (
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, "/dashboard".to_string()),
             (
                 header::SET_COOKIE,
-                format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/dashboard"),
+                format!(
+                    "{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age={}{}",
+                    crate::state::Sessions::LIFETIME_MS / 1000,
+                    if secure { "; Secure" } else { "" }
+                ),
             ),
         ],
     )

@@ -26,6 +26,8 @@ pub struct AppState {
     pub pushes: Pushes,
     /// Where reload requests go; `None` where nothing can reload.
     pub reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+    /// Dashboard sign-ins.
+    pub sessions: Arc<Sessions>,
     /// Exports a span and metrics per request when `[telemetry]` is set.
     pub telemetry: Option<Arc<probity_engine::telemetry::Telemetry>>,
 }
@@ -122,17 +124,66 @@ pub(crate) fn number(
 /// Whether the request's bearer token is valid (the configured one, or a stored one).
 pub fn authorize_token(s: &AppState, headers: &axum::http::HeaderMap) -> bool {
     let given = probity_ground::auth::bearer(headers);
-    if given.is_empty() {
-        return false;
-    }
+    !given.is_empty() && token_hash_valid(s, &probity_ground::auth::hash_token(given))
+}
+
+/// Whether a token with this SHA-256 may write: the configured one, or a live stored one.
+/// Checked on every use, so a revoked token (and every sign-in made with it) stops at once.
+pub fn token_hash_valid(s: &AppState, sha256_hex: &str) -> bool {
     if let Some(expected) = &s.config.server.api_token
-        && probity_ground::auth::constant_time_eq(given.as_bytes(), expected.as_bytes())
+        && probity_ground::auth::constant_time_eq(
+            sha256_hex.as_bytes(),
+            probity_ground::auth::hash_token(expected).as_bytes(),
+        )
     {
         return true;
     }
-    s.store
-        .token_exists(&probity_ground::auth::hash_token(given))
-        .unwrap_or(false)
+    match s.store.token_exists(sha256_hex) {
+        Ok(known) => known,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a token; refused");
+            false
+        }
+    }
+}
+
+/// Dashboard sign-ins: a random session id in the cookie stands for the token it was made
+/// with, which stays in this process (as its hash) and is checked again on every request.
+/// The cookie never carries the token.
+#[derive(Default)]
+pub struct Sessions {
+    /// Session id (hex) → (the token's SHA-256, when the session ends).
+    by_id: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
+}
+
+impl Sessions {
+    /// How long a sign-in lasts.
+    pub const LIFETIME_MS: i64 = 12 * 3_600_000;
+
+    /// Starts a session for a token (by its hash); returns the session id.
+    pub fn start(&self, token_sha256: String, now_ms: i64) -> Option<String> {
+        let mut id = [0u8; 32];
+        getrandom::fill(&mut id).ok()?;
+        let id = hex::encode(id);
+        let mut by_id = self.by_id.lock().expect("sessions lock");
+        by_id.retain(|_, (_, until)| *until > now_ms);
+        by_id.insert(id.clone(), (token_sha256, now_ms + Self::LIFETIME_MS));
+        Some(id)
+    }
+
+    /// The token hash behind a live session.
+    pub fn token_of(&self, id: &str, now_ms: i64) -> Option<String> {
+        let by_id = self.by_id.lock().expect("sessions lock");
+        by_id
+            .get(id)
+            .filter(|(_, until)| *until > now_ms)
+            .map(|(hash, _)| hash.clone())
+    }
+
+    /// Ends a session.
+    pub fn end(&self, id: &str) {
+        self.by_id.lock().expect("sessions lock").remove(id);
+    }
 }
 
 pub(crate) fn authorize(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {

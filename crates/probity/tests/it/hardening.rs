@@ -128,6 +128,46 @@ fn api_tokens_are_listed_and_revoked() {
     let (status, body) = common::post_json(addr, "/api/v1/status/incidents", Some(&ci), incident);
     assert_eq!(status, 201, "{body}");
 
+    // A dashboard sign-in: the cookie holds a session id, never the token.
+    let form = format!("token={ci}");
+    let (status, head, _) = exchange(
+        addr,
+        format!(
+            "POST /dashboard/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Forwarded-Proto: https\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .expect(&head)
+        .to_string();
+    assert!(
+        !cookie.contains(&ci[4..]),
+        "the token is not in the cookie: {cookie}"
+    );
+    assert!(
+        cookie.contains("httponly") && cookie.contains("; secure"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let dashboard = |session: &str| {
+        exchange(
+            addr,
+            format!("GET /dashboard HTTP/1.1\r\nHost: {addr}\r\nCookie: {session}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .0
+    };
+    assert_eq!(dashboard(&session), 200);
+    assert_eq!(
+        dashboard("probity_session=00ff"),
+        303,
+        "an unknown session signs nobody in"
+    );
+
     let (code, out, err) = common::run(
         &[
             "token",
@@ -140,6 +180,11 @@ fn api_tokens_are_listed_and_revoked() {
         dir.path(),
     );
     assert_eq!((code, out.trim()), (0, "revoked 1 token `ci`"), "{err}");
+    assert_eq!(
+        dashboard(&session),
+        303,
+        "a revoked token's sign-ins end with it"
+    );
     let (status, body) = common::post_json(addr, "/api/v1/status/incidents", Some(&ci), incident);
     assert_eq!(status, 401, "{body}");
     let (status, body) = common::post_json(addr, "/api/v1/status/incidents", Some(&ops), incident);
