@@ -15,8 +15,12 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// Signs a checkpoint of the evidence log if it grew since the last one (or none exists).
-async fn checkpoint(store: &Arc<dyn Store>, signer: &probity_core::note::NoteSigner) {
-    let (store, signer) = (store.clone(), signer.clone());
+async fn checkpoint(
+    store: &Arc<dyn Store>,
+    signer: &probity_core::note::NoteSigner,
+    data_dir: &std::path::Path,
+) {
+    let (store, signer, dir) = (store.clone(), signer.clone(), data_dir.to_path_buf());
     let res = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<u64>> {
         let size = store.evidence_size()?;
         let last = store.latest_checkpoint()?.map(|c| c.size);
@@ -28,9 +32,10 @@ async fn checkpoint(store: &Arc<dyn Store>, signer: &probity_core::note::NoteSig
         store.add_checkpoint(&probity_engine::store::StoredCheckpoint {
             size,
             root,
-            note,
+            note: note.clone(),
             at_ms: jiff::Timestamp::now().as_millisecond(),
         })?;
+        probity_engine::attest::evidence::remember_signed(&dir, &note)?;
         Ok(Some(size))
     })
     .await;
@@ -78,6 +83,18 @@ pub async fn run_on(
         })
         .await??
     };
+    {
+        let (store, dir) = (store.clone(), config.server.data_dir.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            // A damaged database file is found before anything is written to it.
+            store.quick_check()?;
+            let size = store.evidence_size()?;
+            probity_engine::attest::evidence::check_not_forked(&dir, size, |n| {
+                Ok(store.evidence_root(n)?)
+            })
+        })
+        .await??;
+    }
     let shared = Arc::new(Shared::default());
     // Dashboard sign-ins outlive a reload, as connections do.
     let sessions = Arc::new(probity_publish::state::Sessions::default());
@@ -384,11 +401,12 @@ async fn generation(
     let checkpointer = {
         let store = store.clone();
         let signer = signer.clone();
+        let dir = config.server.data_dir.clone();
         let every = config.evidence.checkpoint_interval.as_std();
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             loop {
-                checkpoint(&store, &signer).await;
+                checkpoint(&store, &signer, &dir).await;
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}
                     _ = stop.wait_for(|s| *s) => break,
@@ -548,7 +566,7 @@ async fn generation(
     }
     // A last checkpoint covers everything the recorder committed.
     checkpointer.abort();
-    checkpoint(&store, &signer).await;
+    checkpoint(&store, &signer, &config.server.data_dir).await;
     let _ = shutdown.wait_for(|s| *s).await;
     if let Some(a) = status_auto {
         let _ = a.await;

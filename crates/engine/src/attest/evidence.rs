@@ -47,6 +47,63 @@ pub fn load_or_create_key(data_dir: &Path, origin: &str) -> anyhow::Result<NoteS
     Ok(signer)
 }
 
+/// The file beside the key that holds the latest checkpoint the key signed: outside the
+/// database, so a store lost or replaced cannot make the key sign a second history.
+pub const LAST_SIGNED_FILE: &str = "evidence.checkpoint";
+
+/// Keeps `note`, a checkpoint just signed and stored, beside the key (written whole, then
+/// renamed into place).
+pub fn remember_signed(data_dir: &Path, note: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = data_dir.join(format!("{LAST_SIGNED_FILE}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(note.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, data_dir.join(LAST_SIGNED_FILE))
+}
+
+/// Refuses a store that does not hold what the key has already signed: starting on it
+/// would sign a second, different log under the same key and origin (a fork). `size` is
+/// the store's log size and `root_at(n)` its root over the first `n` leaves.
+pub fn check_not_forked(
+    data_dir: &Path,
+    size: u64,
+    root_at: impl FnOnce(u64) -> anyhow::Result<[u8; 32]>,
+) -> anyhow::Result<()> {
+    let path = data_dir.join(LAST_SIGNED_FILE);
+    let note = match std::fs::read_to_string(&path) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+    };
+    let (body, _) = probity_core::note::split_note(&note)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let signed = Checkpoint::parse(body).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let fork = |why: String| {
+        anyhow::anyhow!(
+            "refusing to start: the evidence key in {dir} has signed a checkpoint of {n} leaves (root {root}) for origin {origin:?}, and {why}; starting would fork the log. Restore the store that holds it, or start a new log: move {key} and {last} away and set a new [evidence] origin",
+            dir = data_dir.display(),
+            n = signed.size,
+            root = hex::encode(signed.root),
+            origin = signed.origin,
+            key = KEY_FILE,
+            last = LAST_SIGNED_FILE,
+        )
+    };
+    if size < signed.size {
+        return Err(fork(format!("this store holds {size}")));
+    }
+    let root = root_at(signed.size)?;
+    if root != signed.root {
+        return Err(fork(format!(
+            "this store's first {} leaves have another root ({})",
+            signed.size,
+            hex::encode(root)
+        )));
+    }
+    Ok(())
+}
+
 /// A signed checkpoint note for a tree of `size` leaves with root `root`.
 pub fn sign_checkpoint(signer: &NoteSigner, size: u64, root: [u8; 32]) -> String {
     let c = Checkpoint {

@@ -29,6 +29,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("the store is damaged: {0}")]
+    Damaged(String),
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot create data directory {path}: {source}")]
@@ -496,6 +498,9 @@ pub trait ResultStore {
         vantage: &str,
         origins: &[String],
     ) -> StoreResult<std::collections::HashSet<String>>;
+    /// Checks the store's file for damage (SQLite's `quick_check`): an error that says what
+    /// is damaged, before anything is written to it.
+    fn quick_check(&self) -> StoreResult<()>;
     /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
 }

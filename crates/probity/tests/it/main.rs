@@ -10,6 +10,7 @@ mod docs;
 mod evidence;
 mod feed_polling;
 mod feeds;
+mod forks;
 mod fuzz_corpus;
 mod hardening;
 mod heartbeat;

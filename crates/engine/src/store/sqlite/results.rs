@@ -400,6 +400,22 @@ impl ResultStore for SqliteStore {
         })
     }
 
+    fn quick_check(&self) -> StoreResult<()> {
+        let problems: Vec<String> = self.read(|c| {
+            let mut stmt = c.prepare("PRAGMA quick_check")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        })?;
+        if problems.len() == 1 && problems[0] == "ok" {
+            return Ok(());
+        }
+        Err(StoreError::Damaged(format!(
+            "{} (SQLite's quick check: {})",
+            self.path().display(),
+            problems.join("; ")
+        )))
+    }
+
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned> {
         let conn = self.writer.lock().expect("writer lock");
         // Results that are evidence of an incident are kept as long as the incident.

@@ -1,0 +1,106 @@
+//! The evidence log cannot be forked by losing its store, and a damaged store is refused
+//! before anything is written to it.
+
+use crate::common;
+use std::time::{Duration, Instant};
+
+/// Runs `probity run` expecting it to refuse to start: its exit code and standard error.
+fn refused(config: &std::path::Path) -> (i32, String) {
+    let mut child = common::bin()
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status.code().unwrap_or(-1), err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("probity run started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_lost_store_is_not_a_new_log_and_a_damaged_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _up) = common::switchable_server();
+    let config = dir.path().join("probity.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n[evidence]\ncheckpoint_interval = \"1s\"\n\n[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{target}/\"\ninterval = \"1s\"\n"),
+    )
+    .unwrap();
+    let probity = common::Running::start(&config);
+    common::wait_for(Duration::from_secs(15), || {
+        let cps = common::get_json(probity.addr, "/api/v1/evidence/checkpoints");
+        (cps.as_array()?.len() >= 2).then_some(())
+    });
+    assert!(probity.stop().success());
+    let data = dir.path().join("data");
+    let kept = std::fs::read_to_string(data.join("evidence.checkpoint")).unwrap();
+    assert!(kept.starts_with("probity/"), "{kept}");
+    let db = data.join("probity.db");
+    // The whole store, as a backup would hold it (with its write-ahead log, if any).
+    let original: Vec<(&str, Option<Vec<u8>>)> = ["probity.db", "probity.db-wal", "probity.db-shm"]
+        .into_iter()
+        .map(|f| (f, std::fs::read(data.join(f)).ok()))
+        .collect();
+
+    // The store is lost, the key is kept: probity refuses to start a second log.
+    for f in ["probity.db", "probity.db-wal", "probity.db-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    let (code, err) = refused(&config);
+    assert_ne!(code, 0);
+    assert!(err.contains("refusing to start"), "{err}");
+    assert!(err.contains("fork"), "{err}");
+    assert!(err.contains("this store holds 0"), "{err}");
+
+    // The old store back: it starts again, and its log goes on.
+    for (f, bytes) in &original {
+        if let Some(b) = bytes {
+            std::fs::write(data.join(f), b).unwrap();
+        }
+    }
+    let probity = common::Running::start(&config);
+    assert!(probity.stop().success());
+
+    // 64 bytes of noise over a page's b-tree header (structure, which SQLite's quick check
+    // reads; damage inside a row's bytes is what `probity evidence audit` finds): refused,
+    // with the file named. The write-ahead log is folded into the file first.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let mut damaged = std::fs::read(&db).unwrap();
+    let page = u16::from_be_bytes([damaged[16], damaged[17]]) as usize;
+    let at = page * 2;
+    let mut noise = [0u8; 64];
+    getrandom::fill(&mut noise).unwrap();
+    damaged[at..at + 64].copy_from_slice(&noise);
+    std::fs::write(&db, &damaged).unwrap();
+    let (code, err) = refused(&config);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("damaged") || err.contains("malformed") || err.contains("not a database"),
+        "{err}"
+    );
+    assert!(
+        err.contains("probity.db") || err.contains("opening the store"),
+        "{err}"
+    );
+}
