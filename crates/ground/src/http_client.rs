@@ -47,6 +47,29 @@ pub fn client(purpose: Purpose, timeout: Option<Duration>) -> anyhow::Result<req
     Ok(b.build()?)
 }
 
+/// A reqwest error in words, with its causes (reqwest's own message is often just
+/// "error sending request"), and without the URL it was for.
+pub fn describe(e: reqwest::Error) -> String {
+    // The URL can carry a secret (a key in the query, credentials before the host): an
+    // error that leaves the process never names it.
+    let e = e.without_url();
+    let mut msg = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

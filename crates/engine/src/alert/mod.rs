@@ -637,7 +637,7 @@ async fn send(
             Some(resp.status().as_u16()),
             format!("HTTP {}", resp.status().as_u16()),
         )),
-        Err(e) => Err((None, crate::feeds::poll::describe(e))),
+        Err(e) => Err((None, probity_ground::http_client::describe(e))),
     }
 }
 

@@ -56,7 +56,10 @@ pub async fn fetch(
     if let Some(l) = last_modified {
         req = req.header(reqwest::header::IF_MODIFIED_SINCE, l);
     }
-    let mut resp = req.send().await.map_err(describe)?;
+    let mut resp = req
+        .send()
+        .await
+        .map_err(probity_ground::http_client::describe)?;
     let header = |name: reqwest::header::HeaderName| {
         resp.headers()
             .get(name)
@@ -77,7 +80,11 @@ pub async fn fetch(
         ));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(describe)? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(probity_ground::http_client::describe)?
+    {
         if body.len() + chunk.len() > MAX_DOCUMENT {
             return Err(format!(
                 "the response is larger than the {MAX_DOCUMENT}-byte limit; stopped reading"
@@ -92,26 +99,6 @@ pub async fn fetch(
         last_modified,
         retry_after,
     })
-}
-
-/// A reqwest error in words, with its causes (reqwest's own message is often just
-/// "error sending request").
-pub(crate) fn describe(e: reqwest::Error) -> String {
-    let mut msg = if e.is_timeout() {
-        "timed out".to_string()
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
 }
 
 /// Turns a document into a poll of `feed` at `at_ms`: parsed incidents (with the feed's

@@ -247,16 +247,21 @@ async fn read(
         .map_err(|e| format!("the source's url: {e}"))?;
         url.query_pairs_mut()
             .append_pair("query", &format!("{metric}{{{selector}}}[{window_s}s]"));
-        let resp = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| format!("{}: {e}", source.display))?;
+        let resp = client.get(url).send().await.map_err(|e| {
+            format!(
+                "{}: {}",
+                source.display,
+                probity_ground::http_client::describe(e)
+            )
+        })?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("{}: {e}", source.display))?;
+        let body = resp.bytes().await.map_err(|e| {
+            format!(
+                "{}: {}",
+                source.display,
+                probity_ground::http_client::describe(e)
+            )
+        })?;
         if !status.is_success() && status.as_u16() != 400 && status.as_u16() != 422 {
             return Err(format!("{} answered HTTP {status}", source.display));
         }

@@ -510,7 +510,10 @@ async fn push_loop(
                     )),
                 }
             }
-            Err(e) => Err(format!("cannot reach the server: {e}")),
+            Err(e) => Err(format!(
+                "cannot reach the server: {}",
+                probity_ground::http_client::describe(e)
+            )),
         };
         match outcome {
             Ok(()) => {

@@ -21,6 +21,7 @@ mod probes;
 mod reconcile;
 mod reload;
 mod run;
+mod secrets;
 mod sla;
 mod sources;
 mod status_page;

@@ -133,6 +133,8 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
 pub struct Running {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Everything the server wrote to standard error so far (its log).
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Running {
@@ -157,6 +159,8 @@ impl Running {
         // The server prints its address on stderr once it listens.
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let keep = log.clone();
         std::thread::spawn(move || {
             use std::io::BufRead;
             let mut sent = false;
@@ -168,12 +172,15 @@ impl Running {
                     let _ = tx.send(a.parse::<SocketAddr>().unwrap());
                     sent = true;
                 }
+                let mut log = keep.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
             }
         });
         let addr = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("probity run did not start serving");
-        Running { child, addr }
+        Running { child, addr, log }
     }
 
     /// Sends SIGTERM and returns the exit status.
