@@ -72,6 +72,9 @@ pub enum ErrorClass {
     HttpStatus,
     /// The connection broke while the request or response was in flight.
     Protocol,
+    /// This machine could not probe at all (out of file descriptors, memory or network
+    /// buffers): it says nothing of the target, so such a result is recorded unmeasured.
+    Local,
     /// Redirects were followed `max_redirects` times and the answer was still a redirect
     /// (a loop, or a chain longer than allowed).
     Redirects,
@@ -90,6 +93,7 @@ impl ErrorClass {
             ErrorClass::Tls => "tls",
             ErrorClass::HttpStatus => "http_status",
             ErrorClass::Protocol => "protocol",
+            ErrorClass::Local => "local",
             ErrorClass::Redirects => "redirects",
             ErrorClass::Condition => "condition",
             ErrorClass::Unknown => "unknown",
@@ -103,6 +107,7 @@ impl ErrorClass {
             "tls" => ErrorClass::Tls,
             "http_status" => ErrorClass::HttpStatus,
             "protocol" => ErrorClass::Protocol,
+            "local" => ErrorClass::Local,
             "redirects" => ErrorClass::Redirects,
             "condition" => ErrorClass::Condition,
             "unknown" => ErrorClass::Unknown,

@@ -97,7 +97,7 @@ impl ProbeContext {
         let result = phase(deadline, "connect", async {
             let stream = TcpStream::connect(addr)
                 .await
-                .map_err(|e| Failure::new(ErrorClass::Connect, format!("{addr}: {e}")))?;
+                .map_err(|e| Failure::new(class_of(&e), format!("{addr}: {e}")))?;
             let _ = stream.set_nodelay(true);
             Ok(stream)
         })
@@ -149,5 +149,30 @@ fn family(ip: IpVersion) -> &'static str {
         IpVersion::V4 => "IPv4",
         IpVersion::V6 => "IPv6",
         IpVersion::Any => "IP",
+    }
+}
+
+/// The class of a failed connect: the target's fault, or this machine's own shortage
+/// (descriptors, memory, buffers), which says nothing of the target.
+pub(super) fn class_of(e: &std::io::Error) -> ErrorClass {
+    // EMFILE, ENFILE, ENOMEM, ENOBUFS (Linux numbering; elsewhere they do not occur here).
+    match e.raw_os_error() {
+        Some(24 | 23 | 12 | 105) => ErrorClass::Local,
+        _ => ErrorClass::Connect,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shortage_here_is_not_the_targets_failure() {
+        for code in [24, 23, 12, 105] {
+            let e = std::io::Error::from_raw_os_error(code);
+            assert_eq!(class_of(&e), ErrorClass::Local, "{e}");
+        }
+        let refused = std::io::Error::from_raw_os_error(111);
+        assert_eq!(class_of(&refused), ErrorClass::Connect);
     }
 }

@@ -137,11 +137,16 @@ pub async fn run<P, F>(
                     .lateness
                     .observe(Instant::now().saturating_duration_since(due).as_secs_f64());
                 let output = probe(target.clone()).await;
+                // A probe this machine could not make measures nothing of the target.
+                let unmeasured = output
+                    .cause
+                    .as_ref()
+                    .is_some_and(|c| c.class == probity_core::result::ErrorClass::Local);
                 let _ = tx
                     .send(Measured {
                         target,
                         output,
-                        unmeasured: false,
+                        unmeasured,
                     })
                     .await;
                 busy.store(false, Ordering::Release);

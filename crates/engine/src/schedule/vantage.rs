@@ -68,7 +68,8 @@ pub async fn gate(
             if unmeasured {
                 tracing::warn!(target = %m.target.name, "controls unreachable: result marked unmeasured");
             }
-            m.unmeasured = unmeasured;
+            // Unmeasured already (this machine could not probe) stays unmeasured.
+            m.unmeasured |= unmeasured;
             if tx.send(m).await.is_err() {
                 return;
             }

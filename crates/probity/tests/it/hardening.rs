@@ -207,3 +207,69 @@ fn api_tokens_are_listed_and_revoked() {
     assert!(!ci_line.trim_end().ends_with('-'), "{ci_line}");
     probity.stop();
 }
+
+/// Out of file descriptors, probity cannot probe; that is its own shortage, not the
+/// target's failure: such results are stored unmeasured (class `local`) and open nothing.
+#[test]
+fn running_out_of_descriptors_is_not_an_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _up) = common::switchable_server();
+    let config = dir.path().join("probity.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n[[target]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"100ms\"\nfailure_threshold = 2\n"),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec {} run --config {}",
+            env!("CARGO_BIN_EXE_probity"),
+            config.display()
+        ))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(a) = line.strip_prefix("probity: serving on http://") {
+                let _ = tx.send(a.parse::<std::net::SocketAddr>().unwrap());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("probity run did not start under ulimit -n 64");
+    common::wait_for(std::time::Duration::from_secs(10), || {
+        (common::results(addr, "db").len() >= 3).then_some(())
+    });
+    // Idle connections the server accepts and keeps: each holds one of its descriptors.
+    let hogs: Vec<std::net::TcpStream> = (0..80)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    assert!(hogs.len() > 60, "{} connections", hogs.len());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    drop(hogs);
+    let results = common::wait_for(std::time::Duration::from_secs(10), || {
+        let r = common::results(addr, "db");
+        r.iter().any(|x| x["error_class"] == "local").then_some(r)
+    });
+    for r in &results {
+        if r["error_class"] == "local" {
+            assert_eq!(r["unmeasured"], true, "{r}");
+        } else {
+            assert_eq!(r["status"], "up", "only this machine failed: {r}");
+        }
+    }
+    let incidents = common::get_json(addr, "/api/v1/incidents?status=all");
+    assert_eq!(incidents, serde_json::json!([]), "no outage was recorded");
+    common::signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+}
