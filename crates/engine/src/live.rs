@@ -86,6 +86,9 @@ pub struct Shared {
     pub lateness: Lateness,
     pub batches_written: AtomicU64,
     pub write_errors: AtomicU64,
+    /// Since when results cannot be stored (the first failed write of the current run of
+    /// failures), with the last error; `None` while writes succeed.
+    pub write_failing: RwLock<Option<(i64, String)>>,
     /// Each feed's polling figures.
     pub feeds: std::sync::Arc<crate::feeds::poll::FeedsLive>,
     /// Each provider's scorecard over the last 30 days, recomputed every few seconds.

@@ -338,12 +338,34 @@ impl Recorder {
             let store = self.store.clone();
             let b = batch.clone();
             let res = tokio::task::spawn_blocking(move || store.write(&b)).await;
-            match res {
-                Ok(Ok(())) => break,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, results = batch.results.len(), "store write failed; retrying")
+            let error = match res {
+                Ok(Ok(())) => {
+                    *self
+                        .shared
+                        .write_failing
+                        .write()
+                        .expect("write health lock") = None;
+                    break;
                 }
-                Err(e) => tracing::error!(error = %e, "store write task failed; retrying"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, results = batch.results.len(), "store write failed; retrying");
+                    e.to_string()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "store write task failed; retrying");
+                    e.to_string()
+                }
+            };
+            {
+                let mut failing = self
+                    .shared
+                    .write_failing
+                    .write()
+                    .expect("write health lock");
+                let since = failing
+                    .as_ref()
+                    .map_or_else(|| jiff::Timestamp::now().as_millisecond(), |(s, _)| *s);
+                *failing = Some((since, error));
             }
             self.shared
                 .write_errors

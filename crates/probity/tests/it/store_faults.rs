@@ -59,3 +59,46 @@ fn the_dashboard_says_the_store_could_not_answer() {
     assert_eq!(status, 404, "{body}");
     probity.stop();
 }
+
+/// While results cannot be stored, `/healthz` says so (after its bound) and why; the next
+/// write that succeeds makes it `ok` again, and nothing measured meanwhile is lost.
+#[test]
+fn health_turns_unhealthy_while_nothing_can_be_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _up) = common::switchable_server();
+    let config = dir.path().join("probity.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"200ms\"\n"),
+    )
+    .unwrap();
+    let probity = common::Running::start(&config);
+    let addr = probity.addr;
+    assert_eq!(common::get(addr, "/healthz"), (200, "ok\n".to_string()));
+    let side = rusqlite::Connection::open(dir.path().join("data/probity.db")).unwrap();
+    side.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    side.execute_batch("ALTER TABLE results RENAME TO results_away")
+        .unwrap();
+    let body = common::wait_for(std::time::Duration::from_secs(30), || {
+        let (status, body) = common::get(addr, "/healthz");
+        (status == 503).then_some(body)
+    });
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "unhealthy");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("results cannot be stored since "),
+        "{message}"
+    );
+    assert!(message.contains("results"), "{message}");
+    side.execute_batch("ALTER TABLE results_away RENAME TO results")
+        .unwrap();
+    common::wait_for(std::time::Duration::from_secs(30), || {
+        (common::get(addr, "/healthz").0 == 200).then_some(())
+    });
+    // What was measured while the store refused was kept and written after.
+    let stored = common::results(addr, "web");
+    assert!(stored.len() >= 40, "{} results", stored.len());
+    probity.stop();
+}

@@ -52,13 +52,14 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
     vec![
         Op {
             out: Out::Media("text/plain"),
-            route: Some(|| get(|| async { "ok\n" })),
+            route: Some(|| get(healthz)),
+            errors: &[503],
             ..op(
                 "get",
                 "/healthz",
                 "healthz",
                 "service",
-                "Whether the server answers",
+                "Whether the server answers and can store what it measures",
             )
         },
         Op {
@@ -604,6 +605,35 @@ pub fn router(state: AppState) -> Router {
     r.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(axum::middleware::map_response(harden))
         .with_state(state)
+}
+
+/// How long results may fail to be stored before the server says it is unhealthy.
+pub const UNHEALTHY_AFTER_MS: i64 = 10_000;
+
+/// `ok` while the server runs and stores what it measures; 503 with the reason once
+/// results could not be stored for longer than [`UNHEALTHY_AFTER_MS`] (a full disk, a
+/// damaged store), so a supervisor or load balancer can act.
+async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    let failing = s
+        .shared
+        .write_failing
+        .read()
+        .expect("write health lock")
+        .clone();
+    let now = jiff::Timestamp::now().as_millisecond();
+    match failing {
+        Some((since, error)) if now - since > UNHEALTHY_AFTER_MS => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            format!(
+                "results cannot be stored since {} ({} s): {error}",
+                probity_ground::time::rfc3339(since),
+                (now - since) / 1000
+            ),
+        )
+        .into_response(),
+        _ => "ok\n".into_response(),
+    }
 }
 
 /// What every answer gets on its way out: `nosniff` everywhere, a policy that lets pages
