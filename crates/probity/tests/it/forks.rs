@@ -38,12 +38,13 @@ fn refused(config: &std::path::Path) -> (i32, String) {
 fn a_lost_store_is_not_a_new_log_and_a_damaged_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (target, _up) = common::switchable_server();
-    let config = dir.path().join("probity.toml");
-    std::fs::write(
-        &config,
-        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n[evidence]\ncheckpoint_interval = \"1s\"\n\n[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{target}/\"\ninterval = \"1s\"\n"),
-    )
-    .unwrap();
+    let config = common::write_config(
+        dir.path(),
+        "",
+        &format!(
+            "[evidence]\ncheckpoint_interval = \"1s\"\n\n[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{target}/\"\ninterval = \"1s\"\n"
+        ),
+    );
     let probity = common::Running::start(&config);
     common::wait_for(Duration::from_secs(15), || {
         let cps = common::get_json(probity.addr, "/api/v1/evidence/checkpoints");

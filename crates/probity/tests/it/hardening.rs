@@ -27,12 +27,11 @@ fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String, String)
 #[test]
 fn answers_carry_safe_headers_and_oversized_bodies_a_json_error() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("probity.toml");
-    std::fs::write(
-        &config,
-        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\napi_token = \"{TOKEN}\"\n\n[[component]]\nname = \"api\"\n"),
-    )
-    .unwrap();
+    let config = common::write_config(
+        dir.path(),
+        &format!("api_token = \"{TOKEN}\"\n"),
+        "[[component]]\nname = \"api\"\n",
+    );
     let probity = common::Running::start(&config);
     let addr = probity.addr;
 
@@ -74,12 +73,7 @@ fn answers_carry_safe_headers_and_oversized_bodies_a_json_error() {
 #[test]
 fn api_tokens_are_listed_and_revoked() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("probity.toml");
-    std::fs::write(
-        &config,
-        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n[[component]]\nname = \"API\"\n",
-    )
-    .unwrap();
+    let config = common::write_config(dir.path(), "", "[[component]]\nname = \"API\"\n");
     let make = |name: &str| {
         let (code, out, err) = common::run(
             &[
@@ -214,12 +208,13 @@ fn api_tokens_are_listed_and_revoked() {
 fn running_out_of_descriptors_is_not_an_outage() {
     let dir = tempfile::tempdir().unwrap();
     let (target, _up) = common::switchable_server();
-    let config = dir.path().join("probity.toml");
-    std::fs::write(
-        &config,
-        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n[[target]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"100ms\"\nfailure_threshold = 2\n"),
-    )
-    .unwrap();
+    let config = common::write_config(
+        dir.path(),
+        "",
+        &format!(
+            "[[target]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"100ms\"\nfailure_threshold = 2\n"
+        ),
+    );
     let mut child = std::process::Command::new("bash")
         .arg("-c")
         .arg(format!(

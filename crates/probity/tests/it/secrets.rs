@@ -19,15 +19,11 @@ fn secrets_in_urls_appear_in_no_output() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let config = dir.path().join("probity.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
-[evidence]
+    let config = common::write_config(
+        dir.path(),
+        "",
+        &format!(
+            r#"[evidence]
 checkpoint_interval = "1s"
 
 [alerting]
@@ -68,8 +64,7 @@ on = ["incident_opened"]
 channels = ["hook"]
 "#
         ),
-    )
-    .unwrap();
+    );
     let env = [
         ("FEED_KEY", FEED_KEY.to_string()),
         ("HOOK_KEY", HOOK_KEY.to_string()),

@@ -9,14 +9,13 @@ const TOKEN: &str = "a-dashboard-token-0123456789";
 fn the_dashboard_says_the_store_could_not_answer() {
     let dir = tempfile::tempdir().unwrap();
     let (target, _up) = common::switchable_server();
-    let config = dir.path().join("probity.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\napi_token = \"{TOKEN}\"\n\n[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{target}/\"\ninterval = \"1s\"\n\n[[sla]]\nname = \"web-sla\"\nterms = \"aws-ec2-region\"\ntargets = [\"web\"]\n"
+    let config = common::write_config(
+        dir.path(),
+        &format!("api_token = \"{TOKEN}\"\n"),
+        &format!(
+            "[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{target}/\"\ninterval = \"1s\"\n\n[[sla]]\nname = \"web-sla\"\nterms = \"aws-ec2-region\"\ntargets = [\"web\"]\n"
         ),
-    )
-    .unwrap();
+    );
     let probity = common::Running::start(&config);
     let addr = probity.addr;
     // Healthy: the overview lists the target.
@@ -66,12 +65,13 @@ fn the_dashboard_says_the_store_could_not_answer() {
 fn health_turns_unhealthy_while_nothing_can_be_stored() {
     let dir = tempfile::tempdir().unwrap();
     let (target, _up) = common::switchable_server();
-    let config = dir.path().join("probity.toml");
-    std::fs::write(
-        &config,
-        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"200ms\"\n"),
-    )
-    .unwrap();
+    let config = common::write_config(
+        dir.path(),
+        "",
+        &format!(
+            "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"200ms\"\n"
+        ),
+    );
     let probity = common::Running::start(&config);
     let addr = probity.addr;
     assert_eq!(common::get(addr, "/healthz"), (200, "ok\n".to_string()));

@@ -13,6 +13,18 @@ pub fn skipped(what: &str) {
     let _ = writeln!(std::io::stdout(), "SKIPPED {what}");
 }
 
+/// Writes `DIR/probity.toml` for a test server: listening on a free loopback port, data in
+/// `DIR/data`, with `server` added to `[server]` and `rest` after it; returns its path.
+pub fn write_config(dir: &Path, server: &str, rest: &str) -> std::path::PathBuf {
+    let path = dir.join("probity.toml");
+    std::fs::write(
+        &path,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n{server}\n{rest}"),
+    )
+    .unwrap();
+    path
+}
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_probity"))
 }
