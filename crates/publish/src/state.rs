@@ -187,16 +187,7 @@ impl Sessions {
 }
 
 pub(crate) fn authorize(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
-    let given = probity_ground::auth::bearer(headers);
-    if let Some(expected) = &s.config.server.api_token
-        && probity_ground::auth::constant_time_eq(given.as_bytes(), expected.as_bytes())
-    {
-        return Ok(());
-    }
-    // Tokens made by `probity token create`, kept as SHA-256 only: the lookup is by hash.
-    let hash = probity_ground::auth::hash_token(given);
-    let known = !given.is_empty() && s.store.token_exists(&hash).unwrap_or(false);
-    if known {
+    if authorize_token(s, headers) {
         return Ok(());
     }
     if s.config.server.api_token.is_none() && s.store.token_count().unwrap_or(0) == 0 {
