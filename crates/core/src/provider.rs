@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The provider's own judgement of an incident's impact, on Statuspage's scale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Impact {
     None,
@@ -83,7 +85,7 @@ impl ProviderUpdate {
 }
 
 /// One field that differs between two sightings of an incident.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldChange {
     /// `title`, `impact`, `status`, `started_at`, `published_at`, `resolved_at`,
     /// `services`, `regions`, `url`, `updates_added`, `update_text`, `update_removed`.

@@ -282,7 +282,7 @@ pub fn reconcile(
 }
 
 /// Percentiles of a set of durations, in seconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Spread {
     pub count: usize,
     pub p50: Option<f64>,
@@ -320,7 +320,7 @@ pub struct Measured {
 }
 
 /// The parts of the grade, each from 0 (worst) to 1 (best).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct GradeParts {
     /// The acknowledgment rate (1 when there was nothing to acknowledge).
     pub acknowledgment: f64,

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How the terms define downtime.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
     /// Minutes without connectivity (EC2, Azure VMs, Compute Engine): a minute is down for
@@ -21,7 +21,7 @@ pub enum Basis {
 }
 
 /// How several targets make one service's state (connectivity terms).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
     /// Down only when every target is down ("all instances", "all zones").
@@ -31,7 +31,7 @@ pub enum Combine {
 }
 
 /// One credit tier: uptime below `below` percent earns `credit` percent.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tier {
     pub below: f64,
     pub credit: f64,

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 /// What counts as a good event.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Sli {
     /// Results that were not down.

@@ -14,6 +14,37 @@ pub fn parse_instant(s: &str) -> Option<i64> {
     s.parse::<i64>().ok()
 }
 
+/// An instant as probity writes it in its answers: RFC 3339, UTC, milliseconds (see
+/// [`rfc3339`]). Typed so that every answer's schema says `date-time`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Stamp(pub String);
+
+impl Stamp {
+    pub fn ms(ms: i64) -> Self {
+        Stamp(rfc3339(ms))
+    }
+
+    /// `None` stays `None`.
+    pub fn opt(ms: Option<i64>) -> Option<Self> {
+        ms.map(Self::ms)
+    }
+}
+
+impl schemars::JsonSchema for Stamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Time".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,8 @@ use probity_engine::record::wire::{
     Assignment, MAX_PUSH_BYTES, MAX_PUSH_RESULTS, PushBody, PushResponse, Rejected,
 };
 use probity_engine::store::VantageRecord;
-use probity_ground::time::rfc3339;
+use probity_ground::time::Stamp;
 use probity_ground::vantage::LOCAL as LOCAL_VANTAGE;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// The agent a request's bearer token belongs to, or 401.
@@ -408,7 +407,45 @@ pub async fn vantages(State(s): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(vantages_json(&s, &stored)).into_response())
 }
 
-pub fn vantages_json(s: &AppState, stored: &[VantageRecord]) -> Value {
+/// One vantage as `GET /api/v1/vantages` shows it.
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct VantageView {
+    pub name: String,
+    /// `local` (the server itself) or `agent`.
+    pub kind: &'static str,
+    pub region: Option<String>,
+    /// Whether a `[[vantage]]` table names it.
+    pub declared: bool,
+    /// When an agent first called (absent for the server itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_contact: Option<Option<Stamp>>,
+    pub last_contact: Option<Stamp>,
+    /// How long ago an agent last called (absent for the server itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_since_contact: Option<Option<f64>>,
+    pub clock_offset_ms: Option<i64>,
+    /// An agent's last round trip (absent for the server itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<Option<i64>>,
+    /// `reference` (the server), `ok`, `corrected` (beyond `max_clock_offset`) or `unknown`.
+    pub clock: &'static str,
+    pub backlog: u64,
+    pub dropped: u64,
+    pub controls: Vec<String>,
+    pub controls_ok: Option<bool>,
+    /// `ok`, `impaired` (its controls fail), `stale` (silent over a minute) or `never`.
+    pub health: &'static str,
+    /// Pushes, results and version of an agent (absent for the server itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<Option<String>>,
+    pub targets: usize,
+}
+
+pub fn vantages_json(s: &AppState, stored: &[VantageRecord]) -> Vec<VantageView> {
     let now = jiff::Timestamp::now().as_millisecond();
     let bound = s.config.server.max_clock_offset.as_millis() as i64;
     let mut names: Vec<String> = vec![LOCAL_VANTAGE.to_string()];
@@ -423,27 +460,36 @@ pub fn vantages_json(s: &AppState, stored: &[VantageRecord]) -> Value {
         }
     }
     let local_controls = *s.shared.local_controls_ok.read().expect("controls lock");
-    let list: Vec<Value> = names
+    names
         .iter()
         .map(|name| {
             let declared = s.config.vantage(name);
             let targets = s.config.targets_for_vantage(name).len();
             if name == LOCAL_VANTAGE {
-                return json!({
-                    "name": name,
-                    "kind": "local",
-                    "region": declared.and_then(|d| d.region.clone()),
-                    "declared": declared.is_some(),
-                    "last_contact": rfc3339(now),
-                    "clock_offset_ms": 0,
-                    "clock": "reference",
-                    "backlog": 0,
-                    "dropped": 0,
-                    "controls": s.config.controls_of(name),
-                    "controls_ok": local_controls,
-                    "health": match local_controls { Some(false) => "impaired", _ => "ok" },
-                    "targets": targets,
-                });
+                return VantageView {
+                    name: name.clone(),
+                    kind: "local",
+                    region: declared.and_then(|d| d.region.clone()),
+                    declared: declared.is_some(),
+                    first_contact: None,
+                    last_contact: Some(Stamp::ms(now)),
+                    seconds_since_contact: None,
+                    clock_offset_ms: Some(0),
+                    rtt_ms: None,
+                    clock: "reference",
+                    backlog: 0,
+                    dropped: 0,
+                    controls: s.config.controls_of(name),
+                    controls_ok: local_controls,
+                    health: match local_controls {
+                        Some(false) => "impaired",
+                        _ => "ok",
+                    },
+                    pushes: None,
+                    results: None,
+                    version: None,
+                    targets,
+                };
             }
             let rec = stored.iter().find(|v| &v.name == name);
             let last = rec.and_then(|r| r.last_contact_ms);
@@ -454,57 +500,66 @@ pub fn vantages_json(s: &AppState, stored: &[VantageRecord]) -> Value {
                 (_, Some(false)) => "impaired",
                 _ => "ok",
             };
-            json!({
-                "name": name,
-                "kind": "agent",
-                "region": declared.and_then(|d| d.region.clone()).or(rec.and_then(|r| r.region.clone())),
-                "declared": declared.is_some(),
-                "first_contact": rec.and_then(|r| r.first_contact_ms).map(rfc3339),
-                "last_contact": last.map(rfc3339),
-                "seconds_since_contact": last.map(|l| (now - l) as f64 / 1000.0),
-                "clock_offset_ms": offset,
-                "rtt_ms": rec.and_then(|r| r.rtt_ms),
-                "clock": match offset {
+            VantageView {
+                name: name.clone(),
+                kind: "agent",
+                region: declared
+                    .and_then(|d| d.region.clone())
+                    .or(rec.and_then(|r| r.region.clone())),
+                declared: declared.is_some(),
+                first_contact: Some(Stamp::opt(rec.and_then(|r| r.first_contact_ms))),
+                last_contact: Stamp::opt(last),
+                seconds_since_contact: Some(last.map(|l| (now - l) as f64 / 1000.0)),
+                clock_offset_ms: offset,
+                rtt_ms: Some(rec.and_then(|r| r.rtt_ms)),
+                clock: match offset {
                     None => "unknown",
                     Some(o) if o.abs() > bound => "corrected",
                     Some(_) => "ok",
                 },
-                "backlog": rec.map_or(0, |r| r.backlog),
-                "dropped": rec.map_or(0, |r| r.dropped),
-                "controls": s.config.controls_of(name),
-                "controls_ok": rec.and_then(|r| r.controls_ok),
-                "health": health,
-                "pushes": rec.map_or(0, |r| r.pushes),
-                "results": rec.map_or(0, |r| r.results),
-                "version": rec.and_then(|r| r.version.clone()),
-                "targets": targets,
-            })
+                backlog: rec.map_or(0, |r| r.backlog),
+                dropped: rec.map_or(0, |r| r.dropped),
+                controls: s.config.controls_of(name),
+                controls_ok: rec.and_then(|r| r.controls_ok),
+                health,
+                pushes: Some(rec.map_or(0, |r| r.pushes)),
+                results: Some(rec.map_or(0, |r| r.results)),
+                version: Some(rec.and_then(|r| r.version.clone())),
+                targets,
+            }
         })
-        .collect();
-    json!(list)
+        .collect()
+}
+
+/// One vantage's view of a target.
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct TargetVantage {
+    pub vantage: String,
+    /// `up`, `degraded`, `down`, `unknown`, `unmeasured` or `stale`.
+    pub status: &'static str,
+    pub failing_since: Option<Stamp>,
+    pub last_result_at: Option<Stamp>,
 }
 
 /// The per-vantage view of one target, for `GET /api/v1/targets/{name}`.
-pub fn target_vantages(live: Option<&probity_engine::live::TargetLive>) -> Value {
-    let Some(l) = live else {
-        return json!([]);
-    };
-    json!(
+pub fn target_vantages(live: Option<&probity_engine::live::TargetLive>) -> Vec<TargetVantage> {
+    live.map_or_else(Vec::new, |l| {
         l.vantages
             .iter()
-            .map(|v| json!({
-                "vantage": v.vantage,
-                "status": v.status.as_str(),
-                "failing_since": v.failing_since_ms.map(rfc3339),
-                "last_result_at": v.last_at_ms.map(rfc3339),
-            }))
-            .collect::<Vec<_>>()
-    )
+            .map(|v| TargetVantage {
+                vantage: v.vantage.clone(),
+                status: v.status.as_str(),
+                failing_since: Stamp::opt(v.failing_since_ms),
+                last_result_at: Stamp::opt(v.last_at_ms),
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     const NOW: i64 = 1_795_000_000_000;
     const WEEK: i64 = 7 * 86_400_000;

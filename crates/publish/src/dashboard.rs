@@ -542,18 +542,21 @@ pub async fn incident(
             .into_response();
     };
     let end = inc.resolved_at_ms.unwrap_or(now);
-    let decls = rec["declarations"].as_array().cloned().unwrap_or_default();
-    let ms_of = |v: &serde_json::Value| {
-        v.as_str()
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+    let decls = &rec.declarations;
+    let ms_of = |v: Option<&probity_ground::time::Stamp>| {
+        v.and_then(|t| t.0.parse::<jiff::Timestamp>().ok())
             .map(|t| t.as_millisecond())
     };
     // The timeline spans the observed incident and every declaration's dates.
     let mut lo = inc.started_at_ms;
     let mut hi = end;
-    for d in &decls {
-        for k in ["started_at", "first_disclosed_at", "resolved_at"] {
-            if let Some(t) = ms_of(&d[k]) {
+    for d in decls {
+        for k in [
+            d.started_at.as_ref(),
+            Some(&d.first_disclosed_at),
+            d.resolved_at.as_ref(),
+        ] {
+            if let Some(t) = ms_of(k) {
                 lo = lo.min(t);
                 hi = hi.max(t);
             }
@@ -573,25 +576,25 @@ pub async fn incident(
     );
     for (k, d) in decls.iter().enumerate() {
         let y = row * (k as f64 + 1.0) + 18.0;
-        let a = ms_of(&d["started_at"]).unwrap_or(lo);
-        let b = ms_of(&d["resolved_at"]).unwrap_or(hi);
+        let a = ms_of(d.started_at.as_ref()).unwrap_or(lo);
+        let b = ms_of(d.resolved_at.as_ref()).unwrap_or(hi);
         svg.push_str(&format!(
             "<rect class=declared x={:.1} y={y:.1} width={:.1} height=12 fill=\"#0b57d0\" opacity=\"0.7\"/>",
             x(a),
             (x(b) - x(a)).max(2.0)
         ));
-        for u in d["updates"].as_array().into_iter().flatten() {
-            if let Some(t) = ms_of(&u["at"]) {
+        for u in &d.updates {
+            if let Some(t) = ms_of(Some(&u.at)) {
                 svg.push_str(&format!(
                     "<circle class=update cx={:.1} cy={:.1} r=\"3\" fill=\"#fff\" stroke=\"#0b57d0\"><title>{}: {}</title></circle>",
                     x(t),
                     y + 6.0,
-                    escape(u["status"].as_str().unwrap_or("")),
-                    escape(u["text"].as_str().unwrap_or(""))
+                    escape(&u.status),
+                    escape(&u.text)
                 ));
             }
         }
-        if let Some(t) = ms_of(&d["first_disclosed_at"]) {
+        if let Some(t) = ms_of(Some(&d.first_disclosed_at)) {
             svg.push_str(&format!(
                 "<line class=disclosed x1={0:.1} x2={0:.1} y1={1:.1} y2={2:.1} stroke=\"#111\" stroke-width=\"2\"/>",
                 x(t),
@@ -602,11 +605,9 @@ pub async fn incident(
         svg.push_str(&format!(
             "<text x={pad} y={:.1}>{}: \"{}\" — disclosed {} s after the observed start</text>",
             y + 26.0,
-            escape(d["provider"].as_str().unwrap_or("?")),
-            escape(d["title"].as_str().unwrap_or("?")),
-            d["disclosure_lag_s"]
-                .as_f64()
-                .map_or("?".into(), |v| format!("{v:.0}"))
+            escape(&d.provider),
+            escape(&d.title),
+            format!("{:.0}", d.disclosure_lag_s)
         ));
     }
     svg.push_str("</svg>");
@@ -616,7 +617,7 @@ pub async fn incident(
         escape(&inc.target),
         inc.severity.as_str(),
         escape(&inc.cause.to_string()),
-        escape(rec["acknowledgment"].as_str().unwrap_or("?"))
+        escape(&rec.acknowledgment)
     );
     let mut body = body;
     let opened: Vec<&probity_core::quorum::Seen> = seen

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of the HTTP API, built from the same table the router is built
 //! from (the route table in the `api` module): a route cannot exist without its entry here, nor an
-//! entry without its route. Response bodies of the agents' endpoints are derived from
-//! their Rust types (schemars); the others are described by the shapes below, which the
-//! API tests check against the running server (schemathesis).
+//! entry without its route. Every answer's schema is derived (schemars) from the Rust type
+//! its handler returns; the API tests check the running server against them
+//! (schemathesis).
 
 use serde_json::{Map, Value, json};
 
@@ -203,6 +203,10 @@ fn hoist_defs(v: &mut Value, defs: &mut Map<String, Value>) {
             if let Some(Value::Object(found)) = map.remove("$defs") {
                 for (k, mut d) in found {
                     hoist_defs(&mut d, defs);
+                    // Two types of one name would describe each other's answers.
+                    if let Some(before) = defs.get(&k) {
+                        assert_eq!(before, &d, "two answer types are named {k}: rename one");
+                    }
                     defs.insert(k, d);
                 }
             }
@@ -250,130 +254,7 @@ pub fn of<T: schemars::JsonSchema>() -> Value {
     v
 }
 
-// Shapes of the hand-built answers. Only what every answer has is required; more fields
-// may come.
-
-pub fn any_object() -> Value {
-    json!({"type": "object"})
-}
-
-pub fn any_array() -> Value {
-    json!({"type": "array"})
-}
-
-fn time() -> Value {
-    json!({"type": "string", "format": "date-time"})
-}
-
-fn nullable(v: Value) -> Value {
-    json!({"anyOf": [v, {"type": "null"}]})
-}
-
-pub fn target() -> Value {
-    json!({
-        "type": "object",
-        "required": ["name", "kind", "target", "tags", "status", "last_result", "uptime", "open_incident", "interval", "regional"],
-        "properties": {
-            "name": {"type": "string"},
-            "kind": {"enum": ["http", "tcp", "tls", "dns", "heartbeat"]},
-            "target": {"type": "string"},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "status": {"enum": ["up", "down", "degraded", "unknown"]},
-            "last_result": nullable(json!({"type": "object"})),
-            "uptime": {"type": "object"},
-            "open_incident": nullable(json!({"type": "integer"})),
-            "interval": {"type": "string"},
-            "regional": {"type": "array", "items": {"type": "string"}},
-        },
-    })
-}
-
-pub fn targets() -> Value {
-    json!({"type": "array", "items": target()})
-}
-
-pub fn target_detail() -> Value {
-    let mut t = target();
-    let req = t["required"].as_array_mut().expect("required");
-    for k in [
-        "conditions",
-        "failure_threshold",
-        "success_threshold",
-        "quorum",
-        "vantages",
-    ] {
-        req.push(json!(k));
-    }
-    t["properties"]["quorum"] = json!({"type": "string"});
-    t["properties"]["vantages"] = json!({"type": "array", "items": {
-        "type": "object",
-        "required": ["vantage", "status"],
-        "properties": {
-            "vantage": {"type": "string"},
-            "status": {"enum": ["up", "degraded", "down", "unknown", "unmeasured", "stale"]},
-            "failing_since": nullable(time()),
-            "last_result_at": nullable(time()),
-        },
-    }});
-    t
-}
-
-pub fn results() -> Value {
-    json!({"type": "array", "items": {
-        "type": "object",
-        "required": ["id", "target", "vantage", "at", "ok", "status", "phases", "unmeasured"],
-        "properties": {
-            "id": {"type": "integer"},
-            "target": {"type": "string"},
-            "vantage": {"type": "string"},
-            "at": time(),
-            "ok": {"type": "boolean"},
-            "status": {"enum": ["up", "degraded", "down"]},
-            "latency_ms": nullable(json!({"type": "number"})),
-            "phases": {"type": "object"},
-            "error_class": nullable(json!({"type": "string"})),
-            "unmeasured": {"type": "boolean"},
-            "origin": nullable(json!({"type": "string"})),
-            "clock_offset_ms": nullable(json!({"type": "integer"})),
-        },
-    }})
-}
-
-pub fn incident() -> Value {
-    json!({
-        "type": "object",
-        "required": ["id", "target", "started_at", "resolved_at", "status", "severity", "cause", "evidence"],
-        "properties": {
-            "id": {"type": "integer"},
-            "target": {"type": "string"},
-            "started_at": time(),
-            "resolved_at": nullable(time()),
-            "status": {"enum": ["open", "resolved"]},
-            "severity": {"enum": ["degraded", "down"]},
-            "cause": {"type": "string"},
-            "evidence": {"type": "array", "items": {"type": "integer"}},
-        },
-    })
-}
-
-pub fn incidents() -> Value {
-    json!({"type": "array", "items": incident()})
-}
-
-pub fn vantages() -> Value {
-    json!({"type": "array", "items": {
-        "type": "object",
-        "required": ["name", "kind", "health", "backlog", "dropped", "targets"],
-        "properties": {
-            "name": {"type": "string"},
-            "kind": {"enum": ["local", "agent"]},
-            "health": {"enum": ["ok", "impaired", "stale", "never"]},
-            "backlog": {"type": "integer"},
-            "dropped": {"type": "integer"},
-            "targets": {"type": "integer"},
-        },
-    }})
-}
+// Request bodies (answers are derived from their types, with `of`).
 
 pub fn ack_body() -> Value {
     json!({
@@ -408,18 +289,6 @@ pub fn status_update_body() -> Value {
             "message": {"type": "string"},
         },
     })
-}
-
-pub fn reloaded() -> Value {
-    json!({
-        "type": "object",
-        "required": ["reloaded", "summary"],
-        "properties": {"reloaded": {"const": true}, "summary": {"type": "string"}},
-    })
-}
-
-pub fn statuspage_document() -> Value {
-    json!({"type": "object", "required": ["page"], "properties": {"page": {"type": "object"}}})
 }
 
 /// The reference page (docs/api-reference.md) rendered from the document: every

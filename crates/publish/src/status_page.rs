@@ -10,8 +10,9 @@ use probity_engine::live::Shared;
 use probity_engine::store::{Availability, StatusIncident, Store, StoreResult};
 use probity_ground::config::Config;
 use probity_ground::html::escape;
-use probity_ground::time::rfc3339;
-use serde_json::{Value, json};
+use probity_ground::time::{Stamp, rfc3339};
+use schemars::JsonSchema;
+use serde::Serialize;
 use std::collections::HashMap;
 
 pub const STATUSES: &[&str] = &["investigating", "identified", "monitoring", "resolved"];
@@ -121,41 +122,178 @@ pub fn component_states(
         .collect()
 }
 
+/// The page a Statuspage document belongs to.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpPage {
+    pub id: &'static str,
+    pub name: String,
+    pub url: String,
+    pub time_zone: &'static str,
+    pub updated_at: Stamp,
+}
+
+/// A component in Statuspage's shape.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpComponent {
+    pub id: String,
+    pub name: String,
+    /// `operational`, `degraded_performance`, `partial_outage`, `major_outage` or
+    /// `under_maintenance`.
+    pub status: String,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+    pub position: usize,
+    pub description: Option<String>,
+    pub showcase: bool,
+    pub group_id: Option<String>,
+    pub page_id: &'static str,
+    pub group: bool,
+    pub only_show_if_degraded: bool,
+}
+
+/// An incident in Statuspage's shape.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpIncident {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub impact: String,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+    pub started_at: Stamp,
+    pub monitoring_at: Option<Stamp>,
+    pub resolved_at: Option<Stamp>,
+    pub shortlink: String,
+    pub page_id: &'static str,
+    /// Newest first.
+    pub incident_updates: Vec<SpUpdate>,
+    pub components: Vec<SpIncidentComponent>,
+}
+
+/// An update of an incident, in Statuspage's shape.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpUpdate {
+    pub id: String,
+    pub status: String,
+    pub body: String,
+    pub incident_id: String,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+    pub display_at: Stamp,
+    pub affected_components: Vec<SpAffected>,
+}
+
+/// A component an update names.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpAffected {
+    pub code: String,
+    pub name: String,
+}
+
+/// A component of an incident, with its state now.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpIncidentComponent {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+}
+
+/// Scheduled maintenance in Statuspage's shape.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpMaintenance {
+    pub id: String,
+    pub name: String,
+    /// `scheduled` or `in_progress`.
+    pub status: &'static str,
+    pub impact: &'static str,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+    pub scheduled_for: Stamp,
+    pub scheduled_until: Stamp,
+    pub incident_updates: Vec<SpUpdate>,
+    pub components: Vec<SpComponentRef>,
+}
+
+/// A component named by id and name.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpComponentRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// The overall indicator.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpStatus {
+    /// `none`, `minor`, `major` or `critical`.
+    pub indicator: &'static str,
+    pub description: &'static str,
+}
+
+/// A Statuspage API v2 document: the page, and what the path asks for.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SpDocument {
+    pub page: SpPage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<SpComponent>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incidents: Option<Vec<SpIncident>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_maintenances: Option<Vec<SpMaintenance>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<SpStatus>,
+}
+
 /// An incident in Statuspage's shape, its components with their states.
 pub fn incident_json(
     components: &[(probity_ground::config::Component, String)],
     i: &StatusIncident,
     public_url: &str,
-) -> Value {
-    let comps: Vec<Value> = components
+) -> SpIncident {
+    let comps = components
         .iter()
         .filter(|(c, _)| i.components.contains(&c.name))
-        .map(|(c, s)| json!({"id": component_id(&c.name), "name": c.name, "status": s}))
+        .map(|(c, s)| SpIncidentComponent {
+            id: component_id(&c.name),
+            name: c.name.clone(),
+            status: s.clone(),
+        })
         .collect();
-    json!({
-        "id": i.id,
-        "name": i.name,
-        "status": i.status,
-        "impact": i.impact,
-        "created_at": rfc3339(i.created_at_ms),
-        "updated_at": rfc3339(i.updated_at_ms),
-        "started_at": rfc3339(i.created_at_ms),
-        "monitoring_at": null,
-        "resolved_at": i.resolved_at_ms.map(rfc3339),
-        "shortlink": format!("{}/status#{}", public_url.trim_end_matches('/'), i.id),
-        "page_id": "probity",
-        "incident_updates": i.updates.iter().rev().map(|u| json!({
-            "id": u.id,
-            "status": u.status,
-            "body": u.message,
-            "incident_id": i.id,
-            "created_at": rfc3339(u.at_ms),
-            "updated_at": rfc3339(u.at_ms),
-            "display_at": rfc3339(u.at_ms),
-            "affected_components": i.components.iter().map(|c| json!({"code": component_id(c), "name": c})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "components": comps,
-    })
+    SpIncident {
+        id: i.id.clone(),
+        name: i.name.clone(),
+        status: i.status.clone(),
+        impact: i.impact.clone(),
+        created_at: Stamp::ms(i.created_at_ms),
+        updated_at: Stamp::ms(i.updated_at_ms),
+        started_at: Stamp::ms(i.created_at_ms),
+        monitoring_at: None,
+        resolved_at: Stamp::opt(i.resolved_at_ms),
+        shortlink: format!("{}/status#{}", public_url.trim_end_matches('/'), i.id),
+        page_id: "probity",
+        incident_updates: i
+            .updates
+            .iter()
+            .rev()
+            .map(|u| SpUpdate {
+                id: u.id.clone(),
+                status: u.status.clone(),
+                body: u.message.clone(),
+                incident_id: i.id.clone(),
+                created_at: Stamp::ms(u.at_ms),
+                updated_at: Stamp::ms(u.at_ms),
+                display_at: Stamp::ms(u.at_ms),
+                affected_components: i
+                    .components
+                    .iter()
+                    .map(|c| SpAffected {
+                        code: component_id(c),
+                        name: c.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        components: comps,
+    }
 }
 
 /// Everything the page shows, gathered once.
@@ -232,65 +370,71 @@ pub fn page(store: &dyn Store, config: &Config, shared: &Shared, now_ms: i64) ->
 }
 
 impl Page {
-    fn page_json(&self, public_url: &str) -> Value {
-        json!({
-            "id": "probity",
-            "name": self.title,
-            "url": public_url,
-            "time_zone": "Etc/UTC",
-            "updated_at": rfc3339(self.now_ms),
-        })
+    fn page_json(&self, public_url: &str) -> SpPage {
+        SpPage {
+            id: "probity",
+            name: self.title.clone(),
+            url: public_url.to_string(),
+            time_zone: "Etc/UTC",
+            updated_at: Stamp::ms(self.now_ms),
+        }
     }
 
-    pub fn components_json(&self) -> Vec<Value> {
+    pub fn components_json(&self) -> Vec<SpComponent> {
         self.components
             .iter()
             .enumerate()
-            .map(|(i, (c, s))| {
-                json!({
-                    "id": component_id(&c.name),
-                    "name": c.name,
-                    "status": s,
-                    "created_at": rfc3339(self.now_ms),
-                    "updated_at": rfc3339(self.now_ms),
-                    "position": i + 1,
-                    "description": if c.description.is_empty() { Value::Null } else { json!(c.description) },
-                    "showcase": true,
-                    "group_id": null,
-                    "page_id": "probity",
-                    "group": false,
-                    "only_show_if_degraded": false,
-                })
+            .map(|(i, (c, s))| SpComponent {
+                id: component_id(&c.name),
+                name: c.name.clone(),
+                status: s.clone(),
+                created_at: Stamp::ms(self.now_ms),
+                updated_at: Stamp::ms(self.now_ms),
+                position: i + 1,
+                description: (!c.description.is_empty()).then(|| c.description.clone()),
+                showcase: true,
+                group_id: None,
+                page_id: "probity",
+                group: false,
+                only_show_if_degraded: false,
             })
             .collect()
     }
 
-    pub fn incident_json(&self, i: &StatusIncident, public_url: &str) -> Value {
+    pub fn incident_json(&self, i: &StatusIncident, public_url: &str) -> SpIncident {
         incident_json(&self.components, i, public_url)
     }
 
-    fn maintenance_json(&self) -> Vec<Value> {
+    fn maintenance_json(&self) -> Vec<SpMaintenance> {
         self.maintenance
             .iter()
-            .map(|(name, a, b, comps)| {
-                json!({
-                    "id": format!("{}-{}", component_id(name), a / 1000),
-                    "name": name,
-                    "status": if *a <= self.now_ms { "in_progress" } else { "scheduled" },
-                    "impact": "maintenance",
-                    "created_at": rfc3339(*a),
-                    "updated_at": rfc3339(*a),
-                    "scheduled_for": rfc3339(*a),
-                    "scheduled_until": rfc3339(*b),
-                    "incident_updates": [],
-                    "components": comps.iter().map(|c| json!({"id": component_id(c), "name": c})).collect::<Vec<_>>(),
-                })
+            .map(|(name, a, b, comps)| SpMaintenance {
+                id: format!("{}-{}", component_id(name), a / 1000),
+                name: name.clone(),
+                status: if *a <= self.now_ms {
+                    "in_progress"
+                } else {
+                    "scheduled"
+                },
+                impact: "maintenance",
+                created_at: Stamp::ms(*a),
+                updated_at: Stamp::ms(*a),
+                scheduled_for: Stamp::ms(*a),
+                scheduled_until: Stamp::ms(*b),
+                incident_updates: Vec::new(),
+                components: comps
+                    .iter()
+                    .map(|c| SpComponentRef {
+                        id: component_id(c),
+                        name: c.clone(),
+                    })
+                    .collect(),
             })
             .collect()
     }
 
     /// The overall indicator: the worst component or open incident.
-    pub fn status_json(&self) -> Value {
+    pub fn status_json(&self) -> SpStatus {
         let worst = self
             .components
             .iter()
@@ -316,36 +460,45 @@ impl Page {
             1 => ("minor", "Minor Service Outage"),
             _ => ("none", "All Systems Operational"),
         };
-        json!({"indicator": indicator, "description": description})
+        SpStatus {
+            indicator,
+            description,
+        }
     }
 
     /// The Statuspage v2 documents, by path.
-    pub fn v2(&self, path: &str, public_url: &str) -> Option<Value> {
-        let page = self.page_json(public_url);
-        let incidents = |open_only: bool| -> Vec<Value> {
+    pub fn v2(&self, path: &str, public_url: &str) -> Option<SpDocument> {
+        let incidents = |open_only: bool| -> Vec<SpIncident> {
             self.incidents
                 .iter()
                 .filter(|i| !open_only || i.resolved_at_ms.is_none())
                 .map(|i| self.incident_json(i, public_url))
                 .collect()
         };
-        Some(match path {
-            "summary.json" => json!({
-                "page": page,
-                "components": self.components_json(),
-                "incidents": incidents(true),
-                "scheduled_maintenances": self.maintenance_json(),
-                "status": self.status_json(),
-            }),
-            "status.json" => json!({"page": page, "status": self.status_json()}),
-            "components.json" => json!({"page": page, "components": self.components_json()}),
-            "incidents.json" => json!({"page": page, "incidents": incidents(false)}),
-            "incidents/unresolved.json" => json!({"page": page, "incidents": incidents(true)}),
+        let mut doc = SpDocument {
+            page: self.page_json(public_url),
+            components: None,
+            incidents: None,
+            scheduled_maintenances: None,
+            status: None,
+        };
+        match path {
+            "summary.json" => {
+                doc.components = Some(self.components_json());
+                doc.incidents = Some(incidents(true));
+                doc.scheduled_maintenances = Some(self.maintenance_json());
+                doc.status = Some(self.status_json());
+            }
+            "status.json" => doc.status = Some(self.status_json()),
+            "components.json" => doc.components = Some(self.components_json()),
+            "incidents.json" => doc.incidents = Some(incidents(false)),
+            "incidents/unresolved.json" => doc.incidents = Some(incidents(true)),
             "scheduled-maintenances.json" => {
-                json!({"page": page, "scheduled_maintenances": self.maintenance_json()})
+                doc.scheduled_maintenances = Some(self.maintenance_json())
             }
             _ => return None,
-        })
+        }
+        Some(doc)
     }
 
     /// The page as an Atom feed: one entry per incident, its updates as the content.
@@ -395,8 +548,8 @@ impl Page {
         let mut body = format!(
             "<header><h1>{}</h1><p class=\"overall {}\" role=status>{}</p></header>",
             escape(&self.title),
-            status["indicator"].as_str().unwrap_or("none"),
-            escape(status["description"].as_str().unwrap_or(""))
+            status.indicator,
+            escape(status.description)
         );
         let open: Vec<&StatusIncident> = self
             .incidents

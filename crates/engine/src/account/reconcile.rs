@@ -7,7 +7,9 @@ use probity_core::reconcile::{
     self, Declared, Measured, Names, Observed, Params, Reconciliation, Scorecard, Watched,
 };
 use probity_ground::config::{ReconcileConfig, Target};
-use serde_json::{Value, json};
+use probity_ground::time::Stamp;
+use schemars::JsonSchema;
+use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// Everything reconciliation reads, gathered once.
@@ -172,94 +174,155 @@ impl Inputs {
     }
 }
 
-fn round(v: Option<f64>, digits: i32) -> Value {
+fn round(v: Option<f64>, digits: i32) -> Option<f64> {
     let f = 10f64.powi(digits);
-    v.map_or(Value::Null, |x| json!((x * f).round() / f))
+    v.map(|x| (x * f).round() / f)
 }
 
-/// The JSON of one scorecard; `window` as the user wrote it.
-pub fn scorecard_json(c: &Scorecard, window: &str) -> Value {
-    let spread =
-        |s: &reconcile::Spread| json!({"count": s.count, "p50": s.p50, "p90": s.p90, "max": s.max});
-    json!({
-        "provider": c.provider,
-        "service": c.service,
-        "window": window,
-        "window_start": probity_ground::time::rfc3339(c.window_start_ms),
-        "window_end": probity_ground::time::rfc3339(c.window_end_ms),
-        "targets": c.targets,
-        "measured_availability": round(c.measured_availability, 6),
-        "declared_availability": round(c.declared_availability, 6),
-        "observed_incidents": c.observed_incidents,
-        "acknowledged_incidents": c.acknowledged_incidents,
-        "unacknowledged_incidents": c.unacknowledged_incidents,
-        "pending_incidents": c.pending_incidents,
-        "observed_downtime_s": c.observed_downtime_s,
-        "unacknowledged_downtime_s": c.unacknowledged_downtime_s,
-        "acknowledgment_rate": round(c.acknowledgment_rate, 4),
-        "disclosure_lag_s": spread(&c.disclosure_lag_s),
-        "detection_lead_s": spread(&c.detection_lead_s),
-        "declared_incidents": c.declared_incidents,
-        "declared_not_observed": c.declared_not_observed,
-        "changed_after_publication": c.changed_after_publication,
-        "grade": c.grade,
-        "score": c.score,
-        "grade_parts": c.grade_parts,
-    })
+/// One scorecard as the API, the CLI's `--json` and the dashboard show it.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ScorecardView {
+    pub provider: String,
+    pub service: Option<String>,
+    /// The window as the user wrote it.
+    pub window: String,
+    pub window_start: Stamp,
+    pub window_end: Stamp,
+    pub targets: usize,
+    pub measured_availability: Option<f64>,
+    pub declared_availability: Option<f64>,
+    pub observed_incidents: usize,
+    pub acknowledged_incidents: usize,
+    pub unacknowledged_incidents: usize,
+    pub pending_incidents: usize,
+    pub observed_downtime_s: f64,
+    pub unacknowledged_downtime_s: f64,
+    pub acknowledgment_rate: Option<f64>,
+    pub disclosure_lag_s: reconcile::Spread,
+    pub detection_lead_s: reconcile::Spread,
+    pub declared_incidents: usize,
+    pub declared_not_observed: usize,
+    pub changed_after_publication: usize,
+    pub grade: String,
+    pub score: Option<f64>,
+    pub grade_parts: Option<reconcile::GradeParts>,
+    /// A provider's card: one card per service it has (absent on a service's own card).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<ScorecardView>>,
+}
+
+/// The view of one scorecard; `window` as the user wrote it.
+pub fn scorecard_json(c: &Scorecard, window: &str) -> ScorecardView {
+    ScorecardView {
+        provider: c.provider.clone(),
+        service: c.service.clone(),
+        window: window.to_string(),
+        window_start: Stamp::ms(c.window_start_ms),
+        window_end: Stamp::ms(c.window_end_ms),
+        targets: c.targets,
+        measured_availability: round(c.measured_availability, 6),
+        declared_availability: round(c.declared_availability, 6),
+        observed_incidents: c.observed_incidents,
+        acknowledged_incidents: c.acknowledged_incidents,
+        unacknowledged_incidents: c.unacknowledged_incidents,
+        pending_incidents: c.pending_incidents,
+        observed_downtime_s: c.observed_downtime_s,
+        unacknowledged_downtime_s: c.unacknowledged_downtime_s,
+        acknowledgment_rate: round(c.acknowledgment_rate, 4),
+        disclosure_lag_s: c.disclosure_lag_s.clone(),
+        detection_lead_s: c.detection_lead_s.clone(),
+        declared_incidents: c.declared_incidents,
+        declared_not_observed: c.declared_not_observed,
+        changed_after_publication: c.changed_after_publication,
+        grade: c.grade.clone(),
+        score: c.score,
+        grade_parts: c.grade_parts.clone(),
+        services: None,
+    }
 }
 
 /// A provider's scorecard with its services' nested.
-pub fn provider_json(card: &Scorecard, services: &[Scorecard], window: &str) -> Value {
-    let mut v = scorecard_json(card, window);
-    v["services"] = services
-        .iter()
-        .map(|s| scorecard_json(s, window))
-        .collect::<Vec<_>>()
-        .into();
-    v
+pub fn provider_json(card: &Scorecard, services: &[Scorecard], window: &str) -> ScorecardView {
+    ScorecardView {
+        services: Some(services.iter().map(|s| scorecard_json(s, window)).collect()),
+        ..scorecard_json(card, window)
+    }
+}
+
+/// What reconciliation says of one observed incident.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct IncidentReconciliation {
+    /// `acknowledged`, `unacknowledged`, `pending`, … or `not_reconciled` when the
+    /// incident is outside what reconciliation read.
+    pub acknowledgment: String,
+    pub declarations: Vec<DeclarationView>,
+}
+
+/// A declaration that covers an observed incident, with the lags.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct DeclarationView {
+    pub provider: String,
+    pub feed: Option<String>,
+    pub external_id: String,
+    pub title: String,
+    pub impact: probity_core::provider::Impact,
+    pub status: String,
+    pub url: Option<String>,
+    pub started_at: Option<Stamp>,
+    pub first_disclosed_at: Stamp,
+    pub resolved_at: Option<Stamp>,
+    pub changed_after_publication: bool,
+    pub detection_lead_s: Option<f64>,
+    pub disclosure_lag_s: f64,
+    pub observed_duration_s: f64,
+    pub declared_duration_s: Option<f64>,
+    pub observed_severity: String,
+    pub updates: Vec<crate::feeds::DeclaredUpdate>,
 }
 
 /// What reconciliation says about one observed incident: its verdict and every matching
 /// declaration with the lags.
-pub fn incident_json(inputs: &Inputs, rec: &Reconciliation, id: i64) -> Value {
+pub fn incident_json(inputs: &Inputs, rec: &Reconciliation, id: i64) -> IncidentReconciliation {
     let Some((_, outcome)) = inputs
         .observed
         .iter()
         .zip(&rec.outcomes)
         .find(|(o, _)| o.id == id)
     else {
-        return json!({"acknowledgment": "not_reconciled", "declarations": []});
+        return IncidentReconciliation {
+            acknowledgment: "not_reconciled".into(),
+            declarations: Vec::new(),
+        };
     };
-    let declarations: Vec<Value> = outcome
+    let declarations = outcome
         .matches
         .iter()
         .map(|&i| {
             let m = &rec.matches[i];
             let d = &inputs.declared[m.declared];
-            json!({
-                "provider": d.incident.provider,
-                "feed": d.key.split_once('/').map(|(f, _)| f),
-                "external_id": d.incident.external_id,
-                "title": d.incident.title,
-                "impact": d.incident.impact.as_str(),
-                "status": d.incident.status,
-                "url": d.incident.url,
-                "started_at": d.incident.started_at_ms.map(probity_ground::time::rfc3339),
-                "first_disclosed_at": probity_ground::time::rfc3339(d.disclosed_ms()),
-                "resolved_at": d.incident.resolved_at_ms.map(probity_ground::time::rfc3339),
-                "changed_after_publication": d.changed_after_publication,
-                "detection_lead_s": m.detection_lead_ms.map(|v| v as f64 / 1000.0),
-                "disclosure_lag_s": m.disclosure_lag_ms as f64 / 1000.0,
-                "observed_duration_s": m.observed_duration_ms as f64 / 1000.0,
-                "declared_duration_s": m.declared_duration_ms.map(|v| v as f64 / 1000.0),
-                "observed_severity": m.observed_severity.as_str(),
-                "updates": d.incident.updates.iter().map(|u| json!({
-                    "at": probity_ground::time::rfc3339(u.at_ms),
-                    "status": u.status,
-                    "text": u.text,
-                })).collect::<Vec<_>>(),
-            })
+            DeclarationView {
+                provider: d.incident.provider.clone(),
+                feed: d.key.split_once('/').map(|(f, _)| f.to_string()),
+                external_id: d.incident.external_id.clone(),
+                title: d.incident.title.clone(),
+                impact: d.incident.impact,
+                status: d.incident.status.clone(),
+                url: d.incident.url.clone(),
+                started_at: Stamp::opt(d.incident.started_at_ms),
+                first_disclosed_at: Stamp::ms(d.disclosed_ms()),
+                resolved_at: Stamp::opt(d.incident.resolved_at_ms),
+                changed_after_publication: d.changed_after_publication,
+                detection_lead_s: m.detection_lead_ms.map(|v| v as f64 / 1000.0),
+                disclosure_lag_s: m.disclosure_lag_ms as f64 / 1000.0,
+                observed_duration_s: m.observed_duration_ms as f64 / 1000.0,
+                declared_duration_s: m.declared_duration_ms.map(|v| v as f64 / 1000.0),
+                observed_severity: m.observed_severity.as_str().to_string(),
+                updates: crate::feeds::incident_json(&d.incident).updates,
+            }
         })
         .collect();
-    json!({"acknowledgment": outcome.verdict.as_str(), "declarations": declarations})
+    IncidentReconciliation {
+        acknowledgment: outcome.verdict.as_str().to_string(),
+        declarations,
+    }
 }

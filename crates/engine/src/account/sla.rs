@@ -7,8 +7,10 @@ use probity_core::provider::Impact;
 use probity_core::sla::{Account, Minute, account, month_bounds};
 use probity_ground::config::{Config, SlaConfig, Target};
 use probity_ground::html::escape;
+use probity_ground::time::Stamp;
 use probity_ground::time::rfc3339;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 pub use probity_ground::config::sla_catalog::catalog;
 
@@ -148,9 +150,89 @@ fn month_name(m: (i32, u32)) -> String {
     format!("{:04}-{:02}", m.0, m.1)
 }
 
-fn round(v: Option<f64>, digits: i32) -> Value {
+/// `v` to `digits` decimals; never `-0.0`.
+fn round(v: Option<f64>, digits: i32) -> Option<f64> {
     let f = 10f64.powi(digits);
-    v.map_or(Value::Null, |x| json!((x * f).round() / f))
+    v.map(|x| (x * f).round() / f + 0.0)
+}
+
+/// One month's SLA report as the API and `probity sla report --format json` give it.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SlaView {
+    pub sla: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub terms: TermsView,
+    pub targets: Vec<String>,
+    pub minutes: u32,
+    pub measured_minutes: u32,
+    pub unmeasured_minutes: u32,
+    pub future_minutes: u32,
+    pub excluded_minutes: u32,
+    pub downtime_minutes: f64,
+    pub uptime_percent: Option<f64>,
+    pub uptime_percent_if_unmeasured_down: Option<f64>,
+    pub credit_percent: Option<f64>,
+    pub credit_percent_if_unmeasured_down: Option<f64>,
+    pub credit_amount: Option<f64>,
+    pub currency: String,
+    pub claim_deadline: Option<String>,
+    pub downtime_intervals: Vec<IntervalView>,
+    pub maintenance: Vec<MaintenanceView>,
+    pub days: Vec<DayView>,
+    pub evidence_checkpoint_size: Option<u64>,
+    pub claim_text: Option<String>,
+}
+
+/// The terms a report applies, as the catalog (or `[[sla]]`) states them.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct TermsView {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub url: String,
+    pub read_on: String,
+    /// False: a number is from a secondary source and awaits checking against the terms.
+    pub verified: bool,
+    pub commitment: f64,
+    pub tiers: Vec<probity_core::sla::Tier>,
+    pub basis: probity_core::sla::Basis,
+    pub interval_minutes: u32,
+    pub combine: probity_core::sla::Combine,
+    pub downtime: String,
+    pub exclusions: String,
+}
+
+/// A run of downtime.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct IntervalView {
+    pub start: Stamp,
+    pub end: Stamp,
+    pub downtime_minutes: f64,
+    pub error_rate: Option<f64>,
+    pub results: u64,
+    pub failures: u64,
+    /// The observed incidents that overlap it.
+    pub incidents: Vec<i64>,
+}
+
+/// Time left out of the formula.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct MaintenanceView {
+    pub start: Stamp,
+    pub end: Stamp,
+    /// `config`, a provider incident's id, or `maintenance:NAME`.
+    pub source: String,
+}
+
+/// One day of the month.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct DayView {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub uptime_percent: Option<f64>,
+    pub downtime_minutes: f64,
+    pub unmeasured_minutes: u32,
 }
 
 impl Report {
@@ -220,54 +302,89 @@ impl Report {
         Some(s)
     }
 
-    pub fn json(&self) -> Value {
+    pub fn json(&self) -> SlaView {
         let a = &self.account;
         let t = &self.sla.terms;
-        json!({
-            "sla": self.sla.name,
-            "month": month_name(self.month),
-            "terms": {
-                "id": t.id, "name": t.name, "provider": t.provider, "url": t.url,
-                "read_on": t.read_on, "verified": t.verified, "commitment": t.commitment,
-                "tiers": t.tiers, "basis": t.basis, "interval_minutes": t.interval_minutes,
-                "combine": t.combine, "downtime": t.downtime, "exclusions": t.exclusions,
+        let span = |a: i64, b: i64, source: String| MaintenanceView {
+            start: Stamp::ms(a),
+            end: Stamp::ms(b),
+            source,
+        };
+        SlaView {
+            sla: self.sla.name.clone(),
+            month: month_name(self.month),
+            terms: TermsView {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                provider: t.provider.clone(),
+                url: t.url.clone(),
+                read_on: t.read_on.clone(),
+                verified: t.verified,
+                commitment: t.commitment,
+                tiers: t.tiers.clone(),
+                basis: t.basis,
+                interval_minutes: t.interval_minutes,
+                combine: t.combine,
+                downtime: t.downtime.clone(),
+                exclusions: t.exclusions.clone(),
             },
-            "targets": self.sla.targets,
-            "minutes": a.minutes,
-            "measured_minutes": a.measured_minutes,
-            "unmeasured_minutes": a.unmeasured_minutes,
-            "future_minutes": self.future_minutes,
-            "excluded_minutes": a.excluded_minutes,
-            "downtime_minutes": round(Some(a.downtime_minutes), 3),
-            "uptime_percent": round(a.uptime_percent, 5),
-            "uptime_percent_if_unmeasured_down": round(a.uptime_percent_if_unmeasured_down, 5),
-            "credit_percent": a.credit_percent,
-            "credit_percent_if_unmeasured_down": a.credit_percent_if_unmeasured_down,
-            "credit_amount": round(self.credit_amount(), 2),
-            "currency": self.sla.currency,
-            "claim_deadline": self.claim_deadline(),
-            "downtime_intervals": a.intervals.iter().zip(&self.incidents).map(|(iv, inc)| json!({
-                "start": rfc3339(iv.start_ms),
-                "end": rfc3339(iv.end_ms),
-                "downtime_minutes": round(Some(iv.downtime_minutes), 3),
-                "error_rate": round(iv.error_rate, 5),
-                "results": iv.results,
-                "failures": iv.failures,
-                "incidents": inc,
-            })).collect::<Vec<_>>(),
-            "maintenance": self.sla.maintenance.iter().map(|(a, b)| json!({"start": rfc3339(*a), "end": rfc3339(*b), "source": "config"}))
-                .chain(self.declared_maintenance.iter().map(|(id, a, b)| json!({"start": rfc3339(*a), "end": rfc3339(*b), "source": id})))
-                .chain(self.configured_maintenance.iter().map(|(n, a, b)| json!({"start": rfc3339(*a), "end": rfc3339(*b), "source": format!("maintenance:{n}")})))
-                .collect::<Vec<_>>(),
-            "days": a.days.iter().map(|d| json!({
-                "date": &rfc3339(d.start_ms)[..10],
-                "uptime_percent": round(d.uptime_percent, 5),
-                "downtime_minutes": round(Some(d.downtime_minutes), 3),
-                "unmeasured_minutes": d.unmeasured_minutes,
-            })).collect::<Vec<_>>(),
-            "evidence_checkpoint_size": self.checkpoint_size,
-            "claim_text": self.claim_text(),
-        })
+            targets: self.sla.targets.clone(),
+            minutes: a.minutes,
+            measured_minutes: a.measured_minutes,
+            unmeasured_minutes: a.unmeasured_minutes,
+            future_minutes: self.future_minutes,
+            excluded_minutes: a.excluded_minutes,
+            downtime_minutes: round(Some(a.downtime_minutes), 3).unwrap_or(0.0),
+            uptime_percent: round(a.uptime_percent, 5),
+            uptime_percent_if_unmeasured_down: round(a.uptime_percent_if_unmeasured_down, 5),
+            credit_percent: a.credit_percent,
+            credit_percent_if_unmeasured_down: a.credit_percent_if_unmeasured_down,
+            credit_amount: round(self.credit_amount(), 2),
+            currency: self.sla.currency.clone(),
+            claim_deadline: self.claim_deadline(),
+            downtime_intervals: a
+                .intervals
+                .iter()
+                .zip(&self.incidents)
+                .map(|(iv, inc)| IntervalView {
+                    start: Stamp::ms(iv.start_ms),
+                    end: Stamp::ms(iv.end_ms),
+                    downtime_minutes: round(Some(iv.downtime_minutes), 3).unwrap_or(0.0),
+                    error_rate: round(iv.error_rate, 5),
+                    results: iv.results,
+                    failures: iv.failures,
+                    incidents: inc.clone(),
+                })
+                .collect(),
+            maintenance: self
+                .sla
+                .maintenance
+                .iter()
+                .map(|(a, b)| span(*a, *b, "config".into()))
+                .chain(
+                    self.declared_maintenance
+                        .iter()
+                        .map(|(id, a, b)| span(*a, *b, id.clone())),
+                )
+                .chain(
+                    self.configured_maintenance
+                        .iter()
+                        .map(|(n, a, b)| span(*a, *b, format!("maintenance:{n}"))),
+                )
+                .collect(),
+            days: a
+                .days
+                .iter()
+                .map(|d| DayView {
+                    date: rfc3339(d.start_ms)[..10].to_string(),
+                    uptime_percent: round(d.uptime_percent, 5),
+                    downtime_minutes: round(Some(d.downtime_minutes), 3).unwrap_or(0.0),
+                    unmeasured_minutes: d.unmeasured_minutes,
+                })
+                .collect(),
+            evidence_checkpoint_size: self.checkpoint_size,
+            claim_text: self.claim_text(),
+        }
     }
 }
 

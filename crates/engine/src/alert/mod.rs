@@ -8,7 +8,7 @@
 use crate::store::{AlertAttempt, IncidentChange, NewAlert, Store, StoredAlert};
 use hmac::{KeyInit, Mac};
 use probity_ground::config::{AlertRule, AlertingConfig, Channel, ChannelKind, Config, Target};
-use probity_ground::time::rfc3339;
+use probity_ground::time::{Stamp, rfc3339};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -799,30 +799,64 @@ pub async fn run(
     }
 }
 
-/// The JSON of an alert and its attempts, for the API.
-pub fn json(a: &StoredAlert, attempts: &[AlertAttempt]) -> Value {
-    json!({
-        "id": a.id,
-        "idempotency_key": a.alert.key,
-        "rule": a.alert.rule,
-        "channel": a.alert.channel,
-        "event": a.alert.event,
-        "target": a.alert.target,
-        "incident_id": a.alert.incident_id,
-        "created_at": rfc3339(a.alert.created_at_ms),
-        "state": a.state,
-        "attempts": attempts.iter().map(|t| json!({
-            "at": rfc3339(t.at_ms),
-            "ok": t.ok,
-            "http_status": t.http_status,
-            "error": t.error,
-            "duration_ms": (t.duration_ms * 1000.0).round() / 1000.0,
-        })).collect::<Vec<_>>(),
-        "next_attempt_at": (a.state == "pending").then(|| rfc3339(a.next_attempt_ms)),
-        "delivered_at": a.delivered_at_ms.map(rfc3339),
-        "last_error": a.last_error,
-        "payload": serde_json::from_str::<Value>(&a.alert.payload).unwrap_or(Value::Null),
-    })
+/// An alert and its delivery attempts, as the API gives them.
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct AlertView {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub rule: String,
+    pub channel: String,
+    pub event: String,
+    pub target: Option<String>,
+    pub incident_id: Option<i64>,
+    pub created_at: Stamp,
+    /// `pending`, `delivered` or `expired`.
+    pub state: String,
+    pub attempts: Vec<AttemptView>,
+    pub next_attempt_at: Option<Stamp>,
+    pub delivered_at: Option<Stamp>,
+    pub last_error: Option<String>,
+    /// The event the channel renders its message from.
+    pub payload: Value,
+}
+
+/// One delivery attempt.
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct AttemptView {
+    pub at: Stamp,
+    pub ok: bool,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: f64,
+}
+
+/// The view of an alert and its attempts, for the API.
+pub fn json(a: &StoredAlert, attempts: &[AlertAttempt]) -> AlertView {
+    AlertView {
+        id: a.id,
+        idempotency_key: a.alert.key.clone(),
+        rule: a.alert.rule.clone(),
+        channel: a.alert.channel.clone(),
+        event: a.alert.event.clone(),
+        target: a.alert.target.clone(),
+        incident_id: a.alert.incident_id,
+        created_at: Stamp::ms(a.alert.created_at_ms),
+        state: a.state.clone(),
+        attempts: attempts
+            .iter()
+            .map(|t| AttemptView {
+                at: Stamp::ms(t.at_ms),
+                ok: t.ok,
+                http_status: t.http_status,
+                error: t.error.clone(),
+                duration_ms: (t.duration_ms * 1000.0).round() / 1000.0,
+            })
+            .collect(),
+        next_attempt_at: (a.state == "pending").then(|| Stamp::ms(a.next_attempt_ms)),
+        delivered_at: Stamp::opt(a.delivered_at_ms),
+        last_error: a.last_error.clone(),
+        payload: serde_json::from_str::<Value>(&a.alert.payload).unwrap_or(Value::Null),
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ mod aws_json;
 mod gcp;
 pub use probity_core::names;
 pub use probity_ground::config::feed_format::Format;
-use probity_ground::time::rfc3339;
+use probity_ground::time::Stamp;
 pub mod poll;
 mod rss;
 mod statuspage;
@@ -144,24 +144,64 @@ pub fn parse(
     }
 }
 
-/// The JSON shape of a provider incident (times RFC 3339 UTC).
-pub fn incident_json(i: &ProviderIncident) -> serde_json::Value {
-    serde_json::json!({
-        "provider": i.provider,
-        "source": i.source,
-        "external_id": i.external_id,
-        "title": i.title,
-        "services": i.services,
-        "regions": i.regions,
-        "impact": i.impact.as_str(),
-        "status": i.status,
-        "started_at": i.started_at_ms.map(rfc3339),
-        "published_at": i.published_at_ms.map(rfc3339),
-        "updated_at": i.updated_at_ms.map(rfc3339),
-        "resolved_at": i.resolved_at_ms.map(rfc3339),
-        "updates": i.updates.iter().map(|u| serde_json::json!({"at": rfc3339(u.at_ms), "status": u.status, "text": u.text})).collect::<Vec<_>>(),
-        "url": i.url,
-    })
+/// A provider incident as probity shows it (times RFC 3339 UTC): the API, the CLI's
+/// `--json`, the evidence bundle's readers.
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct DeclaredIncident {
+    pub provider: String,
+    pub source: String,
+    pub external_id: String,
+    pub title: String,
+    pub services: Vec<String>,
+    pub regions: Vec<String>,
+    pub impact: Impact,
+    pub status: String,
+    pub started_at: Option<Stamp>,
+    pub published_at: Option<Stamp>,
+    pub updated_at: Option<Stamp>,
+    pub resolved_at: Option<Stamp>,
+    pub updates: Vec<DeclaredUpdate>,
+    pub url: Option<String>,
+}
+
+/// One update the provider posted.
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct DeclaredUpdate {
+    pub at: Stamp,
+    pub status: String,
+    pub text: String,
+    /// When probity first saw this update (only where the store knows it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen_at: Option<Option<Stamp>>,
+}
+
+/// The shape of a provider incident probity shows.
+pub fn incident_json(i: &ProviderIncident) -> DeclaredIncident {
+    DeclaredIncident {
+        provider: i.provider.clone(),
+        source: i.source.clone(),
+        external_id: i.external_id.clone(),
+        title: i.title.clone(),
+        services: i.services.clone(),
+        regions: i.regions.clone(),
+        impact: i.impact,
+        status: i.status.clone(),
+        started_at: Stamp::opt(i.started_at_ms),
+        published_at: Stamp::opt(i.published_at_ms),
+        updated_at: Stamp::opt(i.updated_at_ms),
+        resolved_at: Stamp::opt(i.resolved_at_ms),
+        updates: i
+            .updates
+            .iter()
+            .map(|u| DeclaredUpdate {
+                at: Stamp::ms(u.at_ms),
+                status: u.status.clone(),
+                text: u.text.clone(),
+                first_seen_at: None,
+            })
+            .collect(),
+        url: i.url.clone(),
+    }
 }
 
 #[cfg(test)]

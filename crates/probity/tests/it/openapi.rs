@@ -29,6 +29,47 @@ fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
     }
 }
 
+/// Schemas typed "object" with no properties (nor a map's `additionalProperties`), or
+/// "array" with no items, anywhere under `v`.
+fn find_bare(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let ty = m.get("type").and_then(|t| t.as_str());
+            if ty == Some("object")
+                && !m.contains_key("properties")
+                && !m.contains_key("additionalProperties")
+            {
+                out.push(format!("{at}: {v}"));
+            }
+            if ty == Some("array") && !m.contains_key("items") {
+                out.push(format!("{at}: {v}"));
+            }
+            for (k, x) in m {
+                find_bare(x, &format!("{at}/{k}"), out);
+            }
+        }
+        serde_json::Value::Array(xs) => {
+            for x in xs {
+                find_bare(x, at, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn resolve<'a>(doc: &'a serde_json::Value, v: &'a serde_json::Value) -> &'a serde_json::Value {
+    match v["$ref"].as_str() {
+        Some(r) => {
+            let mut at = doc;
+            for part in r.strip_prefix("#/").unwrap().split('/') {
+                at = &at[part];
+            }
+            at
+        }
+        None => v,
+    }
+}
+
 #[test]
 fn the_document_is_complete_and_the_reference_page_matches_it() {
     let doc = probity_publish::api::openapi_document();
@@ -58,6 +99,37 @@ fn the_document_is_complete_and_the_reference_page_matches_it() {
         push["required"],
         serde_json::json!(["vantage", "sent_at_ms", "results"])
     );
+    // Every JSON answer's schema is derived from the handler's type: nothing anywhere in
+    // an answer (or in the shared definitions) is a bare "object" or "array".
+    let mut bare = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, o) in item.as_object().unwrap() {
+            for (code, r) in o["responses"].as_object().unwrap() {
+                if let Some(s) = r["content"].get("application/json") {
+                    let schema = &s["schema"];
+                    assert!(
+                        schema.get("$ref").is_some()
+                            || schema.get("properties").is_some()
+                            || schema.get("items").is_some(),
+                        "{method} {path} {code}: {schema}"
+                    );
+                    find_bare(schema, &format!("{method} {path} {code}"), &mut bare);
+                }
+            }
+        }
+    }
+    for (name, s) in doc["components"]["schemas"].as_object().unwrap() {
+        find_bare(s, name, &mut bare);
+    }
+    assert!(bare.is_empty(), "schemas without their shape: {bare:#?}");
+    // A derived answer names its fields, as the handler writes them.
+    let targets = &doc["paths"]["/api/v1/targets"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(targets["type"], "array");
+    let item = resolve(doc, &targets["items"]);
+    for field in ["name", "status", "uptime", "regional", "last_result"] {
+        assert!(item["properties"].get(field).is_some(), "{field}: {item}");
+    }
     // docs/api-reference.md is rendered from it.
     let page = probity_publish::openapi::markdown(doc);
     let path = root().join("docs/api-reference.md");

@@ -6,7 +6,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::Value;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +52,7 @@ pub(crate) async fn slo(State(s): State<AppState>) -> ApiResult {
     let (store, config) = (s.store.clone(), s.config.clone());
     let now = jiff::Timestamp::now().as_millisecond();
     let all = blocking(
-        move || -> Result<Vec<Value>, probity_engine::store::StoreError> {
+        move || -> Result<Vec<probity_engine::account::slo::SloView>, probity_engine::store::StoreError> {
             config
                 .slos
                 .iter()

@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use probity_ground::time::rfc3339;
-use serde::Deserialize;
-use serde_json::json;
+use probity_ground::time::Stamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,10 +91,12 @@ pub(crate) async fn heartbeat(
             "probity is stopping; ping again",
         ));
     }
-    Ok(
-        Json(json!({"target": name, "status": if ok { "up" } else { "down" }, "at": rfc3339(at)}))
-            .into_response(),
-    )
+    Ok(Json(Beat {
+        target: name,
+        status: if ok { "up" } else { "down" },
+        at: Stamp::ms(at),
+    })
+    .into_response())
 }
 
 /// `POST /api/v1/reload`: reads the configuration file again and, if it loads, runs it
@@ -120,11 +122,32 @@ pub(crate) async fn reload(State(s): State<AppState>, headers: axum::http::Heade
     };
     tx.send(ReloadRequest { reply }).await.map_err(|_| busy())?;
     match answer.await.map_err(|_| busy())? {
-        Ok(summary) => Ok(Json(json!({"reloaded": true, "summary": summary})).into_response()),
+        Ok(summary) => Ok(Json(Reloaded {
+            reloaded: true,
+            summary,
+        })
+        .into_response()),
         Err(problems) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_config",
             problems,
         )),
     }
+}
+
+/// A heartbeat as recorded.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Beat {
+    pub target: String,
+    /// `up` or `down`.
+    pub status: &'static str,
+    pub at: Stamp,
+}
+
+/// A reload that took.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Reloaded {
+    pub reloaded: bool,
+    /// What changed: targets added, changed, removed.
+    pub summary: String,
 }

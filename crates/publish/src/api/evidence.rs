@@ -6,8 +6,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use probity_engine::store::Store;
-use probity_ground::time::rfc3339;
-use serde_json::{Value, json};
+use probity_ground::time::Stamp;
+use schemars::JsonSchema;
+use serde::Serialize;
 use std::sync::Arc;
 
 pub(crate) fn proof_error(e: probity_engine::store::StoreError) -> ApiError {
@@ -51,9 +52,14 @@ pub(crate) async fn evidence_checkpoints(State(s): State<AppState>) -> ApiResult
     let all = blocking(move || store.checkpoints())
         .await?
         .map_err(ApiError::internal)?;
-    let out: Vec<Value> = all
+    let out: Vec<CheckpointView> = all
         .iter()
-        .map(|c| json!({"size": c.size, "root": hex::encode(c.root), "at": rfc3339(c.at_ms), "note": c.note}))
+        .map(|c| CheckpointView {
+            size: c.size,
+            root: hex::encode(c.root),
+            at: Stamp::ms(c.at_ms),
+            note: c.note.clone(),
+        })
         .collect();
     Ok(Json(out).into_response())
 }
@@ -69,12 +75,12 @@ pub(crate) async fn inclusion(State(s): State<AppState>, q: Params) -> ApiResult
     let (leaf, proof) = blocking(move || store.inclusion_proof(index, size))
         .await?
         .map_err(proof_error)?;
-    Ok(Json(json!({
-        "index": index,
-        "size": size,
-        "leaf_hash": hex::encode(leaf),
-        "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
-    }))
+    Ok(Json(InclusionView {
+        index,
+        size,
+        leaf_hash: hex::encode(leaf),
+        proof: proof.iter().map(hex::encode).collect(),
+    })
     .into_response())
 }
 
@@ -89,9 +95,11 @@ pub(crate) async fn consistency(State(s): State<AppState>, q: Params) -> ApiResu
     let proof = blocking(move || store.consistency_proof(old, new))
         .await?
         .map_err(proof_error)?;
-    Ok(Json(
-        json!({"old": old, "new": new, "proof": proof.iter().map(hex::encode).collect::<Vec<_>>()}),
-    )
+    Ok(Json(ConsistencyView {
+        old,
+        new,
+        proof: proof.iter().map(hex::encode).collect(),
+    })
     .into_response())
 }
 
@@ -121,15 +129,51 @@ pub(crate) async fn records(State(s): State<AppState>, q: Params) -> ApiResult {
     let rows = blocking(move || store.evidence_records(from, to))
         .await?
         .map_err(ApiError::internal)?;
-    let out: Vec<Value> = rows
+    let out: Vec<RecordView> = rows
         .iter()
-        .map(|r| {
-            json!({
-                "index": r.index,
-                "leaf_hash": hex::encode(&r.leaf_hash),
-                "record": base64::engine::general_purpose::STANDARD.encode(&r.record),
-            })
+        .map(|r| RecordView {
+            index: r.index,
+            leaf_hash: hex::encode(&r.leaf_hash),
+            record: base64::engine::general_purpose::STANDARD.encode(&r.record),
         })
         .collect();
     Ok(Json(out).into_response())
+}
+
+/// A signed checkpoint.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct CheckpointView {
+    /// The tree size it commits to.
+    pub size: u64,
+    /// The root hash, hex.
+    pub root: String,
+    pub at: Stamp,
+    /// The C2SP signed note.
+    pub note: String,
+}
+
+/// An RFC 6962 inclusion proof (hashes hex, leaf first).
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct InclusionView {
+    pub index: u64,
+    pub size: u64,
+    pub leaf_hash: String,
+    pub proof: Vec<String>,
+}
+
+/// An RFC 6962 consistency proof (hashes hex).
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ConsistencyView {
+    pub old: u64,
+    pub new: u64,
+    pub proof: Vec<String>,
+}
+
+/// One leaf of the evidence log: the exact bytes hashed.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct RecordView {
+    pub index: u64,
+    pub leaf_hash: String,
+    /// The record, base64.
+    pub record: String,
 }

@@ -6,31 +6,98 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use probity_engine::store::{IncidentFilter, IncidentRecord};
-use probity_ground::time::rfc3339;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use probity_ground::time::Stamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
 pub(crate) struct IncidentsQuery {
     status: Option<String>,
 }
 
-pub fn incident_json(i: &IncidentRecord) -> Value {
+/// An observed incident as the API lists it.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct IncidentView {
+    pub id: i64,
+    pub target: String,
+    pub started_at: Stamp,
+    pub resolved_at: Option<Stamp>,
+    /// `open` or `resolved`.
+    pub status: &'static str,
+    /// `degraded` or `down`.
+    pub severity: &'static str,
+    pub cause: String,
+    pub cause_class: &'static str,
+    /// Until it resolved, or until now while open.
+    pub duration_s: f64,
+    /// The results that opened it.
+    pub evidence: Vec<i64>,
+}
+
+pub fn incident_json(i: &IncidentRecord) -> IncidentView {
     let end = i
         .resolved_at_ms
         .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
-    json!({
-        "id": i.id,
-        "target": i.target,
-        "started_at": rfc3339(i.started_at_ms),
-        "resolved_at": i.resolved_at_ms.map(rfc3339),
-        "status": if i.resolved_at_ms.is_some() { "resolved" } else { "open" },
-        "severity": i.severity.as_str(),
-        "cause": i.cause.to_string(),
-        "cause_class": i.cause.class.as_str(),
-        "duration_s": (end - i.started_at_ms) as f64 / 1000.0,
-        "evidence": i.evidence,
-    })
+    IncidentView {
+        id: i.id,
+        target: i.target.clone(),
+        started_at: Stamp::ms(i.started_at_ms),
+        resolved_at: Stamp::opt(i.resolved_at_ms),
+        status: if i.resolved_at_ms.is_some() {
+            "resolved"
+        } else {
+            "open"
+        },
+        severity: i.severity.as_str(),
+        cause: i.cause.to_string(),
+        cause_class: i.cause.class.as_str(),
+        duration_s: (end - i.started_at_ms) as f64 / 1000.0,
+        evidence: i.evidence.clone(),
+    }
+}
+
+/// One incident in full.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct IncidentDetail {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    /// Each change (opened, resolved…) with its leaf in the evidence log and the first
+    /// checkpoint covering it.
+    pub evidence_log: Vec<EvidenceEntry>,
+    /// What each vantage saw when it opened and resolved.
+    pub vantages: Vec<SeenView>,
+    pub acknowledged: Option<AckView>,
+    /// `[[maintenance]]` windows it began in.
+    pub maintenance: Vec<String>,
+    /// What reconciliation says: `acknowledged`, `unacknowledged`, … or `not_reconciled`.
+    pub acknowledgment: String,
+    pub declarations: Vec<probity_engine::account::reconcile::DeclarationView>,
+}
+
+/// A change of an incident and where the evidence log holds it.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct EvidenceEntry {
+    pub change: String,
+    pub leaf_index: u64,
+    pub checkpoint_size: Option<u64>,
+}
+
+/// One vantage's state at a change.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SeenView {
+    pub change: String,
+    pub vantage: String,
+    pub status: &'static str,
+    pub failing_since: Option<Stamp>,
+    pub last_result_at: Option<Stamp>,
+}
+
+/// Who acknowledged it, when, with what note.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct AckView {
+    pub at: Stamp,
+    pub by: String,
+    pub note: String,
 }
 
 pub(crate) async fn incidents(
@@ -69,19 +136,21 @@ pub(crate) async fn incident(State(s): State<AppState>, Path(id): Path<String>) 
         let mut log = Vec::new();
         for (change, leaf) in store.incident_leaves(id)? {
             let covering = store.checkpoint_covering(leaf)?;
-            log.push(json!({"change": change, "leaf_index": leaf, "checkpoint_size": covering}));
+            log.push(EvidenceEntry {
+                change,
+                leaf_index: leaf,
+                checkpoint_size: covering,
+            });
         }
-        let seen: Vec<Value> = store
+        let seen: Vec<SeenView> = store
             .incident_vantages(id)?
             .into_iter()
-            .map(|(change, s)| {
-                json!({
-                    "change": change,
-                    "vantage": s.vantage,
-                    "status": s.status.as_str(),
-                    "failing_since": s.failing_since_ms.map(rfc3339),
-                    "last_result_at": s.last_at_ms.map(rfc3339),
-                })
+            .map(|(change, s)| SeenView {
+                change,
+                vantage: s.vantage,
+                status: s.status.as_str(),
+                failing_since: Stamp::opt(s.failing_since_ms),
+                last_result_at: Stamp::opt(s.last_at_ms),
             })
             .collect();
         Ok(Some((inc, log, seen)))
@@ -96,9 +165,6 @@ pub(crate) async fn incident(State(s): State<AppState>, Path(id): Path<String>) 
         )
     })?;
     let inc = &inc;
-    let mut v = incident_json(inc);
-    v["evidence_log"] = json!(evidence_log);
-    v["vantages"] = json!(seen);
     // Reconciliation over the incident's own span: the declarations that cover it.
     let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
     let now = jiff::Timestamp::now().as_millisecond();
@@ -108,7 +174,10 @@ pub(crate) async fn incident(State(s): State<AppState>, Path(id): Path<String>) 
     );
     let id = inc.id;
     let rec = blocking(
-        move || -> Result<Value, probity_engine::store::StoreError> {
+        move || -> Result<
+            probity_engine::account::reconcile::IncidentReconciliation,
+            probity_engine::store::StoreError,
+        > {
             let inputs = probity_engine::account::reconcile::gather(
                 store.as_ref(),
                 &targets,
@@ -128,19 +197,24 @@ pub(crate) async fn incident(State(s): State<AppState>, Path(id): Path<String>) 
     let ack = blocking(move || store.incident_ack(id))
         .await?
         .map_err(ApiError::internal)?;
-    v["acknowledged"] = ack.map_or(
-        Value::Null,
-        |(at, by, note)| json!({"at": rfc3339(at), "by": by, "note": note}),
-    );
-    v["maintenance"] = s
-        .config
-        .maintenance_at(&inc.target, inc.started_at_ms)
-        .iter()
-        .map(|m| m.name.clone())
-        .collect::<Vec<_>>()
-        .into();
-    v["acknowledgment"] = rec["acknowledgment"].clone();
-    v["declarations"] = rec["declarations"].clone();
+    let v = IncidentDetail {
+        incident: incident_json(inc),
+        evidence_log,
+        vantages: seen,
+        acknowledged: ack.map(|(at, by, note)| AckView {
+            at: Stamp::ms(at),
+            by,
+            note,
+        }),
+        maintenance: s
+            .config
+            .maintenance_at(&inc.target, inc.started_at_ms)
+            .iter()
+            .map(|m| m.name.clone())
+            .collect(),
+        acknowledgment: rec.acknowledgment,
+        declarations: rec.declarations,
+    };
     Ok(Json(v).into_response())
 }
 
@@ -194,5 +268,23 @@ pub(crate) async fn ack(
             format!("no incident {id}"),
         )
     })?;
-    Ok(Json(json!({"incident_id": id, "acknowledged_at": rfc3339(at), "by": by, "note": note, "already": !fresh})).into_response())
+    Ok(Json(AckAnswer {
+        incident_id: id,
+        acknowledged_at: Stamp::ms(at),
+        by,
+        note,
+        already: !fresh,
+    })
+    .into_response())
+}
+
+/// The answer to an acknowledgment: the one that stands.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct AckAnswer {
+    pub incident_id: i64,
+    pub acknowledged_at: Stamp,
+    pub by: String,
+    pub note: String,
+    /// True when an earlier acknowledgment stands and this one changed nothing.
+    pub already: bool,
 }

@@ -44,7 +44,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
         body: Body::None,
         auth: Auth::Public,
         ok: 200,
-        out: Out::Json(oa::any_object),
+        out: Out::Media("text/plain"),
         errors: &[],
         also: &[],
         route: None,
@@ -74,7 +74,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::targets),
+            out: Out::Json(oa::of::<Vec<TargetView>>),
             route: Some(|| get(targets)),
             errors: &[503],
             ..op(
@@ -86,7 +86,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::target_detail),
+            out: Out::Json(oa::of::<TargetDetail>),
             route: Some(|| get(target)),
             errors: &[404, 503],
             ..op(
@@ -98,7 +98,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::results),
+            out: Out::Json(oa::of::<Vec<ResultView>>),
             route: Some(|| get(results)),
             errors: &[400, 404, 503],
             query: &[
@@ -115,7 +115,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::any_array),
+            out: Out::Json(oa::of::<Vec<RollupView>>),
             route: Some(|| get(rollups)),
             errors: &[400, 404, 503],
             query: &[("since", "string", TIME), ("until", "string", TIME)],
@@ -140,7 +140,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::any_array),
+            out: Out::Json(oa::of::<Vec<CheckpointView>>),
             route: Some(|| get(evidence_checkpoints)),
             errors: &[503],
             ..op(
@@ -152,6 +152,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
+            out: Out::Json(oa::of::<InclusionView>),
             route: Some(|| get(inclusion)),
             errors: &[400, 404, 503],
             query: &[
@@ -171,6 +172,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
+            out: Out::Json(oa::of::<ConsistencyView>),
             route: Some(|| get(consistency)),
             errors: &[400, 404, 503],
             query: &[
@@ -190,7 +192,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::any_array),
+            out: Out::Json(oa::of::<Vec<RecordView>>),
             route: Some(|| get(records)),
             errors: &[400, 404, 503],
             query: &[
@@ -206,7 +208,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::incidents),
+            out: Out::Json(oa::of::<Vec<IncidentView>>),
             route: Some(|| get(incidents)),
             errors: &[400, 503],
             query: &[("status", "string", "open, resolved or all (default all)")],
@@ -219,7 +221,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::incident),
+            out: Out::Json(oa::of::<IncidentDetail>),
             route: Some(|| get(incident)),
             errors: &[400, 404, 503],
             ..op(
@@ -231,6 +233,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
+            out: Out::Json(oa::of::<AckAnswer>),
             route: Some(|| post(ack)),
             auth: Auth::Api,
             body: Body::Json(oa::ack_body),
@@ -244,7 +247,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::any_array),
+            out: Out::Json(oa::of::<Vec<ProviderIncidentView>>),
             route: Some(|| get(provider_incidents)),
             errors: &[400, 404, 503],
             query: &[
@@ -264,7 +267,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::any_array),
+            out: Out::Json(oa::of::<Vec<FeedView>>),
             route: Some(|| get(feeds)),
             errors: &[503],
             ..op(
@@ -276,7 +279,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::any_array),
+            out: Out::Json(oa::of::<Vec<probity_engine::account::reconcile::ScorecardView>>),
             route: Some(|| get(scorecard)),
             errors: &[400, 404, 503],
             query: &[
@@ -292,7 +295,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::any_array),
+            out: Out::Json(oa::of::<Vec<probity_engine::account::sla::SlaView>>),
             route: Some(|| get(sla)),
             errors: &[400, 404, 503],
             query: &[
@@ -308,7 +311,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::any_array),
+            out: Out::Json(oa::of::<Vec<probity_engine::account::slo::SloView>>),
             route: Some(|| get(slo)),
             errors: &[503],
             ..op(
@@ -320,7 +323,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::any_array),
+            out: Out::Json(oa::of::<Vec<probity_engine::alert::AlertView>>),
             route: Some(|| get(alerts)),
             errors: &[400, 503],
             query: &[("limit", "integer", "how many (default 100)")],
@@ -357,7 +360,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::statuspage_document),
+            out: Out::Json(oa::of::<crate::status_page::SpDocument>),
             errors: &[503],
             ..op(
                 "get",
@@ -368,7 +371,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::statuspage_document),
+            out: Out::Json(oa::of::<crate::status_page::SpDocument>),
             errors: &[503],
             ..op(
                 "get",
@@ -379,7 +382,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::statuspage_document),
+            out: Out::Json(oa::of::<crate::status_page::SpDocument>),
             errors: &[503],
             ..op(
                 "get",
@@ -390,7 +393,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::statuspage_document),
+            out: Out::Json(oa::of::<crate::status_page::SpDocument>),
             errors: &[503],
             ..op(
                 "get",
@@ -401,7 +404,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::statuspage_document),
+            out: Out::Json(oa::of::<crate::status_page::SpDocument>),
             errors: &[503],
             ..op(
                 "get",
@@ -412,7 +415,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::statuspage_document),
+            out: Out::Json(oa::of::<crate::status_page::SpDocument>),
             errors: &[503],
             ..op(
                 "get",
@@ -423,6 +426,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
+            out: Out::Json(oa::of::<crate::status_page::SpIncident>),
             ok: 201,
             route: Some(|| post(post_status_incident)),
             auth: Auth::Api,
@@ -437,6 +441,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
+            out: Out::Json(oa::of::<crate::status_page::SpIncident>),
             ok: 201,
             route: Some(|| post(post_status_update)),
             auth: Auth::Api,
@@ -451,6 +456,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
+            out: Out::Json(oa::of::<Beat>),
             route: Some(|| get(heartbeat)),
             errors: &[400, 404, 503],
             query: &[("status", "string", "ok (default) or fail")],
@@ -463,6 +469,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
+            out: Out::Json(oa::of::<Beat>),
             route: Some(|| post(heartbeat)),
             body: Body::Text,
             errors: &[400, 404, 503],
@@ -512,7 +519,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::vantages),
+            out: Out::Json(oa::of::<Vec<crate::agents::VantageView>>),
             route: Some(|| get(crate::agents::vantages)),
             errors: &[503],
             ..op(
@@ -524,7 +531,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             )
         },
         Op {
-            out: Out::Json(oa::reloaded),
+            out: Out::Json(oa::of::<Reloaded>),
             route: Some(|| post(reload)),
             auth: Auth::Api,
             errors: &[422, 503],

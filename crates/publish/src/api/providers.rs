@@ -5,9 +5,10 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use probity_ground::time::rfc3339;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use probity_engine::feeds::DeclaredIncident;
+use probity_ground::time::Stamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,39 +23,67 @@ pub(crate) struct ProviderIncidentsQuery {
 
 /// A provider incident as the API shows it: the normalized fields of its latest version,
 /// when probity first and last saw it, each update's first sighting, and every revision.
-pub fn provider_incident_json(p: &probity_engine::store::StoredProviderIncident) -> Value {
-    let mut v = probity_engine::feeds::incident_json(&p.incident);
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ProviderIncidentView {
+    #[serde(flatten)]
+    pub incident: DeclaredIncident,
+    pub feed: String,
+    pub first_seen_at: Stamp,
+    pub last_seen_at: Stamp,
+    /// When it left the feed (providers delete incidents).
+    pub removed_at: Option<Stamp>,
+    pub changed_after_publication: bool,
+    pub revisions: Vec<RevisionView>,
+}
+
+/// One sighting that differed from the one before.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct RevisionView {
+    pub revision: u32,
+    pub seen_at: Stamp,
+    /// `new`, `changed`, `removed` (gone from the feed) or `returned`.
+    pub kind: String,
+    /// Whether a value already published was altered or withdrawn.
+    pub edited: bool,
+    pub changes: Vec<probity_core::provider::FieldChange>,
+    /// The evidence log's leaf holding this sighting.
+    pub leaf_index: u64,
+    pub incident: DeclaredIncident,
+}
+
+pub fn provider_incident_json(
+    p: &probity_engine::store::StoredProviderIncident,
+) -> ProviderIncidentView {
+    let mut incident = probity_engine::feeds::incident_json(&p.incident);
     let seen: std::collections::HashMap<(i64, &str), i64> = p
         .update_first_seen
         .iter()
         .map(|(at, status, first)| ((*at, status.as_str()), *first))
         .collect();
-    if let Some(updates) = v["updates"].as_array_mut() {
-        for (u, orig) in updates.iter_mut().zip(&p.incident.updates) {
-            u["first_seen_at"] = json!(seen.get(&orig.key()).map(|m| rfc3339(*m)));
-        }
+    for (u, orig) in incident.updates.iter_mut().zip(&p.incident.updates) {
+        u.first_seen_at = Some(Stamp::opt(seen.get(&orig.key()).copied()));
     }
-    v["feed"] = json!(p.feed);
-    v["first_seen_at"] = json!(rfc3339(p.first_seen_at_ms));
-    v["last_seen_at"] = json!(rfc3339(p.last_seen_at_ms));
-    v["removed_at"] = json!(p.removed_at_ms.map(rfc3339));
-    v["changed_after_publication"] = json!(p.changed_after_publication);
-    v["revisions"] = p
-        .revisions
-        .iter()
-        .map(|r| {
-            json!({
-                "revision": r.revision,
-                "seen_at": rfc3339(r.seen_at_ms),
-                "kind": r.kind,
-                "edited": r.changes.iter().any(|c| c.edit),
-                "changes": r.changes,
-                "leaf_index": r.leaf,
-                "incident": probity_engine::feeds::incident_json(&r.incident),
+    ProviderIncidentView {
+        incident,
+        feed: p.feed.clone(),
+        first_seen_at: Stamp::ms(p.first_seen_at_ms),
+        last_seen_at: Stamp::ms(p.last_seen_at_ms),
+        removed_at: Stamp::opt(p.removed_at_ms),
+        changed_after_publication: p.changed_after_publication,
+        revisions: p
+            .revisions
+            .iter()
+            .map(|r| RevisionView {
+                revision: r.revision,
+                seen_at: Stamp::ms(r.seen_at_ms),
+                kind: r.kind.clone(),
+                edited: r.changes.iter().any(|c| c.edit),
+                changes: r.changes.clone(),
+                leaf_index: r.leaf,
+                incident: probity_engine::feeds::incident_json(&r.incident),
             })
-        })
-        .collect();
-    v
+            .collect(),
+    }
 }
 
 pub(crate) async fn provider_incidents(
@@ -140,6 +169,31 @@ pub(crate) async fn feeds(State(s): State<AppState>) -> ApiResult {
     Ok(Json(out).into_response())
 }
 
+/// A provider status feed and how its polling goes.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct FeedView {
+    pub name: String,
+    pub provider: String,
+    pub format: String,
+    pub url: Option<String>,
+    pub interval: Option<String>,
+    /// False: known from the store only (removed from the configuration, or imported).
+    pub configured: bool,
+    /// `ok`, `failing` or `never_polled`.
+    pub status: &'static str,
+    pub last_poll_at: Option<Stamp>,
+    pub last_success_at: Option<Stamp>,
+    pub last_outcome: Option<String>,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub consecutive_failures: u32,
+    pub polls: u64,
+    pub failures: u64,
+    pub active_incidents: u64,
+    pub last_document_sha256: Option<String>,
+    pub sighting_lag_seconds: Option<f64>,
+}
+
 pub(crate) fn feed_json(
     name: &str,
     provider: &str,
@@ -147,31 +201,31 @@ pub(crate) fn feed_json(
     configured: Option<(&String, String)>,
     st: Option<&probity_engine::store::FeedState>,
     live: Option<&probity_engine::feeds::poll::FeedLive>,
-) -> Value {
-    json!({
-        "name": name,
-        "provider": provider,
-        "format": format,
-        "url": configured.as_ref().map(|c| c.0),
-        "interval": configured.as_ref().map(|c| c.1.clone()),
-        "configured": configured.is_some(),
-        "status": match st.and_then(|s| s.last_outcome.as_deref()) {
+) -> FeedView {
+    FeedView {
+        name: name.to_string(),
+        provider: provider.to_string(),
+        format: format.to_string(),
+        url: configured.as_ref().map(|c| c.0.clone()),
+        interval: configured.as_ref().map(|c| c.1.clone()),
+        configured: configured.is_some(),
+        status: match st.and_then(|s| s.last_outcome.as_deref()) {
             None => "never_polled",
             Some("error") => "failing",
             Some(_) => "ok",
         },
-        "last_poll_at": st.and_then(|s| s.last_poll_ms).map(rfc3339),
-        "last_success_at": st.and_then(|s| s.last_ok_ms).map(rfc3339),
-        "last_outcome": st.and_then(|s| s.last_outcome.clone()),
-        "http_status": st.and_then(|s| s.http_status),
-        "error": st.and_then(|s| s.last_error.clone()),
-        "consecutive_failures": st.map_or(0, |s| s.consecutive_failures),
-        "polls": st.map_or(0, |s| s.polls),
-        "failures": st.map_or(0, |s| s.failures),
-        "active_incidents": st.map_or(0, |s| s.active_incidents),
-        "last_document_sha256": st.and_then(|s| s.last_sha256.clone()),
-        "sighting_lag_seconds": live.and_then(|l| l.sighting_lag_s),
-    })
+        last_poll_at: Stamp::opt(st.and_then(|s| s.last_poll_ms)),
+        last_success_at: Stamp::opt(st.and_then(|s| s.last_ok_ms)),
+        last_outcome: st.and_then(|s| s.last_outcome.clone()),
+        http_status: st.and_then(|s| s.http_status),
+        error: st.and_then(|s| s.last_error.clone()),
+        consecutive_failures: st.map_or(0, |s| s.consecutive_failures),
+        polls: st.map_or(0, |s| s.polls),
+        failures: st.map_or(0, |s| s.failures),
+        active_incidents: st.map_or(0, |s| s.active_incidents),
+        last_document_sha256: st.and_then(|s| s.last_sha256.clone()),
+        sighting_lag_seconds: live.and_then(|l| l.sighting_lag_s),
+    }
 }
 
 #[derive(Deserialize)]
@@ -199,7 +253,7 @@ pub(crate) async fn scorecard(
     let span = (now - window.as_millis() as i64, now);
     let provider = q.provider.clone();
     let cards = blocking(
-        move || -> Result<Vec<Value>, probity_engine::store::StoreError> {
+        move || -> Result<Vec<probity_engine::account::reconcile::ScorecardView>, probity_engine::store::StoreError> {
             let inputs = probity_engine::account::reconcile::gather(
                 store.as_ref(),
                 &targets,
