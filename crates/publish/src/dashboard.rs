@@ -603,11 +603,11 @@ pub async fn incident(
             ));
         }
         svg.push_str(&format!(
-            "<text x={pad} y={:.1}>{}: \"{}\" — disclosed {} s after the observed start</text>",
+            "<text x={pad} y={:.1}>{}: \"{}\" — disclosed {:.0} s after the observed start</text>",
             y + 26.0,
             escape(&d.provider),
             escape(&d.title),
-            format!("{:.0}", d.disclosure_lag_s)
+            d.disclosure_lag_s
         ));
     }
     svg.push_str("</svg>");
