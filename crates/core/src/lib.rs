@@ -29,6 +29,7 @@ pub mod provider;
 pub mod quorum;
 pub mod reconcile;
 pub mod result;
+pub mod scorecard;
 pub mod sketch;
 pub mod sla;
 pub mod slo;

@@ -105,6 +105,10 @@ pub struct Params {
     pub grace_ms: i64,
     /// Vantage points that must have seen an incident for it to count.
     pub min_vantages: u32,
+    /// Whether an undeclared degraded spell counts against the provider (a declaration
+    /// matching one is matched either way).
+    pub include_degraded: bool,
+    /// The time the inputs are known as of: the window's end, or now if that is earlier.
     pub now_ms: i64,
 }
 
@@ -115,6 +119,7 @@ impl Params {
             min_duration_ms: 5 * 60_000,
             grace_ms: 2 * 3_600_000,
             min_vantages: 1,
+            include_degraded: false,
             now_ms,
         }
     }
@@ -169,6 +174,9 @@ pub enum Verdict {
     TooShort,
     /// Seen by fewer vantage points than required.
     Unconfirmed,
+    /// Degraded, never down, and undeclared: not held against anyone unless
+    /// `include_degraded`.
+    DegradedOnly,
 }
 
 impl Verdict {
@@ -179,6 +187,7 @@ impl Verdict {
             Verdict::Pending => "pending",
             Verdict::TooShort => "too_short",
             Verdict::Unconfirmed => "unconfirmed",
+            Verdict::DegradedOnly => "degraded_only",
         }
     }
     /// Whether the incident counts in the scorecard's downtime and rates.
@@ -249,6 +258,8 @@ pub fn reconcile(
             Verdict::Unconfirmed
         } else if !idx.is_empty() {
             Verdict::Acknowledged
+        } else if o.severity != Health::Down && !p.include_degraded {
+            Verdict::DegradedOnly
         } else if duration < p.min_duration_ms {
             // An open incident may still grow past the minimum.
             if o.end_ms.is_none() {
@@ -311,93 +322,6 @@ impl Spread {
     }
 }
 
-/// A target's measured availability over the window: the share of its measured results
-/// that were not down, or `None` when nothing was measured.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Measured {
-    pub watched: Watched,
-    pub availability: Option<f64>,
-}
-
-/// The parts of the grade, each from 0 (worst) to 1 (best).
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct GradeParts {
-    /// The acknowledgment rate (1 when there was nothing to acknowledge).
-    pub acknowledgment: f64,
-    /// 1 − p90 disclosure lag / 1 h, clamped (1 when nothing was disclosed late).
-    pub timeliness: f64,
-    /// 1 − (declared − measured availability) / 0.5 percentage points, clamped: how far
-    /// the provider's own account overstates what was measured (1 when it does not).
-    pub accuracy: f64,
-    /// 1 − the share of declared incidents changed after publication.
-    pub integrity: f64,
-}
-
-/// The weights of [`GradeParts`] in the score.
-pub const GRADE_WEIGHTS: [(&str, f64); 4] = [
-    ("acknowledgment", 0.5),
-    ("timeliness", 0.2),
-    ("accuracy", 0.2),
-    ("integrity", 0.1),
-];
-
-/// The trust grade: `score` = 100 × (0.5 acknowledgment + 0.2 timeliness + 0.2 accuracy +
-/// 0.1 integrity), rounded to two decimals; A ≥ 90, B ≥ 80, C ≥ 70, D ≥ 60, else F.
-pub fn grade(parts: &GradeParts) -> (f64, &'static str) {
-    let raw = 100.0
-        * (GRADE_WEIGHTS[0].1 * parts.acknowledgment
-            + GRADE_WEIGHTS[1].1 * parts.timeliness
-            + GRADE_WEIGHTS[2].1 * parts.accuracy
-            + GRADE_WEIGHTS[3].1 * parts.integrity);
-    // Two decimals, so that 80 is 80 and not 79.99999999999999 by the order of additions.
-    let score = (raw * 100.0).round() / 100.0;
-    let letter = match score {
-        s if s >= 90.0 => "A",
-        s if s >= 80.0 => "B",
-        s if s >= 70.0 => "C",
-        s if s >= 60.0 => "D",
-        _ => "F",
-    };
-    (score, letter)
-}
-
-/// A provider's (or one of its services') record over a window.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Scorecard {
-    pub provider: String,
-    /// `None`: every service of the provider.
-    pub service: Option<String>,
-    pub window_start_ms: i64,
-    pub window_end_ms: i64,
-    pub targets: usize,
-    /// Mean over the provider's targets of the share of results that were not down.
-    pub measured_availability: Option<f64>,
-    /// Mean over the same targets of 1 − the time covered by declared incidents that
-    /// affect them (maintenance excluded) / the time watched.
-    pub declared_availability: Option<f64>,
-    /// Observed incidents that count (acknowledged or unacknowledged).
-    pub observed_incidents: usize,
-    pub acknowledged_incidents: usize,
-    pub unacknowledged_incidents: usize,
-    pub pending_incidents: usize,
-    pub observed_downtime_s: f64,
-    pub unacknowledged_downtime_s: f64,
-    /// The share of observed downtime covered by a declaration.
-    pub acknowledgment_rate: Option<f64>,
-    /// Per acknowledged incident, its earliest disclosure after the observed start.
-    pub disclosure_lag_s: Spread,
-    /// Per acknowledged incident with a stated start, how much later the provider says it
-    /// began than it did.
-    pub detection_lead_s: Spread,
-    /// Declared incidents (maintenance excluded) that affect the provider's watched targets.
-    pub declared_incidents: usize,
-    pub declared_not_observed: usize,
-    pub changed_after_publication: usize,
-    pub grade: String,
-    pub score: Option<f64>,
-    pub grade_parts: Option<GradeParts>,
-}
-
 /// Total length of the union of `spans`, each clipped to `within`.
 pub fn union_ms(spans: &mut [(i64, i64)], within: (i64, i64)) -> i64 {
     let mut clipped: Vec<(i64, i64)> = spans
@@ -422,162 +346,6 @@ pub fn union_ms(spans: &mut [(i64, i64)], within: (i64, i64)) -> i64 {
         total += b - a;
     }
     total
-}
-
-/// The scorecard of `provider` (and `service`, matched through the name tables, if given)
-/// over `window` (start, end), from a reconciliation of `observed` against `declared` and
-/// the targets' measured availability.
-pub fn scorecard(
-    provider: &str,
-    service: Option<&str>,
-    window: (i64, i64),
-    observed: &[Observed],
-    declared: &[Declared],
-    measured: &[Measured],
-    rec: &Reconciliation,
-) -> Scorecard {
-    use crate::names::{same_service, slug};
-    let of_provider = |n: &Names| {
-        n.provider
-            .as_deref()
-            .is_some_and(|p| slug(p) == slug(provider))
-            && service.is_none_or(|s| n.service.as_deref().is_some_and(|x| same_service(x, s)))
-    };
-    let targets: Vec<&Measured> = measured
-        .iter()
-        .filter(|m| of_provider(&m.watched.names))
-        .collect();
-    let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    let measured_availability = mean(targets.iter().filter_map(|m| m.availability).collect());
-    // Declared downtime per target, over the part of the window it was watched.
-    let declared_availability = mean(
-        targets
-            .iter()
-            .filter(|m| m.availability.is_some())
-            .filter_map(|m| {
-                let from = window.0.max(m.watched.since_ms);
-                if from >= window.1 {
-                    return None;
-                }
-                let mut spans: Vec<(i64, i64)> = declared
-                    .iter()
-                    .filter(|d| {
-                        !d.is_maintenance() && affects(&d.incident, m.watched.names.borrowed())
-                    })
-                    .map(|d| (d.start_ms(), d.end_or(window.1)))
-                    .collect();
-                let down = union_ms(&mut spans, (from, window.1));
-                Some(1.0 - down as f64 / (window.1 - from) as f64)
-            })
-            .collect(),
-    );
-
-    let clip = |a: i64, b: i64| (b.min(window.1) - a.max(window.0)).max(0);
-    let mut s = Scorecard {
-        provider: provider.to_string(),
-        service: service.map(str::to_string),
-        window_start_ms: window.0,
-        window_end_ms: window.1,
-        targets: targets.len(),
-        measured_availability,
-        declared_availability,
-        observed_incidents: 0,
-        acknowledged_incidents: 0,
-        unacknowledged_incidents: 0,
-        pending_incidents: 0,
-        observed_downtime_s: 0.0,
-        unacknowledged_downtime_s: 0.0,
-        acknowledgment_rate: None,
-        disclosure_lag_s: Spread::default(),
-        detection_lead_s: Spread::default(),
-        declared_incidents: 0,
-        declared_not_observed: 0,
-        changed_after_publication: 0,
-        grade: "n/a".into(),
-        score: None,
-        grade_parts: None,
-    };
-    let (mut observed_ms, mut acknowledged_ms, mut unack_ms) = (0i64, 0i64, 0i64);
-    let (mut lags, mut leads) = (Vec::new(), Vec::new());
-    for (o, out) in observed.iter().zip(&rec.outcomes) {
-        let end = o.end_or(window.1);
-        if !of_provider(&o.names) || !spans_meet((o.start_ms, end), window, 0) || end <= window.0 {
-            continue;
-        }
-        if out.verdict == Verdict::Pending {
-            s.pending_incidents += 1;
-        }
-        if !out.verdict.counts() {
-            continue;
-        }
-        let d = clip(o.start_ms, end);
-        s.observed_incidents += 1;
-        observed_ms += d;
-        if out.verdict == Verdict::Acknowledged {
-            s.acknowledged_incidents += 1;
-            acknowledged_ms += d;
-            let ms: Vec<&Match> = out.matches.iter().map(|&i| &rec.matches[i]).collect();
-            if let Some(lag) = ms.iter().map(|m| m.disclosure_lag_ms).min() {
-                lags.push(lag);
-            }
-            if let Some(lead) = ms.iter().filter_map(|m| m.detection_lead_ms).min() {
-                leads.push(lead);
-            }
-        } else {
-            s.unacknowledged_incidents += 1;
-            unack_ms += d;
-        }
-    }
-    s.observed_downtime_s = observed_ms as f64 / 1000.0;
-    s.unacknowledged_downtime_s = unack_ms as f64 / 1000.0;
-    s.acknowledgment_rate = (observed_ms > 0).then(|| acknowledged_ms as f64 / observed_ms as f64);
-    s.disclosure_lag_s = Spread::of(&lags);
-    s.detection_lead_s = Spread::of(&leads);
-
-    let relevant = |d: &Declared| {
-        !d.is_maintenance()
-            && slug(&d.incident.provider) == slug(provider)
-            && targets
-                .iter()
-                .any(|m| affects(&d.incident, m.watched.names.borrowed()))
-            && spans_meet((d.start_ms(), d.end_or(window.1)), window, 0)
-    };
-    for (di, d) in declared.iter().enumerate() {
-        if !relevant(d) {
-            continue;
-        }
-        s.declared_incidents += 1;
-        if d.changed_after_publication {
-            s.changed_after_publication += 1;
-        }
-        if rec.declared_not_observed.contains(&di) {
-            s.declared_not_observed += 1;
-        }
-    }
-
-    if measured_availability.is_some() || s.declared_incidents > 0 {
-        let parts = GradeParts {
-            acknowledgment: s.acknowledgment_rate.unwrap_or(1.0),
-            timeliness: s
-                .disclosure_lag_s
-                .p90
-                .map_or(1.0, |p| (1.0 - p.max(0.0) / 3600.0).clamp(0.0, 1.0)),
-            accuracy: match (measured_availability, declared_availability) {
-                (Some(m), Some(d)) => (1.0 - (d - m).max(0.0) / 0.005).clamp(0.0, 1.0),
-                _ => 1.0,
-            },
-            integrity: if s.declared_incidents == 0 {
-                1.0
-            } else {
-                1.0 - s.changed_after_publication as f64 / s.declared_incidents as f64
-            },
-        };
-        let (score, letter) = grade(&parts);
-        s.score = Some(score);
-        s.grade = letter.into();
-        s.grade_parts = Some(parts);
-    }
-    s
 }
 
 #[cfg(test)]
@@ -699,29 +467,6 @@ mod tests {
         assert_eq!(Spread::of(&[]).p50, None);
         let mut spans = [(0, 10), (5, 20), (30, 40), (35, 36), (-10, -5)];
         assert_eq!(union_ms(&mut spans, (0, 38)), 20 + 8);
-    }
-
-    #[test]
-    fn grade_boundaries() {
-        let parts = GradeParts {
-            acknowledgment: 1.0,
-            timeliness: 0.0,
-            accuracy: 1.0,
-            integrity: 1.0,
-        };
-        assert_eq!(grade(&parts), (80.0, "B"));
-        let perfect = GradeParts {
-            timeliness: 1.0,
-            ..parts
-        };
-        assert_eq!(grade(&perfect), (100.0, "A"));
-        let none = GradeParts {
-            acknowledgment: 0.0,
-            timeliness: 0.0,
-            accuracy: 0.0,
-            integrity: 0.0,
-        };
-        assert_eq!(grade(&none), (0.0, "F"));
     }
 
     fn span() -> impl Strategy<Value = (i64, i64)> {

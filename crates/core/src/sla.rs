@@ -373,8 +373,16 @@ pub fn account(
                     }
                 } else {
                     let rate = failures as f64 / count as f64;
+                    // A minute without results in a measured interval is unmeasured, as
+                    // everywhere: the interval's rate stands for the minutes measured.
+                    let measured: Vec<usize> =
+                        live.iter().copied().filter(|&i| totals(i).0 > 0).collect();
                     for &i in &live {
-                        down_weight[i] = rate;
+                        if totals(i).0 == 0 {
+                            states[i] = State::Unmeasured;
+                        } else {
+                            down_weight[i] = rate;
+                        }
                     }
                     if failures > 0 {
                         let r = run.get_or_insert(Interval {
@@ -386,7 +394,7 @@ pub fn account(
                             failures: 0,
                         });
                         r.end_ms = at(end);
-                        r.downtime_minutes += rate * live.len() as f64;
+                        r.downtime_minutes += rate * measured.len() as f64;
                         r.results += count;
                         r.failures += failures;
                         r.error_rate = Some(r.failures as f64 / r.results as f64);
@@ -655,6 +663,32 @@ mod tests {
         assert_eq!(a.uptime_percent_if_unmeasured_down, Some(50.0));
         assert_eq!(a.credit_percent_if_unmeasured_down, Some(100.0));
         assert_eq!((a.measured_minutes, a.unmeasured_minutes), (21_600, 21_600));
+    }
+
+    #[test]
+    fn an_interval_partly_measured_counts_only_its_measured_minutes() {
+        let b = month_bounds(2026, 11);
+        let mut t = ec2_region();
+        t.basis = Basis::ErrorRate;
+        t.interval_minutes = 5;
+        // Minutes 0 and 1 measured, 10 results each, 1 failure each; nothing after.
+        let mut m = vec![Minute::default(); 43_200];
+        m[0] = Minute {
+            count: 10,
+            failures: 1,
+        };
+        m[1] = m[0];
+        let stopped = account(&t, b, std::slice::from_ref(&m), &[]);
+        assert_eq!(stopped.measured_minutes, 2);
+        assert!((stopped.downtime_minutes - 0.2).abs() < 1e-9);
+        assert_eq!(
+            stopped.uptime_percent.map(|u| (u * 1e6).round() / 1e6),
+            Some(90.0)
+        );
+        // Computed while the rest of the month was still to come (excluded), the same.
+        let running = account(&t, b, &[m], &[(b.0 + 2 * 60_000, b.1)]);
+        assert_eq!(running.uptime_percent, stopped.uptime_percent);
+        assert_eq!(running.downtime_minutes, stopped.downtime_minutes);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use probity_core::provider::{Impact, ProviderIncident};
 use probity_core::reconcile::*;
 use probity_core::result::Health;
+use probity_core::scorecard::*;
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -282,26 +283,18 @@ fn three_providers_three_months() {
         .collect();
     assert_eq!(dno, ["alpha-2"]);
 
-    let measured = vec![
-        Measured {
-            watched: watch[0].clone(),
-            availability: Some(0.999),
-        },
-        Measured {
-            watched: watch[1].clone(),
-            availability: Some(0.9995),
-        },
-        Measured {
-            watched: watch[2].clone(),
-            availability: Some(0.9990),
-        },
-        Measured {
-            watched: watch[3].clone(),
-            availability: Some(0.9998),
-        },
-    ];
-    let card =
-        |p: &str, s: Option<&str>| scorecard(p, s, window, &observed, &declared, &measured, &r);
+    // Every minute of the window measured.
+    let all: Vec<i64> = (window.0..window.1).step_by(MIN as usize).collect();
+    let m = |i: usize, a: f64| Measured {
+        watched: watch[i].clone(),
+        availability: Some(a),
+        minutes: all.clone(),
+    };
+    let measured = vec![m(0, 0.999), m(1, 0.9995), m(2, 0.9990), m(3, 0.9998)];
+    let tolerance = Params::new(now).tolerance_ms;
+    let card = |p: &str, s: Option<&str>| {
+        scorecard(p, s, window, &observed, &declared, &measured, &r, tolerance)
+    };
     let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
 
     // alpha: 60 + 30 min observed (the 3-minute blip does not count), 60 acknowledged.
@@ -332,21 +325,34 @@ fn three_providers_three_months() {
         (Some(2100.0), Some(2100.0), Some(2100.0))
     );
     assert_eq!(a.detection_lead_s.p50, Some(1200.0));
+    assert_eq!((a.declared_incidents, a.changed_after_publication), (2, 1));
+    // alpha-2 was declared on a watched, measured target, and nothing was observed.
+    let dno: Vec<(&str, Why, &[String])> = a
+        .declared_not_observed
+        .iter()
+        .map(|n| (n.key.as_str(), n.why, n.targets.as_slice()))
+        .collect();
     assert_eq!(
-        (
-            a.declared_incidents,
-            a.declared_not_observed,
-            a.changed_after_publication
-        ),
-        (2, 1, 1)
+        dno,
+        [("alpha-2", Why::UpThroughout, &["alpha-api".to_string()][..])]
     );
+    // Accuracy, incident by incident: #1 observed 60 min, declared 30 (understated by 30,
+    // 5 of which the tolerance forgives: 25/60); #2 never declared (1); alpha-2 declared of
+    // nothing (1). A phantom cannot offset the hidden outage: both count.
+    let terms: Vec<(Term, Option<i64>, f64)> = a
+        .accuracy_terms
+        .iter()
+        .map(|t| (t.term, t.observed, t.error))
+        .collect();
+    assert_eq!(terms.len(), 3);
+    assert_eq!((terms[0].0, terms[0].1), (Term::Understated, Some(1)));
+    assert!(close(terms[0].2, 25.0 / 60.0));
+    assert_eq!(terms[1], (Term::Unacknowledged, Some(2), 1.0));
+    assert_eq!(terms[2], (Term::DeclaredNotObserved, None, 1.0));
     let parts = a.grade_parts.clone().unwrap();
     assert!(close(parts.acknowledgment, 2.0 / 3.0));
     assert!(close(parts.timeliness, 1.0 - 2100.0 / 3600.0));
-    assert!(close(
-        parts.accuracy,
-        1.0 - (alpha_declared - 0.999) / 0.005
-    ));
+    assert!(close(parts.accuracy, 1.0 - (25.0 / 60.0 + 2.0) / 3.0));
     assert!(close(parts.integrity, 0.5));
     let expected = 100.0
         * (0.5 * (2.0 / 3.0) + 0.2 * (1.0 - 2100.0 / 3600.0) + 0.2 * parts.accuracy + 0.1 * 0.5);
@@ -355,7 +361,22 @@ fn three_providers_three_months() {
         "{} vs {expected}",
         a.score.unwrap()
     );
-    assert_eq!(a.grade, "D");
+    assert_eq!(a.grade, "F");
+    // Had probity stopped measuring alpha on 09-15, the time after would be unmeasured on
+    // both sides: alpha-2 (10-01) is "unmeasured", not held against anyone, and the
+    // declared availability is over the measured half only.
+    let stop = t("09-15 00:00");
+    let mut partial = measured.clone();
+    partial[0].minutes = (window.0..stop).step_by(MIN as usize).collect();
+    let a2 = scorecard(
+        "alpha", None, window, &observed, &declared, &partial, &r, tolerance,
+    );
+    assert_eq!(a2.declared_not_observed[0].why, Why::Unmeasured);
+    assert_eq!(a2.accuracy_terms.len(), 2);
+    assert!(close(
+        a2.declared_availability.unwrap(),
+        1.0 - 30.0 * 60_000.0 / (stop - window.0) as f64
+    ));
 
     // beta: two regions, one declaration; the open outage is pending and not counted.
     let b = card("beta", None);
@@ -386,20 +407,17 @@ fn three_providers_three_months() {
         ),
         (Some(-1200.0), Some(600.0), Some(600.0))
     );
-    assert_eq!(
-        (
-            b.declared_incidents,
-            b.declared_not_observed,
-            b.changed_after_publication
-        ),
-        (1, 0, 0)
-    );
-    assert_eq!(
-        b.grade_parts.clone().unwrap().accuracy,
-        1.0,
-        "declared no better than measured"
-    );
-    let expected = 100.0 * (0.5 + 0.2 * (1.0 - 600.0 / 3600.0) + 0.2 + 0.1);
+    assert_eq!((b.declared_incidents, b.changed_after_publication), (1, 0));
+    assert!(b.declared_not_observed.is_empty());
+    // beta-1 says two hours in both regions: eu was down one (overstated: 55/120), us one
+    // and a half (overstated: 25/120).
+    let terms: Vec<(Term, f64)> = b.accuracy_terms.iter().map(|t| (t.term, t.error)).collect();
+    assert_eq!(terms.len(), 2);
+    assert!(terms.iter().all(|t| t.0 == Term::Overstated));
+    assert!(close(terms[0].1, 55.0 / 120.0) && close(terms[1].1, 25.0 / 120.0));
+    let accuracy = b.grade_parts.clone().unwrap().accuracy;
+    assert!(close(accuracy, 1.0 - (80.0 / 120.0) / 2.0));
+    let expected = 100.0 * (0.5 + 0.2 * (1.0 - 600.0 / 3600.0) + 0.2 * accuracy + 0.1);
     assert!(
         (b.score.unwrap() - expected).abs() < 0.006,
         "rounded to two decimals"
@@ -418,12 +436,23 @@ fn three_providers_three_months() {
     assert_eq!((z.observed_incidents, z.acknowledged_incidents), (1, 1));
     assert_eq!(z.observed_downtime_s, 8100.0);
     assert_eq!(z.disclosure_lag_s.max, Some(5400.0));
+    assert_eq!(z.declared_incidents, 1, "west and maintenance excluded");
+    // The western declaration is listed: no target watches that region.
+    assert_eq!(z.declared_not_observed.len(), 1);
     assert_eq!(
-        (z.declared_incidents, z.declared_not_observed),
-        (1, 0),
-        "west and maintenance excluded"
+        (
+            z.declared_not_observed[0].key.as_str(),
+            z.declared_not_observed[0].why
+        ),
+        ("az-west", Why::NotWatched)
     );
-    assert_eq!((z.score, z.grade.as_str()), (Some(80.0), "B"));
+    // Disclosed 90 minutes in: timeliness 0; 135 minutes observed, 120 declared: (15 − 5)
+    // / 135 wrong.
+    let accuracy = 1.0 - 10.0 / 135.0;
+    assert!(close(z.grade_parts.clone().unwrap().accuracy, accuracy));
+    let expected = 100.0 * (0.5 + 0.2 * accuracy + 0.1);
+    assert!((z.score.unwrap() - expected).abs() < 0.006);
+    assert_eq!(z.grade, "C");
 
     // A provider nobody watches has no grade.
     let n = card("nobody", None);

@@ -92,7 +92,7 @@ pub struct Shared {
     /// Each feed's polling figures.
     pub feeds: std::sync::Arc<crate::feeds::poll::FeedsLive>,
     /// Each provider's scorecard over the last 30 days, recomputed every few seconds.
-    pub scorecards: RwLock<Vec<probity_core::reconcile::Scorecard>>,
+    pub scorecards: RwLock<Vec<probity_core::scorecard::Scorecard>>,
     /// Each SLO's state, recomputed with the scorecards.
     pub slos: RwLock<Vec<(String, probity_core::slo::Status)>>,
     /// Observed incidents no provider declared past the grace period: (id, target).

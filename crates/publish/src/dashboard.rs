@@ -511,7 +511,8 @@ pub async fn incident(
             };
             let window = (
                 inc.started_at_ms,
-                inc.resolved_at_ms.unwrap_or(now).max(inc.started_at_ms + 1),
+                // To now: what is known of it now, however late it came.
+                now.max(inc.started_at_ms + 1),
             );
             let inputs = probity_engine::account::reconcile::gather(
                 store.as_ref(),
@@ -710,6 +711,38 @@ pub async fn scorecard(
         }
     }
     body.push_str("</table><p>grade = 0.5 acknowledgment + 0.2 timeliness + 0.2 accuracy + 0.1 integrity; see docs/reconciliation.md.</p>");
+    // Each declaration nothing observed, and why.
+    let unseen: Vec<&probity_core::scorecard::NotObserved> = cards
+        .iter()
+        .flat_map(|(c, _)| c.declared_not_observed.iter())
+        .collect();
+    if !unseen.is_empty() {
+        body.push_str("<h2>Declared, not observed</h2><table class=declared-not-observed><tr><th>declaration</th><th>declared</th><th>services / regions</th><th>why</th></tr>");
+        for n in unseen {
+            let why = match n.why {
+                probity_core::scorecard::Why::NotWatched => "no target watches it".to_string(),
+                probity_core::scorecard::Why::Unmeasured => {
+                    format!("{} not measured during it", n.targets.join(", "))
+                }
+                probity_core::scorecard::Why::UpThroughout => format!(
+                    "{} measured for {:.0} min of it; nothing observed",
+                    n.targets.join(", "),
+                    n.measured_s / 60.0
+                ),
+            };
+            body.push_str(&format!(
+                "<tr><td>{} <small>{}</small></td><td>{} → {}</td><td>{} / {}</td><td class=why>{}</td></tr>",
+                escape(&n.title),
+                escape(&n.key),
+                rfc3339(n.start_ms),
+                n.end_ms.map_or("open".into(), rfc3339),
+                escape(&n.services.join(", ")),
+                escape(&n.regions.join(", ")),
+                escape(&why)
+            ));
+        }
+        body.push_str("</table>");
+    }
     page("Scorecard", &body)
 }
 

@@ -292,7 +292,7 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
     drop(feeds);
     let cards = shared.scorecards.read().expect("scorecards lock");
     if !cards.is_empty() {
-        type Get = fn(&probity_core::reconcile::Scorecard) -> Option<f64>;
+        type Get = fn(&probity_core::scorecard::Scorecard) -> Option<f64>;
         let families: [(&str, &str, Get); 5] = [
             (
                 "probity_provider_unacknowledged_incidents",

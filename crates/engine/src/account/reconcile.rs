@@ -3,9 +3,8 @@
 //! and shapes the answers for the CLI, the API and the metrics.
 
 use crate::store::{IncidentFilter, ProviderFilter, Store, StoreResult};
-use probity_core::reconcile::{
-    self, Declared, Measured, Names, Observed, Params, Reconciliation, Scorecard, Watched,
-};
+use probity_core::reconcile::{self, Declared, Names, Observed, Params, Reconciliation, Watched};
+use probity_core::scorecard::{self, Measured, Scorecard};
 use probity_ground::config::{ReconcileConfig, Target};
 use probity_ground::time::Stamp;
 use schemars::JsonSchema;
@@ -37,14 +36,19 @@ pub fn params(c: &ReconcileConfig, now_ms: i64) -> Params {
         min_duration_ms: c.min_duration.as_millis() as i64,
         grace_ms: c.grace.as_millis() as i64,
         min_vantages: c.min_vantages,
+        include_degraded: c.include_degraded,
         now_ms,
     }
 }
 
-/// Reads what a window needs. Observed incidents count when they reached `down` (or any
-/// incident with `include_degraded`); those of targets no longer configured are left out
-/// (their names are unknown); declared incidents are read with the tolerance around the
-/// window so that a match across its edge is still found.
+/// Reads what a window `[from, to)` needs, as it was known at `to` (or now, if that is
+/// earlier): incidents that began before `to`, open at `to` if they resolved later;
+/// each declaration as its latest revision seen before `to`; the minutes measured in the
+/// window. So the figures of a window that has passed are the same whenever they are
+/// computed. Observed incidents of every severity are read (a declaration matching a
+/// degraded spell is matched); those of targets no longer configured are left out (their
+/// names are unknown); declared incidents are read with the tolerance around the window so
+/// that a match across its edge is still found.
 pub fn gather(
     store: &dyn Store,
     targets: &[std::sync::Arc<Target>],
@@ -52,7 +56,8 @@ pub fn gather(
     window: (i64, i64),
     now_ms: i64,
 ) -> StoreResult<Inputs> {
-    let params = params(c, now_ms);
+    let as_of = now_ms.min(window.1);
+    let params = params(c, as_of);
     let by_name: std::collections::HashMap<&str, &Target> = targets
         .iter()
         .map(|t| (t.name.as_str(), t.as_ref()))
@@ -63,8 +68,8 @@ pub fn gather(
     let observed: Vec<Observed> = store
         .incidents(IncidentFilter::All)?
         .into_iter()
-        .filter(|i| i.resolved_at_ms.unwrap_or(now_ms) >= window.0 && i.started_at_ms < window.1)
-        .filter(|i| c.include_degraded || i.severity == probity_core::result::Health::Down)
+        .filter(|i| i.started_at_ms < as_of)
+        .filter(|i| i.resolved_at_ms.unwrap_or(i64::MAX) >= window.0)
         .filter_map(|i| {
             let t = by_name.get(i.target.as_str())?;
             Some(Observed {
@@ -72,7 +77,7 @@ pub fn gather(
                 target: i.target,
                 names: names_of(t),
                 start_ms: i.started_at_ms,
-                end_ms: i.resolved_at_ms,
+                end_ms: i.resolved_at_ms.filter(|r| *r < as_of),
                 severity: i.severity,
                 vantages: seen_by.get(&i.id).copied().unwrap_or(1).max(1),
             })
@@ -85,13 +90,7 @@ pub fn gather(
             ..ProviderFilter::default()
         })?
         .into_iter()
-        .map(|p| Declared {
-            key: format!("{}/{}", p.feed, p.incident.external_id),
-            incident: p.incident,
-            first_seen_ms: p.first_seen_at_ms,
-            removed_ms: p.removed_at_ms,
-            changed_after_publication: p.changed_after_publication,
-        })
+        .filter_map(|p| as_known_at(p, as_of))
         .collect();
     let since = store.first_measured()?;
     let availability = store.availability_by_target(window.0, window.1)?;
@@ -106,13 +105,20 @@ pub fn gather(
             })
         })
         .collect();
-    let measured = watched
-        .iter()
-        .map(|w| Measured {
+    let mut measured = Vec::with_capacity(watched.len());
+    for w in &watched {
+        let minutes: BTreeSet<i64> = store
+            .rollups(&w.target, crate::store::minute_of(window.0), window.1)?
+            .into_iter()
+            .filter(|r| r.count > 0)
+            .map(|r| r.minute_ms)
+            .collect();
+        measured.push(Measured {
             watched: w.clone(),
             availability: availability.get(&w.target).and_then(|a| a.uptime()),
-        })
-        .collect();
+            minutes: minutes.into_iter().collect(),
+        });
+    }
     Ok(Inputs {
         observed,
         declared,
@@ -120,6 +126,39 @@ pub fn gather(
         measured,
         params,
         window,
+    })
+}
+
+/// A declaration as probity knew it at `as_of`: its latest revision seen before then,
+/// removed if its latest sighting by then was its removal; `None` if first seen later.
+fn as_known_at(p: crate::store::StoredProviderIncident, as_of: i64) -> Option<Declared> {
+    if p.first_seen_at_ms >= as_of {
+        return None;
+    }
+    let known: Vec<&crate::store::ProviderRevision> = p
+        .revisions
+        .iter()
+        .filter(|r| r.seen_at_ms < as_of)
+        .collect();
+    let (incident, removed_ms, changed) = match known.last() {
+        // Stored without revisions: the latest version is all there is.
+        None => (
+            p.incident.clone(),
+            p.removed_at_ms,
+            p.changed_after_publication,
+        ),
+        Some(last) => (
+            last.incident.clone(),
+            (last.kind == "removed").then_some(last.seen_at_ms),
+            known.iter().any(|r| r.changes.iter().any(|c| c.edit)),
+        ),
+    };
+    Some(Declared {
+        key: format!("{}/{}", p.feed, p.incident.external_id),
+        incident,
+        first_seen_ms: p.first_seen_at_ms,
+        removed_ms,
+        changed_after_publication: changed,
     })
 }
 
@@ -151,7 +190,7 @@ impl Inputs {
             })
             .map(|p| {
                 let card = |service: Option<&str>| {
-                    reconcile::scorecard(
+                    scorecard::scorecard(
                         &p,
                         service,
                         self.window,
@@ -159,6 +198,7 @@ impl Inputs {
                         &self.declared,
                         &self.measured,
                         rec,
+                        self.params.tolerance_ms,
                     )
                 };
                 let services: BTreeSet<String> = self
@@ -201,14 +241,52 @@ pub struct ScorecardView {
     pub disclosure_lag_s: reconcile::Spread,
     pub detection_lead_s: reconcile::Spread,
     pub declared_incidents: usize,
-    pub declared_not_observed: usize,
+    /// Every declaration of the provider in the window that nothing observed matched, with
+    /// why.
+    pub declared_not_observed: Vec<NotObservedView>,
     pub changed_after_publication: usize,
+    /// The accuracy part, one term per incident: `1 − mean(error)`.
+    pub accuracy_terms: Vec<AccuracyTermView>,
     pub grade: String,
     pub score: Option<f64>,
-    pub grade_parts: Option<reconcile::GradeParts>,
+    pub grade_parts: Option<scorecard::GradeParts>,
     /// A provider's card: one card per service it has (absent on a service's own card).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<ScorecardView>>,
+}
+
+/// A declaration nothing observed matched.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct NotObservedView {
+    /// `feed/id`.
+    pub provider_incident: String,
+    pub title: String,
+    pub declared_start: Stamp,
+    pub declared_end: Option<Stamp>,
+    pub services: Vec<String>,
+    pub regions: Vec<String>,
+    /// `not_watched` (no target has a service and region it names), `unmeasured` (its
+    /// targets were not measured during it) or `up_throughout` (measured, and nothing was
+    /// observed).
+    pub why: probity_core::scorecard::Why,
+    /// The targets it names.
+    pub targets: Vec<String>,
+    /// How much of it those targets were measured, seconds.
+    pub measured_s: f64,
+}
+
+/// One incident's part in the accuracy.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct AccuracyTermView {
+    /// `matched`, `overstated`, `understated`, `unacknowledged` or `declared_not_observed`.
+    pub term: probity_core::scorecard::Term,
+    pub observed_incident: Option<i64>,
+    pub observed_severity: Option<&'static str>,
+    pub provider_incidents: Vec<String>,
+    pub observed_s: f64,
+    pub declared_s: f64,
+    /// 0 (told exactly) to 1 (not told, or told of nothing).
+    pub error: f64,
 }
 
 /// The view of one scorecard; `window` as the user wrote it.
@@ -232,8 +310,35 @@ pub fn scorecard_json(c: &Scorecard, window: &str) -> ScorecardView {
         disclosure_lag_s: c.disclosure_lag_s.clone(),
         detection_lead_s: c.detection_lead_s.clone(),
         declared_incidents: c.declared_incidents,
-        declared_not_observed: c.declared_not_observed,
+        declared_not_observed: c
+            .declared_not_observed
+            .iter()
+            .map(|n| NotObservedView {
+                provider_incident: n.key.clone(),
+                title: n.title.clone(),
+                declared_start: Stamp::ms(n.start_ms),
+                declared_end: Stamp::opt(n.end_ms),
+                services: n.services.clone(),
+                regions: n.regions.clone(),
+                why: n.why,
+                targets: n.targets.clone(),
+                measured_s: n.measured_s,
+            })
+            .collect(),
         changed_after_publication: c.changed_after_publication,
+        accuracy_terms: c
+            .accuracy_terms
+            .iter()
+            .map(|t| AccuracyTermView {
+                term: t.term,
+                observed_incident: t.observed,
+                observed_severity: t.observed_severity.map(|h| h.as_str()),
+                provider_incidents: t.declared.clone(),
+                observed_s: t.observed_s,
+                declared_s: t.declared_s,
+                error: round(Some(t.error), 6).unwrap_or(0.0),
+            })
+            .collect(),
         grade: c.grade.clone(),
         score: c.score,
         grade_parts: c.grade_parts.clone(),

@@ -39,7 +39,8 @@ pub struct Report {
     pub incidents: Vec<Vec<i64>>,
     /// Declared maintenance left out of the formula: (provider incident id, start, end).
     pub declared_maintenance: Vec<(String, i64, i64)>,
-    /// The latest signed checkpoint's size, which covers every result accounted.
+    /// The size of the first checkpoint signed after the span closed (the latest while it
+    /// is open): it covers every result accounted that had arrived by then.
     pub checkpoint_size: Option<u64>,
     /// `[[maintenance]]` windows left out of the formula: (name, start, end).
     pub configured_maintenance: Vec<(String, i64, i64)>,
@@ -56,7 +57,28 @@ pub fn report(
     month: (i32, u32),
     now_ms: i64,
 ) -> StoreResult<Report> {
-    let bounds = month_bounds(month.0, month.1);
+    report_span(
+        store,
+        config,
+        sla,
+        month,
+        month_bounds(month.0, month.1),
+        now_ms,
+    )
+}
+
+/// Accounts `sla` over `bounds` `[from, to)` (whole minutes), as a report of `month` (the
+/// month whose terms and claim deadline apply). Minutes after `now_ms` are still to come:
+/// out of the formula.
+pub fn report_span(
+    store: &dyn Store,
+    config: &Config,
+    sla: &SlaConfig,
+    month: (i32, u32),
+    bounds: (i64, i64),
+    now_ms: i64,
+) -> StoreResult<Report> {
+    let now_ms = now_ms.min(bounds.1);
     let minutes = ((bounds.1 - bounds.0) / 60_000) as usize;
     let mut per_target = Vec::new();
     for name in &sla.targets {
@@ -141,9 +163,36 @@ pub fn report(
         incidents,
         declared_maintenance,
         configured_maintenance,
-        checkpoint_size: store.latest_checkpoint()?.map(|c| c.size),
+        // The first checkpoint signed after the span closed covers all of it, and stays the
+        // same however many are signed later; while the span is open, the latest.
+        checkpoint_size: match store.first_checkpoint_since(bounds.1)? {
+            Some(c) => Some(c.size),
+            None => store.latest_checkpoint()?.map(|c| c.size),
+        },
         future_minutes,
     })
+}
+
+/// Said wherever the terms' numbers are shown while the catalog entry is unverified.
+pub const UNVERIFIED: &str = "these terms are not verified: a number in them is from a secondary source; check it against the provider's published terms before filing";
+
+/// Said where the terms state no claim deadline.
+pub const NO_DEADLINE: &str =
+    "the terms as recorded state no claim deadline; check the provider's terms";
+
+/// Where the terms come from: their address and the day they were read, or "custom terms".
+fn terms_source(t: &probity_core::sla::Terms) -> String {
+    match (t.url.is_empty(), t.read_on.is_empty()) {
+        (true, _) => format!("custom terms `{}`", t.id),
+        (false, true) => format!("{}, terms `{}`", t.url, t.id),
+        (false, false) => format!("{}, as read on {}, terms `{}`", t.url, t.read_on, t.id),
+    }
+}
+
+/// Minutes as a person writes them: `3`, `0.75`, `12.5` (at most three decimals).
+fn minutes(m: f64) -> String {
+    let s = format!("{:.3}", m + 0.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn month_name(m: (i32, u32)) -> String {
@@ -177,6 +226,8 @@ pub struct SlaView {
     pub credit_amount: Option<f64>,
     pub currency: String,
     pub claim_deadline: Option<String>,
+    /// Why there is no deadline, when there is none.
+    pub claim_deadline_note: Option<&'static str>,
     pub downtime_intervals: Vec<IntervalView>,
     pub maintenance: Vec<MaintenanceView>,
     pub days: Vec<DayView>,
@@ -259,11 +310,7 @@ impl Report {
             t.name,
             month_name(self.month),
             t.name,
-            if t.url.is_empty() {
-                "custom terms"
-            } else {
-                t.url.as_str()
-            },
+            terms_source(t),
             month_name(self.month),
             a.uptime_percent.unwrap_or(0.0),
             t.commitment,
@@ -276,10 +323,10 @@ impl Report {
         );
         for iv in &a.intervals {
             s.push_str(&format!(
-                "- {} to {} ({:.0} minutes{}; {} of {} probe results failed)\n",
+                "- {} to {} ({} minutes{}; {} of {} probe results failed)\n",
                 rfc3339(iv.start_ms),
                 rfc3339(iv.end_ms),
-                iv.downtime_minutes,
+                minutes(iv.downtime_minutes),
                 iv.error_rate
                     .map(|r| format!(", error rate {:.1}%", r * 100.0))
                     .unwrap_or_default(),
@@ -296,8 +343,12 @@ impl Report {
         if !t.claim.is_empty() {
             s.push_str(&format!("\n\nHow to claim: {}", t.claim));
         }
-        if let Some(d) = self.claim_deadline() {
-            s.push_str(&format!(" Deadline: {d}."));
+        match self.claim_deadline() {
+            Some(d) => s.push_str(&format!(" Deadline: {d}.")),
+            None => s.push_str(&format!(" Deadline: {}.", NO_DEADLINE)),
+        }
+        if !t.verified {
+            s.push_str(&format!("\n\nNote: {UNVERIFIED}"));
         }
         Some(s)
     }
@@ -342,6 +393,7 @@ impl Report {
             credit_amount: round(self.credit_amount(), 2),
             currency: self.sla.currency.clone(),
             claim_deadline: self.claim_deadline(),
+            claim_deadline_note: self.claim_deadline().is_none().then_some(NO_DEADLINE),
             downtime_intervals: a
                 .intervals
                 .iter()
@@ -388,6 +440,24 @@ impl Report {
     }
 }
 
+/// Every SLA of `config` (or only `only`) over `[from, to)`: whole minutes, the report
+/// of the month `from` falls in.
+pub fn reports_between(
+    store: &dyn Store,
+    config: &Config,
+    span: (i64, i64),
+    only: Option<&str>,
+    now_ms: i64,
+) -> StoreResult<Vec<Report>> {
+    let month = this_month(span.0);
+    config
+        .slas
+        .iter()
+        .filter(|s| only.is_none_or(|o| o == s.name))
+        .map(|s| report_span(store, config, s, month, span, now_ms))
+        .collect()
+}
+
 /// Every SLA of `config` (or only `only`) for `month`.
 pub fn reports(
     store: &dyn Store,
@@ -427,6 +497,13 @@ pub fn table(reports: &[Report]) -> String {
             a.credit_percent.map_or("—".into(), |c| format!("{c}%")),
             r.claim_deadline().unwrap_or_else(|| "—".into()),
         ));
+        out.push_str(&format!("    terms: {}\n", terms_source(&r.sla.terms)));
+        if !r.sla.terms.verified {
+            out.push_str(&format!("    note: {UNVERIFIED}\n"));
+        }
+        if r.claim_deadline().is_none() {
+            out.push_str(&format!("    claim by: {NO_DEADLINE}\n"));
+        }
         for (iv, inc) in a.intervals.iter().zip(&r.incidents) {
             out.push_str(&format!(
                 "    down {} → {}  {:.1} min{}{}\n",
@@ -463,7 +540,7 @@ fn csv_field(s: &str) -> String {
 
 pub fn csv(reports: &[Report]) -> String {
     let mut out = String::from(
-        "sla,month,terms,uptime_percent,uptime_percent_if_unmeasured_down,downtime_minutes,unmeasured_minutes,excluded_minutes,credit_percent,credit_amount,currency,claim_deadline,downtime_intervals\n",
+        "sla,month,terms,terms_verified,uptime_percent,uptime_percent_if_unmeasured_down,downtime_minutes,unmeasured_minutes,excluded_minutes,credit_percent,credit_amount,currency,claim_deadline,downtime_intervals\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
     for r in reports {
@@ -478,9 +555,10 @@ pub fn csv(reports: &[Report]) -> String {
                 csv_field(&r.sla.name),
                 month_name(r.month),
                 csv_field(&r.sla.terms.id),
+                r.sla.terms.verified.to_string(),
                 opt(a.uptime_percent),
                 opt(a.uptime_percent_if_unmeasured_down),
-                format!("{}", a.downtime_minutes),
+                format!("{}", a.downtime_minutes + 0.0),
                 a.unmeasured_minutes.to_string(),
                 a.excluded_minutes.to_string(),
                 opt(a.credit_percent),

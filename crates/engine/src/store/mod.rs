@@ -552,6 +552,8 @@ pub trait EvidenceStore {
     /// Every checkpoint, oldest first.
     fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
     fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
+    /// The first checkpoint signed at or after `at_ms`.
+    fn first_checkpoint_since(&self, at_ms: i64) -> StoreResult<Option<StoredCheckpoint>>;
     /// The checkpoint of exactly `size` leaves, if one was signed.
     fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>>;
     /// The size of the first checkpoint that covers leaf `leaf`, if any yet.

@@ -14,9 +14,16 @@ pub struct ScorecardArgs {
     /// Only this provider.
     #[arg(long)]
     pub provider: Option<String>,
-    /// How far back from now (`30d`, `90d`, `365d`).
+    /// How far back from now (`30d`, `90d`, `365d`), or back from `--to`.
     #[arg(long, default_value = "30d")]
     pub window: HumanDuration,
+    /// The window's start (RFC 3339 or Unix milliseconds): with `--to`, the window is
+    /// `[from, to)`, and the same bounds give the same figures whenever computed.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The window's end, excluded (default: now).
+    #[arg(long)]
+    pub to: Option<String>,
     /// Print the scorecards as JSON.
     #[arg(long)]
     pub json: bool,
@@ -61,8 +68,19 @@ pub fn main(a: ScorecardArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let (cards, span, _) = compute(&config, a.window, a.provider.as_deref())?;
-    let window_name = a.window.to_string();
+    let span = match bounds(&a) {
+        Ok(span) => span,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (cards, span, _) = compute(&config, span, a.provider.as_deref())?;
+    let window_name = if a.from.is_some() || a.to.is_some() {
+        HumanDuration::from_millis((span.1 - span.0) as u64).to_string()
+    } else {
+        a.window.to_string()
+    };
     if a.json {
         let all: Vec<_> = cards
             .iter()
@@ -75,23 +93,48 @@ pub fn main(a: ScorecardArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The window `[from, to)` the arguments state: `--from`/`--to` where given, else
+/// `--window` back from `--to` (or now).
+fn bounds(a: &ScorecardArgs) -> Result<(i64, i64), String> {
+    let at = |v: &Option<String>, flag: &str| -> Result<Option<i64>, String> {
+        v.as_deref()
+            .map(|s| {
+                probity_ground::time::parse_instant(s).ok_or_else(|| {
+                    format!(
+                        "{flag} must be an RFC 3339 time such as 2026-11-01T00:00:00Z, not {s:?}"
+                    )
+                })
+            })
+            .transpose()
+    };
+    let to = at(&a.to, "--to")?.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+    let from = at(&a.from, "--from")?.unwrap_or(to - a.window.as_millis() as i64);
+    if to - from < 60_000 {
+        return Err(format!(
+            "the window must be at least 1m: --from {} is not a minute before --to {}",
+            probity_ground::time::rfc3339(from),
+            probity_ground::time::rfc3339(to)
+        ));
+    }
+    Ok((from, to))
+}
+
 type Cards = Vec<(
-    probity_core::reconcile::Scorecard,
-    Vec<probity_core::reconcile::Scorecard>,
+    probity_core::scorecard::Scorecard,
+    Vec<probity_core::scorecard::Scorecard>,
 )>;
 
-/// The scorecards of a configuration's providers over `window` back from now, the window,
-/// and the providers watched.
+/// The scorecards of a configuration's providers over `span`, the window, and the
+/// providers watched.
 fn compute(
     config: &probity_ground::config::Config,
-    window: HumanDuration,
+    span: (i64, i64),
     provider: Option<&str>,
 ) -> anyhow::Result<(Cards, (i64, i64), Vec<String>)> {
     let store = SqliteStore::open(&config.server.data_dir)?;
     let targets: Vec<Arc<probity_ground::config::Target>> =
         config.targets.iter().cloned().map(Arc::new).collect();
     let now = jiff::Timestamp::now().as_millisecond();
-    let span = (now - window.as_millis() as i64, now);
     let inputs = gather(&store, &targets, &config.reconcile, span, now)?;
     let rec = inputs.reconcile();
     Ok((inputs.scorecards(&rec, provider), span, inputs.providers()))
@@ -103,7 +146,9 @@ pub fn print(
     window_len: HumanDuration,
     provider: Option<&str>,
 ) -> anyhow::Result<()> {
-    let (cards, window, _) = compute(config, window_len, provider)?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let span = (now - window_len.as_millis() as i64, now);
+    let (cards, window, _) = compute(config, span, provider)?;
     table(&cards, window, &window_len.to_string());
     Ok(())
 }
@@ -145,6 +190,29 @@ fn table(cards: &Cards, window: (i64, i64), window_name: &str) {
                 secs(c.disclosure_lag_s.max),
                 c.changed_after_publication,
                 c.score.map_or("—".into(), |s| format!("{s:.1}")),
+            );
+        }
+    }
+    // What was declared and never observed, and why.
+    for (card, _) in cards {
+        for n in &card.declared_not_observed {
+            println!(
+                "declared, not observed: {} {:?} ({} → {}): {}",
+                n.key,
+                n.title,
+                probity_ground::time::rfc3339(n.start_ms),
+                n.end_ms
+                    .map_or("open".into(), probity_ground::time::rfc3339),
+                match n.why {
+                    probity_core::scorecard::Why::NotWatched => "no target watches it".to_string(),
+                    probity_core::scorecard::Why::Unmeasured =>
+                        format!("{} not measured during it", n.targets.join(", ")),
+                    probity_core::scorecard::Why::UpThroughout => format!(
+                        "{} measured for {:.0} min of it, nothing observed",
+                        n.targets.join(", "),
+                        n.measured_s / 60.0
+                    ),
+                }
             );
         }
     }

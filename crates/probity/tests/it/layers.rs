@@ -32,6 +32,7 @@ const MODULES: &[(&str, &[&[&str]])] = &[
             ],
             &["names", "condition", "observe", "sla", "slo"],
             &["quorum", "reconcile"],
+            &["scorecard"],
         ],
     ),
     (

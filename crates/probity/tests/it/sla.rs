@@ -200,6 +200,54 @@ fn a_month_of_history_is_accounted_by_the_terms() {
             .unwrap()
             .starts_with("SLA Credit Request: Amazon EC2, region level")
     );
+    // The claim names the terms' source and the day they were read, states the real
+    // downtime, and says the catalog's numbers await checking.
+    let claim = r["claim_text"].as_str().unwrap();
+    let terms = &r["terms"];
+    assert!(
+        claim.contains(&format!(
+            "({}, as read on {}, terms `aws-ec2-region`)",
+            terms["url"].as_str().unwrap(),
+            terms["read_on"].as_str().unwrap()
+        )),
+        "{claim}"
+    );
+    assert!(
+        claim.contains("(30 minutes; 60 of 60 probe results failed)"),
+        "{claim}"
+    );
+    assert!(
+        claim.contains("Note: these terms are not verified"),
+        "{claim}"
+    );
+    // The same span stated as bounds gives the same report, byte for byte, every time.
+    let span = [
+        "sla",
+        "report",
+        "--from",
+        "2026-10-01T00:00:00Z",
+        "--to",
+        "2026-11-01T00:00:00Z",
+        "--format",
+        "json",
+    ];
+    let (code, by_bounds, err) = run(dir.path(), &span);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(by_bounds, out, "--from/--to of the month is the month");
+    assert_eq!(run(dir.path(), &span).1, by_bounds);
+    let (code, _, err) = run(
+        dir.path(),
+        &[
+            "sla",
+            "report",
+            "--from",
+            "2026-10-01T00:00:30Z",
+            "--to",
+            "2026-11-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("whole minutes"), "{err}");
 
     let (_, table, _) = run(dir.path(), &["sla", "report", "--month", "2026-10"]);
     let row = table.lines().nth(1).unwrap();
@@ -225,12 +273,17 @@ fn a_month_of_history_is_accounted_by_the_terms() {
         lines
             .next()
             .unwrap()
-            .starts_with("sla,month,terms,uptime_percent,")
+            .starts_with("sla,month,terms,terms_verified,uptime_percent,")
     );
     let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    // The catalog's terms await checking, and the CSV says so.
     assert_eq!(
-        (row[0], row[1], row[5], row[8], row[11]),
-        ("ec2-use1", "2026-10", "30", "10", "2026-12-31")
+        (row[0], row[1], row[3], row[6], row[9], row[12]),
+        ("ec2-use1", "2026-10", "false", "30", "10", "2026-12-31")
+    );
+    assert!(
+        table.contains("note: these terms are not verified"),
+        "the table says it too: {table}"
     );
 
     let (_, html, _) = run(

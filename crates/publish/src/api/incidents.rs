@@ -170,7 +170,8 @@ pub(crate) async fn incident(State(s): State<AppState>, Path(id): Path<String>) 
     let now = jiff::Timestamp::now().as_millisecond();
     let window = (
         inc.started_at_ms,
-        inc.resolved_at_ms.unwrap_or(now).max(inc.started_at_ms + 1),
+        // To now: what is known of it now, however late it came.
+        now.max(inc.started_at_ms + 1),
     );
     let id = inc.id;
     let rec = blocking(

@@ -283,7 +283,17 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             route: Some(|| get(scorecard)),
             errors: &[400, 404, 503],
             query: &[
-                ("window", "string", "a duration such as 30d (default 30d)"),
+                (
+                    "window",
+                    "string",
+                    "a duration such as 30d (default 30d), back from `to`",
+                ),
+                (
+                    "from",
+                    "string",
+                    "the window's start (default: `to` minus `window`)",
+                ),
+                ("to", "string", "the window's end, excluded (default now)"),
                 ("provider", "string", "one provider"),
             ],
             ..op(

@@ -233,24 +233,40 @@ pub(crate) fn feed_json(
 pub(crate) struct ScorecardQuery {
     window: Option<String>,
     provider: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
-/// Each provider's scorecard over `window` (default 30d) back from now.
+/// Each provider's scorecard over `[from, to)`: `window` (default 30d) back from `to`
+/// (default now) unless `from` is given.
 pub(crate) async fn scorecard(
     State(s): State<AppState>,
     q: Result<Query<ScorecardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let window_name = q.window.unwrap_or_else(|| "30d".into());
-    let window: probity_core::duration::HumanDuration = window_name.parse().map_err(|e| {
-        ApiError::bad_request(format!("`window` must be a duration such as 30d: {e}"))
-    })?;
-    if window.as_millis() < 60_000 {
-        return Err(ApiError::bad_request("`window` must be at least 1m"));
-    }
-    let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
+    let window: probity_core::duration::HumanDuration =
+        q.window.as_deref().unwrap_or("30d").parse().map_err(|e| {
+            ApiError::bad_request(format!("`window` must be a duration such as 30d: {e}"))
+        })?;
     let now = jiff::Timestamp::now().as_millisecond();
-    let span = (now - window.as_millis() as i64, now);
+    let to = match q.to.as_deref() {
+        Some(v) => parse_time(v, "to")?,
+        None => now,
+    };
+    let from = match q.from.as_deref() {
+        Some(v) => parse_time(v, "from")?,
+        None => to - window.as_millis() as i64,
+    };
+    if to - from < 60_000 {
+        return Err(ApiError::bad_request("the window must be at least 1m"));
+    }
+    let window_name = if q.from.is_some() || q.to.is_some() {
+        probity_core::duration::HumanDuration::from_millis((to - from) as u64).to_string()
+    } else {
+        window.to_string()
+    };
+    let (store, targets, cfg) = (s.store.clone(), s.targets.clone(), s.reconcile);
+    let span = (from, to);
     let provider = q.provider.clone();
     let cards = blocking(
         move || -> Result<Vec<probity_engine::account::reconcile::ScorecardView>, probity_engine::store::StoreError> {

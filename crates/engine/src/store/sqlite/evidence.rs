@@ -136,6 +136,13 @@ impl EvidenceStore for SqliteStore {
         self.read(|c| query_checkpoints(c, "ORDER BY size DESC LIMIT 1", []).map(|mut v| v.pop()))
     }
 
+    fn first_checkpoint_since(&self, at_ms: i64) -> StoreResult<Option<StoredCheckpoint>> {
+        self.read(|c| {
+            query_checkpoints(c, "WHERE at_ms >= ?1 ORDER BY size LIMIT 1", [at_ms])
+                .map(|mut v| v.pop())
+        })
+    }
+
     fn checkpoint_at(&self, size: u64) -> StoreResult<Option<StoredCheckpoint>> {
         self.read(|c| query_checkpoints(c, "WHERE size = ?1", [size as i64]).map(|mut v| v.pop()))
     }
