@@ -65,6 +65,8 @@ pub fn gather(
     // How many vantages saw each incident failing when it opened (incidents from before
     // vantages, or seen by the server alone, count one).
     let seen_by = store.failing_vantage_counts()?;
+    // An incident that escalated after `as_of` was still degraded then.
+    let escalated = store.escalated_at()?;
     let observed: Vec<Observed> = store
         .incidents(IncidentFilter::All)?
         .into_iter()
@@ -78,7 +80,10 @@ pub fn gather(
                 names: names_of(t),
                 start_ms: i.started_at_ms,
                 end_ms: i.resolved_at_ms.filter(|r| *r < as_of),
-                severity: i.severity,
+                severity: match escalated.get(&i.id) {
+                    Some(at) if *at >= as_of => probity_core::result::Health::Degraded,
+                    _ => i.severity,
+                },
                 vantages: seen_by.get(&i.id).copied().unwrap_or(1).max(1),
             })
         })
@@ -93,7 +98,6 @@ pub fn gather(
         .filter_map(|p| as_known_at(p, as_of))
         .collect();
     let since = store.first_measured()?;
-    let availability = store.availability_by_target(window.0, window.1)?;
     let watched: Vec<Watched> = targets
         .iter()
         .filter(|t| t.provider.is_some())
@@ -105,17 +109,23 @@ pub fn gather(
             })
         })
         .collect();
+    // What each target measured in the window (minutes cut by a bound count only their
+    // results inside it).
     let mut measured = Vec::with_capacity(watched.len());
     for w in &watched {
-        let minutes: BTreeSet<i64> = store
-            .rollups(&w.target, crate::store::minute_of(window.0), window.1)?
-            .into_iter()
-            .filter(|r| r.count > 0)
-            .map(|r| r.minute_ms)
-            .collect();
+        let mut minutes = BTreeSet::new();
+        let (mut count, mut down) = (0u64, 0u64);
+        for (minute, n, failures) in store.minute_counts(&w.target, window.0, window.1)? {
+            if n == 0 {
+                continue;
+            }
+            minutes.insert(minute);
+            count += n;
+            down += failures.min(n);
+        }
         measured.push(Measured {
             watched: w.clone(),
-            availability: availability.get(&w.target).and_then(|a| a.uptime()),
+            availability: (count > 0).then(|| (count - down) as f64 / count as f64),
             minutes: minutes.into_iter().collect(),
         });
     }

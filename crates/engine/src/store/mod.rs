@@ -476,6 +476,15 @@ pub trait ResultStore {
     /// The latest result of every target.
     fn latest_results(&self) -> StoreResult<Vec<ResultRecord>>;
     fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>>;
+    /// Per minute with results in `[since, until)`: (minute, results, down results), summed
+    /// over vantages, oldest first; a minute the bounds cut counts only its results inside
+    /// them, so the answer for past bounds never changes. Cheap: no sketches.
+    fn minute_counts(
+        &self,
+        target: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Vec<(i64, u64, u64)>>;
     fn availability(&self, target: &str, since_ms: i64, until_ms: i64)
     -> StoreResult<Availability>;
     /// Totals per target from hourly aggregates: the window starts at the hour holding
@@ -520,6 +529,8 @@ pub trait IncidentStore {
     ) -> StoreResult<Vec<(String, probity_core::quorum::Seen)>>;
     /// Per incident, how many vantages saw it failing when it opened.
     fn failing_vantage_counts(&self) -> StoreResult<std::collections::HashMap<i64, u32>>;
+    /// When each escalated incident escalated (the time of the result that did it).
+    fn escalated_at(&self) -> StoreResult<std::collections::HashMap<i64, i64>>;
 }
 
 /// The evidence log: leaves, the Merkle tree, proofs, checkpoints, exports.

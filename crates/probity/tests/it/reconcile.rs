@@ -206,6 +206,61 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
         c["disclosure_lag_s"]["p90"],
         card["disclosure_lag_s"]["p90"]
     );
+    // Stated bounds give the same figures byte for byte: on the stopped store, a while
+    // later, and after probity ran again (measuring past the window's end).
+    let to = jiff::Timestamp::now().as_millisecond();
+    let stamp = probity_ground::time::rfc3339;
+    let (from_s, to_s) = (stamp(to - 3_600_000), stamp(to));
+    let cfg = config.to_str().unwrap();
+    let card_args = [
+        "scorecard",
+        "-c",
+        cfg,
+        "--from",
+        &from_s,
+        "--to",
+        &to_s,
+        "--json",
+    ];
+    // SLA minutes are whole: the hour up to the last minute boundary.
+    let minute = to - to % 60_000;
+    let (sla_from, sla_to) = (stamp(minute - 3_600_000), stamp(minute));
+    let sla_args = [
+        "sla", "report", "-c", cfg, "--from", &sla_from, "--to", &sla_to, "--format", "json",
+    ];
+    let figures = || {
+        let (c1, card, e1) = common::run(&card_args, dir.path());
+        let (c2, sla, e2) = common::run(&sla_args, dir.path());
+        assert_eq!((c1, c2), (0, 0), "{e1}{e2}");
+        (card, sla)
+    };
+    let first = figures();
+    let v: serde_json::Value = serde_json::from_str(&first.0).unwrap();
+    assert_eq!(v[0]["window"], "1h");
+    assert_eq!(v[0]["unacknowledged_incidents"], 1, "{}", first.0);
+    // The demo's status page declares nothing it did not observe: the list is empty, and
+    // each term of the accuracy is shown.
+    assert_eq!(
+        v[0]["declared_not_observed"],
+        serde_json::json!([]),
+        "{}",
+        first.0
+    );
+    let terms = v[0]["accuracy_terms"].as_array().unwrap();
+    assert!(
+        terms
+            .iter()
+            .any(|t| t["term"] == "unacknowledged" && t["error"] == 1.0),
+        "{terms:?}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(figures(), first, "computed again later");
+    // Run the server again on the same store (measuring after the window), stop it.
+    let again = common::Running::start(&config);
+    std::thread::sleep(Duration::from_millis(2500));
+    again.stop();
+    assert_eq!(figures(), first, "computed again after a restart");
+
     let (code, table, _) = common::run(
         &[
             "scorecard",

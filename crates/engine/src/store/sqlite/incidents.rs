@@ -44,6 +44,18 @@ impl IncidentStore for SqliteStore {
         })
     }
 
+    fn escalated_at(&self) -> StoreResult<HashMap<i64, i64>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT e.incident_id, MIN(r.at_ms) FROM incident_evidence e
+                 JOIN results r ON r.id = e.result_id
+                 WHERE e.role = 'escalated' GROUP BY e.incident_id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+            rows.collect()
+        })
+    }
+
     fn failing_vantage_counts(&self) -> StoreResult<HashMap<i64, u32>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(

@@ -323,6 +323,68 @@ impl ResultStore for SqliteStore {
         })
     }
 
+    fn minute_counts(
+        &self,
+        target: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Vec<(i64, u64, u64)>> {
+        // Whole minutes from the rollups; the parts of minutes the bounds cut, from the
+        // results themselves, so nothing outside `[since, until)` counts.
+        let ceil =
+            |t: i64| t.div_euclid(60_000) * 60_000 + if t % 60_000 == 0 { 0 } else { 60_000 };
+        let (a, b) = (ceil(since_ms), until_ms.div_euclid(60_000) * 60_000);
+        let (a, b) = if a < b { (a, b) } else { (until_ms, until_ms) };
+        self.read(|c| {
+            let mut out: std::collections::BTreeMap<i64, (u64, u64)> = Default::default();
+            let mut whole = c.prepare_cached(
+                "SELECT minute_ms, SUM(count), SUM(failures) FROM rollups
+                 WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3
+                 GROUP BY minute_ms",
+            )?;
+            let rows = whole.query_map(params![target, a, b], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (m, n, f) = row?;
+                out.insert(m, (n as u64, f as u64));
+            }
+            let mut part = c.prepare_cached(
+                "SELECT (at_ms / 60000) * 60000, COUNT(*), SUM(health = 'down') FROM results
+                 WHERE target = ?1 AND at_ms >= ?2 AND at_ms < ?3 AND unmeasured = 0
+                 GROUP BY 1",
+            )?;
+            let edges = if a == until_ms {
+                vec![(since_ms, until_ms)]
+            } else {
+                vec![(since_ms, a), (b, until_ms)]
+            };
+            for (x, y) in edges {
+                if y <= x {
+                    continue;
+                }
+                let rows = part.query_map(params![target, x, y], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (m, n, f) = row?;
+                    let e = out.entry(m).or_default();
+                    e.0 += n as u64;
+                    e.1 += f as u64;
+                }
+            }
+            Ok(out.into_iter().map(|(m, (n, f))| (m, n, f)).collect())
+        })
+    }
+
     fn availability_by_target(
         &self,
         since_ms: i64,
