@@ -58,6 +58,7 @@ try {
     declared: document.querySelectorAll("svg.timeline rect.declared").length,
     disclosed: document.querySelectorAll("svg.timeline line.disclosed").length,
     updates: document.querySelectorAll("svg.timeline circle.update").length,
+    firstStart: document.querySelectorAll("svg.timeline line.first-start").length,
     text: document.querySelector("main")?.textContent ?? "",
   }));
   await page.screenshot({ path: `${prefix}-incident.png`, fullPage: true });

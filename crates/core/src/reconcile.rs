@@ -64,9 +64,18 @@ pub struct Declared {
     pub first_seen_ms: i64,
     pub removed_ms: Option<i64>,
     pub changed_after_publication: bool,
+    /// The start the provider stated when probity first saw it (`None`: none stated then).
+    pub first_started_at_ms: Option<i64>,
+    /// An edit after publication moved its start later or its end earlier: it now reads
+    /// shorter than it was first told.
+    pub shortened_after_publication: bool,
 }
 
 impl Declared {
+    /// The start as first published, else as stated now.
+    pub fn first_start(&self) -> Option<i64> {
+        self.first_started_at_ms.or(self.incident.started_at_ms)
+    }
     /// When the provider says impact began; failing that, the earliest it was known.
     pub fn start_ms(&self) -> i64 {
         self.incident
@@ -148,9 +157,11 @@ pub struct Match {
     pub observed: i64,
     /// Index into the declared incidents given to [`reconcile`].
     pub declared: usize,
-    /// The provider's stated start minus the observed start: positive when the provider
-    /// says it began later than it did. `None` when no start is stated.
+    /// The provider's start as first published minus the observed start: positive when
+    /// the provider says it began later than it did. `None` when no start is stated.
     pub detection_lead_ms: Option<i64>,
+    /// The same against the start as stated now (after any edit).
+    pub detection_lead_edited_ms: Option<i64>,
     /// First disclosure minus the observed start.
     pub disclosure_lag_ms: i64,
     pub observed_duration_ms: i64,
@@ -245,7 +256,8 @@ pub fn reconcile(
             r.matches.push(Match {
                 observed: o.id,
                 declared: di,
-                detection_lead_ms: d.incident.started_at_ms.map(|s| s - o.start_ms),
+                detection_lead_ms: d.first_start().map(|s| s - o.start_ms),
+                detection_lead_edited_ms: d.incident.started_at_ms.map(|s| s - o.start_ms),
                 disclosure_lag_ms: d.disclosed_ms() - o.start_ms,
                 observed_duration_ms,
                 declared_duration_ms: d.incident.resolved_at_ms.map(|e| e - d.start_ms()),
@@ -391,6 +403,8 @@ mod tests {
             first_seen_ms: published + 1_000,
             removed_ms: None,
             changed_after_publication: false,
+            first_started_at_ms: None,
+            shortened_after_publication: false,
         }
     }
 
@@ -455,6 +469,18 @@ mod tests {
         let mut other = declared("o", Some(100 * MIN), 90 * MIN, Some(160 * MIN));
         other.incident.services = vec!["Console".into()];
         assert!(!matches(&o, &other, 5 * MIN, now));
+    }
+
+    #[test]
+    fn lead_is_against_the_start_first_published() {
+        // Down from minute 100; the provider first said 105, then edited it to 120.
+        let o = observed(1, 100 * MIN, Some(160 * MIN));
+        let mut d = declared("d", Some(120 * MIN), 110 * MIN, Some(160 * MIN));
+        d.first_started_at_ms = Some(105 * MIN);
+        let r = reconcile(&[o], &[d], &[], &Params::new(200 * MIN));
+        let m = &r.matches[0];
+        assert_eq!(m.detection_lead_ms, Some(5 * MIN), "as first published");
+        assert_eq!(m.detection_lead_edited_ms, Some(20 * MIN), "as edited");
     }
 
     #[test]

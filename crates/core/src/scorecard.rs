@@ -223,6 +223,9 @@ pub struct Scorecard {
     /// Every declaration of the provider in the window that nothing observed matched.
     pub declared_not_observed: Vec<NotObserved>,
     pub changed_after_publication: usize,
+    /// Of those, how many were edited to read shorter (a start moved later, an end
+    /// earlier): counted apart from other edits.
+    pub shortened_after_publication: usize,
     /// The terms of [`GradeParts::accuracy`].
     pub accuracy_terms: Vec<AccuracyTerm>,
     pub grade: String,
@@ -300,6 +303,7 @@ pub fn scorecard(
         declared_incidents: 0,
         declared_not_observed: Vec::new(),
         changed_after_publication: 0,
+        shortened_after_publication: 0,
         accuracy_terms: Vec::new(),
         grade: "n/a".into(),
         score: None,
@@ -410,6 +414,9 @@ pub fn scorecard(
             s.declared_incidents += 1;
             if d.changed_after_publication {
                 s.changed_after_publication += 1;
+            }
+            if d.shortened_after_publication {
+                s.shortened_after_publication += 1;
             }
         }
         if matched.contains(&di) {

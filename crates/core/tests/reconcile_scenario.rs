@@ -86,6 +86,8 @@ fn dec(
         first_seen_ms: t(first_seen),
         removed_ms: None,
         changed_after_publication: false,
+        first_started_at_ms: None,
+        shortened_after_publication: false,
     }
 }
 
@@ -165,6 +167,7 @@ fn three_providers_three_months() {
         Some("10-01 09:00"),
     );
     d2.changed_after_publication = true;
+    d2.shortened_after_publication = true;
     let mut maintenance = dec(
         "az-maint",
         "azure",
@@ -325,7 +328,14 @@ fn three_providers_three_months() {
         (Some(2100.0), Some(2100.0), Some(2100.0))
     );
     assert_eq!(a.detection_lead_s.p50, Some(1200.0));
-    assert_eq!((a.declared_incidents, a.changed_after_publication), (2, 1));
+    assert_eq!(
+        (
+            a.declared_incidents,
+            a.changed_after_publication,
+            a.shortened_after_publication
+        ),
+        (2, 1, 1)
+    );
     // alpha-2 was declared on a watched, measured target, and nothing was observed.
     let dno: Vec<(&str, Why, &[String])> = a
         .declared_not_observed

@@ -595,6 +595,18 @@ pub async fn incident(
                 ));
             }
         }
+        // An edited start: the first published one drawn too, and said.
+        if d.first_published_start != d.started_at
+            && let Some(t) = ms_of(d.first_published_start.as_ref())
+        {
+            svg.push_str(&format!(
+                "<line class=first-start x1={0:.1} x2={0:.1} y1={1:.1} y2={2:.1} stroke=\"#0b57d0\" stroke-width=\"2\" stroke-dasharray=\"3 2\"><title>start as first published: {3}</title></line>",
+                x(t),
+                y - 4.0,
+                y + 16.0,
+                rfc3339(t)
+            ));
+        }
         if let Some(t) = ms_of(Some(&d.first_disclosed_at)) {
             svg.push_str(&format!(
                 "<line class=disclosed x1={0:.1} x2={0:.1} y1={1:.1} y2={2:.1} stroke=\"#111\" stroke-width=\"2\"/>",
@@ -604,16 +616,27 @@ pub async fn incident(
             ));
         }
         svg.push_str(&format!(
-            "<text x={pad} y={:.1}>{}: \"{}\" — disclosed {:.0} s after the observed start</text>",
+            "<text x={pad} y={:.1}>{}: \"{}\" — disclosed {:.0} s after the observed start{}</text>",
             y + 26.0,
             escape(&d.provider),
             escape(&d.title),
-            d.disclosure_lag_s
+            d.disclosure_lag_s,
+            if d.changed_after_publication {
+                match (&d.first_published_start, &d.started_at) {
+                    (Some(a), Some(b)) if a != b => format!(
+                        " — edited after publication: start first {}, now {}",
+                        a.0, b.0
+                    ),
+                    _ => " — edited after publication".to_string(),
+                }
+            } else {
+                String::new()
+            }
         ));
     }
     svg.push_str("</svg>");
     let body = format!(
-        "<h1>Incident #{}</h1><p>{} · {} · {}</p><p>Acknowledgment by the provider: <strong>{}</strong></p><h2>Timeline</h2>{svg}<p class=legend><span style=\"color:#b3261e\">■ observed</span><span style=\"color:#0b57d0\">■ declared</span><span>│ first disclosed</span></p>",
+        "<h1>Incident #{}</h1><p>{} · {} · {}</p><p>Acknowledgment by the provider: <strong>{}</strong></p><h2>Timeline</h2>{svg}<p class=legend><span style=\"color:#b3261e\">■ observed</span><span style=\"color:#0b57d0\">■ declared</span><span>│ first disclosed</span><span style=\"color:#0b57d0\">┆ start as first published (when edited)</span></p>",
         inc.id,
         escape(&inc.target),
         inc.severity.as_str(),

@@ -19,6 +19,8 @@ pub struct Inputs {
     pub measured: Vec<Measured>,
     pub params: Params,
     pub window: (i64, i64),
+    /// Each declaration's edits after publication, as of the window's end (by index).
+    pub edits: Vec<Vec<crate::feeds::edits::Edit>>,
 }
 
 fn names_of(t: &Target) -> Names {
@@ -88,7 +90,7 @@ pub fn gather(
             })
         })
         .collect();
-    let declared: Vec<Declared> = store
+    let (declared, edits): (Vec<Declared>, Vec<Vec<crate::feeds::edits::Edit>>) = store
         .provider_incidents(&ProviderFilter {
             since_ms: Some(window.0 - params.tolerance_ms),
             until_ms: Some(window.1 + params.tolerance_ms),
@@ -96,7 +98,7 @@ pub fn gather(
         })?
         .into_iter()
         .filter_map(|p| as_known_at(p, as_of))
-        .collect();
+        .unzip();
     let since = store.first_measured()?;
     let watched: Vec<Watched> = targets
         .iter()
@@ -130,6 +132,7 @@ pub fn gather(
         });
     }
     Ok(Inputs {
+        edits,
         observed,
         declared,
         watched,
@@ -141,7 +144,10 @@ pub fn gather(
 
 /// A declaration as probity knew it at `as_of`: its latest revision seen before then,
 /// removed if its latest sighting by then was its removal; `None` if first seen later.
-fn as_known_at(p: crate::store::StoredProviderIncident, as_of: i64) -> Option<Declared> {
+fn as_known_at(
+    p: crate::store::StoredProviderIncident,
+    as_of: i64,
+) -> Option<(Declared, Vec<crate::feeds::edits::Edit>)> {
     if p.first_seen_at_ms >= as_of {
         return None;
     }
@@ -163,13 +169,26 @@ fn as_known_at(p: crate::store::StoredProviderIncident, as_of: i64) -> Option<De
             known.iter().any(|r| r.changes.iter().any(|c| c.edit)),
         ),
     };
-    Some(Declared {
-        key: format!("{}/{}", p.feed, p.incident.external_id),
-        incident,
-        first_seen_ms: p.first_seen_at_ms,
-        removed_ms,
-        changed_after_publication: changed,
-    })
+    let first_started_at_ms = known
+        .first()
+        .map_or(incident.started_at_ms, |r| r.incident.started_at_ms);
+    let shortened = known.windows(2).any(|w| {
+        w[1].changes.iter().any(|c| c.edit)
+            && crate::feeds::edits::shortens(&w[0].incident, &w[1].incident)
+    });
+    let edits = crate::feeds::edits::edits(&known);
+    Some((
+        Declared {
+            key: format!("{}/{}", p.feed, p.incident.external_id),
+            incident,
+            first_seen_ms: p.first_seen_at_ms,
+            removed_ms,
+            changed_after_publication: changed,
+            first_started_at_ms,
+            shortened_after_publication: shortened,
+        },
+        edits,
+    ))
 }
 
 impl Inputs {
@@ -255,6 +274,8 @@ pub struct ScorecardView {
     /// why.
     pub declared_not_observed: Vec<NotObservedView>,
     pub changed_after_publication: usize,
+    /// Of those, edited to read shorter (a start moved later, an end earlier).
+    pub shortened_after_publication: usize,
     /// The accuracy part, one term per incident: `1 − mean(error)`.
     pub accuracy_terms: Vec<AccuracyTermView>,
     pub grade: String,
@@ -336,6 +357,7 @@ pub fn scorecard_json(c: &Scorecard, window: &str) -> ScorecardView {
             })
             .collect(),
         changed_after_publication: c.changed_after_publication,
+        shortened_after_publication: c.shortened_after_publication,
         accuracy_terms: c
             .accuracy_terms
             .iter()
@@ -383,11 +405,21 @@ pub struct DeclarationView {
     pub impact: probity_core::provider::Impact,
     pub status: String,
     pub url: Option<String>,
+    /// The start as stated now.
     pub started_at: Option<Stamp>,
+    /// The start as first published (the lead is measured against it).
+    pub first_published_start: Option<Stamp>,
     pub first_disclosed_at: Stamp,
     pub resolved_at: Option<Stamp>,
     pub changed_after_publication: bool,
+    /// An edit moved its start later or its end earlier.
+    pub shortened_after_publication: bool,
+    /// The start as first published minus the observed start.
     pub detection_lead_s: Option<f64>,
+    /// The start as stated now minus the observed start.
+    pub detection_lead_edited_s: Option<f64>,
+    /// What the provider changed after publishing, each with before, after and when seen.
+    pub edits: Vec<crate::feeds::edits::Edit>,
     pub disclosure_lag_s: f64,
     pub observed_duration_s: f64,
     pub declared_duration_s: Option<f64>,
@@ -424,10 +456,14 @@ pub fn incident_json(inputs: &Inputs, rec: &Reconciliation, id: i64) -> Incident
                 status: d.incident.status.clone(),
                 url: d.incident.url.clone(),
                 started_at: Stamp::opt(d.incident.started_at_ms),
+                first_published_start: Stamp::opt(d.first_start()),
                 first_disclosed_at: Stamp::ms(d.disclosed_ms()),
                 resolved_at: Stamp::opt(d.incident.resolved_at_ms),
                 changed_after_publication: d.changed_after_publication,
+                shortened_after_publication: d.shortened_after_publication,
                 detection_lead_s: m.detection_lead_ms.map(|v| v as f64 / 1000.0),
+                detection_lead_edited_s: m.detection_lead_edited_ms.map(|v| v as f64 / 1000.0),
+                edits: inputs.edits.get(m.declared).cloned().unwrap_or_default(),
                 disclosure_lag_s: m.disclosure_lag_ms as f64 / 1000.0,
                 observed_duration_s: m.observed_duration_ms as f64 / 1000.0,
                 declared_duration_s: m.declared_duration_ms.map(|v| v as f64 / 1000.0),

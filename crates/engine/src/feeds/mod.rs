@@ -6,6 +6,7 @@
 //! and per-service RSS, Azure's status RSS, and any other RSS/Atom feed as a fallback.
 
 mod aws_json;
+pub mod edits;
 mod gcp;
 pub use probity_core::names;
 pub use probity_ground::config::feed_format::Format;

@@ -132,8 +132,8 @@ async fn compute(State(c): State<Clock>) -> impl IntoResponse {
 /// The cloud's own status page, in Atlassian Statuspage's API v2 shape, on a script that
 /// behaves like the providers probity exists to check: the storage outage is posted late
 /// (halfway through), states a later start than the real one and an earlier end, is called
-/// `minor`, and after it is resolved its end is edited earlier still; the cache outage is
-/// never posted at all.
+/// `minor`, and after it is resolved its start is edited later and its end earlier still;
+/// the cache outage is never posted at all.
 async fn status_incidents(State(c): State<Clock>) -> impl IntoResponse {
     let now = c.started.elapsed();
     let o = &c.script.outage;
@@ -170,8 +170,12 @@ async fn status_incidents(State(c): State<Clock>) -> impl IntoResponse {
             "impact": "minor",
             "created_at": at(posted),
             "updated_at": at(if resolved { resolved_posted } else { posted }),
-            "started_at": at(o.start + len * 3 / 10),
-            // After the fact, the page moves the stated end earlier still.
+            // After the fact, the page moves the stated start later and the end earlier.
+            "started_at": if resolved && now >= o.end + len * 6 / 10 {
+                at(o.start + len * 4 / 10)
+            } else {
+                at(o.start + len * 3 / 10)
+            },
             "resolved_at": if !resolved {
                 None
             } else if now >= o.end + len * 6 / 10 {

@@ -332,7 +332,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             {t3}  both recover (incidents resolve after 2 successes)
             {tr}  cdn-edge fails from us-east only: a regional degradation, no incident (quorum 2 of 3)
             {tc}  cache-tcp stops answering (down after 3 timeouts); the status page never says
-            {te}  the status page edits the resolved storage incident: an earlier end
+            {te}  the status page edits the resolved storage incident: a later start, an earlier end
 
   look      curl -s http://{addr}/api/v1/targets
             curl -s http://{addr}/api/v1/incidents

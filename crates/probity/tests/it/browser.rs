@@ -133,8 +133,9 @@ fn the_dashboard_shows_the_demo_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let demo = common::DemoRun::start("30s", &dir.path().join("demo"));
     let (addr, token) = (demo.addr, demo.token.clone());
-    // Wait for the storage outage to be over and the status page's post to be seen.
-    let storage_incident = common::wait_for(std::time::Duration::from_secs(25), || {
+    // Wait for the storage outage to be over and the status page's post, and its later edit
+    // of the start, to be seen.
+    let storage_incident = common::wait_for(std::time::Duration::from_secs(30), || {
         let v = common::try_get_json(addr, "/api/v1/incidents?status=all")?;
         let i = v
             .as_array()?
@@ -142,7 +143,12 @@ fn the_dashboard_shows_the_demo_in_chromium() {
             .find(|i| i["target"] == "storage-api" && i["status"] == "resolved")?
             .clone();
         let p = common::try_get_json(addr, "/api/v1/provider-incidents")?;
-        (!p.as_array()?.is_empty()).then_some(i)
+        let edited = p.as_array()?.iter().any(|p| {
+            p["edits"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["field"] == "started_at"))
+        });
+        edited.then_some(i)
     });
     let out = std::process::Command::new("node")
         .arg(browser_dir().join("dashboard.mjs"))
@@ -244,6 +250,16 @@ fn the_dashboard_shows_the_demo_in_chromium() {
             .as_str()
             .unwrap()
             .contains("Acknowledgment by the provider: acknowledged"),
+        "{inc}"
+    );
+    // The status page moved its start later after publishing: both starts are drawn and
+    // the edit is said.
+    assert_eq!(inc["firstStart"], 1, "{inc}");
+    assert!(
+        inc["text"]
+            .as_str()
+            .unwrap()
+            .contains("edited after publication: start first "),
         "{inc}"
     );
     assert!(

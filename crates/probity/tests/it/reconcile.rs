@@ -99,6 +99,47 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
         "a later start than observed: {d}"
     );
     assert!(d["disclosure_lag_s"].as_f64().unwrap() > 0.5, "{d}");
+    // The page moved the start later after publishing: both starts are kept, the lead is
+    // measured from the first, and each edit is listed with before and after.
+    common::wait_for(Duration::from_secs(15), || {
+        let one = common::try_get_json(addr, &format!("/api/v1/incidents/{}", storage["id"]))?;
+        let d = one["declarations"][0].clone();
+        (d["first_published_start"] != d["started_at"]).then_some(())
+    });
+    let one = common::get_json(addr, &format!("/api/v1/incidents/{}", storage["id"]));
+    let d = &one["declarations"][0];
+    assert_eq!(d["shortened_after_publication"], true, "{d}");
+    let lead = d["detection_lead_s"].as_f64().unwrap();
+    let edited = d["detection_lead_edited_s"].as_f64().unwrap();
+    assert!(edited > lead, "the edit moved the start later: {d}");
+    let edits = d["edits"].as_array().unwrap();
+    let start_edit = edits.iter().find(|e| e["field"] == "started_at").unwrap();
+    assert_eq!(start_edit["from"], d["first_published_start"], "{d}");
+    assert_eq!(start_edit["to"], d["started_at"], "{d}");
+    assert!(edits.iter().any(|e| e["field"] == "resolved_at"), "{d}");
+    // The provider-incidents API keeps the first published values beside the current ones.
+    let declared = common::get_json(addr, "/api/v1/provider-incidents");
+    let p = declared
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["external_id"] == "demo-storage-1")
+        .unwrap();
+    assert_eq!(
+        p["first_published"]["started_at"], d["first_published_start"],
+        "{p}"
+    );
+    assert_ne!(p["first_published"]["started_at"], p["started_at"], "{p}");
+    assert!(p["first_published"]["first_seen_at"].is_string());
+    assert!(
+        p["edits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["field"] == "started_at"),
+        "{p}"
+    );
+
     let cache_inc = incidents
         .as_array()
         .unwrap()
@@ -238,6 +279,16 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
     let v: serde_json::Value = serde_json::from_str(&first.0).unwrap();
     assert_eq!(v[0]["window"], "1h");
     assert_eq!(v[0]["unacknowledged_incidents"], 1, "{}", first.0);
+    // The storage declaration was edited to read shorter, and is counted so.
+    assert_eq!(
+        (
+            v[0]["changed_after_publication"].as_u64(),
+            v[0]["shortened_after_publication"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{}",
+        first.0
+    );
     // The demo's status page declares nothing it did not observe: the list is empty, and
     // each term of the accuracy is shown.
     assert_eq!(

@@ -33,6 +33,10 @@ pub struct ProviderIncidentView {
     /// When it left the feed (providers delete incidents).
     pub removed_at: Option<Stamp>,
     pub changed_after_publication: bool,
+    /// The values as probity first saw them.
+    pub first_published: probity_engine::feeds::edits::FirstPublished,
+    /// Every edit of what was already published: field, before, after, when seen.
+    pub edits: Vec<probity_engine::feeds::edits::Edit>,
     pub revisions: Vec<RevisionView>,
 }
 
@@ -70,6 +74,8 @@ pub fn provider_incident_json(
         last_seen_at: Stamp::ms(p.last_seen_at_ms),
         removed_at: Stamp::opt(p.removed_at_ms),
         changed_after_publication: p.changed_after_publication,
+        first_published: probity_engine::feeds::edits::first_published(p),
+        edits: probity_engine::feeds::edits::edits(&p.revisions.iter().collect::<Vec<_>>()),
         revisions: p
             .revisions
             .iter()
