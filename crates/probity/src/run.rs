@@ -98,6 +98,8 @@ pub async fn run_on(
     let shared = Arc::new(Shared::default());
     // Dashboard sign-ins outlive a reload, as connections do.
     let sessions = Arc::new(probity_publish::state::Sessions::default());
+    // So do the trackers of targets a reload leaves unchanged.
+    let handoff: probity_engine::record::Handoff = Default::default();
     let listener = match listener {
         Some(l) => l,
         None => std::net::TcpListener::bind(&config.server.listen)
@@ -160,6 +162,7 @@ pub async fn run_on(
             signer.clone(),
             shared.clone(),
             sessions.clone(),
+            handoff.clone(),
             stop_rx,
             reload_tx.clone(),
             move |a| {
@@ -284,6 +287,7 @@ async fn generation(
     signer: probity_core::note::NoteSigner,
     shared: Arc<Shared>,
     sessions: Arc<probity_publish::state::Sessions>,
+    handoff: probity_engine::record::Handoff,
     shutdown: watch::Receiver<bool>,
     reload: mpsc::Sender<ReloadRequest>,
     on_ready: impl FnOnce(SocketAddr),
@@ -303,7 +307,9 @@ async fn generation(
             None
         }
     };
-    let recorder = Recorder::new(store.clone(), shared.clone(), &targets)?
+    let carried = handoff.lock().expect("handoff lock").take();
+    let recorder = Recorder::carrying(store.clone(), shared.clone(), &targets, carried)?
+        .with_handoff(handoff)
         .with_alerting(alerting.clone())
         .with_pushes(push_rx)
         .with_telemetry(telemetry.clone());

@@ -37,6 +37,38 @@ struct TargetState {
     incident_id: Option<i64>,
 }
 
+/// What makes a target's tracker: the table as written and what the server adds to it
+/// (default thresholds and quorum, the staleness bound). A target whose fingerprint is the
+/// same after a reload keeps its tracker.
+#[derive(Clone, Debug, PartialEq)]
+struct Fingerprint {
+    /// The table as written, as TOML text.
+    source: String,
+    thresholds: probity_core::observe::Thresholds,
+    quorum: probity_core::quorum::Quorum,
+    stale_after_ms: i64,
+}
+
+fn fingerprint(t: &Target) -> Fingerprint {
+    Fingerprint {
+        source: t.source.to_string(),
+        thresholds: t.thresholds,
+        quorum: t.quorum,
+        stale_after_ms: stale_after_ms(t),
+    }
+}
+
+/// The trackers one generation of `probity run` hands the next on a reload, so that an
+/// unchanged target's failure counts, open incident and each vantage's state go on as if
+/// nothing happened (only a changed target starts again).
+#[derive(Default)]
+pub struct Carried {
+    states: HashMap<String, (Fingerprint, TargetState)>,
+}
+
+/// Where a recorder leaves its trackers when it stops.
+pub type Handoff = Arc<std::sync::Mutex<Option<Carried>>>;
+
 /// A vantage's state counts toward the quorum while its latest result is this recent
 /// compared with the target's latest from any vantage.
 pub fn stale_after_ms(t: &Target) -> i64 {
@@ -96,6 +128,8 @@ pub struct Recorder {
     store: Arc<dyn Store>,
     shared: Arc<Shared>,
     states: HashMap<String, TargetState>,
+    fingerprints: HashMap<String, Fingerprint>,
+    handoff: Option<Handoff>,
     /// When set, incident changes put their alerts in the outbox, in the same transaction.
     alerting: Option<Arc<crate::alert::Alerting>>,
     pushes: Option<mpsc::Receiver<Pushed>>,
@@ -109,13 +143,30 @@ impl Recorder {
         shared: Arc<Shared>,
         targets: &[Arc<Target>],
     ) -> anyhow::Result<Self> {
+        Self::carrying(store, shared, targets, None)
+    }
+
+    /// [`Recorder::new`], taking over the trackers of unchanged targets from the recorder
+    /// that ran before a reload.
+    pub fn carrying(
+        store: Arc<dyn Store>,
+        shared: Arc<Shared>,
+        targets: &[Arc<Target>],
+        carried: Option<Carried>,
+    ) -> anyhow::Result<Self> {
         let open = store.incidents(IncidentFilter::Open)?;
         let latest = store.latest_results()?;
         let mut states = HashMap::new();
+        let mut carried = carried.unwrap_or_default();
         let mut live = shared.targets.write().expect("live lock");
         for t in targets {
-            let state = match open.iter().find(|i| i.target == t.name) {
-                Some(inc) => {
+            let kept = match carried.states.remove(&t.name) {
+                Some((fp, state)) if fp == fingerprint(t) => Some(state),
+                _ => None,
+            };
+            let state = match (kept, open.iter().find(|i| i.target == t.name)) {
+                (Some(state), _) => state,
+                (None, Some(inc)) => {
                     let mut failing: Vec<(String, i64)> = store
                         .incident_vantages(inc.id)?
                         .into_iter()
@@ -143,7 +194,7 @@ impl Recorder {
                         incident_id: Some(inc.id),
                     }
                 }
-                None => TargetState {
+                (None, None) => TargetState {
                     combined: fresh_state(t),
                     incident_id: None,
                 },
@@ -159,6 +210,11 @@ impl Recorder {
             store,
             shared,
             states,
+            fingerprints: targets
+                .iter()
+                .map(|t| (t.name.clone(), fingerprint(t)))
+                .collect(),
+            handoff: None,
             alerting: None,
             pushes: None,
             telemetry: None,
@@ -174,6 +230,12 @@ impl Recorder {
     /// Takes agents' pushes from this channel too.
     pub fn with_pushes(mut self, pushes: mpsc::Receiver<Pushed>) -> Self {
         self.pushes = Some(pushes);
+        self
+    }
+
+    /// Leaves the trackers in `handoff` when it stops, for the next generation.
+    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
+        self.handoff = Some(handoff);
         self
     }
 
@@ -227,6 +289,14 @@ impl Recorder {
             }
             last_commit = tokio::time::Instant::now();
             self.record(inputs).await;
+        }
+        if let Some(h) = self.handoff.take() {
+            let mut fps = std::mem::take(&mut self.fingerprints);
+            let states = std::mem::take(&mut self.states)
+                .into_iter()
+                .filter_map(|(name, state)| Some((name.clone(), (fps.remove(&name)?, state))))
+                .collect();
+            *h.lock().expect("handoff lock") = Some(Carried { states });
         }
     }
 

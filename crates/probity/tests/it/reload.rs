@@ -223,3 +223,67 @@ fn reloads_keep_history_and_incidents_refuse_broken_files_and_lose_no_push() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A reload while a target fails below its threshold: the target did not change, so its
+/// failure count goes on, and the incident starts at its first failure, with that result in
+/// its evidence (not one interval late, as if the counting had begun again).
+#[test]
+fn a_reload_keeps_an_unchanged_targets_failure_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("probity.toml");
+    let (a, a_up) = common::switchable_server();
+    let (b, _) = common::switchable_server();
+    let config = |with_b: bool| {
+        let mut text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\napi_token = \"{TOKEN}\"\n\n[[target]]\nname = \"a\"\nkind = \"http\"\nurl = \"http://{a}/\"\ninterval = \"400ms\"\nfailure_threshold = 4\n"
+        );
+        if with_b {
+            text.push_str(&format!(
+                "\n[[target]]\nname = \"b\"\nkind = \"http\"\nurl = \"http://{b}/\"\ninterval = \"400ms\"\n"
+            ));
+        }
+        std::fs::write(&cfg, text).unwrap();
+    };
+    config(false);
+    let probity = Running::start(&cfg);
+    let addr = probity.addr;
+    wait_for(Duration::from_secs(10), || {
+        let r = common::try_get_json(addr, "/api/v1/targets/a/results?limit=1")?;
+        (r[0]["ok"] == true).then_some(())
+    });
+    a_up.store(false, Ordering::SeqCst);
+    // Two failures of the four needed, then a reload that adds b and leaves a as it was.
+    let failing = wait_for(Duration::from_secs(10), || {
+        let r = common::try_get_json(addr, "/api/v1/targets/a/results?limit=10")?;
+        let fails: Vec<serde_json::Value> = r
+            .as_array()?
+            .iter()
+            .take_while(|x| x["ok"] == false)
+            .cloned()
+            .collect();
+        (fails.len() >= 2).then_some(fails)
+    });
+    let first = failing.last().unwrap().clone();
+    config(true);
+    let (status, body) = post_json(addr, "/api/v1/reload", Some(TOKEN), "");
+    assert_eq!(status, 200, "{body}");
+    let incident = wait_for(Duration::from_secs(10), || {
+        let v = common::try_get_json(addr, "/api/v1/incidents")?;
+        v.as_array()?.iter().find(|i| i["target"] == "a").cloned()
+    });
+    assert_eq!(
+        incident["started_at"], first["at"],
+        "the incident starts at the first failure, before the reload: {incident}"
+    );
+    let evidence: Vec<i64> = incident["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_i64().unwrap())
+        .collect();
+    assert!(
+        evidence.contains(&first["id"].as_i64().unwrap()),
+        "the first failure is evidence: {incident}"
+    );
+    probity.stop();
+}
