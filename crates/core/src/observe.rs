@@ -19,6 +19,8 @@ pub enum Status {
     Down,
     Degraded,
     Unknown,
+    /// Failing, but fewer times in a row than the failure threshold: no incident yet.
+    Failing,
 }
 
 impl Status {
@@ -28,6 +30,7 @@ impl Status {
             Status::Down => "down",
             Status::Degraded => "degraded",
             Status::Unknown => "unknown",
+            Status::Failing => "failing",
         }
     }
     fn of(h: Health) -> Status {
@@ -164,6 +167,7 @@ impl Tracker {
                 self.streak_health = self.streak_health.max(r.health);
                 self.streak.push((r.result_id, r.at_ms));
                 if self.streak.len() < self.thresholds.failure as usize {
+                    self.status = Status::Failing;
                     return None;
                 }
                 let started_at_ms = self.streak[0].1;
@@ -256,6 +260,7 @@ mod tests {
                 Status::Down => 'X',
                 Status::Degraded => 'D',
                 Status::Unknown => '?',
+                Status::Failing => 'f',
             });
         }
         (states, transitions)
@@ -264,7 +269,8 @@ mod tests {
     #[test]
     fn opens_after_threshold_and_starts_at_first_failure() {
         let (states, tr) = run((3, 2), "uuxxxxuuu");
-        assert_eq!(states, "UUUUXXXUU");
+        // Failing below the threshold says so (f), with no incident until the third.
+        assert_eq!(states, "UUffXXXUU");
         assert_eq!(
             tr,
             vec![
@@ -288,10 +294,11 @@ mod tests {
     #[test]
     fn does_not_flap_on_isolated_failures_or_successes() {
         let (states, tr) = run((3, 2), "uxxuxxuxxu");
-        assert_eq!(states, "UUUUUUUUUU");
+        // Isolated failures show as failing, and never open an incident.
+        assert_eq!(states, "UffUffUffU");
         assert!(tr.is_empty());
         let (states, tr) = run((2, 3), "xxuxuxuuu");
-        assert_eq!(states, "?XXXXXXXU");
+        assert_eq!(states, "fXXXXXXXU");
         assert_eq!(tr.len(), 2);
         assert!(matches!(
             tr[1],
@@ -305,7 +312,7 @@ mod tests {
     #[test]
     fn degraded_escalates_to_down_within_one_incident() {
         let (states, tr) = run((2, 1), "dddxxdu");
-        assert_eq!(states, "?DDXXDU");
+        assert_eq!(states, "fDDXXDU");
         assert!(matches!(
             tr[0],
             Transition::Opened {

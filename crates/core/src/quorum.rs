@@ -79,6 +79,8 @@ pub enum VantageStatus {
     Down,
     /// No result yet.
     Unknown,
+    /// Failing below the failure threshold.
+    Failing,
     /// Its own controls were unreachable: it cannot tell.
     Unmeasured,
     /// No recent result.
@@ -92,6 +94,7 @@ impl VantageStatus {
             VantageStatus::Degraded => "degraded",
             VantageStatus::Down => "down",
             VantageStatus::Unknown => "unknown",
+            VantageStatus::Failing => "failing",
             VantageStatus::Unmeasured => "unmeasured",
             VantageStatus::Stale => "stale",
         }
@@ -103,6 +106,7 @@ impl VantageStatus {
             "degraded" => VantageStatus::Degraded,
             "down" => VantageStatus::Down,
             "unknown" => VantageStatus::Unknown,
+            "failing" => VantageStatus::Failing,
             "unmeasured" => VantageStatus::Unmeasured,
             "stale" => VantageStatus::Stale,
             _ => return None,
@@ -308,6 +312,7 @@ impl Combined {
                 Status::Degraded => VantageStatus::Degraded,
                 Status::Down => VantageStatus::Down,
                 Status::Unknown => VantageStatus::Unknown,
+                Status::Failing => VantageStatus::Failing,
             }
         }
     }
@@ -336,6 +341,14 @@ impl Combined {
         }
         if !failing.is_empty() {
             return Status::Degraded;
+        }
+        // Failing below the threshold on as many vantages as an incident would need.
+        let below = self
+            .counted()
+            .filter(|(_, v)| v.tracker.status() == Status::Failing)
+            .count();
+        if below > 0 && below >= self.quorum.needed(known) {
+            return Status::Failing;
         }
         if self
             .counted()
@@ -632,7 +645,7 @@ mod tests {
             states,
             vec![
                 Status::Up,
-                Status::Up,
+                Status::Failing,
                 Status::Down,
                 Status::Down,
                 Status::Up

@@ -56,6 +56,7 @@ pub fn status_badge(state: &str) -> (&'static str, &'static str) {
     match state {
         "up" | "operational" => ("up", GREEN),
         "degraded" | "degraded_performance" => ("degraded", ORANGE),
+        "failing" => ("failing", ORANGE),
         "partial_outage" => ("partial outage", ORANGE),
         "down" | "major_outage" => ("down", RED),
         "under_maintenance" => ("maintenance", BLUE),

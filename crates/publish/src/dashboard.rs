@@ -182,6 +182,7 @@ fn status_word(s: Status) -> (&'static str, &'static str) {
         Status::Degraded => ("degraded", "degraded"),
         Status::Down => ("down", "down"),
         Status::Unknown => ("unknown", "no result yet"),
+        Status::Failing => ("failing", "failing (below the threshold)"),
     }
 }
 

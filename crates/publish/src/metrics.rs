@@ -150,7 +150,7 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
     );
     for t in targets {
         let status = live.get(&t.name).map_or("unknown", |l| l.status.as_str());
-        for s in ["up", "degraded", "down", "unknown"] {
+        for s in ["up", "degraded", "down", "failing", "unknown"] {
             f.sample(
                 "probity_target_status",
                 &[("target", &t.name), ("status", s)],

@@ -275,17 +275,22 @@ fn demo_runs_offline_and_shows_an_outage_open_and_resolve() {
         out.starts_with("probity demo: a local \"cloud\" that misbehaves on a script"),
         "{out}"
     );
+    // Failing below the threshold is said before the incident opens.
     assert!(
-        out.contains("storage-api  up → down  (http_status: [STATUS] == 200 (got 503))"),
+        out.contains("storage-api  up → failing  (http_status: [STATUS] == 200 (got 503))"),
         "{out}"
     );
     assert!(
-        out.contains("compute-api  up → degraded  (condition: [LATENCY] < 600ms"),
+        out.contains("storage-api  failing → down  (http_status: [STATUS] == 200 (got 503))"),
+        "{out}"
+    );
+    assert!(
+        out.contains("compute-api  failing → degraded  (condition: [LATENCY] < 600ms"),
         "{out}"
     );
     assert!(
         out.contains(
-            "web-https    unknown → degraded  (condition: [CERT_EXPIRY] > 14d (got 10.0d))"
+            "web-https    failing → degraded  (condition: [CERT_EXPIRY] > 14d (got 10.0d))"
         ),
         "{out}"
     );
