@@ -569,10 +569,18 @@ pub async fn incident(
     let x = |t: i64| pad + (t - lo) as f64 / span * (w - 2.0 * pad);
     let h = row * (decls.len() as f64 + 1.0) + 30.0;
     let mut svg = format!(
-        "<svg class=timeline role=img aria-label=\"timeline\" viewBox=\"0 0 {w} {h}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\"><rect class=observed x={:.1} y=8 width={:.1} height=18 fill=\"#b3261e\"/><text x={:.1} y=40>observed by probity: {} → {}</text>",
+        "<svg class=timeline role=img aria-label=\"timeline\" viewBox=\"0 0 {w} {h}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\"><rect class=\"observed {}\" x={:.1} y=8 width={:.1} height=18 fill=\"{}\"/><text x={:.1} y=40>observed by probity ({}): {} → {}</text>",
+        inc.severity.as_str(),
         x(inc.started_at_ms),
         (x(end) - x(inc.started_at_ms)).max(2.0),
+        // A degraded spell in the degraded colour, an outage in red.
+        if inc.severity == probity_core::result::Health::Down {
+            "#b3261e"
+        } else {
+            "#e37400"
+        },
         pad,
+        inc.severity.as_str(),
         rfc3339(inc.started_at_ms),
         inc.resolved_at_ms.map_or("open".into(), rfc3339)
     );
@@ -637,7 +645,7 @@ pub async fn incident(
     }
     svg.push_str("</svg>");
     let body = format!(
-        "<h1>Incident #{}</h1><p>{} · {} · {}</p><p>Acknowledgment by the provider: <strong>{}</strong></p><h2>Timeline</h2>{svg}<p class=legend><span style=\"color:#b3261e\">■ observed</span><span style=\"color:#0b57d0\">■ declared</span><span>│ first disclosed</span><span style=\"color:#0b57d0\">┆ start as first published (when edited)</span></p>",
+        "<h1>Incident #{}</h1><p>{} · {} · {}</p><p>Acknowledgment by the provider: <strong>{}</strong></p><h2>Timeline</h2>{svg}<p class=legend><span style=\"color:#b3261e\">■ observed outage</span><span style=\"color:#e37400\">■ observed degradation</span><span style=\"color:#0b57d0\">■ declared</span><span>│ first disclosed</span><span style=\"color:#0b57d0\">┆ start as first published (when edited)</span></p>",
         inc.id,
         escape(&inc.target),
         inc.severity.as_str(),

@@ -649,49 +649,56 @@ pub fn html(reports: &[Report]) -> String {
     )
 }
 
-/// Daily uptime as bars: green at or above the commitment, red below, grey unmeasured.
+/// Daily uptime as bars on a fixed axis from 5 points under the commitment to 100%: green at
+/// or above the commitment; a breach in red with its figure written over it (a day below the
+/// axis is drawn to the axis, never as nothing); unmeasured days grey; days still to come
+/// outlined only.
 fn plot(r: &Report) -> String {
     let days = &r.account.days;
-    let (w, h, pad) = (720.0, 160.0, 30.0);
+    let (w, h, pad) = (720.0, 170.0, 30.0);
     let bw = (w - pad * 2.0) / days.len().max(1) as f64;
-    let floor = (r.sla.terms.commitment - 1.0).min(
-        days.iter()
-            .filter_map(|d| d.uptime_percent)
-            .fold(100.0, f64::min),
-    );
-    let y = |u: f64| h - pad - (u - floor) / (100.0 - floor) * (h - pad * 2.0);
+    let commitment = r.sla.terms.commitment;
+    let floor = (commitment - 5.0).max(0.0);
+    let y = |u: f64| h - pad - (u.max(floor) - floor) / (100.0 - floor) * (h - pad * 2.0);
+    let start = days.first().map_or(0, |d| d.start_ms);
+    let future_from = start + (i64::from(r.account.minutes) - i64::from(r.future_minutes)) * 60_000;
     let mut svg = format!(
         "<svg role=img aria-label=\"daily uptime\" width={w} height={h} viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\"><title>Daily uptime, {}</title>",
         month_name(r.month)
     );
     for (i, d) in days.iter().enumerate() {
         let x = pad + i as f64 * bw;
+        let day = &rfc3339(d.start_ms)[..10];
+        let width = (bw - 1.0).max(1.0);
         match d.uptime_percent {
+            _ if d.start_ms >= future_from => svg.push_str(&format!(
+                "<rect class=future x={x:.1} y={pad:.1} width={width:.1} height={:.1} fill=\"none\" stroke=\"#ccc\" stroke-dasharray=\"2 2\"><title>{day}: still to come</title></rect>",
+                h - pad * 2.0,
+            )),
+            Some(u) if u >= commitment => svg.push_str(&format!(
+                "<rect class=met x={x:.1} y={:.1} width={width:.1} height={:.1} fill=\"#3a3\"><title>{day}: {u:.4}%</title></rect>",
+                y(u),
+                (h - pad - y(u)).max(2.0),
+            )),
             Some(u) => {
-                let colour = if u >= r.sla.terms.commitment { "#3a3" } else { "#c33" };
+                let top = y(u).min(h - pad - 3.0);
                 svg.push_str(&format!(
-                    "<rect x={x:.1} y={:.1} width={:.1} height={:.1} fill=\"{colour}\"><title>{}: {u:.4}%</title></rect>",
-                    y(u),
-                    (bw - 1.0).max(1.0),
-                    (h - pad - y(u)).max(1.0),
-                    &rfc3339(d.start_ms)[..10]
+                    "<rect class=breach x={x:.1} y={top:.1} width={width:.1} height={:.1} fill=\"#c33\"><title>{day}: {u:.4}%, below the commitment</title></rect><text class=breach-label x={x:.1} y={:.1} font-size=10 fill=\"#c33\">{u:.2}%</text>",
+                    h - pad - top,
+                    top - 3.0,
                 ));
             }
             None => svg.push_str(&format!(
-                "<rect x={x:.1} y={:.1} width={:.1} height={:.1} fill=\"#bbb\"><title>{}: unmeasured</title></rect>",
-                pad,
-                (bw - 1.0).max(1.0),
+                "<rect class=unmeasured x={x:.1} y={pad:.1} width={width:.1} height={:.1} fill=\"#bbb\"><title>{day}: unmeasured</title></rect>",
                 h - pad * 2.0,
-                &rfc3339(d.start_ms)[..10]
             )),
         }
     }
-    let c = y(r.sla.terms.commitment);
+    let c = y(commitment);
     svg.push_str(&format!(
-        "<line x1={pad} x2={} y1={c:.1} y2={c:.1} stroke=\"#333\" stroke-dasharray=\"4 3\"/><text x={pad} y={:.1} font-size=11>commitment {}%</text><text x={pad} y={} font-size=11>{floor:.2}%</text><text x={pad} y=12 font-size=11>100%</text></svg>",
+        "<line x1={pad} x2={} y1={c:.1} y2={c:.1} stroke=\"#333\" stroke-dasharray=\"4 3\"/><text x={pad} y={:.1} font-size=11>commitment {commitment}%</text><text x={pad} y={} font-size=11>{floor}% and below</text><text x={pad} y=12 font-size=11>100%</text></svg><p class=legend><span style=\"color:#3a3\">■ met</span> <span style=\"color:#c33\">■ below the commitment (figure above the bar)</span> <span style=\"color:#999\">■ unmeasured</span> <span style=\"color:#999\">⬚ still to come</span></p>",
         w - pad,
         c - 3.0,
-        r.sla.terms.commitment,
         h - pad + 12.0
     ));
     svg

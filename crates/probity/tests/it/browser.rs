@@ -165,6 +165,26 @@ fn the_dashboard_shows_the_demo_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // An outage is drawn in red, a degradation (the certificate close to expiry) in its
+    // own colour.
+    let (_, page) = common::get_with_token(
+        addr,
+        &format!("/dashboard/incidents/{}", storage_incident["id"]),
+        &token,
+    );
+    assert!(page.contains("<rect class=\"observed down\""), "{page}");
+    assert!(page.contains("fill=\"#b3261e\""), "{page}");
+    let incidents = common::get_json(addr, "/api/v1/incidents?status=all");
+    let web = incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["target"] == "web-https")
+        .unwrap();
+    let (_, page) =
+        common::get_with_token(addr, &format!("/dashboard/incidents/{}", web["id"]), &token);
+    assert!(page.contains("<rect class=\"observed degraded\""), "{page}");
+    assert!(page.contains("fill=\"#e37400\""), "{page}");
     assert_eq!(
         v["redirected"], true,
         "unsigned visitors go to the sign-in form"

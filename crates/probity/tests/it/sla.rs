@@ -293,10 +293,34 @@ fn a_month_of_history_is_accounted_by_the_terms() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(html.matches("<rect ").count(), 31, "one bar a day");
     assert!(
-        html.contains("2026-10-02: 97.9167%"),
+        html.contains("2026-10-02: 97.9167%, below the commitment"),
         "the 2nd lost 30 of 1440 minutes"
     );
+    // The breach is drawn in its colour, with a height, and its figure written over it: the
+    // axis is fixed (5 points under the commitment), not started at the worst day.
+    let bar = html
+        .split("<rect ")
+        .find(|r| r.contains("2026-10-02:"))
+        .unwrap();
+    assert!(bar.starts_with("class=breach"), "{bar}");
+    let height: f64 = bar
+        .split("height=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        height >= 3.0,
+        "a breach is never drawn with no height: {bar}"
+    );
+    assert!(html.contains("<text class=breach-label"), "labelled");
+    assert!(html.contains(">97.92%</text>"), "its figure over it");
+    assert!(html.contains("94.99% and below"), "the fixed floor");
     assert!(html.contains("2026-10-09: unmeasured"));
+    assert!(!html.contains("class=future"), "October is over");
     assert!(html.contains("SLA Credit Request"));
 
     // A month with nothing measured: unknown, no credit claimed.
