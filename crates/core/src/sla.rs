@@ -261,6 +261,23 @@ enum State {
     Excluded,
 }
 
+/// One target's minute from what several vantages measured in it, by the target's quorum
+/// rule: the `needed`-th worst vantage's counts (worst: the highest share of failures), so
+/// the minute is down only when as many vantages as an incident needs saw it down. With
+/// fewer vantages than `needed`, the quorum cannot be met: the best vantage's counts.
+pub fn by_quorum(vantages: &[Minute], needed: usize) -> Minute {
+    let mut v: Vec<Minute> = vantages.iter().copied().filter(|m| m.count > 0).collect();
+    if v.is_empty() {
+        return Minute::default();
+    }
+    // Worst first: failures ÷ count, compared without division.
+    v.sort_by(|a, b| {
+        (u64::from(b.failures) * u64::from(a.count))
+            .cmp(&(u64::from(a.failures) * u64::from(b.count)))
+    });
+    v[needed.clamp(1, v.len()) - 1]
+}
+
 /// Accounts one month (`bounds` from [`month_bounds`]) of `targets` (each a minute slice
 /// the length of the month) under `terms`; `excluded` are maintenance spans in Unix ms.
 pub fn account(
@@ -689,6 +706,29 @@ mod tests {
         let running = account(&t, b, &[m], &[(b.0 + 2 * 60_000, b.1)]);
         assert_eq!(running.uptime_percent, stopped.uptime_percent);
         assert_eq!(running.downtime_minutes, stopped.downtime_minutes);
+    }
+
+    #[test]
+    fn several_vantages_count_by_the_quorum_not_by_the_sum() {
+        let m = |count, failures| Minute { count, failures };
+        // One of three vantages saw the minute down.
+        let seen = [m(6, 6), m(6, 0), m(6, 0)];
+        assert_eq!(by_quorum(&seen, 1), m(6, 6), "quorum 1: the worst decides");
+        assert_eq!(by_quorum(&seen, 2), m(6, 0), "quorum 2: one is not enough");
+        // Two of three: down by a quorum of two.
+        let seen = [m(6, 6), m(6, 0), m(5, 5)];
+        assert_eq!(by_quorum(&seen, 2), m(5, 5));
+        // Error rates: the second worst rate.
+        let seen = [m(10, 1), m(10, 5), m(10, 3)];
+        assert_eq!(by_quorum(&seen, 2), m(10, 3));
+        // Fewer vantages than the quorum: it cannot be met; the best one counts.
+        assert_eq!(by_quorum(&[m(4, 4), m(4, 0)], 3), m(4, 0));
+        assert_eq!(by_quorum(&[], 1), Minute::default());
+        assert_eq!(
+            by_quorum(&[m(0, 0), m(3, 3)], 1),
+            m(3, 3),
+            "a vantage without results is not one"
+        );
     }
 
     #[test]

@@ -80,17 +80,30 @@ pub fn report_span(
 ) -> StoreResult<Report> {
     let now_ms = now_ms.min(bounds.1);
     let minutes = ((bounds.1 - bounds.0) / 60_000) as usize;
+    // Each target's minutes; several vantages make one minute by the target's quorum rule
+    // (the minute is down when as many vantages as an incident needs saw it down).
     let mut per_target = Vec::new();
     for name in &sla.targets {
-        let mut m = vec![Minute::default(); minutes];
+        let quorum = config
+            .targets
+            .iter()
+            .find(|t| &t.name == name)
+            .map_or(probity_core::quorum::Quorum::Count(1), |t| t.quorum);
+        let mut seen: Vec<Vec<Minute>> = vec![Vec::new(); minutes];
         for r in store.rollups(name, bounds.0, bounds.1)? {
             let i = ((r.minute_ms - bounds.0) / 60_000) as usize;
-            if let Some(slot) = m.get_mut(i) {
-                slot.count += r.count as u32;
-                slot.failures += r.failures as u32;
+            if let Some(slot) = seen.get_mut(i) {
+                slot.push(Minute {
+                    count: r.count as u32,
+                    failures: r.failures as u32,
+                });
             }
         }
-        per_target.push(m);
+        per_target.push(
+            seen.iter()
+                .map(|v| probity_core::sla::by_quorum(v, quorum.needed(v.len())))
+                .collect::<Vec<_>>(),
+        );
     }
     // Maintenance the provider declared on these targets, and the configured windows.
     let targets: Vec<&Target> = config
