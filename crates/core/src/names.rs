@@ -328,6 +328,44 @@ pub struct TargetNames<'a> {
     pub region: Option<&'a str>,
 }
 
+/// A component name read as a service and a region, the way status pages commonly write
+/// them: `Storage (westeurope)`, `Storage - West Europe`, `Storage – eu-west-1`. `None` when
+/// the name has no such part.
+pub fn component_parts(name: &str) -> Option<(&str, &str)> {
+    let name = name.trim();
+    if let Some(open) = name.rfind(" (")
+        && name.ends_with(')')
+    {
+        let (service, region) = (&name[..open], &name[open + 2..name.len() - 1]);
+        if !service.trim().is_empty() && !region.trim().is_empty() {
+            return Some((service.trim(), region.trim()));
+        }
+    }
+    for sep in [" - ", " – ", " — ", " / "] {
+        if let Some((service, region)) = name.rsplit_once(sep)
+            && !service.trim().is_empty()
+            && !region.trim().is_empty()
+        {
+            return Some((service.trim(), region.trim()));
+        }
+    }
+    None
+}
+
+/// Whether a declared service name (perhaps a component with its region in it) names the
+/// target's service (and, when it carries a region, the target's region).
+fn names_service(provider: &str, declared: &str, service: &str, region: Option<&str>) -> bool {
+    if same_service(declared, service) {
+        return true;
+    }
+    match component_parts(declared) {
+        Some((s, r)) => {
+            same_service(s, service) && region.is_none_or(|t| same_region(provider, r, t))
+        }
+        None => false,
+    }
+}
+
 /// Whether a provider incident declares impact on what a target watches: the same provider;
 /// one of its services is the target's (or it names none); one of its regions is the
 /// target's (or it names none: global). A target that names no service or region matches
@@ -339,9 +377,16 @@ pub fn affects(i: &crate::provider::ProviderIncident, t: TargetNames<'_>) -> boo
     if slug(provider) != slug(&i.provider) {
         return false;
     }
+    // A service named with its region in it (`Storage (westeurope)`) states the region too:
+    // then that region must be the target's.
     let service_ok = match t.service {
         None => true,
-        Some(s) => i.services.is_empty() || i.services.iter().any(|x| same_service(x, s)),
+        Some(s) => {
+            i.services.is_empty()
+                || i.services
+                    .iter()
+                    .any(|x| names_service(provider, x, s, t.region))
+        }
     };
     let region_ok = match t.region {
         None => true,
@@ -403,6 +448,51 @@ mod tests {
             &global,
             t(Some("azure"), Some("Storage"), Some("westus"))
         ));
+    }
+
+    #[test]
+    fn components_name_a_service_and_a_region() {
+        assert_eq!(
+            component_parts("Storage (westeurope)"),
+            Some(("Storage", "westeurope"))
+        );
+        assert_eq!(
+            component_parts("Virtual Machines - West Europe"),
+            Some(("Virtual Machines", "West Europe"))
+        );
+        assert_eq!(component_parts("Storage"), None);
+        assert_eq!(component_parts("(x)"), None);
+        let i = crate::provider::ProviderIncident {
+            provider: "azure".into(),
+            source: "statuspage".into(),
+            external_id: "x".into(),
+            title: "t".into(),
+            services: vec!["Storage (westeurope)".into()],
+            regions: vec![],
+            impact: crate::provider::Impact::Major,
+            status: "investigating".into(),
+            started_at_ms: None,
+            published_at_ms: None,
+            updated_at_ms: None,
+            resolved_at_ms: None,
+            updates: vec![],
+            url: None,
+        };
+        let t = |s: &'static str, r: Option<&'static str>| TargetNames {
+            provider: Some("azure"),
+            service: Some(s),
+            region: r,
+        };
+        assert!(affects(&i, t("storage", Some("westeurope"))));
+        assert!(
+            affects(&i, t("Storage", Some("West Europe"))),
+            "any form of the region"
+        );
+        assert!(!affects(&i, t("storage", Some("eastus"))), "another region");
+        assert!(affects(&i, t("storage", None)), "a target without a region");
+        assert!(!affects(&i, t("compute", Some("westeurope"))));
+        // The exact component name still works.
+        assert!(affects(&i, t("Storage (westeurope)", None)));
     }
 
     #[test]

@@ -399,7 +399,12 @@ pub fn scorecard(
         let span = (d.start_ms(), d.end_or(window.1));
         let ours = !d.is_maintenance()
             && slug(&d.incident.provider) == slug(provider)
-            && service.is_none_or(|x| d.incident.services.iter().any(|y| same_service(x, y)))
+            && service.is_none_or(|x| {
+                d.incident.services.iter().any(|y| {
+                    same_service(x, y)
+                        || crate::names::component_parts(y).is_some_and(|(s, _)| same_service(x, s))
+                })
+            })
             && spans_meet(span, window, 0)
             && span.1 > window.0
             && span.0 < window.1;
