@@ -542,121 +542,154 @@ impl Page {
         out
     }
 
-    /// The HTML page: no script, colours with words beside them, readable on a phone.
+    /// The HTML page: no script, colours with words beside them, readable on a phone. A
+    /// template that escapes every value it is given (askama).
     pub fn html(&self) -> String {
+        use askama::Template;
         let status = self.status_json();
-        let mut body = format!(
-            "<header><h1>{}</h1><p class=\"overall {}\" role=status>{}</p></header>",
-            escape(&self.title),
-            status.indicator,
-            escape(status.description)
-        );
-        let open: Vec<&StatusIncident> = self
-            .incidents
-            .iter()
-            .filter(|i| i.resolved_at_ms.is_none())
-            .collect();
-        if !open.is_empty() {
-            body.push_str("<section><h2>Current incidents</h2>");
-            for i in open {
-                body.push_str(&incident_html(i));
-            }
-            body.push_str("</section>");
-        }
-        if !self.maintenance.is_empty() {
-            body.push_str("<section><h2>Scheduled maintenance</h2><ul>");
-            for (name, a, b, comps) in &self.maintenance {
-                body.push_str(&format!(
-                    "<li><strong>{}</strong>: {} to {} ({})</li>",
-                    escape(name),
-                    rfc3339(*a),
-                    rfc3339(*b),
-                    escape(&comps.join(", "))
-                ));
-            }
-            body.push_str("</ul></section>");
-        }
-        body.push_str("<section><h2>Components</h2><ul class=components>");
-        for (c, s) in &self.components {
-            let days = self.uptime.get(&c.name).cloned().unwrap_or_default();
-            let measured: Vec<f64> = days.iter().filter_map(|d| d.1).collect();
-            let avg = (!measured.is_empty())
-                .then(|| measured.iter().sum::<f64>() / measured.len() as f64);
-            body.push_str(&format!(
-                "<li><div class=row><span class=name>{}</span><span class=\"state {s}\">{}</span></div>",
-                escape(&c.name),
-                escape(&s.replace('_', " "))
-            ));
-            if !c.description.is_empty() {
-                body.push_str(&format!("<p class=desc>{}</p>", escape(&c.description)));
-            }
-            body.push_str("<div class=bars role=img aria-label=\"90-day uptime\">");
-            for (d, u) in &days {
-                let (class, label) = match u {
-                    None => ("none", "no data".to_string()),
-                    Some(u) if *u >= 0.999 => ("good", format!("{:.3}%", u * 100.0)),
-                    Some(u) if *u >= 0.99 => ("fair", format!("{:.3}%", u * 100.0)),
-                    Some(u) => ("poor", format!("{:.3}%", u * 100.0)),
-                };
-                body.push_str(&format!(
-                    "<span class=\"bar {class}\" title=\"{}: {label}\"></span>",
-                    &rfc3339(*d)[..10]
-                ));
-            }
-            body.push_str(&format!(
-                "</div><p class=uptime>90 days ago · {} · today</p></li>",
-                avg.map_or("no data yet".into(), |a| format!(
-                    "{:.3}% uptime",
-                    a * 100.0
-                ))
-            ));
-        }
-        body.push_str("</ul></section>");
-        let past: Vec<&StatusIncident> = self
-            .incidents
-            .iter()
-            .filter(|i| i.resolved_at_ms.is_some())
-            .collect();
-        body.push_str("<section><h2>Past incidents</h2>");
-        if past.is_empty() {
-            body.push_str("<p>No incidents reported.</p>");
-        }
-        for i in past {
-            body.push_str(&incident_html(i));
-        }
-        body.push_str("</section><footer><a href=\"/status/feed.atom\">Atom feed</a> · <a href=\"/api/v2/summary.json\">JSON</a></footer>");
-        format!(
-            "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{}</title><link rel=alternate type=\"application/atom+xml\" href=\"/status/feed.atom\"><style>{CSS}</style></head><body>{body}</body></html>\n",
-            escape(&self.title)
-        )
+        let incident = |i: &StatusIncident| IncidentView {
+            id: i.id.clone(),
+            name: i.name.clone(),
+            impact: i.impact.clone(),
+            affects: if i.components.is_empty() {
+                "no listed component".to_string()
+            } else {
+                i.components.join(", ")
+            },
+            updates: i
+                .updates
+                .iter()
+                .rev()
+                .map(|u| UpdateView {
+                    status: u.status.clone(),
+                    message: u.message.clone(),
+                    at: rfc3339(u.at_ms),
+                })
+                .collect(),
+        };
+        let page = StatusTemplate {
+            title: &self.title,
+            css: CSS,
+            indicator: status.indicator,
+            description: status.description,
+            open: self
+                .incidents
+                .iter()
+                .filter(|i| i.resolved_at_ms.is_none())
+                .map(incident)
+                .collect(),
+            past: self
+                .incidents
+                .iter()
+                .filter(|i| i.resolved_at_ms.is_some())
+                .map(incident)
+                .collect(),
+            maintenance: self
+                .maintenance
+                .iter()
+                .map(|(name, a, b, comps)| MaintenanceView {
+                    name: name.clone(),
+                    from: rfc3339(*a),
+                    to: rfc3339(*b),
+                    components: comps.join(", "),
+                })
+                .collect(),
+            components: self
+                .components
+                .iter()
+                .map(|(c, s)| {
+                    let days = self.uptime.get(&c.name).cloned().unwrap_or_default();
+                    let measured: Vec<f64> = days.iter().filter_map(|d| d.1).collect();
+                    let avg = (!measured.is_empty())
+                        .then(|| measured.iter().sum::<f64>() / measured.len() as f64);
+                    ComponentView {
+                        name: c.name.clone(),
+                        state: s.clone(),
+                        state_words: s.replace('_', " "),
+                        description: c.description.clone(),
+                        bars: days
+                            .iter()
+                            .map(|(d, u)| {
+                                let (class, label) = match u {
+                                    None => ("none", "no data".to_string()),
+                                    Some(u) if *u >= 0.999 => {
+                                        ("good", format!("{:.3}%", u * 100.0))
+                                    }
+                                    Some(u) if *u >= 0.99 => ("fair", format!("{:.3}%", u * 100.0)),
+                                    Some(u) => ("poor", format!("{:.3}%", u * 100.0)),
+                                };
+                                BarView {
+                                    class,
+                                    title: format!("{}: {label}", &rfc3339(*d)[..10]),
+                                }
+                            })
+                            .collect(),
+                        uptime: avg.map_or("no data yet".into(), |a| {
+                            format!("{:.3}% uptime", a * 100.0)
+                        }),
+                    }
+                })
+                .collect(),
+        };
+        // Rendering plain values into a fixed template cannot fail; should it, the page
+        // says so rather than showing half a page.
+        page.render().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "status page template failed");
+            "<!DOCTYPE html>\n<p>The status page could not be drawn.</p>\n".to_string()
+        }) + "\n"
     }
+}
+
+/// The public page, drawn by `templates/status.html`.
+#[derive(askama::Template)]
+#[template(path = "status.html")]
+struct StatusTemplate<'a> {
+    title: &'a str,
+    css: &'a str,
+    indicator: &'a str,
+    description: &'a str,
+    open: Vec<IncidentView>,
+    past: Vec<IncidentView>,
+    maintenance: Vec<MaintenanceView>,
+    components: Vec<ComponentView>,
+}
+
+struct IncidentView {
+    id: String,
+    name: String,
+    impact: String,
+    affects: String,
+    updates: Vec<UpdateView>,
+}
+
+struct UpdateView {
+    status: String,
+    message: String,
+    at: String,
+}
+
+struct MaintenanceView {
+    name: String,
+    from: String,
+    to: String,
+    components: String,
+}
+
+struct ComponentView {
+    name: String,
+    state: String,
+    state_words: String,
+    description: String,
+    bars: Vec<BarView>,
+    uptime: String,
+}
+
+struct BarView {
+    class: &'static str,
+    title: String,
 }
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:50rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff}h1{margin:.2rem 0}.overall{padding:.6rem 1rem;border-radius:.3rem;font-weight:600;border-left:.5rem solid}.overall.none{background:#e6f4ea;border-color:#1e7b34}.overall.minor{background:#fff4d6;border-color:#9a6700}.overall.major,.overall.critical{background:#fde7e7;border-color:#b3261e}ul.components{list-style:none;padding:0}ul.components li{border:1px solid #ddd;border-radius:.3rem;padding:.6rem;margin:.5rem 0}.row{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}.name{font-weight:600}.state{font-weight:600}.state.operational{color:#1e7b34}.state.degraded_performance,.state.partial_outage{color:#9a6700}.state.major_outage{color:#b3261e}.state.unknown,.state.under_maintenance{color:#555}.bars{display:flex;gap:1px;margin-top:.4rem}.bar{flex:1;height:2rem;min-width:2px;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}.uptime,.desc{color:#555;font-size:.85rem;margin:.2rem 0}article{border-top:1px solid #eee;padding:.5rem 0}article h3{margin:.3rem 0}.update{margin:.3rem 0}.update b{text-transform:capitalize}footer{margin-top:2rem;color:#555}a{color:#0b57d0}";
-
-fn incident_html(i: &StatusIncident) -> String {
-    let mut s = format!(
-        "<article id=\"{}\"><h3>{}</h3><p class=desc>Impact: {} · affects {}</p>",
-        escape(&i.id),
-        escape(&i.name),
-        escape(&i.impact),
-        escape(&if i.components.is_empty() {
-            "no listed component".to_string()
-        } else {
-            i.components.join(", ")
-        })
-    );
-    for u in i.updates.iter().rev() {
-        s.push_str(&format!(
-            "<p class=update><b>{}</b> — {} <small><time datetime=\"{t}\">{t}</time></small></p>",
-            escape(&u.status),
-            escape(&u.message),
-            t = rfc3339(u.at_ms)
-        ));
-    }
-    s.push_str("</article>");
-    s
-}
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();

@@ -173,6 +173,20 @@ name = "Website"
         !html.contains("127.0.0.1:9") && !html.contains("api-internal"),
         "targets stay private"
     );
+    // What an operator writes is text on the page, never markup: the template escapes it.
+    let (status, body) = common::post_json(
+        addr,
+        &format!("/api/v1/status/incidents/{id}/updates"),
+        Some(&token),
+        r#"{"status": "identified", "message": "<img src=x onerror=alert(1)> & \"quoted\" 'too'"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, html) = common::get(addr, "/status");
+    assert!(!html.contains("<img src=x"), "{html}");
+    assert!(
+        html.contains("&#60;img src=x onerror=alert(1)&#62; &#38; &#34;quoted&#34; &#39;too&#39;"),
+        "{html}"
+    );
 
     // The CLI posts and updates too; resolving closes it.
     let (code, out, err) = common::run(
