@@ -22,9 +22,10 @@ fn agent_token(config: &Path, name: &str) -> String {
     common::agent_token(config, name, &[])
 }
 
+/// Writes `dir/probity.toml`: the test server's `[server]` lines, then `text`.
 fn write(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("probity.toml");
-    std::fs::write(&path, text).unwrap();
+    common::write_config_at(&path, text).unwrap();
     path
 }
 
@@ -65,10 +66,7 @@ fn one_failing_vantage_of_three_is_regional_and_two_open_an_incident() {
     let (b_web, b_up) = common::switchable_server();
     let config = write(
         dir.path(),
-        r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-quorum = 2
+        r#"quorum = 2
 
 [[target]]
 name = "web"
@@ -219,10 +217,7 @@ fn a_vantage_whose_controls_fail_is_unmeasured_not_down() {
     let (ctl, ctl_up) = common::switchable_server();
     let config = write(
         dir.path(),
-        r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+        r#"
 [[target]]
 name = "web"
 kind = "http"
@@ -381,10 +376,7 @@ fn server_restarts_cutoffs_and_agent_kills_lose_and_double_nothing() {
     let config = write(
         dir.path(),
         &format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [[target]]
 name = "web"
 kind = "http"
@@ -483,10 +475,7 @@ fn forged_tokens_foreign_targets_and_bad_pushes_are_refused() {
     let config = write(
         dir.path(),
         &format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-api_token = "an-api-token-0123456789"
+            r#"api_token = "an-api-token-0123456789"
 max_clock_offset = "2s"
 
 [[target]]
@@ -701,10 +690,7 @@ fn an_agent_in_a_network_namespace_of_its_own_is_unmeasured_and_delivers_later()
     let config = write(
         dir.path(),
         &format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [[target]]
 name = "web"
 kind = "http"
@@ -865,10 +851,7 @@ fn an_agent_pushes_over_tls_and_trusts_only_what_it_is_told_to() {
     let config = write(
         dir.path(),
         &format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [[target]]
 name = "web"
 kind = "http"

@@ -24,38 +24,24 @@ fn receiver(listener: std::net::TcpListener, fail_first: usize) -> Arc<Mutex<Vec
     let got = Arc::new(Mutex::new(Vec::new()));
     let seen = got.clone();
     let count = Arc::new(AtomicUsize::new(0));
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().fallback(
-                move |uri: axum::http::Uri,
-                      headers: axum::http::HeaderMap,
-                      body: axum::body::Bytes| {
-                    let (seen, count) = (seen.clone(), count.clone());
-                    async move {
-                        seen.lock().unwrap().push(Got {
-                            path: uri.path().to_string(),
-                            headers,
-                            body: body.to_vec(),
-                        });
-                        if uri.path() == "/hook"
-                            && count.fetch_add(1, Ordering::SeqCst) < fail_first
-                        {
-                            axum::http::StatusCode::SERVICE_UNAVAILABLE
-                        } else {
-                            axum::http::StatusCode::ACCEPTED
-                        }
-                    }
-                },
-            );
-            let l = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(l, app).await.unwrap();
-        });
-    });
+    let app = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let (seen, count) = (seen.clone(), count.clone());
+            async move {
+                seen.lock().unwrap().push(Got {
+                    path: uri.path().to_string(),
+                    headers,
+                    body: body.to_vec(),
+                });
+                if uri.path() == "/hook" && count.fetch_add(1, Ordering::SeqCst) < fail_first {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    axum::http::StatusCode::ACCEPTED
+                }
+            }
+        },
+    );
+    common::serve_on(listener, app);
     got
 }
 
@@ -66,13 +52,10 @@ fn config(
     extra: &str,
 ) -> std::path::PathBuf {
     let path = dir.join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &path,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [alerting]
 max_backoff = "300ms"
 public_url = "https://probity.example.com"
@@ -327,13 +310,10 @@ fn a_missed_heartbeat_alerts_as_such() {
     let got = receiver(hook_l, 0);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &cfg,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [[target]]
 name = "cron"
 kind = "heartbeat"
@@ -389,13 +369,10 @@ fn unacknowledged_incidents_escalate_and_remind_until_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("api.token"), "writer-token-0123456789\n").unwrap();
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &cfg,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-api_token = "${{file:api.token}}"
+            r#"api_token = "${{file:api.token}}"
 
 [alerting]
 max_backoff = "300ms"
@@ -499,11 +476,7 @@ remind_every = "1s"
 fn writes_are_off_without_a_token() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
-        &cfg,
-        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n",
-    )
-    .unwrap();
+    common::write_config_at(&cfg, "").unwrap();
     let probity = start(&cfg);
     let (status, body) = common::post_json(
         probity.addr,
@@ -574,13 +547,10 @@ fn email_alerts_reach_a_real_smtp_server() {
     };
     let (target, up) = common::switchable_server();
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &cfg,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [[target]]
 name = "web"
 kind = "http"
@@ -707,13 +677,10 @@ fn provider_declarations_and_expiring_certificates_alert_once() {
         }
     });
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &cfg,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [[target]]
 name = "api"
 provider = "acme"
@@ -802,13 +769,10 @@ fn unacknowledged_outages_and_slo_burn_alert() {
     let got = receiver(hook_l, 0);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &cfg,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [reconcile]
 min_duration = "1s"
 grace = "1s"

@@ -13,13 +13,10 @@ fn config(
     target_badges: bool,
 ) -> std::path::PathBuf {
     let path = dir.join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &path,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [status]
 title = "Example"
 target_badges = {target_badges}

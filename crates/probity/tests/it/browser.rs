@@ -48,12 +48,9 @@ fn the_status_page_reads_well_in_chromium_without_script() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("api.token"), "status-writer-0123456789\n").unwrap();
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &cfg,
-        r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-api_token = "${file:api.token}"
+        r#"api_token = "${file:api.token}"
 
 [status]
 title = "Example Corp status"

@@ -11,13 +11,10 @@ use std::time::Duration;
 
 fn config(dir: &std::path::Path, server: std::net::SocketAddr) -> std::path::PathBuf {
     let path = dir.join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &path,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [evidence]
 origin = "probity.test/log"
 checkpoint_interval = "1s"

@@ -337,13 +337,10 @@ fn run_polls_configured_feeds_and_serves_them() {
     let aws = static_server(fixture("aws-all.rss"));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &config,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [[feed]]
 name = "aws-all"
 format = "aws-rss"

@@ -12,12 +12,9 @@ fn a_missing_ping_opens_an_incident_and_a_ping_resolves_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hb.token"), format!("{TOKEN}\n")).unwrap();
     let config = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &config,
-        r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+        r#"
 [[target]]
 name = "nightly-backup"
 kind = "heartbeat"

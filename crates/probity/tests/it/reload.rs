@@ -14,9 +14,7 @@ use std::time::Duration;
 const TOKEN: &str = "reload-test-token-0123456789";
 
 fn write(path: &Path, targets: &[(&str, SocketAddr, &str)], extra: &str) {
-    let mut text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\napi_token = \"{TOKEN}\"\n{extra}\n"
-    );
+    let mut text = format!("{}api_token = \"{TOKEN}\"\n{extra}\n", common::SERVER);
     for (name, addr, interval) in targets {
         text.push_str(&format!(
             "\n[[target]]\nname = \"{name}\"\nkind = \"http\"\nurl = \"http://{addr}/\"\ninterval = \"{interval}\"\nfailure_threshold = 2\n"
@@ -235,7 +233,8 @@ fn a_reload_keeps_an_unchanged_targets_failure_count() {
     let (b, _) = common::switchable_server();
     let config = |with_b: bool| {
         let mut text = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\napi_token = \"{TOKEN}\"\n\n[[target]]\nname = \"a\"\nkind = \"http\"\nurl = \"http://{a}/\"\ninterval = \"400ms\"\nfailure_threshold = 4\n"
+            "{}api_token = \"{TOKEN}\"\n\n[[target]]\nname = \"a\"\nkind = \"http\"\nurl = \"http://{a}/\"\ninterval = \"400ms\"\nfailure_threshold = 4\n",
+            common::SERVER
         );
         if with_b {
             text.push_str(&format!(

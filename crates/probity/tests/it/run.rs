@@ -12,13 +12,10 @@ use std::time::Duration;
 
 fn write_config(dir: &std::path::Path, server: SocketAddr) -> std::path::PathBuf {
     let path = dir.join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &path,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [[target]]
 name = "web"
 provider = "test"

@@ -115,13 +115,10 @@ fn blackbox_results_read_from_prometheus_become_evidence() {
     let (_blackbox, bb) = start_blackbox(dir.path());
     let (_prometheus, prom) = start_prometheus(dir.path(), bb, &instance);
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &cfg,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [[target]]
 name = "web-ext"
 provider = "test"

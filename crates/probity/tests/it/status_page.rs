@@ -10,12 +10,9 @@ use std::time::Duration;
 fn incidents_posted_with_a_token_are_published_in_every_form() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &cfg,
-        r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+        r#"
 [status]
 title = "Example Corp status"
 
@@ -242,11 +239,7 @@ name = "Website"
 fn without_any_token_writes_are_off() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
-        &cfg,
-        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n",
-    )
-    .unwrap();
+    common::write_config_at(&cfg, "").unwrap();
     let probity = common::Running::start(&cfg);
     let (status, body) = common::post_json(
         probity.addr,
@@ -270,13 +263,10 @@ fn observed_incidents_post_and_resolve_themselves_when_asked() {
     let (target, up) = common::switchable_server();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("probity.toml");
-    std::fs::write(
+    common::write_config_at(
         &cfg,
         format!(
-            r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "data"
-
+            r#"
 [status]
 auto_incidents = true
 

@@ -17,33 +17,21 @@ type Received = Arc<Mutex<Vec<(String, Value)>>>;
 fn receiver() -> (SocketAddr, Received) {
     let got: Received = Arc::default();
     let keep = got.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().route(
-                "/v1/{signal}",
-                axum::routing::post(
-                    move |axum::extract::Path(signal): axum::extract::Path<String>,
-                          body: axum::body::Bytes| {
-                        let keep = keep.clone();
-                        async move {
-                            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                            keep.lock().unwrap().push((signal, v));
-                            ([("content-type", "application/json")], "{}")
-                        }
-                    },
-                ),
-            );
-            let l = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(l, app).await.unwrap();
-        });
-    });
+    let app = axum::Router::new().route(
+        "/v1/{signal}",
+        axum::routing::post(
+            move |axum::extract::Path(signal): axum::extract::Path<String>,
+                  body: axum::body::Bytes| {
+                let keep = keep.clone();
+                async move {
+                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    keep.lock().unwrap().push((signal, v));
+                    ([("content-type", "application/json")], "{}")
+                }
+            },
+        ),
+    );
+    let addr = common::serve(app);
     (addr, got)
 }
 
@@ -111,10 +99,10 @@ fn config(
             )
         })
         .unwrap_or_default();
-    std::fs::write(
+    common::write_config_at(
         &path,
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n{t}\n[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{web}/\"\ninterval = \"200ms\"\n"
+            "\n{t}\n[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{web}/\"\ninterval = \"200ms\"\n"
         ),
     )
     .unwrap();

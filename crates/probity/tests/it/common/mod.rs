@@ -15,13 +15,21 @@ pub fn skipped(what: &str) {
 
 /// Writes `DIR/probity.toml` for a test server: listening on a free loopback port, data in
 /// `DIR/data`, with `server` added to `[server]` and `rest` after it; returns its path.
+/// The `[server]` lines every test server starts with: a free loopback port, its data in
+/// `data` beside the file.
+pub const SERVER: &str = "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n";
+
+/// Writes a test server's configuration to `path`: [`SERVER`], then `rest` (further
+/// `[server]` keys first, then the other tables).
+pub fn write_config_at(path: &Path, rest: impl AsRef<str>) -> std::io::Result<()> {
+    std::fs::write(path, format!("{SERVER}{}", rest.as_ref()))
+}
+
+/// Writes `dir/probity.toml` for a test server: [`SERVER`], `server` (more `[server]`
+/// keys), then `rest`.
 pub fn write_config(dir: &Path, server: &str, rest: &str) -> std::path::PathBuf {
     let path = dir.join("probity.toml");
-    std::fs::write(
-        &path,
-        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n{server}\n{rest}"),
-    )
-    .unwrap();
+    write_config_at(&path, format!("{server}\n{rest}")).unwrap();
     path
 }
 
@@ -227,13 +235,9 @@ pub fn signal(child: &Child, sig: &str) {
     assert!(ok.success());
 }
 
-/// An HTTP server whose `/` answers 200 or 503 as the switch says.
-pub fn switchable_server() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let up = std::sync::Arc::new(AtomicBool::new(true));
-    let flag = up.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+/// Serves `app` on `listener` from a thread of its own (with its own runtime), for as long
+/// as the test runs.
+pub fn serve_on(listener: std::net::TcpListener, app: axum::Router) {
     listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -241,24 +245,39 @@ pub fn switchable_server() -> (SocketAddr, std::sync::Arc<std::sync::atomic::Ato
             .build()
             .unwrap();
         rt.block_on(async move {
-            let app = axum::Router::new().route(
-                "/",
-                axum::routing::get(move || {
-                    let up = flag.load(Ordering::SeqCst);
-                    async move {
-                        if up {
-                            (axum::http::StatusCode::OK, "up")
-                        } else {
-                            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
-                        }
-                    }
-                }),
-            );
             let l = tokio::net::TcpListener::from_std(listener).unwrap();
             axum::serve(l, app).await.unwrap();
         });
     });
-    (addr, up)
+}
+
+/// [`serve_on`] a free loopback port; its address.
+pub fn serve(app: axum::Router) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    serve_on(listener, app);
+    addr
+}
+
+/// An HTTP server whose `/` answers 200 or 503 as the switch says.
+pub fn switchable_server() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let up = std::sync::Arc::new(AtomicBool::new(true));
+    let flag = up.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let up = flag.load(Ordering::SeqCst);
+            async move {
+                if up {
+                    (axum::http::StatusCode::OK, "up")
+                } else {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
+                }
+            }
+        }),
+    );
+    (serve(app), up)
 }
 
 /// A blocking POST with an optional bearer token: status and the body as JSON (`Null` when
