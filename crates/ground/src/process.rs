@@ -39,6 +39,15 @@ pub const LOCK_FILE: &str = "probity.lock";
 /// Takes the data directory's lock, or says who holds it. One `probity run` per data
 /// directory: its recorder hands out result and incident ids, and a second writer of
 /// results would collide with them.
+/// Raises the soft limit on open files to the hard limit the system allows, so a busy
+/// server (many targets, agents, connections) does not run out of descriptors at the
+/// distribution's default soft limit (often 1024). Returns (before, after).
+pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
+    let (before, _) = rlimit::Resource::NOFILE.get()?;
+    let after = rlimit::increase_nofile_limit(u64::MAX)?;
+    Ok((before, after))
+}
+
 pub fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;

@@ -66,6 +66,17 @@ pub async fn run_on(
 ) -> anyhow::Result<()> {
     let data_dir = config.server.data_dir.clone();
     let _lock = probity_ground::process::lock_data_dir(&data_dir)?;
+    match probity_ground::process::raise_open_files_limit() {
+        Ok((before, after)) if after > before => {
+            tracing::info!(
+                before,
+                after,
+                "raised the open-files limit to the hard limit"
+            )
+        }
+        Ok((_, after)) => tracing::debug!(limit = after, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-files limit"),
+    }
     let store: Arc<dyn Store> = Arc::new(
         tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
             .await?

@@ -268,3 +268,60 @@ fn running_out_of_descriptors_is_not_an_outage() {
     common::signal(&child, "TERM");
     assert!(child.wait().unwrap().success());
 }
+
+/// A soft limit on open files below the hard one (the usual 1024) is raised to the hard
+/// limit at start, so a busy server is not starved of descriptors by a default.
+#[test]
+fn the_open_files_limit_is_raised_to_the_hard_limit() {
+    let hard: u64 = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|x| x.starts_with("Max open files"))
+                .and_then(|x| x.split_whitespace().nth(4).map(str::to_string))
+        })
+        .and_then(|h| h.parse().ok())
+        .unwrap_or(0);
+    if hard <= 256 {
+        common::skipped("the hard open-files limit here is not above 256");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_config(dir.path(), "", "");
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -S -n 256 && exec {} run --config {}",
+            env!("CARGO_BIN_EXE_probity"),
+            config.display()
+        ))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with("probity: serving on http://") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("probity run did not start");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|x| x.starts_with("Max open files"))
+        .unwrap()
+        .to_string();
+    let soft: u64 = line.split_whitespace().nth(3).unwrap().parse().unwrap();
+    common::signal(&child, "TERM");
+    let _ = child.wait();
+    assert_eq!(soft, hard, "raised from 256 to the hard limit: {line}");
+}
