@@ -383,3 +383,15 @@ pub(super) fn build_sla(
         exclude_maintenance: raw.exclude_maintenance.unwrap_or(true),
     })
 }
+
+impl NamedTable for SlaToml {
+    fn name(&self) -> &Spanned<String> {
+        &self.name
+    }
+}
+
+impl NamedTable for SloToml {
+    fn name(&self) -> &Spanned<String> {
+        &self.name
+    }
+}

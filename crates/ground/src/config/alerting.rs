@@ -305,3 +305,88 @@ pub(super) fn build_channel(
     }
     (ck.problems.len() == before).then_some(Channel { name, kind })
 }
+
+/// Reads every `[[alert]]` table: its events known, escalation given whole, durations long
+/// enough, every channel and target it names existing.
+pub(super) fn read_alerts(
+    ck: &mut Checker<'_>,
+    tables: Vec<Spanned<toml::de::DeTable<'_>>>,
+    channels: &[Channel],
+    targets: &[Target],
+) -> Vec<AlertRule> {
+    let mut alerts: Vec<AlertRule> = Vec::new();
+    for table in tables {
+        let Some(raw) = read_table::<AlertToml2>(ck, table, "[[alert]]") else {
+            continue;
+        };
+        let ctx = format!("alert `{}`", raw.name.get_ref());
+        for e in &raw.on {
+            if !ALERT_EVENTS.contains(&e.get_ref().as_str()) {
+                let hint = closest(e.get_ref(), ALERT_EVENTS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                ck.at(
+                    e.span(),
+                    format!("{ctx}: unknown event `{}`{hint}", e.get_ref()),
+                );
+            }
+        }
+        if raw.escalate_after.is_some() == raw.escalate_to.is_empty() {
+            ck.at(
+                raw.name.span(),
+                format!("{ctx}: `escalate_after` and `escalate_to` go together"),
+            );
+        }
+        for d in [&raw.escalate_after, &raw.remind_every]
+            .into_iter()
+            .flatten()
+        {
+            if d.get_ref().as_millis() < 1000 {
+                ck.at(d.span(), format!("{ctx}: must be at least 1s"));
+            }
+        }
+        for c in raw.channels.iter().chain(&raw.escalate_to) {
+            if !channels.iter().any(|x| &x.name == c.get_ref()) {
+                ck.at(
+                    c.span(),
+                    format!("{ctx}: no [[channel]] named `{}`", c.get_ref()),
+                );
+            }
+        }
+        for t in &raw.targets {
+            if !targets.iter().any(|x| &x.name == t.get_ref()) {
+                ck.at(
+                    t.span(),
+                    format!("{ctx}: no target named `{}`", t.get_ref()),
+                );
+            }
+        }
+        alerts.push(AlertRule {
+            name: raw.name.into_inner(),
+            on: raw.on.into_iter().map(Spanned::into_inner).collect(),
+            targets: raw.targets.into_iter().map(Spanned::into_inner).collect(),
+            providers: raw.providers,
+            services: raw.services,
+            regions: raw.regions,
+            tags: raw.tags,
+            channels: raw.channels.into_iter().map(Spanned::into_inner).collect(),
+            escalate_after: raw.escalate_after.map(Spanned::into_inner),
+            escalate_to: raw
+                .escalate_to
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
+            remind_every: raw.remind_every.map(Spanned::into_inner),
+            cert_expiry_within: raw
+                .cert_expiry_within
+                .unwrap_or(HumanDuration::from_secs(14 * 86_400)),
+        });
+    }
+    alerts
+}
+
+impl NamedTable for ChannelToml {
+    fn name(&self) -> &Spanned<String> {
+        &self.name
+    }
+}

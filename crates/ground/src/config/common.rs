@@ -371,3 +371,36 @@ pub struct Problem {
     /// The source line and the column to put a caret under, for problems inside a value.
     pub snippet: Option<(String, usize)>,
 }
+
+/// A `[[table]]` with a `name` of its own.
+pub(super) trait NamedTable {
+    fn name(&self) -> &Spanned<String>;
+}
+
+/// Reads every `[[kind]]` table: deserialised (problems reported where they are), its name
+/// claimed once (a duplicate is reported, its table still checked), then `build` checks the
+/// rest. Keeps what was built under a name of its own.
+pub(super) fn read_named<T, U>(
+    ck: &mut Checker<'_>,
+    tables: Vec<Spanned<DeTable<'_>>>,
+    kind: &'static str,
+    mut build: impl FnMut(&mut Checker<'_>, T) -> Option<U>,
+) -> Vec<U>
+where
+    T: serde::de::DeserializeOwned + schemars::JsonSchema + NamedTable + 'static,
+{
+    let mut names = Names::new(kind);
+    let mut out = Vec::new();
+    for table in tables {
+        let Some(raw) = read_table::<T>(ck, table, &format!("[[{kind}]]")) else {
+            continue;
+        };
+        let unique = names.claim(ck, raw.name().get_ref(), raw.name().span());
+        if let Some(u) = build(ck, raw)
+            && unique
+        {
+            out.push(u);
+        }
+    }
+    out
+}

@@ -128,3 +128,9 @@ pub(super) fn build_feed(ck: &mut Checker<'_>, raw: FeedToml, base_dir: &Path) -
         timeout,
     })
 }
+
+impl NamedTable for FeedToml {
+    fn name(&self) -> &Spanned<String> {
+        &self.name
+    }
+}

@@ -12,7 +12,6 @@ use feed::*;
 use probity_core::condition::closest;
 use probity_core::duration::HumanDuration;
 use schema::*;
-use serde::Deserialize;
 use server::*;
 use source::*;
 use status::*;
@@ -260,40 +259,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
-    let mut targets = Vec::new();
-    let mut names = Names::new("target");
-    for table in target_values {
-        let table = strip_unknown(&mut ck, table, keys_of::<TargetToml>(), "in [[target]]");
-        // Names are checked for duplicates even when the rest of the target is broken.
-        let name_value = table
-            .get_ref()
-            .iter()
-            .find(|(k, _)| k.get_ref() == "name")
-            .map(|(_, v)| v);
-        // A duplicate is reported and the rest of the table still checked, so that every
-        // problem shows at once; only a target with a name of its own is kept.
-        let unique = match name_value
-            .and_then(|v| v.get_ref().as_str().map(|s| (s.to_string(), v.span())))
-        {
-            Some((name, span)) => names.claim(&mut ck, &name, span),
-            None => true,
-        };
-        // Conditions are checked from the raw table, so they are reported even when another
-        // key of the target has a type error that stops deserialisation.
-        let conditions = check_conditions(&mut ck, table.get_ref());
-        let raw = match TargetToml::deserialize(toml::de::Deserializer::from(table)) {
-            Ok(t) => t,
-            Err(e) => {
-                ck.toml_error(&e, "[[target]]");
-                continue;
-            }
-        };
-        if let Some(t) = build_target(&mut ck, raw, conditions, base_dir, server.quorum)
-            && unique
-        {
-            targets.push(t);
-        }
-    }
+    let mut targets = read_targets(&mut ck, target_values, base_dir, server.quorum);
 
     let mut reconcile = ReconcileConfig::default();
     if let Some(r) =
@@ -311,56 +277,23 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
-    let mut feeds = Vec::new();
-    let mut feed_names = Names::new("feed");
-    for table in feed_values {
-        let Some(raw) = read_table::<FeedToml>(&mut ck, table, "[[feed]]") else {
-            continue;
-        };
-        let name = raw.name.get_ref().clone();
+    let feeds = read_named(&mut ck, feed_values, "feed", |ck, raw: FeedToml| {
+        let name = raw.name.get_ref();
         if name.trim().is_empty() || name.contains(char::is_whitespace) {
             ck.at(
                 raw.name.span(),
                 "a feed's `name` must be non-empty, without spaces",
             );
         }
-        let unique = feed_names.claim(&mut ck, &name, raw.name.span());
-        if let Some(f) = build_feed(&mut ck, raw, base_dir)
-            && unique
-        {
-            feeds.push(f);
-        }
-    }
+        build_feed(ck, raw, base_dir)
+    });
 
-    let mut slas = Vec::new();
-    let mut sla_names = Names::new("sla");
-    for table in sla_values {
-        let Some(raw) = read_table::<SlaToml>(&mut ck, table, "[[sla]]") else {
-            continue;
-        };
-        let name = raw.name.get_ref().clone();
-        let unique = sla_names.claim(&mut ck, &name, raw.name.span());
-        if let Some(s) = build_sla(&mut ck, raw, &targets)
-            && unique
-        {
-            slas.push(s);
-        }
-    }
-
-    let mut slos = Vec::new();
-    let mut slo_names = Names::new("slo");
-    for table in slo_values {
-        let Some(raw) = read_table::<SloToml>(&mut ck, table, "[[slo]]") else {
-            continue;
-        };
-        let name = raw.name.get_ref().clone();
-        let unique = slo_names.claim(&mut ck, &name, raw.name.span());
-        if let Some(s) = build_slo(&mut ck, raw, &targets)
-            && unique
-        {
-            slos.push(s);
-        }
-    }
+    let slas = read_named(&mut ck, sla_values, "sla", |ck, raw: SlaToml| {
+        build_sla(ck, raw, &targets)
+    });
+    let slos = read_named(&mut ck, slo_values, "slo", |ck, raw: SloToml| {
+        build_slo(ck, raw, &targets)
+    });
 
     let mut alerting = AlertingConfig::default();
     if let Some(a) =
@@ -374,87 +307,13 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
         alerting.public_url = a.public_url;
     }
-    let mut channels: Vec<Channel> = Vec::new();
-    let mut channel_names = Names::new("channel");
-    for table in channel_values {
-        let Some(raw) = read_table::<ChannelToml>(&mut ck, table, "[[channel]]") else {
-            continue;
-        };
-        let unique = channel_names.claim(&mut ck, raw.name.get_ref(), raw.name.span());
-        if let Some(c) = build_channel(&mut ck, raw, base_dir)
-            && unique
-        {
-            channels.push(c);
-        }
-    }
-    let mut alerts: Vec<AlertRule> = Vec::new();
-    for table in alert_values {
-        let Some(raw) = read_table::<AlertToml2>(&mut ck, table, "[[alert]]") else {
-            continue;
-        };
-        let ctx = format!("alert `{}`", raw.name.get_ref());
-        for e in &raw.on {
-            if !ALERT_EVENTS.contains(&e.get_ref().as_str()) {
-                let hint = closest(e.get_ref(), ALERT_EVENTS)
-                    .map(|k| format!("; did you mean `{k}`?"))
-                    .unwrap_or_default();
-                ck.at(
-                    e.span(),
-                    format!("{ctx}: unknown event `{}`{hint}", e.get_ref()),
-                );
-            }
-        }
-        if raw.escalate_after.is_some() == raw.escalate_to.is_empty() {
-            ck.at(
-                raw.name.span(),
-                format!("{ctx}: `escalate_after` and `escalate_to` go together"),
-            );
-        }
-        for d in [&raw.escalate_after, &raw.remind_every]
-            .into_iter()
-            .flatten()
-        {
-            if d.get_ref().as_millis() < 1000 {
-                ck.at(d.span(), format!("{ctx}: must be at least 1s"));
-            }
-        }
-        for c in raw.channels.iter().chain(&raw.escalate_to) {
-            if !channels.iter().any(|x| &x.name == c.get_ref()) {
-                ck.at(
-                    c.span(),
-                    format!("{ctx}: no [[channel]] named `{}`", c.get_ref()),
-                );
-            }
-        }
-        for t in &raw.targets {
-            if !targets.iter().any(|x| &x.name == t.get_ref()) {
-                ck.at(
-                    t.span(),
-                    format!("{ctx}: no target named `{}`", t.get_ref()),
-                );
-            }
-        }
-        alerts.push(AlertRule {
-            name: raw.name.into_inner(),
-            on: raw.on.into_iter().map(Spanned::into_inner).collect(),
-            targets: raw.targets.into_iter().map(Spanned::into_inner).collect(),
-            providers: raw.providers,
-            services: raw.services,
-            regions: raw.regions,
-            tags: raw.tags,
-            channels: raw.channels.into_iter().map(Spanned::into_inner).collect(),
-            escalate_after: raw.escalate_after.map(Spanned::into_inner),
-            escalate_to: raw
-                .escalate_to
-                .into_iter()
-                .map(Spanned::into_inner)
-                .collect(),
-            remind_every: raw.remind_every.map(Spanned::into_inner),
-            cert_expiry_within: raw
-                .cert_expiry_within
-                .unwrap_or(HumanDuration::from_secs(14 * 86_400)),
-        });
-    }
+    let channels: Vec<Channel> = read_named(
+        &mut ck,
+        channel_values,
+        "channel",
+        |ck, raw: ChannelToml| build_channel(ck, raw, base_dir),
+    );
+    let alerts = read_alerts(&mut ck, alert_values, &channels, &targets);
 
     let mut status = StatusConfig {
         title: "Status".into(),
@@ -469,115 +328,9 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         status.auto_incidents = st.auto_incidents.unwrap_or(false);
         status.target_badges = st.target_badges.unwrap_or(false);
     }
-    let mut component_names = Names::new("component");
-    for table in component_values {
-        let Some(raw) = read_table::<ComponentToml>(&mut ck, table, "[[component]]") else {
-            continue;
-        };
-        let ctx = format!("component `{}`", raw.name.get_ref());
-        let unique = component_names.claim(&mut ck, raw.name.get_ref(), raw.name.span());
-        let chosen = select_targets(
-            &mut ck,
-            &ctx,
-            &raw.targets,
-            &raw.tags,
-            raw.provider.as_ref(),
-            raw.service.as_ref(),
-            raw.region.as_ref(),
-            &targets,
-        );
-        if unique {
-            status.components.push(Component {
-                name: raw.name.into_inner(),
-                description: raw.description.unwrap_or_default(),
-                targets: chosen,
-            });
-        }
-    }
+    status.components = read_components(&mut ck, component_values, &targets);
 
-    let mut maintenance = Vec::new();
-    for table in maintenance_values {
-        let Some(raw) = read_table::<MaintenanceToml>(&mut ck, table, "[[maintenance]]") else {
-            continue;
-        };
-        let before = ck.problems.len();
-        let ctx = format!("maintenance `{}`", raw.name.get_ref());
-        let time = |ck: &mut Checker<'_>, v: &Spanned<String>| match v
-            .get_ref()
-            .parse::<jiff::Timestamp>()
-        {
-            Ok(t) => Some(t.as_millisecond()),
-            Err(_) => {
-                ck.at(
-                    v.span(),
-                    format!(
-                        "{ctx}: `{}` is not an RFC 3339 time such as 2026-11-29T02:00:00Z",
-                        v.get_ref()
-                    ),
-                );
-                None
-            }
-        };
-        let start = time(&mut ck, &raw.start);
-        let duration = match (&raw.end, &raw.duration) {
-            (Some(e), None) => time(&mut ck, e).zip(start).map(|(e, s)| e - s),
-            (None, Some(d)) => Some(d.get_ref().as_millis() as i64),
-            _ => {
-                ck.at(
-                    raw.name.span(),
-                    format!("{ctx}: give either `end` or `duration`"),
-                );
-                None
-            }
-        };
-        if let Some(d) = duration
-            && d <= 0
-        {
-            ck.at(
-                raw.name.span(),
-                format!("{ctx}: it must end after it starts"),
-            );
-        }
-        let every = raw.every.as_ref().map(|e| e.get_ref().as_millis() as i64);
-        if let (Some(e), Some(d), Some(span)) =
-            (every, duration, raw.every.as_ref().map(|e| e.span()))
-            && e <= d
-        {
-            ck.at(
-                span,
-                format!("{ctx}: `every` must be longer than the window"),
-            );
-        }
-        let chosen = select_targets(
-            &mut ck,
-            &ctx,
-            &raw.targets,
-            &raw.tags,
-            raw.provider.as_ref(),
-            raw.service.as_ref(),
-            raw.region.as_ref(),
-            &targets,
-        );
-        if chosen.is_empty() && ck.problems.len() == before {
-            ck.at(
-                raw.name.span(),
-                format!("{ctx}: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"),
-            );
-        }
-        if ck.problems.len() == before
-            && let (Some(start_ms), Some(duration_ms)) = (start, duration)
-        {
-            maintenance.push(MaintenanceConfig {
-                name: raw.name.into_inner(),
-                window: probity_core::maintenance::Window {
-                    start_ms,
-                    duration_ms,
-                    every_ms: every,
-                },
-                targets: chosen,
-            });
-        }
-    }
+    let maintenance = read_maintenance(&mut ck, maintenance_values, &targets);
 
     let mut telemetry = TelemetryConfig::default();
     if let Some(t) =

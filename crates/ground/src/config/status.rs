@@ -1,6 +1,7 @@
 //! `[status]`, `[[component]]` and `[[maintenance]]`: the public status page and declared maintenance.
 
 use super::common::*;
+use super::target::select_targets;
 use probity_core::duration::HumanDuration;
 use serde::Deserialize;
 use toml::Spanned;
@@ -82,4 +83,131 @@ pub(super) struct MaintenanceToml {
     pub(super) provider: Option<String>,
     pub(super) service: Option<String>,
     pub(super) region: Option<String>,
+}
+
+/// Reads every `[[component]]`: a name of its own, and the targets it stands for.
+pub(super) fn read_components(
+    ck: &mut Checker<'_>,
+    tables: Vec<Spanned<toml::de::DeTable<'_>>>,
+    targets: &[super::Target],
+) -> Vec<Component> {
+    let mut components = Vec::new();
+    let mut component_names = Names::new("component");
+    for table in tables {
+        let Some(raw) = read_table::<ComponentToml>(ck, table, "[[component]]") else {
+            continue;
+        };
+        let ctx = format!("component `{}`", raw.name.get_ref());
+        let unique = component_names.claim(ck, raw.name.get_ref(), raw.name.span());
+        let chosen = select_targets(
+            ck,
+            &ctx,
+            &raw.targets,
+            &raw.tags,
+            raw.provider.as_ref(),
+            raw.service.as_ref(),
+            raw.region.as_ref(),
+            targets,
+        );
+        if unique {
+            components.push(Component {
+                name: raw.name.into_inner(),
+                description: raw.description.unwrap_or_default(),
+                targets: chosen,
+            });
+        }
+    }
+    components
+}
+
+/// Reads every `[[maintenance]]`: when it starts, how long, how often, and on what.
+pub(super) fn read_maintenance(
+    ck: &mut Checker<'_>,
+    tables: Vec<Spanned<toml::de::DeTable<'_>>>,
+    targets: &[super::Target],
+) -> Vec<MaintenanceConfig> {
+    let mut maintenance = Vec::new();
+    for table in tables {
+        let Some(raw) = read_table::<MaintenanceToml>(ck, table, "[[maintenance]]") else {
+            continue;
+        };
+        let before = ck.problems.len();
+        let ctx = format!("maintenance `{}`", raw.name.get_ref());
+        let time = |ck: &mut Checker<'_>, v: &Spanned<String>| match v
+            .get_ref()
+            .parse::<jiff::Timestamp>()
+        {
+            Ok(t) => Some(t.as_millisecond()),
+            Err(_) => {
+                ck.at(
+                    v.span(),
+                    format!(
+                        "{ctx}: `{}` is not an RFC 3339 time such as 2026-11-29T02:00:00Z",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        let start = time(ck, &raw.start);
+        let duration = match (&raw.end, &raw.duration) {
+            (Some(e), None) => time(ck, e).zip(start).map(|(e, s)| e - s),
+            (None, Some(d)) => Some(d.get_ref().as_millis() as i64),
+            _ => {
+                ck.at(
+                    raw.name.span(),
+                    format!("{ctx}: give either `end` or `duration`"),
+                );
+                None
+            }
+        };
+        if let Some(d) = duration
+            && d <= 0
+        {
+            ck.at(
+                raw.name.span(),
+                format!("{ctx}: it must end after it starts"),
+            );
+        }
+        let every = raw.every.as_ref().map(|e| e.get_ref().as_millis() as i64);
+        if let (Some(e), Some(d), Some(span)) =
+            (every, duration, raw.every.as_ref().map(|e| e.span()))
+            && e <= d
+        {
+            ck.at(
+                span,
+                format!("{ctx}: `every` must be longer than the window"),
+            );
+        }
+        let chosen = select_targets(
+            ck,
+            &ctx,
+            &raw.targets,
+            &raw.tags,
+            raw.provider.as_ref(),
+            raw.service.as_ref(),
+            raw.region.as_ref(),
+            targets,
+        );
+        if chosen.is_empty() && ck.problems.len() == before {
+            ck.at(
+                raw.name.span(),
+                format!("{ctx}: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"),
+            );
+        }
+        if ck.problems.len() == before
+            && let (Some(start_ms), Some(duration_ms)) = (start, duration)
+        {
+            maintenance.push(MaintenanceConfig {
+                name: raw.name.into_inner(),
+                window: probity_core::maintenance::Window {
+                    start_ms,
+                    duration_ms,
+                    every_ms: every,
+                },
+                targets: chosen,
+            });
+        }
+    }
+    maintenance
 }

@@ -36,6 +36,51 @@ pub struct Target {
     pub source: toml::Table,
 }
 
+/// Reads every `[[target]]` table. Every problem of every table is reported, a duplicate
+/// name's too; only a target with a name of its own and no problem is kept.
+pub(super) fn read_targets(
+    ck: &mut Checker<'_>,
+    tables: Vec<Spanned<toml::de::DeTable<'_>>>,
+    base_dir: &Path,
+    quorum: probity_core::quorum::Quorum,
+) -> Vec<Target> {
+    let mut targets = Vec::new();
+    let mut names = Names::new("target");
+    for table in tables {
+        let table = strip_unknown(ck, table, keys_of::<TargetToml>(), "in [[target]]");
+        // Names are checked for duplicates even when the rest of the target is broken.
+        let name_value = table
+            .get_ref()
+            .iter()
+            .find(|(k, _)| k.get_ref() == "name")
+            .map(|(_, v)| v);
+        // A duplicate is reported and the rest of the table still checked, so that every
+        // problem shows at once; only a target with a name of its own is kept.
+        let unique = match name_value
+            .and_then(|v| v.get_ref().as_str().map(|s| (s.to_string(), v.span())))
+        {
+            Some((name, span)) => names.claim(ck, &name, span),
+            None => true,
+        };
+        // Conditions are checked from the raw table, so they are reported even when another
+        // key of the target has a type error that stops deserialisation.
+        let conditions = check_conditions(ck, table.get_ref());
+        let raw = match TargetToml::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(t) => t,
+            Err(e) => {
+                ck.toml_error(&e, "[[target]]");
+                continue;
+            }
+        };
+        if let Some(t) = build_target(ck, raw, conditions, base_dir, quorum)
+            && unique
+        {
+            targets.push(t);
+        }
+    }
+    targets
+}
+
 pub(super) const KINDS: &[&str] = &["http", "tcp", "tls", "dns", "heartbeat", "external"];
 
 #[derive(Deserialize, schemars::JsonSchema)]
