@@ -279,6 +279,18 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
             );
         }
         f.header(
+            "probity_feed_stored_bytes",
+            "gauge",
+            "Bytes of documents the feed has stored (a document is kept when what it declares changed).",
+        );
+        for n in &names {
+            f.sample(
+                "probity_feed_stored_bytes",
+                &[("feed", n)],
+                feeds[*n].stored_bytes as f64,
+            );
+        }
+        f.header(
             "probity_feed_sighting_lag_seconds",
             "gauge",
             "From a provider's stated publication to probity's first sighting, for the newest incident first seen.",

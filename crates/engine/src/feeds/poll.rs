@@ -22,6 +22,8 @@ pub struct FeedLive {
     /// Seconds from a provider's stated publication to probity's first sighting, for the
     /// newest incident that states one.
     pub sighting_lag_s: Option<f64>,
+    /// Bytes of documents the feed has stored.
+    pub stored_bytes: u64,
 }
 
 pub type FeedsLive = RwLock<HashMap<String, FeedLive>>;
@@ -101,8 +103,18 @@ pub async fn fetch(
     })
 }
 
+/// The most of a failed poll's body kept as evidence: enough to see what came instead of a
+/// feed (an error page, a captive portal), never a disk's worth.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+
+fn truncated(mut body: Vec<u8>) -> Vec<u8> {
+    body.truncate(MAX_ERROR_BODY);
+    body
+}
+
 /// Turns a document into a poll of `feed` at `at_ms`: parsed incidents (with the feed's
-/// provider and name) or a failure that keeps the body as evidence.
+/// provider and name) or a failure that keeps the body (its first [`MAX_ERROR_BODY`]
+/// bytes) as evidence.
 pub fn poll_of(
     feed: &Feed,
     at_ms: i64,
@@ -122,7 +134,7 @@ pub fn poll_of(
         }
         Err(e) => PollOutcome::Failed {
             error: e.to_string(),
-            body: Some(body),
+            body: Some(truncated(body)),
         },
     };
     FeedPoll {
@@ -204,7 +216,7 @@ pub async fn poll_once(
                 http_status: Some(f.status),
                 outcome: PollOutcome::Failed {
                     error: format!("HTTP {}", f.status),
-                    body: (!f.body.is_empty()).then_some(f.body),
+                    body: (!f.body.is_empty()).then(|| truncated(f.body)),
                 },
                 etag: None,
                 last_modified: None,
@@ -289,6 +301,11 @@ pub async fn run(
                             );
                         }
                         note(&live, &feed.name, &poll, &mut failures);
+                        live.write()
+                            .expect("feeds lock")
+                            .entry(feed.name.clone())
+                            .or_default()
+                            .stored_bytes = summary.stored_bytes;
                         match &poll.outcome {
                             PollOutcome::Failed { error, .. } => tracing::warn!(
                                 feed = %feed.name, url = %feed.display, %error, failures,

@@ -106,6 +106,8 @@ pub struct PollSummary {
     pub new_ids: Vec<String>,
     /// The evidence leaf of the poll record.
     pub leaf: u64,
+    /// Bytes of documents the feed has stored, after this poll.
+    pub stored_bytes: u64,
 }
 
 /// A feed's polling state.
@@ -126,6 +128,8 @@ pub struct FeedState {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub last_sha256: Option<String>,
+    /// Bytes of documents this feed has stored (each kept document counted once).
+    pub stored_bytes: u64,
     /// Incidents the feed currently lists.
     pub active_incidents: u64,
 }

@@ -593,3 +593,83 @@ intervl = "5m"
         ]
     );
 }
+
+/// A feed that answers a new document every poll while declaring the same things does not
+/// fill the disk: the first document is kept, the others only as hash, size and evidence
+/// record; an error page is kept truncated; the store says how much each feed holds, and
+/// the evidence log still reads back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_kept_only_when_what_they_declare_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let base = fixture("azure-status.rss");
+    let (addr, server) = start(Answer::Doc(base.clone(), "\"a\"")).await;
+    let f = feed("azure", Format::AzureRss, format!("http://{addr}/feed"));
+    let c = client().unwrap();
+    let set = |a: Answer| *server.answer.lock().unwrap() = a;
+    let stored = |store: &Arc<dyn Store>| {
+        store
+            .feed_states()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.feed == "azure")
+            .unwrap()
+            .stored_bytes
+    };
+    let (s, _, _) = poll_once(&c, &store, &f).await.unwrap();
+    assert_eq!(s.new, 1);
+    assert_eq!(
+        stored(&store),
+        base.len() as u64,
+        "the first document is kept"
+    );
+    // Five new documents (a comment that changes each time), the same declarations.
+    let etags = ["\"b\"", "\"c\"", "\"d\"", "\"e\"", "\"f\""];
+    for (k, etag) in etags.iter().enumerate() {
+        let mut doc = base.clone();
+        doc.extend_from_slice(format!("<!-- {k} {} -->", "x".repeat(100_000)).as_bytes());
+        set(Answer::Doc(doc, etag));
+        let (s, p, _) = poll_once(&c, &store, &f).await.unwrap();
+        assert!(matches!(p.outcome, PollOutcome::Ok { .. }));
+        assert_eq!((s.new, s.changed, s.removed), (0, 0, 0));
+        assert_eq!(
+            s.stored_bytes,
+            base.len() as u64,
+            "nothing new declared, nothing kept"
+        );
+    }
+    // What it declares changes: that document is kept.
+    let changed = fixture("azure-status-mitigated.rss");
+    set(Answer::Doc(changed.clone(), "\"g\""));
+    let (s, _, _) = poll_once(&c, &store, &f).await.unwrap();
+    assert!(s.changed + s.new > 0);
+    assert_eq!(stored(&store), (base.len() + changed.len()) as u64);
+    // A megabyte error page is kept, truncated.
+    set(Answer::Status(
+        500,
+        Box::leak("e".repeat(1 << 20).into_boxed_str()),
+    ));
+    let (_, p, _) = poll_once(&c, &store, &f).await.unwrap();
+    let PollOutcome::Failed {
+        body: Some(body), ..
+    } = &p.outcome
+    else {
+        panic!("{:?}", p.outcome)
+    };
+    assert_eq!(body.len(), probity_engine::feeds::poll::MAX_ERROR_BODY);
+    assert_eq!(
+        stored(&store),
+        (base.len() + changed.len() + probity_engine::feeds::poll::MAX_ERROR_BODY) as u64
+    );
+    // Every poll's evidence record still reads back from the rows; those whose document
+    // was kept also check it against its hash.
+    let size = store.evidence_size().unwrap();
+    let mut checked = 0;
+    for leaf in 0..size {
+        if let Some((_, doc_ok)) = store.feed_record_from_rows(leaf).unwrap() {
+            assert_ne!(doc_ok, Some(false), "leaf {leaf}");
+            checked += usize::from(doc_ok == Some(true));
+        }
+    }
+    assert!(checked >= 3, "{checked} documents checked");
+}

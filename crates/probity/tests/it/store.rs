@@ -270,6 +270,6 @@ fn a_store_from_a_newer_probity_is_refused() {
     let err = SqliteStore::open(dir.path()).err().unwrap();
     assert_eq!(
         err.to_string(),
-        "database schema version 99 is newer than this probity knows (10); upgrade probity"
+        "database schema version 99 is newer than this probity knows (11); upgrade probity"
     );
 }

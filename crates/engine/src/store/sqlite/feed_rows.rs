@@ -24,6 +24,27 @@ struct Current {
     incident: ProviderIncident,
 }
 
+/// Stores a document (once per hash) and counts its bytes against its feed.
+fn keep_document(
+    tx: &Transaction<'_>,
+    feed: &str,
+    sha: &str,
+    body: &[u8],
+    at_ms: i64,
+) -> StoreResult<()> {
+    let added = tx.execute(
+        "INSERT OR IGNORE INTO feed_documents (sha256, body, first_at_ms) VALUES (?1, ?2, ?3)",
+        params![sha, body, at_ms],
+    )?;
+    if added > 0 {
+        tx.execute(
+            "UPDATE feed_state SET stored_bytes = stored_bytes + ?2 WHERE feed = ?1",
+            params![feed, body.len() as i64],
+        )?;
+    }
+    Ok(())
+}
+
 /// Stores one poll; returns what it changed and the new evidence log size.
 pub(super) fn record_poll(
     tx: &Transaction<'_>,
@@ -36,12 +57,7 @@ pub(super) fn record_poll(
         PollOutcome::NotModified => None,
     };
     let sha = body.map(|b| sha256_hex(b));
-    if let (Some(b), Some(h)) = (body, &sha) {
-        tx.execute(
-            "INSERT OR IGNORE INTO feed_documents (sha256, body, first_at_ms) VALUES (?1, ?2, ?3)",
-            params![h, b, poll.at_ms],
-        )?;
-    }
+
     let error = match &poll.outcome {
         PollOutcome::Failed { error, .. } => Some(error.as_str()),
         _ => None,
@@ -104,11 +120,16 @@ pub(super) fn record_poll(
             sha
         ],
     )?;
+    // A failure's body (truncated by the poller) is kept at once; a document that parsed is
+    // kept below, only when what it declares changed.
+    if let (PollOutcome::Failed { .. }, Some(b), Some(h)) = (&poll.outcome, body, &sha) {
+        keep_document(tx, &poll.feed, h, b, poll.at_ms)?;
+    }
     let mut summary = PollSummary {
         leaf: poll_leaf,
         ..PollSummary::default()
     };
-    let PollOutcome::Ok { incidents, .. } = &poll.outcome else {
+    let PollOutcome::Ok { incidents, body } = &poll.outcome else {
         return Ok((summary, size));
     };
 
@@ -252,6 +273,25 @@ pub(super) fn record_poll(
     for id in &seen {
         stmt.execute(params![poll.feed, id, poll.at_ms])?;
     }
+    // Keep the document when what it declares changed, when it is the feed's first, or
+    // when these bytes are kept already; otherwise its hash, size and evidence record say
+    // what was read, and the bytes are not stored again.
+    let h = sha.as_deref().unwrap_or_default();
+    let changed = summary.new + summary.changed + summary.removed + summary.returned > 0;
+    let first = !tx
+        .prepare_cached("SELECT 1 FROM feed_polls WHERE feed = ?1 AND kept = 1 AND sha256 IS NOT NULL AND outcome = 'ok' AND leaf_idx != ?2 LIMIT 1")?
+        .exists(params![poll.feed, poll_leaf as i64])?;
+    let known = tx
+        .prepare_cached("SELECT 1 FROM feed_documents WHERE sha256 = ?1")?
+        .exists([h])?;
+    if changed || first || known {
+        keep_document(tx, &poll.feed, h, body, poll.at_ms)?;
+    } else {
+        tx.execute(
+            "UPDATE feed_polls SET kept = 0 WHERE leaf_idx = ?1",
+            [poll_leaf as i64],
+        )?;
+    }
     Ok((summary, size))
 }
 
@@ -260,7 +300,8 @@ pub(super) fn feed_states(c: &Connection) -> rusqlite::Result<Vec<FeedState>> {
         "SELECT s.feed, s.provider, s.format, s.last_poll_ms, s.last_ok_ms, s.last_outcome,
                 s.last_error, s.http_status, s.consecutive_failures, s.polls, s.failures, s.etag,
                 s.last_modified, s.last_sha256,
-                (SELECT COUNT(*) FROM provider_incidents p WHERE p.feed = s.feed AND p.removed_at_ms IS NULL)
+                (SELECT COUNT(*) FROM provider_incidents p WHERE p.feed = s.feed AND p.removed_at_ms IS NULL),
+                s.stored_bytes
          FROM feed_state s ORDER BY s.feed",
     )?;
     stmt.query_map([], |r| {
@@ -280,6 +321,7 @@ pub(super) fn feed_states(c: &Connection) -> rusqlite::Result<Vec<FeedState>> {
             last_modified: r.get(12)?,
             last_sha256: r.get(13)?,
             active_incidents: r.get::<_, i64>(14)? as u64,
+            stored_bytes: r.get::<_, i64>(15)? as u64,
         })
     })?
     .collect()
@@ -367,7 +409,7 @@ pub(super) fn record_from_rows(
 ) -> rusqlite::Result<Option<(Vec<u8>, Option<bool>)>> {
     let poll = c
         .query_row(
-            "SELECT feed, at_ms, outcome, http_status, sha256, bytes, error FROM feed_polls WHERE leaf_idx = ?1",
+            "SELECT feed, at_ms, outcome, http_status, sha256, bytes, error, kept FROM feed_polls WHERE leaf_idx = ?1",
             [leaf as i64],
             |r| {
                 Ok((
@@ -378,13 +420,16 @@ pub(super) fn record_from_rows(
                     r.get::<_, Option<String>>(4)?,
                     r.get::<_, Option<i64>>(5)?,
                     r.get::<_, Option<String>>(6)?,
+                    r.get::<_, bool>(7)?,
                 ))
             },
         )
         .optional()?;
-    if let Some((feed, at, outcome, status, sha, bytes, error)) = poll {
+    if let Some((feed, at, outcome, status, sha, bytes, error, kept)) = poll {
         let doc_ok = match &sha {
             None => None,
+            // Not kept on purpose (it declared nothing new): nothing to compare.
+            Some(_) if !kept => None,
             Some(h) => {
                 let body: Option<Vec<u8>> = c
                     .query_row(

@@ -8,7 +8,15 @@ impl FeedStore for SqliteStore {
         let mut conn = self.writer.lock().expect("writer lock");
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let (summary, size) = super::feed_rows::record_poll(&tx, log_size(&tx)?, poll)?;
+        let (mut summary, size) = super::feed_rows::record_poll(&tx, log_size(&tx)?, poll)?;
+        summary.stored_bytes = tx
+            .query_row(
+                "SELECT stored_bytes FROM feed_state WHERE feed = ?1",
+                [&poll.feed],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .unwrap_or(0) as u64;
         tx.commit()?;
         *evidence_size = size;
         Ok(summary)
