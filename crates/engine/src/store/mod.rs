@@ -514,6 +514,9 @@ pub trait ResultStore {
     /// Checks the store's file for damage (SQLite's `quick_check`): an error that says what
     /// is damaged, before anything is written to it.
     fn quick_check(&self) -> StoreResult<()>;
+    /// SQLite's full `integrity_check` (every index against its table, every row): slower
+    /// than the quick check, run on demand by `probity evidence audit`. Empty when sound.
+    fn integrity_check(&self) -> StoreResult<Vec<String>>;
     /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
 }

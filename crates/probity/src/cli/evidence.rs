@@ -218,8 +218,15 @@ pub fn audit(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         &config.evidence.origin,
     )?;
     let bar = bundle::progress_bar("auditing");
-    let a = bundle::audit(&store, &signer.verifier(), &bar)?;
+    let mut a = bundle::audit(&store, &signer.verifier(), &bar)?;
     bar.finish_and_clear();
+    // The database file itself, every page and index (SQLite's integrity check).
+    for problem in store.integrity_check()? {
+        a.findings.push(bundle::Finding {
+            leaf: None,
+            problem: format!("the database file is damaged: {problem}"),
+        });
+    }
     if json {
         println!("{}", serde_json::to_string(&a)?);
     } else {

@@ -105,3 +105,58 @@ fn a_lost_store_is_not_a_new_log_and_a_damaged_one_is_refused() {
         "{err}"
     );
 }
+
+/// Damage the quick check at start does not see (an index entry that no longer matches its
+/// row) is found by `probity evidence audit`, which runs SQLite's full integrity check.
+#[test]
+fn the_audit_runs_the_full_integrity_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _up) = common::switchable_server();
+    let config = common::write_config(
+        dir.path(),
+        "",
+        &format!(
+            "[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{target}/\"\ninterval = \"100ms\"\n"
+        ),
+    );
+    let probity = common::Running::start(&config);
+    common::wait_for(Duration::from_secs(10), || {
+        (common::results(probity.addr, "web").len() >= 20).then_some(())
+    });
+    probity.stop();
+    let cfg = config.to_str().unwrap();
+    let (code, out, err) = common::run(&["evidence", "audit", "-c", cfg], dir.path());
+    assert_eq!(code, 0, "{out}{err}");
+    // Rewrite one key inside the index on results' times, leaving the page well formed.
+    let db = dir.path().join("data/probity.db");
+    let (root, page_size): (i64, i64) = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        let root = c
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'results_at'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let size = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        (root, size)
+    };
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = ((root - 1) * page_size) as usize;
+    // The last bytes of the page hold the cells' payloads (keys): change one byte there.
+    let at = page + page_size as usize - 6;
+    bytes[at] ^= 0x01;
+    std::fs::write(&db, &bytes).unwrap();
+    let quick: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .unwrap();
+    if quick != "ok" {
+        common::skipped("the altered byte broke the page's structure; the quick check sees it");
+        return;
+    }
+    let (code, out, _) = common::run(&["evidence", "audit", "-c", cfg], dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the database file is damaged:"), "{out}");
+}

@@ -478,6 +478,19 @@ impl ResultStore for SqliteStore {
         )))
     }
 
+    fn integrity_check(&self) -> StoreResult<Vec<String>> {
+        let problems: Vec<String> = self.read(|c| {
+            let mut stmt = c.prepare("PRAGMA integrity_check")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        })?;
+        Ok(if problems.len() == 1 && problems[0] == "ok" {
+            Vec::new()
+        } else {
+            problems
+        })
+    }
+
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned> {
         let conn = self.writer.lock().expect("writer lock");
         // Results that are evidence of an incident are kept as long as the incident.
