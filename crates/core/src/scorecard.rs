@@ -33,6 +33,9 @@ pub struct Measured {
     /// The starts of the minutes in which it has counted results, ascending: outside them
     /// it was unmeasured.
     pub minutes: Vec<i64>,
+    /// Of those, the minutes with at least one result down, ascending: failures probity
+    /// saw even where they stayed below the threshold that opens an incident.
+    pub failing_minutes: Vec<i64>,
 }
 
 impl Measured {
@@ -44,6 +47,14 @@ impl Measured {
             .take_while(|&&m| m < span.1)
             .map(|&m| ((m + MINUTE).min(span.1) - m.max(span.0)).max(0))
             .sum()
+    }
+
+    /// Whether any minute of `span` had a result down.
+    pub fn failing_within(&self, span: (i64, i64)) -> bool {
+        let first = self
+            .failing_minutes
+            .partition_point(|&m| m + MINUTE <= span.0);
+        self.failing_minutes.get(first).is_some_and(|&m| m < span.1)
     }
 
     /// How much of the union of `spans` (clipped to `within`) falls in measured minutes.
@@ -159,7 +170,10 @@ pub enum Why {
     NotWatched,
     /// Targets it names were watched, but none was measured during it.
     Unmeasured,
-    /// Targets it names were measured during it and no incident was observed.
+    /// Targets it names failed during it, fewer times in a row than opens an incident:
+    /// observed, below the threshold. Not held against the provider.
+    FailingBelowThreshold,
+    /// Targets it names were measured during it and no result failed.
     UpThroughout,
 }
 
@@ -168,6 +182,7 @@ impl Why {
         match self {
             Why::NotWatched => "not_watched",
             Why::Unmeasured => "unmeasured",
+            Why::FailingBelowThreshold => "failing_below_threshold",
             Why::UpThroughout => "up_throughout",
         }
     }
@@ -437,6 +452,8 @@ pub fn scorecard(
             Why::NotWatched
         } else if measured_ms == 0 {
             Why::Unmeasured
+        } else if on.iter().any(|m| m.failing_within(clipped)) {
+            Why::FailingBelowThreshold
         } else {
             Why::UpThroughout
         };
@@ -505,6 +522,7 @@ mod tests {
             },
             availability: Some(1.0),
             minutes: minutes.iter().map(|m| m * MINUTE).collect(),
+            failing_minutes: Vec::new(),
         }
     }
 
@@ -517,6 +535,11 @@ mod tests {
             MINUTE + MINUTE / 2
         );
         assert_eq!(m.measured_within((3 * MINUTE, 10 * MINUTE)), 0);
+        let mut f = m.clone();
+        f.failing_minutes = vec![2 * MINUTE];
+        assert!(f.failing_within((2 * MINUTE + 1, 3 * MINUTE)));
+        assert!(!f.failing_within((3 * MINUTE, 10 * MINUTE)));
+        assert!(!f.failing_within((0, 2 * MINUTE)));
         // Overlapping spans count once.
         assert_eq!(
             m.measured_in_union(&[(0, 2 * MINUTE), (MINUTE, 11 * MINUTE)], (0, 5 * MINUTE)),

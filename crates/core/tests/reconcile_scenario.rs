@@ -292,6 +292,7 @@ fn three_providers_three_months() {
         watched: watch[i].clone(),
         availability: Some(a),
         minutes: all.clone(),
+        failing_minutes: Vec::new(),
     };
     let measured = vec![m(0, 0.999), m(1, 0.9995), m(2, 0.9990), m(3, 0.9998)];
     let tolerance = Params::new(now).tolerance_ms;
@@ -383,6 +384,15 @@ fn three_providers_three_months() {
     );
     assert_eq!(a2.declared_not_observed[0].why, Why::Unmeasured);
     assert_eq!(a2.accuracy_terms.len(), 2);
+    // Had alpha failed during alpha-2 below its threshold (no incident opened), the
+    // declaration was of something probity saw: not held against the provider.
+    let mut failing = measured.clone();
+    failing[0].failing_minutes = vec![t("10-01 08:30")];
+    let a3 = scorecard(
+        "alpha", None, window, &observed, &declared, &failing, &r, tolerance,
+    );
+    assert_eq!(a3.declared_not_observed[0].why, Why::FailingBelowThreshold);
+    assert_eq!(a3.accuracy_terms.len(), 2, "no phantom term");
     assert!(close(
         a2.declared_availability.unwrap(),
         1.0 - 30.0 * 60_000.0 / (stop - window.0) as f64

@@ -756,6 +756,10 @@ pub async fn scorecard(
                 probity_core::scorecard::Why::Unmeasured => {
                     format!("{} not measured during it", n.targets.join(", "))
                 }
+                probity_core::scorecard::Why::FailingBelowThreshold => format!(
+                    "{} failed during it, below the threshold (no incident)",
+                    n.targets.join(", ")
+                ),
                 probity_core::scorecard::Why::UpThroughout => format!(
                     "{} measured for {:.0} min of it; nothing observed",
                     n.targets.join(", "),

@@ -116,12 +116,16 @@ pub fn gather(
     let mut measured = Vec::with_capacity(watched.len());
     for w in &watched {
         let mut minutes = BTreeSet::new();
+        let mut failing = BTreeSet::new();
         let (mut count, mut down) = (0u64, 0u64);
         for (minute, n, failures) in store.minute_counts(&w.target, window.0, window.1)? {
             if n == 0 {
                 continue;
             }
             minutes.insert(minute);
+            if failures > 0 {
+                failing.insert(minute);
+            }
             count += n;
             down += failures.min(n);
         }
@@ -129,6 +133,7 @@ pub fn gather(
             watched: w.clone(),
             availability: (count > 0).then(|| (count - down) as f64 / count as f64),
             minutes: minutes.into_iter().collect(),
+            failing_minutes: failing.into_iter().collect(),
         });
     }
     Ok(Inputs {
@@ -297,8 +302,9 @@ pub struct NotObservedView {
     pub services: Vec<String>,
     pub regions: Vec<String>,
     /// `not_watched` (no target has a service and region it names), `unmeasured` (its
-    /// targets were not measured during it) or `up_throughout` (measured, and nothing was
-    /// observed).
+    /// targets were not measured during it), `failing_below_threshold` (they failed during
+    /// it, too few times in a row for an incident) or `up_throughout` (measured, and no
+    /// result failed).
     pub why: probity_core::scorecard::Why,
     /// The targets it names.
     pub targets: Vec<String>,

@@ -207,6 +207,10 @@ fn table(cards: &Cards, window: (i64, i64), window_name: &str) {
                     probity_core::scorecard::Why::NotWatched => "no target watches it".to_string(),
                     probity_core::scorecard::Why::Unmeasured =>
                         format!("{} not measured during it", n.targets.join(", ")),
+                    probity_core::scorecard::Why::FailingBelowThreshold => format!(
+                        "{} failed during it, below the threshold (no incident)",
+                        n.targets.join(", ")
+                    ),
                     probity_core::scorecard::Why::UpThroughout => format!(
                         "{} measured for {:.0} min of it, nothing observed",
                         n.targets.join(", "),
