@@ -215,33 +215,8 @@ fn running_out_of_descriptors_is_not_an_outage() {
             "[[target]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"100ms\"\nfailure_threshold = 2\n"
         ),
     );
-    let mut child = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -n 64 && exec {} run --config {}",
-            env!("CARGO_BIN_EXE_probity"),
-            config.display()
-        ))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(a) = line.strip_prefix("probity: serving on http://") {
-                let _ = tx.send(a.parse::<std::net::SocketAddr>().unwrap());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("probity run did not start under ulimit -n 64");
+    let probity = common::Running::start_after("ulimit -n 64", &config);
+    let addr = probity.addr;
     common::wait_for(std::time::Duration::from_secs(10), || {
         (common::results(addr, "db").len() >= 3).then_some(())
     });
@@ -265,8 +240,7 @@ fn running_out_of_descriptors_is_not_an_outage() {
     }
     let incidents = common::get_json(addr, "/api/v1/incidents?status=all");
     assert_eq!(incidents, serde_json::json!([]), "no outage was recorded");
-    common::signal(&child, "TERM");
-    assert!(child.wait().unwrap().success());
+    assert!(probity.stop().success());
 }
 
 /// A soft limit on open files below the hard one (the usual 1024) is raised to the hard
@@ -288,40 +262,14 @@ fn the_open_files_limit_is_raised_to_the_hard_limit() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = common::write_config(dir.path(), "", "");
-    let mut child = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -S -n 256 && exec {} run --config {}",
-            env!("CARGO_BIN_EXE_probity"),
-            config.display()
-        ))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.starts_with("probity: serving on http://") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(30))
-        .expect("probity run did not start");
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let probity = common::Running::start_after("ulimit -S -n 256", &config);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", probity.child.id())).unwrap();
     let line = limits
         .lines()
         .find(|x| x.starts_with("Max open files"))
         .unwrap()
         .to_string();
     let soft: u64 = line.split_whitespace().nth(3).unwrap().parse().unwrap();
-    common::signal(&child, "TERM");
-    let _ = child.wait();
+    probity.stop();
     assert_eq!(soft, hard, "raised from 256 to the hard limit: {line}");
 }

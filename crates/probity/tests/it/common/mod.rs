@@ -169,9 +169,25 @@ impl Running {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        cmd.args(["run", "--config"]).arg(config);
+        Running::spawn(cmd)
+    }
+
+    /// [`Running::start`] after a shell runs `prelude` (a `ulimit`, say) in the server's
+    /// own process.
+    pub fn start_after(prelude: &str, config: &Path) -> Running {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c").arg(format!(
+            "{prelude} && exec {} run --config {}",
+            env!("CARGO_BIN_EXE_probity"),
+            config.display()
+        ));
+        Running::spawn(cmd)
+    }
+
+    /// Spawns `cmd` (a `probity run`) and waits until it serves.
+    fn spawn(mut cmd: Command) -> Running {
         let mut child = cmd
-            .args(["run", "--config"])
-            .arg(config)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
