@@ -36,9 +36,6 @@ pub async fn termination() {
 /// The file in `data_dir` that `probity run` holds locked while it runs.
 pub const LOCK_FILE: &str = "probity.lock";
 
-/// Takes the data directory's lock, or says who holds it. One `probity run` per data
-/// directory: its recorder hands out result and incident ids, and a second writer of
-/// results would collide with them.
 /// Raises the soft limit on open files to the hard limit the system allows, so a busy
 /// server (many targets, agents, connections) does not run out of descriptors at the
 /// distribution's default soft limit (often 1024). Returns (before, after).
@@ -48,6 +45,14 @@ pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
     Ok((before, after))
 }
 
+/// The soft limit on open files now (`None` where it cannot be read).
+pub fn open_files_limit() -> Option<u64> {
+    rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| soft)
+}
+
+/// Takes the data directory's lock, or says who holds it. One `probity run` per data
+/// directory: its recorder hands out result and incident ids, and a second writer of
+/// results would collide with them.
 pub fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;

@@ -148,17 +148,26 @@ pub async fn run_on(
     // One HTTP server for the whole run: it hands each request to the router of the
     // generation that runs now, so a reload never closes a connection.
     let current: Current = Arc::new(std::sync::RwLock::new(None));
-    let (server_stop_tx, mut server_stop) = watch::channel(false);
+    let (server_stop_tx, server_stop) = watch::channel(false);
     let server = {
         let front = axum::Router::new().fallback_service(CurrentRouter(current.clone()));
         let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
-        tokio::spawn(async move {
-            axum::serve(listener, front)
-                .with_graceful_shutdown(async move {
-                    let _ = server_stop.wait_for(|s| *s).await;
-                })
-                .await
-        })
+        let limits = probity_publish::serve::Limits {
+            max_connections: config.server.max_connections.unwrap_or_else(|| {
+                probity_publish::serve::default_max_connections(
+                    probity_ground::process::open_files_limit().unwrap_or(1024),
+                )
+            }),
+            idle_timeout: config.server.idle_timeout.as_std().max(std::time::Duration::from_millis(100)),
+        };
+        tracing::debug!(max_connections = limits.max_connections, "inbound connection limit");
+        tokio::spawn(probity_publish::serve::serve(
+            listener,
+            front,
+            limits,
+            server_stop,
+            std::time::Duration::from_secs(10),
+        ))
     };
     let mut on_ready = Some(on_ready);
     let mut config = config;
@@ -219,7 +228,7 @@ pub async fn run_on(
     }
     // Last, the server: everything measured is committed before it stops answering.
     let _ = server_stop_tx.send(true);
-    server.await.context("server")??;
+    server.await.context("server")?;
     tracing::info!("stopped; everything measured is stored");
     Ok(())
 }

@@ -182,7 +182,7 @@ pub async fn results(
             .and_then(|v| v.region.clone())
             .or(push.region.clone()),
         last_contact_ms: Some(received_at_ms),
-        clock_offset_ms: push.clock_offset_ms,
+        clock_offset_ms: Some(offset),
         rtt_ms: push.rtt_ms,
         backlog: push.backlog,
         dropped: push.dropped,
@@ -232,7 +232,8 @@ pub struct Checked {
     pub push: PushBody,
     pub accepted: Vec<usize>,
     pub rejected: Vec<Rejected>,
-    /// The agent's clock offset, as it reported it.
+    /// The agent's clock offset as applied: its claim, held within what the server measured
+    /// (see [`measured_offset`]).
     pub offset: i64,
     /// Whether the offset is past the bound, so the results' times are corrected by it.
     pub corrected: bool,
@@ -246,6 +247,21 @@ pub const MAX_DETAILS_BYTES: usize = 64 * 1024;
 /// How far ahead of the server's clock an agent's result may be, after its clock offset is
 /// corrected: what remains of the offset's measuring error.
 pub const MAX_AHEAD_MS: i64 = 5_000;
+
+/// The longest a push may take from the agent's `sent_at_ms` to the server reading its
+/// last byte (the server's request timeout is shorter).
+pub const MAX_TRANSIT_MS: i64 = 60_000;
+
+/// What the server itself can say about an agent's clock offset (server minus agent) from
+/// one push: the push was sent at `sent_at_ms` by the agent's clock and fully received at
+/// `received_at_ms` by the server's, and it travelled for between 0 and
+/// [`MAX_TRANSIT_MS`], so the offset lies in `[received − sent − MAX_TRANSIT_MS,
+/// received − sent]`. A claimed offset is applied only within these bounds, so an agent
+/// cannot move its results further than its own clock, as the server saw it, allows.
+pub fn measured_offset(sent_at_ms: i64, received_at_ms: i64) -> (i64, i64) {
+    let hi = received_at_ms.saturating_sub(sent_at_ms);
+    (hi.saturating_sub(MAX_TRANSIT_MS), hi)
+}
 
 /// Checks a push body from `agent` (authenticated already): the whole body is refused
 /// when it is too big, malformed or speaks for another vantage; each result is refused on
@@ -312,6 +328,10 @@ pub fn check_push(
             format!("`clock_offset_ms` {offset} is beyond any clock error; measure it again"),
         ));
     }
+    // The claim (from the agent's NTP-like exchange) is the precise one; what the server
+    // measured bounds it.
+    let (lo, hi) = measured_offset(push.sent_at_ms, now_ms);
+    let offset = offset.clamp(lo, hi.max(lo));
     let corrected = offset.abs() > bound_ms;
     let shift = if corrected { offset } else { 0 };
     // A result is taken before it is pushed: one from the future would make every other
@@ -565,6 +585,11 @@ mod tests {
     const WEEK: i64 = 7 * 86_400_000;
 
     fn push(results: &[(&str, i64)], offset: i64) -> Vec<u8> {
+        push_sent(results, offset, NOW - offset)
+    }
+
+    /// A push sent at `sent` by the agent's clock.
+    fn push_sent(results: &[(&str, i64)], offset: i64, sent: i64) -> Vec<u8> {
         let results: Vec<Value> = results
             .iter()
             .map(|(id, at)| {
@@ -573,7 +598,7 @@ mod tests {
             })
             .collect();
         serde_json::to_vec(&serde_json::json!({
-            "vantage": "edge", "sent_at_ms": NOW, "clock_offset_ms": offset, "results": results
+            "vantage": "edge", "sent_at_ms": sent, "clock_offset_ms": offset, "results": results
         }))
         .unwrap()
     }
@@ -643,6 +668,30 @@ mod tests {
         let c = check(&push(&[("b", NOW)], -20 * 86_400_000));
         assert!(c.accepted.is_empty());
         assert!(rejected(&c)[0].1.contains("max_push_age"));
+    }
+
+    /// The server measures the offset itself from the push's `sent_at_ms`: a claim beyond
+    /// what it measured is held to the measurement, so an agent whose clock is right cannot
+    /// shift its results by claiming to be 20 days off, nor by a day when it is an hour off.
+    #[test]
+    fn a_claimed_offset_is_held_within_what_the_server_measured() {
+        // Honest clock (sent at NOW), claims -20 days: held to the measured [-60 s, 0].
+        let c = check(&push_sent(&[("a", NOW - 1000)], -20 * 86_400_000, NOW));
+        assert_eq!(c.offset, -MAX_TRANSIT_MS);
+        assert_eq!(c.accepted, [0]);
+        // Claims +1 day while its clock is an hour slow: held to one hour.
+        let c = check(&push_sent(&[("b", NOW - 3_600_000)], 86_400_000, NOW - 3_600_000));
+        assert_eq!(c.offset, 3_600_000);
+        assert_eq!(c.accepted, [0]);
+        // No claim from an agent an hour slow: the measurement alone corrects it, within
+        // the transit allowance.
+        let c = check(&push_sent(&[("c", NOW - 3_600_000)], 0, NOW - 3_600_000));
+        assert!(c.corrected);
+        assert_eq!(c.offset, 3_600_000 - MAX_TRANSIT_MS);
+        // A claim inside the bounds is taken as it is (it is the more precise).
+        let c = check(&push_sent(&[("d", NOW)], 1_234, NOW - 1_300));
+        assert_eq!(c.offset, 1_234);
+        assert_eq!(measured_offset(NOW - 1_300, NOW), (1_300 - MAX_TRANSIT_MS, 1_300));
     }
 
     /// A result's text and details are bounded: an agent cannot fill the store through them.

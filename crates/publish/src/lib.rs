@@ -13,5 +13,6 @@ pub mod badges;
 pub mod dashboard;
 pub mod metrics;
 pub mod openapi;
+pub mod serve;
 pub mod state;
 pub mod status_page;

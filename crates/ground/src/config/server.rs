@@ -83,6 +83,13 @@ pub struct ServerConfig {
     #[serde(default = "secs::<2>")]
     #[schemars(with = "DurationSchema")]
     pub max_clock_offset: HumanDuration,
+    /// Most inbound connections at once; more wait their turn. Default a quarter of the open-files limit (16 to 1024), so the rest stay for probes.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// An inbound connection that sends no complete request head within this (new, or idle between requests) is closed. Default 30s.
+    #[serde(default = "secs::<30>")]
+    #[schemars(with = "DurationSchema")]
+    pub idle_timeout: HumanDuration,
 }
 
 fn default_listen() -> String {

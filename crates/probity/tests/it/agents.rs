@@ -502,7 +502,7 @@ targets = ["web"]
     let now = jiff::Timestamp::now().as_millisecond();
     let push = |vantage: &str, target: &str, id: &str, offset: Option<i64>| {
         serde_json::json!({
-            "vantage": vantage, "sent_at_ms": now, "clock_offset_ms": offset,
+            "vantage": vantage, "sent_at_ms": now - offset.unwrap_or(0), "clock_offset_ms": offset,
             // An agent whose clock is `offset` slow stamps its results that much earlier.
             "results": [{"id": id, "target": target, "at_ms": now - 1000 - offset.unwrap_or(0), "health": "up",
                          "phases": {"total_ms": 12.5}}]

@@ -202,15 +202,65 @@ fn api_tokens_are_listed_and_revoked() {
     probity.stop();
 }
 
+/// Idle sockets cannot take the descriptors probes need: with 64 descriptors, 80 idle
+/// connections leave the probes measuring (no `local` result), and the API answers once
+/// the idle ones are timed out.
+#[test]
+fn idle_connections_cannot_starve_the_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _up) = common::switchable_server();
+    let config = common::write_config(
+        dir.path(),
+        "idle_timeout = \"1s\"",
+        &format!(
+            "[[target]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"100ms\"\nfailure_threshold = 2\n"
+        ),
+    );
+    let probity = common::Running::start_after("ulimit -n 64", &config);
+    let addr = probity.addr;
+    common::wait_for(std::time::Duration::from_secs(10), || {
+        (common::results(addr, "db").len() >= 3).then_some(())
+    });
+    let hogs: Vec<std::net::TcpStream> = (0..80)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    assert_eq!(hogs.len(), 80, "the backlog takes them all");
+    let held = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // While they are held, and after: the API answers (each idle one is closed after 1 s).
+    let (status, _) = common::get(addr, "/healthz");
+    assert_eq!(status, 200);
+    let results = common::results(addr, "db");
+    let during: Vec<_> = results
+        .iter()
+        .filter(|r| {
+            r["at"]
+                .as_str()
+                .and_then(|a| a.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|a| {
+                    a >= jiff::Timestamp::now()
+                        - jiff::SignedDuration::from_millis(held.elapsed().as_millis() as i64)
+                })
+        })
+        .collect();
+    assert!(during.len() >= 10, "probes went on: {} results", during.len());
+    for r in &results {
+        assert_eq!(r["status"], "up", "no descriptor shortage: {r}");
+    }
+    drop(hogs);
+    assert!(probity.stop().success());
+}
+
 /// Out of file descriptors, probity cannot probe; that is its own shortage, not the
 /// target's failure: such results are stored unmeasured (class `local`) and open nothing.
+/// (Reproduced by setting the connection limit above the descriptors there are.)
 #[test]
 fn running_out_of_descriptors_is_not_an_outage() {
     let dir = tempfile::tempdir().unwrap();
     let (target, _up) = common::switchable_server();
     let config = common::write_config(
         dir.path(),
-        "",
+        "max_connections = 1000",
         &format!(
             "[[target]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"100ms\"\nfailure_threshold = 2\n"
         ),

@@ -65,7 +65,7 @@ const MODULES: &[(&str, &[&[&str]])] = &[
     (
         "publish",
         &[
-            &["state"],
+            &["state", "serve"],
             &["metrics", "status_page", "openapi"],
             &["agents", "badges", "dashboard"],
             &["api"],
