@@ -754,3 +754,51 @@ fn the_grafana_dashboard_queries_metrics_that_exist() {
         }
     }
 }
+
+/// Every key the configuration's schema has (in every table) is explained in
+/// docs/configuration.md or a page it links: a key added without a word is a doc bug.
+#[test]
+fn every_configuration_key_is_documented() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (code, out, err) = common::run(&["config", "schema"], &root);
+    assert_eq!(code, 0, "{err}");
+    let schema: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let docs: String = ["configuration.md", "agents.md", "feeds.md", "sla.md", "alerts.md"]
+        .iter()
+        .map(|f| std::fs::read_to_string(root.join("docs").join(f)).unwrap())
+        .collect();
+    let defs = &schema["$defs"];
+    // The object a property's schema stands for: through $ref, arrays and anyOf.
+    fn object<'a>(defs: &'a serde_json::Value, s: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+        if let Some(r) = s["$ref"].as_str() {
+            return object(defs, &defs[r.trim_start_matches("#/$defs/")]);
+        }
+        if s.get("properties").is_some() {
+            return Some(s);
+        }
+        if let Some(items) = s.get("items") {
+            return object(defs, items);
+        }
+        for k in ["anyOf", "oneOf", "allOf"] {
+            if let Some(list) = s[k].as_array() {
+                if let Some(o) = list.iter().find_map(|x| object(defs, x)) {
+                    return Some(o);
+                }
+            }
+        }
+        None
+    }
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for (table, s) in schema["properties"].as_object().unwrap() {
+        let Some(obj) = object(defs, s) else { continue };
+        for key in obj["properties"].as_object().unwrap().keys() {
+            seen += 1;
+            if !docs.contains(&format!("`{key}`")) && !docs.contains(&format!("\n{key} =")) {
+                missing.push(format!("[{table}] {key}"));
+            }
+        }
+    }
+    assert!(seen > 50, "only {seen} keys found in the schema");
+    assert!(missing.is_empty(), "keys no page explains: {missing:?}");
+}
