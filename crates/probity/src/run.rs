@@ -158,9 +158,16 @@ pub async fn run_on(
                     probity_ground::process::open_files_limit().unwrap_or(1024),
                 )
             }),
-            idle_timeout: config.server.idle_timeout.as_std().max(std::time::Duration::from_millis(100)),
+            idle_timeout: config
+                .server
+                .idle_timeout
+                .as_std()
+                .max(std::time::Duration::from_millis(100)),
         };
-        tracing::debug!(max_connections = limits.max_connections, "inbound connection limit");
+        tracing::debug!(
+            max_connections = limits.max_connections,
+            "inbound connection limit"
+        );
         tokio::spawn(probity_publish::serve::serve(
             listener,
             front,

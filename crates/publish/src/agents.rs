@@ -680,7 +680,11 @@ mod tests {
         assert_eq!(c.offset, -MAX_TRANSIT_MS);
         assert_eq!(c.accepted, [0]);
         // Claims +1 day while its clock is an hour slow: held to one hour.
-        let c = check(&push_sent(&[("b", NOW - 3_600_000)], 86_400_000, NOW - 3_600_000));
+        let c = check(&push_sent(
+            &[("b", NOW - 3_600_000)],
+            86_400_000,
+            NOW - 3_600_000,
+        ));
         assert_eq!(c.offset, 3_600_000);
         assert_eq!(c.accepted, [0]);
         // No claim from an agent an hour slow: the measurement alone corrects it, within
@@ -691,7 +695,10 @@ mod tests {
         // A claim inside the bounds is taken as it is (it is the more precise).
         let c = check(&push_sent(&[("d", NOW)], 1_234, NOW - 1_300));
         assert_eq!(c.offset, 1_234);
-        assert_eq!(measured_offset(NOW - 1_300, NOW), (1_300 - MAX_TRANSIT_MS, 1_300));
+        assert_eq!(
+            measured_offset(NOW - 1_300, NOW),
+            (1_300 - MAX_TRANSIT_MS, 1_300)
+        );
     }
 
     /// A result's text and details are bounded: an agent cannot fill the store through them.

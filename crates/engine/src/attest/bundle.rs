@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use probity_core::merkle::{self, Hash};
 use probity_core::note::{Checkpoint, NoteVerifier, verify_note};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub const FORMAT: &str = "probity-evidence-bundle/1";
 
@@ -286,6 +287,129 @@ pub fn verify(
         records: bundle.records.len(),
         consistent_with,
         key_from_bundle: key.is_none(),
+    })
+}
+
+/// How two bundles of one log relate.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(tag = "relation", rename_all = "snake_case")]
+pub enum Relation {
+    /// The newer checkpoint is proven to extend the older one (or they are the same).
+    Consistent { older_size: u64, newer_size: u64 },
+    /// Two statements signed by the same key that cannot both be true: at one size two
+    /// roots, or at one index two records. The two bundles are the proof.
+    Fork { detail: String },
+    /// Neither bundle carries what would show one extends the other.
+    Undetermined { detail: String },
+}
+
+/// The checkpoints a verified bundle states, by size: its own and the older ones it
+/// proves consistency from.
+fn stated_roots(b: &Bundle, v: &NoteVerifier) -> Result<(Checkpoint, BTreeMap<u64, Hash>), String> {
+    let parse = |note: &str| {
+        verify_note(note, std::slice::from_ref(v))
+            .map_err(|e| e.to_string())
+            .and_then(|t| Checkpoint::parse(t).map_err(|e| e.to_string()))
+    };
+    let cp = parse(&b.checkpoint)?;
+    let mut roots = BTreeMap::from([(cp.size, cp.root)]);
+    for c in &b.consistency {
+        let old = parse(&c.old_checkpoint)?;
+        roots.insert(old.size, old.root);
+    }
+    Ok((cp, roots))
+}
+
+/// Compares two bundles, each already checked by [`verify`] with `verifier`: finds a fork
+/// (the same size with two roots, the same index with two records, or a bundle holding the
+/// log's first leaves whose root differs from the other's checkpoint at that size), or
+/// shows the newer checkpoint extends the older. No I/O.
+pub fn compare(a: &Bundle, b: &Bundle, verifier: &NoteVerifier) -> Result<Relation, String> {
+    let (ca, ra) = stated_roots(a, verifier).map_err(|e| format!("first bundle: {e}"))?;
+    let (cb, rb) = stated_roots(b, verifier).map_err(|e| format!("second bundle: {e}"))?;
+    if ca.origin != cb.origin {
+        return Err(format!(
+            "the bundles are of different logs ({:?} and {:?}); nothing to compare",
+            ca.origin, cb.origin
+        ));
+    }
+    for (size, root) in &ra {
+        if let Some(other) = rb.get(size).filter(|o| *o != root) {
+            return Ok(Relation::Fork {
+                detail: format!(
+                    "both bundles carry a checkpoint of size {size} signed by the same key, with roots {} and {}",
+                    hex::encode(root),
+                    hex::encode(other)
+                ),
+            });
+        }
+    }
+    let leaves = |x: &Bundle| -> BTreeMap<u64, String> {
+        x.records
+            .iter()
+            .map(|r| (r.index, r.leaf_hash.to_lowercase()))
+            .collect()
+    };
+    let (la, lb) = (leaves(a), leaves(b));
+    for (index, h) in &la {
+        if let Some(other) = lb.get(index).filter(|o| *o != h) {
+            return Ok(Relation::Fork {
+                detail: format!(
+                    "both bundles prove a record at index {index}, and they differ (leaf hashes {h} and {other})"
+                ),
+            });
+        }
+    }
+    // A bundle that holds the log's first n leaves knows the root at every size up to n.
+    let prefix_roots = |l: &BTreeMap<u64, String>, sizes: &BTreeMap<u64, Hash>| {
+        let mut tree = merkle::MemoryTree::new();
+        let mut found = Vec::new();
+        for (i, (index, h)) in l.iter().enumerate() {
+            let Ok(leaf) = hash(h, "leaf hash") else {
+                break;
+            };
+            if *index != i as u64 {
+                break;
+            }
+            tree.push(leaf);
+            if let Some(stated) = sizes.get(&tree.size()) {
+                found.push((tree.size(), tree.root(), *stated));
+            }
+        }
+        found
+    };
+    let mut proven = std::collections::BTreeSet::new();
+    for (size, computed, stated) in prefix_roots(&la, &rb)
+        .into_iter()
+        .chain(prefix_roots(&lb, &ra))
+    {
+        if computed != stated {
+            return Ok(Relation::Fork {
+                detail: format!(
+                    "the log's first {size} records in one bundle have root {}, and the other bundle's checkpoint of size {size} says {}",
+                    hex::encode(computed),
+                    hex::encode(stated)
+                ),
+            });
+        }
+        proven.insert(size);
+    }
+    let (older, newer, newer_roots) = if ca.size <= cb.size {
+        (&ca, &cb, &rb)
+    } else {
+        (&cb, &ca, &ra)
+    };
+    if newer_roots.get(&older.size) == Some(&older.root) || proven.contains(&older.size) {
+        return Ok(Relation::Consistent {
+            older_size: older.size,
+            newer_size: newer.size,
+        });
+    }
+    Ok(Relation::Undetermined {
+        detail: format!(
+            "neither bundle shows that the checkpoint of size {} extends the one of size {}: export the newer again with `--since` the older bundle's checkpoint (its `checkpoint` field, saved to a file)",
+            newer.size, older.size
+        ),
     })
 }
 

@@ -115,8 +115,11 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The bundle file.
-    pub file: PathBuf,
+    /// The bundle file; with a second bundle of the same log, the two are also compared:
+    /// a fork (two histories signed by one key) is found, or the newer shown to extend
+    /// the older.
+    #[arg(required = true, num_args = 1..=2)]
+    pub files: Vec<PathBuf>,
     /// The verifier key you trust (the key itself, or a file holding it). Without it the
     /// key inside the bundle is used, which proves integrity but not origin.
     #[arg(long)]
@@ -130,35 +133,31 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
+/// One bundle read and checked: the bundle and what was established, or the exit code
+/// and message of its failure.
+fn verify_one(
+    file: &Path,
+    key: Option<&str>,
+    since: Option<&str>,
+) -> Result<(Bundle, bundle::Verified), (u8, String)> {
+    let text = std::fs::read_to_string(file).map_err(|e| (2, format!("cannot read: {e}")))?;
+    let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
+        (
+            1,
+            format!(
+                "not a bundle: line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let bar = bundle::progress_bar("verifying");
+    let outcome = bundle::verify(&bundle, key, since, &bar);
+    bar.finish_and_clear();
+    outcome.map(|v| (bundle, v)).map_err(|e| (1, e))
+}
+
 pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let fail = |msg: String, json: bool| {
-        if json {
-            println!("{}", serde_json::json!({"ok": false, "error": msg}));
-        } else {
-            eprintln!("{}: FAILED: {msg}", a.file.display());
-        }
-        Ok(ExitCode::from(1))
-    };
-    let text = match std::fs::read_to_string(&a.file) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{}: cannot read: {e}", a.file.display());
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let bundle: Bundle = match serde_json::from_str(&text) {
-        Ok(b) => b,
-        Err(e) => {
-            return fail(
-                format!(
-                    "not a bundle: line {}, column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
-                a.json,
-            );
-        }
-    };
     let key = match &a.key {
         Some(k) if Path::new(k).is_file() => Some(std::fs::read_to_string(k)?.trim().to_string()),
         other => other.clone(),
@@ -170,40 +169,112 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let bar = bundle::progress_bar("verifying");
-    let outcome = bundle::verify(&bundle, key.as_deref(), since.as_deref(), &bar);
-    bar.finish_and_clear();
-    match outcome {
-        Err(msg) => fail(msg, a.json),
-        Ok(v) => {
-            if a.json {
+    let mut checked = Vec::new();
+    let mut views = Vec::new();
+    for file in &a.files {
+        match verify_one(file, key.as_deref(), since.as_deref()) {
+            Err((code, msg)) => {
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"ok": false, "file": file.display().to_string(), "error": msg})
+                    );
+                } else if code == 2 {
+                    eprintln!("{}: {msg}", file.display());
+                } else {
+                    eprintln!("{}: FAILED: {msg}", file.display());
+                }
+                return Ok(ExitCode::from(code));
+            }
+            Ok((bundle, v)) => {
+                if !a.json {
+                    println!(
+                        "{}: ok: {} records included in checkpoint {} size {} (root {}…), signed by {}{}",
+                        file.display(),
+                        v.records,
+                        v.origin,
+                        v.checkpoint_size,
+                        &v.root[..16],
+                        bundle.verifier_key,
+                        if v.consistent_with.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; extends the checkpoints of size {:?}", v.consistent_with)
+                        }
+                    );
+                    if v.key_from_bundle {
+                        println!(
+                            "note: checked with the key inside the bundle; pass --key with a key you hold to check its origin too"
+                        );
+                    }
+                }
                 let mut j = serde_json::to_value(&v)?;
                 j["ok"] = serde_json::json!(true);
-                println!("{j}");
-            } else {
-                println!(
-                    "{}: ok: {} records included in checkpoint {} size {} (root {}…), signed by {}{}",
-                    a.file.display(),
-                    v.records,
-                    v.origin,
-                    v.checkpoint_size,
-                    &v.root[..16],
-                    bundle.verifier_key,
-                    if v.consistent_with.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; extends the checkpoints of size {:?}", v.consistent_with)
-                    }
-                );
-                if v.key_from_bundle {
-                    println!(
-                        "note: checked with the key inside the bundle; pass --key with a key you hold to check its origin too"
-                    );
-                }
+                views.push(j);
+                checked.push(bundle);
             }
-            Ok(ExitCode::SUCCESS)
         }
     }
+    let [first, second] = checked.as_slice() else {
+        if a.json {
+            println!("{}", views[0]);
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    // Both verified; the key is the one they were verified with.
+    let verifier =
+        probity_core::note::NoteVerifier::parse(key.as_deref().unwrap_or(&first.verifier_key))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if second.verifier_key != first.verifier_key {
+        let msg = "the two bundles are signed by different keys; nothing to compare".to_string();
+        if a.json {
+            println!(
+                "{}",
+                serde_json::json!({"ok": false, "bundles": views, "error": msg})
+            );
+        } else {
+            eprintln!("FAILED: {msg}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let relation = match bundle::compare(first, second, &verifier) {
+        Ok(r) => r,
+        Err(msg) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "bundles": views, "error": msg})
+                );
+            } else {
+                eprintln!("FAILED: {msg}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let (code, line) = match &relation {
+        bundle::Relation::Consistent {
+            older_size,
+            newer_size,
+        } => (
+            0,
+            format!(
+                "consistent: the checkpoint of size {newer_size} extends the one of size {older_size}"
+            ),
+        ),
+        bundle::Relation::Fork { detail } => (1, format!("FORK: {detail}")),
+        bundle::Relation::Undetermined { detail } => (3, format!("undetermined: {detail}")),
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"ok": code == 0, "bundles": views, "comparison": relation})
+        );
+    } else if code == 1 {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// `probity evidence audit`.

@@ -763,13 +763,22 @@ fn every_configuration_key_is_documented() {
     let (code, out, err) = common::run(&["config", "schema"], &root);
     assert_eq!(code, 0, "{err}");
     let schema: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let docs: String = ["configuration.md", "agents.md", "feeds.md", "sla.md", "alerts.md"]
-        .iter()
-        .map(|f| std::fs::read_to_string(root.join("docs").join(f)).unwrap())
-        .collect();
+    let docs: String = [
+        "configuration.md",
+        "agents.md",
+        "feeds.md",
+        "sla.md",
+        "alerts.md",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(root.join("docs").join(f)).unwrap())
+    .collect();
     let defs = &schema["$defs"];
     // The object a property's schema stands for: through $ref, arrays and anyOf.
-    fn object<'a>(defs: &'a serde_json::Value, s: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+    fn object<'a>(
+        defs: &'a serde_json::Value,
+        s: &'a serde_json::Value,
+    ) -> Option<&'a serde_json::Value> {
         if let Some(r) = s["$ref"].as_str() {
             return object(defs, &defs[r.trim_start_matches("#/$defs/")]);
         }

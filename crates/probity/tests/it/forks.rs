@@ -160,3 +160,102 @@ fn the_audit_runs_the_full_integrity_check() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("the database file is damaged:"), "{out}");
 }
+
+/// Two bundles of one log: a later export is shown to extend an earlier one; a bundle of a
+/// second log started under the same key (its store and kept checkpoint both deleted) is
+/// a fork, and `evidence verify` of the two says so; bundles that carry nothing in common
+/// are undetermined, not "ok".
+#[test]
+fn verifying_two_bundles_finds_a_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _up) = common::switchable_server();
+    let config = common::write_config(
+        dir.path(),
+        "",
+        &format!(
+            "[evidence]\ncheckpoint_interval = \"1s\"\n\n[[target]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://{target}/\"\ninterval = \"200ms\"\n"
+        ),
+    );
+    let data = dir.path().join("data");
+    let run_until_checkpoints = |n: usize| {
+        let probity = common::Running::start(&config);
+        common::wait_for(Duration::from_secs(20), || {
+            let cps = common::get_json(probity.addr, "/api/v1/evidence/checkpoints");
+            (cps.as_array()?.len() >= n).then_some(())
+        });
+        assert!(probity.stop().success());
+    };
+    let export = |name: &str| {
+        let out = dir.path().join(name);
+        let (code, _, err) = common::run(
+            &[
+                "evidence",
+                "export",
+                "--config",
+                "probity.toml",
+                "--from",
+                "2026-01-01T00:00:00Z",
+                "--out",
+                name,
+            ],
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let verify = |a: &str, b: &str| {
+        let (code, out, err) = common::run(&["evidence", "verify", a, b, "--json"], dir.path());
+        let v: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+        (code, v)
+    };
+    run_until_checkpoints(2);
+    export("a.json");
+    run_until_checkpoints(4);
+    export("a2.json");
+    let (code, v) = verify("a.json", "a2.json");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["comparison"]["relation"], "consistent", "{v}");
+    let sizes = (
+        v["comparison"]["older_size"].as_u64().unwrap(),
+        v["comparison"]["newer_size"].as_u64().unwrap(),
+    );
+    assert!(sizes.0 < sizes.1, "{v}");
+    assert_eq!(
+        sizes.0,
+        v["bundles"][0]["checkpoint_size"].as_u64().unwrap()
+    );
+
+    // The same two with nothing in common (no records, no consistency proof): not "ok".
+    let mut bare: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("a2.json")).unwrap())
+            .unwrap();
+    bare["records"] = serde_json::json!([]);
+    bare["consistency"] = serde_json::json!([]);
+    std::fs::write(dir.path().join("bare.json"), bare.to_string()).unwrap();
+    let (code, v) = verify("a.json", "bare.json");
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["comparison"]["relation"], "undetermined", "{v}");
+
+    // The operator deletes the store and the kept checkpoint: a second history, same key.
+    for f in [
+        "probity.db",
+        "probity.db-wal",
+        "probity.db-shm",
+        "evidence.checkpoint",
+    ] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    run_until_checkpoints(2);
+    export("b.json");
+    let (code, v) = verify("a2.json", "b.json");
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["comparison"]["relation"], "fork", "{v}");
+    assert_eq!(v["bundles"][0]["origin"], v["bundles"][1]["origin"]);
+    // Each alone still verifies: only the two together show the fork.
+    let (code, out, _) = common::run(&["evidence", "verify", "b.json"], dir.path());
+    assert_eq!(code, 0, "{out}");
+    let (code, _, err) = common::run(&["evidence", "verify", "a2.json", "b.json"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("FORK: "), "{err}");
+}

@@ -243,7 +243,11 @@ fn idle_connections_cannot_starve_the_probes() {
                 })
         })
         .collect();
-    assert!(during.len() >= 10, "probes went on: {} results", during.len());
+    assert!(
+        during.len() >= 10,
+        "probes went on: {} results",
+        during.len()
+    );
     for r in &results {
         assert_eq!(r["status"], "up", "no descriptor shortage: {r}");
     }
