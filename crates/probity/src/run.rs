@@ -47,6 +47,11 @@ async fn checkpoint(
     }
 }
 
+/// How long, after a stop is asked, the recorder goes on retrying writes the store refuses
+/// (a full disk) before it gives them up and says so: well inside the units' 60 s stop
+/// timeout.
+const STOP_WRITE_BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Runs until `shutdown` turns true. `on_ready` gets the address the server listens on.
 pub async fn run(
     config: Config,
@@ -339,7 +344,8 @@ async fn generation(
         .with_handoff(handoff)
         .with_alerting(alerting.clone())
         .with_pushes(push_rx)
-        .with_telemetry(telemetry.clone());
+        .with_telemetry(telemetry.clone())
+        .with_stop(shutdown.clone(), STOP_WRITE_BOUND);
     let (tx, rx) = mpsc::channel(16_384);
     // Heartbeat targets are pushed to, not scheduled: their watchdog feeds the recorder too.
     let pushed: Vec<Arc<Target>> = targets
@@ -591,7 +597,7 @@ async fn generation(
     if let Some(g) = gate_task {
         let _ = g.await;
     }
-    recorder.await.context("recorder")?;
+    let unstored = recorder.await.context("recorder")?;
     if let Some(p) = feed_poller {
         // A poll in flight finishes and is stored; the pollers stop before their next one.
         let _ = shutdown.wait_for(|s| *s).await;
@@ -616,6 +622,16 @@ async fn generation(
     if let Some(t) = telemetry {
         // What the batch exporters hold is sent before the next configuration starts.
         let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+    }
+    if !unstored.is_empty() {
+        anyhow::bail!(
+            "stopped with {} results ({} more from agents, which keep and resend them) and {} incident changes NOT stored: the store refused every write for {} s after the stop was asked ({})",
+            unstored.results,
+            unstored.pushed_results,
+            unstored.incident_changes,
+            STOP_WRITE_BOUND.as_secs(),
+            unstored.last_error.as_deref().unwrap_or("no error text")
+        );
     }
     Ok(())
 }

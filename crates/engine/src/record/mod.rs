@@ -134,6 +134,28 @@ pub struct Recorder {
     alerting: Option<Arc<crate::alert::Alerting>>,
     pushes: Option<mpsc::Receiver<Pushed>>,
     telemetry: Option<Arc<crate::telemetry::Telemetry>>,
+    /// The stop signal, and how long writes may go on failing after it before the
+    /// recorder gives up on them.
+    stop: Option<(tokio::sync::watch::Receiver<bool>, std::time::Duration)>,
+    stop_seen: Option<tokio::time::Instant>,
+    unstored: Unstored,
+}
+
+/// What a recorder could not store before it stopped: writes kept failing (a full disk)
+/// for longer than its bound after the stop was asked. Agents' results in it were refused
+/// (their agents keep them and push again).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Unstored {
+    pub results: usize,
+    pub incident_changes: usize,
+    pub pushed_results: usize,
+    pub last_error: Option<String>,
+}
+
+impl Unstored {
+    pub fn is_empty(&self) -> bool {
+        self.results == 0 && self.incident_changes == 0 && self.pushed_results == 0
+    }
 }
 
 impl Recorder {
@@ -218,7 +240,33 @@ impl Recorder {
             alerting: None,
             pushes: None,
             telemetry: None,
+            stop: None,
+            stop_seen: None,
+            unstored: Unstored::default(),
         })
+    }
+
+    /// Once `stop` turns true, writes that keep failing for longer than `bound` are given
+    /// up (counted in what [`Recorder::run`] returns), so a stop with a full disk ends.
+    pub fn with_stop(
+        mut self,
+        stop: tokio::sync::watch::Receiver<bool>,
+        bound: std::time::Duration,
+    ) -> Self {
+        self.stop = Some((stop, bound));
+        self
+    }
+
+    /// Whether the stop was asked longer than the bound ago (noting when it was first seen).
+    fn past_stop_bound(&mut self) -> bool {
+        let Some((rx, bound)) = &self.stop else {
+            return false;
+        };
+        if !*rx.borrow() {
+            return false;
+        }
+        let seen = *self.stop_seen.get_or_insert_with(tokio::time::Instant::now);
+        seen.elapsed() >= *bound
     }
 
     /// Exports every result it records (spans and metrics) through `telemetry`.
@@ -246,8 +294,8 @@ impl Recorder {
     }
 
     /// Runs until the local channel closes (every sender dropped), writing everything
-    /// received.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Measured>) {
+    /// received; returns what it had to give up (see [`Recorder::with_stop`]).
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Measured>) -> Unstored {
         let mut last_commit = tokio::time::Instant::now() - COMMIT_EVERY;
         let mut pushes = self.pushes.take();
         loop {
@@ -298,6 +346,7 @@ impl Recorder {
                 .collect();
             *h.lock().expect("handoff lock") = Some(Carried { states });
         }
+        self.unstored
     }
 
     async fn record(&mut self, inputs: Vec<Input>) {
@@ -435,12 +484,39 @@ impl Recorder {
                 let since = failing
                     .as_ref()
                     .map_or_else(|| jiff::Timestamp::now().as_millisecond(), |(s, _)| *s);
-                *failing = Some((since, error));
+                *failing = Some((since, error.clone()));
             }
             self.shared
                 .write_errors
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tokio::time::sleep(delay).await;
+            if self.past_stop_bound() {
+                let pushed: usize = batch.results.iter().filter(|r| r.origin.is_some()).count();
+                self.unstored.results += batch.results.len() - pushed;
+                self.unstored.pushed_results += pushed;
+                self.unstored.incident_changes += batch.incidents.len();
+                self.unstored.last_error = Some(error);
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(PushRefused(
+                        "probity is stopping and cannot store results; push again".into(),
+                    )));
+                }
+                return;
+            }
+            // While stopping, wake often enough to give up on time; a stop wakes it too.
+            let nap = if self.stop_seen.is_some() {
+                delay.min(std::time::Duration::from_millis(500))
+            } else {
+                delay
+            };
+            match self.stop.as_ref().map(|(rx, _)| rx.clone()) {
+                Some(mut rx) if self.stop_seen.is_none() => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(nap) => {}
+                        _ = async { let _ = rx.wait_for(|s| *s).await; } => {}
+                    }
+                }
+                _ => tokio::time::sleep(nap).await,
+            }
             delay = (delay * 2).min(std::time::Duration::from_secs(10));
         }
         self.shared

@@ -110,3 +110,60 @@ fn health_turns_unhealthy_while_nothing_can_be_stored() {
     assert_eq!(sorted.len(), ids.len(), "no result twice");
     probity.stop();
 }
+
+/// A stop while nothing can be stored ends within its bound (10 s of retries after the
+/// signal) instead of hanging until the service manager kills it, and says, in its exit
+/// code and last words, what was not stored.
+#[test]
+fn a_stop_while_nothing_can_be_stored_ends_and_says_what_was_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _up) = common::switchable_server();
+    let config = common::write_config(
+        dir.path(),
+        "",
+        &format!(
+            "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"200ms\"\n"
+        ),
+    );
+    let probity = common::Running::start(&config);
+    let addr = probity.addr;
+    common::wait_for(std::time::Duration::from_secs(10), || {
+        (common::results(addr, "web").len() >= 2).then_some(())
+    });
+    let side = rusqlite::Connection::open(dir.path().join("data/probity.db")).unwrap();
+    side.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    side.execute_batch("ALTER TABLE results RENAME TO results_away")
+        .unwrap();
+    common::wait_for(std::time::Duration::from_secs(30), || {
+        (common::get(addr, "/healthz").0 == 503).then_some(())
+    });
+    let log = probity.log.clone();
+    let asked = std::time::Instant::now();
+    let status = probity.stop();
+    let took = asked.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(25),
+        "stopped in {took:?}"
+    );
+    assert!(
+        took >= std::time::Duration::from_secs(9),
+        "it retried first: {took:?}"
+    );
+    assert!(!status.success(), "{status:?}");
+    let log = log.lock().unwrap().clone();
+    let last = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("NOT stored"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(last.contains("incident changes NOT stored"), "{last}");
+    assert!(last.contains("no such table: results"), "{last}");
+    let n: usize = last
+        .split("stopped with ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{last}"));
+    assert!(n >= 1, "{last}");
+}
