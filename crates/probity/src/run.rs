@@ -419,10 +419,11 @@ async fn generation(
                 })
                 .await;
                 match res {
-                    Ok(Ok(p)) if p.results + p.rollups > 0 => {
+                    Ok(Ok(p)) if p.results + p.rollups + p.feed_documents > 0 => {
                         tracing::info!(
                             results = p.results,
                             rollups = p.rollups,
+                            feed_documents = p.feed_documents,
                             "pruned data past retention"
                         )
                     }

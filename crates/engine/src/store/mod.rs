@@ -429,6 +429,8 @@ pub struct TokenInfo {
 pub struct Pruned {
     pub results: usize,
     pub rollups: usize,
+    /// Feed documents whose bytes went (their polls keep hash, size and evidence record).
+    pub feed_documents: usize,
 }
 
 /// The storage interface, one narrow trait per concern; `Store` is all of them, for the
@@ -517,7 +519,8 @@ pub trait ResultStore {
     /// SQLite's full `integrity_check` (every index against its table, every row): slower
     /// than the quick check, run on demand by `probity evidence audit`. Empty when sound.
     fn integrity_check(&self) -> StoreResult<Vec<String>>;
-    /// Deletes raw results older than `raw_before_ms` and rollups older than `rollup_before_ms`.
+    /// Deletes raw results older than `raw_before_ms`, and rollups and the bytes of feed
+    /// documents no poll since refers to older than `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
 }
 

@@ -672,4 +672,24 @@ async fn documents_are_kept_only_when_what_they_declare_changes() {
         }
     }
     assert!(checked >= 3, "{checked} documents checked");
+
+    // Past their retention (that of rollups), the bytes of documents no later poll refers
+    // to go; the error page (referred to by the last poll) stays. Every record still reads
+    // back, the pruned polls with nothing to compare.
+    let pruned = store.prune(0, p.at_ms).unwrap();
+    assert_eq!(pruned.feed_documents, 2, "{pruned:?}");
+    assert_eq!(
+        stored(&store),
+        probity_engine::feeds::poll::MAX_ERROR_BODY as u64
+    );
+    let base_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&base));
+    assert_eq!(store.feed_document(&base_sha).unwrap(), None);
+    let mut still = 0;
+    for leaf in 0..size {
+        if let Some((_, doc_ok)) = store.feed_record_from_rows(leaf).unwrap() {
+            assert_ne!(doc_ok, Some(false), "leaf {leaf}");
+            still += usize::from(doc_ok == Some(true));
+        }
+    }
+    assert_eq!(still, 1, "only the error page is left to check");
 }

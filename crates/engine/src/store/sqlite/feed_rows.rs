@@ -420,7 +420,7 @@ pub(super) fn record_from_rows(
                     r.get::<_, Option<String>>(4)?,
                     r.get::<_, Option<i64>>(5)?,
                     r.get::<_, Option<String>>(6)?,
-                    r.get::<_, bool>(7)?,
+                    r.get::<_, i64>(7)?,
                 ))
             },
         )
@@ -428,8 +428,9 @@ pub(super) fn record_from_rows(
     if let Some((feed, at, outcome, status, sha, bytes, error, kept)) = poll {
         let doc_ok = match &sha {
             None => None,
-            // Not kept on purpose (it declared nothing new): nothing to compare.
-            Some(_) if !kept => None,
+            // Not kept on purpose (0: it declared nothing new; 2: pruned after its
+            // retention): nothing to compare.
+            Some(_) if kept != 1 => None,
             Some(h) => {
                 let body: Option<Vec<u8>> = c
                     .query_row(
@@ -479,4 +480,31 @@ pub(super) fn record_from_rows(
     let record =
         provider_revision_record(&feed, &id, revision, &kind, seen, &changes, &sha, &incident);
     Ok(Some((record, None)))
+}
+
+/// Deletes feed documents no poll since `before_ms` refers to (the bytes of older
+/// declarations, kept as long as rollups); their polls keep hash, size and evidence
+/// record, marked `kept = 2`. Returns how many documents went.
+pub(super) fn prune_documents(c: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
+    let old: Vec<(String, i64)> = c
+        .prepare(
+            "SELECT d.sha256, length(d.body) FROM feed_documents d
+             WHERE d.first_at_ms < ?1
+               AND NOT EXISTS (SELECT 1 FROM feed_polls p WHERE p.sha256 = d.sha256 AND p.at_ms >= ?1)",
+        )?
+        .query_map([before_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (sha, bytes) in &old {
+        c.execute(
+            "UPDATE feed_state SET stored_bytes = MAX(0, stored_bytes - ?2)
+             WHERE feed = (SELECT feed FROM feed_polls WHERE sha256 = ?1 ORDER BY at_ms LIMIT 1)",
+            params![sha, bytes],
+        )?;
+        c.execute(
+            "UPDATE feed_polls SET kept = 2 WHERE sha256 = ?1 AND kept = 1",
+            [sha],
+        )?;
+        c.execute("DELETE FROM feed_documents WHERE sha256 = ?1", [sha])?;
+    }
+    Ok(old.len())
 }

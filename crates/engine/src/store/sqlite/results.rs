@@ -503,6 +503,14 @@ impl ResultStore for SqliteStore {
             [rollup_before_ms],
         )?;
         conn.execute("DELETE FROM hourly WHERE hour_ms < ?1", [rollup_before_ms])?;
-        Ok(Pruned { results, rollups })
+        // Feed documents are the declarations SLA and scorecard work reads: kept as long.
+        let tx = conn.unchecked_transaction()?;
+        let feed_documents = super::feed_rows::prune_documents(&tx, rollup_before_ms)?;
+        tx.commit()?;
+        Ok(Pruned {
+            results,
+            rollups,
+            feed_documents,
+        })
     }
 }
