@@ -811,3 +811,26 @@ fn every_configuration_key_is_documented() {
     assert!(seen > 50, "only {seen} keys found in the schema");
     assert!(missing.is_empty(), "keys no page explains: {missing:?}");
 }
+
+/// The soak script of docs/BENCHMARKS.md, in SMOKE mode against the debug binary: three
+/// kill -9 rounds, a short spell of refused writes and a hostile agent, and its verdict.
+#[test]
+fn soak_harness_runs() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_probity"));
+    let out = Command::new("python3")
+        .arg("bench/soak.py")
+        .current_dir(root())
+        .env("SMOKE", "1")
+        .env("PROBITY", bin)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("| kill -9 rounds survived (restarted on the same store) | 3 of 3 |"), "{text}");
+    assert!(text.contains("| duplicate result ids | 0 |"), "{text}");
+    assert!(text.ends_with("verdict: ok\n"), "{text}");
+}
