@@ -176,6 +176,65 @@ pub fn compare(
     out
 }
 
+/// What a component a feed names stands for, as a `[feed.components]` entry states it:
+/// a service, a region, or both (a component group that is a region maps to a region).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ComponentMapping {
+    pub service: Option<String>,
+    pub region: Option<String>,
+}
+
+/// Per feed name, its component map: component name as the feed writes it → mapping.
+pub type ComponentMaps =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, ComponentMapping>>;
+
+impl ProviderIncident {
+    /// Puts the services and regions of `map` in place of the component names it lists
+    /// (compared without case and surrounding space), in both lists: a mapped service
+    /// replaces the name, a mapped region is added to the regions. Names not in the map
+    /// stay as they are.
+    pub fn map_components(&mut self, map: &std::collections::BTreeMap<String, ComponentMapping>) {
+        if map.is_empty() {
+            return;
+        }
+        let find = |name: &str| {
+            map.iter()
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case(name.trim()))
+                .map(|(_, m)| m)
+        };
+        let (mut services, mut regions) = (Vec::new(), Vec::new());
+        let push = |list: &mut Vec<String>, v: &str| {
+            if !list.iter().any(|x| x == v) {
+                list.push(v.to_string());
+            }
+        };
+        for (i, name) in std::mem::take(&mut self.services)
+            .into_iter()
+            .map(|s| (0, s))
+            .chain(
+                std::mem::take(&mut self.regions)
+                    .into_iter()
+                    .map(|r| (1, r)),
+            )
+        {
+            match find(&name) {
+                Some(m) => {
+                    if let Some(s) = &m.service {
+                        push(&mut services, s);
+                    }
+                    if let Some(r) = &m.region {
+                        push(&mut regions, r);
+                    }
+                }
+                None if i == 0 => push(&mut services, &name),
+                None => push(&mut regions, &name),
+            }
+        }
+        self.services = services;
+        self.regions = regions;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +322,55 @@ mod tests {
             fields(&compare(&old, &gone, true)),
             [("updates_added", false)]
         );
+    }
+
+    #[test]
+    fn a_component_map_puts_services_and_regions_in_place_of_names() {
+        let mut i = ProviderIncident {
+            provider: "acme".into(),
+            source: "acme-status".into(),
+            external_id: "1".into(),
+            title: "t".into(),
+            services: vec!["Blob Storage EU".into(), "Compute".into(), "Europe".into()],
+            regions: vec!["EU West".into()],
+            impact: Impact::Major,
+            status: "investigating".into(),
+            started_at_ms: None,
+            published_at_ms: None,
+            updated_at_ms: None,
+            resolved_at_ms: None,
+            updates: vec![],
+            url: None,
+        };
+        let map = std::collections::BTreeMap::from([
+            (
+                "blob storage eu ".to_string(),
+                ComponentMapping {
+                    service: Some("storage".into()),
+                    region: Some("westeurope".into()),
+                },
+            ),
+            (
+                "Europe".to_string(),
+                ComponentMapping {
+                    service: None,
+                    region: Some("eu".into()),
+                },
+            ),
+            (
+                "EU West".to_string(),
+                ComponentMapping {
+                    service: None,
+                    region: Some("westeurope".into()),
+                },
+            ),
+        ]);
+        i.map_components(&map);
+        assert_eq!(i.services, ["storage", "Compute"]);
+        assert_eq!(i.regions, ["westeurope", "eu"]);
+        // An empty map changes nothing.
+        let before = i.clone();
+        i.map_components(&Default::default());
+        assert_eq!(i, before);
     }
 }

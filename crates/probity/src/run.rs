@@ -395,7 +395,7 @@ async fn generation(
         store: store.clone(),
         targets: Arc::new(targets.clone()),
         feeds: Arc::new(config.feeds.clone()),
-        reconcile: config.reconcile,
+        reconcile: config.reconcile.clone(),
         config: Arc::new(config.clone()),
         heartbeats,
         pushes: Some(push_tx),
@@ -460,7 +460,7 @@ async fn generation(
             store.clone(),
             shared.clone(),
             targets.clone(),
-            config.reconcile,
+            config.reconcile.clone(),
         );
         let slos = Arc::new(config.slos.clone());
         let mut stop = shutdown.clone();
@@ -485,7 +485,7 @@ async fn generation(
                     Ok(Err(e)) => tracing::warn!(error = %e, "SLO evaluation failed"),
                     Err(e) => tracing::warn!(error = %e, "SLO task failed"),
                 }
-                let (store, targets) = (store.clone(), targets.clone());
+                let (store, targets, cfg) = (store.clone(), targets.clone(), cfg.clone());
                 let res = tokio::task::spawn_blocking(move || {
                     let now = jiff::Timestamp::now().as_millisecond();
                     let window = (now - 30 * 86_400_000, now);

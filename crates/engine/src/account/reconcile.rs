@@ -90,12 +90,13 @@ pub fn gather(
             })
         })
         .collect();
-    let (declared, edits): (Vec<Declared>, Vec<Vec<crate::feeds::edits::Edit>>) = store
-        .provider_incidents(&ProviderFilter {
-            since_ms: Some(window.0 - params.tolerance_ms),
-            until_ms: Some(window.1 + params.tolerance_ms),
-            ..ProviderFilter::default()
-        })?
+    let mut rows = store.provider_incidents(&ProviderFilter {
+        since_ms: Some(window.0 - params.tolerance_ms),
+        until_ms: Some(window.1 + params.tolerance_ms),
+        ..ProviderFilter::default()
+    })?;
+    crate::feeds::map_components(&c.components, &mut rows);
+    let (declared, edits): (Vec<Declared>, Vec<Vec<crate::feeds::edits::Edit>>) = rows
         .into_iter()
         .filter_map(|p| as_known_at(p, as_of))
         .unzip();

@@ -112,11 +112,13 @@ pub fn report_span(
         .filter(|t| sla.targets.contains(&t.name))
         .collect();
     let mut declared_maintenance = Vec::new();
-    for p in store.provider_incidents(&ProviderFilter {
+    let mut declared = store.provider_incidents(&ProviderFilter {
         since_ms: Some(bounds.0),
         until_ms: Some(bounds.1),
         ..ProviderFilter::default()
-    })? {
+    })?;
+    crate::feeds::map_components(&config.reconcile.components, &mut declared);
+    for p in declared {
         let i = &p.incident;
         if i.impact != Impact::Maintenance
             || !targets

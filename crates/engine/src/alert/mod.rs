@@ -33,6 +33,8 @@ pub struct Alerting {
     pub maintenance: Vec<probity_ground::config::MaintenanceConfig>,
     /// The SLOs, for `slo_burn` rules to know which targets each covers.
     pub slos: Vec<probity_ground::config::SloConfig>,
+    /// Each feed's component map, for `provider_declared` rules.
+    pub components: Arc<probity_core::provider::ComponentMaps>,
 }
 
 impl Alerting {
@@ -44,6 +46,7 @@ impl Alerting {
                 settings: c.alerting.clone(),
                 maintenance: c.maintenance.clone(),
                 slos: c.slos.clone(),
+                components: c.reconcile.components.clone(),
             })
         })
     }
@@ -94,10 +97,12 @@ pub async fn escalate(
                 .iter()
                 .any(|r| r.on.iter().any(|e| e == "provider_declared"));
             let declared = if wants_declared {
-                s.provider_incidents(&crate::store::ProviderFilter {
+                let mut d = s.provider_incidents(&crate::store::ProviderFilter {
                     since_ms: Some(now - 86_400_000),
                     ..Default::default()
-                })?
+                })?;
+                crate::feeds::map_components(&a.components, &mut d);
+                d
             } else {
                 Vec::new()
             };

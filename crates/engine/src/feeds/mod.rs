@@ -205,6 +205,33 @@ pub fn incident_json(i: &ProviderIncident) -> DeclaredIncident {
     }
 }
 
+/// Every component a feed document lists, for formats that list them (Statuspage's
+/// `summary.json` and `components.json`); `None` for formats that name components only in
+/// incidents, and for a document that lists none.
+pub fn listed_components(format: Format, bytes: &[u8]) -> Option<Vec<String>> {
+    let format = match format {
+        Format::Auto => sniff(bytes)?,
+        f => f,
+    };
+    match format {
+        Format::Statuspage => statuspage::components(bytes).ok().filter(|c| !c.is_empty()),
+        _ => None,
+    }
+}
+
+/// Applies each feed's `[feed.components]` to the incidents it declared (by the feed
+/// each came from), so that matching sees the services and regions the map names.
+pub fn map_components(
+    maps: &probity_core::provider::ComponentMaps,
+    rows: &mut [crate::store::StoredProviderIncident],
+) {
+    for r in rows {
+        if let Some(map) = maps.get(&r.incident.source) {
+            r.incident.map_components(map);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,33 @@ struct Document {
     scheduled_maintenances: Vec<Incident>,
 }
 
+/// `summary.json` and `components.json`: every component the page has.
+#[derive(Deserialize)]
+struct ComponentList {
+    #[serde(default)]
+    components: Vec<Component>,
+}
+
+#[derive(Deserialize)]
+struct Component {
+    name: String,
+    /// A group (its members carry `group_id`): a heading, not a component.
+    #[serde(default)]
+    group: bool,
+}
+
+/// The components a Statuspage document lists (`summary.json`, `components.json`), groups
+/// left out; empty when it lists none (`incidents.json`).
+pub(super) fn components(bytes: &[u8]) -> Result<Vec<String>, FeedError> {
+    let doc: ComponentList = json("statuspage", bytes)?;
+    Ok(doc
+        .components
+        .into_iter()
+        .filter(|c| !c.group)
+        .map(|c| c.name)
+        .collect())
+}
+
 #[derive(Deserialize)]
 struct Page {
     name: Option<String>,

@@ -38,7 +38,7 @@ pub struct SlaConfig {
 }
 
 /// How observed incidents are set against declared ones (`[reconcile]`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ReconcileConfig {
     /// How far apart an observed and a declared span may be and still match.
     pub tolerance: HumanDuration,
@@ -50,6 +50,8 @@ pub struct ReconcileConfig {
     pub min_vantages: u32,
     /// Whether degraded incidents (slow, wrong content) count, or only outages.
     pub include_degraded: bool,
+    /// Each feed's `[feed.components]`, applied to what it declares before matching.
+    pub components: std::sync::Arc<probity_core::provider::ComponentMaps>,
 }
 
 impl Default for ReconcileConfig {
@@ -60,6 +62,7 @@ impl Default for ReconcileConfig {
             grace: HumanDuration::from_secs(7200),
             min_vantages: 1,
             include_degraded: false,
+            components: Default::default(),
         }
     }
 }

@@ -20,6 +20,9 @@ pub struct Feed {
     pub display: String,
     pub interval: HumanDuration,
     pub timeout: HumanDuration,
+    /// `[feed.components]`: component names as the feed writes them → the service and
+    /// region they stand for.
+    pub components: std::collections::BTreeMap<String, probity_core::provider::ComponentMapping>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -38,6 +41,22 @@ pub(super) struct FeedToml {
     pub(super) interval: Option<Spanned<HumanDuration>>,
     #[schemars(with = "Option<DurationSchema>")]
     pub(super) timeout: Option<Spanned<HumanDuration>>,
+    /// Component names as the feed writes them, each mapped to the `service` and/or `region` targets use.
+    #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, FeedComponentToml>>")]
+    pub(super) components:
+        Option<Spanned<std::collections::BTreeMap<String, Spanned<FeedComponentToml>>>>,
+}
+
+/// What one component of a feed stands for.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "FeedComponent")]
+pub(super) struct FeedComponentToml {
+    /// The service targets name (`service = …` on a target).
+    pub(super) service: Option<String>,
+    /// The region targets name (`region = …` on a target).
+    pub(super) region: Option<String>,
 }
 
 pub(super) fn build_feed(ck: &mut Checker<'_>, raw: FeedToml, base_dir: &Path) -> Option<Feed> {
@@ -118,6 +137,26 @@ pub(super) fn build_feed(ck: &mut Checker<'_>, raw: FeedToml, base_dir: &Path) -
     {
         ck.at(d.span(), format!("{ctx}: `timeout` must be more than 0"));
     }
+    let mut components = std::collections::BTreeMap::new();
+    for (component, m) in raw.components.map(|c| c.into_inner()).unwrap_or_default() {
+        let span = m.span();
+        let m = m.into_inner();
+        let blank = |v: &Option<String>| v.as_ref().is_some_and(|x| x.trim().is_empty());
+        if (m.service.is_none() && m.region.is_none()) || blank(&m.service) || blank(&m.region) {
+            ck.at(
+                span,
+                format!("{ctx}: component `{component}` must map to a `service`, a `region` or both, none empty"),
+            );
+            continue;
+        }
+        components.insert(
+            component,
+            probity_core::provider::ComponentMapping {
+                service: m.service,
+                region: m.region,
+            },
+        );
+    }
     (ck.problems.len() == before).then(|| Feed {
         name,
         provider,
@@ -126,6 +165,7 @@ pub(super) fn build_feed(ck: &mut Checker<'_>, raw: FeedToml, base_dir: &Path) -
         display: raw.url.into_inner(),
         interval,
         timeout,
+        components,
     })
 }
 

@@ -288,6 +288,14 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         build_feed(ck, raw, base_dir)
     });
 
+    reconcile.components = std::sync::Arc::new(
+        feeds
+            .iter()
+            .filter(|f| !f.components.is_empty())
+            .map(|f| (f.name.clone(), f.components.clone()))
+            .collect(),
+    );
+
     let slas = read_named(&mut ck, sla_values, "sla", |ck, raw: SlaToml| {
         build_sla(ck, raw, &targets)
     });

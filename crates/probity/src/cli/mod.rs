@@ -2,6 +2,7 @@
 //! exit codes: 0 success, 1 failure (a failed probe, a runtime error), 2 bad input.
 
 pub mod ack;
+pub mod coverage;
 pub mod evidence;
 pub mod feeds;
 pub mod probe;
@@ -43,10 +44,13 @@ pub fn check(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
                     .collect();
                 println!(
                     "{}",
-                    serde_json::json!({"ok": true, "file": path.display().to_string(), "targets": kinds, "problems": []})
+                    serde_json::json!({"ok": true, "file": path.display().to_string(), "targets": kinds, "problems": [], "warnings": coverage::warnings(&c)})
                 );
             } else {
                 println!("{}", c.summary());
+                for w in coverage::warnings(&c) {
+                    println!("{w}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

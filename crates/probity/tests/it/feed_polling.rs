@@ -121,6 +121,7 @@ fn feed(name: &str, format: Format, url: String) -> Feed {
         display: url,
         interval: "5m".parse().unwrap(),
         timeout: "10s".parse().unwrap(),
+        components: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@ mod badges;
 mod browser;
 mod cli;
 mod common;
+mod components;
 mod docs;
 mod evidence;
 mod feed_polling;
