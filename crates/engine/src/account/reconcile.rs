@@ -113,22 +113,38 @@ pub fn gather(
         })
         .collect();
     // What each target measured in the window (minutes cut by a bound count only their
-    // results inside it).
+    // results inside it); several vantages make one minute by the target's quorum rule,
+    // as in SLA accounting (the q-th worst vantage's minute).
     let mut measured = Vec::with_capacity(watched.len());
     for w in &watched {
-        let mut minutes = BTreeSet::new();
-        let mut failing = BTreeSet::new();
-        let (mut count, mut down) = (0u64, 0u64);
-        for (minute, n, failures) in store.minute_counts(&w.target, window.0, window.1)? {
+        let quorum = by_name
+            .get(w.target.as_str())
+            .map_or(probity_core::quorum::Quorum::Count(1), |t| t.quorum);
+        let mut per_minute: std::collections::BTreeMap<i64, Vec<probity_core::sla::Minute>> =
+            Default::default();
+        for (minute, _vantage, n, failures) in store.minute_counts(&w.target, window.0, window.1)? {
             if n == 0 {
                 continue;
             }
+            per_minute
+                .entry(minute)
+                .or_default()
+                .push(probity_core::sla::Minute {
+                    count: n as u32,
+                    failures: failures.min(n) as u32,
+                });
+        }
+        let mut minutes = BTreeSet::new();
+        let mut failing = BTreeSet::new();
+        let (mut count, mut down) = (0u64, 0u64);
+        for (minute, seen) in per_minute {
+            let m = probity_core::sla::by_quorum(&seen, quorum.needed(seen.len()));
             minutes.insert(minute);
-            if failures > 0 {
+            if m.failures > 0 {
                 failing.insert(minute);
             }
-            count += n;
-            down += failures.min(n);
+            count += u64::from(m.count);
+            down += u64::from(m.failures);
         }
         measured.push(Measured {
             watched: w.clone(),

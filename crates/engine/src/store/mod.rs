@@ -482,15 +482,15 @@ pub trait ResultStore {
     /// The latest result of every target.
     fn latest_results(&self) -> StoreResult<Vec<ResultRecord>>;
     fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>>;
-    /// Per minute with results in `[since, until)`: (minute, results, down results), summed
-    /// over vantages, oldest first; a minute the bounds cut counts only its results inside
+    /// Per minute and vantage with results in `[since, until)`: (minute, vantage, results,
+    /// down results), oldest first; a minute the bounds cut counts only its results inside
     /// them, so the answer for past bounds never changes. Cheap: no sketches.
     fn minute_counts(
         &self,
         target: &str,
         since_ms: i64,
         until_ms: i64,
-    ) -> StoreResult<Vec<(i64, u64, u64)>>;
+    ) -> StoreResult<Vec<(i64, String, u64, u64)>>;
     fn availability(&self, target: &str, since_ms: i64, until_ms: i64)
     -> StoreResult<Availability>;
     /// Totals per target from hourly aggregates: the window starts at the hour holding

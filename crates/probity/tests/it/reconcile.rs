@@ -343,3 +343,70 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
         "{err}"
     );
 }
+
+/// The scorecard's measured availability takes each minute by the target's quorum rule, as
+/// SLA accounting does: with two vantages and one of them failing for 20 of 60 minutes, the
+/// minute is down under `quorum = 1` (the worst vantage) and up under `quorum = 2`; never
+/// the average of the two (which would be 100 of 120 results up).
+#[test]
+fn measured_availability_follows_the_quorum_rule() {
+    use std::fmt::Write;
+    let start = "2026-10-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap();
+    let mut history = String::new();
+    for i in 0..60i64 {
+        let at = start + jiff::SignedDuration::from_mins(i) + jiff::SignedDuration::from_secs(10);
+        writeln!(
+            history,
+            r#"{{"target":"web","at":"{at}","ok":true,"latency_ms":5}}"#
+        )
+        .unwrap();
+        let ok = !(10..30).contains(&i);
+        writeln!(
+            history,
+            r#"{{"target":"web","at":"{at}","ok":{ok},"vantage":"office","latency_ms":5}}"#
+        )
+        .unwrap();
+    }
+    let availability = |quorum: u32| {
+        let dir = tempfile::tempdir().unwrap();
+        common::write_config_at(
+            &dir.path().join("probity.toml"),
+            format!(
+                "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\ninterval = \"1m\"\nprovider = \"acme\"\nquorum = {quorum}\n\n[[vantage]]\nname = \"office\"\ntargets = [\"web\"]\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("h.jsonl"), &history).unwrap();
+        let (code, _, err) = common::run(&["results", "import", "h.jsonl"], dir.path());
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = common::run(
+            &[
+                "scorecard",
+                "--from",
+                "2026-10-01T00:00:00Z",
+                "--to",
+                "2026-10-01T01:00:00Z",
+                "--json",
+            ],
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let cards = v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]);
+        let card = cards
+            .iter()
+            .find(|c| c["provider"] == "acme")
+            .unwrap_or_else(|| panic!("{out}"))
+            .clone();
+        card["measured_availability"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{card}"))
+    };
+    // (The JSON carries six decimals.)
+    assert!(
+        (availability(1) - 40.0 / 60.0).abs() < 1e-6,
+        "{}",
+        availability(1)
+    );
+    assert_eq!(availability(2), 1.0);
+}

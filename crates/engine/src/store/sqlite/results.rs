@@ -328,7 +328,7 @@ impl ResultStore for SqliteStore {
         target: &str,
         since_ms: i64,
         until_ms: i64,
-    ) -> StoreResult<Vec<(i64, u64, u64)>> {
+    ) -> StoreResult<Vec<(i64, String, u64, u64)>> {
         // Whole minutes from the rollups; the parts of minutes the bounds cut, from the
         // results themselves, so nothing outside `[since, until)` counts.
         let ceil =
@@ -336,27 +336,28 @@ impl ResultStore for SqliteStore {
         let (a, b) = (ceil(since_ms), until_ms.div_euclid(60_000) * 60_000);
         let (a, b) = if a < b { (a, b) } else { (until_ms, until_ms) };
         self.read(|c| {
-            let mut out: std::collections::BTreeMap<i64, (u64, u64)> = Default::default();
+            let mut out: std::collections::BTreeMap<(i64, String), (u64, u64)> = Default::default();
             let mut whole = c.prepare_cached(
-                "SELECT minute_ms, SUM(count), SUM(failures) FROM rollups
+                "SELECT minute_ms, vantage, SUM(count), SUM(failures) FROM rollups
                  WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3
-                 GROUP BY minute_ms",
+                 GROUP BY minute_ms, vantage",
             )?;
             let rows = whole.query_map(params![target, a, b], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(1)?,
                     r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
                 ))
             })?;
             for row in rows {
-                let (m, n, f) = row?;
-                out.insert(m, (n as u64, f as u64));
+                let (m, v, n, f) = row?;
+                out.insert((m, v), (n as u64, f as u64));
             }
             let mut part = c.prepare_cached(
-                "SELECT (at_ms / 60000) * 60000, COUNT(*), SUM(health = 'down') FROM results
+                "SELECT (at_ms / 60000) * 60000, vantage, COUNT(*), SUM(health = 'down') FROM results
                  WHERE target = ?1 AND at_ms >= ?2 AND at_ms < ?3 AND unmeasured = 0
-                 GROUP BY 1",
+                 GROUP BY 1, 2",
             )?;
             let edges = if a == until_ms {
                 vec![(since_ms, until_ms)]
@@ -370,18 +371,19 @@ impl ResultStore for SqliteStore {
                 let rows = part.query_map(params![target, x, y], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(1)?,
                         r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
                     ))
                 })?;
                 for row in rows {
-                    let (m, n, f) = row?;
-                    let e = out.entry(m).or_default();
+                    let (m, v, n, f) = row?;
+                    let e = out.entry((m, v)).or_default();
                     e.0 += n as u64;
                     e.1 += f as u64;
                 }
             }
-            Ok(out.into_iter().map(|(m, (n, f))| (m, n, f)).collect())
+            Ok(out.into_iter().map(|((m, v), (n, f))| (m, v, n, f)).collect())
         })
     }
 
