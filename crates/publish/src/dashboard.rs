@@ -79,7 +79,7 @@ fn to_login() -> Response {
 
 fn page(title: &str, body: &str) -> Response {
     Html(format!(
-        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body><nav><a href=\"/dashboard\">probity</a> <a href=\"/dashboard/scorecard\">scorecard</a> <a href=\"/dashboard/sla\">SLA</a> <a href=\"/status\">status page</a></nav><main>{body}</main></body></html>\n",
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body><nav><a href=\"/dashboard\">probity</a> <a href=\"/dashboard/scorecard\">scorecard</a> <a href=\"/dashboard/sla\">SLA</a> <a href=\"/status\">status page</a> <a href=\"/api/openapi.json\">API</a> <a href=\"/metrics\">metrics</a></nav><main>{body}</main></body></html>\n",
         escape(title)
     ))
     .into_response()

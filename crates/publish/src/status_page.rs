@@ -447,9 +447,13 @@ impl Page {
             .map(|i| IMPACTS.iter().position(|x| *x == i.impact).unwrap_or(0))
             .max()
             .unwrap_or(0);
+        // One component down among several is a partial outage; a major one is when every
+        // component is down.
+        let all_down =
+            !self.components.is_empty() && self.components.iter().all(|(_, s)| s == "major_outage");
         let from_components = match worst {
-            "major_outage" => 3,
-            "partial_outage" => 2,
+            "major_outage" if all_down => 3,
+            "major_outage" | "partial_outage" => 2,
             "degraded_performance" => 1,
             _ => 0,
         };
@@ -458,6 +462,8 @@ impl Page {
             3 => ("critical", "Major System Outage"),
             2 => ("major", "Partial System Outage"),
             1 => ("minor", "Minor Service Outage"),
+            // Nothing configured is nothing measured: never "operational".
+            _ if self.components.is_empty() => ("none", "No components configured"),
             _ => ("none", "All Systems Operational"),
         };
         SpStatus {
@@ -797,5 +803,59 @@ pub async fn run_auto(
             _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
             _ = shutdown.wait_for(|s| *s) => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(states: &[&str]) -> Page {
+        Page {
+            title: "t".into(),
+            components: states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    (
+                        probity_ground::config::Component {
+                            name: format!("c{i}"),
+                            description: String::new(),
+                            targets: vec![],
+                        },
+                        s.to_string(),
+                    )
+                })
+                .collect(),
+            incidents: vec![],
+            uptime: HashMap::new(),
+            maintenance: vec![],
+            now_ms: 0,
+        }
+    }
+
+    /// One component down among several is a partial outage; all down is a major one;
+    /// no components is never "operational", and the page says how to add them.
+    #[test]
+    fn the_overall_state_reads_as_people_expect() {
+        let words = |p: &Page| p.status_json().description;
+        assert_eq!(
+            words(&page(&["major_outage", "operational", "operational"])),
+            "Partial System Outage"
+        );
+        assert_eq!(
+            words(&page(&["major_outage", "major_outage"])),
+            "Major System Outage"
+        );
+        assert_eq!(
+            words(&page(&["degraded_performance", "operational"])),
+            "Minor Service Outage"
+        );
+        assert_eq!(words(&page(&["operational"])), "All Systems Operational");
+        let empty = page(&[]);
+        assert_eq!(words(&empty), "No components configured");
+        let html = empty.html();
+        assert!(html.contains("This page shows no components yet"), "{html}");
+        assert!(!html.contains("Operational"), "{html}");
     }
 }

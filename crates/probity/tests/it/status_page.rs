@@ -48,6 +48,8 @@ name = "Website"
 
     let probity = common::Running::start(&cfg);
     let addr = probity.addr;
+    // `/` is the public page when there are components.
+    assert_eq!(landing(addr), (303, "/status".to_string()));
     let incident = r#"{"name": "Elevated API errors", "status": "investigating", "impact": "major", "message": "We are looking into errors on the API.", "components": ["API"]}"#;
     let (status, body) = common::post_json(addr, "/api/v1/status/incidents", None, incident);
     assert_eq!(status, 401, "{body}");
@@ -255,7 +257,30 @@ fn without_any_token_writes_are_off() {
             .contains("none exists"),
         "{body}"
     );
+    // No components: `/` is the dashboard, and the public page claims nothing.
+    assert_eq!(landing(probity.addr), (303, "/dashboard".to_string()));
+    let (status, html) = common::get(probity.addr, "/status");
+    assert_eq!(status, 200);
+    assert!(html.contains("No components configured"), "{html}");
+    assert!(!html.contains("All Systems Operational"), "{html}");
     probity.stop();
+}
+
+/// `GET /`: its status and where it sends the reader.
+fn landing(addr: std::net::SocketAddr) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let location = text
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    (status, location)
 }
 
 #[test]

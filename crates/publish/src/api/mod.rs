@@ -601,6 +601,7 @@ pub fn router(state: AppState) -> Router {
     // Pages for people, and the Statuspage documents (one route serves the six paths the
     // table lists).
     let r = r
+        .route("/", get(landing))
         .route("/dashboard", get(crate::dashboard::overview))
         .route(
             "/dashboard/login",
@@ -622,6 +623,17 @@ pub fn router(state: AppState) -> Router {
     r.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(axum::middleware::map_response(harden))
         .with_state(state)
+}
+
+/// `GET /`: the public status page when the configuration has components, otherwise the
+/// dashboard (which asks to sign in first); both link the rest.
+async fn landing(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    let to = if s.config.status.components.is_empty() {
+        "/dashboard"
+    } else {
+        "/status"
+    };
+    axum::response::Redirect::to(to).into_response()
 }
 
 /// How long results may fail to be stored before the server says it is unhealthy.
