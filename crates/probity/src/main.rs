@@ -24,6 +24,8 @@ enum Command {
         #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
     },
+    /// Write a commented starting configuration (optionally watching a cloud provider).
+    Init(probity::cli::init::InitArgs),
     /// Check a configuration file and every target in it.
     Check {
         #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
@@ -219,6 +221,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Command::Demo(args) => probity::demo::main(args),
         Command::Scorecard(args) => probity::cli::scorecard::main(args),
+        Command::Init(args) => probity::cli::init::init(args),
         Command::Ack(args) => probity::cli::ack::main(args),
         Command::Status(StatusCommand::Post(args)) => probity::cli::status::post(args),
         Command::Status(StatusCommand::Update(args)) => probity::cli::status::update(args),
@@ -253,7 +256,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("probity: {e:#}");
-            ExitCode::from(1)
+            // Nothing to read is a usage error, like a configuration that does not load.
+            if e.downcast_ref::<probity::cli::NoStore>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

@@ -121,7 +121,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         problems: vec![Problem {
             line: 1,
             col: 1,
-            message: format!("cannot read the configuration: {e}"),
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "cannot read the configuration: {e}; write a starting one with `probity init` (or name another with --config)"
+                )
+            } else {
+                format!("cannot read the configuration: {e}")
+            },
             snippet: None,
         }],
     })?;

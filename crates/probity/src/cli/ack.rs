@@ -25,7 +25,7 @@ pub fn main(a: AckArgs) -> anyhow::Result<ExitCode> {
     let Some(config) = super::load_or_report(&a.config) else {
         return Ok(ExitCode::from(2));
     };
-    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = super::open_existing(&config)?;
     let Some(inc) = store.incident(a.id)? else {
         eprintln!("{}: no incident {}", a.config.display(), a.id);
         return Ok(ExitCode::from(2));

@@ -1,7 +1,6 @@
 //! `probity evidence key|export|verify|audit`.
 
 use probity_engine::attest::bundle::{self, Bundle};
-use probity_engine::store::SqliteStore;
 use probity_engine::store::traits::*;
 use probity_ground::config;
 use std::path::{Path, PathBuf};
@@ -67,7 +66,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let (from, to) = (time(&a.from, "--from")?, time(&a.to, "--to")?);
     anyhow::ensure!(from < to, "--from must be before --to");
     let since = a.since.as_ref().map(std::fs::read_to_string).transpose()?;
-    let store = SqliteStore::open(&config.server.data_dir)?;
+    let store = super::open_existing(&config)?;
     let signer = probity_engine::attest::evidence::load_or_create_key(
         &config.server.data_dir,
         &config.evidence.origin,
@@ -283,7 +282,7 @@ pub fn audit(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let store = SqliteStore::open(&config.server.data_dir)?;
+    let store = super::open_existing(&config)?;
     let signer = probity_engine::attest::evidence::load_or_create_key(
         &config.server.data_dir,
         &config.evidence.origin,

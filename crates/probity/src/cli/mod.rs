@@ -5,6 +5,7 @@ pub mod ack;
 pub mod coverage;
 pub mod evidence;
 pub mod feeds;
+pub mod init;
 pub mod probe;
 pub mod results;
 pub mod scorecard;
@@ -30,6 +31,35 @@ pub fn init_tracing() {
 /// gives `None`: every command that needs one then exits 2.
 pub fn load_or_report(path: &Path) -> Option<config::Config> {
     config::load(path).map_err(|e| eprintln!("{e}")).ok()
+}
+
+/// Nothing has been stored where the configuration points: read commands say so instead
+/// of creating an empty store and reporting on nothing.
+#[derive(Debug)]
+pub struct NoStore(pub std::path::PathBuf);
+
+impl std::fmt::Display for NoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no store in {}: nothing has been measured there yet (start `probity run` with this configuration, or point --config at the one that ran)",
+            self.0.display()
+        )
+    }
+}
+
+impl std::error::Error for NoStore {}
+
+/// Opens the store a read command reports on; [`NoStore`] when there is none.
+pub fn open_existing(
+    config: &config::Config,
+) -> anyhow::Result<probity_engine::store::SqliteStore> {
+    if !config.server.data_dir.join("probity.db").exists() {
+        return Err(NoStore(config.server.data_dir.clone()).into());
+    }
+    Ok(probity_engine::store::SqliteStore::open(
+        &config.server.data_dir,
+    )?)
 }
 
 /// `probity check`.

@@ -2,7 +2,6 @@
 
 use probity_core::duration::HumanDuration;
 use probity_engine::account::reconcile::{gather, provider_json};
-use probity_engine::store::SqliteStore;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -131,7 +130,7 @@ fn compute(
     span: (i64, i64),
     provider: Option<&str>,
 ) -> anyhow::Result<(Cards, (i64, i64), Vec<String>)> {
-    let store = SqliteStore::open(&config.server.data_dir)?;
+    let store = super::open_existing(config)?;
     let targets: Vec<Arc<probity_ground::config::Target>> =
         config.targets.iter().cloned().map(Arc::new).collect();
     let now = jiff::Timestamp::now().as_millisecond();

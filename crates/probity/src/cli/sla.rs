@@ -67,7 +67,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
         },
         _ => None,
     };
-    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = super::open_existing(&config)?;
     let reports = match span {
         Some(span) => probity_engine::account::sla::reports_between(
             &store,

@@ -454,3 +454,83 @@ fn a_reader_that_stops_early_is_not_an_error() {
         );
     }
 }
+
+/// `probity init` → `probity check` → `probity run`, offline: the starting file (plain, and
+/// with each provider) is accepted, runs, and serves its status page at `/`. (The test
+/// moves `listen` to a free port, as a second server on one machine must.)
+#[test]
+fn init_check_run_works_offline() {
+    for provider in [None, Some("azure"), Some("aws"), Some("gcp")] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["init"];
+        if let Some(p) = provider {
+            args.extend(["--provider", p]);
+        }
+        let (code, out, err) = common::run(&args, dir.path());
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.starts_with("wrote probity.toml; next: probity check"),
+            "{out}"
+        );
+        let (code, out, err) = common::run(&["check"], dir.path());
+        assert_eq!(code, 0, "{provider:?}: {err}");
+        let expected = if provider.is_some() {
+            "2 targets (2 http), 1 feed"
+        } else {
+            "1 target (1 http)"
+        };
+        assert!(out.contains(expected), "{out}");
+        // A second init leaves the file alone.
+        let (code, _, err) = common::run(&["init"], dir.path());
+        assert_eq!(code, 2);
+        assert!(err.contains("exists; leaving it as it is"), "{err}");
+        if provider == Some("aws") {
+            let path = dir.path().join("probity.toml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.contains("region = \"eu-west-1\""), "{text}");
+            std::fs::write(&path, text.replace("127.0.0.1:8080", "127.0.0.1:0")).unwrap();
+            let probity = common::Running::start(&path);
+            let (status, html) = common::get(probity.addr, "/status");
+            assert_eq!(status, 200);
+            assert!(html.contains("Website"), "{html}");
+            assert!(probity.stop().success());
+        }
+    }
+    // Without a configuration: how to make one.
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = common::run(&["check"], dir.path());
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("write a starting one with `probity init`"),
+        "{err}"
+    );
+}
+
+/// Read commands report on a store; where there is none they say so (exit code 2) and
+/// create nothing.
+#[test]
+fn read_commands_do_not_create_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_config(
+        dir.path(),
+        "",
+        "[[target]]\nname = \"vm\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\n\n[[sla]]\nname = \"vm\"\nterms = \"aws-ec2-region\"\ntargets = [\"vm\"]\n",
+    );
+    for args in [
+        &["scorecard"][..],
+        &["sla", "report"][..],
+        &["evidence", "audit"][..],
+        &["ack", "1"][..],
+    ] {
+        let (code, _, err) = common::run(args, dir.path());
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("no store in") && err.contains("nothing has been measured there yet"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        !dir.path().join("data/probity.db").exists(),
+        "nothing was created"
+    );
+}
