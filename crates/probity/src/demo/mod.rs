@@ -21,7 +21,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub duration: Option<HumanDuration>,
     /// Compress the script to seconds (for tests and the impatient).
-    #[arg(long, hide = true)]
+    #[arg(long)]
     pub fast: bool,
 }
 
@@ -249,6 +249,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         }
     };
     std::fs::create_dir_all(&data_dir)?;
+    // The configuration is written inside the data directory and its paths are relative
+    // to itself: name the directory absolutely, or `--data-dir d` would store into `d/d`.
+    let data_dir = data_dir.canonicalize()?;
     let cloud = Cloud::start(plan.script.clone(), &data_dir).await?;
     // Take the requested port if it is free, otherwise any free one; the socket bound here
     // is the one served on, so nobody can take it in between.
@@ -318,31 +321,52 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         agents.push(tokio::spawn(crate::agent::run(args, narrator_stop.clone())));
     }
     let t = |d: Duration| format!("+{}:{:02}", d.as_secs() / 60, d.as_secs() % 60);
+    // The script in the order it happens.
+    let mut events = vec![
+        (Duration::ZERO, format!("all healthy; the HTTPS certificate expires in {} days (fails [CERT_EXPIRY] > 14d)", script.cert_days)),
+        (script.outage.start, "storage-api answers 503 (down after 3 failures)".to_string()),
+        (script.slow.start, format!("compute-api slows to {} ms (degraded: [LATENCY] < 600ms)", script.slow_by.as_millis())),
+        (script.outage.start + (script.outage.end - script.outage.start) / 2, "the provider's status page posts the storage outage: late, as minor, with a later start".to_string()),
+        (script.outage.end.max(script.slow.end), "both recover (incidents resolve after 2 successes)".to_string()),
+        (script.regional.start, "cdn-edge fails from us-east only: a regional degradation, no incident (quorum 2 of 3)".to_string()),
+        (script.cache_outage.start, "cache-tcp stops answering (down after 3 timeouts); the provider's status page never says".to_string()),
+        (script.outage.end + (script.outage.end - script.outage.start) * 6 / 10, "the provider's status page edits the resolved storage incident: a later start, an earlier end".to_string()),
+    ];
+    events.sort_by_key(|(at, _)| *at);
+    let script_lines: Vec<String> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (at, what))| {
+            format!(
+                "{}{}  {what}",
+                if i == 0 {
+                    "  script    "
+                } else {
+                    "            "
+                },
+                t(*at)
+            )
+        })
+        .collect();
     println!(
         r#"probity demo: a local "cloud" that misbehaves on a script, watched by probity.
+
+  open      http://{addr}/   in a browser: your status page; the dashboard is at /dashboard
+            (sign in with {dashboard_token})
 
   cloud     http://{http}  https://localhost:{https_port} (demo CA)  tcp {tcp}  dns {dns}
   config    {config}
   data      {data}
 
-  script    {t0}  all healthy; the HTTPS certificate expires in {days} days (fails [CERT_EXPIRY] > 14d)
-            {t1}  storage-api answers 503 (down after 3 failures)
-            {t2}  compute-api slows to {slow} ms (degraded: [LATENCY] < 600ms)
-            {tp}  the status page posts the storage outage: late, as minor, with a later start
-            {t3}  both recover (incidents resolve after 2 successes)
-            {tr}  cdn-edge fails from us-east only: a regional degradation, no incident (quorum 2 of 3)
-            {tc}  cache-tcp stops answering (down after 3 timeouts); the status page never says
-            {te}  the status page edits the resolved storage incident: a later start, an earlier end
+{script_lines}
 
   look      curl -s http://{addr}/api/v1/targets
             curl -s http://{addr}/api/v1/incidents
             curl -s http://{addr}/api/v1/provider-incidents
             curl -s http://{addr}/api/v1/scorecard
             curl -s http://{addr}/api/v1/vantages
-            open http://{addr}/status
-            open http://{addr}/dashboard   (sign in with {dashboard_token})
             curl -s http://{addr}/metrics
-            probity check --config {config}
+            {exe} check --config {config}
 
 Ctrl-C stops the demo. What probity sees:"#,
         http = cloud.http,
@@ -351,16 +375,11 @@ Ctrl-C stops the demo. What probity sees:"#,
         dns = cloud.dns,
         config = config_shown.display(),
         data = data_dir.display(),
-        t0 = t(Duration::ZERO),
-        t1 = t(script.outage.start),
-        t2 = t(script.slow.start),
-        t3 = t(script.outage.end.max(script.slow.end)),
-        tp = t(script.outage.start + (script.outage.end - script.outage.start) / 2),
-        tc = t(script.cache_outage.start),
-        tr = t(script.regional.start),
-        te = t(script.outage.end + (script.outage.end - script.outage.start) * 6 / 10),
-        days = script.cert_days,
-        slow = script.slow_by.as_millis(),
+        script_lines = script_lines.join("\n"),
+        // This very binary, so the line works as printed whether or not probity is installed.
+        exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "probity".into()),
     );
     narrate(addr, cloud.started, narrator_stop).await;
     let result = runner.await?;

@@ -534,3 +534,105 @@ fn read_commands_do_not_create_an_empty_store() {
         "nothing was created"
     );
 }
+
+/// Every command the demo tells its user to type works as printed, while it runs; the URL
+/// it prints first answers; its script is listed in the order it happens.
+#[test]
+fn the_demos_printed_instructions_work_as_printed() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = common::bin()
+        .args([
+            "demo",
+            "--fast",
+            "--duration",
+            "12s",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "d",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(demo.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let end = line.starts_with("Ctrl-C stops the demo");
+        banner.push(line);
+        if end {
+            break;
+        }
+    }
+    let text = banner.join("\n");
+    // The first thing said after the title is the one URL to open.
+    let open = banner
+        .iter()
+        .find_map(|l| l.trim_start().strip_prefix("open      "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let url = open.split_whitespace().next().unwrap();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+        "{text}"
+    );
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let (status, html) = common::get(addr, "/status");
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>"), "{html}");
+    // `--data-dir d` stores in d, not d/d.
+    assert!(dir.path().join("d/probity.db").exists());
+    assert!(!dir.path().join("d/d").exists());
+    // The script, in time order.
+    let times: Vec<u64> = banner
+        .iter()
+        .filter_map(|l| {
+            let t = l.trim_start().trim_start_matches("script").trim_start();
+            let t = t.strip_prefix('+')?.split_whitespace().next()?;
+            let (m, s) = t.split_once(':')?;
+            Some(m.parse::<u64>().ok()? * 60 + s.parse::<u64>().ok()?)
+        })
+        .collect();
+    assert!(times.len() >= 8, "{text}");
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}\n{text}");
+    // Every command under "look", run as printed by a shell.
+    let mut in_look = false;
+    let mut ran = 0;
+    for l in &banner {
+        let t = l.trim_start();
+        if let Some(rest) = t.strip_prefix("look") {
+            in_look = true;
+            run_printed(rest.trim(), &text);
+            ran += 1;
+        } else if in_look && !t.is_empty() && !t.starts_with("Ctrl-C") {
+            run_printed(t, &text);
+            ran += 1;
+        } else if in_look && t.is_empty() {
+            in_look = false;
+        }
+    }
+    assert!(ran >= 7, "{ran} commands: {text}");
+    let _ = demo.wait();
+}
+
+fn run_printed(command: &str, banner: &str) {
+    if command.starts_with("curl") && !common::have("curl") {
+        common::skipped("curl is not installed: a printed curl command was not run");
+        return;
+    }
+    let out = std::process::Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && !out.stdout.is_empty(),
+        "`{command}` printed by the demo failed: {}\n{banner}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -29,15 +29,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn which(cmd: &str) -> bool {
-    Command::new(cmd)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 fn start_blackbox(dir: &Path) -> (Daemon, SocketAddr) {
     let port = free_port();
     let cfg = dir.join("blackbox.yml");
@@ -99,7 +90,7 @@ scrape_configs:
 
 #[test]
 fn blackbox_results_read_from_prometheus_become_evidence() {
-    if !(which("prometheus") && which("prometheus-blackbox-exporter")) {
+    if !(common::have("prometheus") && common::have("prometheus-blackbox-exporter")) {
         assert!(
             std::env::var_os("PROBITY_REQUIRE_BLACKBOX").is_none(),
             "prometheus and prometheus-blackbox-exporter are required but missing"

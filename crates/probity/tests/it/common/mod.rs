@@ -13,6 +13,16 @@ pub fn skipped(what: &str) {
     let _ = writeln!(std::io::stdout(), "SKIPPED {what}");
 }
 
+/// Whether a command is installed (it runs with `--version`).
+pub fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
 /// Writes `DIR/probity.toml` for a test server: listening on a free loopback port, data in
 /// `DIR/data`, with `server` added to `[server]` and `rest` after it; returns its path.
 /// The `[server]` lines every test server starts with: a free loopback port, its data in
