@@ -28,6 +28,7 @@ enum Command {
     Init(probity::cli::init::InitArgs),
     /// Check a configuration file and every target in it.
     Check {
+        /// The configuration file.
         #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
         /// Print the outcome as JSON.
@@ -39,8 +40,8 @@ enum Command {
     /// Start a local misbehaving "cloud" and watch it: the tour, offline.
     #[cfg(feature = "demo")]
     Demo(probity::demo::DemoArgs),
-    /// The public status page: post incidents and updates.
-    #[command(subcommand)]
+    /// Your public status page: post incidents and updates to it (also `probity status`).
+    #[command(subcommand, name = "status-page", alias = "status")]
     Status(StatusCommand),
     /// API tokens for the write endpoints, and agents' tokens.
     #[command(subcommand)]
@@ -129,6 +130,7 @@ enum FeedsCommand {
 enum EvidenceCommand {
     /// Print the log's verifier key (name+keyhash+base64), making the key on first use.
     Key {
+        /// The configuration file.
         #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
     },
@@ -138,6 +140,7 @@ enum EvidenceCommand {
     Verify(probity::cli::evidence::VerifyArgs),
     /// Recompute the whole log from the store and compare it with the data it attests.
     Audit {
+        /// The configuration file.
         #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
         /// Print the findings as JSON.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct AckArgs {
+    /// The configuration file.
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The incident's id.

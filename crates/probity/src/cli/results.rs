@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
+    /// The configuration file.
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The results: one JSON object a line (`target`, `at`, `ok`, `latency_ms`, optional

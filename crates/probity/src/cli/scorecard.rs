@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct ScorecardArgs {
+    /// The configuration file.
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Only this provider.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
+    /// The configuration file.
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The calendar month, UTC: `YYYY-MM` (the current one by default).
@@ -20,11 +21,18 @@ pub struct ReportArgs {
     /// Only this SLA.
     #[arg(long)]
     pub sla: Option<String>,
+    /// How to print: a table, JSON, CSV (a row per SLA) or an HTML page per report.
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv", "html"])]
     pub format: String,
+    /// Print JSON (the same as `--format json`, as every command that prints data takes).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
-pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
+pub fn report(mut a: ReportArgs) -> anyhow::Result<ExitCode> {
+    if a.json {
+        a.format = "json".into();
+    }
     let Some(config) = super::load_or_report(&a.config) else {
         return Ok(ExitCode::from(2));
     };

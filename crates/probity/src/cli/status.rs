@@ -1,4 +1,4 @@
-//! `probity status post` and `probity status update`: the status page from the command
+//! `probity status-page post` and `probity status-page update` (also `probity status …`): the status page from the command
 //! line, written to the store the server reads.
 
 use probity_engine::store::traits::*;
@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct PostArgs {
+    /// The configuration file.
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The incident's title.
@@ -27,6 +28,7 @@ pub struct PostArgs {
 
 #[derive(clap::Args)]
 pub struct UpdateArgs {
+    /// The configuration file.
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The incident's id.

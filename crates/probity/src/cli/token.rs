@@ -54,6 +54,7 @@ fn fresh(prefix: &str) -> anyhow::Result<String> {
 
 #[derive(clap::Args)]
 pub struct CreateArgs {
+    /// The configuration file.
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// What the token is for, kept with its hash.
@@ -68,6 +69,7 @@ pub struct CreateArgs {
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["agent", "name"])))]
 pub struct RevokeArgs {
+    /// The configuration file.
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Revoke every token of the agent of this name.
@@ -108,6 +110,7 @@ pub fn revoke(a: RevokeArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(clap::Args)]
 pub struct ListArgs {
+    /// The configuration file.
     #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Print the tokens as JSON.

@@ -315,6 +315,25 @@ fn shell_blocks_name_commands_that_exist() {
                         }
                     }
                 }
+                // `soak_harness_runs` runs the soak in SMOKE mode; here the script must
+                // parse and know the knobs a page sets.
+                l if l.contains("bash bench/soak.sh") => {
+                    let ok = Command::new("bash")
+                        .args(["-n", "bench/soak.sh"])
+                        .current_dir(root())
+                        .status()
+                        .unwrap();
+                    assert!(ok.success(), "bench/soak.sh does not parse");
+                    let script = std::fs::read_to_string(root().join("bench/soak.py")).unwrap();
+                    for (var, _) in l.split_whitespace().filter_map(|w| w.split_once('=')) {
+                        assert!(
+                            script.contains(&format!("\"{var}\"")),
+                            "{}:{}: soak knob {var} unknown",
+                            b.page,
+                            b.line
+                        );
+                    }
+                }
                 // `benchmark_harness_runs` runs the evidence benchmark on a small log.
                 l if l.starts_with("bash bench/evidence.sh") => {
                     let ok = Command::new("bash")

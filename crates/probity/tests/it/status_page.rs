@@ -190,7 +190,7 @@ name = "Website"
     // The CLI posts and updates too; resolving closes it.
     let (code, out, err) = common::run(
         &[
-            "status",
+            "status-page",
             "post",
             "-c",
             "probity.toml",
