@@ -41,7 +41,7 @@ pub(super) async fn probe(
         .to_vec()
         .map_err(|e| Failure::new(ErrorClass::Dns, format!("cannot encode query: {e}")))?;
     let started = tokio::time::Instant::now();
-    let response = phase(deadline, "dns query", async {
+    let response = phase(deadline, "waiting for the DNS answer", async {
         let mut resp = udp_exchange(server, &bytes).await?;
         if resp.metadata.truncation {
             resp = tcp_exchange(server, &bytes).await?;

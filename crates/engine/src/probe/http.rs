@@ -170,7 +170,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = tokio::time::Instant::now();
-    let (mut sender, conn) = phase(deadline, "http handshake", async {
+    let (mut sender, conn) = phase(deadline, "during the HTTP handshake", async {
         hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| Failure::new(ErrorClass::Protocol, e.to_string()))

@@ -195,7 +195,7 @@ pub(crate) async fn phase<T>(
         Ok(r) => r,
         Err(_) => Err(Failure::new(
             ErrorClass::Timeout,
-            format!("timed out during {name}"),
+            format!("timed out {name}"),
         )),
     }
 }

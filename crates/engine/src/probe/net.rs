@@ -8,6 +8,33 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
 
+/// Why a name did not resolve, as the resolver said.
+#[derive(Debug)]
+enum LookupFailure {
+    NoSuchName,
+    NoRecords,
+    Timeout,
+    Other(String),
+}
+
+/// A lookup failure in the words people use (the resolver's own text names its internal
+/// query structures).
+fn describe_lookup(host: &str, ip: IpVersion, why: LookupFailure) -> String {
+    match why {
+        LookupFailure::NoSuchName => format!("{host} does not exist (NXDOMAIN)"),
+        LookupFailure::NoRecords => format!(
+            "no {} record for {host}",
+            match ip {
+                IpVersion::V4 => "A",
+                IpVersion::V6 => "AAAA",
+                IpVersion::Any => "A or AAAA",
+            }
+        ),
+        LookupFailure::Timeout => format!("no answer about {host} from the resolver in time"),
+        LookupFailure::Other(e) => format!("looking up {host}: {e}"),
+    }
+}
+
 /// What every probe shares: one resolver (with its cache off, so DNS time is real) and TLS
 /// client configurations per trust setting.
 pub struct ProbeContext {
@@ -54,15 +81,23 @@ impl ProbeContext {
             return Ok(addr);
         }
         let started = tokio::time::Instant::now();
-        let result = phase(deadline, "dns", async {
+        let result = phase(deadline, "looking up the name", async {
             let resolver = self
                 .resolver
                 .as_ref()
                 .ok_or_else(|| Failure::new(ErrorClass::Dns, "no system resolver is configured"))?;
-            let lookup = resolver
-                .lookup_ip(bare)
-                .await
-                .map_err(|e| Failure::new(ErrorClass::Dns, format!("{bare}: {e}")))?;
+            let lookup = resolver.lookup_ip(bare).await.map_err(|e| {
+                let kind = if e.is_nx_domain() {
+                    LookupFailure::NoSuchName
+                } else if e.is_no_records_found() {
+                    LookupFailure::NoRecords
+                } else if e.as_metrics_label() == "timeout" {
+                    LookupFailure::Timeout
+                } else {
+                    LookupFailure::Other(e.to_string())
+                };
+                Failure::new(ErrorClass::Dns, describe_lookup(bare, ip, kind))
+            })?;
             let addrs: Vec<IpAddr> = lookup.iter().collect();
             pick(&addrs, ip).ok_or_else(|| {
                 Failure::new(
@@ -94,7 +129,7 @@ impl ProbeContext {
         );
         details.address = Some(addr.to_string());
         let started = tokio::time::Instant::now();
-        let result = phase(deadline, "connect", async {
+        let result = phase(deadline, "connecting", async {
             let stream = TcpStream::connect(addr)
                 .await
                 .map_err(|e| Failure::new(class_of(&e), format!("{addr}: {e}")))?;
@@ -164,6 +199,24 @@ pub(super) fn class_of(e: &std::io::Error) -> ErrorClass {
 
 #[cfg(test)]
 mod tests {
+
+    /// Lookup failures read as people write them, never as the resolver's debug text.
+    #[test]
+    fn lookup_failures_are_said_plainly() {
+        assert_eq!(
+            describe_lookup("example.com", IpVersion::V6, LookupFailure::NoRecords),
+            "no AAAA record for example.com"
+        );
+        assert_eq!(
+            describe_lookup("nope.example", IpVersion::Any, LookupFailure::NoSuchName),
+            "nope.example does not exist (NXDOMAIN)"
+        );
+        assert_eq!(
+            describe_lookup("slow.example", IpVersion::V4, LookupFailure::Timeout),
+            "no answer about slow.example from the resolver in time"
+        );
+    }
+
     use super::*;
 
     #[test]

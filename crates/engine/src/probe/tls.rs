@@ -209,7 +209,7 @@ pub(super) async fn handshake(
     })?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let started = tokio::time::Instant::now();
-    let result = phase(deadline, "tls", async {
+    let result = phase(deadline, "during the TLS handshake", async {
         connector.connect(name, tcp).await.map_err(|e| {
             Failure::new(
                 ErrorClass::Tls,

@@ -111,10 +111,21 @@ impl Link {
             .get(format!("{}/api/v1/agent/targets", self.base))
             .bearer_auth(&self.token)
             .send()
-            .await?;
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot reach the server: {}",
+                    probity_ground::http_client::describe(e)
+                )
+            })?;
         let t4 = now_ms();
         let status = resp.status();
-        let body = resp.bytes().await?;
+        let body = resp.bytes().await.map_err(|e| {
+            anyhow::anyhow!(
+                "the server's answer broke off: {}",
+                probity_ground::http_client::describe(e)
+            )
+        })?;
         if status.as_u16() == 401 || status.as_u16() == 403 {
             return Err(Refused(format!(
                 "the server refused the agent's token ({}): {}",

@@ -17,12 +17,16 @@ use probity_ground::config;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Logs go to stderr, `info` and up unless `RUST_LOG` says otherwise.
+/// Logs go to stderr, `info` and up unless `RUST_LOG` says otherwise, coloured only when
+/// stderr is a terminal.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hyper=warn,hickory=warn"));
+    // Colour only on a terminal: a log written to a file or a pipe stays plain text.
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -176,7 +176,7 @@ async fn refused_connection_and_timeout_are_classified() {
     assert_eq!((o.health, class(&o)), (Health::Down, ErrorClass::Timeout));
     assert_eq!(
         o.cause.unwrap().detail,
-        "timed out during waiting for the response"
+        "timed out waiting for the response"
     );
 }
 
