@@ -79,13 +79,15 @@ fn to_login() -> Response {
 
 fn page(title: &str, body: &str) -> Response {
     Html(format!(
-        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body><nav><a href=\"/dashboard\">probity</a> <a href=\"/dashboard/scorecard\">scorecard</a> <a href=\"/dashboard/sla\">SLA</a> <a href=\"/status\">status page</a> <a href=\"/api/openapi.json\">API</a> <a href=\"/metrics\">metrics</a></nav><main>{body}</main></body></html>\n",
-        escape(title)
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body><nav><a href=\"/dashboard\">probity</a> <a href=\"/dashboard/scorecard\">scorecard</a> <a href=\"/dashboard/sla\">SLA</a> <a href=\"/status\">status page</a> <a href=\"/api/openapi.json\">API</a> <a href=\"/metrics\">metrics</a></nav><main data-live>{body}<p class=updated>Updated <time datetime=\"{now}\">{shown}</time>; this page updates itself.</p></main><script src=\"/assets/live.js\" defer></script></body></html>\n",
+        escape(title),
+        now = probity_ground::time::rfc3339(jiff::Timestamp::now().as_millisecond()),
+        shown = &probity_ground::time::rfc3339(jiff::Timestamp::now().as_millisecond())[11..19],
     ))
     .into_response()
 }
 
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a}nav{background:#1f2937;padding:.5rem 1rem}nav a{color:#fff;font-weight:600;text-decoration:none;margin-right:1rem}main{max-width:72rem;margin:0 auto;padding:1rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .4rem;border-bottom:1px solid #e5e5e5;text-align:left;vertical-align:middle}th{font-size:.85rem;color:#555}.up{color:#1e7b34}.degraded{color:#9a6700}.down{color:#b3261e}.unknown{color:#555}.bars{display:flex;gap:1px;min-width:12rem}.bar{flex:1;height:1.2rem;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}h2{margin-top:1.5rem;font-size:1.1rem}svg text{font-size:11px;fill:#333}.legend span{margin-right:1rem}form{max-width:24rem}input{width:100%;padding:.4rem;margin:.3rem 0}button{padding:.4rem 1rem}a{color:#0b57d0}@media(max-width:40rem){.hide-narrow,table.targets td:nth-child(3),table.targets th:nth-child(3){display:none}}";
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a}.updated{color:#555;font-size:.85rem}nav{background:#1f2937;padding:.5rem 1rem}nav a{color:#fff;font-weight:600;text-decoration:none;margin-right:1rem}main{max-width:72rem;margin:0 auto;padding:1rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .4rem;border-bottom:1px solid #e5e5e5;text-align:left;vertical-align:middle}th{font-size:.85rem;color:#555}.up{color:#1e7b34}.degraded{color:#9a6700}.down{color:#b3261e}.unknown{color:#555}.bars{display:flex;gap:1px;min-width:12rem}.bar{flex:1;height:1.2rem;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}h2{margin-top:1.5rem;font-size:1.1rem}svg text{font-size:11px;fill:#333}.legend span{margin-right:1rem}form{max-width:24rem}input{width:100%;padding:.4rem;margin:.3rem 0}button{padding:.4rem 1rem}a{color:#0b57d0}@media(max-width:40rem){.hide-narrow,table.targets td:nth-child(3),table.targets th:nth-child(3){display:none}}";
 
 pub async fn login_form() -> Response {
     page(

@@ -573,7 +573,10 @@ impl Page {
                 })
                 .collect(),
         };
+        let updated = rfc3339(self.now_ms);
         let page = StatusTemplate {
+            updated_shown: updated.get(11..19).unwrap_or_default().to_string(),
+            updated,
             title: &self.title,
             css: CSS,
             indicator: status.indicator,
@@ -658,6 +661,9 @@ struct StatusTemplate<'a> {
     past: Vec<IncidentView>,
     maintenance: Vec<MaintenanceView>,
     components: Vec<ComponentView>,
+    /// When the data was read (RFC 3339) and the same as HH:MM:SS.
+    updated: String,
+    updated_shown: String,
 }
 
 struct IncidentView {
@@ -695,7 +701,7 @@ struct BarView {
     title: String,
 }
 
-const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:50rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff}h1{margin:.2rem 0}.overall{padding:.6rem 1rem;border-radius:.3rem;font-weight:600;border-left:.5rem solid}.overall.none{background:#e6f4ea;border-color:#1e7b34}.overall.minor{background:#fff4d6;border-color:#9a6700}.overall.major,.overall.critical{background:#fde7e7;border-color:#b3261e}ul.components{list-style:none;padding:0}ul.components li{border:1px solid #ddd;border-radius:.3rem;padding:.6rem;margin:.5rem 0}.row{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}.name{font-weight:600}.state{font-weight:600}.state.operational{color:#1e7b34}.state.degraded_performance,.state.partial_outage{color:#9a6700}.state.major_outage{color:#b3261e}.state.unknown,.state.under_maintenance{color:#555}.bars{display:flex;gap:1px;margin-top:.4rem}.bar{flex:1;height:2rem;min-width:2px;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}.uptime,.desc{color:#555;font-size:.85rem;margin:.2rem 0}article{border-top:1px solid #eee;padding:.5rem 0}article h3{margin:.3rem 0}.update{margin:.3rem 0}.update b{text-transform:capitalize}footer{margin-top:2rem;color:#555}a{color:#0b57d0}";
+const CSS: &str = ".updated{color:#555;font-size:.85rem}body{font-family:system-ui,sans-serif;max-width:50rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff}h1{margin:.2rem 0}.overall{padding:.6rem 1rem;border-radius:.3rem;font-weight:600;border-left:.5rem solid}.overall.none{background:#e6f4ea;border-color:#1e7b34}.overall.minor{background:#fff4d6;border-color:#9a6700}.overall.major,.overall.critical{background:#fde7e7;border-color:#b3261e}ul.components{list-style:none;padding:0}ul.components li{border:1px solid #ddd;border-radius:.3rem;padding:.6rem;margin:.5rem 0}.row{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}.name{font-weight:600}.state{font-weight:600}.state.operational{color:#1e7b34}.state.degraded_performance,.state.partial_outage{color:#9a6700}.state.major_outage{color:#b3261e}.state.unknown,.state.under_maintenance{color:#555}.bars{display:flex;gap:1px;margin-top:.4rem}.bar{flex:1;height:2rem;min-width:2px;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}.uptime,.desc{color:#555;font-size:.85rem;margin:.2rem 0}article{border-top:1px solid #eee;padding:.5rem 0}article h3{margin:.3rem 0}.update{margin:.3rem 0}.update b{text-transform:capitalize}footer{margin-top:2rem;color:#555}a{color:#0b57d0}";
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();

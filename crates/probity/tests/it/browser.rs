@@ -85,7 +85,8 @@ name = "Website"
     let desktop = visit(&url, &dir.path().join("desktop.png"), 1024);
     assert_eq!(desktop["status"], 200);
     assert_eq!(desktop["title"], "Example Corp status");
-    assert_eq!(desktop["scripts"], 0);
+    // One script (it keeps the page current); the page reads the same without it.
+    assert_eq!(desktop["scripts"], 1);
     assert_eq!(desktop["overall"], "Partial System Outage");
     assert_eq!(desktop["components"][0]["name"], "API");
     assert_eq!(desktop["components"][0]["state"], "partial outage");
@@ -307,4 +308,72 @@ fn the_dashboard_shows_the_demo_in_chromium() {
         assert!(png.starts_with(b"\x89PNG"), "{page}");
     }
     drop(demo);
+}
+
+/// The demo's first URL, opened in Chromium with script on: a state change (the storage
+/// outage the demo stages) arrives on the page without a reload, and the "updated" time
+/// moves with it.
+#[test]
+fn a_state_change_arrives_on_the_open_page_without_a_reload() {
+    use std::io::BufRead;
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = common::bin()
+        .args([
+            "demo",
+            "--fast",
+            "--duration",
+            "45s",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "d",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read the demo's output to the end (a closed pipe would stop it), passing on its URL.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = demo.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.trim_start().strip_prefix("open      ") {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the demo prints a URL to open");
+    let out = std::process::Command::new("node")
+        .arg(browser_dir().join("live.mjs"))
+        .arg(&url)
+        .arg("35000")
+        .output()
+        .expect("node runs");
+    let _ = demo.kill();
+    let _ = demo.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], 200, "{v}");
+    assert!(v["finalUrl"].as_str().unwrap().ends_with("/status"), "{v}");
+    assert_ne!(
+        (&v["before"]["overall"], &v["before"]["states"]),
+        (&v["after"]["overall"], &v["after"]["states"]),
+        "a state change arrived: {v}"
+    );
+    assert_eq!(
+        v["after"]["marker"], "still the first document",
+        "no reload: {v}"
+    );
+    assert_eq!(v["navigations"], 1, "{v}");
+    assert_ne!(v["before"]["updated"], v["after"]["updated"], "{v}");
 }

@@ -602,6 +602,7 @@ pub fn router(state: AppState) -> Router {
     // table lists).
     let r = r
         .route("/", get(landing))
+        .route("/assets/live.js", get(live_js))
         .route("/dashboard", get(crate::dashboard::overview))
         .route(
             "/dashboard/login",
@@ -623,6 +624,18 @@ pub fn router(state: AppState) -> Router {
     r.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(axum::middleware::map_response(harden))
         .with_state(state)
+}
+
+/// `GET /assets/live.js`: the one script pages carry, which keeps them current.
+async fn live_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../assets/live.js"),
+    )
+        .into_response()
 }
 
 /// `GET /`: the public status page when the configuration has components, otherwise the
@@ -666,7 +679,7 @@ async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> Res
 }
 
 /// What every answer gets on its way out: `nosniff` everywhere, a policy that lets pages
-/// load nothing from elsewhere and run no script (they have none), and the documented JSON
+/// load nothing from elsewhere and run only the server's own script (`/assets/live.js`), and the documented JSON
 /// error for a body over an endpoint's limit (the limit itself answers in plain text).
 async fn harden(mut res: Response) -> Response {
     let media = |res: &Response| {
@@ -695,7 +708,7 @@ async fn harden(mut res: Response) -> Response {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             header::HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
         );
         h.insert(
