@@ -43,6 +43,7 @@ try {
     series: [...document.querySelectorAll("svg.chart polyline")].map((p) => p.getAttribute("class")),
     results: document.querySelectorAll("tr.result").length,
     phaseRows: document.querySelectorAll("tr.phase").length,
+    collecting: document.querySelector("p.collecting")?.textContent ?? null,
   }));
   await page.screenshot({ path: `${prefix}-target.png`, fullPage: true });
   // A target probed from three vantages: each one's view, and the quorum rule.

@@ -77,9 +77,14 @@ fn to_login() -> Response {
         .into_response()
 }
 
+/// The navigation bar every dashboard page carries.
+const NAV: &str = "<nav><a href=\"/dashboard\">probity</a> <a href=\"/dashboard/scorecard\">scorecard</a> <a href=\"/dashboard/sla\">SLA</a> <a href=\"/status\">status page</a> <a href=\"/api/openapi.json\">API</a> <a href=\"/metrics\">metrics</a></nav>";
+/// Its style, for pages that bring their own.
+const NAV_CSS: &str = "nav{background:#1f2937;padding:.5rem 1rem;margin-bottom:1rem}nav a{color:#fff;font-weight:600;text-decoration:none;margin-right:1rem;font-family:system-ui,sans-serif}";
+
 fn page(title: &str, body: &str) -> Response {
     Html(format!(
-        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body><nav><a href=\"/dashboard\">probity</a> <a href=\"/dashboard/scorecard\">scorecard</a> <a href=\"/dashboard/sla\">SLA</a> <a href=\"/status\">status page</a> <a href=\"/api/openapi.json\">API</a> <a href=\"/metrics\">metrics</a></nav><main data-live>{body}<p class=updated>Updated <time datetime=\"{now}\">{shown}</time>; this page updates itself.</p></main><script src=\"/assets/live.js\" defer></script></body></html>\n",
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body>{NAV}<main data-live>{body}<p class=updated>Updated <time datetime=\"{now}\">{shown}</time>; this page updates itself.</p></main><script src=\"/assets/live.js\" defer></script></body></html>\n",
         escape(title),
         now = probity_ground::time::rfc3339(jiff::Timestamp::now().as_millisecond()),
         shown = &probity_ground::time::rfc3339(jiff::Timestamp::now().as_millisecond())[11..19],
@@ -87,7 +92,7 @@ fn page(title: &str, body: &str) -> Response {
     .into_response()
 }
 
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a}.updated{color:#555;font-size:.85rem}nav{background:#1f2937;padding:.5rem 1rem}nav a{color:#fff;font-weight:600;text-decoration:none;margin-right:1rem}main{max-width:72rem;margin:0 auto;padding:1rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .4rem;border-bottom:1px solid #e5e5e5;text-align:left;vertical-align:middle}th{font-size:.85rem;color:#555}.up{color:#1e7b34}.degraded{color:#9a6700}.down{color:#b3261e}.unknown{color:#555}.bars{display:flex;gap:1px;min-width:12rem}.bar{flex:1;height:1.2rem;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}h2{margin-top:1.5rem;font-size:1.1rem}svg text{font-size:11px;fill:#333}.legend span{margin-right:1rem}form{max-width:24rem}input{width:100%;padding:.4rem;margin:.3rem 0}button{padding:.4rem 1rem}a{color:#0b57d0}@media(max-width:40rem){.hide-narrow,table.targets td:nth-child(3),table.targets th:nth-child(3){display:none}}";
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a}.updated{color:#555;font-size:.85rem}tr.group h2{margin:1rem 0 .2rem;font-size:1.05rem}.collecting{color:#555}nav{background:#1f2937;padding:.5rem 1rem}nav a{color:#fff;font-weight:600;text-decoration:none;margin-right:1rem}main{max-width:72rem;margin:0 auto;padding:1rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .4rem;border-bottom:1px solid #e5e5e5;text-align:left;vertical-align:middle}th{font-size:.85rem;color:#555}.up{color:#1e7b34}.degraded{color:#9a6700}.down{color:#b3261e}.unknown{color:#555}.bars{display:flex;gap:1px;min-width:12rem}.bar{flex:1;height:1.2rem;border-radius:1px}.bar.good{background:#1e7b34}.bar.fair{background:#d29c00}.bar.poor{background:#b3261e}.bar.none{background:#ccc}h2{margin-top:1.5rem;font-size:1.1rem}svg text{font-size:11px;fill:#333}.legend span{margin-right:1rem}form{max-width:24rem}input{width:100%;padding:.4rem;margin:.3rem 0}button{padding:.4rem 1rem}a{color:#0b57d0}@media(max-width:40rem){.hide-narrow,table.targets td:nth-child(3),table.targets th:nth-child(3){display:none}}";
 
 pub async fn login_form() -> Response {
     page(
@@ -259,9 +264,11 @@ pub async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response
         "<h1>Targets</h1><p>{} targets; bars are the last 90 days, one a day.</p>",
         s.targets.len()
     );
+    // One table, so the columns line up across groups; each group is a heading row.
+    body.push_str("<table class=targets><tr><th>target</th><th>state</th><th>latency</th><th id=uptime90>uptime, 90 days</th><th>incident</th></tr>");
     for ((p, sv, r), ts) in &groups {
         body.push_str(&format!(
-            "<h2>{} · {} · {}</h2><table class=targets><tr><th>target</th><th>state</th><th>latency</th><th id=uptime90>uptime, 90 days</th><th>incident</th></tr>",
+            "<tr class=group><th colspan=5 scope=rowgroup><h2>{} · {} · {}</h2></th></tr>",
             escape(p),
             escape(sv),
             escape(r)
@@ -272,7 +279,7 @@ pub async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response
             let latency = l
                 .and_then(|l| l.last.as_ref())
                 .and_then(|r| r.phases.total_ms)
-                .map_or("—".into(), |ms| format!("{ms:.0} ms"));
+                .map_or("—".into(), latency_words);
             let days: Vec<(i64, Option<f64>)> = (0..90)
                 .map(|k| {
                     let d = since + k * day;
@@ -289,16 +296,29 @@ pub async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response
                 bars(&days)
             ));
         }
-        body.push_str("</table>");
     }
+    body.push_str("</table>");
     page("Targets", &body)
+}
+
+/// A latency as people read it: under 10 ms with a decimal (0.4 ms is not "0 ms").
+fn latency_words(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
 }
 
 /// An hour's start and its p50, p95 and p99 latency, if it had results.
 type Hour = (i64, Option<(f64, f64, f64)>);
 
-/// Latency per hour as three polylines (p50, p95, p99).
+/// Latency per hour as three polylines (p50, p95, p99); until two hours have data, a line
+/// saying the chart is being collected (a single point is no chart).
 fn latency_chart(hours: &[Hour]) -> String {
+    if hours.iter().filter(|(_, v)| v.is_some()).count() < 2 {
+        return "<p class=collecting>Collecting: the chart draws each hour's latency once two hours have results.</p>".to_string();
+    }
     let (w, h, pad) = (720.0, 220.0, 36.0);
     let max = hours
         .iter()
@@ -816,7 +836,13 @@ pub async fn sla(
         Ok(r) => r,
         Err(r) => return r,
     };
-    Html(probity_engine::account::sla::html(&reports)).into_response()
+    // The report's own page, with the dashboard's navigation on top.
+    let html = probity_engine::account::sla::html(&reports).replacen(
+        "<body>",
+        &format!("<body><style>{NAV_CSS}</style>{NAV}"),
+        1,
+    );
+    Html(html).into_response()
 }
 
 /// The median of each phase per hour over the day, from the raw results (kept 30 days).
@@ -861,4 +887,29 @@ fn phase_table(results: &[probity_engine::store::ResultRecord]) -> String {
     }
     out.push_str("</table><p class=legend>median milliseconds per phase, per hour</p>");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latency_chart_draws_only_with_two_hours_of_data() {
+        let one: Vec<Hour> = vec![(0, Some((1.0, 2.0, 3.0))), (3_600_000, None)];
+        assert!(latency_chart(&one).starts_with("<p class=collecting>Collecting"));
+        let two: Vec<Hour> = vec![
+            (0, Some((1.0, 2.0, 3.0))),
+            (3_600_000, Some((2.0, 3.0, 4.0))),
+        ];
+        let svg = latency_chart(&two);
+        assert_eq!(svg.matches("<circle class=point").count(), 6, "{svg}");
+        assert_eq!(svg.matches("<polyline").count(), 3, "{svg}");
+    }
+
+    #[test]
+    fn latency_under_a_millisecond_is_not_zero() {
+        assert_eq!(latency_words(0.4), "0.4 ms");
+        assert_eq!(latency_words(9.96), "10.0 ms");
+        assert_eq!(latency_words(41.2), "41 ms");
+    }
 }
