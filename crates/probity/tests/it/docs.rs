@@ -281,7 +281,7 @@ fn shell_blocks_name_commands_that_exist() {
                         ".ci/run must run the README's test command"
                     );
                 }
-                "cargo install --path crates/probity" => {
+                "cargo install --locked --path crates/probity" => {
                     assert!(manifest.contains("name = \"probity\""))
                 }
                 // The benchmark takes minutes; `benchmark_harness_runs` below runs it in
