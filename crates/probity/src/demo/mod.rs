@@ -488,12 +488,28 @@ async fn narrate(
                 let key = format!("{}-{}", p["external_id"], p["status"]);
                 if seen_posts.insert(key) {
                     println!(
-                        "  {at}  status page: \"{}\" {} (impact {}, stated start {})",
+                        "  {at}  provider's status page: \"{}\" {} (impact {}, stated start {})",
                         p["title"].as_str().unwrap_or("?"),
                         p["status"].as_str().unwrap_or("?"),
                         p["impact"].as_str().unwrap_or("?"),
                         p["started_at"].as_str().unwrap_or("none"),
                     );
+                }
+                // Edits after publication, each said once.
+                for e in p["edits"].as_array().into_iter().flatten() {
+                    let key = format!("{}-edit-{}-{}", p["external_id"], e["field"], e["seen_at"]);
+                    if seen_posts.insert(key) {
+                        let show = |v: &serde_json::Value| {
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                        };
+                        println!(
+                            "  {at}  provider's status page edits \"{}\" after publishing it: {} {} → {}",
+                            p["title"].as_str().unwrap_or("?"),
+                            e["field"].as_str().unwrap_or("?"),
+                            show(&e["from"]),
+                            show(&e["to"]),
+                        );
+                    }
                 }
             }
         }

@@ -315,12 +315,14 @@ fn demo_runs_offline_and_shows_an_outage_open_and_resolve() {
     // narrates what probity read from it.
     assert!(
         out.contains(
-            "status page: \"Elevated error rates on Storage\" investigating (impact minor"
+            "provider's status page: \"Elevated error rates on Storage\" investigating (impact minor"
         ),
         "{out}"
     );
     assert!(
-        out.contains("status page: \"Elevated error rates on Storage\" resolved (impact minor"),
+        out.contains(
+            "provider's status page: \"Elevated error rates on Storage\" resolved (impact minor"
+        ),
         "{out}"
     );
     // The configuration it wrote is valid and checkable.

@@ -213,6 +213,13 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
     let out = demo.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&out.stdout);
     assert!(out.contains("provider / service     grade"), "{out}");
+    // The edit after publication is narrated, with what moved.
+    assert!(
+        out.lines().any(|l| l.contains(
+            "provider's status page edits \"Elevated error rates on Storage\" after publishing it: started_at"
+        )),
+        "{out}"
+    );
     let config = data.join("demo.toml");
     let (code, json, err) = common::run(
         &[
