@@ -322,7 +322,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     let t = |d: Duration| format!("+{}:{:02}", d.as_secs() / 60, d.as_secs() % 60);
     // The script in the order it happens.
-    let mut events = vec![
+    let mut events = [
         (Duration::ZERO, format!("all healthy; the HTTPS certificate expires in {} days (fails [CERT_EXPIRY] > 14d)", script.cert_days)),
         (script.outage.start, "storage-api answers 503 (down after 3 failures)".to_string()),
         (script.slow.start, format!("compute-api slows to {} ms (degraded: [LATENCY] < 600ms)", script.slow_by.as_millis())),

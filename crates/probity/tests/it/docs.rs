@@ -808,10 +808,10 @@ fn every_configuration_key_is_documented() {
             return object(defs, items);
         }
         for k in ["anyOf", "oneOf", "allOf"] {
-            if let Some(list) = s[k].as_array() {
-                if let Some(o) = list.iter().find_map(|x| object(defs, x)) {
-                    return Some(o);
-                }
+            if let Some(list) = s[k].as_array()
+                && let Some(o) = list.iter().find_map(|x| object(defs, x))
+            {
+                return Some(o);
             }
         }
         None
