@@ -215,8 +215,17 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
-    probity::cli::init_tracing();
     let cli = Cli::parse();
+    #[cfg(feature = "demo")]
+    let narrated = matches!(cli.command, Command::Demo(_));
+    #[cfg(not(feature = "demo"))]
+    let narrated = false;
+    if narrated {
+        // The demo tells what happens on stdout; its log repeats none of it.
+        probity::cli::init_tracing_at("warn,hyper=warn,hickory=warn");
+    } else {
+        probity::cli::init_tracing();
+    }
     let result = match cli.command {
         Command::Run { config } => probity::cli::run(&config),
         Command::Check { config, json } => probity::cli::check(&config, json),

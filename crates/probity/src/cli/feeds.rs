@@ -52,19 +52,26 @@ pub fn parse(a: ParseArgs) -> anyhow::Result<ExitCode> {
         let all: Vec<_> = incidents.iter().map(incident_json).collect();
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
+        // Columns as wide as their widest value: identifiers are never cut.
+        let width = |f: &dyn Fn(&feeds::ProviderIncident) -> usize, min: usize| {
+            incidents.iter().map(f).max().unwrap_or(0).max(min)
+        };
+        let (pw, iw) = (
+            width(&|i| i.provider.chars().count(), 8),
+            width(&|i| i.external_id.chars().count(), 2),
+        );
         println!(
-            "{:<12} {:<22} {:<11} {:<13} {:<17} {:<17} title",
+            "{:<pw$} {:<iw$} {:<11} {:<13} {:<17} {:<17} title",
             "provider", "id", "impact", "status", "started", "resolved"
         );
         let short =
             |ms: Option<i64>| ms.map_or("—".to_string(), |m| rfc3339(m)[..16].replace('T', " "));
         for i in &incidents {
-            let title: String = i.title.chars().take(60).collect();
-            let id: String = i.external_id.chars().take(22).collect();
+            let title = &i.title;
             println!(
-                "{:<12} {:<22} {:<11} {:<13} {:<17} {:<17} {title}{}",
-                i.provider.chars().take(12).collect::<String>(),
-                id,
+                "{:<pw$} {:<iw$} {:<11} {:<13} {:<17} {:<17} {title}{}",
+                i.provider,
+                i.external_id,
                 i.impact.as_str(),
                 i.status,
                 short(i.started_at_ms),

@@ -20,8 +20,14 @@ use std::process::ExitCode;
 /// Logs go to stderr, `info` and up unless `RUST_LOG` says otherwise, coloured only when
 /// stderr is a terminal.
 pub fn init_tracing() {
+    init_tracing_at("info,hyper=warn,hickory=warn");
+}
+
+/// [`init_tracing`] with another default level (`RUST_LOG` still wins): the demo narrates
+/// on stdout, so its log says only what goes wrong.
+pub fn init_tracing_at(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hyper=warn,hickory=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colour only on a terminal: a log written to a file or a pipe stays plain text.
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()

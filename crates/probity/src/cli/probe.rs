@@ -131,9 +131,13 @@ fn ad_hoc(a: &ProbeArgs) -> anyhow::Result<(ProbeSpec, String)> {
 
 pub fn main(a: ProbeArgs) -> anyhow::Result<ExitCode> {
     // A name from the configuration wins when the file exists and has it.
+    let mut names: Option<Vec<String>> = None;
     let from_config = if a.config.exists() {
         match config::load(&a.config) {
-            Ok(c) => c.targets.into_iter().find(|t| t.name == a.target),
+            Ok(c) => {
+                names = Some(c.targets.iter().map(|t| t.name.clone()).collect());
+                c.targets.into_iter().find(|t| t.name == a.target)
+            }
             Err(e) if a.config.as_os_str() != config::DEFAULT_PATH => {
                 eprintln!("{e}");
                 return Ok(ExitCode::from(2));
@@ -143,6 +147,29 @@ pub fn main(a: ProbeArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    // A bare word (no dot, colon or slash) is a target's name, not a DNS name to guess at:
+    // when no configuration has it, say so (`--kind dns` looks such a name up all the same).
+    let bare = !a.target.contains(['.', ':', '/']);
+    if from_config.is_none() && a.kind.is_none() && bare {
+        match names {
+            None => eprintln!(
+                "no target `{}`: there is no configuration at {} to look it up in; give a URL, host:port or a DNS name (or --kind dns to look `{0}` up as a name)",
+                a.target,
+                a.config.display()
+            ),
+            Some(names) => eprintln!(
+                "no target named `{}` in {} (targets: {}); give a URL, host:port or a DNS name (or --kind dns to look it up as a name)",
+                a.target,
+                a.config.display(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        }
+        return Ok(ExitCode::from(2));
+    }
     let mut conditions = Vec::new();
     for c in &a.conditions {
         match Condition::parse(c) {

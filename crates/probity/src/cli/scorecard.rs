@@ -154,8 +154,31 @@ pub fn print(
 }
 
 fn table(cards: &Cards, window: (i64, i64), window_name: &str) {
+    // The first column as wide as its widest name (services indented by two): never cut.
+    let nw = cards
+        .iter()
+        .flat_map(|(card, services)| {
+            std::iter::once(
+                card.service
+                    .as_deref()
+                    .unwrap_or(card.provider.as_str())
+                    .chars()
+                    .count(),
+            )
+            .chain(services.iter().map(|s| {
+                2 + s
+                    .service
+                    .as_deref()
+                    .unwrap_or(s.provider.as_str())
+                    .chars()
+                    .count()
+            }))
+        })
+        .max()
+        .unwrap_or(0)
+        .max(22);
     println!(
-        "{:<22} {:>5} {:>9} {:>9} {:>6} {:>6} {:>8} {:>6} {:>7} {:>7} {:>7} {:>6}",
+        "{:<nw$} {:>5} {:>9} {:>9} {:>6} {:>6} {:>8} {:>6} {:>7} {:>7} {:>7} {:>6}",
         "provider / service",
         "grade",
         "measured",
@@ -176,8 +199,8 @@ fn table(cards: &Cards, window: (i64, i64), window_name: &str) {
                 c.service.as_deref().unwrap_or(c.provider.as_str())
             );
             println!(
-                "{:<22} {:>5} {:>9} {:>9} {:>6} {:>6} {:>8} {:>6} {:>7} {:>7} {:>7} {:>6}",
-                name.chars().take(22).collect::<String>(),
+                "{:<nw$} {:>5} {:>9} {:>9} {:>6} {:>6} {:>8} {:>6} {:>7} {:>7} {:>7} {:>6}",
+                name,
                 c.grade,
                 pct(c.measured_availability),
                 pct(c.declared_availability),

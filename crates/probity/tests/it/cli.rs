@@ -638,3 +638,27 @@ fn run_printed(command: &str, banner: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `probity probe NAME` looks NAME up in the configuration; a bare word that no
+/// configuration has is refused with what to do, never probed as a DNS name by guess.
+#[test]
+fn probing_an_unknown_name_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = common::run(&["probe", "web"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no target `web`: there is no configuration at probity.toml to look it up in"),
+        "{err}"
+    );
+    common::write_config(
+        dir.path(),
+        "",
+        "[[target]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\n",
+    );
+    let (code, _, err) = common::run(&["probe", "web"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no target named `web` in probity.toml (targets: db)"),
+        "{err}"
+    );
+}

@@ -14,7 +14,7 @@ const SUMMARY: &str = r#"{
     {"id": "c3", "name": "Legacy API", "status": "operational", "group": false}
   ],
   "incidents": [{
-    "id": "inc1", "name": "Blob errors", "status": "investigating", "impact": "major",
+    "id": "inc-0123456789abcdefghijklmnopqrstuv", "name": "Blob errors in every storage account of the western European region, still investigating", "status": "investigating", "impact": "major",
     "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:05:00Z",
     "started_at": "2026-11-20T10:00:00Z", "resolved_at": null, "shortlink": null,
     "incident_updates": [{"status": "investigating", "body": "Looking", "created_at": "2026-11-20T10:05:00Z", "display_at": "2026-11-20T10:05:00Z"}],
@@ -65,6 +65,17 @@ fn components_are_mapped_and_check_warns_about_what_matches_nothing() {
     assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
 
     std::fs::write(dir.path().join("summary.json"), SUMMARY).unwrap();
+    // The table never cuts an identifier or a title.
+    let (code, table, err) = common::run(&["feeds", "parse", "summary.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        table.contains("inc-0123456789abcdefghijklmnopqrstuv "),
+        "{table}"
+    );
+    assert!(
+        table.contains("of the western European region, still investigating"),
+        "{table}"
+    );
     let (code, _, err) = common::run(
         &["feeds", "import", "--feed", "acme", "summary.json"],
         dir.path(),
