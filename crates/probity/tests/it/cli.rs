@@ -662,3 +662,53 @@ fn probing_an_unknown_name_says_so() {
         "{err}"
     );
 }
+
+/// The exit-code convention of docs/operations.md, kept by every command: a usage error
+/// (an unknown flag) and a configuration that does not load are both 2.
+#[test]
+fn every_command_exits_2_on_usage_and_configuration_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_config: &[&[&str]] = &[
+        &["run"],
+        &["check"],
+        &["scorecard"],
+        &["sla", "report"],
+        &["ack", "1"],
+        &["status-page", "post", "--name", "x", "--message", "y"],
+        &["token", "list"],
+        &["token", "create", "--name", "x"],
+        &["results", "import", "x.jsonl"],
+        &["feeds", "import", "--feed", "x", "x.json"],
+        &["evidence", "key"],
+        &[
+            "evidence",
+            "export",
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--out",
+            "b.json",
+        ],
+        &["evidence", "audit"],
+    ];
+    for args in with_config {
+        let mut bad = args.to_vec();
+        bad.push("--no-such-flag");
+        let (code, _, err) = common::run(&bad, dir.path());
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        let mut missing = args.to_vec();
+        missing.extend(["--config", "missing.toml"]);
+        let (code, _, err) = common::run(&missing, dir.path());
+        assert_eq!(code, 2, "{missing:?}: {err}");
+        assert!(err.contains("missing.toml"), "{missing:?}: {err}");
+    }
+    for args in [
+        &["probe", "--no-such-flag", "x"][..],
+        &["evidence", "verify"][..],
+        &["init", "--provider", "nowhere"][..],
+        &["demo", "--duration", "soon"][..],
+        &["agent"][..],
+    ] {
+        let (code, _, err) = common::run(args, dir.path());
+        assert_eq!(code, 2, "{args:?}: {err}");
+    }
+}
