@@ -16,10 +16,12 @@
 //! - [`slo`]: objectives, error budgets and multi-window burn-rate alerts.
 //! - [`maintenance`]: fixed and recurring maintenance windows.
 //! - [`quorum`]: several vantage points combined into one state by a quorum rule.
+//! - [`judge`]: the canary judge: is a canary worse than its baseline?
 #![forbid(unsafe_code)]
 
 pub mod condition;
 pub mod duration;
+pub mod judge;
 pub mod maintenance;
 pub mod merkle;
 pub mod names;

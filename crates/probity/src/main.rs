@@ -24,6 +24,9 @@ enum Command {
         #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
     },
+    /// Deployment gates: judge a canary against its baseline.
+    #[command(subcommand)]
+    Gate(GateCommand),
     /// Write a commented starting configuration (optionally watching a cloud provider).
     Init(probity::cli::init::InitArgs),
     /// Check a configuration file and every target in it.
@@ -110,6 +113,13 @@ enum TokenCommand {
 enum ResultsCommand {
     /// Load past results (JSON lines) as if they had been measured live; all or nothing.
     Import(probity::cli::results::ImportArgs),
+}
+
+#[derive(Subcommand)]
+enum GateCommand {
+    /// Judge a canary against its baseline once: 0 promote, 1 roll back, 2 inconclusive,
+    /// 3 a usage or input error.
+    Judge(probity::cli::gate::JudgeArgs),
 }
 
 #[derive(Subcommand)]
@@ -215,7 +225,21 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // `probity gate` keeps the rollout tools' convention: a usage error is 3, since
+            // 2 means "inconclusive" there.
+            let gate = std::env::args().nth(1).as_deref() == Some("gate");
+            let code = if gate && e.use_stderr() {
+                3
+            } else {
+                e.exit_code()
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     #[cfg(feature = "demo")]
     let narrated = matches!(cli.command, Command::Demo(_));
     #[cfg(not(feature = "demo"))]
@@ -234,6 +258,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => probity::demo::main(args),
         Command::Scorecard(args) => probity::cli::scorecard::main(args),
         Command::Init(args) => probity::cli::init::init(args),
+        Command::Gate(GateCommand::Judge(args)) => probity::cli::gate::judge(args),
         Command::Ack(args) => probity::cli::ack::main(args),
         Command::Status(StatusCommand::Post(args)) => probity::cli::status::post(args),
         Command::Status(StatusCommand::Update(args)) => probity::cli::status::update(args),

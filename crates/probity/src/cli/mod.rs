@@ -5,6 +5,7 @@ pub mod ack;
 pub mod coverage;
 pub mod evidence;
 pub mod feeds;
+pub mod gate;
 pub mod init;
 pub mod probe;
 pub mod results;

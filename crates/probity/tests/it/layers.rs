@@ -29,6 +29,7 @@ const MODULES: &[(&str, &[&[&str]])] = &[
                 "note",
                 "maintenance",
                 "provider",
+                "judge",
             ],
             &["names", "condition", "observe", "sla", "slo"],
             &["quorum", "reconcile"],

@@ -13,6 +13,7 @@ mod feed_polling;
 mod feeds;
 mod forks;
 mod fuzz_corpus;
+mod gate;
 mod hardening;
 mod heartbeat;
 mod layers;

@@ -1,0 +1,229 @@
+//! `probity gate judge`: is the canary worse than the baseline? Each side is a URL (probed
+//! side by side for `--duration`) or a file of samples; the judge is pure
+//! (`probity_core::judge`). Exit codes: 0 promote, 1 roll back, 2 inconclusive, 3 a usage
+//! or input error (the rollout tools' convention, which this command keeps instead of the
+//! usual 2).
+
+use probity_core::duration::HumanDuration;
+use probity_core::judge::{self, Samples, Settings, Verdict};
+use probity_engine::probe::{self, HttpSpec, IpVersion, ProbeContext, ProbeSpec, TlsOptions};
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct JudgeArgs {
+    /// The baseline: a URL to probe, or a file of samples (CSV with the header
+    /// `latency_ms,ok`, or JSON lines `{"latency_ms": 12.5, "ok": true}`).
+    #[arg(long)]
+    pub baseline: String,
+    /// The canary, as `--baseline`.
+    #[arg(long)]
+    pub canary: String,
+    /// How long to probe URLs for.
+    #[arg(long, default_value = "5m")]
+    pub duration: HumanDuration,
+    /// How often to probe each URL.
+    #[arg(long, default_value = "250ms")]
+    pub every: HumanDuration,
+    /// The relative latency increase that matters (0.2 is 20%).
+    #[arg(long, default_value_t = 0.2)]
+    pub latency_increase: f64,
+    /// Fewest samples per side.
+    #[arg(long, default_value_t = 20)]
+    pub min_samples: usize,
+    /// The score a pass needs.
+    #[arg(long, default_value_t = 95.0)]
+    pub pass: f64,
+    /// The score under which it fails (between: inconclusive).
+    #[arg(long, default_value_t = 75.0)]
+    pub marginal: f64,
+    /// Print the judgement as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A file of samples, read whole; errors name the line.
+pub fn read_samples(path: &Path) -> Result<Samples, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let mut s = Samples::default();
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let first = lines.clone().next().map(|(_, l)| l.trim().to_string());
+    let csv = first.as_deref().is_some_and(|l| !l.starts_with('{'));
+    if csv {
+        let header: Vec<String> = first
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (Some(li), Some(oi)) = (col("latency_ms"), col("ok")) else {
+            return Err(format!(
+                "{}:1: a CSV of samples starts with the header `latency_ms,ok`",
+                path.display()
+            ));
+        };
+        lines.next();
+        for (n, line) in lines {
+            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+            let at = || format!("{}:{}", path.display(), n + 1);
+            let ok = match cells.get(oi).copied() {
+                Some("true") => true,
+                Some("false") => false,
+                other => return Err(format!("{}: `ok` is true or false, not {other:?}", at())),
+            };
+            let latency = match cells.get(li).copied() {
+                None | Some("") => None,
+                Some(v) => Some(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && *v >= 0.0)
+                        .ok_or_else(|| {
+                            format!(
+                                "{}: `latency_ms` {v:?} is not a number of milliseconds",
+                                at()
+                            )
+                        })?,
+                ),
+            };
+            s.push(latency, ok);
+        }
+    } else {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Line {
+            #[serde(default)]
+            latency_ms: Option<f64>,
+            ok: bool,
+        }
+        for (n, line) in lines {
+            let l: Line = serde_json::from_str(line)
+                .map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+            if l.latency_ms.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                return Err(format!(
+                    "{}:{}: `latency_ms` must be a number of milliseconds",
+                    path.display(),
+                    n + 1
+                ));
+            }
+            s.push(l.latency_ms, l.ok);
+        }
+    }
+    Ok(s)
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// Probes the two URLs side by side (alternately, on one schedule) for `duration`.
+async fn probe_both(
+    b: &str,
+    c: &str,
+    duration: HumanDuration,
+    every: HumanDuration,
+) -> (Samples, Samples) {
+    let spec = |url: &str| {
+        ProbeSpec::Http(HttpSpec {
+            url: url.to_string(),
+            method: "GET".into(),
+            headers: Default::default(),
+            body: None,
+            follow_redirects: false,
+            max_redirects: 10,
+            ip_version: IpVersion::Any,
+            tls: TlsOptions {
+                ca_file: None,
+                server_name: None,
+            },
+        })
+    };
+    let (sb, sc) = (spec(b), spec(c));
+    let conditions = probe::default_conditions(sb.kind());
+    let ctx = ProbeContext::new();
+    let until = tokio::time::Instant::now() + duration.as_std();
+    let mut tick = tokio::time::interval(every.as_std().max(std::time::Duration::from_millis(10)));
+    let (mut base, mut canary) = (Samples::default(), Samples::default());
+    let bar = indicatif::ProgressBar::new(duration.as_millis() / 1000);
+    let started = tokio::time::Instant::now();
+    while tokio::time::Instant::now() < until {
+        tick.tick().await;
+        let timeout = std::time::Duration::from_secs(10);
+        let (ob, oc) = tokio::join!(
+            probe::run(&ctx, &sb, &conditions, timeout),
+            probe::run(&ctx, &sc, &conditions, timeout)
+        );
+        for (o, side) in [(ob, &mut base), (oc, &mut canary)] {
+            let ok = o.health == probity_core::result::Health::Up;
+            side.push(o.phases.total_ms, ok);
+        }
+        bar.set_position(started.elapsed().as_secs());
+    }
+    bar.finish_and_clear();
+    (base, canary)
+}
+
+pub fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings {
+        latency_increase: a.latency_increase,
+        min_samples: a.min_samples,
+        pass: a.pass,
+        marginal: a.marginal,
+        ..Settings::default()
+    };
+    let (base, canary) = match (is_url(&a.baseline), is_url(&a.canary)) {
+        (true, true) => probity_ground::process::runtime()?.block_on(probe_both(
+            &a.baseline,
+            &a.canary,
+            a.duration,
+            a.every,
+        )),
+        (false, false) => {
+            match (
+                read_samples(Path::new(&a.baseline)),
+                read_samples(Path::new(&a.canary)),
+            ) {
+                (Ok(b), Ok(c)) => (b, c),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(3));
+                }
+            }
+        }
+        _ => {
+            eprintln!("--baseline and --canary are both URLs or both files of samples");
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let j = judge::judge(&base, &canary, &settings);
+    if a.json {
+        println!("{}", serde_json::to_string(&j)?);
+    } else {
+        println!(
+            "{:<12} {:<12} {:>9} {:>9} {:>10} {:>10}  why",
+            "metric", "class", "baseline", "canary", "n (b/c)", "p worse"
+        );
+        for m in &j.metrics {
+            let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.3}"));
+            println!(
+                "{:<12} {:<12} {:>9} {:>9} {:>10} {:>10}  {}",
+                m.metric,
+                serde_json::to_value(m.class)?.as_str().unwrap_or("?"),
+                f(m.baseline),
+                f(m.canary),
+                format!("{}/{}", m.baseline_n, m.canary_n),
+                m.p_worse.map_or("—".into(), |p| format!("{p:.2e}")),
+                m.why
+            );
+        }
+        println!("score {}: {}", j.score, j.summary);
+    }
+    Ok(ExitCode::from(match j.verdict {
+        Verdict::Pass => 0,
+        Verdict::Fail => 1,
+        Verdict::Inconclusive => 2,
+    }))
+}
