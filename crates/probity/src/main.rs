@@ -120,6 +120,9 @@ enum GateCommand {
     /// Judge a canary against its baseline once: 0 promote, 1 roll back, 2 inconclusive,
     /// 3 a usage or input error.
     Judge(probity::cli::gate::JudgeArgs),
+    /// Whether now is a time to deploy: 1 while a provider the deployment depends on has an
+    /// open observed or declared incident, or an SLO on it burns past an alert.
+    Weather(probity::cli::gate::WeatherArgs),
 }
 
 #[derive(Subcommand)]
@@ -259,6 +262,7 @@ fn main() -> ExitCode {
         Command::Scorecard(args) => probity::cli::scorecard::main(args),
         Command::Init(args) => probity::cli::init::init(args),
         Command::Gate(GateCommand::Judge(args)) => probity::cli::gate::judge(args),
+        Command::Gate(GateCommand::Weather(args)) => probity::cli::gate::weather(args),
         Command::Ack(args) => probity::cli::ack::main(args),
         Command::Status(StatusCommand::Post(args)) => probity::cli::status::post(args),
         Command::Status(StatusCommand::Update(args)) => probity::cli::status::update(args),

@@ -227,3 +227,141 @@ pub fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         Verdict::Inconclusive => 2,
     }))
 }
+
+#[derive(clap::Args)]
+pub struct WeatherArgs {
+    /// The configuration file.
+    #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
+    pub config: std::path::PathBuf,
+    /// Only targets of these services (`service` or `provider_service`; comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub services: Vec<String>,
+    /// Only targets of these providers (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub providers: Vec<String>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What stands in a deployment's way now.
+#[derive(serde::Serialize)]
+struct Blocker {
+    /// `observed`, `declared` or `slo`.
+    kind: &'static str,
+    what: String,
+}
+
+/// `probity gate weather`: 0 while the providers the deployment depends on are calm, 1
+/// while one of its targets has an open observed incident, its provider declares an open
+/// incident on it, or an SLO covering it burns past an alert's threshold.
+pub fn weather(a: WeatherArgs) -> anyhow::Result<ExitCode> {
+    // Usage and configuration errors are 3 under `gate` (2 is "inconclusive" there).
+    let Some(config) = super::load_or_report(&a.config) else {
+        return Ok(ExitCode::from(3));
+    };
+    use probity_engine::store::traits::*;
+    let store = match super::open_existing(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let slug = probity_core::names::slug;
+    let targets: Vec<&probity_ground::config::Target> = config
+        .targets
+        .iter()
+        .filter(|t| t.provider.is_some())
+        .filter(|t| {
+            a.providers.is_empty()
+                || a.providers
+                    .iter()
+                    .any(|p| t.provider.as_deref().is_some_and(|tp| slug(tp) == slug(p)))
+        })
+        .filter(|t| {
+            a.services.is_empty()
+                || a.services.iter().any(|s| {
+                    [t.service.as_deref(), t.provider_service.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .any(|ts| slug(ts) == slug(s))
+                })
+        })
+        .collect();
+    let names: std::collections::HashSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let mut blockers = Vec::new();
+    let rfc = probity_ground::time::rfc3339;
+    for i in store.incidents(probity_engine::store::IncidentFilter::Open)? {
+        if names.contains(i.target.as_str()) {
+            blockers.push(Blocker {
+                kind: "observed",
+                what: format!(
+                    "incident {} on {} open since {} ({})",
+                    i.id,
+                    i.target,
+                    rfc(i.started_at_ms),
+                    i.cause.detail
+                ),
+            });
+        }
+    }
+    let mut declared =
+        store.provider_incidents(&probity_engine::store::ProviderFilter::default())?;
+    probity_engine::feeds::map_components(&config.reconcile.components, &mut declared);
+    for p in declared {
+        let i = &p.incident;
+        let open = i.resolved_at_ms.is_none() && p.removed_at_ms.is_none();
+        if !open || i.impact == probity_core::provider::Impact::None {
+            continue;
+        }
+        if let Some(t) = targets
+            .iter()
+            .find(|t| probity_core::names::affects(i, t.names()))
+        {
+            blockers.push(Blocker {
+                kind: "declared",
+                what: format!(
+                    "{} declares \"{}\" ({}, impact {}) affecting {}",
+                    i.provider,
+                    i.title,
+                    i.status,
+                    i.impact.as_str(),
+                    t.name
+                ),
+            });
+        }
+    }
+    let now = jiff::Timestamp::now().as_millisecond();
+    for slo in &config.slos {
+        if !slo.targets.iter().any(|t| names.contains(t.as_str())) {
+            continue;
+        }
+        let s = probity_engine::account::slo::status(&store, slo, now)?;
+        if let Some(a) = s.alerts.iter().find(|a| a.firing) {
+            blockers.push(Blocker {
+                kind: "slo",
+                what: format!(
+                    "SLO {} burns at {:.1}× its budget ({} alert)",
+                    slo.name,
+                    a.long_burn_rate.unwrap_or(0.0),
+                    a.severity
+                ),
+            });
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"clear": blockers.is_empty(), "targets": names.len(), "blockers": blockers})
+        );
+    } else if blockers.is_empty() {
+        println!("clear: {} targets, nothing open on them", names.len());
+    } else {
+        for b in &blockers {
+            println!("{:<9} {}", b.kind, b.what);
+        }
+        println!("not now: {} things stand in the way", blockers.len());
+    }
+    Ok(ExitCode::from(u8::from(!blockers.is_empty())))
+}

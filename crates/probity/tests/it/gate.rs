@@ -140,3 +140,89 @@ fn urls_are_probed_side_by_side() {
     assert!(lat["baseline_n"].as_u64().unwrap() >= 20, "{lat}");
     assert_eq!(lat["class"], "high", "{lat}");
 }
+
+/// `gate weather`: clear while nothing is open on the deployment's targets; not now while
+/// their provider declares an open incident on them or one of them has an open observed
+/// incident; other services' trouble does not count.
+#[test]
+fn weather_says_not_now_while_a_dependency_is_in_trouble() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_config(
+        dir.path(),
+        "",
+        r#"[[feed]]
+name = "acme"
+provider = "acme"
+format = "statuspage"
+url = "http://127.0.0.1:9/"
+
+[[target]]
+name = "blob"
+kind = "tcp"
+address = "127.0.0.1:9"
+provider = "acme"
+service = "Blob Storage"
+failure_threshold = 2
+
+[[target]]
+name = "dns"
+kind = "tcp"
+address = "127.0.0.1:9"
+provider = "acme"
+service = "DNS"
+"#,
+    );
+    // No store yet: a usage error under `gate`.
+    let (code, _, err) = common::run(&["gate", "weather"], dir.path());
+    assert_eq!(code, 3, "{err}");
+    // History: dns fine; blob failing at the end (an incident opens and stays open).
+    let mut lines = String::new();
+    for i in 0..10 {
+        let at = format!("2026-11-01T00:{i:02}:00Z");
+        lines.push_str(&format!(
+            "{{\"target\":\"dns\",\"at\":\"{at}\",\"ok\":true,\"latency_ms\":3}}\n"
+        ));
+        let ok = i < 7;
+        lines.push_str(&format!(
+            "{{\"target\":\"blob\",\"at\":\"{at}\",\"ok\":{ok},\"latency_ms\":3}}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("h.jsonl"), lines).unwrap();
+    let (code, _, err) = common::run(&["results", "import", "h.jsonl"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = common::run(&["gate", "weather", "--services", "dns"], dir.path());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("clear: 1 targets"), "{out}");
+    let (code, out, _) = common::run(&["gate", "weather", "--json"], dir.path());
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["blockers"][0]["kind"], "observed", "{v}");
+    assert!(
+        v["blockers"][0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("on blob open since"),
+        "{v}"
+    );
+    // The provider declares an incident on DNS: the dns-only deployment waits too.
+    std::fs::write(
+        dir.path().join("summary.json"),
+        r#"{"page":{"id":"a","name":"Acme","url":"https://status.acme.example"},
+            "incidents":[{"id":"i1","name":"DNS resolution failures","status":"identified","impact":"major",
+            "created_at":"2026-11-01T00:05:00Z","updated_at":"2026-11-01T00:06:00Z","started_at":"2026-11-01T00:05:00Z",
+            "resolved_at":null,"shortlink":null,"incident_updates":[],"components":[{"name":"DNS"}]}],
+            "scheduled_maintenances":[]}"#,
+    )
+    .unwrap();
+    let (code, _, err) = common::run(
+        &["feeds", "import", "--feed", "acme", "summary.json"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = common::run(&["gate", "weather", "--services", "dns"], dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("declared  acme declares \"DNS resolution failures\" (identified, impact major) affecting dns"),
+        "{out}"
+    );
+}
