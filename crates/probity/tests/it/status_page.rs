@@ -161,10 +161,12 @@ name = "Website"
             .unwrap();
     assert_eq!(back[0].updates.len(), 2, "{:?}", back[0].updates);
 
-    // The page: no script, the incident and its update, 90 bars per component, nothing private.
+    // The page: complete without script (its one script, the server's own, only keeps
+    // it current), the incident and its update, 90 bars per component, nothing private.
     let (status, html) = common::get(addr, "/status");
     assert_eq!(status, 200);
-    assert!(!html.contains("<script"), "works without JavaScript");
+    assert_eq!(html.matches("<script").count(), 1, "{html}");
+    assert!(html.contains("<script src=\"/assets/live.js\" defer></script>"), "{html}");
     assert!(html.contains("Elevated API errors") && html.contains("A bad deploy; rolling back."));
     assert!(html.contains("Partial System Outage"));
     assert_eq!(html.matches("class=\"bar ").count(), 180);
