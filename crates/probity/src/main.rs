@@ -24,9 +24,6 @@ enum Command {
         #[arg(long, short, default_value = probity_ground::config::DEFAULT_PATH)]
         config: PathBuf,
     },
-    /// Deployment gates: judge a canary against its baseline.
-    #[command(subcommand)]
-    Gate(GateCommand),
     /// Write a commented starting configuration (optionally watching a cloud provider).
     Init(probity::cli::init::InitArgs),
     /// Check a configuration file and every target in it.
@@ -74,6 +71,9 @@ enum Command {
     /// Results measured elsewhere or before.
     #[command(subcommand)]
     Results(ResultsCommand),
+    /// Deployment gates: judge a canary against its baseline, read the providers' weather.
+    #[command(subcommand)]
+    Gate(GateCommand),
     /// Monthly SLA accounting by the providers' own terms.
     #[command(subcommand)]
     Sla(SlaCommand),

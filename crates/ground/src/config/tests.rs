@@ -159,9 +159,11 @@ fn key_lists_come_from_the_types() {
         [
             "api_token",
             "data_dir",
+            "idle_timeout",
             "listen",
             "max_clock_offset",
             "max_concurrency",
+            "max_connections",
             "max_push_age",
             "quorum",
             "raw_retention",

@@ -56,10 +56,14 @@ pub fn parse(a: ParseArgs) -> anyhow::Result<ExitCode> {
         let width = |f: &dyn Fn(&feeds::ProviderIncident) -> usize, min: usize| {
             incidents.iter().map(f).max().unwrap_or(0).max(min)
         };
+        // Ids longer than 40 characters (AWS's ARNs) are cut, marked `…`, and the last
+        // line says how to see them whole.
+        const ID_MAX: usize = 40;
         let (pw, iw) = (
-            width(&|i| i.provider.chars().count(), 8),
-            width(&|i| i.external_id.chars().count(), 2),
+            width(&|i| i.provider.chars().count(), 12),
+            width(&|i| i.external_id.chars().count(), 22).min(ID_MAX),
         );
+        let mut cut = false;
         println!(
             "{:<pw$} {:<iw$} {:<11} {:<13} {:<17} {:<17} title",
             "provider", "id", "impact", "status", "started", "resolved"
@@ -71,7 +75,15 @@ pub fn parse(a: ParseArgs) -> anyhow::Result<ExitCode> {
             println!(
                 "{:<pw$} {:<iw$} {:<11} {:<13} {:<17} {:<17} {title}{}",
                 i.provider,
-                i.external_id,
+                if i.external_id.chars().count() > ID_MAX {
+                    cut = true;
+                    format!(
+                        "{}…",
+                        i.external_id.chars().take(ID_MAX - 1).collect::<String>()
+                    )
+                } else {
+                    i.external_id.clone()
+                },
                 i.impact.as_str(),
                 i.status,
                 short(i.started_at_ms),
@@ -84,9 +96,14 @@ pub fn parse(a: ParseArgs) -> anyhow::Result<ExitCode> {
             );
         }
         println!(
-            "{} incident{}",
+            "{} incident{}{}",
             incidents.len(),
-            if incidents.len() == 1 { "" } else { "s" }
+            if incidents.len() == 1 { "" } else { "s" },
+            if cut {
+                "; ids marked … are cut, --json prints them whole"
+            } else {
+                ""
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -226,7 +226,7 @@ fn feeds_parse_command() {
         out.lines()
             .nth(1)
             .unwrap()
-            .starts_with("Example Clou p31zjtct2jer"),
+            .starts_with("Example Cloud p31zjtct2jer"),
         "{out}"
     );
     assert!(out.ends_with("1 incident\n"), "{out}");

@@ -166,7 +166,10 @@ name = "Website"
     let (status, html) = common::get(addr, "/status");
     assert_eq!(status, 200);
     assert_eq!(html.matches("<script").count(), 1, "{html}");
-    assert!(html.contains("<script src=\"/assets/live.js\" defer></script>"), "{html}");
+    assert!(
+        html.contains("<script src=\"/assets/live.js\" defer></script>"),
+        "{html}"
+    );
     assert!(html.contains("Elevated API errors") && html.contains("A bad deploy; rolling back."));
     assert!(html.contains("Partial System Outage"));
     assert_eq!(html.matches("class=\"bar ").count(), 180);
