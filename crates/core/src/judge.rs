@@ -378,6 +378,31 @@ pub struct MetricResult {
     pub why: String,
 }
 
+impl MetricResult {
+    /// A metric not yet classified (`NoData`), with its counts and each side's figure.
+    fn new(
+        metric: &'static str,
+        critical: bool,
+        (baseline_n, canary_n): (u64, u64),
+        (baseline, canary): (Option<f64>, Option<f64>),
+    ) -> Self {
+        MetricResult {
+            metric,
+            class: Class::NoData,
+            critical,
+            baseline_n,
+            canary_n,
+            baseline,
+            canary,
+            shift: None,
+            shift_ci: None,
+            p_worse: None,
+            power: None,
+            why: String::new(),
+        }
+    }
+}
+
 /// The whole judgement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -425,20 +450,12 @@ fn std_dev(v: &[f64]) -> f64 {
 /// see the shift that matters.
 fn latency(b: &Samples, c: &Samples, s: &Settings) -> MetricResult {
     let (x, y) = (&b.latencies_ms, &c.latencies_ms);
-    let mut r = MetricResult {
-        metric: "latency",
-        class: Class::NoData,
-        critical: false,
-        baseline_n: x.len() as u64,
-        canary_n: y.len() as u64,
-        baseline: median(x),
-        canary: median(y),
-        shift: None,
-        shift_ci: None,
-        p_worse: None,
-        power: None,
-        why: String::new(),
-    };
+    let mut r = MetricResult::new(
+        "latency",
+        false,
+        (x.len() as u64, y.len() as u64),
+        (median(x), median(y)),
+    );
     if x.len() < s.min_samples || y.len() < s.min_samples {
         r.why = format!(
             "{} baseline and {} canary latencies; at least {} each are needed",
@@ -504,20 +521,12 @@ fn latency(b: &Samples, c: &Samples, s: &Settings) -> MetricResult {
 /// median does not move.
 fn tail(b: &Samples, c: &Samples, s: &Settings) -> MetricResult {
     let (x, y) = (&b.latencies_ms, &c.latencies_ms);
-    let mut r = MetricResult {
-        metric: "latency_p95",
-        class: Class::NoData,
-        critical: false,
-        baseline_n: x.len() as u64,
-        canary_n: y.len() as u64,
-        baseline: quantile(x, 0.95),
-        canary: quantile(y, 0.95),
-        shift: None,
-        shift_ci: None,
-        p_worse: None,
-        power: None,
-        why: String::new(),
-    };
+    let mut r = MetricResult::new(
+        "latency_p95",
+        false,
+        (x.len() as u64, y.len() as u64),
+        (quantile(x, 0.95), quantile(y, 0.95)),
+    );
     if x.len() < s.min_samples || y.len() < s.min_samples {
         r.why = "too few latencies for the tail".into();
         return r;
@@ -551,20 +560,12 @@ fn tail(b: &Samples, c: &Samples, s: &Settings) -> MetricResult {
 /// nothing). Critical: a canary that fails more fails the judgement.
 fn errors(b: &Samples, c: &Samples, s: &Settings) -> MetricResult {
     let rate = |x: &Samples| (x.total() > 0).then(|| x.errors as f64 / x.total() as f64);
-    let mut r = MetricResult {
-        metric: "error_rate",
-        class: Class::NoData,
-        critical: true,
-        baseline_n: b.total(),
-        canary_n: c.total(),
-        baseline: rate(b),
-        canary: rate(c),
-        shift: None,
-        shift_ci: None,
-        p_worse: None,
-        power: None,
-        why: String::new(),
-    };
+    let mut r = MetricResult::new(
+        "error_rate",
+        true,
+        (b.total(), c.total()),
+        (rate(b), rate(c)),
+    );
     if (b.total() as usize) < s.min_samples || (c.total() as usize) < s.min_samples {
         r.why = format!(
             "{} baseline and {} canary requests; at least {} each are needed",

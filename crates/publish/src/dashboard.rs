@@ -83,11 +83,11 @@ const NAV: &str = "<nav><a href=\"/dashboard\">probity</a> <a href=\"/dashboard/
 const NAV_CSS: &str = "nav{background:#1f2937;padding:.5rem 1rem;margin-bottom:1rem}nav a{color:#fff;font-weight:600;text-decoration:none;margin-right:1rem;font-family:system-ui,sans-serif}";
 
 fn page(title: &str, body: &str) -> Response {
+    let now = probity_ground::time::rfc3339(jiff::Timestamp::now().as_millisecond());
     Html(format!(
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{} · probity</title><style>{CSS}</style></head><body>{NAV}<main data-live>{body}<p class=updated>Updated <time datetime=\"{now}\">{shown}</time>; this page updates itself.</p></main><script src=\"/assets/live.js\" defer></script></body></html>\n",
         escape(title),
-        now = probity_ground::time::rfc3339(jiff::Timestamp::now().as_millisecond()),
-        shown = &probity_ground::time::rfc3339(jiff::Timestamp::now().as_millisecond())[11..19],
+        shown = now.get(11..19).unwrap_or_default(),
     ))
     .into_response()
 }

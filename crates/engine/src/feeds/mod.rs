@@ -219,6 +219,18 @@ pub fn listed_components(format: Format, bytes: &[u8]) -> Option<Vec<String>> {
     }
 }
 
+/// `incident` as matching sees it: through the component map of the feed it came from.
+pub fn mapped(
+    maps: &probity_core::provider::ComponentMaps,
+    incident: &ProviderIncident,
+) -> ProviderIncident {
+    let mut i = incident.clone();
+    if let Some(map) = maps.get(&i.source) {
+        i.map_components(map);
+    }
+    i
+}
+
 /// Applies each feed's `[feed.components]` to the incidents it declared (by the feed
 /// each came from), so that matching sees the services and regions the map names.
 pub fn map_components(

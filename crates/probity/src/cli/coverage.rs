@@ -15,7 +15,7 @@ fn watches(
     component: &str,
     target: &probity_ground::config::Target,
 ) -> bool {
-    let mut i = ProviderIncident {
+    let i = ProviderIncident {
         provider: feed.provider.clone(),
         source: feed.name.clone(),
         external_id: String::new(),
@@ -31,10 +31,10 @@ fn watches(
         updates: vec![],
         url: None,
     };
-    if let Some(map) = config.reconcile.components.get(&feed.name) {
-        i.map_components(map);
-    }
-    affects(&i, target.names())
+    affects(
+        &probity_engine::feeds::mapped(&config.reconcile.components, &i),
+        target.names(),
+    )
 }
 
 /// The warnings, each one line. Empty when no store exists yet or no stored feed document

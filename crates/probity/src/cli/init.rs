@@ -42,67 +42,95 @@ targets = ["website"]
 
 /// What `--provider` adds: the provider's status feed and a target on a public endpoint
 /// of theirs, named the way the feed names it, so declarations are matched to it.
-fn provider_part(provider: &str) -> &'static str {
-    match provider {
-        "azure" => {
-            r#"
-# Azure's status feed: what Microsoft declares, set against what probity observes
+struct ProviderPart {
+    provider: &'static str,
+    /// Who declares, in the comment.
+    who: &'static str,
+    feed_name: &'static str,
+    feed_what: &'static str,
+    format: &'static str,
+    feed_url: &'static str,
+    target: &'static str,
+    url: &'static str,
+    service: &'static str,
+    region: Option<&'static str>,
+}
+
+const PROVIDERS: [ProviderPart; 3] = [
+    ProviderPart {
+        provider: "azure",
+        who: "Microsoft",
+        feed_name: "azure",
+        feed_what: "Azure's status feed",
+        format: "azure-rss",
+        feed_url: "https://rssfeed.azure.status.microsoft/en-us/status/feed/",
+        target: "azure-resource-manager",
+        url: "https://management.azure.com/",
+        service: "Azure Resource Manager",
+        region: None,
+    },
+    ProviderPart {
+        provider: "aws",
+        who: "Amazon",
+        feed_name: "aws-s3-eu-west-1",
+        feed_what: "AWS's status feed for S3 in eu-west-1",
+        format: "aws-rss",
+        feed_url: "https://status.aws.amazon.com/rss/s3-eu-west-1.rss",
+        target: "aws-s3-eu-west-1",
+        url: "https://s3.eu-west-1.amazonaws.com/",
+        service: "s3",
+        region: Some("eu-west-1"),
+    },
+    ProviderPart {
+        provider: "gcp",
+        who: "Google",
+        feed_name: "gcp",
+        feed_what: "Google Cloud's incidents feed",
+        format: "gcp-json",
+        feed_url: "https://status.cloud.google.com/incidents.json",
+        target: "gcp-cloud-storage",
+        url: "https://storage.googleapis.com/",
+        service: "Cloud Storage",
+        region: None,
+    },
+];
+
+fn provider_part(provider: &str) -> String {
+    let Some(p) = PROVIDERS.iter().find(|p| p.provider == provider) else {
+        return String::new();
+    };
+    format!(
+        r#"
+# {what}: what {who} declares, set against what probity observes
 # (`probity scorecard`, docs/reconciliation.md).
 [[feed]]
-name = "azure"
-format = "azure-rss"
-url = "https://rssfeed.azure.status.microsoft/en-us/status/feed/"
+name = "{feed}"
+format = "{format}"
+url = "{feed_url}"
 
 [[target]]
-name = "azure-resource-manager"
+name = "{target}"
 kind = "http"
-url = "https://management.azure.com/"
+url = "{url}"
 interval = "1m"
 conditions = ["[STATUS] < 500"]   # unauthenticated calls are refused (4xx): that is up
-provider = "azure"
-service = "Azure Resource Manager"
-"#
-        }
-        "aws" => {
-            r#"
-# AWS's status feed for S3 in eu-west-1: what Amazon declares, set against what probity
-# observes (`probity scorecard`, docs/reconciliation.md).
-[[feed]]
-name = "aws-s3-eu-west-1"
-format = "aws-rss"
-url = "https://status.aws.amazon.com/rss/s3-eu-west-1.rss"
-
-[[target]]
-name = "aws-s3-eu-west-1"
-kind = "http"
-url = "https://s3.eu-west-1.amazonaws.com/"
-interval = "1m"
-conditions = ["[STATUS] < 500"]   # unauthenticated calls are refused (4xx): that is up
-provider = "aws"
-service = "s3"
-region = "eu-west-1"
-"#
-        }
-        _ => {
-            r#"
-# Google Cloud's incidents feed: what Google declares, set against what probity observes
-# (`probity scorecard`, docs/reconciliation.md).
-[[feed]]
-name = "gcp"
-format = "gcp-json"
-url = "https://status.cloud.google.com/incidents.json"
-
-[[target]]
-name = "gcp-cloud-storage"
-kind = "http"
-url = "https://storage.googleapis.com/"
-interval = "1m"
-conditions = ["[STATUS] < 500"]   # unauthenticated calls are refused (4xx): that is up
-provider = "gcp"
-service = "Cloud Storage"
-"#
-        }
-    }
+provider = "{provider}"
+service = "{service}"
+{region}"#,
+        what = p.feed_what,
+        who = p.who,
+        feed = p.feed_name,
+        format = p.format,
+        feed_url = p.feed_url,
+        target = p.target,
+        url = p.url,
+        provider = p.provider,
+        service = p.service,
+        region = p
+            .region
+            .map(|r| format!("region = \"{r}\"\n"))
+            .unwrap_or_default(),
+    )
 }
 
 pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
@@ -115,7 +143,7 @@ pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
     }
     let mut text = BASE.to_string();
     if let Some(p) = &a.provider {
-        text.push_str(provider_part(p));
+        text.push_str(&provider_part(p));
     }
     std::fs::write(&a.config, text)?;
     println!(

@@ -135,9 +135,8 @@ pub(crate) async fn provider_incidents(
     // Shown as the provider wrote them; matched to the target through the feed's map.
     let rows = rows.iter().filter(|p| {
         target.as_ref().is_none_or(|t| {
-            let mut mapped = std::slice::from_ref(*p).to_vec();
-            probity_engine::feeds::map_components(&s.reconcile.components, &mut mapped);
-            probity_engine::feeds::names::affects(&mapped[0].incident, t.names())
+            let mapped = probity_engine::feeds::mapped(&s.reconcile.components, &p.incident);
+            probity_engine::feeds::names::affects(&mapped, t.names())
         })
     });
     Ok(Json(rows.map(provider_incident_json).collect::<Vec<_>>()).into_response())
