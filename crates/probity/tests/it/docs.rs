@@ -287,21 +287,7 @@ fn shell_blocks_name_commands_that_exist() {
                 // The benchmark takes minutes; `benchmark_harness_runs` below runs it in
                 // SMOKE mode, and here its scripts must at least parse and know the knobs.
                 l if l.ends_with("bash bench/run.sh") => {
-                    let ok = Command::new("bash")
-                        .args(["-n", "bench/run.sh"])
-                        .current_dir(root())
-                        .status()
-                        .unwrap();
-                    assert!(ok.success(), "bench/run.sh does not parse");
-                    let script = std::fs::read_to_string(root().join("bench/measure.py")).unwrap();
-                    for (var, _) in l.split_whitespace().filter_map(|w| w.split_once('=')) {
-                        assert!(
-                            script.contains(&format!("\"{var}\"")),
-                            "{}:{}: bench knob {var} unknown",
-                            b.page,
-                            b.line
-                        );
-                    }
+                    let script = bench_script_knows(l, "bench/run.sh", "bench/measure.py", b);
                     if let Some(phases) =
                         l.split_whitespace().find_map(|w| w.strip_prefix("PHASES="))
                     {
@@ -318,31 +304,10 @@ fn shell_blocks_name_commands_that_exist() {
                 // `soak_harness_runs` runs the soak in SMOKE mode; here the script must
                 // parse and know the knobs a page sets.
                 l if l.contains("bash bench/soak.sh") => {
-                    let ok = Command::new("bash")
-                        .args(["-n", "bench/soak.sh"])
-                        .current_dir(root())
-                        .status()
-                        .unwrap();
-                    assert!(ok.success(), "bench/soak.sh does not parse");
-                    let script = std::fs::read_to_string(root().join("bench/soak.py")).unwrap();
-                    for (var, _) in l.split_whitespace().filter_map(|w| w.split_once('=')) {
-                        assert!(
-                            script.contains(&format!("\"{var}\"")),
-                            "{}:{}: soak knob {var} unknown",
-                            b.page,
-                            b.line
-                        );
-                    }
+                    bench_script_knows(l, "bench/soak.sh", "bench/soak.py", b);
                 }
                 // `benchmark_harness_runs` runs the evidence benchmark on a small log.
-                l if l.starts_with("bash bench/evidence.sh") => {
-                    let ok = Command::new("bash")
-                        .args(["-n", "bench/evidence.sh"])
-                        .current_dir(root())
-                        .status()
-                        .unwrap();
-                    assert!(ok.success(), "bench/evidence.sh does not parse");
-                }
+                l if l.starts_with("bash bench/evidence.sh") => bash_parses("bench/evidence.sh"),
                 other => panic!("{}:{}: no test covers `{other}`", b.page, b.line),
             }
         }
@@ -858,4 +823,30 @@ fn soak_harness_runs() {
     );
     assert!(text.contains("| duplicate result ids | 0 |"), "{text}");
     assert!(text.ends_with("verdict: ok\n"), "{text}");
+}
+
+/// A benchmark script must parse.
+fn bash_parses(script: &str) {
+    let ok = Command::new("bash")
+        .args(["-n", script])
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "{script} does not parse");
+}
+
+/// A page's `VAR=… bash SCRIPT` line: the script parses and its driver knows every knob the
+/// line sets. Returns the driver's text.
+fn bench_script_knows(line: &str, script: &str, driver: &str, b: &Block) -> String {
+    bash_parses(script);
+    let text = std::fs::read_to_string(root().join(driver)).unwrap();
+    for (var, _) in line.split_whitespace().filter_map(|w| w.split_once('=')) {
+        assert!(
+            text.contains(&format!("\"{var}\"")),
+            "{}:{}: {driver} knows no knob {var}",
+            b.page,
+            b.line
+        );
+    }
+    text
 }

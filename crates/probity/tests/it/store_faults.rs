@@ -25,9 +25,7 @@ fn the_dashboard_says_the_store_could_not_answer() {
     });
     assert_eq!(status, 200, "{body}");
 
-    let side = rusqlite::Connection::open(dir.path().join("data/probity.db")).unwrap();
-    side.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
+    let side = side_connection(dir.path());
     side.execute_batch("ALTER TABLE hourly RENAME TO hourly_away")
         .unwrap();
     let (status, body) = common::get_with_token(addr, "/dashboard", TOKEN);
@@ -65,19 +63,10 @@ fn the_dashboard_says_the_store_could_not_answer() {
 fn health_turns_unhealthy_while_nothing_can_be_stored() {
     let dir = tempfile::tempdir().unwrap();
     let (target, _up) = common::switchable_server();
-    let config = common::write_config(
-        dir.path(),
-        "",
-        &format!(
-            "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"200ms\"\n"
-        ),
-    );
-    let probity = common::Running::start(&config);
+    let probity = start_tcp_web(dir.path(), target);
     let addr = probity.addr;
     assert_eq!(common::get(addr, "/healthz"), (200, "ok\n".to_string()));
-    let side = rusqlite::Connection::open(dir.path().join("data/probity.db")).unwrap();
-    side.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
+    let side = side_connection(dir.path());
     side.execute_batch("ALTER TABLE results RENAME TO results_away")
         .unwrap();
     let body = common::wait_for(std::time::Duration::from_secs(30), || {
@@ -118,21 +107,12 @@ fn health_turns_unhealthy_while_nothing_can_be_stored() {
 fn a_stop_while_nothing_can_be_stored_ends_and_says_what_was_lost() {
     let dir = tempfile::tempdir().unwrap();
     let (target, _up) = common::switchable_server();
-    let config = common::write_config(
-        dir.path(),
-        "",
-        &format!(
-            "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"200ms\"\n"
-        ),
-    );
-    let probity = common::Running::start(&config);
+    let probity = start_tcp_web(dir.path(), target);
     let addr = probity.addr;
     common::wait_for(std::time::Duration::from_secs(10), || {
         (common::results(addr, "web").len() >= 2).then_some(())
     });
-    let side = rusqlite::Connection::open(dir.path().join("data/probity.db")).unwrap();
-    side.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
+    let side = side_connection(dir.path());
     side.execute_batch("ALTER TABLE results RENAME TO results_away")
         .unwrap();
     common::wait_for(std::time::Duration::from_secs(30), || {
@@ -168,4 +148,25 @@ fn a_stop_while_nothing_can_be_stored_ends_and_says_what_was_lost() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{last}"));
     assert!(n >= 1, "{last}");
+}
+
+/// `probity run` on `dir` with one TCP target `web` on `target`, probed every 200 ms.
+fn start_tcp_web(dir: &std::path::Path, target: std::net::SocketAddr) -> common::Running {
+    let config = common::write_config(
+        dir,
+        "",
+        &format!(
+            "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"{target}\"\ninterval = \"200ms\"\n"
+        ),
+    );
+    common::Running::start(&config)
+}
+
+/// A second connection to the running server's store, to take its tables away under it
+/// (waiting up to 5 s for the server's own writes).
+fn side_connection(dir: &std::path::Path) -> rusqlite::Connection {
+    let side = rusqlite::Connection::open(dir.join("data/probity.db")).unwrap();
+    side.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    side
 }
