@@ -308,10 +308,113 @@ impl Samples {
     pub fn total(&self) -> u64 {
         self.ok + self.errors
     }
+    /// Latencies alone, from a source that counts no outcomes (a Prometheus query): the
+    /// error rate is then `no_data`, not a pass.
+    pub fn latency_only(latencies_ms: Vec<f64>) -> Self {
+        Samples {
+            latencies_ms: latencies_ms.into_iter().filter(|l| l.is_finite()).collect(),
+            ok: 0,
+            errors: 0,
+        }
+    }
+}
+
+/// The most samples a file or body of samples may hold (a million a side is hours of
+/// probing at a sample a second per instance; beyond it the input is not a sample).
+pub const MAX_SAMPLES: usize = 1_000_000;
+
+/// A line of samples that does not read: its 1-based line number and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SampleError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for SampleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.line, self.message)
+    }
+}
+
+/// Reads samples written as CSV with the header `latency_ms,ok` (one sample a line, `ok`
+/// is `true` or `false`, an empty latency for a failure that has none), or as JSON lines
+/// `{"latency_ms": 12.5, "ok": true}`. Blank lines are skipped; the first line that does
+/// not read is the error; more than [`MAX_SAMPLES`] samples is an error.
+pub fn parse_samples(text: &str) -> Result<Samples, SampleError> {
+    let err = |line: usize, message: String| SampleError { line, message };
+    let mut s = Samples::default();
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(n, l)| (n + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty());
+    let Some((first_no, first)) = lines.next() else {
+        return Ok(s);
+    };
+    let mut count = 0usize;
+    let mut push = |s: &mut Samples, n: usize, latency: Option<f64>, ok: bool| {
+        count += 1;
+        if count > MAX_SAMPLES {
+            return Err(err(n, format!("more than {MAX_SAMPLES} samples")));
+        }
+        s.push(latency, ok);
+        Ok(())
+    };
+    let latency_of = |n: usize, v: f64| {
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(err(n, format!("`latency_ms` {v} is not a number of milliseconds")))
+        }
+    };
+    if first.starts_with('{') {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Line {
+            #[serde(default)]
+            latency_ms: Option<f64>,
+            ok: bool,
+        }
+        for (n, line) in std::iter::once((first_no, first)).chain(lines) {
+            let l: Line = serde_json::from_str(line).map_err(|e| err(n, e.to_string()))?;
+            let latency = l.latency_ms.map(|v| latency_of(n, v)).transpose()?;
+            push(&mut s, n, latency, l.ok)?;
+        }
+        return Ok(s);
+    }
+    let header: Vec<String> = first
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(li), Some(oi)) = (col("latency_ms"), col("ok")) else {
+        return Err(err(
+            first_no,
+            "a CSV of samples starts with the header `latency_ms,ok`".into(),
+        ));
+    };
+    for (n, line) in lines {
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let ok = match cells.get(oi).copied() {
+            Some("true") => true,
+            Some("false") => false,
+            other => return Err(err(n, format!("`ok` is true or false, not {other:?}"))),
+        };
+        let latency = match cells.get(li).copied() {
+            None | Some("") => None,
+            Some(v) => Some(
+                v.parse::<f64>()
+                    .map_err(|_| err(n, format!("`latency_ms` {v:?} is not a number of milliseconds")))
+                    .and_then(|v| latency_of(n, v))?,
+            ),
+        };
+        push(&mut s, n, latency, ok)?;
+    }
+    Ok(s)
 }
 
 /// How one metric compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
     Pass,
@@ -356,7 +459,7 @@ impl Default for Settings {
 }
 
 /// One metric's verdict, explained.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MetricResult {
     pub metric: &'static str,
     pub class: Class,
@@ -404,7 +507,7 @@ impl MetricResult {
 }
 
 /// The whole judgement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -412,7 +515,7 @@ pub enum Verdict {
     Inconclusive,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Judgement {
     pub verdict: Verdict,
     pub score: f64,
@@ -566,6 +669,10 @@ fn errors(b: &Samples, c: &Samples, s: &Settings) -> MetricResult {
         (b.total(), c.total()),
         (rate(b), rate(c)),
     );
+    if b.total() == 0 && c.total() == 0 && !b.latencies_ms.is_empty() {
+        r.why = "the source counts no requests (latencies only)".into();
+        return r;
+    }
     if (b.total() as usize) < s.min_samples || (c.total() as usize) < s.min_samples {
         r.why = format!(
             "{} baseline and {} canary requests; at least {} each are needed",
@@ -683,6 +790,46 @@ pub fn judge(baseline: &Samples, canary: &Samples, s: &Settings) -> Judgement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_read_from_csv_and_json_lines() {
+        let csv = parse_samples("latency_ms,ok\n12.5,true\n\n,false\n30,true\n").unwrap();
+        assert_eq!(csv.latencies_ms, vec![12.5, 30.0]);
+        assert_eq!((csv.ok, csv.errors), (2, 1));
+        // Columns in any order, header in any case.
+        let swapped = parse_samples("OK,Latency_ms\ntrue,7\n").unwrap();
+        assert_eq!(swapped.latencies_ms, vec![7.0]);
+        let json = parse_samples("{\"latency_ms\": 12.5, \"ok\": true}\n{\"ok\": false}\n").unwrap();
+        assert_eq!((json.ok, json.errors, json.latencies_ms.len()), (1, 1, 1));
+        assert_eq!(parse_samples("").unwrap(), Samples::default());
+    }
+
+    #[test]
+    fn a_bad_sample_line_is_named() {
+        let e = parse_samples("latency_ms,ok\n1,true\n2,yes\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("true or false"), "{e}");
+        let e = parse_samples("latency_ms,ok\n-4,true\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        let e = parse_samples("when,ok\n").unwrap_err();
+        assert_eq!((e.line, e.message.contains("latency_ms,ok")), (1, true));
+        let e = parse_samples("{\"ok\": true}\n{\"ok\": true, \"extra\": 1}\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        let many = format!("latency_ms,ok\n{}", "1,true\n".repeat(MAX_SAMPLES + 1));
+        let e = parse_samples(&many).unwrap_err();
+        assert_eq!(e.line, MAX_SAMPLES + 2);
+    }
+
+    #[test]
+    fn latencies_alone_leave_the_error_rate_without_data() {
+        let b = Samples::latency_only((0..40).map(|i| 100.0 + (i % 7) as f64).collect());
+        let c = Samples::latency_only((0..40).map(|i| 100.0 + (i % 5) as f64).collect());
+        let j = judge(&b, &c, &Settings::default());
+        let e = j.metrics.iter().find(|m| m.metric == "error_rate").unwrap();
+        assert_eq!(e.class, Class::NoData);
+        assert!(e.why.contains("latencies only"), "{}", e.why);
+        assert_ne!(j.verdict, Verdict::Fail);
+    }
 
     /// R's `?wilcox.test` two-sample example (Hollander & Wolfe, permeability constants):
     /// W = 35, and the exact one-sided p-value for x greater than y is 0.1272.

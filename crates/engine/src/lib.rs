@@ -2,7 +2,7 @@
 //! `schedule` (the scheduler, the vantage gate, heartbeats, other tools' measurements),
 //! `record` (the single writer, live state, the agents' wire format), `store` (SQLite),
 //! `feeds` (providers' status feeds: parsers and poller), `account` (reconciliation, SLA,
-//! SLO), `attest` (evidence records, key, checkpoints, bundles), `alert` (rules, outbox,
+//! SLO), `gate` (a deployment gate's samples: probes, Prometheus, stored results), `attest` (evidence records, key, checkpoints, bundles), `alert` (rules, outbox,
 //! delivery) and `telemetry` (OTLP export).
 //!
 //! **Architecture Invariant:** this crate imports `probity-core` and `probity-ground`,
@@ -13,6 +13,7 @@ pub mod account;
 pub mod alert;
 pub mod attest;
 pub mod feeds;
+pub mod gate;
 pub mod live;
 pub mod probe;
 pub mod record;

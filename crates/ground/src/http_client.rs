@@ -15,6 +15,8 @@ pub enum Purpose {
     Sources,
     /// An agent talking to its server.
     Agent,
+    /// The deployment gate: traffic webhooks and Prometheus reads.
+    Gate,
 }
 
 /// The user agent a client for `purpose` sends.
@@ -25,6 +27,7 @@ pub fn user_agent(purpose: Purpose) -> String {
         Purpose::Alerts => format!("probity/{v} (alert delivery)"),
         Purpose::Sources => format!("probity/{v} (source reader)"),
         Purpose::Agent => format!("probity-agent/{v}"),
+        Purpose::Gate => format!("probity/{v} (deployment gate)"),
     }
 }
 
@@ -34,7 +37,7 @@ pub fn builder(purpose: Purpose) -> reqwest::ClientBuilder {
     let b = reqwest::Client::builder().user_agent(user_agent(purpose));
     match purpose {
         Purpose::Feeds => b.redirect(reqwest::redirect::Policy::limited(5)),
-        Purpose::Alerts | Purpose::Sources | Purpose::Agent => b,
+        Purpose::Alerts | Purpose::Sources | Purpose::Agent | Purpose::Gate => b,
     }
 }
 

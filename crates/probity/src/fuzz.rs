@@ -204,3 +204,23 @@ pub fn prometheus_matrix(data: &[u8]) {
         Err(e) => assert!(!e.is_empty()),
     }
 }
+
+/// The gate's samples (CSV or JSON lines): an error names a line inside the text, and
+/// samples read are counted consistently.
+pub fn samples(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match probity_core::judge::parse_samples(text) {
+        Ok(s) => {
+            assert!(s.latencies_ms.len() as u64 <= s.ok, "more latencies than successes");
+            assert!(s.latencies_ms.iter().all(|l| l.is_finite() && *l >= 0.0));
+            let j = probity_core::judge::judge(&s, &s, &Default::default());
+            assert_ne!(j.verdict, probity_core::judge::Verdict::Fail, "a side judged against itself failed");
+        }
+        Err(e) => {
+            assert!(e.line >= 1 && e.line <= text.lines().count().max(1), "line {} outside the text", e.line);
+            assert!(!e.message.is_empty());
+        }
+    }
+}

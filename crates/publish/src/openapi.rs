@@ -279,6 +279,22 @@ pub fn status_incident_body() -> Value {
     })
 }
 
+pub fn gate_judge_body() -> Value {
+    json!({
+        "type": "object",
+        "description": "Argo Rollouts' web provider sends {\"gate\": NAME}; Flagger's webhooks send their own payload, whose metadata.gate (else name) names the gate.",
+        "properties": {
+            "gate": {"type": "string"},
+            "window": {"type": "string", "description": "a duration such as 10m (10s to 24h); default the gate's window"},
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "phase": {"type": "string"},
+            "checksum": {"type": "string"},
+            "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    })
+}
+
 pub fn status_update_body() -> Value {
     json!({
         "type": "object",

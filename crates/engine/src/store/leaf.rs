@@ -9,6 +9,7 @@
 //!
 //! - One `results` record per committed batch of results.
 //! - One `incident` record per incident change (opened, escalated, resolved).
+//! - One `verdict` record per judgement of a deployment gate (the record is the fact).
 
 use super::{IncidentChange, ResultRecord};
 use serde_json::json;
@@ -144,5 +145,96 @@ pub fn provider_revision_record(
         "revision": revision, "kind": kind, "seen_at_ms": seen_at_ms, "changes": changes,
         "document": document_sha256, "incident": incident,
     }))
+    .expect("JSON of plain values")
+}
+
+/// A deployment gate's verdict as recorded: what was compared, over which time, and what
+/// the judge said, metric by metric. The record is the fact itself (no row restates it),
+/// so "we rolled back because …" is provable from the log alone.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VerdictRecord {
+    pub at_ms: i64,
+    /// The `[[gate]]` or plan that asked, when one did.
+    pub gate: Option<String>,
+    /// The plan's step (1-based), for `gate run`.
+    pub step: Option<u32>,
+    /// What each side was: `target:NAME`, a URL without credentials or query, a PromQL
+    /// query or a file name.
+    pub baseline: String,
+    pub canary: String,
+    /// The samples' time span (Unix ms), when known.
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub verdict: String,
+    pub score: f64,
+    pub decided_by: Option<String>,
+    pub summary: String,
+    pub metrics: Vec<VerdictMetric>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VerdictMetric {
+    pub metric: String,
+    pub class: String,
+    pub baseline_n: u64,
+    pub canary_n: u64,
+    pub baseline: Option<f64>,
+    pub canary: Option<f64>,
+    pub p_worse: Option<f64>,
+}
+
+impl VerdictRecord {
+    /// The record of `j`, with what was compared.
+    pub fn new(
+        at_ms: i64,
+        (baseline, canary): (String, String),
+        (from_ms, to_ms): (Option<i64>, Option<i64>),
+        j: &probity_core::judge::Judgement,
+    ) -> Self {
+        let name = |v: serde_json::Value| v.as_str().unwrap_or("?").to_string();
+        VerdictRecord {
+            at_ms,
+            gate: None,
+            step: None,
+            baseline,
+            canary,
+            from_ms,
+            to_ms,
+            verdict: name(json!(j.verdict)),
+            score: j.score,
+            decided_by: j.decided_by.map(String::from),
+            summary: j.summary.clone(),
+            metrics: j
+                .metrics
+                .iter()
+                .map(|m| VerdictMetric {
+                    metric: m.metric.to_string(),
+                    class: name(json!(m.class)),
+                    baseline_n: m.baseline_n,
+                    canary_n: m.canary_n,
+                    baseline: m.baseline,
+                    canary: m.canary,
+                    p_worse: m.p_worse,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The canonical record of a gate's verdict.
+pub fn verdict_record(v: &VerdictRecord) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Tagged<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        v: u32,
+        #[serde(flatten)]
+        body: &'a VerdictRecord,
+    }
+    serde_json::to_vec(&Tagged {
+        kind: "verdict",
+        v: 1,
+        body: v,
+    })
     .expect("JSON of plain values")
 }

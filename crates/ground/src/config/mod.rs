@@ -9,6 +9,7 @@ use accounting::*;
 use alerting::*;
 use common::*;
 use feed::*;
+use gate::*;
 use probity_core::condition::closest;
 use probity_core::duration::HumanDuration;
 use schema::*;
@@ -28,6 +29,7 @@ mod alerting;
 mod common;
 mod feed;
 pub mod feed_format;
+mod gate;
 mod schema;
 mod server;
 pub mod sla_catalog;
@@ -42,6 +44,7 @@ pub use accounting::*;
 pub use alerting::*;
 pub use common::Problem;
 pub use feed::*;
+pub use gate::{Action, GateConfig, OnInconclusive, Plan, PlanSource, Step, load_plan, parse_plan};
 pub use schema::*;
 pub use server::*;
 pub use source::*;
@@ -73,6 +76,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Results measured by other tools (`[[source]]`).
     pub sources: Vec<SourceConfig>,
+    /// Deployment gates the server judges on request (`[[gate]]`).
+    pub gates: Vec<GateConfig>,
 }
 
 impl Config {
@@ -232,6 +237,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let component_values = array("component");
     let vantage_values = array("vantage");
     let source_values = array("source");
+    let gate_values = array("gate");
 
     let server = ServerConfig::read(&mut ck, server_table, base_dir);
 
@@ -307,6 +313,9 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     });
     let slos = read_named(&mut ck, slo_values, "slo", |ck, raw: SloToml| {
         build_slo(ck, raw, &targets)
+    });
+    let gates = read_named(&mut ck, gate_values, "gate", |ck, raw: GateToml| {
+        build_gate(ck, raw, &targets)
     });
 
     let mut alerting = AlertingConfig::default();
@@ -543,6 +552,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         vantages,
         telemetry,
         sources,
+        gates,
     })
 }
 

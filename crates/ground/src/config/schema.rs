@@ -1,7 +1,7 @@
 //! The configuration's JSON Schema (draft 2020-12), derived with schemars from the very types each table is read with.
 
 use super::{
-    accounting::*, alerting::*, feed::*, server::*, source::*, status::*, target::*, vantage::*,
+    accounting::*, alerting::*, feed::*, gate::GateToml, server::*, source::*, status::*, target::*, vantage::*,
 };
 
 /// The whole configuration file, for the JSON Schema (`probity config schema`). Each
@@ -30,6 +30,7 @@ pub(super) struct ConfigSchema {
     pub(super) vantage: Option<Vec<VantageToml>>,
     pub(super) telemetry: Option<TelemetryToml>,
     pub(super) source: Option<Vec<SourceToml>>,
+    pub(super) gate: Option<Vec<GateToml>>,
 }
 
 /// The JSON Schema (draft 2020-12) of the configuration file.

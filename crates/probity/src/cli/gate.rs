@@ -5,8 +5,8 @@
 //! usual 2).
 
 use probity_core::duration::HumanDuration;
-use probity_core::judge::{self, Samples, Settings, Verdict};
-use probity_engine::probe::{self, HttpSpec, IpVersion, ProbeContext, ProbeSpec, TlsOptions};
+use probity_core::judge::{self, Settings, Verdict};
+use probity_engine::gate;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -42,128 +42,8 @@ pub struct JudgeArgs {
     pub json: bool,
 }
 
-/// A file of samples, read whole; errors name the line.
-pub fn read_samples(path: &Path) -> Result<Samples, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let mut s = Samples::default();
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let first = lines.clone().next().map(|(_, l)| l.trim().to_string());
-    let csv = first.as_deref().is_some_and(|l| !l.starts_with('{'));
-    if csv {
-        let header: Vec<String> = first
-            .unwrap_or_default()
-            .split(',')
-            .map(|h| h.trim().to_ascii_lowercase())
-            .collect();
-        let col = |name: &str| header.iter().position(|h| h == name);
-        let (Some(li), Some(oi)) = (col("latency_ms"), col("ok")) else {
-            return Err(format!(
-                "{}:1: a CSV of samples starts with the header `latency_ms,ok`",
-                path.display()
-            ));
-        };
-        lines.next();
-        for (n, line) in lines {
-            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            let at = || format!("{}:{}", path.display(), n + 1);
-            let ok = match cells.get(oi).copied() {
-                Some("true") => true,
-                Some("false") => false,
-                other => return Err(format!("{}: `ok` is true or false, not {other:?}", at())),
-            };
-            let latency = match cells.get(li).copied() {
-                None | Some("") => None,
-                Some(v) => Some(
-                    v.parse::<f64>()
-                        .ok()
-                        .filter(|v| v.is_finite() && *v >= 0.0)
-                        .ok_or_else(|| {
-                            format!(
-                                "{}: `latency_ms` {v:?} is not a number of milliseconds",
-                                at()
-                            )
-                        })?,
-                ),
-            };
-            s.push(latency, ok);
-        }
-    } else {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Line {
-            #[serde(default)]
-            latency_ms: Option<f64>,
-            ok: bool,
-        }
-        for (n, line) in lines {
-            let l: Line = serde_json::from_str(line)
-                .map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
-            if l.latency_ms.is_some_and(|v| !v.is_finite() || v < 0.0) {
-                return Err(format!(
-                    "{}:{}: `latency_ms` must be a number of milliseconds",
-                    path.display(),
-                    n + 1
-                ));
-            }
-            s.push(l.latency_ms, l.ok);
-        }
-    }
-    Ok(s)
-}
-
 fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
-}
-
-/// Probes the two URLs side by side (alternately, on one schedule) for `duration`.
-async fn probe_both(
-    b: &str,
-    c: &str,
-    duration: HumanDuration,
-    every: HumanDuration,
-) -> (Samples, Samples) {
-    let spec = |url: &str| {
-        ProbeSpec::Http(HttpSpec {
-            url: url.to_string(),
-            method: "GET".into(),
-            headers: Default::default(),
-            body: None,
-            follow_redirects: false,
-            max_redirects: 10,
-            ip_version: IpVersion::Any,
-            tls: TlsOptions {
-                ca_file: None,
-                server_name: None,
-            },
-        })
-    };
-    let (sb, sc) = (spec(b), spec(c));
-    let conditions = probe::default_conditions(sb.kind());
-    let ctx = ProbeContext::new();
-    let until = tokio::time::Instant::now() + duration.as_std();
-    let mut tick = tokio::time::interval(every.as_std().max(std::time::Duration::from_millis(10)));
-    let (mut base, mut canary) = (Samples::default(), Samples::default());
-    let bar = indicatif::ProgressBar::new(duration.as_millis() / 1000);
-    let started = tokio::time::Instant::now();
-    while tokio::time::Instant::now() < until {
-        tick.tick().await;
-        let timeout = std::time::Duration::from_secs(10);
-        let (ob, oc) = tokio::join!(
-            probe::run(&ctx, &sb, &conditions, timeout),
-            probe::run(&ctx, &sc, &conditions, timeout)
-        );
-        for (o, side) in [(ob, &mut base), (oc, &mut canary)] {
-            let ok = o.health == probity_core::result::Health::Up;
-            side.push(o.phases.total_ms, ok);
-        }
-        bar.set_position(started.elapsed().as_secs());
-    }
-    bar.finish_and_clear();
-    (base, canary)
 }
 
 pub fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
@@ -175,16 +55,22 @@ pub fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         ..Settings::default()
     };
     let (base, canary) = match (is_url(&a.baseline), is_url(&a.canary)) {
-        (true, true) => probity_ground::process::runtime()?.block_on(probe_both(
-            &a.baseline,
-            &a.canary,
-            a.duration,
-            a.every,
-        )),
+        (true, true) => {
+            let bar = indicatif::ProgressBar::new(a.duration.as_millis() / 1000);
+            let got = probity_ground::process::runtime()?.block_on(gate::probe_both(
+                &a.baseline,
+                &a.canary,
+                a.duration.as_std(),
+                a.every.as_std(),
+                |s| bar.set_position(s),
+            ));
+            bar.finish_and_clear();
+            got
+        }
         (false, false) => {
             match (
-                read_samples(Path::new(&a.baseline)),
-                read_samples(Path::new(&a.canary)),
+                gate::read_samples(Path::new(&a.baseline)),
+                gate::read_samples(Path::new(&a.canary)),
             ) {
                 (Ok(b), Ok(c)) => (b, c),
                 (Err(e), _) | (_, Err(e)) => {

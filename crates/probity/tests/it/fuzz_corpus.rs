@@ -82,3 +82,8 @@ fn feed_parser_corpora() {
     }
     assert!(replay("feed_text", probity::fuzz::feed_text) >= 5);
 }
+
+#[test]
+fn samples_corpus() {
+    assert!(replay("samples", probity::fuzz::samples) >= 6);
+}

@@ -9,6 +9,7 @@
 mod accounting;
 mod alerts;
 mod evidence;
+mod gate;
 mod incidents;
 mod providers;
 mod status;
@@ -22,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use evidence::*;
+use gate::*;
 use incidents::*;
 use providers::*;
 use serde_json::Value;
@@ -538,6 +540,25 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
                 "listVantages",
                 "agents",
                 "Each vantage: last contact, clock offset, backlog, health",
+            )
+        },
+        Op {
+            out: Out::Json(oa::of::<GateAnswer>),
+            route: Some(|| post(gate_judge)),
+            auth: Auth::Api,
+            body: Body::Json(oa::gate_judge_body),
+            errors: &[400, 404, 412, 503],
+            query: &[(
+                "strict",
+                "boolean",
+                "answer 412 unless the verdict is pass (default: true for Flagger's payload, false otherwise)",
+            )],
+            ..op(
+                "post",
+                "/api/v1/gate/judge",
+                "gateJudge",
+                "gate",
+                "Judge a [[gate]]'s canary against its baseline now, and record the verdict",
             )
         },
         Op {

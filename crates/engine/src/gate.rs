@@ -1,0 +1,174 @@
+//! Where a deployment gate's samples come from: probity's own probes of a baseline and a
+//! canary URL side by side, a Prometheus server's range query per side, results already
+//! stored for two targets, or files. The judge itself is pure (`probity_core::judge`).
+
+use crate::probe::{self, HttpSpec, IpVersion, ProbeContext, ProbeSpec, TlsOptions};
+use crate::store::Store;
+use probity_core::judge::Samples;
+use probity_core::result::Health;
+use std::time::Duration;
+
+/// The largest file or Prometheus answer of samples read (64 MiB).
+pub const MAX_SAMPLE_BYTES: u64 = 64 << 20;
+
+/// The most stored results read for one side.
+pub const MAX_STORED: usize = 200_000;
+
+/// A URL as it may be shown and recorded: scheme, host, port and path, without
+/// credentials, query or fragment (where tokens hide).
+pub fn display_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
+/// Reads a file of samples (`probity_core::judge::parse_samples`), at most
+/// [`MAX_SAMPLE_BYTES`]; errors name the file and line.
+pub fn read_samples(path: &std::path::Path) -> Result<Samples, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let mut text = String::new();
+    f.take(MAX_SAMPLE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    if text.len() as u64 > MAX_SAMPLE_BYTES {
+        return Err(format!(
+            "{}: larger than {} MiB; a file of samples is smaller",
+            path.display(),
+            MAX_SAMPLE_BYTES >> 20
+        ));
+    }
+    probity_core::judge::parse_samples(&text).map_err(|e| format!("{}:{e}", path.display()))
+}
+
+/// Probes the two URLs side by side (both at each tick, one GET each on a fresh
+/// connection) until `duration` has passed; `tick` is told the seconds elapsed.
+pub async fn probe_both(
+    baseline: &str,
+    canary: &str,
+    duration: Duration,
+    every: Duration,
+    mut tick: impl FnMut(u64),
+) -> (Samples, Samples) {
+    let spec = |url: &str| {
+        ProbeSpec::Http(HttpSpec {
+            url: url.to_string(),
+            method: "GET".into(),
+            headers: Default::default(),
+            body: None,
+            follow_redirects: false,
+            max_redirects: 10,
+            ip_version: IpVersion::Any,
+            tls: TlsOptions {
+                ca_file: None,
+                server_name: None,
+            },
+        })
+    };
+    let (sb, sc) = (spec(baseline), spec(canary));
+    let conditions = probe::default_conditions(sb.kind());
+    let ctx = ProbeContext::new();
+    let started = tokio::time::Instant::now();
+    let until = started + duration;
+    let mut interval = tokio::time::interval(every.max(Duration::from_millis(10)));
+    let (mut base, mut can) = (Samples::default(), Samples::default());
+    while tokio::time::Instant::now() < until {
+        interval.tick().await;
+        let timeout = Duration::from_secs(10).min(every.max(Duration::from_secs(1)) * 4);
+        let (ob, oc) = tokio::join!(
+            probe::run(&ctx, &sb, &conditions, timeout),
+            probe::run(&ctx, &sc, &conditions, timeout)
+        );
+        for (o, side) in [(ob, &mut base), (oc, &mut can)] {
+            side.push(o.phases.total_ms, o.health == Health::Up);
+        }
+        tick(started.elapsed().as_secs());
+    }
+    (base, can)
+}
+
+/// The values of a PromQL `query` over `[from_ms, to_ms]` at `step`, every series pooled,
+/// as latency samples (the query's unit is the sample's: write it in milliseconds).
+pub async fn prometheus(
+    client: &reqwest::Client,
+    server: &str,
+    query: &str,
+    (from_ms, to_ms): (i64, i64),
+    step: Duration,
+) -> Result<Samples, String> {
+    let mut url = reqwest::Url::parse(&format!(
+        "{}/api/v1/query_range",
+        server.trim_end_matches('/')
+    ))
+    .map_err(|e| format!("the Prometheus URL: {e}"))?;
+    let secs = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
+    url.query_pairs_mut()
+        .append_pair("query", query)
+        .append_pair("start", &secs(from_ms))
+        .append_pair("end", &secs(to_ms))
+        .append_pair("step", &format!("{:.3}", step.as_secs_f64().max(0.001)));
+    let shown = display_url(server);
+    let mut resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("{shown}: {}", probity_ground::http_client::describe(e)))?;
+    let status = resp.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| format!("{shown}: {}", probity_ground::http_client::describe(e)))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > MAX_SAMPLE_BYTES {
+            return Err(format!("{shown}: the answer is larger than 64 MiB"));
+        }
+    }
+    if !status.is_success() && status.as_u16() != 400 && status.as_u16() != 422 {
+        return Err(format!("{shown} answered HTTP {status}"));
+    }
+    let series = crate::schedule::sources::parse_matrix(&body)
+        .map_err(|e| format!("{shown}, query `{query}`: {e}"))?;
+    let values: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .take(probity_core::judge::MAX_SAMPLES)
+        .collect();
+    Ok(Samples::latency_only(values))
+}
+
+/// The results stored for `target` in `[from_ms, to_ms)`, every vantage pooled; results
+/// a vantage could not measure are left out.
+pub fn stored(store: &dyn Store, target: &str, from_ms: i64, to_ms: i64) -> anyhow::Result<Samples> {
+    let mut s = Samples::default();
+    for r in store.results(target, Some(from_ms), Some(to_ms), MAX_STORED)? {
+        if r.unmeasured {
+            continue;
+        }
+        s.push(r.phases.total_ms, r.health == Health::Up);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_what_may_be_secret() {
+        assert_eq!(
+            display_url("https://user:pw@canary.example:8443/health?token=abc#x"),
+            "https://canary.example:8443/health"
+        );
+        assert_eq!(display_url("not a url"), "(not a URL)");
+    }
+}
