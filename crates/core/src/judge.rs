@@ -364,7 +364,10 @@ pub fn parse_samples(text: &str) -> Result<Samples, SampleError> {
         if v.is_finite() && v >= 0.0 {
             Ok(v)
         } else {
-            Err(err(n, format!("`latency_ms` {v} is not a number of milliseconds")))
+            Err(err(
+                n,
+                format!("`latency_ms` {v} is not a number of milliseconds"),
+            ))
         }
     };
     if first.starts_with('{') {
@@ -404,7 +407,12 @@ pub fn parse_samples(text: &str) -> Result<Samples, SampleError> {
             None | Some("") => None,
             Some(v) => Some(
                 v.parse::<f64>()
-                    .map_err(|_| err(n, format!("`latency_ms` {v:?} is not a number of milliseconds")))
+                    .map_err(|_| {
+                        err(
+                            n,
+                            format!("`latency_ms` {v:?} is not a number of milliseconds"),
+                        )
+                    })
                     .and_then(|v| latency_of(n, v))?,
             ),
         };
@@ -799,7 +807,8 @@ mod tests {
         // Columns in any order, header in any case.
         let swapped = parse_samples("OK,Latency_ms\ntrue,7\n").unwrap();
         assert_eq!(swapped.latencies_ms, vec![7.0]);
-        let json = parse_samples("{\"latency_ms\": 12.5, \"ok\": true}\n{\"ok\": false}\n").unwrap();
+        let json =
+            parse_samples("{\"latency_ms\": 12.5, \"ok\": true}\n{\"ok\": false}\n").unwrap();
         assert_eq!((json.ok, json.errors, json.latencies_ms.len()), (1, 1, 1));
         assert_eq!(parse_samples("").unwrap(), Samples::default());
     }

@@ -33,7 +33,8 @@ pub fn display_url(url: &str) -> String {
 /// [`MAX_SAMPLE_BYTES`]; errors name the file and line.
 pub fn read_samples(path: &std::path::Path) -> Result<Samples, String> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let f =
+        std::fs::File::open(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let mut text = String::new();
     f.take(MAX_SAMPLE_BYTES + 1)
         .read_to_string(&mut text)
@@ -148,7 +149,12 @@ pub async fn prometheus(
 
 /// The results stored for `target` in `[from_ms, to_ms)`, every vantage pooled; results
 /// a vantage could not measure are left out.
-pub fn stored(store: &dyn Store, target: &str, from_ms: i64, to_ms: i64) -> anyhow::Result<Samples> {
+pub fn stored(
+    store: &dyn Store,
+    target: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> anyhow::Result<Samples> {
     let mut s = Samples::default();
     for r in store.results(target, Some(from_ms), Some(to_ms), MAX_STORED)? {
         if r.unmeasured {
@@ -171,4 +177,117 @@ mod tests {
         );
         assert_eq!(display_url("not a url"), "(not a URL)");
     }
+}
+
+/// One judged comparison, for the HTML report.
+pub struct Judged<'a> {
+    pub title: String,
+    pub baseline: &'a Samples,
+    pub canary: &'a Samples,
+    pub judgement: &'a probity_core::judge::Judgement,
+}
+
+/// A self-contained HTML page: per judgement, the verdict, the metrics table and the two
+/// latency distributions plotted (empirical CDFs on one axis).
+pub fn html_report(title: &str, judged: &[Judged<'_>]) -> String {
+    use probity_ground::html::escape;
+    let mut h = format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>{t}</title>\
+         <style>body{{font:14px system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}}\
+         table{{border-collapse:collapse}}td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}\
+         td:first-child,th:first-child{{text-align:left}}.pass{{color:#176d2c}}.fail{{color:#b3261e}}.inconclusive{{color:#8a5a00}}</style>\
+         <h1>{t}</h1>",
+        t = escape(title)
+    );
+    for j in judged {
+        let verdict = serde_json::to_value(j.judgement.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        h.push_str(&format!(
+            "<section><h2>{}</h2><p class={verdict}><strong>{verdict}</strong>, score {}: {}</p>\
+             <table><tr><th>metric<th>class<th>baseline<th>canary<th>n (baseline/canary)<th>p worse<th>why</tr>",
+            escape(&j.title),
+            j.judgement.score,
+            escape(&j.judgement.summary)
+        ));
+        for m in &j.judgement.metrics {
+            let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.3}"));
+            let class = serde_json::to_value(m.class)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            h.push_str(&format!(
+                "<tr><td>{}<td>{class}<td>{}<td>{}<td>{}/{}<td>{}<td style=text-align:left>{}</tr>",
+                m.metric,
+                f(m.baseline),
+                f(m.canary),
+                m.baseline_n,
+                m.canary_n,
+                m.p_worse.map_or("—".into(), |p| format!("{p:.2e}")),
+                escape(&m.why)
+            ));
+        }
+        h.push_str("</table>");
+        h.push_str(&ecdf_plot(&j.baseline.latencies_ms, &j.canary.latencies_ms));
+        h.push_str("</section>");
+    }
+    h.push_str("</html>\n");
+    h
+}
+
+/// Both sides' latencies as empirical CDFs, on one fixed axis (0 to the larger 99th
+/// percentile): where the canary's curve lies right of the baseline's, it is slower.
+fn ecdf_plot(base: &[f64], canary: &[f64]) -> String {
+    let (w, h, pad) = (640.0, 240.0, 40.0);
+    let sorted = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        s
+    };
+    let (b, c) = (sorted(base), sorted(canary));
+    if b.is_empty() && c.is_empty() {
+        return "<p>No latencies to plot.</p>".into();
+    }
+    let p99 = |s: &[f64]| {
+        s.get(((s.len() as f64 - 1.0) * 0.99) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let max = p99(&b).max(p99(&c)).max(1e-9) * 1.05;
+    let x = |v: f64| pad + (v.min(max) / max) * (w - 2.0 * pad);
+    let y = |q: f64| h - pad - q * (h - 2.0 * pad);
+    let path = |s: &[f64]| {
+        let n = s.len() as f64;
+        let mut d = String::new();
+        for (i, v) in s.iter().enumerate() {
+            let q = (i + 1) as f64 / n;
+            d.push_str(&format!(
+                "{}{:.1},{:.1}",
+                if i == 0 { "M" } else { " L" },
+                x(*v),
+                y(q)
+            ));
+        }
+        d
+    };
+    format!(
+        "<svg role=img aria-label=\"latency distributions\" width={w} height={h} viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <title>Latency: share of requests at or under each time (baseline blue, canary orange)</title>\
+         <line x1={pad} y1={y0} x2={x1} y2={y0} stroke=#888 /><line x1={pad} y1={y1} x2={pad} y2={y0} stroke=#888 />\
+         <text x={pad} y={ty} font-size=11>0 ms</text><text x={x1} y={ty} font-size=11 text-anchor=end>{max:.1} ms</text>\
+         <text x=4 y={y1} font-size=11>100%</text>\
+         <path class=baseline d=\"{pb}\" fill=none stroke=#1f5fbf stroke-width=2 />\
+         <path class=canary d=\"{pc}\" fill=none stroke=#e07b00 stroke-width=2 />\
+         <text x={lx} y=14 font-size=12 fill=#1f5fbf>baseline ({nb})</text><text x={lx} y=30 font-size=12 fill=#e07b00>canary ({nc})</text></svg>",
+        y0 = y(0.0),
+        y1 = y(1.0),
+        x1 = w - pad,
+        ty = h - pad + 16.0,
+        pb = path(&b),
+        pc = path(&c),
+        lx = w - 150.0,
+        nb = b.len(),
+        nc = c.len(),
+    )
 }

@@ -213,13 +213,24 @@ pub fn samples(data: &[u8]) {
     };
     match probity_core::judge::parse_samples(text) {
         Ok(s) => {
-            assert!(s.latencies_ms.len() as u64 <= s.ok, "more latencies than successes");
+            assert!(
+                s.latencies_ms.len() as u64 <= s.ok,
+                "more latencies than successes"
+            );
             assert!(s.latencies_ms.iter().all(|l| l.is_finite() && *l >= 0.0));
             let j = probity_core::judge::judge(&s, &s, &Default::default());
-            assert_ne!(j.verdict, probity_core::judge::Verdict::Fail, "a side judged against itself failed");
+            assert_ne!(
+                j.verdict,
+                probity_core::judge::Verdict::Fail,
+                "a side judged against itself failed"
+            );
         }
         Err(e) => {
-            assert!(e.line >= 1 && e.line <= text.lines().count().max(1), "line {} outside the text", e.line);
+            assert!(
+                e.line >= 1 && e.line <= text.lines().count().max(1),
+                "line {} outside the text",
+                e.line
+            );
             assert!(!e.message.is_empty());
         }
     }

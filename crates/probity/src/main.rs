@@ -120,6 +120,9 @@ enum GateCommand {
     /// Judge a canary against its baseline once: 0 promote, 1 roll back, 2 inconclusive,
     /// 3 a usage or input error.
     Judge(probity::cli::gate::JudgeArgs),
+    /// Run a staged rollout plan: shift traffic, pause, analyse; 0 promoted, 1 rolled
+    /// back, 2 inconclusive, 3 a usage or configuration error. A signal rolls back.
+    Run(probity::cli::gate::RunArgs),
     /// Whether now is a time to deploy: 1 while a provider the deployment depends on has an
     /// open observed or declared incident, or an SLO on it burns past an alert.
     Weather(probity::cli::gate::WeatherArgs),
@@ -263,6 +266,7 @@ fn main() -> ExitCode {
         Command::Init(args) => probity::cli::init::init(args),
         Command::Gate(GateCommand::Judge(args)) => probity::cli::gate::judge(args),
         Command::Gate(GateCommand::Weather(args)) => probity::cli::gate::weather(args),
+        Command::Gate(GateCommand::Run(args)) => probity::cli::gate::run(args),
         Command::Ack(args) => probity::cli::ack::main(args),
         Command::Status(StatusCommand::Post(args)) => probity::cli::status::post(args),
         Command::Status(StatusCommand::Update(args)) => probity::cli::status::update(args),

@@ -632,9 +632,7 @@ fn compare_with_rows(
         }
         Some("verdict") => {
             // The record is the fact (no row restates it): it must read as one.
-            if let Err(e) =
-                serde_json::from_value::<crate::store::leaf::VerdictRecord>(v.clone())
-            {
+            if let Err(e) = serde_json::from_value::<crate::store::leaf::VerdictRecord>(v.clone()) {
                 a.findings.push(Finding {
                     leaf: Some(leaf),
                     problem: format!("the verdict record does not read: {e}"),

@@ -53,7 +53,10 @@ impl JudgeToml {
             if let Some(v) = v
                 && !(0.0..=100.0).contains(v.get_ref())
             {
-                ck.at(v.span(), format!("{ctx}: `{what}` is a score from 0 to 100"));
+                ck.at(
+                    v.span(),
+                    format!("{ctx}: `{what}` is a score from 0 to 100"),
+                );
             }
         }
         s.pass = self.pass.as_ref().map_or(s.pass, |v| *v.get_ref());
@@ -63,7 +66,10 @@ impl JudgeToml {
         {
             ck.at(
                 v.span(),
-                format!("{ctx}: `marginal` ({}) is above `pass` ({})", s.marginal, s.pass),
+                format!(
+                    "{ctx}: `marginal` ({}) is above `pass` ({})",
+                    s.marginal, s.pass
+                ),
             );
         }
         s
@@ -107,12 +113,19 @@ pub struct GateConfig {
     pub settings: Settings,
 }
 
-pub(super) fn build_gate(ck: &mut Checker<'_>, raw: GateToml, targets: &[Target]) -> Option<GateConfig> {
+pub(super) fn build_gate(
+    ck: &mut Checker<'_>,
+    raw: GateToml,
+    targets: &[Target],
+) -> Option<GateConfig> {
     let before = ck.problems.len();
     let name = raw.name.get_ref().clone();
     let ctx = format!("gate `{name}`");
     if name.trim().is_empty() || name.chars().any(char::is_whitespace) || name.len() > 100 {
-        ck.at(raw.name.span(), format!("{ctx}: a gate's name is 1 to 100 characters without spaces"));
+        ck.at(
+            raw.name.span(),
+            format!("{ctx}: a gate's name is 1 to 100 characters without spaces"),
+        );
     }
     for side in [&raw.baseline, &raw.canary] {
         if !targets.iter().any(|t| &t.name == side.get_ref()) {
@@ -120,13 +133,22 @@ pub(super) fn build_gate(ck: &mut Checker<'_>, raw: GateToml, targets: &[Target]
             let hint = probity_core::condition::closest(side.get_ref(), &all)
                 .map(|k| format!("; did you mean `{k}`?"))
                 .unwrap_or_default();
-            ck.at(side.span(), format!("{ctx}: no target named `{}`{hint}", side.get_ref()));
+            ck.at(
+                side.span(),
+                format!("{ctx}: no target named `{}`{hint}", side.get_ref()),
+            );
         }
     }
     if raw.baseline.get_ref() == raw.canary.get_ref() {
-        ck.at(raw.canary.span(), format!("{ctx}: the canary is the baseline"));
+        ck.at(
+            raw.canary.span(),
+            format!("{ctx}: the canary is the baseline"),
+        );
     }
-    let window = raw.window.as_ref().map_or(HumanDuration::from_secs(300), |w| *w.get_ref());
+    let window = raw
+        .window
+        .as_ref()
+        .map_or(HumanDuration::from_secs(300), |w| *w.get_ref());
     if let Some(w) = &raw.window
         && !(10_000..=86_400_000).contains(&w.get_ref().as_millis())
     {
@@ -156,9 +178,18 @@ pub enum Action {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlanSource {
     /// Probity probes both URLs side by side, one GET each per `every`.
-    Probes { baseline: String, canary: String, every: HumanDuration },
+    Probes {
+        baseline: String,
+        canary: String,
+        every: HumanDuration,
+    },
     /// A PromQL query per side, read from `server` at `step`.
-    Prometheus { server: String, baseline: String, canary: String, step: HumanDuration },
+    Prometheus {
+        server: String,
+        baseline: String,
+        canary: String,
+        step: HumanDuration,
+    },
     /// Files of samples (read when the step runs, so a pipeline may write them).
     Files { baseline: PathBuf, canary: PathBuf },
 }
@@ -260,28 +291,52 @@ struct StepToml {
     analysis: Option<HumanDuration>,
 }
 
-fn action(ck: &mut Checker<'_>, raw: Option<ActionToml>, what: &str, base_dir: &Path) -> Option<Action> {
+fn action(
+    ck: &mut Checker<'_>,
+    raw: Option<ActionToml>,
+    what: &str,
+    base_dir: &Path,
+) -> Option<Action> {
     let raw = raw?;
     match (raw.command, raw.webhook) {
         (Some(c), None) => {
             if c.get_ref().is_empty() || c.get_ref()[0].trim().is_empty() {
-                ck.at(c.span(), format!("[{what}] `command` names a program: [\"./shift-traffic\", \"{{weight}}\"]"));
+                ck.at(
+                    c.span(),
+                    format!(
+                        "[{what}] `command` names a program: [\"./shift-traffic\", \"{{weight}}\"]"
+                    ),
+                );
             }
             Some(Action::Command(c.into_inner()))
         }
         (None, Some(w)) => {
             let url = secret(ck, &w, base_dir, &format!("[{what}]"));
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                ck.at(w.span(), format!("[{what}] `webhook` is an http:// or https:// URL"));
+                ck.at(
+                    w.span(),
+                    format!("[{what}] `webhook` is an http:// or https:// URL"),
+                );
             }
             Some(Action::Webhook(url))
         }
         (Some(c), Some(_)) => {
-            ck.at(c.span(), format!("[{what}] has a `command` or a `webhook`, not both"));
+            ck.at(
+                c.span(),
+                format!("[{what}] has a `command` or a `webhook`, not both"),
+            );
             None
         }
         (None, None) => {
-            ck.problems.push((0, Problem { line: 1, col: 1, message: format!("[{what}] needs a `command` or a `webhook`"), snippet: None }));
+            ck.problems.push((
+                0,
+                Problem {
+                    line: 1,
+                    col: 1,
+                    message: format!("[{what}] needs a `command` or a `webhook`"),
+                    snippet: None,
+                },
+            ));
             None
         }
     }
@@ -292,18 +347,32 @@ pub fn load_plan(path: &Path) -> Result<Plan, ConfigErrors> {
     let file = path.display().to_string();
     let src = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
         file: file.clone(),
-        problems: vec![Problem { line: 1, col: 1, message: format!("cannot read the plan: {e}"), snippet: None }],
+        problems: vec![Problem {
+            line: 1,
+            col: 1,
+            message: format!("cannot read the plan: {e}"),
+            snippet: None,
+        }],
     })?;
-    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     parse_plan(&file, &src, base)
 }
 
 /// Checks a plan's text; relative file paths are anchored at `base_dir`.
 pub fn parse_plan(file: &str, src: &str, base_dir: &Path) -> Result<Plan, ConfigErrors> {
-    let mut ck = Checker { src, problems: Vec::new() };
+    let mut ck = Checker {
+        src,
+        problems: Vec::new(),
+    };
     let fail = |mut problems: Vec<(usize, Problem)>| {
         problems.sort_by_key(|(o, _)| *o);
-        ConfigErrors { file: file.to_string(), problems: problems.into_iter().map(|(_, p)| p).collect() }
+        ConfigErrors {
+            file: file.to_string(),
+            problems: problems.into_iter().map(|(_, p)| p).collect(),
+        }
     };
     let root = match DeTable::parse(src) {
         Ok(r) => r,
@@ -324,7 +393,10 @@ pub fn parse_plan(file: &str, src: &str, base_dir: &Path) -> Result<Plan, Config
         Some("hold") => OnInconclusive::Hold,
         Some(other) => {
             let span = raw.on_inconclusive.as_ref().expect("matched Some").span();
-            ck.at(span, format!("`on_inconclusive` is `rollback` or `hold`, not `{other}`"));
+            ck.at(
+                span,
+                format!("`on_inconclusive` is `rollback` or `hold`, not `{other}`"),
+            );
             OnInconclusive::Rollback
         }
     };
@@ -378,14 +450,24 @@ pub fn parse_plan(file: &str, src: &str, base_dir: &Path) -> Result<Plan, Config
     let mut steps = Vec::new();
     for s in raw.step.get_ref() {
         let st = s.get_ref();
-        let n = [st.set_weight.is_some(), st.pause.is_some(), st.analysis.is_some()].iter().filter(|b| **b).count();
+        let n = [
+            st.set_weight.is_some(),
+            st.pause.is_some(),
+            st.analysis.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if n != 1 {
             ck.at(s.span(), "each [[step]] is one of `set_weight = 20`, `pause = \"1m\"` or `analysis = \"5m\"`");
             continue;
         }
         if let Some(w) = st.set_weight {
             if !(0..=100).contains(&w) {
-                ck.at(s.span(), format!("`set_weight` is a percentage from 0 to 100, not {w}"));
+                ck.at(
+                    s.span(),
+                    format!("`set_weight` is a percentage from 0 to 100, not {w}"),
+                );
             }
             if traffic.is_none() {
                 ck.at(s.span(), "a `set_weight` step needs [traffic] (a `command` or `webhook` that shifts traffic)");
@@ -395,7 +477,10 @@ pub fn parse_plan(file: &str, src: &str, base_dir: &Path) -> Result<Plan, Config
             steps.push(Step::Pause(p));
         } else if let Some(a) = st.analysis {
             if source.is_none() {
-                ck.at(s.span(), "an `analysis` step needs [analysis] (where the samples come from)");
+                ck.at(
+                    s.span(),
+                    "an `analysis` step needs [analysis] (where the samples come from)",
+                );
             }
             if a.as_millis() < 1000 && !matches!(source, Some(PlanSource::Files { .. })) {
                 ck.at(s.span(), "an `analysis` step lasts at least 1s");
@@ -418,9 +503,17 @@ pub fn parse_plan(file: &str, src: &str, base_dir: &Path) -> Result<Plan, Config
         source,
         settings,
         require_weather: raw.require_weather,
-        weather_services: weather.as_ref().map(|w| w.services.clone()).unwrap_or_default(),
-        weather_providers: weather.as_ref().map(|w| w.providers.clone()).unwrap_or_default(),
-        weather_wait: weather.and_then(|w| w.wait).unwrap_or(HumanDuration::from_secs(0)),
+        weather_services: weather
+            .as_ref()
+            .map(|w| w.services.clone())
+            .unwrap_or_default(),
+        weather_providers: weather
+            .as_ref()
+            .map(|w| w.providers.clone())
+            .unwrap_or_default(),
+        weather_wait: weather
+            .and_then(|w| w.wait)
+            .unwrap_or(HumanDuration::from_secs(0)),
         on_inconclusive,
         steps,
     })

@@ -1,7 +1,8 @@
 //! The configuration's JSON Schema (draft 2020-12), derived with schemars from the very types each table is read with.
 
 use super::{
-    accounting::*, alerting::*, feed::*, gate::GateToml, server::*, source::*, status::*, target::*, vantage::*,
+    accounting::*, alerting::*, feed::*, gate::GateToml, server::*, source::*, status::*,
+    target::*, vantage::*,
 };
 
 /// The whole configuration file, for the JSON Schema (`probity config schema`). Each

@@ -82,7 +82,11 @@ pub(crate) async fn gate_judge(
             "not_found",
             format!(
                 "no [[gate]] named {name:?} (configured: {})",
-                if known.is_empty() { "none".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
             ),
         ));
     };
@@ -110,7 +114,10 @@ pub(crate) async fn gate_judge(
         let j = probity_core::judge::judge(&base, &canary, &g.settings);
         let mut record = probity_engine::store::leaf::VerdictRecord::new(
             to,
-            (format!("target:{}", g.baseline), format!("target:{}", g.canary)),
+            (
+                format!("target:{}", g.baseline),
+                format!("target:{}", g.canary),
+            ),
             (Some(from), Some(to)),
             &j,
         );

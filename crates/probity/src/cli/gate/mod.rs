@@ -7,6 +7,9 @@
 use probity_core::duration::HumanDuration;
 use probity_core::judge::{self, Settings, Verdict};
 use probity_engine::gate;
+
+mod run;
+pub use run::{RunArgs, run};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -40,6 +43,12 @@ pub struct JudgeArgs {
     /// Print the judgement as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Record the verdict in the evidence log of this configuration's store.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Also write the judgement as an HTML page, with both distributions plotted.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
 }
 
 fn is_url(s: &str) -> bool {
@@ -85,8 +94,55 @@ pub fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let j = judge::judge(&base, &canary, &settings);
+    // How each side is named in records and pages: never a URL's credentials or query.
+    let shown = |s: &str| {
+        if is_url(s) {
+            gate::display_url(s)
+        } else {
+            let name = Path::new(s)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned());
+            format!("file:{}", name.unwrap_or_default())
+        }
+    };
+    let leaf = match &a.config {
+        None => None,
+        Some(path) => {
+            let Some(config) = super::load_or_report(path) else {
+                return Ok(ExitCode::from(3));
+            };
+            let record = probity_engine::store::leaf::VerdictRecord::new(
+                jiff::Timestamp::now().as_millisecond(),
+                (shown(&a.baseline), shown(&a.canary)),
+                (None, None),
+                &j,
+            );
+            use probity_engine::store::traits::*;
+            let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+            let leaf =
+                store.append_evidence(&[probity_engine::store::leaf::verdict_record(&record)])?;
+            eprintln!("recorded in the evidence log as leaf {leaf}");
+            Some(leaf)
+        }
+    };
+    if let Some(path) = &a.html {
+        let page = gate::html_report(
+            "Canary judgement",
+            &[gate::Judged {
+                title: format!("{} against {}", shown(&a.canary), shown(&a.baseline)),
+                baseline: &base,
+                canary: &canary,
+                judgement: &j,
+            }],
+        );
+        std::fs::write(path, page)?;
+    }
     if a.json {
-        println!("{}", serde_json::to_string(&j)?);
+        let mut v = serde_json::to_value(&j)?;
+        if let Some(leaf) = leaf {
+            v["evidence_leaf"] = leaf.into();
+        }
+        println!("{v}");
     } else {
         println!(
             "{:<12} {:<12} {:>9} {:>9} {:>10} {:>10}  why",
@@ -131,11 +187,11 @@ pub struct WeatherArgs {
 }
 
 /// What stands in a deployment's way now.
-#[derive(serde::Serialize)]
-struct Blocker {
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Blocker {
     /// `observed`, `declared` or `slo`.
-    kind: &'static str,
-    what: String,
+    pub kind: &'static str,
+    pub what: String,
 }
 
 /// `probity gate weather`: 0 while the providers the deployment depends on are calm, 1
@@ -146,7 +202,6 @@ pub fn weather(a: WeatherArgs) -> anyhow::Result<ExitCode> {
     let Some(config) = super::load_or_report(&a.config) else {
         return Ok(ExitCode::from(3));
     };
-    use probity_engine::store::traits::*;
     let store = match super::open_existing(&config) {
         Ok(s) => s,
         Err(e) => {
@@ -154,20 +209,46 @@ pub fn weather(a: WeatherArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(3));
         }
     };
+    let (targets, blockers) = blockers(&config, &store, &a.services, &a.providers)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"clear": blockers.is_empty(), "targets": targets, "blockers": blockers})
+        );
+    } else if blockers.is_empty() {
+        println!("clear: {targets} targets, nothing open on them");
+    } else {
+        for b in &blockers {
+            println!("{:<9} {}", b.kind, b.what);
+        }
+        println!("not now: {} things stand in the way", blockers.len());
+    }
+    Ok(ExitCode::from(u8::from(!blockers.is_empty())))
+}
+
+/// What stands in the way of a deployment now, on the targets with a `provider` (narrowed
+/// by `services` and `providers`): the number of such targets, and the blockers.
+pub fn blockers(
+    config: &probity_ground::config::Config,
+    store: &probity_engine::store::SqliteStore,
+    services: &[String],
+    providers: &[String],
+) -> anyhow::Result<(usize, Vec<Blocker>)> {
+    use probity_engine::store::traits::*;
     let slug = probity_core::names::slug;
     let targets: Vec<&probity_ground::config::Target> = config
         .targets
         .iter()
         .filter(|t| t.provider.is_some())
         .filter(|t| {
-            a.providers.is_empty()
-                || a.providers
+            providers.is_empty()
+                || providers
                     .iter()
                     .any(|p| t.provider.as_deref().is_some_and(|tp| slug(tp) == slug(p)))
         })
         .filter(|t| {
-            a.services.is_empty()
-                || a.services.iter().any(|s| {
+            services.is_empty()
+                || services.iter().any(|s| {
                     [t.service.as_deref(), t.provider_service.as_deref()]
                         .into_iter()
                         .flatten()
@@ -223,7 +304,7 @@ pub fn weather(a: WeatherArgs) -> anyhow::Result<ExitCode> {
         if !slo.targets.iter().any(|t| names.contains(t.as_str())) {
             continue;
         }
-        let s = probity_engine::account::slo::status(&store, slo, now)?;
+        let s = probity_engine::account::slo::status(store, slo, now)?;
         if let Some(a) = s.alerts.iter().find(|a| a.firing) {
             blockers.push(Blocker {
                 kind: "slo",
@@ -236,18 +317,5 @@ pub fn weather(a: WeatherArgs) -> anyhow::Result<ExitCode> {
             });
         }
     }
-    if a.json {
-        println!(
-            "{}",
-            serde_json::json!({"clear": blockers.is_empty(), "targets": names.len(), "blockers": blockers})
-        );
-    } else if blockers.is_empty() {
-        println!("clear: {} targets, nothing open on them", names.len());
-    } else {
-        for b in &blockers {
-            println!("{:<9} {}", b.kind, b.what);
-        }
-        println!("not now: {} things stand in the way", blockers.len());
-    }
-    Ok(ExitCode::from(u8::from(!blockers.is_empty())))
+    Ok((names.len(), blockers))
 }
