@@ -225,4 +225,316 @@ service = "DNS"
         out.contains("declared  acme declares \"DNS resolution failures\" (identified, impact major) affecting dns"),
         "{out}"
     );
+    // A plan that requires the weather stops before its first step; its traffic webhook
+    // is called only for the rollback (weight 0).
+    let (hook, calls) = webhook();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        format!(
+            "name = \"dns-v2\"\nrequire_weather = true\n\n[weather]\nservices = [\"dns\"]\n\n[traffic]\nwebhook = \"http://{hook}/weight\"\n\n[rollback]\nwebhook = \"http://{hook}/weight\"\n\n[[step]]\nset_weight = 10\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = common::run(
+        &["gate", "run", "--plan", "plan.toml", "--json"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{out} {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["steps"][0]["kind"], "weather", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("DNS resolution failures"),
+        "{v}"
+    );
+    let seen = calls.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["weight"], 0);
+    assert_eq!(seen[0]["plan"], "dns-v2");
+    // Without the weather requirement, the same plan shifts traffic through the webhook.
+    let text = std::fs::read_to_string(dir.path().join("plan.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        text.replace("require_weather = true", ""),
+    )
+    .unwrap();
+    let (code, out, err) = common::run(&["gate", "run", "--plan", "plan.toml"], dir.path());
+    assert_eq!(code, 0, "{out} {err}");
+    let seen = calls.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        (seen[1]["weight"].as_u64(), seen[1]["step"].as_u64()),
+        (Some(10), Some(1))
+    );
+}
+
+/// A webhook receiver that keeps every JSON body posted to `/weight`.
+fn webhook() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = calls.clone();
+    let app = axum::Router::new().route(
+        "/weight",
+        axum::routing::post(move |body: axum::Json<serde_json::Value>| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push(body.0);
+                "ok"
+            }
+        }),
+    );
+    (common::serve(app), calls)
+}
+
+/// A loopback service answering after `delay_ms`; while `marker` exists it fails one
+/// request in three with a 500 (a regression switched on by the rollout itself).
+fn service(delay_ms: u64, marker: Option<std::path::PathBuf>) -> std::net::SocketAddr {
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let (n, marker) = (n.clone(), marker.clone());
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if marker.is_some_and(|m| m.exists()) && i % 3 == 0 {
+                    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "regressed")
+                } else {
+                    (axum::http::StatusCode::OK, "ok")
+                }
+            }
+        }),
+    );
+    common::serve(app)
+}
+
+/// A plan whose traffic command appends each weight to `weights` (and, at 50% or more,
+/// creates `regress`, which the canary below reads), and whose rollback appends
+/// `rollback`.
+fn plan(
+    dir: &std::path::Path,
+    base: std::net::SocketAddr,
+    canary: std::net::SocketAddr,
+    extra: &str,
+    steps: &str,
+) {
+    let text = format!(
+        r#"name = "checkout-v2"
+{extra}
+[traffic]
+command = ["sh", "-c", "echo {{weight}} >> weights; if [ {{weight}} -ge 50 ]; then touch regress; fi"]
+
+[rollback]
+command = ["sh", "-c", "echo rollback >> weights"]
+
+[analysis]
+source = "probes"
+baseline = "http://{base}/"
+canary = "http://{canary}/"
+every = "40ms"
+
+{steps}"#
+    );
+    std::fs::write(dir.join("plan.toml"), text).unwrap();
+}
+
+const STEPS: &str = r#"[[step]]
+set_weight = 20
+
+[[step]]
+analysis = "2s"
+
+[[step]]
+set_weight = 50
+
+[[step]]
+analysis = "2s"
+
+[[step]]
+set_weight = 100
+"#;
+
+fn weights(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("weights")).unwrap_or_default()
+}
+
+/// A healthy canary goes through every step, each analysis a pass recorded in the log;
+/// one that regresses once it takes half the traffic is rolled back after the second
+/// analysis, and the rollback command ran.
+#[test]
+fn a_plan_promotes_a_healthy_canary_and_rolls_back_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_config(dir.path(), "", "");
+    let base = service(2, None);
+    // Healthy: the marker is never looked at.
+    plan(dir.path(), base, service(2, None), "", STEPS);
+    let (code, out, err) = common::run(
+        &[
+            "gate",
+            "run",
+            "--plan",
+            "plan.toml",
+            "--json",
+            "--html",
+            "report.html",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(weights(dir.path()), "20\n50\n100\n");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "promoted", "{v}");
+    assert_eq!(v["rollback"], serde_json::Value::Null);
+    let analyses: Vec<&serde_json::Value> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "analysis")
+        .collect();
+    assert_eq!(analyses.len(), 2);
+    for a in &analyses {
+        assert_eq!(a["judgement"]["verdict"], "pass", "{a}");
+        assert!(
+            a["judgement"]["metrics"][1]["baseline_n"].as_u64().unwrap() >= 20,
+            "{a}"
+        );
+    }
+    // Each verdict is a leaf of the evidence log, and the audit reads it.
+    let leaves: Vec<u64> = analyses
+        .iter()
+        .map(|a| a["evidence_leaf"].as_u64().unwrap())
+        .collect();
+    assert_eq!(leaves[1], leaves[0] + 1);
+    let (code, out, err) = common::run(&["evidence", "audit", "--json"], dir.path());
+    assert_eq!(code, 0, "{out} {err}");
+    let audit: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(audit["findings"].as_array().unwrap().len(), 0, "{audit}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("Rollout checkout-v2: promoted"), "{html}");
+    assert_eq!(html.matches("<path class=baseline").count(), 2);
+    assert_eq!(html.matches("<path class=canary").count(), 2);
+
+    // The canary fails one request in three from 50% on.
+    let dir = tempfile::tempdir().unwrap();
+    common::write_config(dir.path(), "", "");
+    let canary = service(2, Some(dir.path().join("regress")));
+    plan(dir.path(), base, canary, "", STEPS);
+    let (code, out, err) = common::run(
+        &["gate", "run", "--plan", "plan.toml", "--json"],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(
+        weights(dir.path()),
+        "20\n50\nrollback\n",
+        "the canary never reached 100%"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "rolled_back", "{v}");
+    assert_eq!(v["rollback"], "ran");
+    let last = v["steps"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (last["step"].as_u64(), last["ok"].as_bool()),
+        (Some(4), Some(false)),
+        "{v}"
+    );
+    assert_eq!(last["judgement"]["decided_by"], "error_rate", "{last}");
+    assert!(
+        v["reason"].as_str().unwrap().starts_with("roll back"),
+        "{v}"
+    );
+    // The table form says the same.
+    std::fs::remove_file(dir.path().join("regress")).unwrap();
+    std::fs::remove_file(dir.path().join("weights")).unwrap();
+    let (code, out, _) = common::run(&["gate", "run", "--plan", "plan.toml"], dir.path());
+    assert_eq!(code, 1);
+    assert!(out.contains("rollback: ran"), "{out}");
+    assert!(out.contains("rolled back: roll back"), "{out}");
+}
+
+/// SIGTERM during a pause rolls back; a plan that does not read is a usage error that
+/// names the line; too little data is inconclusive and rolls back (or holds, when the
+/// plan says so).
+#[test]
+fn interruptions_bad_plans_and_inconclusive_analyses() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_config(dir.path(), "", "");
+    let (b, c) = (service(1, None), service(1, None));
+    plan(
+        dir.path(),
+        b,
+        c,
+        "",
+        "[[step]]\nset_weight = 10\n\n[[step]]\npause = \"60s\"\n",
+    );
+    let child = common::bin()
+        .args(["gate", "run", "--plan", "plan.toml", "--json"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while weights(dir.path()) != "10\n" {
+        assert!(started.elapsed().as_secs() < 20, "the first step never ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    common::signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "the pause was not cut short"
+    );
+    assert_eq!(weights(dir.path()), "10\nrollback\n");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["reason"].as_str().unwrap().contains("interrupted"), "{v}");
+
+    // A plan with a step that is two things at once, and an unknown source.
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "name = \"x\"\n[analysis]\nsource = \"tea-leaves\"\nbaseline = \"a\"\ncanary = \"b\"\n[[step]]\npause = \"1s\"\nanalysis = \"1s\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = common::run(&["gate", "run", "--plan", "bad.toml"], dir.path());
+    assert_eq!(code, 3);
+    assert!(err.contains("bad.toml:3:10: [analysis] `source` is `probes`, `prometheus` or `files`, not `tea-leaves`"), "{err}");
+    assert!(err.contains("bad.toml:6:"), "{err}");
+
+    // Files with too few samples: inconclusive, rolled back by default...
+    std::fs::write(dir.path().join("b.csv"), csv(5, 100.0, 0)).unwrap();
+    std::fs::write(dir.path().join("c.csv"), csv(5, 100.0, 0)).unwrap();
+    let files = |hold: &str| {
+        format!(
+            "name = \"few\"\n{hold}\n[rollback]\ncommand = [\"sh\", \"-c\", \"echo rollback >> weights\"]\n\n[analysis]\nsource = \"files\"\nbaseline = \"b.csv\"\ncanary = \"c.csv\"\n\n[[step]]\nanalysis = \"10ms\"\n"
+        )
+    };
+    std::fs::write(dir.path().join("weights"), "").unwrap();
+    std::fs::write(dir.path().join("few.toml"), files("")).unwrap();
+    let (code, out, _) = common::run(&["gate", "run", "--plan", "few.toml", "--json"], dir.path());
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(weights(dir.path()), "rollback\n");
+    // ... or held.
+    std::fs::write(dir.path().join("weights"), "").unwrap();
+    std::fs::write(
+        dir.path().join("few.toml"),
+        files("on_inconclusive = \"hold\""),
+    )
+    .unwrap();
+    let (code, out, _) = common::run(&["gate", "run", "--plan", "few.toml", "--json"], dir.path());
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(weights(dir.path()), "");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "inconclusive");
+    assert!(v["rollback"].as_str().unwrap().starts_with("held"), "{v}");
 }
