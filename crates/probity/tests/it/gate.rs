@@ -538,3 +538,256 @@ fn interruptions_bad_plans_and_inconclusive_analyses() {
     assert_eq!(v["outcome"], "inconclusive");
     assert!(v["rollback"].as_str().unwrap().starts_with("held"), "{v}");
 }
+
+/// `POST /api/v1/gate/judge` as the rollout tools call it: Argo Rollouts' `web` provider
+/// with the body it is given (always 200, the verdict in a field its `successCondition`
+/// reads), Flagger's webhook payload (200 to proceed, 412 to halt), no token (401), an
+/// unknown gate (404). Each verdict is a leaf of the evidence log.
+#[test]
+fn the_gate_endpoint_answers_argo_rollouts_and_flagger() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("regress");
+    let (b, c) = (service(1, None), service(1, Some(marker.clone())));
+    let token = "a-gate-token-0123456789";
+    let config = common::write_config(
+        dir.path(),
+        &format!("api_token = \"{token}\""),
+        &format!(
+            r#"[[target]]
+name = "checkout-stable"
+kind = "http"
+url = "http://{b}/"
+interval = "100ms"
+
+[[target]]
+name = "checkout-canary"
+kind = "http"
+url = "http://{c}/"
+interval = "100ms"
+
+[[gate]]
+name = "checkout"
+baseline = "checkout-stable"
+canary = "checkout-canary"
+window = "10s"
+
+[gate.judge]
+min_samples = 20
+"#
+        ),
+    );
+    let server = common::Running::start(&config);
+    let addr = server.addr;
+    let argo = r#"{"gate": "checkout"}"#;
+    // Wait for enough results on both sides (20 a side at 10 a second).
+    let started = std::time::Instant::now();
+    let v = loop {
+        let (status, v) = common::post_json(addr, "/api/v1/gate/judge", Some(token), argo);
+        assert_eq!(status, 200, "{v}");
+        if v["verdict"] != "inconclusive" || started.elapsed().as_secs() > 20 {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(v["verdict"], "pass", "{v}");
+    assert_eq!(v["gate"], "checkout");
+    assert_eq!(v["baseline"], "target:checkout-stable");
+    assert!(v["metrics"][0]["canary_n"].as_u64().unwrap() >= 20, "{v}");
+    let leaf = v["evidence_leaf"].as_u64().unwrap();
+    // The record is in the log, as the verdict said.
+    let records = common::get_json(
+        addr,
+        &format!("/api/v1/evidence/records?from={leaf}&to={}", leaf + 1),
+    );
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(records[0]["record"].as_str().unwrap())
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(record["type"], "verdict");
+    assert_eq!(record["gate"], "checkout");
+    assert_eq!(record["verdict"], "pass");
+    assert_eq!(record["canary"], "target:checkout-canary");
+
+    // Flagger's payload: the gate is the canary's name; a pass proceeds (200).
+    let flagger = r#"{"name":"checkout","namespace":"test","phase":"Progressing","checksum":"85d557f47b","metadata":{}}"#;
+    let (status, v) = common::post_json(addr, "/api/v1/gate/judge", Some(token), flagger);
+    assert_eq!((status, v["verdict"].as_str()), (200, Some("pass")), "{v}");
+    // The canary regresses: after a window of it, Flagger is told to halt (412) and Argo
+    // reads "fail" from a 200.
+    std::fs::write(&marker, "").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    let (status, v) = common::post_json(addr, "/api/v1/gate/judge", Some(token), flagger);
+    assert_eq!(status, 412, "{v}");
+    assert_eq!(
+        (v["verdict"].as_str(), v["decided_by"].as_str()),
+        (Some("fail"), Some("error_rate")),
+        "{v}"
+    );
+    let (status, v) = common::post_json(
+        addr,
+        "/api/v1/gate/judge?strict=false",
+        Some(token),
+        flagger,
+    );
+    assert_eq!((status, v["verdict"].as_str()), (200, Some("fail")), "{v}");
+    let (status, v) = common::post_json(addr, "/api/v1/gate/judge", Some(token), argo);
+    assert_eq!((status, v["verdict"].as_str()), (200, Some("fail")), "{v}");
+    // Flagger's metadata may name the gate instead.
+    let by_metadata = r#"{"name":"podinfo","namespace":"test","phase":"Progressing","metadata":{"gate":"checkout"}}"#;
+    let (status, _) = common::post_json(addr, "/api/v1/gate/judge", Some(token), by_metadata);
+    assert_eq!(status, 412);
+    // No token, an unknown gate, a bad body, a window out of bounds.
+    let (status, _) = common::post_json(addr, "/api/v1/gate/judge", None, argo);
+    assert_eq!(status, 401);
+    let (status, v) = common::post_json(
+        addr,
+        "/api/v1/gate/judge",
+        Some(token),
+        r#"{"gate":"nope"}"#,
+    );
+    assert_eq!(status, 404);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("configured: checkout"),
+        "{v}"
+    );
+    let (status, _) = common::post_json(addr, "/api/v1/gate/judge", Some(token), "{\"gate\": ");
+    assert_eq!(status, 400);
+    let (status, v) = common::post_json(
+        addr,
+        "/api/v1/gate/judge",
+        Some(token),
+        r#"{"gate":"checkout","window":"2d"}"#,
+    );
+    assert_eq!(status, 400, "{v}");
+    server.stop();
+    // Every verdict recorded reads in the audit.
+    let (code, out, err) = common::run(&["evidence", "audit", "--json"], dir.path());
+    assert_eq!(code, 0, "{out} {err}");
+    let audit: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(audit["findings"].as_array().unwrap().len(), 0, "{audit}");
+}
+
+/// An analysis read from a real Prometheus: an exporter on loopback serves a latency
+/// gauge for three sides (the baseline, a like canary, a canary 50% slower) that changes
+/// on every scrape; Prometheus scrapes it; two plans query it. The like canary is promoted,
+/// the slow one rolled back on latency; the error rate, which a query does not give, is
+/// `no_data` rather than a pass.
+#[test]
+fn an_analysis_reads_each_side_from_prometheus() {
+    if !common::have("prometheus") {
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_BLACKBOX").is_none(),
+            "prometheus is required but missing"
+        );
+        common::skipped("an_analysis_reads_each_side_from_prometheus: prometheus is not installed");
+        return;
+    }
+    let scrapes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let i = scrapes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                let v = |median: f64, salt: u64| median * (0.8 + 0.4 * ((i * salt) % 97) as f64 / 96.0);
+                format!(
+                    "# TYPE checkout_latency_ms gauge\ncheckout_latency_ms{{side=\"baseline\"}} {}\ncheckout_latency_ms{{side=\"canary\"}} {}\ncheckout_latency_ms{{side=\"slow\"}} {}\n",
+                    v(100.0, 37),
+                    v(100.0, 53),
+                    v(150.0, 41)
+                )
+            }
+        }),
+    );
+    let exporter = common::serve(app);
+    let dir = tempfile::tempdir().unwrap();
+    let (_prometheus, prom) = common::start_prometheus(
+        dir.path(),
+        "250ms",
+        &format!(
+            "  - job_name: checkout\n    static_configs:\n      - targets: [\"{exporter}\"]\n"
+        ),
+    );
+    // Wait until Prometheus has scraped.
+    let started = std::time::Instant::now();
+    loop {
+        assert!(started.elapsed().as_secs() < 30, "Prometheus never scraped");
+        if std::net::TcpStream::connect(prom).is_err() {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            continue;
+        }
+        let (status, body) = common::get(prom, "/api/v1/query?query=checkout_latency_ms");
+        if status == 200 && body.contains("\"side\":\"slow\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    common::write_config(dir.path(), "", "");
+    let write_plan = |file: &str, canary: &str| {
+        std::fs::write(
+            dir.path().join(file),
+            format!(
+                r#"name = "{canary}"
+
+[analysis]
+source = "prometheus"
+prometheus = "http://{prom}"
+baseline = 'checkout_latency_ms{{side="baseline"}}'
+canary = 'checkout_latency_ms{{side="{canary}"}}'
+every = "250ms"
+
+[judge]
+min_samples = 15
+
+[[step]]
+analysis = "6s"
+"#
+            ),
+        )
+        .unwrap();
+    };
+    write_plan("like.toml", "canary");
+    write_plan("slow.toml", "slow");
+    let spawn = |plan: &str| {
+        common::bin()
+            .args(["gate", "run", "--plan", plan, "--json"])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (like, slow) = (spawn("like.toml"), spawn("slow.toml"));
+    let report = |c: std::process::Child| {
+        let out = c.wait_with_output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    let (code, v) = report(like);
+    assert_eq!(code, Some(0), "{v}");
+    let j = &v["steps"][0]["judgement"];
+    let metric = |j: &serde_json::Value, name: &str| {
+        j["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["metric"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        metric(j, "latency")["baseline_n"].as_u64().unwrap() >= 15,
+        "{j}"
+    );
+    assert_eq!(metric(j, "error_rate")["class"], "no_data", "{j}");
+    let (code, v) = report(slow);
+    assert_eq!(code, Some(1), "{v}");
+    let j = &v["steps"][0]["judgement"];
+    assert_eq!(j["decided_by"], "latency", "{j}");
+    let shift = metric(j, "latency")["shift"].as_f64().unwrap();
+    assert!((30.0..70.0).contains(&shift), "{j}");
+}

@@ -5,29 +5,12 @@
 
 use crate::common;
 
-use common::{Running, get_json, wait_for};
+use common::{Daemon, Running, free_port, get_json, wait_for};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start_blackbox(dir: &Path) -> (Daemon, SocketAddr) {
     let port = free_port();
@@ -48,16 +31,11 @@ fn start_blackbox(dir: &Path) -> (Daemon, SocketAddr) {
 }
 
 fn start_prometheus(dir: &Path, blackbox: SocketAddr, target: &str) -> (Daemon, SocketAddr) {
-    let port = free_port();
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: blackbox
+    common::start_prometheus(
+        dir,
+        "1s",
+        &format!(
+            r#"  - job_name: blackbox
     metrics_path: /probe
     params:
       module: [http_2xx]
@@ -73,19 +51,6 @@ scrape_configs:
 "#
         ),
     )
-    .unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Daemon(child), format!("127.0.0.1:{port}").parse().unwrap())
 }
 
 #[test]

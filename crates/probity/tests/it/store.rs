@@ -273,3 +273,32 @@ fn a_store_from_a_newer_probity_is_refused() {
         "database schema version 99 is newer than this probity knows (11); upgrade probity"
     );
 }
+
+/// Several processes opening a new store at once (a server and a `gate run`, say): each
+/// migration is applied once, under the write lock, and every opener gets the store.
+#[test]
+fn a_new_store_opened_by_many_at_once_is_migrated_once() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (dir.path().to_path_buf(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), Ok(()));
+        }
+        let conn = rusqlite::Connection::open(dir.path().join("probity.db")).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 11);
+    }
+}

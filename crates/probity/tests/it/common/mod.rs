@@ -553,3 +553,48 @@ impl Drop for DemoRun {
         let _ = self.child.wait();
     }
 }
+
+/// A helper process (a Prometheus, an exporter) killed when the test ends.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts Prometheus in `dir` with the scrape configuration `scrape_configs` (YAML, the
+/// list's items at two spaces) and the given scrape interval.
+pub fn start_prometheus(dir: &Path, interval: &str, scrape_configs: &str) -> (Daemon, SocketAddr) {
+    let port = free_port();
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\nscrape_configs:\n{scrape_configs}"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Daemon(child), format!("127.0.0.1:{port}").parse().unwrap())
+}
