@@ -165,20 +165,6 @@ pub fn stored(
     Ok(s)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_shown_without_what_may_be_secret() {
-        assert_eq!(
-            display_url("https://user:pw@canary.example:8443/health?token=abc#x"),
-            "https://canary.example:8443/health"
-        );
-        assert_eq!(display_url("not a url"), "(not a URL)");
-    }
-}
-
 /// One judged comparison, for the HTML report.
 pub struct Judged<'a> {
     pub title: String,
@@ -290,4 +276,18 @@ fn ecdf_plot(base: &[f64], canary: &[f64]) -> String {
         nb = b.len(),
         nc = c.len(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_what_may_be_secret() {
+        assert_eq!(
+            display_url("https://user:pw@canary.example:8443/health?token=abc#x"),
+            "https://canary.example:8443/health"
+        );
+        assert_eq!(display_url("not a url"), "(not a URL)");
+    }
 }

@@ -637,6 +637,16 @@ min_samples = 20
     let by_metadata = r#"{"name":"podinfo","namespace":"test","phase":"Progressing","metadata":{"gate":"checkout"}}"#;
     let (status, _) = common::post_json(addr, "/api/v1/gate/judge", Some(token), by_metadata);
     assert_eq!(status, 412);
+    // Flagger sends no headers: the token may ride in its metadata (a wrong one is 401).
+    let with_token = format!(
+        r#"{{"name":"checkout","namespace":"test","phase":"Progressing","metadata":{{"token":"{token}"}}}}"#
+    );
+    let (status, v) = common::post_json(addr, "/api/v1/gate/judge", None, &with_token);
+    assert_eq!(status, 412, "{v}");
+    assert!(!v.to_string().contains(token), "the token was echoed: {v}");
+    let wrong = r#"{"name":"checkout","phase":"Progressing","metadata":{"token":"not-the-token-0123456789"}}"#;
+    let (status, _) = common::post_json(addr, "/api/v1/gate/judge", None, wrong);
+    assert_eq!(status, 401);
     // No token, an unknown gate, a bad body, a window out of bounds.
     let (status, _) = common::post_json(addr, "/api/v1/gate/judge", None, argo);
     assert_eq!(status, 401);
@@ -669,6 +679,18 @@ min_samples = 20
     assert_eq!(code, 0, "{out} {err}");
     let audit: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(audit["findings"].as_array().unwrap().len(), 0, "{audit}");
+    // No record holds the token.
+    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is in {}",
+            path.display()
+        );
+    }
 }
 
 /// An analysis read from a real Prometheus: an exporter on loopback serves a latency

@@ -57,7 +57,7 @@ const MODULES: &[(&str, &[&[&str]])] = &[
             &["probe"],
             &["store"],
             &["feeds"],
-            &["live", "attest", "telemetry", "account"],
+            &["live", "attest", "telemetry", "account", "gate"],
             &["alert"],
             &["record"],
             &["schedule"],

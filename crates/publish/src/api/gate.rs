@@ -7,7 +7,8 @@
 //!   (`result.verdict == "pass"`): it gets 200 whatever the verdict.
 //! - **Flagger's webhooks** send `{"name", "namespace", "phase", "checksum", "metadata"}`
 //!   and proceed on HTTP 200–202 only: a body with a `phase` gets 200 on a pass and 412
-//!   otherwise, with the same JSON. The gate is `metadata.gate`, else the canary's `name`.
+//!   otherwise, with the same JSON. The gate is `metadata.gate`, else the canary's `name`;
+//!   since Flagger sends no headers, `metadata.token` may stand for the bearer token.
 //!
 //! `?strict=true` or `false` overrides the status rule either way.
 
@@ -35,11 +36,6 @@ pub(crate) struct JudgeBody {
     metadata: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(serde::Deserialize)]
-pub(crate) struct JudgeQuery {
-    strict: Option<bool>,
-}
-
 /// The answer: the judgement, with what was compared and where it was recorded.
 #[derive(serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct GateAnswer {
@@ -58,13 +54,40 @@ pub(crate) struct GateAnswer {
 
 pub(crate) async fn gate_judge(
     State(s): State<AppState>,
-    Query(q): Query<JudgeQuery>,
+    q: Result<
+        Query<std::collections::HashMap<String, String>>,
+        axum::extract::rejection::QueryRejection,
+    >,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    authorize(&s, &headers)?;
-    let b: JudgeBody = json_body(&body)?;
+    // Flagger's webhooks cannot send headers: its payload may carry the token in
+    // `metadata.token` instead (checked the same way; never echoed or recorded).
+    let parsed: Result<JudgeBody, ApiError> = json_body(&body);
+    let in_metadata = parsed
+        .as_ref()
+        .ok()
+        .and_then(|b| b.metadata.get("token"))
+        .is_some_and(|t| {
+            !t.is_empty() && token_hash_valid(&s, &probity_ground::auth::hash_token(t))
+        });
+    if !in_metadata {
+        authorize(&s, &headers)?;
+    }
+    let b = parsed?;
     let flagger = b.phase.is_some();
+    // Everything about the request is checked before a verdict is recorded.
+    let Query(q) = q.map_err(|e| ApiError::bad_request(format!("the query: {e}")))?;
+    let strict = match q.get("strict").map(String::as_str) {
+        None => flagger,
+        Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`strict` is true or false, not {other:?}"
+            )));
+        }
+    };
     let name = b
         .gate
         .clone()
@@ -129,7 +152,6 @@ pub(crate) async fn gate_judge(
     })
     .await?
     .map_err(ApiError::internal)?;
-    let strict = q.strict.unwrap_or(flagger);
     let status = if strict && judgement.verdict != Verdict::Pass {
         StatusCode::PRECONDITION_FAILED
     } else {

@@ -547,7 +547,12 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             route: Some(|| post(gate_judge)),
             auth: Auth::Api,
             body: Body::Json(oa::gate_judge_body),
-            errors: &[400, 404, 412, 503],
+            errors: &[400, 404, 503],
+            also: &[(
+                412,
+                "Strict (Flagger's payload, or ?strict=true) and the verdict is not a pass: the judgement, as with 200.",
+                oa::of::<GateAnswer>,
+            )],
             query: &[(
                 "strict",
                 "boolean",

@@ -161,7 +161,7 @@ pub fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
                 m.why
             );
         }
-        println!("score {}: {}", j.score, j.summary);
+        println!("{}", j.summary);
     }
     Ok(ExitCode::from(match j.verdict {
         Verdict::Pass => 0,
