@@ -57,10 +57,10 @@ const MODULES: &[(&str, &[&[&str]])] = &[
             &["probe"],
             &["store"],
             &["feeds"],
-            &["live", "attest", "telemetry", "account", "gate"],
+            &["live", "attest", "telemetry", "account"],
             &["alert"],
             &["record"],
-            &["schedule"],
+            &["schedule", "gate"],
         ],
     ),
     (
