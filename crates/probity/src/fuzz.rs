@@ -15,22 +15,36 @@ pub fn config(data: &[u8]) {
     };
     match probity_ground::config::parse("fuzz.toml", text, Path::new("/nonexistent")) {
         Ok(_) => {}
-        Err(e) => {
-            assert!(!e.problems.is_empty(), "an error with no problem");
-            let lines = text.lines().count().max(1);
-            for p in &e.problems {
-                assert!(
-                    p.line >= 1 && p.line <= lines + 1,
-                    "line {} outside 1..={}",
-                    p.line,
-                    lines + 1
-                );
-                assert!(p.col >= 1, "column 0");
-                assert!(!p.message.is_empty());
-            }
-            let _ = e.to_string();
-        }
+        Err(e) => problems_inside(text, &e),
     }
+}
+
+/// The rollout plan parser (`gate run --plan`), held to the configuration's promises.
+pub fn plan(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match probity_ground::config::parse_plan("fuzz.toml", text, Path::new("/nonexistent")) {
+        Ok(p) => assert!(!p.steps.is_empty(), "a plan without steps was accepted"),
+        Err(e) => problems_inside(text, &e),
+    }
+}
+
+/// Every problem of a configuration or plan error points inside the text and says something.
+fn problems_inside(text: &str, e: &probity_ground::config::ConfigErrors) {
+    assert!(!e.problems.is_empty(), "an error with no problem");
+    let lines = text.lines().count().max(1);
+    for p in &e.problems {
+        assert!(
+            p.line >= 1 && p.line <= lines + 1,
+            "line {} outside 1..={}",
+            p.line,
+            lines + 1
+        );
+        assert!(p.col >= 1, "column 0");
+        assert!(!p.message.is_empty());
+    }
+    let _ = e.to_string();
 }
 
 /// The condition parser and evaluator: parse errors point inside the text, and a parsed

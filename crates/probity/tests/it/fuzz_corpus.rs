@@ -87,3 +87,8 @@ fn feed_parser_corpora() {
 fn samples_corpus() {
     assert!(replay("samples", probity::fuzz::samples) >= 6);
 }
+
+#[test]
+fn plan_corpus() {
+    assert!(replay("plan", probity::fuzz::plan) >= 7);
+}
