@@ -142,6 +142,7 @@ fn key_lists_come_from_the_types() {
             "component",
             "evidence",
             "feed",
+            "gate",
             "maintenance",
             "reconcile",
             "server",
@@ -381,4 +382,72 @@ headers = { Authorization = "Bearer ${file:token}" }
         missing,
         "p.toml:4:7: target `t`: environment variable `PROBITY_NOT_SET_XYZ` is not set"
     );
+}
+
+/// `[[gate]]`: its targets must exist (with a suggestion), differ, and its window and
+/// judge settings be in bounds; each problem is placed.
+#[test]
+fn gates_are_checked_where_they_are_written() {
+    let base = "[[target]]\nname = \"stable\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n\n[[target]]\nname = \"canary\"\nkind = \"tcp\"\naddress = \"127.0.0.1:2\"\n";
+    let ok = format!(
+        "{base}\n[[gate]]\nname = \"g\"\nbaseline = \"stable\"\ncanary = \"canary\"\n\n[gate.judge]\nmin_samples = 30\n"
+    );
+    let c = parse("t.toml", &ok, Path::new("/tmp")).unwrap();
+    assert_eq!(c.gates.len(), 1);
+    assert_eq!(c.gates[0].window.as_millis(), 300_000);
+    assert_eq!(c.gates[0].settings.min_samples, 30);
+    let bad = format!(
+        "{base}\n[[gate]]\nname = \"g\"\nbaseline = \"stabel\"\ncanary = \"stable\"\nwindow = \"1s\"\n\n[gate.judge]\npass = 50\nmarginal = 80\n"
+    );
+    let e = parse("t.toml", &bad, Path::new("/tmp"))
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "t.toml:13:12: gate `g`: no target named `stabel`; did you mean `stable`?",
+        "t.toml:15:10: gate `g`: `window` is 10s to 24h",
+        "t.toml:19:12: gate `g`: `marginal` (80) is above `pass` (50)",
+    ] {
+        assert!(e.contains(want), "{want} not in:\n{e}");
+    }
+}
+
+/// A rollout plan's problems carry their place; a good plan reads into its steps.
+#[test]
+fn plans_are_read_with_line_and_column() {
+    let p = parse_plan(
+        "p.toml",
+        "name = \"x\"\n[traffic]\ncommand = [\"shift\", \"{weight}\"]\n[analysis]\nsource = \"files\"\nbaseline = \"b.csv\"\ncanary = \"c.csv\"\n[[step]]\nset_weight = 10\n[[step]]\nanalysis = \"1m\"\n[[step]]\npause = \"5s\"\n",
+        Path::new("/plans"),
+    )
+    .unwrap();
+    assert_eq!(
+        p.steps,
+        vec![
+            Step::SetWeight(10),
+            Step::Analysis(HumanDuration::from_secs(60)),
+            Step::Pause(HumanDuration::from_secs(5))
+        ]
+    );
+    assert_eq!(
+        p.source,
+        Some(PlanSource::Files {
+            baseline: Path::new("/plans/b.csv").into(),
+            canary: Path::new("/plans/c.csv").into()
+        })
+    );
+    assert_eq!(p.on_inconclusive, OnInconclusive::Rollback);
+    let e = parse_plan(
+        "p.toml",
+        "name = \"x\"\non_inconclusive = \"wait\"\n[[step]]\nset_weight = 10\n[[step]]\nanalysis = \"1m\"\n",
+        Path::new("/plans"),
+    )
+    .unwrap_err()
+    .to_string();
+    for want in [
+        "p.toml:2:19: `on_inconclusive` is `rollback` or `hold`, not `wait`",
+        "p.toml:3:1: a `set_weight` step needs [traffic]",
+        "p.toml:5:1: an `analysis` step needs [analysis]",
+    ] {
+        assert!(e.contains(want), "{want} not in:\n{e}");
+    }
 }
