@@ -17,6 +17,7 @@
 //! - [`maintenance`]: fixed and recurring maintenance windows.
 //! - [`quorum`]: several vantage points combined into one state by a quorum rule.
 //! - [`judge`]: the canary judge: is a canary worse than its baseline?
+//! - [`witness`]: C2SP tlog-witness: cosignatures and the add-checkpoint decision.
 #![forbid(unsafe_code)]
 
 pub mod condition;
@@ -35,3 +36,4 @@ pub mod scorecard;
 pub mod sketch;
 pub mod sla;
 pub mod slo;
+pub mod witness;

@@ -129,6 +129,12 @@ impl NoteSigner {
         format!("{DASH}{} {}\n", self.name, B64.encode(data))
     }
 
+    /// The raw Ed25519 signature of `message` (for cosignatures, whose message is framed
+    /// by `witness`).
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
     /// Signs `text` (which must end in a newline) into a signed note.
     pub fn sign(&self, text: &str) -> Result<String, NoteError> {
         if !text.ends_with('\n') {
@@ -193,6 +199,11 @@ impl NoteVerifier {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.to_bytes()
     }
 }
 

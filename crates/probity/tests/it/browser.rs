@@ -381,3 +381,49 @@ fn a_state_change_arrives_on_the_open_page_without_a_reload() {
     assert_eq!(v["navigations"], 1, "{v}");
     assert_ne!(v["before"]["updated"], v["after"]["updated"], "{v}");
 }
+
+/// A gate's HTML report in Chromium without script: the verdict, a row per metric, and
+/// both latency curves drawn, the slower canary's to the right of the baseline's.
+#[test]
+fn the_gate_report_draws_both_distributions_in_chromium() {
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/gate");
+    let report = dir.path().join("report.html");
+    let (code, out, err) = common::run(
+        &[
+            "gate",
+            "judge",
+            "--baseline",
+            examples.join("baseline.csv").to_str().unwrap(),
+            "--canary",
+            examples.join("slow.csv").to_str().unwrap(),
+            "--html",
+            report.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{out} {err}");
+    let out = std::process::Command::new("node")
+        .arg(browser_dir().join("report.mjs"))
+        .arg(&report)
+        .arg(dir.path().join("report.png"))
+        .output()
+        .expect("node runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["title"], "Canary judgement", "{seen}");
+    assert!(seen["verdict"].as_str().unwrap().starts_with("fail, score 33.33"), "{seen}");
+    assert_eq!(seen["rows"], 3, "{seen}");
+    assert_eq!(seen["scripts"], 0);
+    for side in ["baseline", "canary"] {
+        assert!(seen[side]["width"].as_f64().unwrap() > 100.0, "{seen}");
+        assert!(seen[side]["height"].as_f64().unwrap() > 100.0, "{seen}");
+    }
+    assert!(
+        seen["canary"]["median_x"].as_f64().unwrap() > seen["baseline"]["median_x"].as_f64().unwrap() + 20.0,
+        "the slower canary's curve is not to the right: {seen}"
+    );
+}
