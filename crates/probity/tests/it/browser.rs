@@ -412,10 +412,20 @@ fn the_gate_report_draws_both_distributions_in_chromium() {
         .arg(dir.path().join("report.png"))
         .output()
         .expect("node runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["title"], "Canary judgement", "{seen}");
-    assert!(seen["verdict"].as_str().unwrap().starts_with("fail, score 33.33"), "{seen}");
+    assert!(
+        seen["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("fail, score 33.33"),
+        "{seen}"
+    );
     assert_eq!(seen["rows"], 3, "{seen}");
     assert_eq!(seen["scripts"], 0);
     for side in ["baseline", "canary"] {
@@ -423,7 +433,8 @@ fn the_gate_report_draws_both_distributions_in_chromium() {
         assert!(seen[side]["height"].as_f64().unwrap() > 100.0, "{seen}");
     }
     assert!(
-        seen["canary"]["median_x"].as_f64().unwrap() > seen["baseline"]["median_x"].as_f64().unwrap() + 20.0,
+        seen["canary"]["median_x"].as_f64().unwrap()
+            > seen["baseline"]["median_x"].as_f64().unwrap() + 20.0,
         "the slower canary's curve is not to the right: {seen}"
     );
 }
