@@ -84,7 +84,8 @@ impl CosignerKey {
         if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
             return Err(NoteError::BadKey(format!("invalid key name {name:?}")));
         }
-        let key = VerifyingKey::from_bytes(&public).map_err(|e| NoteError::BadKey(e.to_string()))?;
+        let key =
+            VerifyingKey::from_bytes(&public).map_err(|e| NoteError::BadKey(e.to_string()))?;
         Ok(CosignerKey {
             id: cosigner_key_id(name, &public),
             name: name.to_string(),
@@ -102,7 +103,13 @@ impl std::fmt::Display for CosignerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut data = vec![ALG_COSIGNATURE_V1];
         data.extend_from_slice(self.key.as_bytes());
-        write!(f, "{}+{}+{}", self.name, hex::encode(self.id), B64.encode(data))
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex::encode(self.id),
+            B64.encode(data)
+        )
     }
 }
 
@@ -127,28 +134,28 @@ pub fn cosign(signer: &NoteSigner, checkpoint_text: &str, time: u64) -> String {
 /// zero time.
 pub fn verify_cosignature(note: &str, key: &CosignerKey) -> Result<Option<u64>, NoteError> {
     let (text, sigs) = split_note(note)?;
-    for s in sigs
+    let Some(s) = sigs
         .iter()
-        .filter(|s| s.name == key.name && s.key_id == key.id)
-    {
-        let bad = || NoteError::BadSignature(key.name.clone());
-        if s.signature.len() != 72 {
-            return Err(bad());
-        }
-        let time = u64::from_be_bytes(s.signature[..8].try_into().expect("8 bytes"));
-        let sig: [u8; 64] = s.signature[8..].try_into().expect("64 bytes");
-        if time == 0 || time > i64::MAX as u64 {
-            return Err(bad());
-        }
-        key.key
-            .verify_strict(
-                cosigned_message(time, text).as_bytes(),
-                &Signature::from_bytes(&sig),
-            )
-            .map_err(|_| bad())?;
-        return Ok(Some(time));
+        .find(|s| s.name == key.name && s.key_id == key.id)
+    else {
+        return Ok(None);
+    };
+    let bad = || NoteError::BadSignature(key.name.clone());
+    if s.signature.len() != 72 {
+        return Err(bad());
     }
-    Ok(None)
+    let time = u64::from_be_bytes(s.signature[..8].try_into().expect("8 bytes"));
+    let sig: [u8; 64] = s.signature[8..].try_into().expect("64 bytes");
+    if time == 0 || time > i64::MAX as u64 {
+        return Err(bad());
+    }
+    key.key
+        .verify_strict(
+            cosigned_message(time, text).as_bytes(),
+            &Signature::from_bytes(&sig),
+        )
+        .map_err(|_| bad())?;
+    Ok(Some(time))
 }
 
 /// How many of `keys` (distinct witnesses) validly cosigned `note`.
@@ -332,11 +339,17 @@ mod tests {
     fn the_specification_example_reads() {
         let note = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n\u{2014} example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n\u{2014} witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n";
         let (text, sigs) = split_note(note).unwrap();
-        assert_eq!(text, "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n");
+        assert_eq!(
+            text,
+            "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+        );
         let w = &sigs[1];
         assert_eq!(w.name, "witness.example.com/w1");
         assert_eq!(w.signature.len() + 4, 76);
-        assert_eq!(u64::from_be_bytes(w.signature[..8].try_into().unwrap()), 1679315147);
+        assert_eq!(
+            u64::from_be_bytes(w.signature[..8].try_into().unwrap()),
+            1679315147
+        );
         assert_eq!(
             cosigned_message(1679315147, text),
             "cosignature/v1\ntime 1679315147\nexample.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
@@ -376,37 +389,82 @@ mod tests {
             parse_request(&request_body(old, &proof, note)).unwrap()
         };
         // First time: old 0, no proof.
-        assert!(matches!(judge_request(&req(0, vec![], &n5), &logs, |_| None), Answer::Cosign { size: 5, .. }));
+        assert!(matches!(
+            judge_request(&req(0, vec![], &n5), &logs, |_| None),
+            Answer::Cosign { size: 5, .. }
+        ));
         // A stale old size: 409 with the known size.
-        assert_eq!(judge_request(&req(0, vec![], &n9), &logs, |_| Some((5, r5))), Answer::Conflict(5));
+        assert_eq!(
+            judge_request(&req(0, vec![], &n9), &logs, |_| Some((5, r5))),
+            Answer::Conflict(5)
+        );
         // A good proof 5 → 9.
         let mut t = merkle::MemoryTree::new();
         for i in 0..9u64 {
             t.push(merkle::leaf_hash(&i.to_be_bytes()));
         }
         let proof = merkle::consistency_proof(&t, 5, 9).unwrap();
-        assert!(matches!(judge_request(&req(5, proof.clone(), &n9), &logs, |_| Some((5, r5))), Answer::Cosign { size: 9, old: 5, .. }));
+        assert!(matches!(
+            judge_request(&req(5, proof.clone(), &n9), &logs, |_| Some((5, r5))),
+            Answer::Cosign {
+                size: 9,
+                old: 5,
+                ..
+            }
+        ));
         // A bad proof: 422.
         let mut bad = proof.clone();
         bad[0][0] ^= 1;
-        assert!(matches!(judge_request(&req(5, bad, &n9), &logs, |_| Some((5, r5))), Answer::Unprocessable(_)));
+        assert!(matches!(
+            judge_request(&req(5, bad, &n9), &logs, |_| Some((5, r5))),
+            Answer::Unprocessable(_)
+        ));
         // Same size, another root: a fork, 422.
         let fork = log
-            .sign(&Checkpoint { origin: log.name().into(), size: 9, root: [7; 32], extensions: vec![] }.to_text())
+            .sign(
+                &Checkpoint {
+                    origin: log.name().into(),
+                    size: 9,
+                    root: [7; 32],
+                    extensions: vec![],
+                }
+                .to_text(),
+            )
             .unwrap();
-        assert!(matches!(judge_request(&req(9, vec![], &fork), &logs, |_| Some((9, r9))), Answer::Unprocessable(_)));
+        assert!(matches!(
+            judge_request(&req(9, vec![], &fork), &logs, |_| Some((9, r9))),
+            Answer::Unprocessable(_)
+        ));
         // Old past the checkpoint: 400. A proof from 0: 422.
-        assert!(matches!(judge_request(&req(9, vec![], &n5), &logs, |_| Some((9, r9))), Answer::BadRequest(_)));
-        assert!(matches!(judge_request(&req(0, vec![[1; 32]], &n5), &logs, |_| None), Answer::Unprocessable(_)));
+        assert!(matches!(
+            judge_request(&req(9, vec![], &n5), &logs, |_| Some((9, r9))),
+            Answer::BadRequest(_)
+        ));
+        assert!(matches!(
+            judge_request(&req(0, vec![[1; 32]], &n5), &logs, |_| None),
+            Answer::Unprocessable(_)
+        ));
         // An unknown origin: 404; a signature by another key: 403.
         let stranger = signer("log.example/b", 4);
         let (ns, _) = checkpoint(&stranger, 5);
-        assert!(matches!(judge_request(&req(0, vec![], &ns), &logs, |_| None), Answer::UnknownLog(_)));
+        assert!(matches!(
+            judge_request(&req(0, vec![], &ns), &logs, |_| None),
+            Answer::UnknownLog(_)
+        ));
         let impostor = signer("log.example/a", 5);
         let (ni, _) = checkpoint(&impostor, 5);
-        assert!(matches!(judge_request(&req(0, vec![], &ni), &logs, |_| None), Answer::Forbidden(_)));
+        assert!(matches!(
+            judge_request(&req(0, vec![], &ni), &logs, |_| None),
+            Answer::Forbidden(_)
+        ));
         // Bodies that do not read.
-        for body in ["old 01\n\nx", "old x\n\n", "new 5\n\n", "old 5\n", "old 5\nnot-base64\n\nx"] {
+        for body in [
+            "old 01\n\nx",
+            "old x\n\n",
+            "new 5\n\n",
+            "old 5\n",
+            "old 5\nnot-base64\n\nx",
+        ] {
             assert!(parse_request(body).is_err(), "{body:?}");
         }
     }

@@ -17,6 +17,8 @@ pub enum Purpose {
     Agent,
     /// The deployment gate: traffic webhooks and Prometheus reads.
     Gate,
+    /// Asking witnesses to cosign checkpoints.
+    Witness,
 }
 
 /// The user agent a client for `purpose` sends.
@@ -28,6 +30,7 @@ pub fn user_agent(purpose: Purpose) -> String {
         Purpose::Sources => format!("probity/{v} (source reader)"),
         Purpose::Agent => format!("probity-agent/{v}"),
         Purpose::Gate => format!("probity/{v} (deployment gate)"),
+        Purpose::Witness => format!("probity/{v} (witness client)"),
     }
 }
 
@@ -37,7 +40,7 @@ pub fn builder(purpose: Purpose) -> reqwest::ClientBuilder {
     let b = reqwest::Client::builder().user_agent(user_agent(purpose));
     match purpose {
         Purpose::Feeds => b.redirect(reqwest::redirect::Policy::limited(5)),
-        Purpose::Alerts | Purpose::Sources | Purpose::Agent | Purpose::Gate => b,
+        Purpose::Alerts | Purpose::Sources | Purpose::Agent | Purpose::Gate | Purpose::Witness => b,
     }
 }
 

@@ -249,3 +249,27 @@ pub fn samples(data: &[u8]) {
         }
     }
 }
+
+/// An add-checkpoint body (C2SP tlog-witness), as a witness reads it from anyone: it reads
+/// or is refused, and a judged request never cosigns a checkpoint whose log signature does
+/// not verify.
+pub fn witness_request(data: &[u8]) {
+    use probity_core::witness::{Answer, judge_request, parse_request};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(req) = parse_request(text) else {
+        return;
+    };
+    assert!(req.proof.len() <= 63);
+    let log = probity_core::note::NoteSigner::from_seed("fuzz.example/log", [1; 32])
+        .expect("a valid name");
+    let logs = vec![("fuzz.example/log".to_string(), log.verifier())];
+    for latest in [None, Some((3, [0u8; 32]))] {
+        if let Answer::Cosign { size, old, .. } = judge_request(&req, &logs, |_| latest) {
+            assert!(old <= size);
+            probity_core::note::verify_note(&req.note, &[log.verifier()])
+                .expect("cosigned a checkpoint the log did not sign");
+        }
+    }
+}

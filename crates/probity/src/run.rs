@@ -402,6 +402,7 @@ async fn generation(
         reload: Some(reload),
         telemetry: telemetry.clone(),
         sessions,
+        signer: signer.clone(),
     });
     // From now on requests reach this configuration.
     *current.write().expect("router lock") = Some(app);
@@ -443,10 +444,18 @@ async fn generation(
         let signer = signer.clone();
         let dir = config.server.data_dir.clone();
         let every = config.evidence.checkpoint_interval.as_std();
+        let peers = config.witness.peers.clone();
+        let client = probity_ground::http_client::client(
+            probity_ground::http_client::Purpose::Witness,
+            Some(std::time::Duration::from_secs(10)),
+        )?;
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             loop {
                 checkpoint(&store, &signer, &dir).await;
+                if !peers.is_empty() {
+                    probity_engine::attest::cosign::ask_all(&store, &peers, &client).await;
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}
                     _ = stop.wait_for(|s| *s) => break,

@@ -30,6 +30,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Exports a span and metrics per request when `[telemetry]` is set.
     pub telemetry: Option<Arc<probity_engine::telemetry::Telemetry>>,
+    /// The log's key, which also cosigns as a witness (`POST /add-checkpoint`).
+    pub signer: probity_core::note::NoteSigner,
 }
 
 pub(crate) type Route = fn() -> axum::routing::MethodRouter<AppState>;

@@ -63,18 +63,30 @@ pub struct Exported {
 }
 
 /// Builds a bundle of the leaves appended in `from_ms..to_ms`, proven against the latest
-/// checkpoint. `since` is an earlier checkpoint (a signed note) to prove consistency from.
+/// checkpoint that at least `min_witnesses` witnesses cosigned (their cosignatures ride
+/// in the bundle's checkpoint). `since` is an earlier checkpoint (a signed note) to prove
+/// consistency from.
 pub fn export(
     store: &dyn Store,
     verifier: &NoteVerifier,
-    from_ms: i64,
-    to_ms: i64,
+    (from_ms, to_ms): (i64, i64),
     since: Option<&str>,
+    min_witnesses: usize,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Exported> {
-    let cp = store
-        .latest_checkpoint()?
-        .ok_or_else(|| anyhow::anyhow!("no checkpoint has been signed yet; run probity first"))?;
+    let mut cp = if min_witnesses == 0 {
+        store.latest_checkpoint()?.ok_or_else(|| {
+            anyhow::anyhow!("no checkpoint has been signed yet; run probity first")
+        })?
+    } else {
+        let size = store.latest_cosigned_size(min_witnesses)?.ok_or_else(|| {
+            anyhow::anyhow!("no checkpoint has been cosigned by {min_witnesses} witnesses yet")
+        })?;
+        store
+            .checkpoint_at(size)?
+            .ok_or_else(|| anyhow::anyhow!("the checkpoint of size {size} is missing"))?
+    };
+    cp.note = crate::attest::cosign::cosigned_note(store, &cp)?;
     let (start, end) = store
         .evidence_range_by_time(from_ms, to_ms)?
         .unwrap_or((0, 0));

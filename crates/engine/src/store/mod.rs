@@ -445,6 +445,7 @@ pub trait Store:
     + StatusStore
     + TokenStore
     + VantageStore
+    + WitnessStore
     + Send
     + Sync
 {
@@ -459,6 +460,7 @@ impl<
         + StatusStore
         + TokenStore
         + VantageStore
+        + WitnessStore
         + Send
         + Sync,
 > Store for T
@@ -661,6 +663,33 @@ pub trait VantageStore {
     /// stored.
     fn note_vantage(&self, v: &VantageRecord) -> StoreResult<()>;
     fn vantages(&self) -> StoreResult<Vec<VantageRecord>>;
+}
+
+/// Witnessing: the latest checkpoint cosigned for each log this server witnesses, and the
+/// cosignatures other witnesses gave this server's checkpoints.
+pub trait WitnessStore {
+    /// The latest `(size, root)` cosigned for `origin`.
+    fn witnessed(&self, origin: &str) -> StoreResult<Option<(u64, [u8; 32])>>;
+    /// Records `(size, root)` for `origin` if what is recorded is still `old` (size 0:
+    /// nothing yet), atomically; false when another request moved it first. Committed
+    /// (and synced) before it returns, so a cosignature is never given for a state that
+    /// could be lost.
+    fn advance_witnessed(
+        &self,
+        origin: &str,
+        old: u64,
+        size: u64,
+        root: [u8; 32],
+        at_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Keeps a witness's cosignature line for this log's checkpoint of `size`.
+    fn add_cosignature(&self, size: u64, witness: &str, line: &str, at_ms: i64) -> StoreResult<()>;
+    /// The cosignature lines kept for the checkpoint of `size`, by witness name.
+    fn cosignatures(&self, size: u64) -> StoreResult<Vec<(String, String)>>;
+    /// The largest checkpoint size `witness` cosigned.
+    fn cosigned_size(&self, witness: &str) -> StoreResult<Option<u64>>;
+    /// The largest checkpoint size at least `witnesses` witnesses cosigned.
+    fn latest_cosigned_size(&self, witnesses: usize) -> StoreResult<Option<u64>>;
 }
 
 /// The minute (epoch ms, floored) an instant falls in.

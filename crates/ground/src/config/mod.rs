@@ -23,6 +23,7 @@ use target::*;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 use vantage::*;
+use witness::*;
 
 mod accounting;
 mod alerting;
@@ -39,6 +40,7 @@ mod target;
 #[cfg(test)]
 mod tests;
 mod vantage;
+mod witness;
 
 pub use accounting::*;
 pub use alerting::*;
@@ -51,6 +53,7 @@ pub use source::*;
 pub use status::*;
 pub use target::*;
 pub use vantage::*;
+pub use witness::{WitnessConfig, WitnessPeer};
 
 /// The default configuration file, in the current directory.
 pub const DEFAULT_PATH: &str = "probity.toml";
@@ -78,6 +81,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// Deployment gates the server judges on request (`[[gate]]`).
     pub gates: Vec<GateConfig>,
+    /// Logs witnessed and witnesses asked (`[witness]`).
+    pub witness: WitnessConfig,
 }
 
 impl Config {
@@ -176,6 +181,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         "alerting",
         "status",
         "telemetry",
+        "witness",
     ];
     let mut tables: HashMap<String, Spanned<DeTable<'_>>> = HashMap::new();
     let mut arrays: HashMap<String, Vec<Spanned<DeTable<'_>>>> = HashMap::new();
@@ -226,6 +232,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let alerting_table = tables.remove("alerting");
     let status_table = tables.remove("status");
     let telemetry_table = tables.remove("telemetry");
+    let witness_table = tables.remove("witness");
     let mut array = |k: &str| arrays.remove(k).unwrap_or_default();
     let target_values = array("target");
     let feed_values = array("feed");
@@ -532,6 +539,11 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         }
     }
 
+    let witness = witness_table
+        .and_then(|t| read_table::<WitnessToml>(&mut ck, t, "[witness]"))
+        .map(|w| build_witness(&mut ck, w, base_dir))
+        .unwrap_or_default();
+
     if !ck.problems.is_empty() {
         return Err(fail(ck.problems));
     }
@@ -553,6 +565,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         telemetry,
         sources,
         gates,
+        witness,
     })
 }
 

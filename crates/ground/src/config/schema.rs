@@ -2,7 +2,7 @@
 
 use super::{
     accounting::*, alerting::*, feed::*, gate::GateToml, server::*, source::*, status::*,
-    target::*, vantage::*,
+    target::*, vantage::*, witness::WitnessToml,
 };
 
 /// The whole configuration file, for the JSON Schema (`probity config schema`). Each
@@ -32,6 +32,7 @@ pub(super) struct ConfigSchema {
     pub(super) telemetry: Option<TelemetryToml>,
     pub(super) source: Option<Vec<SourceToml>>,
     pub(super) gate: Option<Vec<GateToml>>,
+    pub(super) witness: Option<WitnessToml>,
 }
 
 /// The JSON Schema (draft 2020-12) of the configuration file.

@@ -152,7 +152,8 @@ fn key_lists_come_from_the_types() {
             "status",
             "target",
             "telemetry",
-            "vantage"
+            "vantage",
+            "witness"
         ]
     );
     assert_eq!(

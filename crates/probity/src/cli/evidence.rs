@@ -53,6 +53,10 @@ pub struct ExportArgs {
     /// An earlier checkpoint (a signed note file) to prove consistency from.
     #[arg(long)]
     pub since: Option<PathBuf>,
+    /// Prove against the latest checkpoint at least this many witnesses cosigned (their
+    /// cosignatures ride in the bundle).
+    #[arg(long, default_value_t = 0)]
+    pub min_witnesses: usize,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -72,7 +76,14 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         &config.evidence.origin,
     )?;
     let bar = bundle::progress_bar("exporting");
-    let out = bundle::export(&store, &signer.verifier(), from, to, since.as_deref(), &bar)?;
+    let out = bundle::export(
+        &store,
+        &signer.verifier(),
+        (from, to),
+        since.as_deref(),
+        a.min_witnesses,
+        &bar,
+    )?;
     bar.finish_and_clear();
     let tmp = a.out.with_extension("partial");
     std::fs::write(&tmp, serde_json::to_vec_pretty(&out.bundle)?)?;
@@ -87,6 +98,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
                 "checkpoint_size": out.checkpoint_size,
                 "consistency_proofs": out.bundle.consistency.len(),
                 "uncovered": out.uncovered,
+                "cosignatures": cosignatures(&out.bundle.checkpoint),
             })
         );
         return Ok(ExitCode::SUCCESS);
@@ -112,6 +124,11 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How many signature lines beyond the log's own a checkpoint note carries.
+fn cosignatures(note: &str) -> usize {
+    probity_core::note::split_note(note).map_or(0, |(_, sigs)| sigs.len().saturating_sub(1))
+}
+
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     /// The bundle file; with a second bundle of the same log, the two are also compared:
@@ -127,6 +144,13 @@ pub struct VerifyArgs {
     /// still extends it.
     #[arg(long)]
     pub since: Option<PathBuf>,
+    /// A witness whose cosignature counts (its key, or a file holding it; repeatable): a
+    /// cosigner vkey, or the key its probity's `evidence key` prints.
+    #[arg(long = "witness")]
+    pub witnesses: Vec<String>,
+    /// How many of the `--witness` keys must have cosigned the checkpoint (default: all).
+    #[arg(long)]
+    pub min_witnesses: Option<usize>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -138,7 +162,8 @@ fn verify_one(
     file: &Path,
     key: Option<&str>,
     since: Option<&str>,
-) -> Result<(Bundle, bundle::Verified), (u8, String)> {
+    (witnesses, min_witnesses): (&[probity_core::witness::CosignerKey], usize),
+) -> Result<(Bundle, bundle::Verified, Vec<String>), (u8, String)> {
     let text = std::fs::read_to_string(file).map_err(|e| (2, format!("cannot read: {e}")))?;
     let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
         (
@@ -153,7 +178,33 @@ fn verify_one(
     let bar = bundle::progress_bar("verifying");
     let outcome = bundle::verify(&bundle, key, since, &bar);
     bar.finish_and_clear();
-    outcome.map(|v| (bundle, v)).map_err(|e| (1, e))
+    let v = outcome.map_err(|e| (1, e))?;
+    // The witnesses given whose cosignature on the checkpoint verifies.
+    let cosigned: Vec<String> = witnesses
+        .iter()
+        .filter(|w| {
+            matches!(
+                probity_core::witness::verify_cosignature(&bundle.checkpoint, w),
+                Ok(Some(_))
+            )
+        })
+        .map(|w| w.name().to_string())
+        .collect();
+    if cosigned.len() < min_witnesses {
+        return Err((
+            1,
+            format!(
+                "the checkpoint carries {} of the {min_witnesses} witness cosignatures required{}",
+                cosigned.len(),
+                if cosigned.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (by {})", cosigned.join(", "))
+                }
+            ),
+        ));
+    }
+    Ok((bundle, v, cosigned))
 }
 
 pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -168,10 +219,38 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let mut witnesses = Vec::new();
+    for w in &a.witnesses {
+        let text = if Path::new(w).is_file() {
+            std::fs::read_to_string(w)?.trim().to_string()
+        } else {
+            w.clone()
+        };
+        match probity_core::witness::CosignerKey::parse(&text) {
+            Ok(k) => witnesses.push(k),
+            Err(e) => {
+                eprintln!("--witness {w}: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let min_witnesses = a.min_witnesses.unwrap_or(witnesses.len());
+    if min_witnesses > witnesses.len() {
+        eprintln!(
+            "--min-witnesses {min_witnesses}: only {} --witness keys given",
+            witnesses.len()
+        );
+        return Ok(ExitCode::from(2));
+    }
     let mut checked = Vec::new();
     let mut views = Vec::new();
     for file in &a.files {
-        match verify_one(file, key.as_deref(), since.as_deref()) {
+        match verify_one(
+            file,
+            key.as_deref(),
+            since.as_deref(),
+            (&witnesses, min_witnesses),
+        ) {
             Err((code, msg)) => {
                 if a.json {
                     println!(
@@ -185,7 +264,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::from(code));
             }
-            Ok((bundle, v)) => {
+            Ok((bundle, v, cosigned)) => {
                 if !a.json {
                     println!(
                         "{}: ok: {} records included in checkpoint {} size {} (root {}…), signed by {}{}",
@@ -201,6 +280,18 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                             format!("; extends the checkpoints of size {:?}", v.consistent_with)
                         }
                     );
+                    if !witnesses.is_empty() {
+                        println!(
+                            "cosigned by {} of {} witnesses given{}",
+                            cosigned.len(),
+                            witnesses.len(),
+                            if cosigned.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", cosigned.join(", "))
+                            }
+                        );
+                    }
                     if v.key_from_bundle {
                         println!(
                             "note: checked with the key inside the bundle; pass --key with a key you hold to check its origin too"
@@ -209,6 +300,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 }
                 let mut j = serde_json::to_value(&v)?;
                 j["ok"] = serde_json::json!(true);
+                j["cosigned_by"] = serde_json::json!(cosigned);
                 views.push(j);
                 checked.push(bundle);
             }

@@ -92,3 +92,8 @@ fn samples_corpus() {
 fn plan_corpus() {
     assert!(replay("plan", probity::fuzz::plan) >= 7);
 }
+
+#[test]
+fn witness_request_corpus() {
+    assert!(replay("witness_request", probity::fuzz::witness_request) >= 5);
+}

@@ -30,3 +30,4 @@ mod status_page;
 mod store;
 mod store_faults;
 mod telemetry;
+mod witness;

@@ -40,11 +40,12 @@ pub(crate) async fn latest_checkpoint(
 /// The latest signed checkpoint, as the C2SP signed note it is.
 pub(crate) async fn evidence_checkpoint(State(s): State<AppState>) -> ApiResult {
     let cp = latest_checkpoint(&s.store).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        cp.note,
-    )
-        .into_response())
+    // With the cosignatures witnesses have given it so far.
+    let store = s.store.clone();
+    let note = blocking(move || probity_engine::attest::cosign::cosigned_note(store.as_ref(), &cp))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
 pub(crate) async fn evidence_checkpoints(State(s): State<AppState>) -> ApiResult {

@@ -14,6 +14,7 @@ mod incidents;
 mod providers;
 mod status;
 mod targets;
+mod witness;
 
 use crate::state::*;
 use accounting::*;
@@ -638,7 +639,14 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/incidents/{id}", get(crate::dashboard::incident))
         .route("/dashboard/scorecard", get(crate::dashboard::scorecard))
         .route("/dashboard/sla", get(crate::dashboard::sla))
-        .route("/api/v2/{*path}", get(status_v2));
+        .route("/api/v2/{*path}", get(status_v2))
+        // C2SP tlog-witness: a protocol of its own (text bodies), outside the JSON API.
+        .route(
+            "/add-checkpoint",
+            axum::routing::post(witness::add_checkpoint).layer(
+                axum::extract::DefaultBodyLimit::max(probity_core::witness::MAX_REQUEST_BYTES),
+            ),
+        );
     // Each matched request is a span when telemetry is on.
     let r = match state.telemetry.clone() {
         Some(t) => r.route_layer(axum::middleware::from_fn_with_state(

@@ -12,6 +12,7 @@ mod results;
 mod status;
 mod tokens;
 mod vantages;
+mod witness;
 
 use super::*;
 use probity_core::merkle;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009.sql"),
     include_str!("migrations/0010.sql"),
     include_str!("migrations/0011.sql"),
+    include_str!("migrations/0012.sql"),
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
