@@ -574,6 +574,12 @@ pub trait EvidenceStore {
     fn add_checkpoint(&self, cp: &StoredCheckpoint) -> StoreResult<()>;
     /// Every checkpoint, oldest first.
     fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
+    /// At most `limit` checkpoints of a size above `after` (all, without it), oldest first.
+    fn checkpoints_after(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredCheckpoint>>;
     fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
     /// The first checkpoint signed at or after `at_ms`.
     fn first_checkpoint_since(&self, at_ms: i64) -> StoreResult<Option<StoredCheckpoint>>;

@@ -98,6 +98,39 @@ fn checkpoints_records_and_proofs_verify_offline_and_survive_a_kill() {
         (!inc.as_array().unwrap().is_empty() && cps.iter().filter(|c| c.0 > 0).count() >= 2)
             .then_some(())
     });
+    // Checkpoints come a page at a time, the next page named in a Link header.
+    let all = checkpoints(addr);
+    let head_of = |path: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        raw.split_once("\r\n\r\n").unwrap().0.to_ascii_lowercase()
+    };
+    let first = get_json(addr, "/api/v1/evidence/checkpoints?limit=1");
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    assert_eq!(first[0]["size"].as_u64(), Some(all[0].0));
+    assert!(
+        head_of("/api/v1/evidence/checkpoints?limit=1").contains(&format!(
+            "link: </api/v1/evidence/checkpoints?after={}&limit=1>; rel=\"next\"",
+            all[0].0
+        )),
+        "no link to the next page"
+    );
+    let second = get_json(
+        addr,
+        &format!("/api/v1/evidence/checkpoints?after={}&limit=1", all[0].0),
+    );
+    assert_eq!(second[0]["size"].as_u64(), Some(all[1].0));
+    assert!(
+        !head_of(&format!("/api/v1/evidence/checkpoints?after={}", all[0].0)).contains("link:")
+    );
+    assert_eq!(get(addr, "/api/v1/evidence/checkpoints?limit=0").0, 400);
     let (status, note) = get(addr, "/api/v1/evidence/checkpoint");
     assert_eq!(status, 200);
     let text =

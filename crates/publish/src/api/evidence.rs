@@ -48,12 +48,26 @@ pub(crate) async fn evidence_checkpoint(State(s): State<AppState>) -> ApiResult 
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
-pub(crate) async fn evidence_checkpoints(State(s): State<AppState>) -> ApiResult {
+/// The most checkpoints one page holds (one a minute is 1,440 a day).
+const CHECKPOINT_PAGE_MAX: u64 = 10_000;
+
+pub(crate) async fn evidence_checkpoints(State(s): State<AppState>, q: Params) -> ApiResult {
+    let p = params(q)?;
+    let after = number(&p, "after")?;
+    let limit = number(&p, "limit")?.unwrap_or(1000);
+    if !(1..=CHECKPOINT_PAGE_MAX).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "`limit` is 1 to {CHECKPOINT_PAGE_MAX}"
+        )));
+    }
     let store = s.store.clone();
-    let all = blocking(move || store.checkpoints())
+    // One more than asked, to know whether another page follows.
+    let mut page = blocking(move || store.checkpoints_after(after, limit as usize + 1))
         .await?
         .map_err(ApiError::internal)?;
-    let out: Vec<CheckpointView> = all
+    let more = page.len() as u64 > limit;
+    page.truncate(limit as usize);
+    let out: Vec<CheckpointView> = page
         .iter()
         .map(|c| CheckpointView {
             size: c.size,
@@ -62,7 +76,17 @@ pub(crate) async fn evidence_checkpoints(State(s): State<AppState>) -> ApiResult
             note: c.note.clone(),
         })
         .collect();
-    Ok(Json(out).into_response())
+    let mut resp = Json(&out).into_response();
+    if more && let Some(last) = out.last() {
+        let next = format!(
+            "</api/v1/evidence/checkpoints?after={}&limit={limit}>; rel=\"next\"",
+            last.size
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&next) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
 }
 
 pub(crate) async fn inclusion(State(s): State<AppState>, q: Params) -> ApiResult {

@@ -145,13 +145,21 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
         Op {
             out: Out::Json(oa::of::<Vec<CheckpointView>>),
             route: Some(|| get(evidence_checkpoints)),
-            errors: &[503],
+            errors: &[400, 503],
+            query: &[
+                ("after", "string", "only checkpoints of a size above this"),
+                (
+                    "limit",
+                    "string",
+                    "1 to 10000 (default 1000); a Link header (rel=\"next\") names the next page",
+                ),
+            ],
             ..op(
                 "get",
                 "/api/v1/evidence/checkpoints",
                 "listCheckpoints",
                 "evidence",
-                "Every signed checkpoint",
+                "Signed checkpoints, oldest first, a page at a time",
             )
         },
         Op {

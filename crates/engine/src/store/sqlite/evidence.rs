@@ -132,6 +132,21 @@ impl EvidenceStore for SqliteStore {
         self.read(|c| query_checkpoints(c, "ORDER BY size", []))
     }
 
+    fn checkpoints_after(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredCheckpoint>> {
+        let after = after.map_or(-1, |a| a.min(i64::MAX as u64) as i64);
+        self.read(|c| {
+            query_checkpoints(
+                c,
+                "WHERE size > ?1 ORDER BY size LIMIT ?2",
+                [after, limit.min(i64::MAX as usize) as i64],
+            )
+        })
+    }
+
     fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
         self.read(|c| query_checkpoints(c, "ORDER BY size DESC LIMIT 1", []).map(|mut v| v.pop()))
     }
