@@ -71,6 +71,9 @@ enum Command {
     /// Results measured elsewhere or before.
     #[command(subcommand)]
     Results(ResultsCommand),
+    /// The store: what it holds and how fast it grows.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Deployment gates: judge a canary against its baseline, read the providers' weather.
     #[command(subcommand)]
     Gate(GateCommand),
@@ -132,6 +135,12 @@ enum GateCommand {
 enum SlaCommand {
     /// A month's report per SLA: uptime, downtime, credit, claim deadline and text.
     Report(probity::cli::sla::ReportArgs),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Rows per table, size on disk, results per day, and the size raw retention implies.
+    Stats(probity::cli::store::StatsArgs),
 }
 
 #[derive(Subcommand)]
@@ -288,6 +297,7 @@ fn main() -> ExitCode {
         }
         Command::Sla(SlaCommand::Report(args)) => probity::cli::sla::report(args),
         Command::Results(ResultsCommand::Import(args)) => probity::cli::results::import(args),
+        Command::Store(StoreCommand::Stats(args)) => probity::cli::store::stats(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),
         Command::Feeds(FeedsCommand::Import(args)) => probity::cli::feeds::import(args),
         Command::Evidence(EvidenceCommand::Key { config }) => probity::cli::evidence::key(&config),

@@ -503,3 +503,16 @@ mod tests {
         assert_eq!(fmt_value(f64::INFINITY), "+Inf");
     }
 }
+
+/// The store's size on disk, appended to the scrape (read from the files' metadata).
+pub fn store_bytes(bytes: u64) -> String {
+    let mut out = String::new();
+    let mut f = Family { out: &mut out };
+    f.header(
+        "probity_store_bytes",
+        "gauge",
+        "Bytes of the store on disk (database and write-ahead log); its growth per day is deriv() of this.",
+    );
+    f.sample("probity_store_bytes", &[], bytes as f64);
+    out
+}

@@ -176,6 +176,17 @@ pub struct ProviderFilter {
     pub changed_only: bool,
 }
 
+/// What the store holds (`probity store stats`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StoreStats {
+    pub database_bytes: u64,
+    pub wal_bytes: u64,
+    /// Rows per table.
+    pub rows: std::collections::BTreeMap<String, u64>,
+    /// Results stored per UTC day (`YYYY-MM-DD`), the 7 days before now, oldest first.
+    pub results_per_day: Vec<(String, u64)>,
+}
+
 /// One leaf of the evidence log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvidenceLeaf {
@@ -524,6 +535,11 @@ pub trait ResultStore {
     /// Deletes raw results older than `raw_before_ms`, and rollups and the bytes of feed
     /// documents no poll since refers to older than `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
+    /// The store's files on disk, in bytes (database and write-ahead log); cheap.
+    fn disk_bytes(&self) -> StoreResult<u64>;
+    /// What the store holds: rows per table, its size, results per day over the 7 days
+    /// before `now_ms`. Counts rows: for a command, not for every scrape.
+    fn stats(&self, now_ms: i64) -> StoreResult<StoreStats>;
 }
 
 /// Observed incidents: reading them, what each vantage saw, acknowledgments.

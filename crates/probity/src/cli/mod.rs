@@ -12,6 +12,7 @@ pub mod results;
 pub mod scorecard;
 pub mod sla;
 pub mod status;
+pub mod store;
 pub mod token;
 
 use probity_ground::config;

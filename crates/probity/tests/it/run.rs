@@ -231,6 +231,17 @@ fn metrics_pass_promtool() {
     ] {
         assert!(metrics.contains(needle), "missing {needle}:\n{metrics}");
     }
+    // The store's size is what its files take on disk.
+    let bytes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("probity_store_bytes "))
+        .expect("probity_store_bytes")
+        .parse()
+        .unwrap();
+    let db = std::fs::metadata(dir.path().join("data/probity.db"))
+        .unwrap()
+        .len();
+    assert!(bytes >= db && db > 0, "{bytes} < {db}");
     common::promtool_check("metrics_pass_promtool", &metrics);
 }
 

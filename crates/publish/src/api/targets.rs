@@ -14,7 +14,11 @@ use serde_json::Value;
 use std::sync::Arc;
 
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
-    let body = crate::metrics::render(&s.shared, &s.targets);
+    let mut body = crate::metrics::render(&s.shared, &s.targets);
+    let store = s.store.clone();
+    if let Ok(Ok(bytes)) = tokio::task::spawn_blocking(move || store.disk_bytes()).await {
+        body.push_str(&crate::metrics::store_bytes(bytes));
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -515,4 +515,55 @@ impl ResultStore for SqliteStore {
             feed_documents,
         })
     }
+
+    fn disk_bytes(&self) -> StoreResult<u64> {
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let wal = self.path.with_extension("db-wal");
+        Ok(size(&self.path) + size(&wal))
+    }
+
+    fn stats(&self, now_ms: i64) -> StoreResult<StoreStats> {
+        const TABLES: &[&str] = &[
+            "results",
+            "rollups",
+            "hourly",
+            "incidents",
+            "evidence_leaves",
+            "evidence_checkpoints",
+            "feed_polls",
+            "feed_documents",
+            "provider_revisions",
+            "alerts",
+            "cosignatures",
+        ];
+        let wal = std::fs::metadata(self.path.with_extension("db-wal")).map_or(0, |m| m.len());
+        self.read(|c| {
+            let mut st = StoreStats {
+                wal_bytes: wal,
+                ..Default::default()
+            };
+            let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            st.database_bytes = (pages * page) as u64;
+            for t in TABLES {
+                let n: i64 = c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))?;
+                st.rows.insert((*t).to_string(), n as u64);
+            }
+            let day = 86_400_000;
+            let today = now_ms.div_euclid(day) * day;
+            for d in (1..=7).rev() {
+                let from = today - (d - 1) * day;
+                let n: i64 = c.query_row(
+                    "SELECT COUNT(*) FROM results WHERE at_ms >= ?1 AND at_ms < ?2",
+                    [from, from + day],
+                    |r| r.get(0),
+                )?;
+                let date = jiff::Timestamp::from_millisecond(from)
+                    .map(|t| t.strftime("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+                st.results_per_day.push((date, n as u64));
+            }
+            Ok(st)
+        })
+    }
 }
