@@ -491,19 +491,6 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-        assert_eq!(fmt_value(0.25), "0.25");
-        assert_eq!(fmt_value(3.0), "3");
-        assert_eq!(fmt_value(f64::INFINITY), "+Inf");
-    }
-}
-
 /// The store's size on disk, appended to the scrape (read from the files' metadata).
 pub fn store_bytes(bytes: u64) -> String {
     let mut out = String::new();
@@ -515,4 +502,17 @@ pub fn store_bytes(bytes: u64) -> String {
     );
     f.sample("probity_store_bytes", &[], bytes as f64);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(fmt_value(0.25), "0.25");
+        assert_eq!(fmt_value(3.0), "3");
+        assert_eq!(fmt_value(f64::INFINITY), "+Inf");
+    }
 }
