@@ -273,8 +273,14 @@ pub fn blockers(
             });
         }
     }
-    let mut declared =
-        store.provider_incidents(&probity_engine::store::ProviderFilter::default())?;
+    // Only incidents whose span reaches now (the open ones, and any resolved this very
+    // millisecond), not every incident ever stored.
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut declared = store.provider_incidents(&probity_engine::store::ProviderFilter {
+        since_ms: Some(now),
+        until_ms: Some(now + 1),
+        ..Default::default()
+    })?;
     probity_engine::feeds::map_components(&config.reconcile.components, &mut declared);
     for p in declared {
         let i = &p.incident;
@@ -299,7 +305,6 @@ pub fn blockers(
             });
         }
     }
-    let now = jiff::Timestamp::now().as_millisecond();
     for slo in &config.slos {
         if !slo.targets.iter().any(|t| names.contains(t.as_str())) {
             continue;
