@@ -205,22 +205,20 @@ pub(super) fn build_slo(
             })
             .collect(),
     };
-    let chosen = select_targets(
+    let chosen = select_required_targets(
         ck,
         &ctx,
-        &raw.targets,
-        &raw.tags,
-        raw.provider.as_ref(),
-        raw.service.as_ref(),
-        raw.region.as_ref(),
+        Selectors {
+            names: &raw.targets,
+            tags: &raw.tags,
+            provider: raw.provider.as_ref(),
+            service: raw.service.as_ref(),
+            region: raw.region.as_ref(),
+        },
         targets,
+        raw.name.span(),
+        ck.problems.len() != before,
     );
-    if chosen.is_empty() && ck.problems.len() == before {
-        ck.at(
-            raw.name.span(),
-            format!("{ctx}: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"),
-        );
-    }
     (ck.problems.len() == before).then(|| SloConfig {
         name,
         targets: chosen,
@@ -334,22 +332,20 @@ pub(super) fn build_sla(
     if let Err(e) = terms.check() {
         ck.at(raw.name.span(), format!("{ctx}: {e}"));
     }
-    let chosen = select_targets(
+    let chosen = select_required_targets(
         ck,
         &ctx,
-        &raw.targets,
-        &raw.tags,
-        raw.provider.as_ref(),
-        raw.service.as_ref(),
-        raw.region.as_ref(),
+        Selectors {
+            names: &raw.targets,
+            tags: &raw.tags,
+            provider: raw.provider.as_ref(),
+            service: raw.service.as_ref(),
+            region: raw.region.as_ref(),
+        },
         targets,
+        raw.name.span(),
+        ck.problems.len() != before,
     );
-    if chosen.is_empty() && ck.problems.len() == before {
-        ck.at(
-            raw.name.span(),
-            format!("{ctx}: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"),
-        );
-    }
     let mut maintenance = Vec::new();
     for m in &raw.maintenance {
         let parsed = m.get_ref().split_once('/').and_then(|(a, b)| {

@@ -492,11 +492,13 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
             select_targets(
                 &mut ck,
                 &ctx,
-                &raw.targets,
-                &raw.tags,
-                raw.provider.as_ref(),
-                raw.service.as_ref(),
-                None,
+                Selectors {
+                    names: &raw.targets,
+                    tags: &raw.tags,
+                    provider: raw.provider.as_ref(),
+                    service: raw.service.as_ref(),
+                    region: None,
+                },
                 &probed,
             )
         };

@@ -1,7 +1,7 @@
 //! `[status]`, `[[component]]` and `[[maintenance]]`: the public status page and declared maintenance.
 
 use super::common::*;
-use super::target::select_targets;
+use super::target::{Selectors, select_required_targets, select_targets};
 use probity_core::duration::HumanDuration;
 use serde::Deserialize;
 use toml::Spanned;
@@ -102,11 +102,13 @@ pub(super) fn read_components(
         let chosen = select_targets(
             ck,
             &ctx,
-            &raw.targets,
-            &raw.tags,
-            raw.provider.as_ref(),
-            raw.service.as_ref(),
-            raw.region.as_ref(),
+            Selectors {
+                names: &raw.targets,
+                tags: &raw.tags,
+                provider: raw.provider.as_ref(),
+                service: raw.service.as_ref(),
+                region: raw.region.as_ref(),
+            },
             targets,
         );
         if unique {
@@ -179,22 +181,20 @@ pub(super) fn read_maintenance(
                 format!("{ctx}: `every` must be longer than the window"),
             );
         }
-        let chosen = select_targets(
+        let chosen = select_required_targets(
             ck,
             &ctx,
-            &raw.targets,
-            &raw.tags,
-            raw.provider.as_ref(),
-            raw.service.as_ref(),
-            raw.region.as_ref(),
+            Selectors {
+                names: &raw.targets,
+                tags: &raw.tags,
+                provider: raw.provider.as_ref(),
+                service: raw.service.as_ref(),
+                region: raw.region.as_ref(),
+            },
             targets,
+            raw.name.span(),
+            ck.problems.len() != before,
         );
-        if chosen.is_empty() && ck.problems.len() == before {
-            ck.at(
-                raw.name.span(),
-                format!("{ctx}: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"),
-            );
-        }
         if ck.problems.len() == before
             && let (Some(start_ms), Some(duration_ms)) = (start, duration)
         {

@@ -596,21 +596,26 @@ impl Target {
     }
 }
 
+/// How a table chooses targets: by name, and every target matching all the selectors given.
+#[derive(Clone, Copy)]
+pub(super) struct Selectors<'a> {
+    pub(super) names: &'a [Spanned<String>],
+    pub(super) tags: &'a [String],
+    pub(super) provider: Option<&'a String>,
+    pub(super) service: Option<&'a String>,
+    pub(super) region: Option<&'a String>,
+}
+
 /// Targets by name, plus every target matching all the selectors given; problems for
 /// names that do not exist.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn select_targets(
     ck: &mut Checker<'_>,
     ctx: &str,
-    names: &[Spanned<String>],
-    tags: &[String],
-    provider: Option<&String>,
-    service: Option<&String>,
-    region: Option<&String>,
+    sel: Selectors<'_>,
     targets: &[Target],
 ) -> Vec<String> {
     let mut chosen: Vec<String> = Vec::new();
-    for t in names {
+    for t in sel.names {
         if targets.iter().any(|x| &x.name == t.get_ref()) {
             chosen.push(t.get_ref().clone());
         } else {
@@ -624,6 +629,13 @@ pub(super) fn select_targets(
             );
         }
     }
+    let Selectors {
+        tags,
+        provider,
+        service,
+        region,
+        ..
+    } = sel;
     if !tags.is_empty() || provider.is_some() || service.is_some() || region.is_some() {
         for t in targets {
             let ok = tags.iter().all(|g| t.tags.contains(g))
@@ -634,6 +646,28 @@ pub(super) fn select_targets(
                 chosen.push(t.name.clone());
             }
         }
+    }
+    chosen
+}
+
+/// [`select_targets`] for a table that needs at least one target (`[[slo]]`, `[[sla]]`,
+/// `[[maintenance]]`): choosing none is a problem placed at `at` (the table's name),
+/// unless the table already has problems of its own (`quiet`), which would explain it.
+pub(super) fn select_required_targets(
+    ck: &mut Checker<'_>,
+    ctx: &str,
+    sel: Selectors<'_>,
+    targets: &[Target],
+    at: std::ops::Range<usize>,
+    quiet: bool,
+) -> Vec<String> {
+    let before = ck.problems.len();
+    let chosen = select_targets(ck, ctx, sel, targets);
+    if chosen.is_empty() && !quiet && ck.problems.len() == before {
+        ck.at(
+            at,
+            format!("{ctx}: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"),
+        );
     }
     chosen
 }
