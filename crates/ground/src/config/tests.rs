@@ -452,3 +452,29 @@ fn plans_are_read_with_line_and_column() {
         assert!(e.contains(want), "{want} not in:\n{e}");
     }
 }
+
+/// A table that needs targets and chose none says so, once; a misspelt name says only
+/// that (the empty choice follows from it).
+#[test]
+fn tables_that_need_targets_say_when_they_chose_none() {
+    let base = "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\ntags = [\"edge\"]\n";
+    let none = check(&format!(
+        "{base}\n[[slo]]\nname = \"s\"\nobjective = 99.9\ntags = [\"core\"]\n"
+    ));
+    assert_eq!(
+        none,
+        "p.toml:8:8: slo `s`: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"
+    );
+    let misspelt = check(&format!(
+        "{base}\n[[sla]]\nname = \"a\"\nprovider = \"aws\"\nservice = \"s3\"\ntargets = [\"wbe\"]\n"
+    ));
+    assert!(
+        misspelt.contains("sla `a`: no target named `wbe`; did you mean `web`?"),
+        "{misspelt}"
+    );
+    assert!(!misspelt.contains("no targets: list"), "{misspelt}");
+    let chosen = check(&format!(
+        "{base}\n[[slo]]\nname = \"s\"\nobjective = 99.9\ntags = [\"edge\"]\n"
+    ));
+    assert_eq!(chosen, "ok 1");
+}
