@@ -466,10 +466,10 @@ fn tables_that_need_targets_say_when_they_chose_none() {
         "p.toml:8:8: slo `s`: no targets: list `targets`, or select them by `tags`, `provider`, `service` or `region`"
     );
     let misspelt = check(&format!(
-        "{base}\n[[sla]]\nname = \"a\"\nprovider = \"aws\"\nservice = \"s3\"\ntargets = [\"wbe\"]\n"
+        "{base}\n[[slo]]\nname = \"a\"\nobjective = 99.9\ntargets = [\"wbe\"]\n"
     ));
     assert!(
-        misspelt.contains("sla `a`: no target named `wbe`; did you mean `web`?"),
+        misspelt.contains("slo `a`: no target named `wbe`; did you mean `web`?"),
         "{misspelt}"
     );
     assert!(!misspelt.contains("no targets: list"), "{misspelt}");
