@@ -114,11 +114,14 @@ pub async fn escalate(
             };
             s.enqueue_alerts(&derived(&a, &t, &now_state, now))?;
             let open = s.incidents(crate::store::IncidentFilter::Open)?;
-            let mut with_acks = Vec::with_capacity(open.len());
-            for i in open {
-                let acked = s.incident_ack(i.id)?.is_some();
-                with_acks.push((i, acked));
-            }
+            let acked = s.acknowledged_open()?;
+            let with_acks: Vec<_> = open
+                .into_iter()
+                .map(|i| {
+                    let a = acked.contains(&i.id);
+                    (i, a)
+                })
+                .collect();
             let due = escalations(&a, &t, &with_acks, jiff::Timestamp::now().as_millisecond());
             s.enqueue_alerts(&due)
         })

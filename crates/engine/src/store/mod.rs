@@ -550,6 +550,9 @@ pub trait IncidentStore {
     fn ack_incident(&self, id: i64, at_ms: i64, by: &str, note: &str) -> StoreResult<bool>;
     /// An incident's acknowledgment: when, by whom, with what note.
     fn incident_ack(&self, id: i64) -> StoreResult<Option<(i64, String, String)>>;
+    /// The ids of the open incidents that are acknowledged (one query, for loops that look
+    /// at every open incident each second).
+    fn acknowledged_open(&self) -> StoreResult<std::collections::HashSet<i64>>;
     /// What each vantage saw at an incident's changes: `(change, seen)`.
     fn incident_vantages(
         &self,

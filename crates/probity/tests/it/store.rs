@@ -190,6 +190,13 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
         alerts: Vec::new(),
     })
     .unwrap();
+    // Acknowledged while open; no longer counted once resolved.
+    assert!(s.acknowledged_open().unwrap().is_empty());
+    assert!(s.ack_incident(7, T0 + 4500, "oncall", "on it").unwrap());
+    assert_eq!(
+        s.acknowledged_open().unwrap(),
+        std::collections::HashSet::from([7])
+    );
     s.write(&Batch {
         results: (5..=6)
             .map(|i| result(i, "a", T0 + i * 1000, Health::Up, 5.0))
@@ -204,6 +211,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
     })
     .unwrap();
     assert!(s.incidents(IncidentFilter::Open).unwrap().is_empty());
+    assert!(s.acknowledged_open().unwrap().is_empty());
     let all = s.incidents(IncidentFilter::All).unwrap();
     assert_eq!(all.len(), 1);
     let i = &all[0];

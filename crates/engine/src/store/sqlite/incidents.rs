@@ -78,6 +78,17 @@ impl IncidentStore for SqliteStore {
         Ok(n == 1)
     }
 
+    fn acknowledged_open(&self) -> StoreResult<std::collections::HashSet<i64>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.incident_id FROM incident_acks a JOIN incidents i ON i.id = a.incident_id
+                 WHERE i.resolved_at_ms IS NULL",
+            )?;
+            let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+            rows.collect()
+        })
+    }
+
     fn incident_ack(&self, id: i64) -> StoreResult<Option<(i64, String, String)>> {
         self.read(|c| {
             c.query_row(
