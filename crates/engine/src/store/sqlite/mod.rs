@@ -71,6 +71,34 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Opens and configures the database and applies migrations. Processes opening one new
+/// store at once (a server and `probity gate run`) can meet a lock SQLite's busy handler
+/// does not wait for (switching the journal to WAL, a read upgraded to a write): such an
+/// open is tried again, for up to 20 s.
+fn open_configured(path: &Path) -> StoreResult<Connection> {
+    let started = std::time::Instant::now();
+    loop {
+        let attempt = Connection::open(path)
+            .map_err(StoreError::from)
+            .and_then(|mut c| {
+                configure(&c)?;
+                migrate(&mut c)?;
+                Ok(c)
+            });
+        match attempt {
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && started.elapsed() < std::time::Duration::from_secs(20) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) `probity.db` in `data_dir` and applies migrations.
     pub fn open(data_dir: &Path) -> StoreResult<Self> {
@@ -79,9 +107,7 @@ impl SqliteStore {
             source,
         })?;
         let path = data_dir.join("probity.db");
-        let mut conn = Connection::open(&path)?;
-        configure(&conn)?;
-        migrate(&mut conn)?;
+        let conn = open_configured(&path)?;
         let next_result: i64 =
             conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM results", [], |r| {
                 r.get(0)
