@@ -34,16 +34,29 @@ pub enum NoteError {
 }
 
 fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
+    key_id_of(name, ALG_ED25519, public)
+}
+
+/// A key ID: SHA-256(name ‖ "\n" ‖ algorithm ‖ public key)[:4] (0x01 a note signer's,
+/// 0x04 a cosigner's).
+pub(crate) fn key_id_of(name: &str, alg: u8, public: &[u8; 32]) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ALG_ED25519]);
+    h.update([alg]);
     h.update(public);
     let d = h.finalize();
     [d[0], d[1], d[2], d[3]]
 }
 
-fn valid_name(name: &str) -> bool {
+/// A vkey's text: `name+hex(id)+base64(algorithm ‖ public key)`.
+pub(crate) fn vkey_text(name: &str, id: [u8; 4], alg: u8, public: &[u8; 32]) -> String {
+    let mut data = vec![alg];
+    data.extend_from_slice(public);
+    format!("{name}+{}+{}", hex::encode(id), B64.encode(data))
+}
+
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.contains('+')
         && !name.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -146,7 +159,7 @@ impl NoteSigner {
     }
 }
 
-fn split_key(s: &str) -> Result<(&str, [u8; 4], Vec<u8>), NoteError> {
+pub(crate) fn split_key(s: &str) -> Result<(&str, [u8; 4], Vec<u8>), NoteError> {
     let mut parts = s.splitn(3, '+');
     let (Some(name), Some(id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(NoteError::BadKey("expected name+hash+key".into()));
@@ -209,15 +222,12 @@ impl NoteVerifier {
 
 impl std::fmt::Display for NoteVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut data = vec![ALG_ED25519];
-        data.extend_from_slice(self.key.as_bytes());
-        write!(
-            f,
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.id),
-            B64.encode(data)
-        )
+        f.write_str(&vkey_text(
+            &self.name,
+            self.id,
+            ALG_ED25519,
+            self.key.as_bytes(),
+        ))
     }
 }
 

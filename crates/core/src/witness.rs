@@ -16,7 +16,6 @@ use crate::note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, split_note};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, VerifyingKey};
-use sha2::{Digest, Sha256};
 
 const ALG_COSIGNATURE_V1: u8 = 0x04;
 const DASH: &str = "\u{2014} ";
@@ -26,13 +25,7 @@ const DASH: &str = "\u{2014} ";
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 fn cosigner_key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update(b"\n");
-    h.update([ALG_COSIGNATURE_V1]);
-    h.update(public);
-    let d = h.finalize();
-    [d[0], d[1], d[2], d[3]]
+    crate::note::key_id_of(name, ALG_COSIGNATURE_V1, public)
 }
 
 /// The message a cosignature v1 signs.
@@ -59,29 +52,23 @@ impl CosignerKey {
             let public = v.public_key();
             return CosignerKey::new(v.name(), public);
         }
-        let mut parts = s.splitn(3, '+');
-        let (Some(name), Some(id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadKey("expected name+hash+key".into()));
-        };
-        let data = B64
-            .decode(data)
-            .map_err(|e| NoteError::BadKey(format!("key data: {e}")))?;
+        let (name, id, data) = crate::note::split_key(s)?;
         let public: [u8; 32] = data
             .get(1..)
             .and_then(|b| b.try_into().ok())
-            .filter(|_| data.first() == Some(&ALG_COSIGNATURE_V1))
+            .filter(|_| data[0] == ALG_COSIGNATURE_V1)
             .ok_or_else(|| {
                 NoteError::BadKey("not an Ed25519 key of a log (0x01) or cosigner (0x04)".into())
             })?;
         let key = CosignerKey::new(name, public)?;
-        if hex::encode(key.id) != id {
+        if key.id != id {
             return Err(NoteError::BadKey("key hash does not match the key".into()));
         }
         Ok(key)
     }
 
     fn new(name: &str, public: [u8; 32]) -> Result<Self, NoteError> {
-        if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
+        if !crate::note::valid_name(name) {
             return Err(NoteError::BadKey(format!("invalid key name {name:?}")));
         }
         let key =
@@ -101,15 +88,12 @@ impl CosignerKey {
 impl std::fmt::Display for CosignerKey {
     /// The vkey of type 0x04.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut data = vec![ALG_COSIGNATURE_V1];
-        data.extend_from_slice(self.key.as_bytes());
-        write!(
-            f,
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.id),
-            B64.encode(data)
-        )
+        f.write_str(&crate::note::vkey_text(
+            &self.name,
+            self.id,
+            ALG_COSIGNATURE_V1,
+            self.key.as_bytes(),
+        ))
     }
 }
 
