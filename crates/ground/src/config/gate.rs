@@ -127,18 +127,20 @@ pub(super) fn build_gate(
             format!("{ctx}: a gate's name is 1 to 100 characters without spaces"),
         );
     }
-    for side in [&raw.baseline, &raw.canary] {
-        if !targets.iter().any(|t| &t.name == side.get_ref()) {
-            let all: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-            let hint = probity_core::condition::closest(side.get_ref(), &all)
-                .map(|k| format!("; did you mean `{k}`?"))
-                .unwrap_or_default();
-            ck.at(
-                side.span(),
-                format!("{ctx}: no target named `{}`{hint}", side.get_ref()),
-            );
-        }
-    }
+    // Both sides name targets, checked (with a suggestion) as every table's names are.
+    let sides = [raw.baseline.clone(), raw.canary.clone()];
+    super::target::select_targets(
+        ck,
+        &ctx,
+        super::target::Selectors {
+            names: &sides,
+            tags: &[],
+            provider: None,
+            service: None,
+            region: None,
+        },
+        targets,
+    );
     if raw.baseline.get_ref() == raw.canary.get_ref() {
         ck.at(
             raw.canary.span(),
