@@ -82,6 +82,14 @@ pub enum ErrorClass {
     Condition,
     /// Failed, for a reason the source did not say (imported history).
     Unknown,
+    /// Object storage returned other bytes than were written (a checksum differs).
+    IntegrityMismatch,
+    /// An object that was written and acknowledged is gone.
+    ObjectMissing,
+    /// Object storage served an older version after a newer one was acknowledged.
+    StaleRead,
+    /// A listing left out an object that exists (or showed one that does not).
+    ListingInconsistent,
 }
 
 impl ErrorClass {
@@ -97,6 +105,10 @@ impl ErrorClass {
             ErrorClass::Redirects => "redirects",
             ErrorClass::Condition => "condition",
             ErrorClass::Unknown => "unknown",
+            ErrorClass::IntegrityMismatch => "integrity_mismatch",
+            ErrorClass::ObjectMissing => "object_missing",
+            ErrorClass::StaleRead => "stale_read",
+            ErrorClass::ListingInconsistent => "listing_inconsistent",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -111,6 +123,10 @@ impl ErrorClass {
             "redirects" => ErrorClass::Redirects,
             "condition" => ErrorClass::Condition,
             "unknown" => ErrorClass::Unknown,
+            "integrity_mismatch" => ErrorClass::IntegrityMismatch,
+            "object_missing" => ErrorClass::ObjectMissing,
+            "stale_read" => ErrorClass::StaleRead,
+            "listing_inconsistent" => ErrorClass::ListingInconsistent,
             _ => return None,
         })
     }
@@ -121,6 +137,17 @@ impl ErrorClass {
             ErrorClass::Condition => Health::Degraded,
             _ => Health::Down,
         }
+    }
+    /// True for the classes that say stored data was lost, changed or served stale: the
+    /// storage answered, but not with what it had acknowledged.
+    pub fn is_integrity(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::IntegrityMismatch
+                | ErrorClass::ObjectMissing
+                | ErrorClass::StaleRead
+                | ErrorClass::ListingInconsistent
+        )
     }
 }
 

@@ -17,6 +17,8 @@ pub enum ProbeSpec {
     Heartbeat(HeartbeatSpec),
     /// Measured by someone else and read from a `[[source]]`, never probed.
     External,
+    /// Object storage: round trips and long-lived canary objects.
+    ObjectStore(ObjectStoreSpec),
 }
 
 impl ProbeSpec {
@@ -45,8 +47,85 @@ impl ProbeSpec {
             ProbeSpec::Dns(_) => "dns",
             ProbeSpec::Heartbeat(_) => "heartbeat",
             ProbeSpec::External => "external",
+            ProbeSpec::ObjectStore(_) => "object_store",
         }
     }
+}
+
+/// Which object-storage service a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageScheme {
+    /// `s3://bucket/prefix/`: Amazon S3 and S3-compatible services.
+    S3,
+    /// `az://container/prefix/`: Azure Blob Storage.
+    Azure,
+    /// `gs://bucket/prefix/`: Google Cloud Storage.
+    Gcs,
+    /// `file:///directory/prefix/`: a file system (a mounted share, say).
+    File,
+}
+
+/// An object-storage target: a place under which probity owns a prefix.
+#[derive(Clone, Debug)]
+pub struct ObjectStoreSpec {
+    /// The URL as written (scheme, bucket or container, prefix). It never holds credentials.
+    pub url: String,
+    pub scheme: StorageScheme,
+    /// The bucket or container (for `file://`, the directory).
+    pub bucket: String,
+    /// Probity's prefix inside it: empty, or ending in `/`.
+    pub prefix: String,
+    /// Where S3-compatible services, emulators and sovereign clouds answer.
+    pub endpoint: Option<String>,
+    /// The provider client's own settings (`aws_access_key_id`, `azure_storage_account_key`,
+    /// …), secrets expanded: never log these.
+    pub options: BTreeMap<String, String>,
+    /// The size of each object a round trip writes (one object per size, each cycle).
+    pub sizes: Vec<u64>,
+    /// How many long-lived canary objects to keep.
+    pub canaries: u32,
+    pub canary_size: u64,
+    /// How often each canary is read back and checked.
+    pub canary_interval_ms: u64,
+    /// Rewrite each canary when it is this old (`None`: written once, kept for good).
+    pub canary_rotation_ms: Option<u64>,
+}
+
+impl ObjectStoreSpec {
+    /// The name under which the canaries' manifest is kept: the URL, and the endpoint when
+    /// one is set (the same bucket name on another endpoint is another place).
+    pub fn store_id(&self) -> String {
+        match &self.endpoint {
+            Some(e) => format!("{} @ {e}", self.url),
+            None => self.url.clone(),
+        }
+    }
+}
+
+/// Object storage sizes: `512`, `4KiB`, `1MiB`, `5MB` (a byte count, with an optional unit).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (write e.g. 4KiB, 1MiB or 512)"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {text:?} (B, KiB, MiB, GiB, KB, MB or GB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 #[derive(Clone, Debug)]
@@ -129,6 +208,7 @@ pub fn default_conditions(kind: &str) -> Vec<Condition> {
         "http" => &["[STATUS] < 400"],
         "tcp" => &["[CONNECTED] == true"],
         "dns" => &["[DNS_RCODE] == NOERROR"],
+        "object_store" => &["[INTEGRITY] == ok"],
         _ => &[],
     };
     src.iter()

@@ -37,6 +37,14 @@ pub enum Operand {
     DnsAnswerCount,
     Connected,
     Reply,
+    /// Object storage: the time of the PUT (all parts), of the GET, of the LIST, of the
+    /// DELETE.
+    PutLatency,
+    GetLatency,
+    ListLatency,
+    DeleteLatency,
+    /// Object storage: `ok`, or the integrity class that failed.
+    Integrity,
 }
 
 impl Operand {
@@ -58,6 +66,10 @@ impl Operand {
             | Operand::ConnectTime
             | Operand::TlsTime
             | Operand::Ttfb
+            | Operand::PutLatency
+            | Operand::GetLatency
+            | Operand::ListLatency
+            | Operand::DeleteLatency
             | Operand::CertExpiry => ValueKind::Duration,
             Operand::Connected => ValueKind::Bool,
             Operand::DnsAnswers => ValueKind::List,
@@ -184,6 +196,11 @@ const OPERANDS: &[&str] = &[
     "DNS_ANSWER_COUNT",
     "CONNECTED",
     "REPLY",
+    "PUT_LATENCY",
+    "GET_LATENCY",
+    "LIST_LATENCY",
+    "DELETE_LATENCY",
+    "INTEGRITY",
 ];
 
 struct Cursor<'a> {
@@ -334,6 +351,11 @@ fn parse_operand(c: &mut Cursor<'_>) -> Result<Operand, ParseError> {
         "DNS_ANSWER_COUNT" => Operand::DnsAnswerCount,
         "CONNECTED" => Operand::Connected,
         "REPLY" => Operand::Reply,
+        "PUT_LATENCY" => Operand::PutLatency,
+        "GET_LATENCY" => Operand::GetLatency,
+        "LIST_LATENCY" => Operand::ListLatency,
+        "DELETE_LATENCY" => Operand::DeleteLatency,
+        "INTEGRITY" => Operand::Integrity,
         h if h.starts_with("HEADER:") => {
             let header = name.trim()["HEADER:".len()..].trim();
             if header.is_empty() {
@@ -580,6 +602,23 @@ pub struct Observation {
     pub dns_answers: Option<Vec<String>>,
     pub connected: Option<bool>,
     pub reply: Option<String>,
+    /// Object storage phases, in milliseconds.
+    pub storage: StoragePhases,
+    /// Object storage: `ok`, or the integrity class that failed.
+    pub integrity: Option<String>,
+}
+
+/// The phases of one object-storage cycle, in milliseconds (`None`: not reached).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoragePhases {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub put_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub get_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_ms: Option<f64>,
 }
 
 /// The outcome of one condition against one observation.
@@ -746,6 +785,15 @@ impl Condition {
             ),
             Operand::Connected => Actual::Bool(obs.connected.unwrap_or(false)),
             Operand::Reply => Actual::Text(obs.reply.clone().ok_or_else(|| missing("reply"))?),
+            Operand::PutLatency => phase(obs.storage.put_ms, "PUT")?,
+            Operand::GetLatency => phase(obs.storage.get_ms, "GET")?,
+            Operand::ListLatency => phase(obs.storage.list_ms, "LIST")?,
+            Operand::DeleteLatency => phase(obs.storage.delete_ms, "DELETE")?,
+            Operand::Integrity => Actual::Text(
+                obs.integrity
+                    .clone()
+                    .ok_or_else(|| missing("integrity check"))?,
+            ),
         })
     }
 

@@ -20,7 +20,31 @@ fn obs() -> Observation {
         dns_answers: Some(vec!["192.0.2.10".into(), "192.0.2.11".into()]),
         connected: Some(true),
         reply: Some("+PONG".into()),
+        storage: StoragePhases {
+            put_ms: Some(80.0),
+            get_ms: Some(12.0),
+            list_ms: None,
+            delete_ms: Some(9.0),
+        },
+        integrity: Some("stale_read".into()),
     }
+}
+
+#[test]
+fn storage_phases_and_integrity() {
+    check("[PUT_LATENCY] < 100ms", true);
+    check("[PUT_LATENCY] < 50ms", false);
+    check("[GET_LATENCY] <= 12ms", true);
+    check("[DELETE_LATENCY] > 10ms", false);
+    check("[INTEGRITY] == ok", false);
+    check("[INTEGRITY] == stale_read", true);
+    // A phase never reached fails the condition and says so.
+    let c = Condition::parse("[LIST_LATENCY] < 1s").unwrap();
+    assert_eq!(
+        c.evaluate(&obs(), None),
+        Verdict::Fail("[LIST_LATENCY] < 1s: no LIST was observed".into())
+    );
+    assert!(c.is_latency());
 }
 
 /// Parses and evaluates; `expect` is whether the condition holds on [`obs`].

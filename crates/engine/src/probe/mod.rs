@@ -8,13 +8,15 @@
 mod dns;
 mod http;
 mod net;
+pub mod object_store;
 mod tcp;
 mod tls;
 
 pub use net::ProbeContext;
+pub use object_store::{CanaryEntry, Storage, StorageDetails};
 pub use probity_ground::spec::{
-    DnsSpec, HeartbeatSpec, HttpSpec, IpVersion, ProbeSpec, RECORD_TYPES, TcpSpec, TlsOptions,
-    TlsSpec, default_conditions, split_host_port,
+    DnsSpec, HeartbeatSpec, HttpSpec, IpVersion, ObjectStoreSpec, ProbeSpec, RECORD_TYPES, TcpSpec,
+    TlsOptions, TlsSpec, default_conditions, split_host_port,
 };
 pub use tls::TlsDetails;
 
@@ -56,6 +58,8 @@ pub struct Details {
     pub reply: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub conditions: Vec<ConditionOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub storage: Option<object_store::StorageDetails>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -98,6 +102,9 @@ pub async fn run(
         ProbeSpec::Tcp(s) => tcp::probe(ctx, s, deadline, &mut obs, &mut details).await,
         ProbeSpec::Tls(s) => tls::probe(ctx, s, deadline, &mut obs, &mut details).await,
         ProbeSpec::Dns(s) => dns::probe(ctx, s, deadline, &mut obs, &mut details).await,
+        ProbeSpec::ObjectStore(s) => {
+            object_store::probe(ctx, s, deadline, &mut obs, &mut details).await
+        }
         ProbeSpec::Heartbeat(_) => Err(Failure::new(
             ErrorClass::Protocol,
             "a heartbeat target is pushed to, not probed",

@@ -43,6 +43,8 @@ pub struct ProbeContext {
         Mutex<HashMap<super::TlsOptions, Arc<rustls::client::WebPkiServerVerifier>>>,
     /// The User-Agent of HTTP probes (a target's own `headers` may set another).
     pub(super) user_agent: String,
+    /// Object stores' clients and canary manifests.
+    pub(super) storage: super::object_store::Storage,
 }
 
 impl ProbeContext {
@@ -57,6 +59,7 @@ impl ProbeContext {
             resolver,
             tls_verifiers: Mutex::new(HashMap::new()),
             user_agent: concat!("probity/", env!("CARGO_PKG_VERSION")).to_string(),
+            storage: Default::default(),
         }
     }
 
@@ -66,6 +69,12 @@ impl ProbeContext {
         let mut c = ProbeContext::new();
         c.user_agent = format!("probity/{} (vantage {vantage})", env!("CARGO_PKG_VERSION"));
         c
+    }
+
+    /// This context keeps object stores' canaries with the manifest given (a server's).
+    pub fn with_storage(mut self, storage: super::object_store::Storage) -> Self {
+        self.storage = storage;
+        self
     }
 
     /// Resolves `host` (an IP literal needs no lookup), recording the DNS phase.

@@ -36,6 +36,7 @@ mod server;
 pub mod sla_catalog;
 mod source;
 mod status;
+mod storage;
 mod target;
 #[cfg(test)]
 mod tests;

@@ -81,7 +81,15 @@ pub(super) fn read_targets(
     targets
 }
 
-pub(super) const KINDS: &[&str] = &["http", "tcp", "tls", "dns", "heartbeat", "external"];
+pub(super) const KINDS: &[&str] = &[
+    "http",
+    "tcp",
+    "tls",
+    "dns",
+    "heartbeat",
+    "external",
+    "object_store",
+];
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -109,10 +117,11 @@ pub(super) struct TargetToml {
     pub(super) service: Option<String>,
     /// Where it runs, as free text.
     pub(super) region: Option<String>,
-    /// What to probe: http, tcp, tls, dns, or heartbeat (pushed, not probed).
+    /// What to probe: http, tcp, tls, dns, object_store, heartbeat (pushed, not probed)
+    /// or external (read from a [[source]]).
     #[schemars(
         with = "String",
-        extend("enum" = ["http", "tcp", "tls", "dns", "heartbeat", "external"])
+        extend("enum" = ["http", "tcp", "tls", "dns", "heartbeat", "external", "object_store"])
     )]
     pub(super) kind: Spanned<String>,
     /// How often to probe (at least 100ms). Default 30s.
@@ -137,7 +146,8 @@ pub(super) struct TargetToml {
     pub(super) provider_service: Option<String>,
     /// The provider's own name for the region, for matching its status feeds.
     pub(super) provider_region: Option<String>,
-    /// http: the URL to request (may reference ${env:…} or ${file:…}).
+    /// http: the URL to request (may reference ${env:…} or ${file:…}); object_store: the
+    /// bucket or container and probity's prefix (s3://, az://, gs:// or file://).
     #[schemars(with = "Option<String>")]
     pub(super) url: Option<Spanned<String>>,
     /// http: the request method. Default GET.
@@ -186,6 +196,27 @@ pub(super) struct TargetToml {
     /// heartbeat: the secret in the ping URL (at least 16 characters).
     #[schemars(with = "Option<String>")]
     pub(super) token: Option<Spanned<String>>,
+    /// object_store: where an S3-compatible service (or an emulator) answers.
+    #[schemars(with = "Option<String>")]
+    pub(super) endpoint: Option<Spanned<String>>,
+    /// object_store: the provider client's settings (values may reference secrets).
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub(super) options: Option<BTreeMap<String, Spanned<String>>>,
+    /// object_store: the size of each object a round trip writes. Default ["4KiB"].
+    #[schemars(with = "Option<Vec<String>>")]
+    pub(super) sizes: Option<Spanned<Vec<String>>>,
+    /// object_store: how many long-lived canary objects to keep. Default 10.
+    #[schemars(with = "Option<u32>")]
+    pub(super) canaries: Option<Spanned<u32>>,
+    /// object_store: each canary's size. Default "4KiB".
+    #[schemars(with = "Option<String>")]
+    pub(super) canary_size: Option<Spanned<String>>,
+    /// object_store: how often each canary is read back and checked. Default 1h.
+    #[schemars(with = "Option<DurationSchema>")]
+    pub(super) canary_interval: Option<Spanned<HumanDuration>>,
+    /// object_store: rewrite each canary when it is this old. Default: never.
+    #[schemars(with = "Option<DurationSchema>")]
+    pub(super) canary_rotation: Option<Spanned<HumanDuration>>,
     /// This target's own quorum: a number or "majority".
     #[schemars(with = "Option<QuorumToml>")]
     pub(super) quorum: Option<Spanned<QuorumToml>>,
@@ -211,7 +242,7 @@ pub(super) fn build_target(
             .unwrap_or_default();
         ck.at(
             raw.kind.span(),
-            format!("{ctx}: unknown kind `{kind}` (one of http, tcp, tls, dns, heartbeat, external){hint}"),
+            format!("{ctx}: unknown kind `{kind}` (one of http, tcp, tls, dns, heartbeat, external, object_store){hint}"),
         );
         return None;
     }
@@ -317,6 +348,43 @@ pub(super) fn build_target(
             raw.token.is_some(),
             raw.token.as_ref().map(|s| s.span()),
         ),
+        (
+            "endpoint",
+            raw.endpoint.is_some(),
+            raw.endpoint.as_ref().map(|s| s.span()),
+        ),
+        (
+            "options",
+            raw.options.is_some(),
+            raw.options
+                .as_ref()
+                .and_then(|o| o.values().next().map(|v| v.span())),
+        ),
+        (
+            "sizes",
+            raw.sizes.is_some(),
+            raw.sizes.as_ref().map(|s| s.span()),
+        ),
+        (
+            "canaries",
+            raw.canaries.is_some(),
+            raw.canaries.as_ref().map(|s| s.span()),
+        ),
+        (
+            "canary_size",
+            raw.canary_size.is_some(),
+            raw.canary_size.as_ref().map(|s| s.span()),
+        ),
+        (
+            "canary_interval",
+            raw.canary_interval.is_some(),
+            raw.canary_interval.as_ref().map(|s| s.span()),
+        ),
+        (
+            "canary_rotation",
+            raw.canary_rotation.is_some(),
+            raw.canary_rotation.as_ref().map(|s| s.span()),
+        ),
     ];
     let allowed: &[&str] = match kind.as_str() {
         "http" => &["url", "method", "body", "ca_file", "server_name"],
@@ -324,6 +392,16 @@ pub(super) fn build_target(
         "tls" => &["address", "ca_file", "server_name"],
         "heartbeat" => &["grace", "token"],
         "external" => &[],
+        "object_store" => &[
+            "url",
+            "endpoint",
+            "options",
+            "sizes",
+            "canaries",
+            "canary_size",
+            "canary_interval",
+            "canary_rotation",
+        ],
         _ => &["record_type", "resolver", "dns"],
     };
     for (field, present, span) in kind_fields {
@@ -360,6 +438,8 @@ pub(super) fn build_target(
             format!("{ctx}: `ca_file` {} does not exist", p.display()),
         );
     }
+    let storage = (kind == "object_store")
+        .then(|| super::storage::object_store_spec(ck, &raw, base_dir, &ctx));
     let expect = raw.expect.map(|e| (e.span(), e.into_inner().into_vec()));
     let require = |ck: &mut Checker<'_>, field: &Option<Spanned<String>>, key: &str| {
         if field.is_none() {
@@ -374,6 +454,10 @@ pub(super) fn build_target(
             ProbeSpec::External,
             "external: results from a [[source]]".to_string(),
         ),
+        "object_store" => {
+            require(ck, &raw.url, "url");
+            storage.expect("made above for this kind")
+        }
         "heartbeat" => {
             require(ck, &raw.token, "token");
             let token = raw

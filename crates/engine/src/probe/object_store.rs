@@ -1,0 +1,939 @@
+//! Object storage: each cycle writes objects of random bytes and reads them back (PUT, GET,
+//! HEAD, LIST, DELETE, and a HEAD that must find nothing), then reads the long-lived canary
+//! objects that are due and checks them against their manifest.
+//!
+//! The manifest (what was written, when, with which SHA-256) is the evidence: each entry
+//! goes to the recorder in the result's [`StorageDetails::canaries_written`] and from
+//! there into the store and the evidence log, in the result's transaction. A server
+//! seeds [`Storage`] from the store at start ([`Storage::keeping`]); a context that keeps
+//! no manifest (an agent, `probity probe`) runs round trips only.
+//!
+//! Probity only deletes what it wrote: the object a cycle just put, and leftovers of
+//! earlier cycles whose names it made (`cycle/probity-<ms>-<hex>`). Canaries are
+//! overwritten in place (rotation), never deleted.
+
+use super::{Failure, ProbeContext};
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use probity_core::condition::{Observation, StoragePhases};
+use probity_core::result::ErrorClass;
+use probity_ground::spec::{ObjectStoreSpec, StorageScheme};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Objects larger than this are uploaded in parts of this size (S3's smallest part).
+pub const PART_SIZE: usize = 5 << 20;
+/// Leftovers of earlier cycles (a crash between PUT and DELETE) older than this are deleted.
+const LEFTOVER_AGE_MS: i64 = 3_600_000;
+
+/// One canary object as written: a manifest entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanaryEntry {
+    /// The place ([`ObjectStoreSpec::store_id`]).
+    pub store: String,
+    pub slot: u32,
+    /// 1 for the first write of a slot, one more for each rotation.
+    pub generation: u32,
+    pub key: String,
+    pub size: u64,
+    /// Lower-case hex.
+    pub sha256: String,
+    pub written_at_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// What one object-storage cycle did, kept with the result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StorageDetails {
+    #[serde(flatten)]
+    pub phases: StoragePhases,
+    /// Bytes written by the round trip.
+    pub bytes: u64,
+    /// Canaries read back and checked in this cycle.
+    pub canaries_checked: u32,
+    /// Canaries written (first writes and rotations): manifest entries to record.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub canaries_written: Vec<CanaryEntry>,
+    /// Objects under the canary prefix that probity did not write (left alone).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub foreign_objects: u32,
+    /// Every integrity failure of the cycle (the result's cause is the first).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub failures: Vec<IntegrityFailure>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// An object that did not come back as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrityFailure {
+    pub class: ErrorClass,
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_at_ms: Option<i64>,
+    /// When the object was last read back intact (in this run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_good_ms: Option<i64>,
+    pub detail: String,
+}
+
+/// The object stores probity probes, with their canaries' manifests.
+#[derive(Default)]
+pub struct Storage {
+    keeps_manifest: bool,
+    places: Mutex<HashMap<String, Arc<Place>>>,
+}
+
+#[derive(Default)]
+struct Place {
+    client: Mutex<Option<Arc<dyn ObjectStore>>>,
+    /// One cycle at a time per place (two targets may name the same place).
+    state: tokio::sync::Mutex<Manifest>,
+}
+
+#[derive(Default)]
+struct Manifest {
+    slots: BTreeMap<u32, Slot>,
+}
+
+struct Slot {
+    current: CanaryEntry,
+    /// The SHA-256 of every earlier generation: reading one of them back is a stale read.
+    earlier: Vec<String>,
+    checked_at_ms: Option<i64>,
+    last_good_ms: Option<i64>,
+}
+
+impl Storage {
+    /// A context that keeps canaries, seeded with the manifest entries stored so far (every
+    /// generation of every slot, in any order).
+    pub fn keeping(entries: Vec<CanaryEntry>) -> Self {
+        let storage = Storage {
+            keeps_manifest: true,
+            places: Mutex::default(),
+        };
+        let mut by_store: HashMap<String, Vec<CanaryEntry>> = HashMap::new();
+        for e in entries {
+            by_store.entry(e.store.clone()).or_default().push(e);
+        }
+        let mut places = storage.places.lock().expect("storage lock");
+        for (store, mut entries) in by_store {
+            entries.sort_by_key(|e| (e.slot, e.generation));
+            let mut m = Manifest::default();
+            for e in entries {
+                match m.slots.get_mut(&e.slot) {
+                    Some(s) => {
+                        let old = std::mem::replace(&mut s.current, e);
+                        s.earlier.push(old.sha256);
+                    }
+                    None => {
+                        m.slots.insert(
+                            e.slot,
+                            Slot {
+                                current: e,
+                                earlier: Vec::new(),
+                                checked_at_ms: None,
+                                last_good_ms: None,
+                            },
+                        );
+                    }
+                }
+            }
+            places.insert(
+                store,
+                Arc::new(Place {
+                    client: Mutex::default(),
+                    state: tokio::sync::Mutex::new(m),
+                }),
+            );
+        }
+        drop(places);
+        storage
+    }
+
+    fn place(&self, spec: &ObjectStoreSpec) -> Arc<Place> {
+        self.places
+            .lock()
+            .expect("storage lock")
+            .entry(spec.store_id())
+            .or_default()
+            .clone()
+    }
+}
+
+impl Place {
+    fn client(&self, spec: &ObjectStoreSpec) -> Result<Arc<dyn ObjectStore>, Failure> {
+        let mut slot = self.client.lock().expect("client lock");
+        if let Some(c) = &*slot {
+            return Ok(c.clone());
+        }
+        let c = build_client(spec).map_err(|e| {
+            Failure::new(
+                ErrorClass::Protocol,
+                format!("cannot set up the client: {}", scrub(&e)),
+            )
+        })?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+}
+
+/// The provider's client, with its own retries off so every failure is seen.
+pub fn build_client(spec: &ObjectStoreSpec) -> Result<Arc<dyn ObjectStore>, String> {
+    use object_store::ClientOptions;
+    use object_store::RetryConfig;
+    let retry = RetryConfig {
+        max_retries: 0,
+        retry_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let http = spec
+        .endpoint
+        .as_deref()
+        .is_some_and(|e| e.starts_with("http://"));
+    let client = ClientOptions::new()
+        .with_allow_http(http)
+        .with_connect_timeout(Duration::from_secs(30))
+        .with_timeout(Duration::from_secs(300));
+    let e = |e: object_store::Error| e.to_string();
+    Ok(match spec.scheme {
+        StorageScheme::S3 => {
+            let mut b = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(&spec.bucket)
+                .with_client_options(client)
+                .with_retry(retry);
+            if let Some(ep) = &spec.endpoint {
+                b = b.with_endpoint(ep);
+            }
+            for (k, v) in &spec.options {
+                b = b.with_config(k.parse().map_err(e)?, v);
+            }
+            Arc::new(b.build().map_err(e)?)
+        }
+        StorageScheme::Azure => {
+            let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_container_name(&spec.bucket)
+                .with_client_options(client)
+                .with_retry(retry);
+            if let Some(ep) = &spec.endpoint {
+                b = b.with_endpoint(ep.clone());
+            }
+            for (k, v) in &spec.options {
+                b = b.with_config(k.parse().map_err(e)?, v);
+            }
+            Arc::new(b.build().map_err(e)?)
+        }
+        StorageScheme::Gcs => {
+            let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(&spec.bucket)
+                .with_client_options(client)
+                .with_retry(retry);
+            if let Some(ep) = &spec.endpoint {
+                b = b.with_base_url(ep);
+            }
+            for (k, v) in &spec.options {
+                b = b.with_config(k.parse().map_err(e)?, v);
+            }
+            Arc::new(b.build().map_err(e)?)
+        }
+        StorageScheme::File => {
+            let dir = std::path::Path::new(&spec.bucket);
+            if !dir.is_dir() {
+                return Err(format!("{} is not a directory", dir.display()));
+            }
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(e)?)
+        }
+    })
+}
+
+/// Runs one cycle: the round trip, then the canaries that are due.
+pub(super) async fn probe(
+    ctx: &ProbeContext,
+    spec: &ObjectStoreSpec,
+    deadline: Instant,
+    obs: &mut Observation,
+    details: &mut super::Details,
+) -> Result<(), Failure> {
+    let place = ctx.storage.place(spec);
+    let client = place.client(spec)?;
+    let mut manifest = match tokio::time::timeout_at(deadline, place.state.lock()).await {
+        Ok(m) => m,
+        Err(_) => {
+            return Err(Failure::new(
+                ErrorClass::Timeout,
+                "another cycle on the same store was still running at the timeout",
+            ));
+        }
+    };
+    let mut out = StorageDetails::default();
+    let result = cycle(ctx, spec, &*client, &mut manifest, deadline, &mut out).await;
+    obs.storage = out.phases;
+    obs.integrity = Some(match &result {
+        Err(f) if f.class.is_integrity() => f.class.as_str().to_string(),
+        Err(_) => "unchecked".to_string(),
+        Ok(()) => "ok".to_string(),
+    });
+    details.storage = Some(out);
+    result
+}
+
+async fn cycle(
+    ctx: &ProbeContext,
+    spec: &ObjectStoreSpec,
+    client: &dyn ObjectStore,
+    manifest: &mut Manifest,
+    deadline: Instant,
+    out: &mut StorageDetails,
+) -> Result<(), Failure> {
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    for &size in &spec.sizes {
+        round_trip(spec, client, size, now_ms, deadline, out).await?;
+    }
+    if ctx.storage.keeps_manifest && spec.canaries > 0 {
+        canaries(spec, client, manifest, deadline, out).await?;
+    }
+    Ok(())
+}
+
+/// Bounds one storage call by the probe's deadline and times it into `phase`.
+async fn timed<T>(
+    what: &str,
+    key: &str,
+    deadline: Instant,
+    phase: &mut Option<f64>,
+    fut: impl Future<Output = object_store::Result<T>>,
+) -> Result<object_store::Result<T>, Failure> {
+    let started = Instant::now();
+    let r = tokio::time::timeout_at(deadline, fut).await;
+    *phase = Some(phase.unwrap_or(0.0) + super::ms_since(started));
+    r.map_err(|_| {
+        Failure::new(
+            ErrorClass::Timeout,
+            format!("no answer to {what} {key} within the timeout"),
+        )
+    })
+}
+
+fn random_payload(size: u64) -> (Vec<u8>, String) {
+    let mut bytes = vec![0u8; size as usize];
+    // Cheap and unpredictable enough: 32 random bytes expanded by SHA-256 in counter mode.
+    let mut seed = [0u8; 32];
+    let _ = getrandom::fill(&mut seed);
+    for (i, chunk) in bytes.chunks_mut(32).enumerate() {
+        let block = Sha256::new()
+            .chain_update(seed)
+            .chain_update((i as u64).to_le_bytes())
+            .finalize();
+        chunk.copy_from_slice(&block[..chunk.len()]);
+    }
+    let sha = hex::encode(Sha256::digest(&bytes));
+    (bytes, sha)
+}
+
+/// PUTs `bytes` at `key`, in parts when it is larger than one part.
+async fn put(
+    client: &dyn ObjectStore,
+    key: &ObjectPath,
+    bytes: Vec<u8>,
+) -> object_store::Result<object_store::PutResult> {
+    if bytes.len() <= PART_SIZE {
+        return client.put(key, PutPayload::from(bytes)).await;
+    }
+    let upload = client.put_multipart(key).await?;
+    let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+    w.put(bytes.into());
+    w.finish().await
+}
+
+async fn round_trip(
+    spec: &ObjectStoreSpec,
+    client: &dyn ObjectStore,
+    size: u64,
+    now_ms: i64,
+    deadline: Instant,
+    out: &mut StorageDetails,
+) -> Result<(), Failure> {
+    let mut nonce = [0u8; 8];
+    let _ = getrandom::fill(&mut nonce);
+    let name = format!(
+        "{}cycle/probity-{now_ms}-{}",
+        spec.prefix,
+        hex::encode(nonce)
+    );
+    let key = ObjectPath::from(name.as_str());
+    let (bytes, sha) = random_payload(size);
+    let put_r = timed(
+        "PUT",
+        &name,
+        deadline,
+        &mut out.phases.put_ms,
+        put(client, &key, bytes),
+    )
+    .await?;
+    put_r.map_err(|e| classify(&e, "PUT", &name))?;
+    out.bytes += size;
+    let checked = check_written(spec, client, &key, &name, size, &sha, now_ms, deadline, out).await;
+    // Whatever the check found, the object it wrote is removed (a best effort when the
+    // check failed; a later cycle removes leftovers).
+    let deleted = timed(
+        "DELETE",
+        &name,
+        deadline,
+        &mut out.phases.delete_ms,
+        client.delete(&key),
+    )
+    .await;
+    checked?;
+    deleted?.map_err(|e| classify(&e, "DELETE", &name))?;
+    let mut unused = None;
+    match timed("HEAD", &name, deadline, &mut unused, client.head(&key)).await? {
+        Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Ok(_) => Err(Failure::new(
+            ErrorClass::ListingInconsistent,
+            format!("{name} was deleted and acknowledged, and is still served"),
+        )),
+        Err(e) => Err(classify(&e, "HEAD", &name)),
+    }
+}
+
+/// GET, HEAD and LIST of an object just written.
+#[allow(clippy::too_many_arguments)]
+async fn check_written(
+    spec: &ObjectStoreSpec,
+    client: &dyn ObjectStore,
+    key: &ObjectPath,
+    name: &str,
+    size: u64,
+    sha: &str,
+    now_ms: i64,
+    deadline: Instant,
+    out: &mut StorageDetails,
+) -> Result<(), Failure> {
+    let got = timed("GET", name, deadline, &mut out.phases.get_ms, async {
+        client.get(key).await?.bytes().await
+    })
+    .await?;
+    let got = match got {
+        Ok(b) => b,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(integrity(
+                out,
+                IntegrityFailure {
+                    class: ErrorClass::ObjectMissing,
+                    key: name.into(),
+                    expected_sha256: Some(sha.into()),
+                    actual_sha256: None,
+                    written_at_ms: Some(now_ms),
+                    last_good_ms: None,
+                    detail: format!(
+                        "{name} was written and acknowledged, and a GET right after found nothing"
+                    ),
+                },
+            ));
+        }
+        Err(e) => return Err(classify(&e, "GET", name)),
+    };
+    let actual = hex::encode(Sha256::digest(&got));
+    if actual != sha {
+        return Err(integrity(
+            out,
+            IntegrityFailure {
+                class: ErrorClass::IntegrityMismatch,
+                key: name.into(),
+                expected_sha256: Some(sha.into()),
+                actual_sha256: Some(actual.clone()),
+                written_at_ms: Some(now_ms),
+                last_good_ms: None,
+                detail: format!(
+                    "{name}: wrote {size} bytes with sha256 {sha}, read back {} bytes with sha256 {actual}",
+                    got.len()
+                ),
+            },
+        ));
+    }
+    let head = timed(
+        "HEAD",
+        name,
+        deadline,
+        &mut out.phases.get_ms,
+        client.head(key),
+    )
+    .await?
+    .map_err(|e| classify(&e, "HEAD", name))?;
+    if head.size != size {
+        return Err(integrity(
+            out,
+            IntegrityFailure {
+                class: ErrorClass::IntegrityMismatch,
+                key: name.into(),
+                expected_sha256: Some(sha.into()),
+                actual_sha256: None,
+                written_at_ms: Some(now_ms),
+                last_good_ms: None,
+                detail: format!("{name}: wrote {size} bytes and HEAD says {}", head.size),
+            },
+        ));
+    }
+    let listed = list(
+        client,
+        &format!("{}cycle/", spec.prefix),
+        name,
+        deadline,
+        out,
+    )
+    .await?;
+    if !listed.contains(name) {
+        return Err(integrity(
+            out,
+            IntegrityFailure {
+                class: ErrorClass::ListingInconsistent,
+                key: name.into(),
+                expected_sha256: Some(sha.into()),
+                actual_sha256: None,
+                written_at_ms: Some(now_ms),
+                last_good_ms: None,
+                detail: format!("{name} can be read back but a listing right after leaves it out"),
+            },
+        ));
+    }
+    // Leftovers of cycles interrupted between PUT and DELETE: probity's names only.
+    for old in &listed {
+        if leftover_written_at(old, &spec.prefix).is_some_and(|at| at < now_ms - LEFTOVER_AGE_MS) {
+            let mut unused = None;
+            let _ = timed(
+                "DELETE",
+                old,
+                deadline,
+                &mut unused,
+                client.delete(&ObjectPath::from(old.as_str())),
+            )
+            .await;
+        }
+    }
+    Ok(())
+}
+
+/// The write time in a round trip's object name (`<prefix>cycle/probity-<ms>-<16 hex>`).
+fn leftover_written_at(name: &str, prefix: &str) -> Option<i64> {
+    let rest = name.strip_prefix(prefix)?.strip_prefix("cycle/probity-")?;
+    let (ms, hex) = rest.split_once('-')?;
+    (hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| ms.parse().ok())
+        .flatten()
+}
+
+async fn list(
+    client: &dyn ObjectStore,
+    prefix: &str,
+    what: &str,
+    deadline: Instant,
+    out: &mut StorageDetails,
+) -> Result<BTreeSet<String>, Failure> {
+    let p = ObjectPath::from(prefix);
+    let r = timed("LIST", prefix, deadline, &mut out.phases.list_ms, async {
+        client.list(Some(&p)).try_collect::<Vec<_>>().await
+    })
+    .await?
+    .map_err(|e| classify(&e, "LIST", what))?;
+    Ok(r.into_iter().map(|m| m.location.to_string()).collect())
+}
+
+fn canary_key(spec: &ObjectStoreSpec, slot: u32) -> String {
+    format!("{}canary/{slot:05}", spec.prefix)
+}
+
+async fn canaries(
+    spec: &ObjectStoreSpec,
+    client: &dyn ObjectStore,
+    manifest: &mut Manifest,
+    deadline: Instant,
+    out: &mut StorageDetails,
+) -> Result<(), Failure> {
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let due: Vec<u32> = (0..spec.canaries)
+        .filter(|i| match manifest.slots.get(i) {
+            None => true,
+            Some(s) => {
+                s.checked_at_ms
+                    .is_none_or(|t| now_ms - t >= spec.canary_interval_ms as i64)
+                    || rotation_due(spec, s, now_ms)
+            }
+        })
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    let listed = list(
+        client,
+        &format!("{}canary/", spec.prefix),
+        "the canaries",
+        deadline,
+        out,
+    )
+    .await?;
+    let ours: BTreeSet<String> = (0..spec
+        .canaries
+        .max(manifest.slots.keys().next_back().map_or(0, |k| k + 1)))
+        .map(|i| canary_key(spec, i))
+        .collect();
+    out.foreign_objects = listed.difference(&ours).count() as u32;
+    for slot in due {
+        let rotate = manifest
+            .slots
+            .get(&slot)
+            .is_some_and(|s| rotation_due(spec, s, now_ms));
+        if let Some(s) = manifest.slots.get_mut(&slot) {
+            check_canary(client, s, &listed, now_ms, deadline, out).await?;
+            if !rotate {
+                continue;
+            }
+        }
+        write_canary(spec, client, manifest, slot, now_ms, deadline, out).await?;
+    }
+    match out.failures.first() {
+        None => Ok(()),
+        Some(first) => {
+            let more = out.failures.len() - 1;
+            Err(Failure::new(
+                first.class,
+                if more == 0 {
+                    first.detail.clone()
+                } else {
+                    format!("{} (and {more} more integrity failures)", first.detail)
+                },
+            ))
+        }
+    }
+}
+
+fn rotation_due(spec: &ObjectStoreSpec, s: &Slot, now_ms: i64) -> bool {
+    spec.canary_rotation_ms
+        .is_some_and(|r| now_ms - s.current.written_at_ms >= r as i64)
+}
+
+fn date(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+/// Reads one canary back; an integrity failure is added to `out.failures` (the cycle goes
+/// on to the other canaries), a failure to reach the store ends the cycle.
+async fn check_canary(
+    client: &dyn ObjectStore,
+    s: &mut Slot,
+    listed: &BTreeSet<String>,
+    now_ms: i64,
+    deadline: Instant,
+    out: &mut StorageDetails,
+) -> Result<(), Failure> {
+    let e = &s.current;
+    let name = e.key.clone();
+    let got = timed("GET", &name, deadline, &mut out.phases.get_ms, async {
+        client
+            .get(&ObjectPath::from(name.as_str()))
+            .await?
+            .bytes()
+            .await
+    })
+    .await?;
+    s.checked_at_ms = Some(now_ms);
+    out.canaries_checked += 1;
+    let last_good = s
+        .last_good_ms
+        .map(|t| format!("; last read intact at {}", date(t)))
+        .unwrap_or_default();
+    let mut failure = |class, actual: Option<String>, detail: String| {
+        out.failures.push(IntegrityFailure {
+            class,
+            key: name.clone(),
+            expected_sha256: Some(e.sha256.clone()),
+            actual_sha256: actual,
+            written_at_ms: Some(e.written_at_ms),
+            last_good_ms: s.last_good_ms,
+            detail,
+        });
+    };
+    match got {
+        Err(object_store::Error::NotFound { .. }) => {
+            failure(
+                ErrorClass::ObjectMissing,
+                None,
+                format!(
+                    "canary {name} ({} bytes, sha256 {}, written {}) is gone{last_good}",
+                    e.size,
+                    e.sha256,
+                    date(e.written_at_ms)
+                ),
+            );
+            return Ok(());
+        }
+        Err(err) => return Err(classify(&err, "GET", &name)),
+        Ok(bytes) => {
+            let actual = hex::encode(Sha256::digest(&bytes));
+            if actual != e.sha256 {
+                let stale = s.earlier.contains(&actual);
+                let (class, what) = if stale {
+                    (ErrorClass::StaleRead, "an earlier version was served")
+                } else {
+                    (ErrorClass::IntegrityMismatch, "other bytes were served")
+                };
+                failure(
+                    class,
+                    Some(actual.clone()),
+                    format!(
+                        "canary {name}: {what}: expected sha256 {} ({} bytes, generation {}, written {}), got sha256 {actual} ({} bytes){last_good}",
+                        e.sha256,
+                        e.size,
+                        e.generation,
+                        date(e.written_at_ms),
+                        bytes.len()
+                    ),
+                );
+                return Ok(());
+            }
+        }
+    }
+    if !listed.contains(&name) {
+        failure(
+            ErrorClass::ListingInconsistent,
+            Some(e.sha256.clone()),
+            format!("canary {name} reads back intact but the listing leaves it out"),
+        );
+        return Ok(());
+    }
+    s.last_good_ms = Some(now_ms);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_canary(
+    spec: &ObjectStoreSpec,
+    client: &dyn ObjectStore,
+    manifest: &mut Manifest,
+    slot: u32,
+    now_ms: i64,
+    deadline: Instant,
+    out: &mut StorageDetails,
+) -> Result<(), Failure> {
+    let name = canary_key(spec, slot);
+    let (bytes, sha) = random_payload(spec.canary_size);
+    let r = timed(
+        "PUT",
+        &name,
+        deadline,
+        &mut out.phases.put_ms,
+        put(client, &ObjectPath::from(name.as_str()), bytes),
+    )
+    .await?
+    .map_err(|e| classify(&e, "PUT", &name))?;
+    let generation = manifest
+        .slots
+        .get(&slot)
+        .map_or(1, |s| s.current.generation + 1);
+    let entry = CanaryEntry {
+        store: spec.store_id(),
+        slot,
+        generation,
+        key: name,
+        size: spec.canary_size,
+        sha256: sha,
+        written_at_ms: now_ms,
+        e_tag: r.e_tag,
+        version: r.version,
+    };
+    out.canaries_written.push(entry.clone());
+    match manifest.slots.get_mut(&slot) {
+        Some(s) => {
+            let old = std::mem::replace(&mut s.current, entry);
+            s.earlier.push(old.sha256);
+            s.checked_at_ms = Some(now_ms);
+        }
+        None => {
+            manifest.slots.insert(
+                slot,
+                Slot {
+                    current: entry,
+                    earlier: Vec::new(),
+                    checked_at_ms: Some(now_ms),
+                    last_good_ms: None,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+fn integrity(out: &mut StorageDetails, f: IntegrityFailure) -> Failure {
+    let failure = Failure::new(f.class, f.detail.clone());
+    out.failures.push(f);
+    failure
+}
+
+/// A storage error as a failure of the right class. The store's own text is kept, with
+/// any URL query (a SAS signature) taken out.
+fn classify(e: &object_store::Error, op: &str, key: &str) -> Failure {
+    let text = scrub(&e.to_string());
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<reqwest::Error>() {
+            if r.is_timeout() {
+                return Failure::new(
+                    ErrorClass::Timeout,
+                    format!("{op} {key}: timed out: {text}"),
+                );
+            }
+            if r.is_connect() {
+                return Failure::new(ErrorClass::Connect, format!("{op} {key}: {text}"));
+            }
+        }
+        source = s.source();
+    }
+    let class = match e {
+        object_store::Error::NotFound { .. } => {
+            return Failure::new(
+                ErrorClass::HttpStatus,
+                format!("{op} {key}: not found (does the bucket or container exist?): {text}"),
+            );
+        }
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => {
+            return Failure::new(
+                ErrorClass::HttpStatus,
+                format!("{op} {key}: access denied (check the credentials): {text}"),
+            );
+        }
+        _ if text.contains("error sending request") || text.contains("connection") => {
+            ErrorClass::Connect
+        }
+        _ if text.contains("status") || text.contains("Status") => ErrorClass::HttpStatus,
+        _ => ErrorClass::Protocol,
+    };
+    Failure::new(class, format!("{op} {key}: {text}"))
+}
+
+/// Takes URL queries (which may carry signatures) out of a text.
+fn scrub(text: &str) -> String {
+    static QUERY: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    QUERY
+        .get_or_init(|| regex::Regex::new(r#"\?[^\s"'<>)]*"#).expect("regex"))
+        .replace_all(text, "?…")
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_are_recognised_by_probity_names_only() {
+        assert_eq!(
+            leftover_written_at("p/cycle/probity-1700000000000-0123456789abcdef", "p/"),
+            Some(1_700_000_000_000)
+        );
+        for foreign in [
+            "p/cycle/backup-1700000000000-0123456789abcdef",
+            "p/cycle/probity-1700000000000-0123",
+            "q/cycle/probity-1700000000000-0123456789abcdef",
+            "p/cycle/probity-x-0123456789abcdef",
+        ] {
+            assert_eq!(leftover_written_at(foreign, "p/"), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn payloads_are_random_and_their_hash_is_theirs() {
+        let (a, sa) = random_payload(100);
+        let (b, sb) = random_payload(100);
+        assert_eq!(a.len(), 100);
+        assert_ne!(a, b);
+        assert_ne!(sa, sb);
+        assert_eq!(sa, hex::encode(Sha256::digest(&a)));
+    }
+
+    #[test]
+    fn queries_are_scrubbed_from_error_texts() {
+        let t = scrub("GET http://h/c/k?sv=2021&sig=SECRET failed (url: \"https://a/b?sig=X\")");
+        assert!(!t.contains("SECRET") && !t.contains("sig=X"), "{t}");
+        assert!(t.contains("http://h/c/k?…"));
+    }
+
+    async fn once(
+        ctx: &ProbeContext,
+        spec: &ObjectStoreSpec,
+    ) -> (Option<(ErrorClass, String)>, StorageDetails) {
+        let mut obs = Observation::default();
+        let mut d = super::super::Details::default();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let r = probe(ctx, spec, deadline, &mut obs, &mut d).await;
+        (r.err().map(|f| (f.class, f.detail)), d.storage.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_canary_changed_on_disk_is_an_integrity_failure_naming_both_checksums() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ObjectStoreSpec {
+            url: format!("file://{}", dir.path().display()),
+            scheme: StorageScheme::File,
+            bucket: dir.path().display().to_string(),
+            prefix: String::new(),
+            endpoint: None,
+            options: BTreeMap::new(),
+            sizes: vec![1000],
+            canaries: 2,
+            canary_size: 64,
+            canary_interval_ms: 1000,
+            canary_rotation_ms: None,
+        };
+        let ctx = ProbeContext::new().with_storage(Storage::keeping(Vec::new()));
+        let (err, first) = once(&ctx, &spec).await;
+        assert_eq!(err, None);
+        assert_eq!(first.canaries_written.len(), 2);
+        assert_eq!(first.bytes, 1000);
+        // Nothing of the round trip is left behind.
+        assert!(
+            !dir.path().join("cycle").exists()
+                || std::fs::read_dir(dir.path().join("cycle"))
+                    .unwrap()
+                    .next()
+                    .is_none()
+        );
+        let canary = dir.path().join("canary/00001");
+        let original = std::fs::read(&canary).unwrap();
+        let mut flipped = original.clone();
+        flipped[10] ^= 0x40;
+        std::fs::write(&canary, &flipped).unwrap();
+        // Due again after the canary interval.
+        let storage_place = ctx.storage.place(&spec);
+        for s in storage_place.state.lock().await.slots.values_mut() {
+            s.checked_at_ms = Some(0);
+        }
+        let (err, second) = once(&ctx, &spec).await;
+        let (class, detail) = err.unwrap();
+        assert_eq!(class, ErrorClass::IntegrityMismatch, "{detail}");
+        assert!(detail.contains("canary/00001"), "{detail}");
+        assert!(
+            detail.contains(&first.canaries_written[1].sha256),
+            "{detail}"
+        );
+        assert_eq!(second.failures.len(), 1);
+        assert_eq!(
+            second.failures[0].actual_sha256.as_deref(),
+            Some(hex::encode(Sha256::digest(&flipped)).as_str())
+        );
+    }
+}
