@@ -586,7 +586,14 @@ async fn generation(
 
     tracing::info!(%addr, targets = targets.len(), feeds = config.feeds.len(), "probity is running");
     on_ready(addr);
-    let ctx = Arc::new(ProbeContext::for_vantage(probity_ground::vantage::LOCAL));
+    // Object stores' canaries are checked against the manifest kept so far.
+    let manifest = store
+        .canaries()
+        .map_err(|e| anyhow::anyhow!("reading the canaries' manifest: {e}"))?;
+    let ctx = Arc::new(
+        ProbeContext::for_vantage(probity_ground::vantage::LOCAL)
+            .with_storage(probity_engine::probe::Storage::keeping(manifest)),
+    );
     probity_engine::schedule::run(
         scheduled,
         probity_engine::schedule::prober(ctx),

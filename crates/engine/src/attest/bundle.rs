@@ -642,6 +642,20 @@ fn compare_with_rows(
                 }
             }
         }
+        Some("canary") => match store.canary_record_at(leaf)? {
+            None => a.findings.push(Finding {
+                leaf: Some(leaf),
+                problem: "the canary record is in the log but missing from the database".into(),
+            }),
+            Some(from_row) if from_row != record => a.findings.push(Finding {
+                leaf: Some(leaf),
+                problem: format!(
+                    "canary {}: the manifest entry differs between the database and the log",
+                    v["key"].as_str().unwrap_or("?")
+                ),
+            }),
+            Some(_) => {}
+        },
         Some("verdict") => {
             // The record is the fact (no row restates it): it must read as one.
             if let Err(e) = serde_json::from_value::<crate::store::leaf::VerdictRecord>(v.clone()) {

@@ -380,6 +380,11 @@ impl Recorder {
                         change,
                         now_ms,
                     );
+                    // Canaries written by this server's own probes join the manifest;
+                    // an agent's push cannot add to it.
+                    if let Some(s) = &m.output.details.storage {
+                        batch.canaries.extend(s.canaries_written.iter().cloned());
+                    }
                     if let Some(t) = &self.telemetry {
                         t.probe(&m.target, probity_ground::vantage::LOCAL, &m.output);
                     }
@@ -614,7 +619,8 @@ impl Recorder {
     ) -> (ResultRecord, Option<IncidentChange>) {
         let vantage = src.vantage;
         let id = self.store.next_result_id().unwrap_or_default();
-        let details = (out.health != Health::Up)
+        // Kept for failures, and always for object storage (its phases live there).
+        let details = (out.health != Health::Up || out.details.storage.is_some())
             .then(|| serde_json::to_string(&out.details).unwrap_or_default());
         let record = ResultRecord {
             id,

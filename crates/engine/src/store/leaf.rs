@@ -10,6 +10,7 @@
 //! - One `results` record per committed batch of results.
 //! - One `incident` record per incident change (opened, escalated, resolved).
 //! - One `verdict` record per judgement of a deployment gate (the record is the fact).
+//! - One `canary` record per object-storage canary written (the manifest entry).
 
 use super::{IncidentChange, ResultRecord};
 use serde_json::json;
@@ -235,6 +236,24 @@ pub fn verdict_record(v: &VerdictRecord) -> Vec<u8> {
         kind: "verdict",
         v: 1,
         body: v,
+    })
+    .expect("JSON of plain values")
+}
+
+/// The canonical record of a canary object written: what probity put where, when.
+pub fn canary_record(c: &crate::probe::CanaryEntry) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Tagged<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        v: u32,
+        #[serde(flatten)]
+        body: &'a crate::probe::CanaryEntry,
+    }
+    serde_json::to_vec(&Tagged {
+        kind: "canary",
+        v: 1,
+        body: c,
     })
     .expect("JSON of plain values")
 }

@@ -282,6 +282,8 @@ pub struct Batch {
     pub incidents: Vec<IncidentChange>,
     /// Alerts the incident changes cause: into the outbox in the same transaction.
     pub alerts: Vec<NewAlert>,
+    /// Object storage canaries written: into the manifest, each with its evidence leaf.
+    pub canaries: Vec<crate::probe::CanaryEntry>,
 }
 
 /// An incident on the organisation's own status page.
@@ -494,6 +496,10 @@ pub trait ResultStore {
     ) -> StoreResult<Vec<ResultRecord>>;
     /// The latest result of every target.
     fn latest_results(&self) -> StoreResult<Vec<ResultRecord>>;
+    /// Every object-storage canary written (each generation of each slot), oldest first.
+    fn canaries(&self) -> StoreResult<Vec<crate::probe::CanaryEntry>>;
+    /// The canonical record of the canary attested by `leaf`, rebuilt from its row.
+    fn canary_record_at(&self, leaf: u64) -> StoreResult<Option<Vec<u8>>>;
     fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>>;
     /// Per minute and vantage with results in `[since, until)`: (minute, vantage, results,
     /// down results), oldest first; a minute the bounds cut counts only its results inside

@@ -27,6 +27,7 @@ mod secrets;
 mod sla;
 mod sources;
 mod status_page;
+mod storage;
 mod store;
 mod store_faults;
 mod telemetry;

@@ -98,11 +98,13 @@ fn a_batch_across_minutes_and_a_second_batch_merge_into_the_right_rollups() {
         ],
         incidents: vec![],
         alerts: Vec::new(),
+        canaries: Vec::new(),
     };
     let b2 = Batch {
         results: vec![result(3, "a", T0 + 1, Health::Up, 9.0)],
         incidents: vec![],
         alerts: Vec::new(),
+        canaries: Vec::new(),
     };
     s.write(&b1).unwrap();
     s.write(&b2).unwrap();
@@ -128,6 +130,7 @@ fn replaying_a_batch_does_not_count_twice() {
         ],
         incidents: vec![],
         alerts: Vec::new(),
+        canaries: Vec::new(),
     };
     s.write(&b).unwrap();
     s.write(&b).unwrap();
@@ -177,6 +180,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
             seen: Vec::new(),
         }],
         alerts: Vec::new(),
+        canaries: Vec::new(),
     })
     .unwrap();
     assert_eq!(s.incidents(IncidentFilter::Open).unwrap().len(), 1);
@@ -188,6 +192,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
             result_id: 4,
         }],
         alerts: Vec::new(),
+        canaries: Vec::new(),
     })
     .unwrap();
     // Acknowledged while open; no longer counted once resolved.
@@ -208,6 +213,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
             seen: Vec::new(),
         }],
         alerts: Vec::new(),
+        canaries: Vec::new(),
     })
     .unwrap();
     assert!(s.incidents(IncidentFilter::Open).unwrap().is_empty());
@@ -228,6 +234,7 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
         results: vec![result(8, "a", T0 + 7000, Health::Up, 1.0)],
         incidents: vec![],
         alerts: Vec::new(),
+        canaries: Vec::new(),
     })
     .unwrap();
     let pruned = s.prune(T0 + 1_000_000, T0 - 1).unwrap();
@@ -259,6 +266,7 @@ fn reopening_continues_ids_and_keeps_everything() {
             results: vec![result(id, "a", T0, Health::Up, 1.0)],
             incidents: vec![],
             alerts: Vec::new(),
+            canaries: Vec::new(),
         })
         .unwrap();
         assert_eq!(s.next_incident_id().unwrap(), 1);
@@ -307,7 +315,7 @@ fn a_new_store_opened_by_many_at_once_is_migrated_once() {
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 12);
+        assert_eq!(v, 13);
     }
 }
 

@@ -4,6 +4,20 @@ use super::*;
 use rusqlite::{OptionalExtension, params};
 use std::collections::HashMap;
 
+fn canary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::probe::CanaryEntry> {
+    Ok(crate::probe::CanaryEntry {
+        store: r.get(0)?,
+        slot: r.get(1)?,
+        generation: r.get(2)?,
+        key: r.get(3)?,
+        size: r.get::<_, i64>(4)? as u64,
+        sha256: r.get(5)?,
+        written_at_ms: r.get(6)?,
+        e_tag: r.get(7)?,
+        version: r.get(8)?,
+    })
+}
+
 impl ResultStore for SqliteStore {
     fn next_result_id(&self) -> StoreResult<i64> {
         let mut n = self.next_result.lock().expect("id lock");
@@ -200,9 +214,32 @@ impl ResultStore for SqliteStore {
                     .iter()
                     .map(crate::store::leaf::incident_record),
             );
-            let size = append_leaves(&tx, log_size(&tx)?, &records)?;
+            let base = log_size(&tx)?;
+            let first_incident_leaf = base + records.len() as u64 - batch.incidents.len() as u64;
+            let mut canary = tx.prepare_cached(
+                "INSERT OR IGNORE INTO canaries (store, slot, generation, key, size, sha256, written_at_ms, e_tag, version, leaf_idx)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for c in &batch.canaries {
+                let leaf = base + records.len() as u64;
+                let inserted = canary.execute(params![
+                    c.store,
+                    c.slot,
+                    c.generation,
+                    c.key,
+                    c.size as i64,
+                    c.sha256,
+                    c.written_at_ms,
+                    c.e_tag,
+                    c.version,
+                    leaf as i64,
+                ])?;
+                if inserted == 1 {
+                    records.push(crate::store::leaf::canary_record(c));
+                }
+            }
+            let size = append_leaves(&tx, base, &records)?;
             // Remember which leaf holds each incident change, for the incident's page.
-            let first_incident_leaf = size - batch.incidents.len() as u64;
             let mut link = tx.prepare_cached(
                 "INSERT OR IGNORE INTO incident_leaves (incident_id, change, leaf_idx) VALUES (?1, ?2, ?3)",
             )?;
@@ -219,6 +256,30 @@ impl ResultStore for SqliteStore {
         tx.commit()?;
         *evidence_size = new_size;
         Ok(())
+    }
+
+    fn canaries(&self) -> StoreResult<Vec<crate::probe::CanaryEntry>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT store, slot, generation, key, size, sha256, written_at_ms, e_tag, version
+                 FROM canaries ORDER BY leaf_idx",
+            )?;
+            let rows = stmt.query_map([], canary_row)?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+    }
+
+    fn canary_record_at(&self, leaf: u64) -> StoreResult<Option<Vec<u8>>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT store, slot, generation, key, size, sha256, written_at_ms, e_tag, version
+                 FROM canaries WHERE leaf_idx = ?1",
+                params![leaf as i64],
+                canary_row,
+            )
+            .optional()?
+            .map(|e| crate::store::leaf::canary_record(&e)))
+        })
     }
 
     fn results(
