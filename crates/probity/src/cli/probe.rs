@@ -237,12 +237,21 @@ pub fn render(label: &str, kind: &str, out: &ProbeOutput) -> String {
     let total = p.total_ms.unwrap_or(0.0).max(0.001);
     const WIDTH: f64 = 40.0;
     let mut offset = 0.0;
-    for (name, v) in [
-        ("dns", p.dns_ms),
-        ("connect", p.connect_ms),
-        ("tls", p.tls_ms),
-        ("ttfb", p.ttfb_ms),
-    ] {
+    let phases = match &d.storage {
+        Some(st) => [
+            ("put", st.phases.put_ms),
+            ("get", st.phases.get_ms),
+            ("list", st.phases.list_ms),
+            ("delete", st.phases.delete_ms),
+        ],
+        None => [
+            ("dns", p.dns_ms),
+            ("connect", p.connect_ms),
+            ("tls", p.tls_ms),
+            ("ttfb", p.ttfb_ms),
+        ],
+    };
+    for (name, v) in phases {
         match v {
             Some(ms) => {
                 let start = (offset / total * WIDTH).round() as usize;
@@ -262,6 +271,13 @@ pub fn render(label: &str, kind: &str, out: &ProbeOutput) -> String {
         }
     }
     let _ = writeln!(s, "  {:<8}{:>10}", "total", fmt_ms(total));
+    if let Some(st) = &d.storage {
+        let _ = writeln!(
+            s,
+            "  objects  {} bytes written, read back and deleted; {} canaries checked",
+            st.bytes, st.canaries_checked
+        );
+    }
     if let Some(t) = &d.tls {
         let _ = writeln!(
             s,

@@ -513,6 +513,9 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
                 "verdict" => probity_engine::store::leaf::verdict_record(
                     &serde_json::from_value(v.clone()).unwrap(),
                 ),
+                "canary" => probity_engine::store::leaf::canary_record(
+                    &serde_json::from_value(v.clone()).unwrap(),
+                ),
                 other => panic!("unknown record type {other}"),
             };
             assert_eq!(
@@ -525,7 +528,7 @@ fn evidence_record_examples_are_what_the_encoder_writes() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 10, "the record examples in docs/evidence.md");
+    assert_eq!(checked, 11, "the record examples in docs/evidence.md");
 }
 
 /// Validates each document (JSON) against `schema` with Python's `jsonschema` (draft
@@ -757,6 +760,7 @@ fn every_configuration_key_is_documented() {
         "sla.md",
         "alerts.md",
         "gate.md",
+        "storage.md",
     ]
     .iter()
     .map(|f| std::fs::read_to_string(root.join("docs").join(f)).unwrap())

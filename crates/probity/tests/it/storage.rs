@@ -384,3 +384,189 @@ fn storage_faults_each_have_their_class_and_healthy_cycles_none() {
         "{audit}"
     );
 }
+
+/// Azurite (npm, installed by `.ci/run` in tests/emulators): the Azure Blob protocol.
+mod azure {
+    use super::*;
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+
+    const ACCOUNT: &str = "devstoreaccount1";
+    /// Azurite's well-known development key (public, in Microsoft's documentation).
+    const ACCOUNT_KEY: &str =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    fn azurite_bin() -> Option<PathBuf> {
+        let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/emulators/node_modules/.bin/azurite-blob");
+        if bin.exists() && common::have("node") {
+            return Some(bin);
+        }
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_AZURITE").is_none(),
+            "Azurite is required (npm ci in tests/emulators)"
+        );
+        common::skipped("the Azure Blob Storage test: no Azurite (npm ci in tests/emulators)");
+        None
+    }
+
+    /// One request signed with the account key (SharedKey), as Azure's tools send it.
+    fn request(
+        addr: SocketAddr,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> u16 {
+        let date = jiff::Timestamp::now()
+            .strftime("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let version = "2021-10-04";
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut headers: Vec<(String, String)> = vec![
+            ("x-ms-date".into(), date.clone()),
+            ("x-ms-version".into(), version.into()),
+        ];
+        headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        headers.sort();
+        let canon_headers: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}:{v}\n"))
+            .collect();
+        let mut params: Vec<(&str, &str)> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap())
+            .collect();
+        params.sort();
+        let canon_resource = format!(
+            "/{ACCOUNT}{path}{}",
+            params
+                .iter()
+                .map(|(k, v)| format!("\n{k}:{v}"))
+                .collect::<String>()
+        );
+        let length = if body.is_empty() {
+            String::new()
+        } else {
+            body.len().to_string()
+        };
+        let to_sign = format!(
+            "{method}\n\n\n{length}\n\n\n\n\n\n\n\n\n{canon_headers}{canon_resource}"
+        );
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(ACCOUNT_KEY)
+            .unwrap();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(to_sign.as_bytes());
+        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let client = reqwest::Client::new();
+            let mut req = client
+                .request(
+                    method.parse().unwrap(),
+                    format!("http://{addr}{path_and_query}"),
+                )
+                .header("Authorization", format!("SharedKey {ACCOUNT}:{sig}"))
+                .body(body.to_vec());
+            for (k, v) in &headers {
+                req = req.header(k, v);
+            }
+            req.send().await.unwrap().status().as_u16()
+        })
+    }
+
+    #[test]
+    fn azure_blob_canaries_catch_an_overwrite_and_a_deletion() {
+        let Some(azurite) = azurite_bin() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = common::free_port();
+        let _azurite = common::Daemon(
+            std::process::Command::new(azurite)
+                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                .arg("--location")
+                .arg(dir.path().join("azurite"))
+                .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        // The container: object stores do not make their buckets.
+        let created = wait_for(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(addr).ok()?;
+            Some(request(addr, "PUT", &format!("/{ACCOUNT}/canary?restype=container"), b"", &[]))
+        });
+        assert_eq!(created, 201);
+        let config = common::write_config(
+            dir.path(),
+            "",
+            &format!(
+                r#"
+[[target]]
+name = "blob"
+kind = "object_store"
+url = "az://canary/probity/"
+endpoint = "http://{addr}/{ACCOUNT}"
+interval = "1s"
+timeout = "5s"
+failure_threshold = 1
+success_threshold = 1
+canaries = 2
+canary_interval = "1s"
+sizes = ["1KiB", "6MiB"]
+[target.options]
+azure_storage_account_name = "{ACCOUNT}"
+azure_storage_account_key = "${{env:TEST_AZURE_KEY}}"
+"#
+            ),
+        );
+        let server = Running::start_with_env(&config, &[("TEST_AZURE_KEY", ACCOUNT_KEY.into())]);
+        let addr_p = server.addr;
+        let up = wait_result(addr_p, "blob", -1, |r| {
+            r["status"] == "up" && r["details"]["storage"]["canaries_checked"].as_u64() == Some(2)
+        });
+        assert_eq!(up["details"]["storage"]["bytes"], 1024 + (6 << 20), "{up}");
+        assert!(!up.to_string().contains(ACCOUNT_KEY));
+
+        // Someone else overwrites a canary: other bytes come back.
+        let mark = last_id(addr_p, "blob");
+        let status = request(
+            addr,
+            "PUT",
+            &format!("/{ACCOUNT}/canary/probity/canary/00000"),
+            b"not what probity wrote",
+            &[("x-ms-blob-type", "BlockBlob")],
+        );
+        assert_eq!(status, 201);
+        let bad = wait_result(addr_p, "blob", mark, |r| r["status"] == "down");
+        assert_eq!(bad["error_class"], "integrity_mismatch", "{bad}");
+        assert!(bad["error"].as_str().unwrap().contains(&sha(b"not what probity wrote")), "{bad}");
+
+        // And deletes the other.
+        let status = request(
+            addr,
+            "DELETE",
+            &format!("/{ACCOUNT}/canary/probity/canary/00001"),
+            b"",
+            &[],
+        );
+        assert_eq!(status, 202);
+        let mark = last_id(addr_p, "blob");
+        let gone = wait_result(addr_p, "blob", mark, |r| {
+            r["details"]["storage"]["failures"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["class"] == "object_missing"))
+        });
+        assert_eq!(gone["status"], "down", "{gone}");
+        assert!(gone["error"].as_str().unwrap().contains("and 1 more"), "{gone}");
+        server.stop();
+    }
+}
