@@ -47,6 +47,9 @@ pub struct Observed {
     pub severity: Health,
     /// How many vantage points saw it.
     pub vantages: u32,
+    /// Its cause says stored data was lost, changed or served stale (an object-storage
+    /// integrity class), not that the service was unreachable.
+    pub integrity: bool,
 }
 
 impl Observed {
@@ -378,6 +381,7 @@ mod tests {
             end_ms: end,
             severity: Health::Down,
             vantages: 1,
+            integrity: false,
         }
     }
 

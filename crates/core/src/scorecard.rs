@@ -226,6 +226,11 @@ pub struct Scorecard {
     pub pending_incidents: usize,
     pub observed_downtime_s: f64,
     pub unacknowledged_downtime_s: f64,
+    /// Observed incidents (that count) whose cause is an object-storage integrity failure:
+    /// data lost, changed or served stale.
+    pub integrity_incidents: usize,
+    /// Of those, the ones no declaration of the provider matched.
+    pub integrity_unacknowledged: usize,
     /// The share of observed downtime covered by a declaration.
     pub acknowledgment_rate: Option<f64>,
     /// Per acknowledged incident, its earliest disclosure after the observed start.
@@ -312,6 +317,8 @@ pub fn scorecard(
         pending_incidents: 0,
         observed_downtime_s: 0.0,
         unacknowledged_downtime_s: 0.0,
+        integrity_incidents: 0,
+        integrity_unacknowledged: 0,
         acknowledgment_rate: None,
         disclosure_lag_s: Spread::default(),
         detection_lead_s: Spread::default(),
@@ -340,6 +347,12 @@ pub fn scorecard(
         let d = clip(o.start_ms, end);
         s.observed_incidents += 1;
         observed_ms += d;
+        if o.integrity {
+            s.integrity_incidents += 1;
+            if out.verdict != Verdict::Acknowledged {
+                s.integrity_unacknowledged += 1;
+            }
+        }
         if out.verdict == Verdict::Acknowledged {
             s.acknowledged_incidents += 1;
             acknowledged_ms += d;

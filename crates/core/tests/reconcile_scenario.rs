@@ -51,6 +51,7 @@ fn obs(id: i64, target: &str, n: Names, start: &str, end: Option<&str>) -> Obser
         end_ms: end.map(t),
         severity: Health::Down,
         vantages: 1,
+        integrity: false,
     }
 }
 
@@ -111,7 +112,7 @@ fn three_providers_three_months() {
     let beta_us = names("beta", "storage", Some("us-1"));
     let vm = names("azure", "Virtual Machines", Some("eastus2"));
 
-    let observed = vec![
+    let mut observed = vec![
         obs(
             1,
             "alpha-api",
@@ -156,6 +157,10 @@ fn three_providers_three_months() {
             Some("09-01 15:45"),
         ),
     ];
+    // Two incidents whose cause was data that came back wrong: one the provider never
+    // declared (alpha's 30 minutes), one it did (beta-eu's hour).
+    observed[1].integrity = true;
+    observed[3].integrity = true;
     let mut d2 = dec(
         "alpha-2",
         "alpha",
@@ -315,6 +320,7 @@ fn three_providers_three_months() {
         ),
         (2, 1, 1)
     );
+    assert_eq!((a.integrity_incidents, a.integrity_unacknowledged), (1, 1));
     assert_eq!(
         (a.observed_downtime_s, a.unacknowledged_downtime_s),
         (5400.0, 1800.0)
@@ -418,6 +424,7 @@ fn three_providers_three_months() {
         (2, 2, 1)
     );
     assert_eq!(b.observed_downtime_s, 3600.0 + 5400.0);
+    assert_eq!((b.integrity_incidents, b.integrity_unacknowledged), (1, 0));
     assert_eq!(b.acknowledgment_rate, Some(1.0));
     assert_eq!(
         (

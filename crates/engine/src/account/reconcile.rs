@@ -87,6 +87,7 @@ pub fn gather(
                     _ => i.severity,
                 },
                 vantages: seen_by.get(&i.id).copied().unwrap_or(1).max(1),
+                integrity: i.cause.class.is_integrity(),
             })
         })
         .collect();

@@ -216,6 +216,19 @@ fn table(cards: &Cards, window: (i64, i64), window_name: &str) {
             );
         }
     }
+    // Data that came back wrong is a figure of its own.
+    for (card, services) in cards {
+        for c in std::iter::once(card).chain(services.iter()) {
+            if c.integrity_incidents > 0 {
+                println!(
+                    "integrity: {}: {} incident(s) of data lost, changed or served stale, {} never declared",
+                    c.service.as_deref().unwrap_or(c.provider.as_str()),
+                    c.integrity_incidents,
+                    c.integrity_unacknowledged,
+                );
+            }
+        }
+    }
     // What was declared and never observed, and why.
     for (card, _) in cards {
         for n in &card.declared_not_observed {
