@@ -116,6 +116,9 @@ struct Slot {
     earlier: Vec<String>,
     checked_at_ms: Option<i64>,
     last_good_ms: Option<i64>,
+    /// What its latest check found wrong: reported by every cycle until a check finds the
+    /// canary intact again (between checks it is known to be bad).
+    failing: Option<IntegrityFailure>,
 }
 
 impl Storage {
@@ -148,6 +151,7 @@ impl Storage {
                                 earlier: Vec::new(),
                                 checked_at_ms: None,
                                 last_good_ms: None,
+                                failing: None,
                             },
                         );
                     }
@@ -574,36 +578,12 @@ async fn canaries(
             }
         })
         .collect();
-    if due.is_empty() {
-        return Ok(());
+    if !due.is_empty() {
+        check_due(spec, client, manifest, &due, now_ms, deadline, out).await?;
     }
-    let listed = list(
-        client,
-        &format!("{}canary/", spec.prefix),
-        "the canaries",
-        deadline,
-        out,
-    )
-    .await?;
-    let ours: BTreeSet<String> = (0..spec
-        .canaries
-        .max(manifest.slots.keys().next_back().map_or(0, |k| k + 1)))
-        .map(|i| canary_key(spec, i))
-        .collect();
-    out.foreign_objects = listed.difference(&ours).count() as u32;
-    for slot in due {
-        let rotate = manifest
-            .slots
-            .get(&slot)
-            .is_some_and(|s| rotation_due(spec, s, now_ms));
-        if let Some(s) = manifest.slots.get_mut(&slot) {
-            check_canary(client, s, &listed, now_ms, deadline, out).await?;
-            if !rotate {
-                continue;
-            }
-        }
-        write_canary(spec, client, manifest, slot, now_ms, deadline, out).await?;
-    }
+    // Every canary known to be bad, checked now or before.
+    out.failures
+        .extend(manifest.slots.values().filter_map(|s| s.failing.clone()));
     match out.failures.first() {
         None => Ok(()),
         Some(first) => {
@@ -620,6 +600,46 @@ async fn canaries(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
+async fn check_due(
+    spec: &ObjectStoreSpec,
+    client: &dyn ObjectStore,
+    manifest: &mut Manifest,
+    due: &[u32],
+    now_ms: i64,
+    deadline: Instant,
+    out: &mut StorageDetails,
+) -> Result<(), Failure> {
+    let listed = list(
+        client,
+        &format!("{}canary/", spec.prefix),
+        "the canaries",
+        deadline,
+        out,
+    )
+    .await?;
+    let ours: BTreeSet<String> = (0..spec
+        .canaries
+        .max(manifest.slots.keys().next_back().map_or(0, |k| k + 1)))
+        .map(|i| canary_key(spec, i))
+        .collect();
+    out.foreign_objects = listed.difference(&ours).count() as u32;
+    for &slot in due {
+        let rotate = manifest
+            .slots
+            .get(&slot)
+            .is_some_and(|s| rotation_due(spec, s, now_ms));
+        if let Some(s) = manifest.slots.get_mut(&slot) {
+            check_canary(client, s, &listed, now_ms, deadline, out).await?;
+            if !rotate {
+                continue;
+            }
+        }
+        write_canary(spec, client, manifest, slot, now_ms, deadline, out).await?;
+    }
+    Ok(())
+}
+
 fn rotation_due(spec: &ObjectStoreSpec, s: &Slot, now_ms: i64) -> bool {
     spec.canary_rotation_ms
         .is_some_and(|r| now_ms - s.current.written_at_ms >= r as i64)
@@ -631,8 +651,8 @@ fn date(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
-/// Reads one canary back; an integrity failure is added to `out.failures` (the cycle goes
-/// on to the other canaries), a failure to reach the store ends the cycle.
+/// Reads one canary back and keeps what it found in the slot (`failing`): an integrity
+/// failure lets the cycle go on to the other canaries; failing to reach the store ends it.
 async fn check_canary(
     client: &dyn ObjectStore,
     s: &mut Slot,
@@ -641,8 +661,7 @@ async fn check_canary(
     deadline: Instant,
     out: &mut StorageDetails,
 ) -> Result<(), Failure> {
-    let e = &s.current;
-    let name = e.key.clone();
+    let name = s.current.key.clone();
     let got = timed("GET", &name, deadline, &mut out.phases.get_ms, async {
         client
             .get(&ObjectPath::from(name.as_str()))
@@ -651,73 +670,77 @@ async fn check_canary(
             .await
     })
     .await?;
+    let got = match got {
+        Err(object_store::Error::NotFound { .. }) => None,
+        Err(err) => return Err(classify(&err, "GET", &name)),
+        Ok(bytes) => Some(bytes),
+    };
     s.checked_at_ms = Some(now_ms);
     out.canaries_checked += 1;
+    s.failing = judge_canary(s, got.as_deref(), listed.contains(&name));
+    if s.failing.is_none() {
+        s.last_good_ms = Some(now_ms);
+    }
+    Ok(())
+}
+
+/// What is wrong with a canary read back as `got` (`None`: not found), if anything.
+fn judge_canary(s: &Slot, got: Option<&[u8]>, listed: bool) -> Option<IntegrityFailure> {
+    let e = &s.current;
+    let name = &e.key;
     let last_good = s
         .last_good_ms
         .map(|t| format!("; last read intact at {}", date(t)))
         .unwrap_or_default();
-    let mut failure = |class, actual: Option<String>, detail: String| {
-        out.failures.push(IntegrityFailure {
-            class,
-            key: name.clone(),
-            expected_sha256: Some(e.sha256.clone()),
-            actual_sha256: actual,
-            written_at_ms: Some(e.written_at_ms),
-            last_good_ms: s.last_good_ms,
-            detail,
-        });
+    let failure = |class, actual: Option<String>, detail: String| IntegrityFailure {
+        class,
+        key: name.clone(),
+        expected_sha256: Some(e.sha256.clone()),
+        actual_sha256: actual,
+        written_at_ms: Some(e.written_at_ms),
+        last_good_ms: s.last_good_ms,
+        detail,
     };
-    match got {
-        Err(object_store::Error::NotFound { .. }) => {
-            failure(
-                ErrorClass::ObjectMissing,
-                None,
-                format!(
-                    "canary {name} ({} bytes, sha256 {}, written {}) is gone{last_good}",
-                    e.size,
-                    e.sha256,
-                    date(e.written_at_ms)
-                ),
-            );
-            return Ok(());
-        }
-        Err(err) => return Err(classify(&err, "GET", &name)),
-        Ok(bytes) => {
-            let actual = hex::encode(Sha256::digest(&bytes));
-            if actual != e.sha256 {
-                let stale = s.earlier.contains(&actual);
-                let (class, what) = if stale {
-                    (ErrorClass::StaleRead, "an earlier version was served")
-                } else {
-                    (ErrorClass::IntegrityMismatch, "other bytes were served")
-                };
-                failure(
-                    class,
-                    Some(actual.clone()),
-                    format!(
-                        "canary {name}: {what}: expected sha256 {} ({} bytes, generation {}, written {}), got sha256 {actual} ({} bytes){last_good}",
-                        e.sha256,
-                        e.size,
-                        e.generation,
-                        date(e.written_at_ms),
-                        bytes.len()
-                    ),
-                );
-                return Ok(());
-            }
-        }
+    let Some(bytes) = got else {
+        return Some(failure(
+            ErrorClass::ObjectMissing,
+            None,
+            format!(
+                "canary {name} ({} bytes, sha256 {}, written {}) is gone{last_good}",
+                e.size,
+                e.sha256,
+                date(e.written_at_ms)
+            ),
+        ));
+    };
+    let actual = hex::encode(Sha256::digest(bytes));
+    if actual != e.sha256 {
+        let (class, what) = if s.earlier.contains(&actual) {
+            (ErrorClass::StaleRead, "an earlier version was served")
+        } else {
+            (ErrorClass::IntegrityMismatch, "other bytes were served")
+        };
+        return Some(failure(
+            class,
+            Some(actual.clone()),
+            format!(
+                "canary {name}: {what}: expected sha256 {} ({} bytes, generation {}, written {}), got sha256 {actual} ({} bytes){last_good}",
+                e.sha256,
+                e.size,
+                e.generation,
+                date(e.written_at_ms),
+                bytes.len()
+            ),
+        ));
     }
-    if !listed.contains(&name) {
-        failure(
+    if !listed {
+        return Some(failure(
             ErrorClass::ListingInconsistent,
-            Some(e.sha256.clone()),
+            Some(actual),
             format!("canary {name} reads back intact but the listing leaves it out"),
-        );
-        return Ok(());
+        ));
     }
-    s.last_good_ms = Some(now_ms);
-    Ok(())
+    None
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -762,6 +785,7 @@ async fn write_canary(
             let old = std::mem::replace(&mut s.current, entry);
             s.earlier.push(old.sha256);
             s.checked_at_ms = Some(now_ms);
+            s.failing = None;
         }
         None => {
             manifest.slots.insert(
@@ -771,6 +795,7 @@ async fn write_canary(
                     earlier: Vec::new(),
                     checked_at_ms: Some(now_ms),
                     last_good_ms: None,
+                    failing: None,
                 },
             );
         }
@@ -931,6 +956,18 @@ mod tests {
             "{detail}"
         );
         assert_eq!(second.failures.len(), 1);
+        // Between checks (not due again yet) the canary is still known to be bad.
+        let (err, between) = once(&ctx, &spec).await;
+        assert_eq!(between.canaries_checked, 0);
+        assert_eq!(err.map(|e| e.0), Some(ErrorClass::IntegrityMismatch));
+        // Put right and due again: intact.
+        std::fs::write(&canary, &original).unwrap();
+        for s in storage_place.state.lock().await.slots.values_mut() {
+            s.checked_at_ms = Some(0);
+        }
+        let (err, fixed) = once(&ctx, &spec).await;
+        assert_eq!(err, None);
+        assert_eq!(fixed.canaries_checked, 2);
         assert_eq!(
             second.failures[0].actual_sha256.as_deref(),
             Some(hex::encode(Sha256::digest(&flipped)).as_str())

@@ -422,17 +422,16 @@ mod azure {
             .strftime("%a, %d %b %Y %H:%M:%S GMT")
             .to_string();
         let version = "2021-10-04";
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
         let mut headers: Vec<(String, String)> = vec![
             ("x-ms-date".into(), date.clone()),
             ("x-ms-version".into(), version.into()),
         ];
         headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         headers.sort();
-        let canon_headers: String = headers
-            .iter()
-            .map(|(k, v)| format!("{k}:{v}\n"))
-            .collect();
+        let canon_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
         let mut params: Vec<(&str, &str)> = query
             .split('&')
             .filter(|p| !p.is_empty())
@@ -451,9 +450,8 @@ mod azure {
         } else {
             body.len().to_string()
         };
-        let to_sign = format!(
-            "{method}\n\n\n{length}\n\n\n\n\n\n\n\n\n{canon_headers}{canon_resource}"
-        );
+        let to_sign =
+            format!("{method}\n\n\n{length}\n\n\n\n\n\n\n\n\n{canon_headers}{canon_resource}");
         let key = base64::engine::general_purpose::STANDARD
             .decode(ACCOUNT_KEY)
             .unwrap();
@@ -502,7 +500,13 @@ mod azure {
         // The container: object stores do not make their buckets.
         let created = wait_for(Duration::from_secs(30), || {
             std::net::TcpStream::connect(addr).ok()?;
-            Some(request(addr, "PUT", &format!("/{ACCOUNT}/canary?restype=container"), b"", &[]))
+            Some(request(
+                addr,
+                "PUT",
+                &format!("/{ACCOUNT}/canary?restype=container"),
+                b"",
+                &[],
+            ))
         });
         assert_eq!(created, 201);
         let config = common::write_config(
@@ -548,7 +552,13 @@ azure_storage_account_key = "${{env:TEST_AZURE_KEY}}"
         assert_eq!(status, 201);
         let bad = wait_result(addr_p, "blob", mark, |r| r["status"] == "down");
         assert_eq!(bad["error_class"], "integrity_mismatch", "{bad}");
-        assert!(bad["error"].as_str().unwrap().contains(&sha(b"not what probity wrote")), "{bad}");
+        assert!(
+            bad["error"]
+                .as_str()
+                .unwrap()
+                .contains(&sha(b"not what probity wrote")),
+            "{bad}"
+        );
 
         // And deletes the other.
         let status = request(
@@ -566,7 +576,10 @@ azure_storage_account_key = "${{env:TEST_AZURE_KEY}}"
                 .is_some_and(|f| f.iter().any(|f| f["class"] == "object_missing"))
         });
         assert_eq!(gone["status"], "down", "{gone}");
-        assert!(gone["error"].as_str().unwrap().contains("and 1 more"), "{gone}");
+        assert!(
+            gone["error"].as_str().unwrap().contains("and 1 more"),
+            "{gone}"
+        );
         server.stop();
     }
 }
