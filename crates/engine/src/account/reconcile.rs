@@ -289,6 +289,10 @@ pub struct ScorecardView {
     pub pending_incidents: usize,
     pub observed_downtime_s: f64,
     pub unacknowledged_downtime_s: f64,
+    /// Observed incidents of data lost, changed or served stale by object storage.
+    pub integrity_incidents: usize,
+    /// Of those, the ones the provider never declared.
+    pub integrity_unacknowledged: usize,
     pub acknowledgment_rate: Option<f64>,
     pub disclosure_lag_s: reconcile::Spread,
     pub detection_lead_s: reconcile::Spread,
@@ -361,6 +365,8 @@ pub fn scorecard_json(c: &Scorecard, window: &str) -> ScorecardView {
         pending_incidents: c.pending_incidents,
         observed_downtime_s: c.observed_downtime_s,
         unacknowledged_downtime_s: c.unacknowledged_downtime_s,
+        integrity_incidents: c.integrity_incidents,
+        integrity_unacknowledged: c.integrity_unacknowledged,
         acknowledgment_rate: round(c.acknowledgment_rate, 4),
         disclosure_lag_s: c.disclosure_lag_s.clone(),
         detection_lead_s: c.detection_lead_s.clone(),

@@ -634,6 +634,9 @@ async fn check_due(
             if !rotate {
                 continue;
             }
+            // What the check found is this cycle's to report, though a new generation
+            // replaces the canary now.
+            out.failures.extend(s.failing.take());
         }
         write_canary(spec, client, manifest, slot, now_ms, deadline, out).await?;
     }

@@ -37,6 +37,9 @@ pub struct Script {
     pub cert_days: i64,
     /// `/cdn` answers 503 to probes from the `us-east` vantage (a failure in one region).
     pub regional: Range<Duration>,
+    /// A byte of the object store's first canary is flipped on its disk (silently: the
+    /// store goes on answering), and put back at the end.
+    pub corruption: Range<Duration>,
 }
 
 impl Script {
@@ -49,6 +52,7 @@ impl Script {
             cache_outage: Duration::ZERO..Duration::ZERO,
             cert_days: 365,
             regional: Duration::ZERO..Duration::ZERO,
+            corruption: Duration::ZERO..Duration::ZERO,
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Cloud {
     pub dns: SocketAddr,
     /// PEM of the CA that signed the HTTPS certificate.
     pub ca_pem: String,
+    /// The object store's directory (a `file://` store).
+    pub blob: std::path::PathBuf,
     pub started: Instant,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -415,6 +421,8 @@ impl Cloud {
         let (ca_pem, tls) = make_certs(script.cert_days, &["localhost", "127.0.0.1"])?;
         std::fs::create_dir_all(ca_dir)?;
         std::fs::write(ca_dir.join("demo-ca.pem"), &ca_pem)?;
+        let blob = ca_dir.join("blob");
+        std::fs::create_dir_all(&blob)?;
         let router = app(clock);
         let http_router = router.clone();
         let tasks = vec![
@@ -424,6 +432,11 @@ impl Cloud {
             serve_tls(https_l, tls, router),
             serve_echo_scripted(tcp_l, Some((started, script.cache_outage.clone()))),
             serve_dns(dns_s, &[(DNS_NAME, Ipv4Addr::LOCALHOST)])?,
+            tokio::spawn(corrupt(
+                blob.join("canary/00000"),
+                started,
+                script.corruption.clone(),
+            )),
         ];
         Ok(Cloud {
             http,
@@ -431,8 +444,36 @@ impl Cloud {
             tcp,
             dns,
             ca_pem,
+            blob,
             started,
             tasks,
         })
     }
+}
+
+/// Flips a byte of the object at `path` during `when` (once it exists), then puts the
+/// original back: the file system goes on serving it without a word.
+async fn corrupt(path: std::path::PathBuf, started: Instant, when: std::ops::Range<Duration>) {
+    if when.is_empty() {
+        return;
+    }
+    tokio::time::sleep_until(started + when.start).await;
+    let original = loop {
+        if let Ok(b) = tokio::fs::read(&path).await
+            && !b.is_empty()
+        {
+            break b;
+        }
+        if started.elapsed() >= when.end {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut changed = original.clone();
+    changed[0] ^= 0x20;
+    if tokio::fs::write(&path, &changed).await.is_err() {
+        return;
+    }
+    tokio::time::sleep_until(started + when.end).await;
+    let _ = tokio::fs::write(&path, &original).await;
 }

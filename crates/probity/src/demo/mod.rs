@@ -44,6 +44,7 @@ fn plan(fast: bool) -> Plan {
                 cache_outage: ms(3500)..ms(6500),
                 cert_days: 10,
                 regional: ms(1500)..ms(4500),
+                corruption: ms(3000)..ms(6000),
             },
         }
     } else {
@@ -56,6 +57,7 @@ fn plan(fast: bool) -> Plan {
                 cache_outage: s(180)..s(240),
                 cert_days: 10,
                 regional: s(30)..s(120),
+                corruption: s(200)..s(270),
             },
         }
     }
@@ -135,6 +137,21 @@ tags = ["demo"]
 [target.dns]
 name = "{dns_name}"
 record_type = "A"
+
+# The cloud's object storage (a directory here): objects written, read back and compared
+# byte for byte, and three long-lived canaries checked against their manifest.
+[[target]]
+name = "blob-store"
+provider = "demo-cloud"
+service = "object-storage"
+region = "demo-1"
+kind = "object_store"
+url = "file://{blob}"
+interval = "{interval}"
+canaries = 3
+canary_size = "1KiB"
+canary_interval = "{canary_interval}"
+tags = ["demo"]
 
 # A content network's edge, probed from three vantage points: the server itself (`local`)
 # and two agents. An incident needs two of them to see it fail; one region failing alone
@@ -223,6 +240,8 @@ interval = "{feed_interval}"
         tcp = cloud.tcp,
         dns = cloud.dns,
         dns_name = cloud::DNS_NAME,
+        blob = cloud.blob.display().to_string().replace('\\', "\\\\"),
+        canary_interval = if interval == "250ms" { "1s" } else { "15s" },
         checkpoints = if interval == "250ms" { "1s" } else { "10s" },
         feed_interval = if interval == "250ms" { "1s" } else { "15s" },
         tcp_timeout = if interval == "250ms" { "1s" } else { "3s" },
@@ -331,6 +350,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         (script.regional.start, "cdn-edge fails from us-east only: a regional degradation, no incident (quorum 2 of 3)".to_string()),
         (script.cache_outage.start, "cache-tcp stops answering (down after 3 timeouts); the provider's status page never says".to_string()),
         (script.outage.end + (script.outage.end - script.outage.start) * 6 / 10, "the provider's status page edits the resolved storage incident: a later start, an earlier end".to_string()),
+        (script.corruption.start, "a canary object in blob-store silently changes on disk: the store serves other bytes without an error (integrity_mismatch); the status page never says".to_string()),
+        (script.corruption.end, "the canary's bytes are put back (the incident resolves)".to_string()),
     ];
     events.sort_by_key(|(at, _)| *at);
     let script_lines: Vec<String> = events

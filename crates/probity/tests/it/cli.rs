@@ -336,7 +336,7 @@ fn demo_runs_offline_and_shows_an_outage_open_and_resolve() {
     );
     assert_eq!(code, 0);
     assert!(
-        out.ends_with("ok, 6 targets (1 dns, 4 http, 1 tcp), 1 feed, 2 vantages\n"),
+        out.ends_with("ok, 7 targets (1 dns, 4 http, 1 object_store, 1 tcp), 1 feed, 2 vantages\n"),
         "{out}"
     );
 }

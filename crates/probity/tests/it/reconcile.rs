@@ -30,7 +30,7 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
     let card = common::wait_for(Duration::from_secs(25), || {
         let v = common::try_get_json(addr, "/api/v1/scorecard?window=1h")?;
         let c = v.as_array()?.first()?.clone();
-        (c["unacknowledged_incidents"] == 1 && c["changed_after_publication"] == 1).then_some(c)
+        (c["unacknowledged_incidents"] == 2 && c["changed_after_publication"] == 1).then_some(c)
     });
     assert_eq!(card["provider"], "demo-cloud");
     assert_eq!(card["window"], "1h");
@@ -65,8 +65,27 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
         .collect();
     assert_eq!(
         services,
-        ["cache", "cdn", "compute", "dns", "storage", "web"]
+        [
+            "cache",
+            "cdn",
+            "compute",
+            "dns",
+            "object-storage",
+            "storage",
+            "web"
+        ]
     );
+    // The canary that silently changed: an integrity incident the page never declared.
+    assert_eq!(
+        (
+            card["integrity_incidents"].as_u64(),
+            card["integrity_unacknowledged"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{card}"
+    );
+    let blob = &card["services"][4];
+    assert_eq!(blob["integrity_unacknowledged"], 1, "{blob}");
     // The cdn failed from one region only: no incident is held against the provider.
     let cdn = &card["services"][1];
     assert_eq!(cdn["observed_incidents"], 0, "{cdn}");
@@ -163,10 +182,16 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
     // Metrics follow within one reconciliation round.
     common::wait_for(Duration::from_secs(10), || {
         let (_, m) = common::get(addr, "/metrics");
-        m.contains("probity_provider_unacknowledged_incidents{provider=\"demo-cloud\"} 1")
+        m.contains("probity_provider_unacknowledged_incidents{provider=\"demo-cloud\"} 2")
             .then_some(())
     });
     let (_, m) = common::get(addr, "/metrics");
+    assert!(
+        m.contains(
+            "probity_provider_integrity_unacknowledged_incidents{provider=\"demo-cloud\"} 1"
+        ),
+        "{m}"
+    );
     assert!(
         m.contains(
             "probity_provider_disclosure_lag_seconds{provider=\"demo-cloud\",quantile=\"0.9\"}"
@@ -249,7 +274,7 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
     ] {
         assert!(c.get(field).is_some(), "{field} missing: {c}");
     }
-    assert_eq!(c["unacknowledged_incidents"], 1);
+    assert_eq!(c["unacknowledged_incidents"], 2);
     assert_eq!(
         c["disclosure_lag_s"]["p90"],
         card["disclosure_lag_s"]["p90"]
@@ -285,7 +310,7 @@ fn the_demo_cloud_gets_the_scorecard_it_deserves() {
     let first = figures();
     let v: serde_json::Value = serde_json::from_str(&first.0).unwrap();
     assert_eq!(v[0]["window"], "1h");
-    assert_eq!(v[0]["unacknowledged_incidents"], 1, "{}", first.0);
+    assert_eq!(v[0]["unacknowledged_incidents"], 2, "{}", first.0);
     // The storage declaration was edited to read shorter, and is counted so.
     assert_eq!(
         (

@@ -91,7 +91,7 @@ kind = "object_store"
 url = "{url}"
 endpoint = "http://{addr}"
 interval = "1s"
-timeout = "3s"
+timeout = "10s"
 failure_threshold = 1
 success_threshold = 1
 {extra}
@@ -171,7 +171,7 @@ fn storage_faults_each_have_their_class_and_healthy_cycles_none() {
             "s3://canary-bucket/rotating/",
             &s3,
             "${env:TEST_S3_SECRET}",
-            "canaries = 1\ncanary_interval = \"1s\"\ncanary_rotation = \"3s\"",
+            "canaries = 1\ncanary_interval = \"1s\"\ncanary_rotation = \"5s\"",
         ),
         target("badcreds", "s3://canary-bucket/other/", &s3, "wrong-secret", ""),
     ]
@@ -263,10 +263,31 @@ fn storage_faults_each_have_their_class_and_healthy_cycles_none() {
     wait_result(addr, "blob", mark, |r| r["status"] == "up");
 
     // An older generation put back after a rotation: stale_read.
+    // The first generation's bytes, then the manifest's word that a second replaced them.
     let rotating = bucket.join("rotating/canary/00000");
-    let first = wait_for(Duration::from_secs(20), || std::fs::read(&rotating).ok());
+    // The latest generation in the manifest (number, sha256).
+    let latest = || {
+        let db = rusqlite::Connection::open_with_flags(
+            dir.path().join("data/probity.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()?;
+        db.query_row(
+            "SELECT generation, sha256 FROM canaries WHERE store LIKE 's3://canary-bucket/rotating/%'
+             ORDER BY generation DESC LIMIT 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .ok()
+    };
+    // A generation whose bytes are on disk, then the next one's arrival.
+    let (n, first) = wait_for(Duration::from_secs(20), || {
+        let (n, want) = latest()?;
+        let bytes = std::fs::read(&rotating).ok()?;
+        (sha(&bytes) == want).then_some((n, bytes))
+    });
     wait_for(Duration::from_secs(30), || {
-        (std::fs::read(&rotating).ok()? != first).then_some(())
+        latest().filter(|(m, _)| *m > n).map(|_| ())
     });
     let mark = last_id(addr, "rotating");
     std::fs::write(&rotating, &first).unwrap();
