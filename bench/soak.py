@@ -11,7 +11,8 @@ Figures:
   per idempotency key; at-least-once delivery may repeat one after a kill, which the key
   lets the receiver drop);
 - incidents whose alert never arrived;
-- false incidents: incidents on targets that were never down;
+- false incidents: incidents on targets that were never down (the object store's among
+  them: a canary written just before a kill must not read as corruption after it);
 - evidence audit findings after everything;
 - hostile pushes stored (must be 0).
 """
@@ -101,6 +102,12 @@ def main():
         for i in range(TARGETS):
             f.write(f'[[target]]\nname = "t{i}"\nkind = "http"\nurl = "http://127.0.0.1:{tport}/t/{i}"\n'
                     f'interval = "250ms"\nfailure_threshold = 2\nsuccess_threshold = 2\n\n')
+        # An object store (a directory) whose canaries rotate every few seconds: a kill
+        # between a canary's PUT and its commit must not read as corruption afterwards.
+        os.makedirs(os.path.join(work, "blob"), exist_ok=True)
+        f.write('[[target]]\nname = "s0"\nkind = "object_store"\nurl = "file://blob"\n'
+                'interval = "500ms"\ncanaries = 5\ncanary_interval = "1s"\ncanary_rotation = "2s"\n'
+                'failure_threshold = 2\nsuccess_threshold = 2\n\n')
         f.write(f'[[vantage]]\nname = "edge"\ntargets = ["t1"]\n\n')
         f.write(f'[[channel]]\nname = "hook"\ntype = "webhook"\nurl = "http://127.0.0.1:{hport}/hook"\n\n')
         f.write('[[alert]]\nname = "all"\non = ["incident_opened", "incident_resolved"]\nchannels = ["hook"]\n')
@@ -144,7 +151,7 @@ def main():
     db.commit()
     spell_to = int(time.time() * 1000)
     time.sleep(3)
-    spell_written = db.execute("SELECT count(*) FROM results WHERE vantage = 'local' AND at_ms BETWEEN ? AND ?",
+    spell_written = db.execute("SELECT count(*) FROM results WHERE vantage = 'local' AND target LIKE 't%' AND at_ms BETWEEN ? AND ?",
                                (spell_from, spell_to)).fetchone()[0]
     spell_expected = int((spell_to - spell_from) / 250 * TARGETS)
 
@@ -178,7 +185,11 @@ def main():
     audit = subprocess.run([PROBITY, "evidence", "audit", "--config", cfg, "--json"],
                            cwd=work, capture_output=True, text=True)
     findings = len(json.loads(audit.stdout)["findings"]) if audit.stdout.strip() else -1
-    stored = db.execute("SELECT count(*) FROM results WHERE vantage = 'local'").fetchone()[0]
+    stored = db.execute("SELECT count(*) FROM results WHERE vantage = 'local' AND target LIKE 't%'").fetchone()[0]
+    storage_results, storage_failed = db.execute(
+        "SELECT count(*), coalesce(sum(health != 'up'), 0) FROM results WHERE target = 's0'").fetchone()
+    canary_rows, canary_generations = db.execute(
+        "SELECT count(*), coalesce(max(generation), 0) FROM canaries").fetchone()
     dup_ids = db.execute(
         "SELECT count(*) - count(DISTINCT id) FROM results").fetchone()[0]
     hits = sum(Target.hits.values())
@@ -202,13 +213,15 @@ def main():
     print(f"| health 503 during the write spell | {('yes' if unhealthy else 'NO') if long_spell else 'n/a (spell under the 10 s bound)'} |")
     print(f"| results measured during the spell, written after it | {spell_written} (about {spell_expected} probes were due) |")
     print(f"| incidents (t0 went down and up) / false incidents (other targets) | {len(incidents)} / {false_incidents} |")
+    print(f"| object-store cycles / failed (canaries rotating every 2 s through the kills) | {storage_results} / {storage_failed} |")
+    print(f"| canary manifest entries (generations up to) | {canary_rows} ({canary_generations}) |")
     print(f"| alert keys delivered / of them incident_opened | {len(keys)} / {len(opened_keys)} |")
     print(f"| alerts delivered twice (before the receiver's deduplication) | {twice} |")
     print(f"| incidents whose opening alert never arrived | {missing} |")
     print(f"| hostile results refused / stored (future, year 2000, oversized, foreign target) | {hostile_refused} / {hostile_stored} of 4 (HTTP {status}) |")
     print(f"| clean SIGTERM stop | {'yes' if clean_stop else 'NO'} |")
     print(f"| evidence audit findings | {findings} |")
-    ok = (survived == KILLS and dup_ids == 0 and (unhealthy or not long_spell) and false_incidents == 0
+    ok = (survived == KILLS and dup_ids == 0 and storage_failed == 0 and (unhealthy or not long_spell) and false_incidents == 0
           and missing == 0 and hostile_refused == 4 and hostile_stored == 0 and clean_stop and findings == 0
           and spell_written >= spell_expected * 0.8)
     print(f"\nverdict: {'ok' if ok else 'PROBLEMS'}")

@@ -591,8 +591,12 @@ async fn generation(
         .canaries()
         .map_err(|e| anyhow::anyhow!("reading the canaries' manifest: {e}"))?;
     let ctx = Arc::new(
-        ProbeContext::for_vantage(probity_ground::vantage::LOCAL)
-            .with_storage(probity_engine::probe::Storage::keeping(manifest)),
+        ProbeContext::for_vantage(probity_ground::vantage::LOCAL).with_storage(
+            probity_engine::probe::Storage::keeping(
+                manifest,
+                probity_engine::probe::object_store::secret_of(&signer),
+            ),
+        ),
     );
     probity_engine::schedule::run(
         scheduled,

@@ -12,6 +12,8 @@
 //! earlier cycles whose names it made (`cycle/probity-<ms>-<hex>`). Canaries are
 //! overwritten in place (rotation), never deleted.
 
+mod canary;
+
 use super::{Failure, ProbeContext};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
@@ -95,6 +97,8 @@ pub struct IntegrityFailure {
 #[derive(Default)]
 pub struct Storage {
     keeps_manifest: bool,
+    /// The server's secret the canaries' bytes are made from (see [`canary_payload`]).
+    secret: [u8; 32],
     places: Mutex<HashMap<String, Arc<Place>>>,
 }
 
@@ -123,10 +127,12 @@ struct Slot {
 
 impl Storage {
     /// A context that keeps canaries, seeded with the manifest entries stored so far (every
-    /// generation of every slot, in any order).
-    pub fn keeping(entries: Vec<CanaryEntry>) -> Self {
+    /// generation of every slot, in any order). `secret` is the server's own (derived from
+    /// its signing key): the canaries' bytes are made from it.
+    pub fn keeping(entries: Vec<CanaryEntry>, secret: [u8; 32]) -> Self {
         let storage = Storage {
             keeps_manifest: true,
+            secret,
             places: Mutex::default(),
         };
         let mut by_store: HashMap<String, Vec<CanaryEntry>> = HashMap::new();
@@ -308,7 +314,7 @@ async fn cycle(
         round_trip(spec, client, size, now_ms, deadline, out).await?;
     }
     if ctx.storage.keeps_manifest && spec.canaries > 0 {
-        canaries(spec, client, manifest, deadline, out).await?;
+        canary::canaries(spec, client, manifest, &ctx.storage.secret, deadline, out).await?;
     }
     Ok(())
 }
@@ -333,19 +339,52 @@ async fn timed<T>(
 }
 
 fn random_payload(size: u64) -> (Vec<u8>, String) {
-    let mut bytes = vec![0u8; size as usize];
     // Cheap and unpredictable enough: 32 random bytes expanded by SHA-256 in counter mode.
     let mut seed = [0u8; 32];
     let _ = getrandom::fill(&mut seed);
+    expand(&seed, size)
+}
+
+/// `size` bytes from `key` by SHA-256 in counter mode, and their SHA-256.
+fn expand(key: &[u8; 32], size: u64) -> (Vec<u8>, String) {
+    let mut bytes = vec![0u8; size as usize];
     for (i, chunk) in bytes.chunks_mut(32).enumerate() {
         let block = Sha256::new()
-            .chain_update(seed)
+            .chain_update(key)
             .chain_update((i as u64).to_le_bytes())
             .finalize();
         chunk.copy_from_slice(&block[..chunk.len()]);
     }
     let sha = hex::encode(Sha256::digest(&bytes));
     (bytes, sha)
+}
+
+/// The secret canaries' bytes are made from: the log key's signature over a fixed text
+/// (Ed25519 signs deterministically), so it survives restarts and never leaves the process.
+pub fn secret_of(signer: &probity_core::note::NoteSigner) -> [u8; 32] {
+    Sha256::digest(signer.sign_bytes(b"probity object-store canary secret v1")).into()
+}
+
+/// A canary generation's bytes: unpredictable without the server's secret, and the same
+/// every time they are made, so a write whose manifest entry a crash kept from the store
+/// is recognised at the next start instead of being taken for corruption.
+fn canary_payload(
+    secret: &[u8; 32],
+    store: &str,
+    slot: u32,
+    generation: u32,
+    size: u64,
+) -> (Vec<u8>, String) {
+    let key: [u8; 32] = Sha256::new()
+        .chain_update(b"probity canary v1\0")
+        .chain_update(secret)
+        .chain_update(store.as_bytes())
+        .chain_update([0])
+        .chain_update(slot.to_le_bytes())
+        .chain_update(generation.to_le_bytes())
+        .finalize()
+        .into();
+    expand(&key, size)
 }
 
 /// PUTs `bytes` at `key`, in parts when it is larger than one part.
@@ -556,256 +595,6 @@ async fn list(
     Ok(r.into_iter().map(|m| m.location.to_string()).collect())
 }
 
-fn canary_key(spec: &ObjectStoreSpec, slot: u32) -> String {
-    format!("{}canary/{slot:05}", spec.prefix)
-}
-
-async fn canaries(
-    spec: &ObjectStoreSpec,
-    client: &dyn ObjectStore,
-    manifest: &mut Manifest,
-    deadline: Instant,
-    out: &mut StorageDetails,
-) -> Result<(), Failure> {
-    let now_ms = jiff::Timestamp::now().as_millisecond();
-    let due: Vec<u32> = (0..spec.canaries)
-        .filter(|i| match manifest.slots.get(i) {
-            None => true,
-            Some(s) => {
-                s.checked_at_ms
-                    .is_none_or(|t| now_ms - t >= spec.canary_interval_ms as i64)
-                    || rotation_due(spec, s, now_ms)
-            }
-        })
-        .collect();
-    if !due.is_empty() {
-        check_due(spec, client, manifest, &due, now_ms, deadline, out).await?;
-    }
-    // Every canary known to be bad, checked now or before.
-    out.failures
-        .extend(manifest.slots.values().filter_map(|s| s.failing.clone()));
-    match out.failures.first() {
-        None => Ok(()),
-        Some(first) => {
-            let more = out.failures.len() - 1;
-            Err(Failure::new(
-                first.class,
-                if more == 0 {
-                    first.detail.clone()
-                } else {
-                    format!("{} (and {more} more integrity failures)", first.detail)
-                },
-            ))
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn check_due(
-    spec: &ObjectStoreSpec,
-    client: &dyn ObjectStore,
-    manifest: &mut Manifest,
-    due: &[u32],
-    now_ms: i64,
-    deadline: Instant,
-    out: &mut StorageDetails,
-) -> Result<(), Failure> {
-    let listed = list(
-        client,
-        &format!("{}canary/", spec.prefix),
-        "the canaries",
-        deadline,
-        out,
-    )
-    .await?;
-    let ours: BTreeSet<String> = (0..spec
-        .canaries
-        .max(manifest.slots.keys().next_back().map_or(0, |k| k + 1)))
-        .map(|i| canary_key(spec, i))
-        .collect();
-    out.foreign_objects = listed.difference(&ours).count() as u32;
-    for &slot in due {
-        let rotate = manifest
-            .slots
-            .get(&slot)
-            .is_some_and(|s| rotation_due(spec, s, now_ms));
-        if let Some(s) = manifest.slots.get_mut(&slot) {
-            check_canary(client, s, &listed, now_ms, deadline, out).await?;
-            if !rotate {
-                continue;
-            }
-            // What the check found is this cycle's to report, though a new generation
-            // replaces the canary now.
-            out.failures.extend(s.failing.take());
-        }
-        write_canary(spec, client, manifest, slot, now_ms, deadline, out).await?;
-    }
-    Ok(())
-}
-
-fn rotation_due(spec: &ObjectStoreSpec, s: &Slot, now_ms: i64) -> bool {
-    spec.canary_rotation_ms
-        .is_some_and(|r| now_ms - s.current.written_at_ms >= r as i64)
-}
-
-fn date(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| ms.to_string())
-}
-
-/// Reads one canary back and keeps what it found in the slot (`failing`): an integrity
-/// failure lets the cycle go on to the other canaries; failing to reach the store ends it.
-async fn check_canary(
-    client: &dyn ObjectStore,
-    s: &mut Slot,
-    listed: &BTreeSet<String>,
-    now_ms: i64,
-    deadline: Instant,
-    out: &mut StorageDetails,
-) -> Result<(), Failure> {
-    let name = s.current.key.clone();
-    let got = timed("GET", &name, deadline, &mut out.phases.get_ms, async {
-        client
-            .get(&ObjectPath::from(name.as_str()))
-            .await?
-            .bytes()
-            .await
-    })
-    .await?;
-    let got = match got {
-        Err(object_store::Error::NotFound { .. }) => None,
-        Err(err) => return Err(classify(&err, "GET", &name)),
-        Ok(bytes) => Some(bytes),
-    };
-    s.checked_at_ms = Some(now_ms);
-    out.canaries_checked += 1;
-    s.failing = judge_canary(s, got.as_deref(), listed.contains(&name));
-    if s.failing.is_none() {
-        s.last_good_ms = Some(now_ms);
-    }
-    Ok(())
-}
-
-/// What is wrong with a canary read back as `got` (`None`: not found), if anything.
-fn judge_canary(s: &Slot, got: Option<&[u8]>, listed: bool) -> Option<IntegrityFailure> {
-    let e = &s.current;
-    let name = &e.key;
-    let last_good = s
-        .last_good_ms
-        .map(|t| format!("; last read intact at {}", date(t)))
-        .unwrap_or_default();
-    let failure = |class, actual: Option<String>, detail: String| IntegrityFailure {
-        class,
-        key: name.clone(),
-        expected_sha256: Some(e.sha256.clone()),
-        actual_sha256: actual,
-        written_at_ms: Some(e.written_at_ms),
-        last_good_ms: s.last_good_ms,
-        detail,
-    };
-    let Some(bytes) = got else {
-        return Some(failure(
-            ErrorClass::ObjectMissing,
-            None,
-            format!(
-                "canary {name} ({} bytes, sha256 {}, written {}) is gone{last_good}",
-                e.size,
-                e.sha256,
-                date(e.written_at_ms)
-            ),
-        ));
-    };
-    let actual = hex::encode(Sha256::digest(bytes));
-    if actual != e.sha256 {
-        let (class, what) = if s.earlier.contains(&actual) {
-            (ErrorClass::StaleRead, "an earlier version was served")
-        } else {
-            (ErrorClass::IntegrityMismatch, "other bytes were served")
-        };
-        return Some(failure(
-            class,
-            Some(actual.clone()),
-            format!(
-                "canary {name}: {what}: expected sha256 {} ({} bytes, generation {}, written {}), got sha256 {actual} ({} bytes){last_good}",
-                e.sha256,
-                e.size,
-                e.generation,
-                date(e.written_at_ms),
-                bytes.len()
-            ),
-        ));
-    }
-    if !listed {
-        return Some(failure(
-            ErrorClass::ListingInconsistent,
-            Some(actual),
-            format!("canary {name} reads back intact but the listing leaves it out"),
-        ));
-    }
-    None
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn write_canary(
-    spec: &ObjectStoreSpec,
-    client: &dyn ObjectStore,
-    manifest: &mut Manifest,
-    slot: u32,
-    now_ms: i64,
-    deadline: Instant,
-    out: &mut StorageDetails,
-) -> Result<(), Failure> {
-    let name = canary_key(spec, slot);
-    let (bytes, sha) = random_payload(spec.canary_size);
-    let r = timed(
-        "PUT",
-        &name,
-        deadline,
-        &mut out.phases.put_ms,
-        put(client, &ObjectPath::from(name.as_str()), bytes),
-    )
-    .await?
-    .map_err(|e| classify(&e, "PUT", &name))?;
-    let generation = manifest
-        .slots
-        .get(&slot)
-        .map_or(1, |s| s.current.generation + 1);
-    let entry = CanaryEntry {
-        store: spec.store_id(),
-        slot,
-        generation,
-        key: name,
-        size: spec.canary_size,
-        sha256: sha,
-        written_at_ms: now_ms,
-        e_tag: r.e_tag,
-        version: r.version,
-    };
-    out.canaries_written.push(entry.clone());
-    match manifest.slots.get_mut(&slot) {
-        Some(s) => {
-            let old = std::mem::replace(&mut s.current, entry);
-            s.earlier.push(old.sha256);
-            s.checked_at_ms = Some(now_ms);
-            s.failing = None;
-        }
-        None => {
-            manifest.slots.insert(
-                slot,
-                Slot {
-                    current: entry,
-                    earlier: Vec::new(),
-                    checked_at_ms: Some(now_ms),
-                    last_good_ms: None,
-                    failing: None,
-                },
-            );
-        }
-    }
-    Ok(())
-}
-
 fn integrity(out: &mut StorageDetails, f: IntegrityFailure) -> Failure {
     let failure = Failure::new(f.class, f.detail.clone());
     out.failures.push(f);
@@ -864,116 +653,4 @@ fn scrub(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn leftovers_are_recognised_by_probity_names_only() {
-        assert_eq!(
-            leftover_written_at("p/cycle/probity-1700000000000-0123456789abcdef", "p/"),
-            Some(1_700_000_000_000)
-        );
-        for foreign in [
-            "p/cycle/backup-1700000000000-0123456789abcdef",
-            "p/cycle/probity-1700000000000-0123",
-            "q/cycle/probity-1700000000000-0123456789abcdef",
-            "p/cycle/probity-x-0123456789abcdef",
-        ] {
-            assert_eq!(leftover_written_at(foreign, "p/"), None, "{foreign}");
-        }
-    }
-
-    #[test]
-    fn payloads_are_random_and_their_hash_is_theirs() {
-        let (a, sa) = random_payload(100);
-        let (b, sb) = random_payload(100);
-        assert_eq!(a.len(), 100);
-        assert_ne!(a, b);
-        assert_ne!(sa, sb);
-        assert_eq!(sa, hex::encode(Sha256::digest(&a)));
-    }
-
-    #[test]
-    fn queries_are_scrubbed_from_error_texts() {
-        let t = scrub("GET http://h/c/k?sv=2021&sig=SECRET failed (url: \"https://a/b?sig=X\")");
-        assert!(!t.contains("SECRET") && !t.contains("sig=X"), "{t}");
-        assert!(t.contains("http://h/c/k?…"));
-    }
-
-    async fn once(
-        ctx: &ProbeContext,
-        spec: &ObjectStoreSpec,
-    ) -> (Option<(ErrorClass, String)>, StorageDetails) {
-        let mut obs = Observation::default();
-        let mut d = super::super::Details::default();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let r = probe(ctx, spec, deadline, &mut obs, &mut d).await;
-        (r.err().map(|f| (f.class, f.detail)), d.storage.unwrap())
-    }
-
-    #[tokio::test]
-    async fn a_canary_changed_on_disk_is_an_integrity_failure_naming_both_checksums() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = ObjectStoreSpec {
-            url: format!("file://{}", dir.path().display()),
-            scheme: StorageScheme::File,
-            bucket: dir.path().display().to_string(),
-            prefix: String::new(),
-            endpoint: None,
-            options: BTreeMap::new(),
-            sizes: vec![1000],
-            canaries: 2,
-            canary_size: 64,
-            canary_interval_ms: 1000,
-            canary_rotation_ms: None,
-        };
-        let ctx = ProbeContext::new().with_storage(Storage::keeping(Vec::new()));
-        let (err, first) = once(&ctx, &spec).await;
-        assert_eq!(err, None);
-        assert_eq!(first.canaries_written.len(), 2);
-        assert_eq!(first.bytes, 1000);
-        // Nothing of the round trip is left behind.
-        assert!(
-            !dir.path().join("cycle").exists()
-                || std::fs::read_dir(dir.path().join("cycle"))
-                    .unwrap()
-                    .next()
-                    .is_none()
-        );
-        let canary = dir.path().join("canary/00001");
-        let original = std::fs::read(&canary).unwrap();
-        let mut flipped = original.clone();
-        flipped[10] ^= 0x40;
-        std::fs::write(&canary, &flipped).unwrap();
-        // Due again after the canary interval.
-        let storage_place = ctx.storage.place(&spec);
-        for s in storage_place.state.lock().await.slots.values_mut() {
-            s.checked_at_ms = Some(0);
-        }
-        let (err, second) = once(&ctx, &spec).await;
-        let (class, detail) = err.unwrap();
-        assert_eq!(class, ErrorClass::IntegrityMismatch, "{detail}");
-        assert!(detail.contains("canary/00001"), "{detail}");
-        assert!(
-            detail.contains(&first.canaries_written[1].sha256),
-            "{detail}"
-        );
-        assert_eq!(second.failures.len(), 1);
-        // Between checks (not due again yet) the canary is still known to be bad.
-        let (err, between) = once(&ctx, &spec).await;
-        assert_eq!(between.canaries_checked, 0);
-        assert_eq!(err.map(|e| e.0), Some(ErrorClass::IntegrityMismatch));
-        // Put right and due again: intact.
-        std::fs::write(&canary, &original).unwrap();
-        for s in storage_place.state.lock().await.slots.values_mut() {
-            s.checked_at_ms = Some(0);
-        }
-        let (err, fixed) = once(&ctx, &spec).await;
-        assert_eq!(err, None);
-        assert_eq!(fixed.canaries_checked, 2);
-        assert_eq!(
-            second.failures[0].actual_sha256.as_deref(),
-            Some(hex::encode(Sha256::digest(&flipped)).as_str())
-        );
-    }
-}
+mod tests;
