@@ -386,6 +386,64 @@ fn storage_faults_each_have_their_class_and_healthy_cycles_none() {
         .unwrap();
     assert_eq!(leaves, rows);
 
+    // Offline: a bundle carries the manifest entries and the failing results, and
+    // verifies with the log's key alone.
+    let evidence = |args: &[&str]| {
+        let out = common::bin()
+            .args(args)
+            .current_dir(dir.path())
+            .env("TEST_S3_SECRET", SECRET)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    evidence(&[
+        "evidence",
+        "export",
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--out",
+        "bundle.json",
+    ]);
+    let key = evidence(&["evidence", "key"]).trim().to_string();
+    let verified = evidence(&["evidence", "verify", "bundle.json", "--key", &key]);
+    assert!(verified.starts_with("bundle.json: ok: "), "{verified}");
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("bundle.json")).unwrap())
+            .unwrap();
+    let records: Vec<serde_json::Value> = bundle["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let bytes = base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                r["record"].as_str().unwrap(),
+            )
+            .unwrap();
+            serde_json::from_slice(&bytes).unwrap()
+        })
+        .collect();
+    let canary_one = records
+        .iter()
+        .find(|r| r["type"] == "canary" && r["key"] == "probity/canary/00001")
+        .expect("the canary's manifest entry is in the bundle");
+    assert_eq!(canary_one["sha256"], sha(&originals[1]));
+    assert!(
+        records.iter().any(|r| r["type"] == "results"
+            && r["results"].as_array().unwrap().iter().any(|x| {
+                x["error_class"] == "integrity_mismatch"
+                    && x["error"].as_str().unwrap().contains(&sha(&flipped))
+            })),
+        "the failing result, with the bytes' checksum, is in the bundle"
+    );
+
     // A manifest entry changed in the database afterwards is found by the audit.
     db.execute(
         "UPDATE canaries SET sha256 = ?1 WHERE slot = 1 AND store LIKE 's3://canary-bucket/probity/%'",
