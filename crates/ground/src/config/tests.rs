@@ -303,7 +303,15 @@ fn kind_specific_mistakes() {
     let t = |body: &str| check(&format!("[[target]]\nname = \"t\"\n{body}\n"));
     assert_eq!(
         t("kind = \"htp\"\nurl = \"http://h/\""),
-        "p.toml:3:8: target `t`: unknown kind `htp` (one of http, tcp, tls, dns, heartbeat, external); did you mean `http`?"
+        "p.toml:3:8: target `t`: unknown kind `htp` (one of http, tcp, tls, dns, heartbeat, external, object_store); did you mean `http`?"
+    );
+    assert_eq!(
+        t("kind = \"object_store\""),
+        "p.toml:3:8: target `t`: kind `object_store` needs `url`"
+    );
+    assert_eq!(
+        t("kind = \"http\"\nurl = \"http://h/\"\ncanaries = 3"),
+        "p.toml:5:12: target `t`: `canaries` is not used by kind `http`"
     );
     assert_eq!(
         t("kind = \"tcp\""),
