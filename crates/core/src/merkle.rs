@@ -308,6 +308,46 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// The right edge of a tree: the roots of its perfect subtrees, largest first. Enough to
+/// append and to compute the root at the current size, in O(log n) memory, so a log of any
+/// length can be replayed (an audit) without holding it.
+#[derive(Clone, Debug, Default)]
+pub struct Frontier {
+    size: u64,
+    /// (level, root) of each perfect subtree, left to right; levels strictly decrease.
+    stack: Vec<(u32, Hash)>,
+}
+
+impl Frontier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn push(&mut self, leaf: Hash) {
+        let (mut level, mut hash) = (0u32, leaf);
+        while let Some(&(l, left)) = self.stack.last() {
+            if l != level {
+                break;
+            }
+            self.stack.pop();
+            hash = node_hash(&left, &hash);
+            level += 1;
+        }
+        self.stack.push((level, hash));
+        self.size += 1;
+    }
+    /// RFC 6962's MTH at the current size: the subtrees folded from the right.
+    pub fn root(&self) -> Hash {
+        let mut from_right = self.stack.iter().rev();
+        match from_right.next() {
+            None => empty_root(),
+            Some(&(_, last)) => from_right.fold(last, |acc, &(_, left)| node_hash(&left, &acc)),
+        }
+    }
+}
+
 /// Perfect subtrees held in memory, level by level: for tests, tools and small logs.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryTree {
@@ -350,6 +390,22 @@ impl Nodes for MemoryTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_frontier_has_the_roots_of_the_whole_tree() {
+        let mut full = MemoryTree::new();
+        let mut edge = Frontier::new();
+        assert_eq!(edge.root(), empty_root());
+        for i in 0..1100u32 {
+            let leaf = leaf_hash(&i.to_le_bytes());
+            full.push(leaf);
+            edge.push(leaf);
+            assert_eq!(edge.size(), full.size());
+            assert_eq!(edge.root(), full.root(), "size {}", edge.size());
+            // Never more than one subtree per bit of the size.
+            assert_eq!(edge.stack.len() as u32, edge.size().count_ones());
+        }
+    }
 
     /// The RFC 6962 reference definition, straight from the text: MTH over a list.
     fn naive_root(leaves: &[Hash]) -> Hash {

@@ -374,7 +374,7 @@ pub fn compare(a: &Bundle, b: &Bundle, verifier: &NoteVerifier) -> Result<Relati
     }
     // A bundle that holds the log's first n leaves knows the root at every size up to n.
     let prefix_roots = |l: &BTreeMap<u64, String>, sizes: &BTreeMap<u64, Hash>| {
-        let mut tree = merkle::MemoryTree::new();
+        let mut tree = merkle::Frontier::new();
         let mut found = Vec::new();
         for (i, (index, h)) in l.iter().enumerate() {
             let Ok(leaf) = hash(h, "leaf hash") else {
@@ -450,38 +450,28 @@ pub fn audit(
     verifier: &NoteVerifier,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Audit> {
+    audit_paged(store, verifier, progress, 1000)
+}
+
+/// [`audit`], reading `page` checkpoints at a time.
+pub fn audit_paged(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    progress: &indicatif::ProgressBar,
+    page: usize,
+) -> anyhow::Result<Audit> {
     let size = store.evidence_size()?;
-    let checkpoints = store.checkpoints()?;
     progress.set_length(size);
     let mut a = Audit {
         leaves: size,
-        checkpoints: checkpoints.len(),
         ..Default::default()
     };
-    let mut tree = merkle::MemoryTree::new();
-    let mut next_cp = checkpoints.iter().peekable();
+    // The leaves are replayed through the tree's right edge only, and the checkpoints read a
+    // page at a time: memory stays bounded whatever the log's length.
+    let mut tree = merkle::Frontier::new();
+    let mut checkpoints = CheckpointPages::new(store, page.max(1));
     let incidents = store.incidents(crate::store::IncidentFilter::All)?;
-    let check_checkpoints = |tree: &merkle::MemoryTree,
-                             next_cp: &mut std::iter::Peekable<
-        std::slice::Iter<'_, StoredCheckpoint>,
-    >,
-                             a: &mut Audit| {
-        while let Some(cp) = next_cp.peek().filter(|c| c.size == tree.size()) {
-            let signed = verify_note(&cp.note, std::slice::from_ref(verifier))
-                .ok()
-                .and_then(|t| Checkpoint::parse(t).ok());
-            match signed {
-                None => a.findings.push(Finding { leaf: None, problem: format!("checkpoint at size {}: the signature does not verify", cp.size) }),
-                Some(c) if c.size != cp.size || c.root != tree.root() => a.findings.push(Finding {
-                    leaf: None,
-                    problem: format!("checkpoint at size {}: the signed root differs from the root recomputed from the leaves", cp.size),
-                }),
-                Some(_) => {}
-            }
-            next_cp.next();
-        }
-    };
-    check_checkpoints(&tree, &mut next_cp, &mut a);
+    checkpoints.check_at(&tree, verifier, &mut a)?;
     let mut at = 0;
     while at < size {
         let end = (at + 5000).min(size);
@@ -497,12 +487,12 @@ pub fn audit(
             }
             tree.push(computed);
             compare_with_rows(store, &leaf.record, leaf.index, &incidents, &mut a)?;
-            check_checkpoints(&tree, &mut next_cp, &mut a);
+            checkpoints.check_at(&tree, verifier, &mut a)?;
             progress.inc(1);
         }
         at = end;
     }
-    for cp in next_cp {
+    while let Some(cp) = checkpoints.next()? {
         a.findings.push(Finding {
             leaf: None,
             problem: format!(
@@ -511,7 +501,80 @@ pub fn audit(
             ),
         });
     }
+    a.checkpoints = checkpoints.seen;
     Ok(a)
+}
+
+/// The stored checkpoints, oldest first, read a page at a time.
+struct CheckpointPages<'a> {
+    store: &'a dyn Store,
+    size: usize,
+    page: std::collections::VecDeque<StoredCheckpoint>,
+    after: Option<u64>,
+    done: bool,
+    seen: usize,
+}
+
+impl<'a> CheckpointPages<'a> {
+    fn new(store: &'a dyn Store, size: usize) -> Self {
+        CheckpointPages {
+            store,
+            size,
+            page: Default::default(),
+            after: None,
+            done: false,
+            seen: 0,
+        }
+    }
+
+    fn peek(&mut self) -> anyhow::Result<Option<&StoredCheckpoint>> {
+        if self.page.is_empty() && !self.done {
+            let page = self.store.checkpoints_after(self.after, self.size)?;
+            self.done = page.len() < self.size;
+            if let Some(last) = page.last() {
+                self.after = Some(last.size);
+            }
+            self.page.extend(page);
+        }
+        Ok(self.page.front())
+    }
+
+    fn next(&mut self) -> anyhow::Result<Option<StoredCheckpoint>> {
+        self.peek()?;
+        let cp = self.page.pop_front();
+        self.seen += cp.is_some() as usize;
+        Ok(cp)
+    }
+
+    /// Checks every checkpoint of the tree's current size against its root.
+    fn check_at(
+        &mut self,
+        tree: &merkle::Frontier,
+        verifier: &NoteVerifier,
+        a: &mut Audit,
+    ) -> anyhow::Result<()> {
+        while self.peek()?.is_some_and(|c| c.size == tree.size()) {
+            let cp = self.next()?.expect("peeked");
+            let signed = verify_note(&cp.note, std::slice::from_ref(verifier))
+                .ok()
+                .and_then(|t| Checkpoint::parse(t).ok());
+            match signed {
+                None => a.findings.push(Finding {
+                    leaf: None,
+                    problem: format!("checkpoint at size {}: the signature does not verify", cp.size),
+                }),
+                Some(c) if c.size != cp.size || c.root != tree.root() => a.findings.push(Finding {
+                    leaf: None,
+                    problem: format!(
+                        "checkpoint at size {}: the signed root differs from the root recomputed from the leaves",
+                        cp.size
+                    ),
+                }),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Compares a record with the database rows it attests (when they still exist).

@@ -4,7 +4,7 @@
 use probity_core::result::{Cause, ErrorClass, Health, Phases};
 use probity_engine::store::traits::*;
 use probity_engine::store::{
-    Batch, IncidentChange, IncidentFilter, ResultRecord, SqliteStore, minute_of,
+    Batch, IncidentChange, IncidentFilter, ResultRecord, SqliteStore, StoredCheckpoint, minute_of,
 };
 
 fn result(id: i64, target: &str, at_ms: i64, health: Health, total_ms: f64) -> ResultRecord {
@@ -382,5 +382,62 @@ fn store_stats_count_what_is_stored() {
     assert!(
         out.contains("results                          50 rows"),
         "{out}"
+    );
+}
+
+/// The audit replays the log through the tree's right edge and reads checkpoints a page at
+/// a time: every one of several pages' worth is checked, and a bad one deep in is found.
+#[test]
+fn the_audit_checks_every_checkpoint_page_by_page() {
+    use probity_core::merkle;
+    use probity_core::note::{Checkpoint, NoteSigner};
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let signer = NoteSigner::from_seed("audit.test/log", [5; 32]).unwrap();
+    let mut tree = merkle::Frontier::new();
+    let sign = |size: u64, root: [u8; 32]| {
+        signer
+            .sign(
+                &Checkpoint {
+                    origin: "audit.test/log".into(),
+                    size,
+                    root,
+                    extensions: Vec::new(),
+                }
+                .to_text(),
+            )
+            .unwrap()
+    };
+    const N: i64 = 35;
+    for i in 0..N {
+        s.write(&Batch {
+            results: vec![result(i + 1, "a", T0 + i * 1000, Health::Up, 5.0)],
+            incidents: vec![],
+            alerts: Vec::new(),
+            canaries: Vec::new(),
+        })
+        .unwrap();
+        let leaf = s.evidence_records(i as u64, i as u64 + 1).unwrap();
+        tree.push(merkle::leaf_hash(&leaf[0].record));
+        // Checkpoint 25 is signed over another root: the third page of 10 must be read.
+        let root = if i + 1 == 25 { [7; 32] } else { tree.root() };
+        s.add_checkpoint(&StoredCheckpoint {
+            size: tree.size(),
+            root: tree.root(),
+            note: sign(tree.size(), root),
+            at_ms: T0 + i * 1000,
+        })
+        .unwrap();
+    }
+    let hidden = indicatif::ProgressBar::hidden();
+    let a =
+        probity_engine::attest::bundle::audit_paged(&s, &signer.verifier(), &hidden, 10).unwrap();
+    assert_eq!((a.leaves, a.checkpoints), (N as u64, N as usize));
+    let problems: Vec<&str> = a.findings.iter().map(|f| f.problem.as_str()).collect();
+    assert_eq!(
+        problems,
+        [
+            "checkpoint at size 25: the signed root differs from the root recomputed from the leaves"
+        ]
     );
 }
