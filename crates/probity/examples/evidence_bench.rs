@@ -1,6 +1,6 @@
 //! Benchmark of the evidence log (`bench/evidence.sh`): leaves appended per second, in
-//! memory and in the SQLite store, and inclusion and consistency proof latency on a large
-//! log. Usage: `evidence_bench [LEAVES] [DATA_DIR]` (default 10,000,000 leaves, a temporary
+//! memory and in the SQLite store, inclusion and consistency proof latency on a large log,
+//! and the time and peak memory of a full audit of it. Usage: `evidence_bench [LEAVES] [DATA_DIR]` (default 10,000,000 leaves, a temporary
 //! directory).
 
 use probity_core::merkle::{self, MemoryTree};
@@ -29,8 +29,10 @@ fn main() -> anyhow::Result<()> {
     }
     let mem_rate = mem_n as f64 / t.elapsed().as_secs_f64();
     println!("memory: {mem_n} leaves appended at {mem_rate:.0} leaves/s");
+    drop(tree);
 
-    // In the store: 64-byte records in transactions of 100,000, durable (synchronous=FULL).
+    // In the store: small records (empty `results` records, which the audit reads as JSON
+    // and compares with no rows) in transactions of 100,000, durable (synchronous=FULL).
     let store = SqliteStore::open(&dir)?;
     let batch = 100_000u64;
     let t = Instant::now();
@@ -38,11 +40,7 @@ fn main() -> anyhow::Result<()> {
     while done < n {
         let k = batch.min(n - done);
         let records: Vec<Vec<u8>> = (done..done + k)
-            .map(|i| {
-                let mut r = i.to_le_bytes().to_vec();
-                r.resize(64, 0x5a);
-                r
-            })
+            .map(|i| format!(r#"{{"type":"results","v":1,"results":[],"n":{i}}}"#).into_bytes())
             .collect();
         store.append_evidence(&records)?;
         done += k;
@@ -91,6 +89,46 @@ fn main() -> anyhow::Result<()> {
     let (p50, p99, max) = stats(&mut cons);
     println!(
         "consistency proof to size {n}: p50 {p50:.0} µs, p99 {p99:.0} µs, max {max:.0} µs (2000 proofs, each verified)"
+    );
+    // A checkpoint every 1,000 leaves, then the audit: every leaf and checkpoint replayed,
+    // with the process's peak memory reset just before (Linux's clear_refs).
+    let signer = probity_core::note::NoteSigner::from_seed("bench.probity.test/log", [3; 32])?;
+    for size in (1000..=n).step_by(1000) {
+        let root = store.evidence_root(size)?;
+        let text = probity_core::note::Checkpoint {
+            origin: "bench.probity.test/log".into(),
+            size,
+            root,
+            extensions: Vec::new(),
+        }
+        .to_text();
+        store.add_checkpoint(&probity_engine::store::StoredCheckpoint {
+            size,
+            root,
+            note: signer.sign(&text)?,
+            at_ms: 0,
+        })?;
+    }
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let t = Instant::now();
+    let audit = probity_engine::attest::bundle::audit(
+        &store,
+        &signer.verifier(),
+        &indicatif::ProgressBar::hidden(),
+    )?;
+    let secs = t.elapsed().as_secs_f64();
+    let peak_kib: u64 = std::fs::read_to_string("/proc/self/status")?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    println!(
+        "audit: {} leaves and {} checkpoints in {secs:.1} s ({:.0} leaves/s), {} problems, peak resident {:.0} MiB",
+        audit.leaves,
+        audit.checkpoints,
+        audit.leaves as f64 / secs,
+        audit.problems(),
+        peak_kib as f64 / 1024.0
     );
     let bytes: u64 = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok()?.metadata().ok())

@@ -440,7 +440,26 @@ pub struct Audit {
     pub results_compared: u64,
     pub incidents_compared: u64,
     pub feed_records_compared: u64,
+    /// The first [`MAX_FINDINGS`] problems found.
     pub findings: Vec<Finding>,
+    /// Problems found beyond those listed (a log damaged throughout would otherwise need
+    /// memory in proportion to its length).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub findings_omitted: u64,
+}
+
+/// The most problems an audit lists; the rest are counted.
+pub const MAX_FINDINGS: usize = 10_000;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Audit {
+    /// Every problem found, listed or not.
+    pub fn problems(&self) -> u64 {
+        self.findings.len() as u64 + self.findings_omitted
+    }
 }
 
 /// Recomputes the whole log from the store: every leaf against its record, the tree against
@@ -488,6 +507,10 @@ pub fn audit_paged(
             tree.push(computed);
             compare_with_rows(store, &leaf.record, leaf.index, &incidents, &mut a)?;
             checkpoints.check_at(&tree, verifier, &mut a)?;
+            if a.findings.len() > MAX_FINDINGS {
+                a.findings_omitted += (a.findings.len() - MAX_FINDINGS) as u64;
+                a.findings.truncate(MAX_FINDINGS);
+            }
             progress.inc(1);
         }
         at = end;

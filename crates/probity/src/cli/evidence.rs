@@ -406,14 +406,16 @@ pub fn audit(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             a.results_compared,
             a.incidents_compared,
             a.feed_records_compared,
-            if a.findings.is_empty() {
-                "ok".to_string()
-            } else {
-                format!("{} problems", a.findings.len())
+            match a.problems() {
+                0 => "ok".to_string(),
+                n if a.findings_omitted > 0 => {
+                    format!("{n} problems (the first {} listed)", a.findings.len())
+                }
+                n => format!("{n} problems"),
             }
         );
     }
-    Ok(if a.findings.is_empty() {
+    Ok(if a.problems() == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -372,6 +372,8 @@ fn evidence_benchmark_runs() {
         "store: 3000 leaves appended at ",
         "inclusion proof at size 3000: p50 ",
         "consistency proof to size 3000: p50 ",
+        "audit: 3000 leaves and 3 checkpoints in ",
+        ", 0 problems, peak resident ",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }

@@ -436,8 +436,6 @@ fn the_audit_checks_every_checkpoint_page_by_page() {
     let problems: Vec<&str> = a.findings.iter().map(|f| f.problem.as_str()).collect();
     assert_eq!(
         problems,
-        [
-            "checkpoint at size 25: the signed root differs from the root recomputed from the leaves"
-        ]
+        ["checkpoint at size 25: the signed root differs from the root recomputed from the leaves"]
     );
 }
