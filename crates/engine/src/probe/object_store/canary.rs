@@ -97,12 +97,6 @@ fn rotation_due(spec: &ObjectStoreSpec, s: &Slot, now_ms: i64) -> bool {
         .is_some_and(|r| now_ms - s.current.written_at_ms >= r as i64)
 }
 
-fn date(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| ms.to_string())
-}
-
 /// Reads one canary back and keeps what it found in the slot (`failing`): an integrity
 /// failure lets the cycle go on to the other canaries; failing to reach the store ends it.
 async fn check_canary(
@@ -152,8 +146,7 @@ async fn check_canary(
                 ..e.clone()
             };
             out.canaries_written.push(entry.clone());
-            let old = std::mem::replace(&mut s.current, entry);
-            s.earlier.push(old.sha256);
+            s.advance(entry);
         }
     }
     s.failing = judge_canary(s, got.as_deref(), listed.contains(&name));
@@ -169,7 +162,7 @@ fn judge_canary(s: &Slot, got: Option<&[u8]>, listed: bool) -> Option<IntegrityF
     let name = &e.key;
     let last_good = s
         .last_good_ms
-        .map(|t| format!("; last read intact at {}", date(t)))
+        .map(|t| format!("; last read intact at {}", probity_ground::time::rfc3339(t)))
         .unwrap_or_default();
     let failure = |class, actual: Option<String>, detail: String| IntegrityFailure {
         class,
@@ -188,7 +181,7 @@ fn judge_canary(s: &Slot, got: Option<&[u8]>, listed: bool) -> Option<IntegrityF
                 "canary {name} ({} bytes, sha256 {}, written {}) is gone{last_good}",
                 e.size,
                 e.sha256,
-                date(e.written_at_ms)
+                probity_ground::time::rfc3339(e.written_at_ms)
             ),
         ));
     };
@@ -207,7 +200,7 @@ fn judge_canary(s: &Slot, got: Option<&[u8]>, listed: bool) -> Option<IntegrityF
                 e.sha256,
                 e.size,
                 e.generation,
-                date(e.written_at_ms),
+                probity_ground::time::rfc3339(e.written_at_ms),
                 bytes.len()
             ),
         ));
@@ -260,25 +253,8 @@ async fn write_canary(
         version: r.version,
     };
     out.canaries_written.push(entry.clone());
-    match manifest.slots.get_mut(&slot) {
-        Some(s) => {
-            let old = std::mem::replace(&mut s.current, entry);
-            s.earlier.push(old.sha256);
-            s.checked_at_ms = Some(now_ms);
-            s.failing = None;
-        }
-        None => {
-            manifest.slots.insert(
-                slot,
-                Slot {
-                    current: entry,
-                    earlier: Vec::new(),
-                    checked_at_ms: Some(now_ms),
-                    last_good_ms: None,
-                    failing: None,
-                },
-            );
-        }
-    }
+    let s = manifest.add(entry);
+    s.checked_at_ms = Some(now_ms);
+    s.failing = None;
     Ok(())
 }

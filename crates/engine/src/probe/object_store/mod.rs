@@ -114,6 +114,26 @@ struct Manifest {
     slots: BTreeMap<u32, Slot>,
 }
 
+impl Manifest {
+    /// `entry` becomes its slot's current generation; the one it replaces joins `earlier`.
+    fn add(&mut self, entry: CanaryEntry) -> &mut Slot {
+        match self.slots.entry(entry.slot) {
+            std::collections::btree_map::Entry::Occupied(o) => {
+                let s = o.into_mut();
+                s.advance(entry);
+                s
+            }
+            std::collections::btree_map::Entry::Vacant(v) => v.insert(Slot {
+                current: entry,
+                earlier: Vec::new(),
+                checked_at_ms: None,
+                last_good_ms: None,
+                failing: None,
+            }),
+        }
+    }
+}
+
 struct Slot {
     current: CanaryEntry,
     /// The SHA-256 of every earlier generation: reading one of them back is a stale read.
@@ -123,6 +143,14 @@ struct Slot {
     /// What its latest check found wrong: reported by every cycle until a check finds the
     /// canary intact again (between checks it is known to be bad).
     failing: Option<IntegrityFailure>,
+}
+
+impl Slot {
+    /// A new generation of this canary: the old one's bytes become a stale read.
+    fn advance(&mut self, entry: CanaryEntry) {
+        let old = std::mem::replace(&mut self.current, entry);
+        self.earlier.push(old.sha256);
+    }
 }
 
 impl Storage {
@@ -144,24 +172,7 @@ impl Storage {
             entries.sort_by_key(|e| (e.slot, e.generation));
             let mut m = Manifest::default();
             for e in entries {
-                match m.slots.get_mut(&e.slot) {
-                    Some(s) => {
-                        let old = std::mem::replace(&mut s.current, e);
-                        s.earlier.push(old.sha256);
-                    }
-                    None => {
-                        m.slots.insert(
-                            e.slot,
-                            Slot {
-                                current: e,
-                                earlier: Vec::new(),
-                                checked_at_ms: None,
-                                last_good_ms: None,
-                                failing: None,
-                            },
-                        );
-                    }
-                }
+                m.add(e);
             }
             places.insert(
                 store,
@@ -470,42 +481,42 @@ async fn check_written(
         client.get(key).await?.bytes().await
     })
     .await?;
+    let fail = |out: &mut StorageDetails, class, actual: Option<String>, detail: String| {
+        integrity(
+            out,
+            IntegrityFailure {
+                class,
+                key: name.into(),
+                expected_sha256: Some(sha.into()),
+                actual_sha256: actual,
+                written_at_ms: Some(now_ms),
+                last_good_ms: None,
+                detail,
+            },
+        )
+    };
     let got = match got {
         Ok(b) => b,
         Err(object_store::Error::NotFound { .. }) => {
-            return Err(integrity(
+            return Err(fail(
                 out,
-                IntegrityFailure {
-                    class: ErrorClass::ObjectMissing,
-                    key: name.into(),
-                    expected_sha256: Some(sha.into()),
-                    actual_sha256: None,
-                    written_at_ms: Some(now_ms),
-                    last_good_ms: None,
-                    detail: format!(
-                        "{name} was written and acknowledged, and a GET right after found nothing"
-                    ),
-                },
+                ErrorClass::ObjectMissing,
+                None,
+                format!("{name} was written and acknowledged, and a GET right after found nothing"),
             ));
         }
         Err(e) => return Err(classify(&e, "GET", name)),
     };
     let actual = hex::encode(Sha256::digest(&got));
     if actual != sha {
-        return Err(integrity(
+        return Err(fail(
             out,
-            IntegrityFailure {
-                class: ErrorClass::IntegrityMismatch,
-                key: name.into(),
-                expected_sha256: Some(sha.into()),
-                actual_sha256: Some(actual.clone()),
-                written_at_ms: Some(now_ms),
-                last_good_ms: None,
-                detail: format!(
-                    "{name}: wrote {size} bytes with sha256 {sha}, read back {} bytes with sha256 {actual}",
-                    got.len()
-                ),
-            },
+            ErrorClass::IntegrityMismatch,
+            Some(actual.clone()),
+            format!(
+                "{name}: wrote {size} bytes with sha256 {sha}, read back {} bytes with sha256 {actual}",
+                got.len()
+            ),
         ));
     }
     let head = timed(
@@ -518,17 +529,11 @@ async fn check_written(
     .await?
     .map_err(|e| classify(&e, "HEAD", name))?;
     if head.size != size {
-        return Err(integrity(
+        return Err(fail(
             out,
-            IntegrityFailure {
-                class: ErrorClass::IntegrityMismatch,
-                key: name.into(),
-                expected_sha256: Some(sha.into()),
-                actual_sha256: None,
-                written_at_ms: Some(now_ms),
-                last_good_ms: None,
-                detail: format!("{name}: wrote {size} bytes and HEAD says {}", head.size),
-            },
+            ErrorClass::IntegrityMismatch,
+            None,
+            format!("{name}: wrote {size} bytes and HEAD says {}", head.size),
         ));
     }
     let listed = list(
@@ -540,17 +545,11 @@ async fn check_written(
     )
     .await?;
     if !listed.contains(name) {
-        return Err(integrity(
+        return Err(fail(
             out,
-            IntegrityFailure {
-                class: ErrorClass::ListingInconsistent,
-                key: name.into(),
-                expected_sha256: Some(sha.into()),
-                actual_sha256: None,
-                written_at_ms: Some(now_ms),
-                last_good_ms: None,
-                detail: format!("{name} can be read back but a listing right after leaves it out"),
-            },
+            ErrorClass::ListingInconsistent,
+            None,
+            format!("{name} can be read back but a listing right after leaves it out"),
         ));
     }
     // Leftovers of cycles interrupted between PUT and DELETE: probity's names only.
