@@ -224,38 +224,25 @@ impl VerdictRecord {
 
 /// The canonical record of a gate's verdict.
 pub fn verdict_record(v: &VerdictRecord) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct Tagged<'a> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        v: u32,
-        #[serde(flatten)]
-        body: &'a VerdictRecord,
-    }
-    serde_json::to_vec(&Tagged {
-        kind: "verdict",
-        v: 1,
-        body: v,
-    })
-    .expect("JSON of plain values")
+    tagged("verdict", v)
 }
 
 /// The canonical record of a canary object written: what probity put where, when.
 pub fn canary_record(c: &crate::probe::CanaryEntry) -> Vec<u8> {
+    tagged("canary", c)
+}
+
+/// `{"type":KIND,"v":1,…the body's fields}`: a record that is its value's own fields.
+fn tagged<T: serde::Serialize>(kind: &'static str, body: &T) -> Vec<u8> {
     #[derive(serde::Serialize)]
-    struct Tagged<'a> {
+    struct Tagged<'a, T> {
         #[serde(rename = "type")]
         kind: &'static str,
         v: u32,
         #[serde(flatten)]
-        body: &'a crate::probe::CanaryEntry,
+        body: &'a T,
     }
-    serde_json::to_vec(&Tagged {
-        kind: "canary",
-        v: 1,
-        body: c,
-    })
-    .expect("JSON of plain values")
+    serde_json::to_vec(&Tagged { kind, v: 1, body }).expect("JSON of plain values")
 }
 
 #[cfg(test)]
