@@ -18,10 +18,12 @@
 //! - [`quorum`]: several vantage points combined into one state by a quorum rule.
 //! - [`judge`]: the canary judge: is a canary worse than its baseline?
 //! - [`witness`]: C2SP tlog-witness: cosignatures and the add-checkpoint decision.
+//! - [`federation`]: signed outage statements shared between instances, and corroboration.
 #![forbid(unsafe_code)]
 
 pub mod condition;
 pub mod duration;
+pub mod federation;
 pub mod judge;
 pub mod maintenance;
 pub mod merkle;

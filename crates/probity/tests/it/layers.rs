@@ -32,7 +32,7 @@ const MODULES: &[(&str, &[&[&str]])] = &[
                 "judge",
             ],
             &["names", "condition", "observe", "sla", "slo"],
-            &["quorum", "reconcile", "witness"],
+            &["quorum", "reconcile", "witness", "federation"],
             &["scorecard"],
         ],
     ),
