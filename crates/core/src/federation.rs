@@ -60,7 +60,7 @@ pub struct Statement {
 }
 
 /// A statement as it travels between instances and rides in evidence bundles.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
     /// The signed statement note.
@@ -285,6 +285,20 @@ pub struct Outage<'a> {
     pub end_ms: Option<i64>,
 }
 
+impl<'a> Outage<'a> {
+    /// An observed incident's outage, when its target names a provider, a service and a
+    /// region (the only names shared).
+    pub fn of(o: &'a crate::reconcile::Observed) -> Option<Outage<'a>> {
+        Some(Outage {
+            provider: o.names.provider.as_deref()?,
+            service: o.names.service.as_deref()?,
+            region: o.names.region.as_deref()?,
+            start_ms: o.start_ms,
+            end_ms: o.end_ms,
+        })
+    }
+}
+
 /// Whether a statement tells of the same outage: the same provider, service and region
 /// (by the providers' names, as reconciliation matches them) and spans that overlap within
 /// `tolerance_ms`. Open spans run to `now_ms`.
@@ -302,17 +316,16 @@ pub fn same_outage(o: &Outage<'_>, s: &Statement, tolerance_ms: i64, now_ms: i64
 }
 
 /// The origins (other organisations' logs, sorted, each once) whose statements corroborate
-/// `o`; statements of `own_origin` are never counted.
+/// `o`. Statements come from peers only: a peer's key is never this server's own.
 pub fn corroborations<'s>(
     o: &Outage<'_>,
     statements: impl IntoIterator<Item = &'s Statement>,
-    own_origin: &str,
     tolerance_ms: i64,
     now_ms: i64,
 ) -> Vec<String> {
     let mut origins: Vec<String> = statements
         .into_iter()
-        .filter(|s| s.origin != own_origin && same_outage(o, s, tolerance_ms, now_ms))
+        .filter(|s| same_outage(o, s, tolerance_ms, now_ms))
         .map(|s| s.origin.clone())
         .collect();
     origins.sort();

@@ -50,6 +50,16 @@ pub struct Observed {
     /// Its cause says stored data was lost, changed or served stale (an object-storage
     /// integrity class), not that the service was unreachable.
     pub integrity: bool,
+    /// The other organisations (their logs' origins) whose signed statements tell of the
+    /// same outage ([`crate::federation`]).
+    pub corroborated_by: Vec<String>,
+}
+
+impl Observed {
+    /// How many organisations saw it: this one and those that corroborate it.
+    pub fn organisations(&self) -> u32 {
+        1 + self.corroborated_by.len() as u32
+    }
 }
 
 impl Observed {
@@ -120,6 +130,8 @@ pub struct Params {
     /// Whether an undeclared degraded spell counts against the provider (a declaration
     /// matching one is matched either way).
     pub include_degraded: bool,
+    /// How many organisations, this one included, make an outage corroborated.
+    pub min_organisations: u32,
     /// The time the inputs are known as of: the window's end, or now if that is earlier.
     pub now_ms: i64,
 }
@@ -132,6 +144,7 @@ impl Params {
             grace_ms: 2 * 3_600_000,
             min_vantages: 1,
             include_degraded: false,
+            min_organisations: 2,
             now_ms,
         }
     }
@@ -382,6 +395,7 @@ mod tests {
             severity: Health::Down,
             vantages: 1,
             integrity: false,
+            corroborated_by: vec![],
         }
     }
 

@@ -231,6 +231,11 @@ pub struct Scorecard {
     pub integrity_incidents: usize,
     /// Of those, the ones no declaration of the provider matched.
     pub integrity_unacknowledged: usize,
+    /// Observed incidents (that count) at least `min_organisations` organisations saw,
+    /// this one included, by their signed statements.
+    pub corroborated_incidents: usize,
+    /// Of those, the ones the provider never declared.
+    pub corroborated_unacknowledged: usize,
     /// The share of observed downtime covered by a declaration.
     pub acknowledgment_rate: Option<f64>,
     /// Per acknowledged incident, its earliest disclosure after the observed start.
@@ -255,7 +260,9 @@ pub struct Scorecard {
 
 /// The scorecard of `provider` (and `service`, matched through the name tables, if given)
 /// over `window` `[from, to)`, from a reconciliation of `observed` against `declared` and
-/// the targets' measurements. `tolerance_ms`: durations this close count as told exactly.
+/// the targets' measurements. `tolerance_ms`: durations this close count as told exactly;
+/// `min_organisations`: how many organisations (this one included) make an incident
+/// corroborated.
 #[allow(clippy::too_many_arguments)]
 pub fn scorecard(
     provider: &str,
@@ -266,6 +273,7 @@ pub fn scorecard(
     measured: &[Measured],
     rec: &Reconciliation,
     tolerance_ms: i64,
+    min_organisations: u32,
 ) -> Scorecard {
     let of_provider = |n: &Names| {
         n.provider
@@ -319,6 +327,8 @@ pub fn scorecard(
         unacknowledged_downtime_s: 0.0,
         integrity_incidents: 0,
         integrity_unacknowledged: 0,
+        corroborated_incidents: 0,
+        corroborated_unacknowledged: 0,
         acknowledgment_rate: None,
         disclosure_lag_s: Spread::default(),
         detection_lead_s: Spread::default(),
@@ -347,6 +357,12 @@ pub fn scorecard(
         let d = clip(o.start_ms, end);
         s.observed_incidents += 1;
         observed_ms += d;
+        if o.organisations() >= min_organisations.max(2) {
+            s.corroborated_incidents += 1;
+            if out.verdict != Verdict::Acknowledged {
+                s.corroborated_unacknowledged += 1;
+            }
+        }
         if o.integrity {
             s.integrity_incidents += 1;
             if out.verdict != Verdict::Acknowledged {

@@ -52,6 +52,7 @@ fn obs(id: i64, target: &str, n: Names, start: &str, end: Option<&str>) -> Obser
         severity: Health::Down,
         vantages: 1,
         integrity: false,
+        corroborated_by: vec![],
     }
 }
 
@@ -302,7 +303,9 @@ fn three_providers_three_months() {
     let measured = vec![m(0, 0.999), m(1, 0.9995), m(2, 0.9990), m(3, 0.9998)];
     let tolerance = Params::new(now).tolerance_ms;
     let card = |p: &str, s: Option<&str>| {
-        scorecard(p, s, window, &observed, &declared, &measured, &r, tolerance)
+        scorecard(
+            p, s, window, &observed, &declared, &measured, &r, tolerance, 2,
+        )
     };
     let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
 
@@ -386,7 +389,7 @@ fn three_providers_three_months() {
     let mut partial = measured.clone();
     partial[0].minutes = (window.0..stop).step_by(MIN as usize).collect();
     let a2 = scorecard(
-        "alpha", None, window, &observed, &declared, &partial, &r, tolerance,
+        "alpha", None, window, &observed, &declared, &partial, &r, tolerance, 2,
     );
     assert_eq!(a2.declared_not_observed[0].why, Why::Unmeasured);
     assert_eq!(a2.accuracy_terms.len(), 2);
@@ -395,7 +398,7 @@ fn three_providers_three_months() {
     let mut failing = measured.clone();
     failing[0].failing_minutes = vec![t("10-01 08:30")];
     let a3 = scorecard(
-        "alpha", None, window, &observed, &declared, &failing, &r, tolerance,
+        "alpha", None, window, &observed, &declared, &failing, &r, tolerance, 2,
     );
     assert_eq!(a3.declared_not_observed[0].why, Why::FailingBelowThreshold);
     assert_eq!(a3.accuracy_terms.len(), 2, "no phantom term");

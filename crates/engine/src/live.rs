@@ -101,6 +101,31 @@ pub struct Shared {
     pub vantages: RwLock<std::collections::BTreeMap<String, crate::store::VantageRecord>>,
     /// Whether the server's own controls are reachable (`None`: none, or not yet known).
     pub local_controls_ok: std::sync::Arc<RwLock<Option<bool>>>,
+    /// Each federation peer's recent statements, for its rate limit.
+    pub peer_rates: PeerRates,
+}
+
+/// A sliding minute per peer: how many statements it sent in the last 60 s.
+#[derive(Default)]
+pub struct PeerRates {
+    recent: std::sync::Mutex<HashMap<String, std::collections::VecDeque<i64>>>,
+}
+
+impl PeerRates {
+    /// Counts one statement from `peer` at `now_ms` if it sent fewer than `per_minute` in
+    /// the minute before; false (refused, not counted) otherwise.
+    pub fn admit(&self, peer: &str, per_minute: u32, now_ms: i64) -> bool {
+        let mut all = self.recent.lock().expect("rates lock");
+        let q = all.entry(peer.to_string()).or_default();
+        while q.front().is_some_and(|t| *t <= now_ms - 60_000) {
+            q.pop_front();
+        }
+        if q.len() >= per_minute as usize {
+            return false;
+        }
+        q.push_back(now_ms);
+        true
+    }
 }
 
 impl Shared {

@@ -19,6 +19,8 @@ pub enum Purpose {
     Gate,
     /// Asking witnesses to cosign checkpoints.
     Witness,
+    /// Sending outage statements to federation peers.
+    Federation,
 }
 
 /// The user agent a client for `purpose` sends.
@@ -31,6 +33,7 @@ pub fn user_agent(purpose: Purpose) -> String {
         Purpose::Agent => format!("probity-agent/{v}"),
         Purpose::Gate => format!("probity/{v} (deployment gate)"),
         Purpose::Witness => format!("probity/{v} (witness client)"),
+        Purpose::Federation => format!("probity/{v} (federation)"),
     }
 }
 
@@ -40,7 +43,12 @@ pub fn builder(purpose: Purpose) -> reqwest::ClientBuilder {
     let b = reqwest::Client::builder().user_agent(user_agent(purpose));
     match purpose {
         Purpose::Feeds => b.redirect(reqwest::redirect::Policy::limited(5)),
-        Purpose::Alerts | Purpose::Sources | Purpose::Agent | Purpose::Gate | Purpose::Witness => b,
+        Purpose::Alerts
+        | Purpose::Sources
+        | Purpose::Agent
+        | Purpose::Gate
+        | Purpose::Witness
+        | Purpose::Federation => b,
     }
 }
 

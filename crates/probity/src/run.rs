@@ -449,6 +449,13 @@ async fn generation(
             probity_ground::http_client::Purpose::Witness,
             Some(std::time::Duration::from_secs(10)),
         )?;
+        // Outage statements go out after each checkpoint, which proves their records.
+        let federation = config.federation.clone();
+        let federation_client = probity_ground::http_client::client(
+            probity_ground::http_client::Purpose::Federation,
+            Some(std::time::Duration::from_secs(10)),
+        )?;
+        let targets = Arc::new(targets.clone());
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             loop {
@@ -456,6 +463,14 @@ async fn generation(
                 if !peers.is_empty() {
                     probity_engine::attest::cosign::ask_all(&store, &peers, &client).await;
                 }
+                probity_engine::attest::federation::share(
+                    &store,
+                    &signer,
+                    &federation,
+                    &targets,
+                    &federation_client,
+                )
+                .await;
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}
                     _ = stop.wait_for(|s| *s) => break,

@@ -305,7 +305,7 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
     let cards = shared.scorecards.read().expect("scorecards lock");
     if !cards.is_empty() {
         type Get = fn(&probity_core::scorecard::Scorecard) -> Option<f64>;
-        let families: [(&str, &str, Get); 6] = [
+        let families: [(&str, &str, Get); 7] = [
             (
                 "probity_provider_unacknowledged_incidents",
                 "Observed incidents over the last 30 days that the provider never declared.",
@@ -315,6 +315,11 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
                 "probity_provider_integrity_unacknowledged_incidents",
                 "Of those, the ones caused by data lost, changed or served stale by object storage.",
                 |c| Some(c.integrity_unacknowledged as f64),
+            ),
+            (
+                "probity_provider_corroborated_unacknowledged_incidents",
+                "Of those, the ones other organisations' signed statements corroborate ([federation] min_organisations).",
+                |c| Some(c.corroborated_unacknowledged as f64),
             ),
             (
                 "probity_provider_unacknowledged_downtime_seconds",

@@ -190,19 +190,18 @@ fn corroboration_counts_other_origins_once_on_the_same_outage() {
         ..b.clone()
     };
     let c = statement("org-c/log", &[1], None);
-    let own = statement("org-a/log", &[1], None);
     let mut elsewhere = statement("org-d/log", &[1], None);
     elsewhere.region = "East US".into();
     let mut earlier = statement("org-e/log", &[1, 2], Some(NOW - 2_000_000));
     earlier.start_ms = NOW - 3_000_000;
-    let all = [b, b_again, c, own, elsewhere, earlier.clone()];
+    let all = [b, b_again, c, elsewhere, earlier.clone()];
     assert_eq!(
-        corroborations(&mine, &all, "org-a/log", 60_000, NOW),
+        corroborations(&mine, &all, 60_000, NOW),
         vec!["org-b/log".to_string(), "org-c/log".to_string()]
     );
     // A tolerance that reaches the earlier one's end counts it too.
     assert_eq!(
-        corroborations(&mine, [&earlier], "org-a/log", 1_700_000, NOW),
+        corroborations(&mine, [&earlier], 1_700_000, NOW),
         vec!["org-e/log".to_string()]
     );
 }

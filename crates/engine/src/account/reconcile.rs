@@ -39,6 +39,7 @@ pub fn params(c: &ReconcileConfig, now_ms: i64) -> Params {
         grace_ms: c.grace.as_millis() as i64,
         min_vantages: c.min_vantages,
         include_degraded: c.include_degraded,
+        min_organisations: c.min_organisations,
         now_ms,
     }
 }
@@ -88,9 +89,30 @@ pub fn gather(
                 },
                 vantages: seen_by.get(&i.id).copied().unwrap_or(1).max(1),
                 integrity: i.cause.class.is_integrity(),
+                corroborated_by: Vec::new(),
             })
         })
         .collect();
+    // What peers stated, as received by `as_of`: the other organisations that saw each
+    // incident's provider, service and region fail at overlapping times.
+    let mut observed = observed;
+    let statements = store.statements(window.0 - params.tolerance_ms, as_of)?;
+    if !statements.is_empty() {
+        let stated: Vec<&probity_core::federation::Statement> =
+            statements.iter().map(|r| &r.statement).collect();
+        for o in &mut observed {
+            let Some(outage) = probity_core::federation::Outage::of(o) else {
+                continue;
+            };
+            let by = probity_core::federation::corroborations(
+                &outage,
+                stated.iter().copied(),
+                params.tolerance_ms,
+                as_of,
+            );
+            o.corroborated_by = by;
+        }
+    }
     let mut rows = store.provider_incidents(&ProviderFilter {
         since_ms: Some(window.0 - params.tolerance_ms),
         until_ms: Some(window.1 + params.tolerance_ms),
@@ -251,6 +273,7 @@ impl Inputs {
                         &self.measured,
                         rec,
                         self.params.tolerance_ms,
+                        self.params.min_organisations,
                     )
                 };
                 let services: BTreeSet<String> = self
@@ -293,6 +316,11 @@ pub struct ScorecardView {
     pub integrity_incidents: usize,
     /// Of those, the ones the provider never declared.
     pub integrity_unacknowledged: usize,
+    /// Observed incidents that `[federation] min_organisations` organisations saw (this
+    /// one included), by their signed statements.
+    pub corroborated_incidents: usize,
+    /// Of those, the ones the provider never declared.
+    pub corroborated_unacknowledged: usize,
     pub acknowledgment_rate: Option<f64>,
     pub disclosure_lag_s: reconcile::Spread,
     pub detection_lead_s: reconcile::Spread,
@@ -367,6 +395,8 @@ pub fn scorecard_json(c: &Scorecard, window: &str) -> ScorecardView {
         unacknowledged_downtime_s: c.unacknowledged_downtime_s,
         integrity_incidents: c.integrity_incidents,
         integrity_unacknowledged: c.integrity_unacknowledged,
+        corroborated_incidents: c.corroborated_incidents,
+        corroborated_unacknowledged: c.corroborated_unacknowledged,
         acknowledgment_rate: round(c.acknowledgment_rate, 4),
         disclosure_lag_s: c.disclosure_lag_s.clone(),
         detection_lead_s: c.detection_lead_s.clone(),
@@ -423,6 +453,11 @@ pub struct IncidentReconciliation {
     /// incident is outside what reconciliation read.
     pub acknowledgment: String,
     pub declarations: Vec<DeclarationView>,
+    /// How many organisations saw it fail: this one, and each peer whose signed statement
+    /// tells of the same provider, service and region at overlapping times.
+    pub organisations: u32,
+    /// Those peers' logs (origins).
+    pub corroborated_by: Vec<String>,
 }
 
 /// A declaration that covers an observed incident, with the lags.
@@ -460,7 +495,7 @@ pub struct DeclarationView {
 /// What reconciliation says about one observed incident: its verdict and every matching
 /// declaration with the lags.
 pub fn incident_json(inputs: &Inputs, rec: &Reconciliation, id: i64) -> IncidentReconciliation {
-    let Some((_, outcome)) = inputs
+    let Some((observed, outcome)) = inputs
         .observed
         .iter()
         .zip(&rec.outcomes)
@@ -469,6 +504,8 @@ pub fn incident_json(inputs: &Inputs, rec: &Reconciliation, id: i64) -> Incident
         return IncidentReconciliation {
             acknowledgment: "not_reconciled".into(),
             declarations: Vec::new(),
+            organisations: 1,
+            corroborated_by: Vec::new(),
         };
     };
     let declarations = outcome
@@ -505,5 +542,7 @@ pub fn incident_json(inputs: &Inputs, rec: &Reconciliation, id: i64) -> Incident
     IncidentReconciliation {
         acknowledgment: outcome.verdict.as_str().to_string(),
         declarations,
+        organisations: observed.organisations(),
+        corroborated_by: observed.corroborated_by.clone(),
     }
 }

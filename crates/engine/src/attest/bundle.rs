@@ -27,6 +27,68 @@ pub struct Bundle {
     pub records: Vec<BundleRecord>,
     /// Proofs that the checkpoint extends earlier ones.
     pub consistency: Vec<BundleConsistency>,
+    /// Other organisations' signed statements of the same outages as incidents in the
+    /// bundle (`evidence export --corroborated`), each checked with its sender's key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corroboration: Vec<BundleCorroboration>,
+}
+
+/// The statements that corroborate one of this log's incidents.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleCorroboration {
+    /// This log's incident id (its records are in the bundle).
+    pub incident: i64,
+    /// The statements as the peers sent them.
+    pub statements: Vec<probity_core::federation::Envelope>,
+}
+
+/// What the corroboration of one incident came to.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Corroborated {
+    pub incident: i64,
+    /// The logs whose statements verified with a key given.
+    pub verified: Vec<String>,
+    /// The signers of statements no key was given for (not checked).
+    pub unchecked: Vec<String>,
+}
+
+/// Checks a bundle's corroborating statements with the peers' keys (`peers`): each one
+/// signed by a key given must verify (signature, checkpoint, inclusion proofs, times as of
+/// `now_ms`); those by other keys are listed as unchecked. The error names the first
+/// statement that fails.
+pub fn verify_corroboration(
+    bundle: &Bundle,
+    peers: &[NoteVerifier],
+    now_ms: i64,
+) -> Result<Vec<Corroborated>, String> {
+    let mut out = Vec::new();
+    for c in &bundle.corroboration {
+        let mut done = Corroborated {
+            incident: c.incident,
+            verified: Vec::new(),
+            unchecked: Vec::new(),
+        };
+        for (i, env) in c.statements.iter().enumerate() {
+            let at = format!("corroboration of incident {}, statement {i}", c.incident);
+            let (_, sigs) =
+                probity_core::note::split_note(&env.statement).map_err(|e| format!("{at}: {e}"))?;
+            let Some(key) = peers
+                .iter()
+                .find(|k| sigs.iter().any(|s| s.name == k.name()))
+            else {
+                done.unchecked.extend(sigs.first().map(|s| s.name.clone()));
+                continue;
+            };
+            let st = probity_core::federation::verify(env, key, now_ms)
+                .map_err(|e| format!("{at} (by {}): {e}", key.name()))?;
+            done.verified.push(st.origin);
+        }
+        done.verified.sort();
+        done.verified.dedup();
+        out.push(done);
+    }
+    Ok(out)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -165,6 +227,7 @@ pub fn export(
             to: rfc(to_ms),
             records,
             consistency,
+            corroboration: Vec::new(),
         },
         checkpoint_size: cp.size,
         uncovered,

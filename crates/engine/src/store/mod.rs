@@ -459,6 +459,7 @@ pub trait Store:
     + TokenStore
     + VantageStore
     + WitnessStore
+    + FederationStore
     + Send
     + Sync
 {
@@ -474,6 +475,7 @@ impl<
         + TokenStore
         + VantageStore
         + WitnessStore
+        + FederationStore
         + Send
         + Sync,
 > Store for T
@@ -721,6 +723,39 @@ pub trait WitnessStore {
     fn cosigned_size(&self, witness: &str) -> StoreResult<Option<u64>>;
     /// The largest checkpoint size at least `witnesses` witnesses cosigned.
     fn latest_cosigned_size(&self, witnesses: usize) -> StoreResult<Option<u64>>;
+}
+
+/// Outage statements received from federation peers (checked before they are stored),
+/// and which of this server's statements each peer has been given.
+pub trait FederationStore {
+    /// Keeps a checked statement; false if this version (open or ended) of it was kept
+    /// already. Stored apart from the evidence log: nothing a peer sends changes it.
+    fn add_statement(
+        &self,
+        st: &probity_core::federation::Statement,
+        envelope: &probity_core::federation::Envelope,
+        received_ms: i64,
+    ) -> StoreResult<bool>;
+    /// The statements received before `as_of_ms` of incidents that had not ended before
+    /// `since_ms`: for each, the latest version received by then.
+    fn statements(&self, since_ms: i64, as_of_ms: i64) -> StoreResult<Vec<ReceivedStatement>>;
+    /// Whether `peer` was given the statement of `incident` (`ended`: its ended version).
+    fn statement_sent(&self, peer: &str, incident: i64, ended: bool) -> StoreResult<bool>;
+    fn mark_statement_sent(
+        &self,
+        peer: &str,
+        incident: i64,
+        ended: bool,
+        at_ms: i64,
+    ) -> StoreResult<()>;
+}
+
+/// A statement a peer sent, as kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceivedStatement {
+    pub statement: probity_core::federation::Statement,
+    pub envelope: probity_core::federation::Envelope,
+    pub received_ms: i64,
 }
 
 /// The minute (epoch ms, floored) an instant falls in.

@@ -52,6 +52,9 @@ pub struct ReconcileConfig {
     pub include_degraded: bool,
     /// Each feed's `[feed.components]`, applied to what it declares before matching.
     pub components: std::sync::Arc<probity_core::provider::ComponentMaps>,
+    /// How many organisations, this one included, make an outage corroborated
+    /// (`[federation] min_organisations`).
+    pub min_organisations: u32,
 }
 
 impl Default for ReconcileConfig {
@@ -63,6 +66,7 @@ impl Default for ReconcileConfig {
             min_vantages: 1,
             include_degraded: false,
             components: Default::default(),
+            min_organisations: 2,
         }
     }
 }

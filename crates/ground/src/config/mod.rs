@@ -8,6 +8,7 @@
 use accounting::*;
 use alerting::*;
 use common::*;
+use federation::*;
 use feed::*;
 use gate::*;
 use probity_core::condition::closest;
@@ -28,6 +29,7 @@ use witness::*;
 mod accounting;
 mod alerting;
 mod common;
+mod federation;
 mod feed;
 pub mod feed_format;
 mod gate;
@@ -46,6 +48,7 @@ mod witness;
 pub use accounting::*;
 pub use alerting::*;
 pub use common::Problem;
+pub use federation::{FederationConfig, FederationPeer};
 pub use feed::*;
 pub use gate::{Action, GateConfig, OnInconclusive, Plan, PlanSource, Step, load_plan, parse_plan};
 pub use schema::*;
@@ -84,6 +87,8 @@ pub struct Config {
     pub gates: Vec<GateConfig>,
     /// Logs witnessed and witnesses asked (`[witness]`).
     pub witness: WitnessConfig,
+    /// Instances outage statements are shared with (`[federation]`).
+    pub federation: FederationConfig,
 }
 
 impl Config {
@@ -183,6 +188,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         "status",
         "telemetry",
         "witness",
+        "federation",
     ];
     let mut tables: HashMap<String, Spanned<DeTable<'_>>> = HashMap::new();
     let mut arrays: HashMap<String, Vec<Spanned<DeTable<'_>>>> = HashMap::new();
@@ -234,6 +240,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let status_table = tables.remove("status");
     let telemetry_table = tables.remove("telemetry");
     let witness_table = tables.remove("witness");
+    let federation_table = tables.remove("federation");
     let mut array = |k: &str| arrays.remove(k).unwrap_or_default();
     let target_values = array("target");
     let feed_values = array("feed");
@@ -546,6 +553,11 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         .and_then(|t| read_table::<WitnessToml>(&mut ck, t, "[witness]"))
         .map(|w| build_witness(&mut ck, w, base_dir))
         .unwrap_or_default();
+    let federation = federation_table
+        .and_then(|t| read_table::<FederationToml>(&mut ck, t, "[federation]"))
+        .map(|f| build_federation(&mut ck, f, base_dir, &evidence_config.origin))
+        .unwrap_or_default();
+    reconcile.min_organisations = federation.min_organisations;
 
     if !ck.problems.is_empty() {
         return Err(fail(ck.problems));
@@ -569,6 +581,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         sources,
         gates,
         witness,
+        federation,
     })
 }
 

@@ -1,8 +1,8 @@
 //! The configuration's JSON Schema (draft 2020-12), derived with schemars from the very types each table is read with.
 
 use super::{
-    accounting::*, alerting::*, feed::*, gate::GateToml, server::*, source::*, status::*,
-    target::*, vantage::*, witness::WitnessToml,
+    accounting::*, alerting::*, federation::FederationToml, feed::*, gate::GateToml, server::*,
+    source::*, status::*, target::*, vantage::*, witness::WitnessToml,
 };
 
 /// The whole configuration file, for the JSON Schema (`probity config schema`). Each
@@ -33,6 +33,7 @@ pub(super) struct ConfigSchema {
     pub(super) source: Option<Vec<SourceToml>>,
     pub(super) gate: Option<Vec<GateToml>>,
     pub(super) witness: Option<WitnessToml>,
+    pub(super) federation: Option<FederationToml>,
 }
 
 /// The JSON Schema (draft 2020-12) of the configuration file.

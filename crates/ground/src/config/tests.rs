@@ -141,6 +141,7 @@ fn key_lists_come_from_the_types() {
             "channel",
             "component",
             "evidence",
+            "federation",
             "feed",
             "gate",
             "maintenance",

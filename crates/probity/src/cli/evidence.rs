@@ -5,6 +5,7 @@ use probity_engine::store::traits::*;
 use probity_ground::config;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 fn load(path: &std::path::Path) -> Result<probity_ground::config::Config, ExitCode> {
     super::load_or_report(path).ok_or(ExitCode::from(2))
@@ -57,6 +58,10 @@ pub struct ExportArgs {
     /// cosignatures ride in the bundle).
     #[arg(long, default_value_t = 0)]
     pub min_witnesses: usize,
+    /// Add the signed statements of other organisations (`[[federation.peer]]`) that
+    /// corroborate the incidents in the window, with their proofs.
+    #[arg(long)]
+    pub corroborated: bool,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -76,7 +81,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         &config.evidence.origin,
     )?;
     let bar = bundle::progress_bar("exporting");
-    let out = bundle::export(
+    let mut out = bundle::export(
         &store,
         &signer.verifier(),
         (from, to),
@@ -85,6 +90,9 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         &bar,
     )?;
     bar.finish_and_clear();
+    if a.corroborated {
+        out.bundle.corroboration = corroboration(&store, &config, (from, to))?;
+    }
     let tmp = a.out.with_extension("partial");
     std::fs::write(&tmp, serde_json::to_vec_pretty(&out.bundle)?)?;
     std::fs::rename(&tmp, &a.out)?;
@@ -99,6 +107,8 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
                 "consistency_proofs": out.bundle.consistency.len(),
                 "uncovered": out.uncovered,
                 "cosignatures": cosignatures(&out.bundle.checkpoint),
+                "corroborated_incidents": out.bundle.corroboration.len(),
+                "statements": out.bundle.corroboration.iter().map(|c| c.statements.len()).sum::<usize>(),
             })
         );
         return Ok(ExitCode::SUCCESS);
@@ -115,6 +125,17 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             "s"
         }
     );
+    if a.corroborated {
+        println!(
+            "corroboration: {} incident(s) with {} statement(s) of other organisations",
+            out.bundle.corroboration.len(),
+            out.bundle
+                .corroboration
+                .iter()
+                .map(|c| c.statements.len())
+                .sum::<usize>()
+        );
+    }
     if out.uncovered > 0 {
         println!(
             "note: {} newer records in the window are not covered by a checkpoint yet; export again after the next one",
@@ -122,6 +143,48 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The statements kept from peers that corroborate the incidents of `window`, as
+/// reconciliation counts them (the same tolerance, as known at the window's end).
+fn corroboration(
+    store: &dyn probity_engine::store::Store,
+    config: &config::Config,
+    window: (i64, i64),
+) -> anyhow::Result<Vec<bundle::BundleCorroboration>> {
+    use probity_core::federation::{Outage, same_outage};
+    let now = jiff::Timestamp::now().as_millisecond();
+    let targets: Vec<Arc<config::Target>> = config.targets.iter().cloned().map(Arc::new).collect();
+    let inputs = probity_engine::account::reconcile::gather(
+        store,
+        &targets,
+        &config.reconcile,
+        window,
+        now,
+    )?;
+    let as_of = now.min(window.1);
+    let tolerance = inputs.params.tolerance_ms;
+    let kept = store.statements(window.0 - tolerance, as_of)?;
+    let mut out = Vec::new();
+    for o in inputs
+        .observed
+        .iter()
+        .filter(|o| !o.corroborated_by.is_empty())
+    {
+        let Some(outage) = Outage::of(o) else {
+            continue;
+        };
+        let statements: Vec<_> = kept
+            .iter()
+            .filter(|r| same_outage(&outage, &r.statement, tolerance, as_of))
+            .map(|r| r.envelope.clone())
+            .collect();
+        out.push(bundle::BundleCorroboration {
+            incident: o.id,
+            statements,
+        });
+    }
+    Ok(out)
 }
 
 /// How many signature lines beyond the log's own a checkpoint note carries.
@@ -151,19 +214,36 @@ pub struct VerifyArgs {
     /// How many of the `--witness` keys must have cosigned the checkpoint (default: all).
     #[arg(long)]
     pub min_witnesses: Option<usize>,
+    /// Another organisation's log key (the key, or a file holding it; repeatable): the
+    /// bundle's corroborating statements signed by it must verify.
+    #[arg(long = "peer")]
+    pub peers: Vec<String>,
+    /// How many organisations, this one included, each corroborated incident must have
+    /// by statements that verified with the `--peer` keys.
+    #[arg(long)]
+    pub min_organisations: Option<u32>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
-/// One bundle read and checked: the bundle and what was established, or the exit code
-/// and message of its failure.
+/// What checking one bundle established.
+struct Checked {
+    bundle: Bundle,
+    verified: bundle::Verified,
+    /// The witnesses given whose cosignature verifies.
+    cosigned: Vec<String>,
+    corroborated: Vec<bundle::Corroborated>,
+}
+
+/// One bundle read and checked, or the exit code and message of its failure.
 fn verify_one(
     file: &Path,
     key: Option<&str>,
     since: Option<&str>,
     (witnesses, min_witnesses): (&[probity_core::witness::CosignerKey], usize),
-) -> Result<(Bundle, bundle::Verified, Vec<String>), (u8, String)> {
+    peers: &[probity_core::note::NoteVerifier],
+) -> Result<Checked, (u8, String)> {
     let text = std::fs::read_to_string(file).map_err(|e| (2, format!("cannot read: {e}")))?;
     let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
         (
@@ -179,6 +259,9 @@ fn verify_one(
     let outcome = bundle::verify(&bundle, key, since, &bar);
     bar.finish_and_clear();
     let v = outcome.map_err(|e| (1, e))?;
+    let corroborated =
+        bundle::verify_corroboration(&bundle, peers, jiff::Timestamp::now().as_millisecond())
+            .map_err(|e| (1, e))?;
     // The witnesses given whose cosignature on the checkpoint verifies.
     let cosigned: Vec<String> = witnesses
         .iter()
@@ -204,7 +287,12 @@ fn verify_one(
             ),
         ));
     }
-    Ok((bundle, v, cosigned))
+    Ok(Checked {
+        bundle,
+        verified: v,
+        cosigned,
+        corroborated,
+    })
 }
 
 pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -234,6 +322,21 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let mut peers = Vec::new();
+    for p in &a.peers {
+        let text = if Path::new(p).is_file() {
+            std::fs::read_to_string(p)?.trim().to_string()
+        } else {
+            p.clone()
+        };
+        match probity_core::note::NoteVerifier::parse(&text) {
+            Ok(k) => peers.push(k),
+            Err(e) => {
+                eprintln!("--peer {p}: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
     let min_witnesses = a.min_witnesses.unwrap_or(witnesses.len());
     if min_witnesses > witnesses.len() {
         eprintln!(
@@ -250,6 +353,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             key.as_deref(),
             since.as_deref(),
             (&witnesses, min_witnesses),
+            &peers,
         ) {
             Err((code, msg)) => {
                 if a.json {
@@ -264,7 +368,32 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::from(code));
             }
-            Ok((bundle, v, cosigned)) => {
+            Ok(Checked {
+        bundle,
+        verified: v,
+        cosigned,
+        corroborated,
+    }) => {
+                if let Some(k) = a.min_organisations
+                    && let Some(short) = corroborated
+                        .iter()
+                        .find(|c| 1 + c.verified.len() < k as usize)
+                {
+                    let msg = format!(
+                        "incident {} is corroborated by {} organisation(s) with verified statements, this one included; --min-organisations {k}",
+                        short.incident,
+                        1 + short.verified.len()
+                    );
+                    if a.json {
+                        println!(
+                            "{}",
+                            serde_json::json!({"ok": false, "file": file.display().to_string(), "error": msg})
+                        );
+                    } else {
+                        eprintln!("{}: FAILED: {msg}", file.display());
+                    }
+                    return Ok(ExitCode::from(1));
+                }
                 if !a.json {
                     println!(
                         "{}: ok: {} records included in checkpoint {} size {} (root {}…), signed by {}{}",
@@ -292,6 +421,23 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                             }
                         );
                     }
+                    for c in &corroborated {
+                        println!(
+                            "incident {}: corroborated by {} other organisation(s){}{}",
+                            c.incident,
+                            c.verified.len(),
+                            if c.verified.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", c.verified.join(", "))
+                            },
+                            if c.unchecked.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; not checked (no --peer key): {}", c.unchecked.join(", "))
+                            }
+                        );
+                    }
                     if v.key_from_bundle {
                         println!(
                             "note: checked with the key inside the bundle; pass --key with a key you hold to check its origin too"
@@ -301,6 +447,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 let mut j = serde_json::to_value(&v)?;
                 j["ok"] = serde_json::json!(true);
                 j["cosigned_by"] = serde_json::json!(cosigned);
+                j["corroboration"] = serde_json::to_value(&corroborated)?;
                 views.push(j);
                 checked.push(bundle);
             }

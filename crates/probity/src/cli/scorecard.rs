@@ -227,6 +227,14 @@ fn table(cards: &Cards, window: (i64, i64), window_name: &str) {
                     c.integrity_unacknowledged,
                 );
             }
+            if c.corroborated_incidents > 0 {
+                println!(
+                    "corroborated: {}: {} incident(s) other organisations saw too, {} never declared",
+                    c.service.as_deref().unwrap_or(c.provider.as_str()),
+                    c.corroborated_incidents,
+                    c.corroborated_unacknowledged,
+                );
+            }
         }
     }
     // What was declared and never observed, and why.

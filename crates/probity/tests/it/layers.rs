@@ -32,8 +32,8 @@ const MODULES: &[(&str, &[&[&str]])] = &[
                 "judge",
             ],
             &["names", "condition", "observe", "sla", "slo"],
-            &["quorum", "reconcile", "witness", "federation"],
-            &["scorecard"],
+            &["quorum", "reconcile", "witness"],
+            &["scorecard", "federation"],
         ],
     ),
     (

@@ -9,6 +9,7 @@ mod common;
 mod components;
 mod docs;
 mod evidence;
+mod federation;
 mod feed_polling;
 mod feeds;
 mod forks;

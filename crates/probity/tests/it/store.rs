@@ -286,7 +286,7 @@ fn a_store_from_a_newer_probity_is_refused() {
     let err = SqliteStore::open(dir.path()).err().unwrap();
     assert_eq!(
         err.to_string(),
-        "database schema version 99 is newer than this probity knows (13); upgrade probity"
+        "database schema version 99 is newer than this probity knows (14); upgrade probity"
     );
 }
 

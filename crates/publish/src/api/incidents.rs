@@ -72,6 +72,11 @@ pub struct IncidentDetail {
     /// What reconciliation says: `acknowledged`, `unacknowledged`, … or `not_reconciled`.
     pub acknowledgment: String,
     pub declarations: Vec<probity_engine::account::reconcile::DeclarationView>,
+    /// How many organisations saw it fail: this one, and each `[[federation.peer]]` whose
+    /// signed statement tells of the same provider, service and region at overlapping times.
+    pub organisations: u32,
+    /// Those peers' logs (origins).
+    pub corroborated_by: Vec<String>,
 }
 
 /// A change of an incident and where the evidence log holds it.
@@ -215,6 +220,8 @@ pub(crate) async fn incident(State(s): State<AppState>, Path(id): Path<String>) 
             .collect(),
         acknowledgment: rec.acknowledgment,
         declarations: rec.declarations,
+        organisations: rec.organisations,
+        corroborated_by: rec.corroborated_by,
     };
     Ok(Json(v).into_response())
 }

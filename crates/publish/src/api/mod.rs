@@ -9,6 +9,7 @@
 mod accounting;
 mod alerts;
 mod evidence;
+mod federation;
 mod gate;
 mod incidents;
 mod providers;
@@ -24,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use evidence::*;
+use federation::*;
 use gate::*;
 use incidents::*;
 use providers::*;
@@ -573,6 +575,40 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
                 "gateJudge",
                 "gate",
                 "Judge a [[gate]]'s canary against its baseline now, and record the verdict",
+            )
+        },
+        Op {
+            out: Out::Json(oa::of::<Taken>),
+            route: Some(|| {
+                post(receive_statement).layer(axum::extract::DefaultBodyLimit::max(
+                    probity_core::federation::MAX_ENVELOPE_BYTES,
+                ))
+            }),
+            body: Body::Json(oa::of::<probity_core::federation::Envelope>),
+            errors: &[400, 403, 413, 422, 429, 503],
+            ..op(
+                "post",
+                "/api/v1/federation/statements",
+                "sendStatement",
+                "federation",
+                "Take a peer's signed outage statement (the signature of a [[federation.peer]] key is the credential)",
+            )
+        },
+        Op {
+            out: Out::Json(oa::of::<Vec<StatementView>>),
+            route: Some(|| get(list_statements)),
+            errors: &[400, 503],
+            query: &[(
+                "since",
+                "string",
+                "statements of incidents that had not ended by then (default: 30 days ago)",
+            )],
+            ..op(
+                "get",
+                "/api/v1/federation/statements",
+                "listStatements",
+                "federation",
+                "The outage statements peers sent, the latest version of each",
             )
         },
         Op {

@@ -4,6 +4,7 @@
 //! the API. `synchronous=FULL`: a committed batch survives a process kill and a power loss.
 
 mod evidence;
+mod federation;
 mod feed_rows;
 mod feeds;
 mod incidents;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011.sql"),
     include_str!("migrations/0012.sql"),
     include_str!("migrations/0013.sql"),
+    include_str!("migrations/0014.sql"),
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
