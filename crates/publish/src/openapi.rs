@@ -63,10 +63,11 @@ fn error_description(code: u16) -> &'static str {
     match code {
         400 => "The request is malformed: a parameter or the body is not what the operation takes.",
         401 => "No valid token.",
-        403 => "The token may not do this.",
+        403 => "Not allowed: the token (for a peer's statement, its signature) may not do this.",
         404 => "No such thing.",
         413 => "The body is too large.",
         422 => "Understood but refused: the message says why.",
+        429 => "Too many requests from this sender: try again in a minute.",
         503 => "Stopping, reloading or unable to reach the store: try again.",
         _ => "An error.",
     }
@@ -167,7 +168,7 @@ pub fn document<R>(ops: &[Op<R>]) -> Value {
     let mut paths = Value::Object(paths);
     hoist_defs(&mut paths, &mut schemas);
     let mut error_responses = Map::new();
-    for code in [400u16, 401, 403, 404, 413, 422, 503] {
+    for code in [400u16, 401, 403, 404, 413, 422, 429, 503] {
         error_responses.insert(
             format!("E{code}"),
             json!({

@@ -369,11 +369,11 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(code));
             }
             Ok(Checked {
-        bundle,
-        verified: v,
-        cosigned,
-        corroborated,
-    }) => {
+                bundle,
+                verified: v,
+                cosigned,
+                corroborated,
+            }) => {
                 if let Some(k) = a.min_organisations
                     && let Some(short) = corroborated
                         .iter()

@@ -763,6 +763,7 @@ fn every_configuration_key_is_documented() {
         "alerts.md",
         "gate.md",
         "storage.md",
+        "federation.md",
     ]
     .iter()
     .map(|f| std::fs::read_to_string(root.join("docs").join(f)).unwrap())

@@ -162,7 +162,10 @@ fn three_organisations_corroborate_one_outage() {
             if v["organisations"] == 3 {
                 break v;
             }
-            assert!(std::time::Instant::now() < deadline, "never corroborated 3/3: {v}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never corroborated 3/3: {v}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         };
         let by: Vec<&str> = rec["corroborated_by"]

@@ -369,9 +369,12 @@ fn weights(dir: &std::path::Path) -> String {
 fn a_plan_promotes_a_healthy_canary_and_rolls_back_a_regression() {
     let dir = tempfile::tempdir().unwrap();
     common::write_config(dir.path(), "", "");
-    let base = service(2, None);
+    // 20 ms of service time: against it, the scheduling noise of a loaded machine is small
+    // enough that 50 samples have the power to see a 20% slowdown (with 2 ms they did not
+    // always, and a healthy canary came out inconclusive).
+    let base = service(20, None);
     // Healthy: the marker is never looked at.
-    plan(dir.path(), base, service(2, None), "", STEPS);
+    plan(dir.path(), base, service(20, None), "", STEPS);
     let (code, out, err) = common::run(
         &[
             "gate",
@@ -421,7 +424,7 @@ fn a_plan_promotes_a_healthy_canary_and_rolls_back_a_regression() {
     // The canary fails one request in three from 50% on.
     let dir = tempfile::tempdir().unwrap();
     common::write_config(dir.path(), "", "");
-    let canary = service(2, Some(dir.path().join("regress")));
+    let canary = service(20, Some(dir.path().join("regress")));
     plan(dir.path(), base, canary, "", STEPS);
     let (code, out, err) = common::run(
         &["gate", "run", "--plan", "plan.toml", "--json"],
