@@ -315,7 +315,7 @@ fn a_new_store_opened_by_many_at_once_is_migrated_once() {
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 13);
+        assert_eq!(v, 14);
     }
 }
 
