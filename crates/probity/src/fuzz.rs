@@ -273,3 +273,32 @@ pub fn witness_request(data: &[u8]) {
         }
     }
 }
+
+/// The instant the outage-statement target judges times at (the corpus is made for it).
+pub const OUTAGE_STATEMENT_NOW_MS: i64 = 1_795_430_000_000;
+
+/// An outage statement envelope as a federation peer sends it (or a statement's text): it
+/// reads or is refused; a statement's text reads back to itself; an envelope that verifies
+/// against the key of `fuzz.example/log` (seed 1) is of that log, names one or two leaves
+/// and has no time in the future.
+pub fn outage_statement(data: &[u8]) {
+    use probity_core::federation::{Envelope, MAX_SKEW_MS, Statement, verify};
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(st) = Statement::parse(text)
+    {
+        assert_eq!(Statement::parse(&st.to_text()).as_ref(), Ok(&st));
+    }
+    let Ok(env) = serde_json::from_slice::<Envelope>(data) else {
+        return;
+    };
+    let key = probity_core::note::NoteSigner::from_seed("fuzz.example/log", [1; 32])
+        .expect("a valid name")
+        .verifier();
+    if let Ok(st) = verify(&env, &key, OUTAGE_STATEMENT_NOW_MS) {
+        let latest = OUTAGE_STATEMENT_NOW_MS + MAX_SKEW_MS;
+        assert_eq!(st.origin, "fuzz.example/log");
+        assert!(matches!(st.leaves.len(), 1 | 2));
+        assert!(st.start_ms <= latest);
+        assert!(st.end_ms.is_none_or(|e| e >= st.start_ms && e <= latest));
+    }
+}

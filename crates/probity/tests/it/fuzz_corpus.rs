@@ -97,3 +97,25 @@ fn plan_corpus() {
 fn witness_request_corpus() {
     assert!(replay("witness_request", probity::fuzz::witness_request) >= 5);
 }
+
+#[test]
+fn outage_statement_corpus() {
+    assert!(replay("outage_statement", probity::fuzz::outage_statement) >= 7);
+    // The valid samples are valid: the replay reaches past the signature and the proofs.
+    let key = probity_core::note::NoteSigner::from_seed("fuzz.example/log", [1; 32])
+        .unwrap()
+        .verifier();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/outage_statement");
+    for (file, ok) in [
+        ("valid-open.json", true),
+        ("valid-ended.json", true),
+        ("bad-proof.json", false),
+        ("future.json", false),
+    ] {
+        let env: probity_core::federation::Envelope =
+            serde_json::from_slice(&std::fs::read(dir.join(file)).unwrap()).unwrap();
+        let got =
+            probity_core::federation::verify(&env, &key, probity::fuzz::OUTAGE_STATEMENT_NOW_MS);
+        assert_eq!(got.is_ok(), ok, "{file}: {got:?}");
+    }
+}
