@@ -675,6 +675,17 @@ pub async fn incident(
         escape(&rec.acknowledgment)
     );
     let mut body = body;
+    if !rec.corroborated_by.is_empty() {
+        body.push_str(&format!(
+            "<p class=corroboration>Seen by <strong>{} organisations</strong>: this one, and by their signed statements {}</p>",
+            rec.organisations,
+            rec.corroborated_by
+                .iter()
+                .map(|o| format!("<code>{}</code>", escape(o)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let opened: Vec<&probity_core::quorum::Seen> = seen
         .iter()
         .filter(|(change, _)| change == "opened")

@@ -20,6 +20,8 @@ struct Org {
     key: String,
 }
 
+const TOKEN: &str = "a-federation-test-token-0123";
+
 const REGIONS: [&str; 3] = ["westeurope", "West Europe", "WestEurope"];
 
 fn config_text(i: usize, o: &Org, service: SocketAddr, peers: &[&Org]) -> String {
@@ -27,6 +29,7 @@ fn config_text(i: usize, o: &Org, service: SocketAddr, peers: &[&Org]) -> String
         r#"[server]
 listen = "127.0.0.1:{port}"
 data_dir = "data"
+api_token = "{TOKEN}"
 
 [evidence]
 origin = "{origin}"
@@ -176,6 +179,13 @@ fn three_organisations_corroborate_one_outage() {
             .collect();
         assert!(!by.contains(&orgs[i].origin.as_str()), "{rec}");
         assert_eq!(by.len(), 2, "{rec}");
+        let (status, page) =
+            common::get_with_token(*a, &format!("/dashboard/incidents/{id}"), TOKEN);
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("Seen by <strong>3 organisations</strong>"),
+            "{page}"
+        );
         let card = common::wait_for(Duration::from_secs(20), || {
             let v = common::try_get_json(*a, "/api/v1/scorecard?window=1h")?;
             let c = v.as_array()?.first()?.clone();
