@@ -489,6 +489,13 @@ pub trait ResultStore {
     fn next_incident_id(&self) -> StoreResult<i64>;
     /// Writes results, their rollups and incident changes in one transaction.
     fn write(&self, batch: &Batch) -> StoreResult<()>;
+    /// Writes the batches `next` gives, one after another, in one transaction (all or
+    /// nothing), holding one batch in memory at a time; each batch's results become one
+    /// evidence leaf, as a live batch's do. Returns how many batches were written.
+    fn write_each(
+        &self,
+        next: &mut dyn FnMut() -> StoreResult<Option<Batch>>,
+    ) -> StoreResult<usize>;
     fn results(
         &self,
         target: &str,

@@ -456,3 +456,79 @@ provider = \"aws\"
     assert_eq!(r[0]["downtime_minutes"], 30.0);
     assert_eq!(r[0]["excluded_minutes"], 0);
 }
+
+/// An import in many small batches (one evidence leaf and one batch in memory each, one
+/// transaction for all) stores exactly what one batch does: the same incidents, the same
+/// SLA figures, an audit that reads every leaf back. A file longer than a batch that goes
+/// back in time for a target is refused, whole.
+#[test]
+fn an_import_in_batches_is_the_import_in_one() {
+    let whole = setup();
+    let (code, out, err) = run(
+        whole.path(),
+        &["results", "import", "october.jsonl", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let batched = setup();
+    let (code, out2, err) = run(
+        batched.path(),
+        &[
+            "results",
+            "import",
+            "october.jsonl",
+            "--json",
+            "--batch-size",
+            "1000",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, out2);
+    let report = |dir: &Path| {
+        let (code, out, err) = run(
+            dir,
+            &["sla", "report", "--month", "2026-10", "--format", "json"],
+        );
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(report(whole.path()), report(batched.path()));
+    let leaves = |dir: &Path| {
+        let store = probity_engine::store::SqliteStore::open(&dir.join("data")).unwrap();
+        let n = probity_engine::store::EvidenceStore::evidence_size(&store).unwrap();
+        let records = probity_engine::store::EvidenceStore::evidence_records(&store, 0, n).unwrap();
+        records
+            .iter()
+            .filter(|r| r.record.starts_with(br#"{"type":"results""#))
+            .count()
+    };
+    // 8,640 results: one leaf whole, nine in batches of 1,000.
+    assert_eq!((leaves(whole.path()), leaves(batched.path())), (1, 9));
+    let (code, out, err) = run(batched.path(), &["evidence", "audit", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // vm-a's results go back in time across a batch boundary: refused, nothing stored.
+    let dir = setup();
+    let mut lines: Vec<String> = history().lines().map(String::from).collect();
+    let late = lines.remove(10); // vm-a at 00:05, now after line 1,500
+    lines.insert(1500, late);
+    std::fs::write(dir.path().join("shuffled.jsonl"), lines.join("\n")).unwrap();
+    let (code, _, err) = run(
+        dir.path(),
+        &[
+            "results",
+            "import",
+            "shuffled.jsonl",
+            "--batch-size",
+            "1000",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("shuffled.jsonl:1501: target `vm-a` goes back in time, before line 1000 (2026-10-01T08:20:00.000Z): a file of more than 1000 results (--batch-size) must keep each target's results in time order"),
+        "{err}"
+    );
+    assert!(err.ends_with("1 problem; nothing imported\n"), "{err}");
+    // Within one batch the same file is sorted and imported.
+    let (code, _, err) = run(dir.path(), &["results", "import", "shuffled.jsonl"]);
+    assert_eq!(code, 0, "{err}");
+}

@@ -34,228 +34,29 @@ impl ResultStore for SqliteStore {
     fn write(&self, batch: &Batch) -> StoreResult<()> {
         let mut conn = self.writer.lock().expect("writer lock");
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
-        let new_size;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )?;
-            // Aggregate the batch per minute first, then merge each minute once.
-            let mut minutes: HashMap<(&str, &str, i64), Rollup> = HashMap::new();
-            let mut inserted_results: Vec<ResultRecord> = Vec::new();
-            for r in &batch.results {
-                let inserted = insert.execute(params![
-                    r.id,
-                    r.target,
-                    r.vantage,
-                    r.at_ms,
-                    r.health.as_str(),
-                    r.phases.dns_ms,
-                    r.phases.connect_ms,
-                    r.phases.tls_ms,
-                    r.phases.ttfb_ms,
-                    r.phases.total_ms,
-                    r.cause.as_ref().map(|c| c.class.as_str()),
-                    r.cause.as_ref().map(|c| c.detail.as_str()),
-                    r.details,
-                    r.unmeasured,
-                    r.origin,
-                    r.clock_offset_ms,
-                ])?;
-                if inserted == 0 {
-                    continue; // already stored: a replayed batch must not count twice
-                }
-                inserted_results.push(r.clone());
-                if r.unmeasured {
-                    continue; // stored as evidence, but not a measurement of the target
-                }
-                let minute = minute_of(r.at_ms);
-                let roll = minutes
-                    .entry((r.target.as_str(), r.vantage.as_str(), minute))
-                    .or_insert_with(|| Rollup {
-                        target: r.target.clone(),
-                        vantage: r.vantage.clone(),
-                        minute_ms: minute,
-                        count: 0,
-                        failures: 0,
-                        degraded: 0,
-                        latency_min_ms: f64::INFINITY,
-                        latency_max_ms: 0.0,
-                        latency_sum_ms: 0.0,
-                        sketch: Sketch::new(),
-                    });
-                add_to_rollup(roll, r);
-            }
-            let mut get = tx.prepare_cached(
-                "SELECT count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
-                 FROM rollups WHERE target = ?1 AND vantage = ?2 AND minute_ms = ?3",
-            )?;
-            let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO rollups (target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            let mut hourly = tx.prepare_cached(
-                "INSERT INTO hourly (target, vantage, hour_ms, count, failures, degraded) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (target, vantage, hour_ms) DO UPDATE SET
-                   count = count + excluded.count, failures = failures + excluded.failures, degraded = degraded + excluded.degraded",
-            )?;
-            for ((target, vantage, minute), mut roll) in minutes {
-                hourly.execute(params![
-                    target,
-                    vantage,
-                    minute.div_euclid(3_600_000) * 3_600_000,
-                    roll.count as i64,
-                    roll.failures as i64,
-                    roll.degraded as i64,
-                ])?;
-                let existing = get
-                    .query_row(params![target, vantage, minute], |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, i64>(1)?,
-                            row.get::<_, i64>(2)?,
-                            row.get::<_, f64>(3)?,
-                            row.get::<_, f64>(4)?,
-                            row.get::<_, f64>(5)?,
-                            row.get::<_, String>(6)?,
-                        ))
-                    })
-                    .optional()?;
-                if let Some((count, failures, degraded, min, max, sum, sketch)) = existing {
-                    roll.count += count as u64;
-                    roll.failures += failures as u64;
-                    roll.degraded += degraded as u64;
-                    roll.latency_min_ms = roll.latency_min_ms.min(min);
-                    roll.latency_max_ms = roll.latency_max_ms.max(max);
-                    roll.latency_sum_ms += sum;
-                    let old = Sketch::decode(&sketch).ok_or_else(|| {
-                        StoreError::Corrupt(format!("rollup sketch for {target} at {minute}"))
-                    })?;
-                    roll.sketch.merge(&old);
-                }
-                if !roll.latency_min_ms.is_finite() {
-                    roll.latency_min_ms = 0.0;
-                }
-                put.execute(params![
-                    target,
-                    vantage,
-                    minute,
-                    roll.count as i64,
-                    roll.failures as i64,
-                    roll.degraded as i64,
-                    roll.latency_min_ms,
-                    roll.latency_max_ms,
-                    roll.latency_sum_ms,
-                    roll.sketch.encode(),
-                ])?;
-            }
-            let mut evidence = tx.prepare_cached(
-                "INSERT OR IGNORE INTO incident_evidence (incident_id, result_id, role) VALUES (?1, ?2, ?3)",
-            )?;
-            for change in &batch.incidents {
-                match change {
-                    IncidentChange::Open {
-                        id,
-                        target,
-                        started_at_ms,
-                        severity,
-                        cause,
-                        evidence: ids,
-                        seen,
-                    } => {
-                        insert_seen(&tx, *id, "opened", seen)?;
-                        tx.execute(
-                            "INSERT OR IGNORE INTO incidents (id, target, started_at_ms, severity, cause_class, cause_detail)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                            params![id, target, started_at_ms, severity.as_str(), cause.class.as_str(), cause.detail],
-                        )?;
-                        for r in ids {
-                            evidence.execute(params![id, r, "opened"])?;
-                        }
-                    }
-                    IncidentChange::Escalate {
-                        id,
-                        severity,
-                        result_id,
-                    } => {
-                        tx.execute(
-                            "UPDATE incidents SET severity = ?2 WHERE id = ?1",
-                            params![id, severity.as_str()],
-                        )?;
-                        evidence.execute(params![id, result_id, "escalated"])?;
-                    }
-                    IncidentChange::Resolve {
-                        id,
-                        resolved_at_ms,
-                        evidence: ids,
-                        seen,
-                    } => {
-                        insert_seen(&tx, *id, "resolved", seen)?;
-                        tx.execute(
-                            "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1",
-                            params![id, resolved_at_ms],
-                        )?;
-                        for r in ids {
-                            evidence.execute(params![id, r, "resolved"])?;
-                        }
-                    }
-                }
-            }
-            // The evidence: one leaf for the results, one per incident change, in the
-            // same transaction as what they attest.
-            let mut records = Vec::new();
-            if !inserted_results.is_empty() {
-                records.push(crate::store::leaf::results_record(&inserted_results));
-            }
-            records.extend(
-                batch
-                    .incidents
-                    .iter()
-                    .map(crate::store::leaf::incident_record),
-            );
-            let base = log_size(&tx)?;
-            let first_incident_leaf = base + records.len() as u64 - batch.incidents.len() as u64;
-            let mut canary = tx.prepare_cached(
-                "INSERT OR IGNORE INTO canaries (store, slot, generation, key, size, sha256, written_at_ms, e_tag, version, leaf_idx)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for c in &batch.canaries {
-                let leaf = base + records.len() as u64;
-                let inserted = canary.execute(params![
-                    c.store,
-                    c.slot,
-                    c.generation,
-                    c.key,
-                    c.size as i64,
-                    c.sha256,
-                    c.written_at_ms,
-                    c.e_tag,
-                    c.version,
-                    leaf as i64,
-                ])?;
-                if inserted == 1 {
-                    records.push(crate::store::leaf::canary_record(c));
-                }
-            }
-            let size = append_leaves(&tx, base, &records)?;
-            // Remember which leaf holds each incident change, for the incident's page.
-            let mut link = tx.prepare_cached(
-                "INSERT OR IGNORE INTO incident_leaves (incident_id, change, leaf_idx) VALUES (?1, ?2, ?3)",
-            )?;
-            for (i, change) in batch.incidents.iter().enumerate() {
-                link.execute(params![
-                    change.id(),
-                    change.kind(),
-                    (first_incident_leaf + i as u64) as i64
-                ])?;
-            }
-            new_size = size;
-            insert_alerts(&tx, &batch.alerts)?;
-        }
+        let new_size = write_batch(&tx, batch)?;
         tx.commit()?;
         *evidence_size = new_size;
         Ok(())
+    }
+
+    fn write_each(
+        &self,
+        next: &mut dyn FnMut() -> StoreResult<Option<Batch>>,
+    ) -> StoreResult<usize> {
+        let mut conn = self.writer.lock().expect("writer lock");
+        let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut new_size = *evidence_size;
+        let mut n = 0;
+        while let Some(batch) = next()? {
+            new_size = write_batch(&tx, &batch)?;
+            n += 1;
+        }
+        tx.commit()?;
+        *evidence_size = new_size;
+        Ok(n)
     }
 
     fn canaries(&self) -> StoreResult<Vec<crate::probe::CanaryEntry>> {
@@ -627,4 +428,224 @@ impl ResultStore for SqliteStore {
             Ok(st)
         })
     }
+}
+
+/// Writes one batch in `tx`: results, rollups, incident changes, canaries, alerts, and their
+/// evidence leaves. Returns the evidence log's new size.
+fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> StoreResult<u64> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    // Aggregate the batch per minute first, then merge each minute once.
+    let mut minutes: HashMap<(&str, &str, i64), Rollup> = HashMap::new();
+    let mut inserted_results: Vec<ResultRecord> = Vec::new();
+    for r in &batch.results {
+        let inserted = insert.execute(params![
+            r.id,
+            r.target,
+            r.vantage,
+            r.at_ms,
+            r.health.as_str(),
+            r.phases.dns_ms,
+            r.phases.connect_ms,
+            r.phases.tls_ms,
+            r.phases.ttfb_ms,
+            r.phases.total_ms,
+            r.cause.as_ref().map(|c| c.class.as_str()),
+            r.cause.as_ref().map(|c| c.detail.as_str()),
+            r.details,
+            r.unmeasured,
+            r.origin,
+            r.clock_offset_ms,
+        ])?;
+        if inserted == 0 {
+            continue; // already stored: a replayed batch must not count twice
+        }
+        inserted_results.push(r.clone());
+        if r.unmeasured {
+            continue; // stored as evidence, but not a measurement of the target
+        }
+        let minute = minute_of(r.at_ms);
+        let roll = minutes
+            .entry((r.target.as_str(), r.vantage.as_str(), minute))
+            .or_insert_with(|| Rollup {
+                target: r.target.clone(),
+                vantage: r.vantage.clone(),
+                minute_ms: minute,
+                count: 0,
+                failures: 0,
+                degraded: 0,
+                latency_min_ms: f64::INFINITY,
+                latency_max_ms: 0.0,
+                latency_sum_ms: 0.0,
+                sketch: Sketch::new(),
+            });
+        add_to_rollup(roll, r);
+    }
+    let mut get = tx.prepare_cached(
+        "SELECT count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
+         FROM rollups WHERE target = ?1 AND vantage = ?2 AND minute_ms = ?3",
+    )?;
+    let mut put = tx.prepare_cached(
+        "INSERT OR REPLACE INTO rollups (target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    let mut hourly = tx.prepare_cached(
+        "INSERT INTO hourly (target, vantage, hour_ms, count, failures, degraded) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (target, vantage, hour_ms) DO UPDATE SET
+           count = count + excluded.count, failures = failures + excluded.failures, degraded = degraded + excluded.degraded",
+    )?;
+    for ((target, vantage, minute), mut roll) in minutes {
+        hourly.execute(params![
+            target,
+            vantage,
+            minute.div_euclid(3_600_000) * 3_600_000,
+            roll.count as i64,
+            roll.failures as i64,
+            roll.degraded as i64,
+        ])?;
+        let existing = get
+            .query_row(params![target, vantage, minute], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, f64>(3)?,
+                    row.get::<_, f64>(4)?,
+                    row.get::<_, f64>(5)?,
+                    row.get::<_, String>(6)?,
+                ))
+            })
+            .optional()?;
+        if let Some((count, failures, degraded, min, max, sum, sketch)) = existing {
+            roll.count += count as u64;
+            roll.failures += failures as u64;
+            roll.degraded += degraded as u64;
+            roll.latency_min_ms = roll.latency_min_ms.min(min);
+            roll.latency_max_ms = roll.latency_max_ms.max(max);
+            roll.latency_sum_ms += sum;
+            let old = Sketch::decode(&sketch).ok_or_else(|| {
+                StoreError::Corrupt(format!("rollup sketch for {target} at {minute}"))
+            })?;
+            roll.sketch.merge(&old);
+        }
+        if !roll.latency_min_ms.is_finite() {
+            roll.latency_min_ms = 0.0;
+        }
+        put.execute(params![
+            target,
+            vantage,
+            minute,
+            roll.count as i64,
+            roll.failures as i64,
+            roll.degraded as i64,
+            roll.latency_min_ms,
+            roll.latency_max_ms,
+            roll.latency_sum_ms,
+            roll.sketch.encode(),
+        ])?;
+    }
+    let mut evidence = tx.prepare_cached(
+        "INSERT OR IGNORE INTO incident_evidence (incident_id, result_id, role) VALUES (?1, ?2, ?3)",
+    )?;
+    for change in &batch.incidents {
+        match change {
+            IncidentChange::Open {
+                id,
+                target,
+                started_at_ms,
+                severity,
+                cause,
+                evidence: ids,
+                seen,
+            } => {
+                insert_seen(tx, *id, "opened", seen)?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO incidents (id, target, started_at_ms, severity, cause_class, cause_detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![id, target, started_at_ms, severity.as_str(), cause.class.as_str(), cause.detail],
+                )?;
+                for r in ids {
+                    evidence.execute(params![id, r, "opened"])?;
+                }
+            }
+            IncidentChange::Escalate {
+                id,
+                severity,
+                result_id,
+            } => {
+                tx.execute(
+                    "UPDATE incidents SET severity = ?2 WHERE id = ?1",
+                    params![id, severity.as_str()],
+                )?;
+                evidence.execute(params![id, result_id, "escalated"])?;
+            }
+            IncidentChange::Resolve {
+                id,
+                resolved_at_ms,
+                evidence: ids,
+                seen,
+            } => {
+                insert_seen(tx, *id, "resolved", seen)?;
+                tx.execute(
+                    "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1",
+                    params![id, resolved_at_ms],
+                )?;
+                for r in ids {
+                    evidence.execute(params![id, r, "resolved"])?;
+                }
+            }
+        }
+    }
+    // The evidence: one leaf for the results, one per incident change, in the
+    // same transaction as what they attest.
+    let mut records = Vec::new();
+    if !inserted_results.is_empty() {
+        records.push(crate::store::leaf::results_record(&inserted_results));
+    }
+    records.extend(
+        batch
+            .incidents
+            .iter()
+            .map(crate::store::leaf::incident_record),
+    );
+    let base = log_size(tx)?;
+    let first_incident_leaf = base + records.len() as u64 - batch.incidents.len() as u64;
+    let mut canary = tx.prepare_cached(
+        "INSERT OR IGNORE INTO canaries (store, slot, generation, key, size, sha256, written_at_ms, e_tag, version, leaf_idx)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for c in &batch.canaries {
+        let leaf = base + records.len() as u64;
+        let inserted = canary.execute(params![
+            c.store,
+            c.slot,
+            c.generation,
+            c.key,
+            c.size as i64,
+            c.sha256,
+            c.written_at_ms,
+            c.e_tag,
+            c.version,
+            leaf as i64,
+        ])?;
+        if inserted == 1 {
+            records.push(crate::store::leaf::canary_record(c));
+        }
+    }
+    let size = append_leaves(tx, base, &records)?;
+    // Remember which leaf holds each incident change, for the incident's page.
+    let mut link = tx.prepare_cached(
+        "INSERT OR IGNORE INTO incident_leaves (incident_id, change, leaf_idx) VALUES (?1, ?2, ?3)",
+    )?;
+    for (i, change) in batch.incidents.iter().enumerate() {
+        link.execute(params![
+            change.id(),
+            change.kind(),
+            (first_incident_leaf + i as u64) as i64
+        ])?;
+    }
+    insert_alerts(tx, &batch.alerts)?;
+    Ok(size)
 }
