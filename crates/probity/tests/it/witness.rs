@@ -354,3 +354,115 @@ fn a_witness_remembers_what_it_cosigned_across_a_restart() {
     let (status, _, _) = post(server.addr, "/add-checkpoint", &body);
     assert_eq!(status, 200);
 }
+
+/// A log server whose store is rolled back (restored from a copy taken earlier, with its
+/// key and its record of what it signed) grows a different history past what its witness
+/// cosigned: the witness refuses every checkpoint of that history and keeps the size it
+/// holds, so the rollback shows.
+#[test]
+fn a_log_whose_store_was_rolled_back_is_refused_a_cosignature() {
+    let service =
+        common::serve(axum::Router::new().route("/", axum::routing::get(|| async { "ok" })));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut nodes: Vec<Node> = (0..2)
+        .map(|i| {
+            let dir = tmp.path().join(format!("r{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            Node {
+                dir,
+                port: common::free_port(),
+                origin: format!("probity.test/r{i}"),
+                key: String::new(),
+            }
+        })
+        .collect();
+    for n in nodes.iter_mut() {
+        std::fs::write(n.dir.join("probity.toml"), config_text(n, service, &[])).unwrap();
+        let (code, out, err) = common::run(&["evidence", "key"], &n.dir);
+        assert_eq!(code, 0, "{err}");
+        n.key = out.trim().to_string();
+    }
+    // r0 is the log, r1 its witness (each config names the other; r1 logs too).
+    for i in 0..2 {
+        let other = &nodes[1 - i];
+        std::fs::write(
+            nodes[i].dir.join("probity.toml"),
+            config_text(&nodes[i], service, &[other]),
+        )
+        .unwrap();
+    }
+    let config = nodes[0].dir.join("probity.toml");
+    let witness = common::Running::start(&nodes[1].dir.join("probity.toml"));
+    let (w_name, w_key) = read_vkey(&nodes[1].key);
+    // The latest checkpoint r0 serves, and the size of it r1 cosigned (if it did).
+    let cosigned_size = |addr: SocketAddr| -> Option<u64> {
+        let (_, note) = common::get(addr, "/api/v1/evidence/checkpoint");
+        spec_cosignature(&note, &w_name, &w_key)?;
+        note.lines().nth(1)?.parse().ok()
+    };
+    let held = |note: &str| -> u64 {
+        let at = note.rfind("\n\n").unwrap();
+        let first = note[at + 2..].lines().next().unwrap();
+        let only_log = format!("{}\n{first}\n", &note[..at + 1]);
+        let (status, _, body) = post(
+            witness.addr,
+            "/add-checkpoint",
+            &format!("old 0\n\n{only_log}"),
+        );
+        assert_eq!(status, 409, "{body}");
+        body.trim().parse().unwrap()
+    };
+
+    let log = common::Running::start(&config);
+    let first = common::wait_for(Duration::from_secs(30), || cosigned_size(log.addr));
+    log.stop();
+    // The backup: the whole data directory (store, key, record of the last signature).
+    let backup = tmp.path().join("r0-backup");
+    copy_dir(&nodes[0].dir.join("data"), &backup);
+
+    let log = common::Running::start(&config);
+    common::wait_for(Duration::from_secs(30), || {
+        cosigned_size(log.addr).filter(|s| *s > first + 5)
+    });
+    let (_, note) = common::get(log.addr, "/api/v1/evidence/checkpoint");
+    log.stop();
+    let before = held(&note);
+    assert!(before > first + 5, "{before} {first}");
+
+    // Restored from the backup: the server starts (its key and record agree with the store)
+    // and appends a history of its own from the older size.
+    std::fs::remove_dir_all(nodes[0].dir.join("data")).unwrap();
+    copy_dir(&backup, &nodes[0].dir.join("data"));
+    let log = common::Running::start(&config);
+    let grown = common::wait_for(Duration::from_secs(30), || {
+        let (_, note) = common::get(log.addr, "/api/v1/evidence/checkpoint");
+        let size: u64 = note.lines().nth(1)?.parse().ok()?;
+        (size > before + 3).then_some(note)
+    });
+    // A few more rounds of asking, then: no cosignature past the rollback, and the witness
+    // holds what it held.
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, latest) = common::get(log.addr, "/api/v1/evidence/checkpoint");
+    assert_eq!(spec_cosignature(&latest, &w_name, &w_key), None, "{latest}");
+    assert_eq!(spec_cosignature(&grown, &w_name, &w_key), None, "{grown}");
+    assert_eq!(held(&latest), before);
+    let logged = witness.log.lock().unwrap().clone();
+    assert!(
+        logged.contains("refused to cosign a checkpoint"),
+        "{logged}"
+    );
+    log.stop();
+    witness.stop();
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
