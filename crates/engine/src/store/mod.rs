@@ -489,6 +489,8 @@ pub trait ResultStore {
     fn next_incident_id(&self) -> StoreResult<i64>;
     /// Writes results, their rollups and incident changes in one transaction.
     fn write(&self, batch: &Batch) -> StoreResult<()>;
+    /// The stored results whose ids are in `from_id..=to_id`, by id.
+    fn results_by_ids(&self, from_id: i64, to_id: i64) -> StoreResult<Vec<ResultRecord>>;
     /// Writes the batches `next` gives, one after another, in one transaction (all or
     /// nothing), holding one batch in memory at a time; each batch's results become one
     /// evidence leaf, as a live batch's do. Returns how many batches were written.

@@ -23,7 +23,7 @@ pub struct ImportArgs {
     /// Results per evidence leaf and per batch held in memory (all batches are written in
     /// one transaction). A file longer than one batch must keep each target's results in
     /// time order; within a batch they are sorted.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 10_000)]
     pub batch_size: usize,
     /// Print the outcome as JSON.
     #[arg(long)]

@@ -299,6 +299,16 @@ impl ResultStore for SqliteStore {
         })
     }
 
+    fn results_by_ids(&self, from_id: i64, to_id: i64) -> StoreResult<Vec<ResultRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RESULT_COLUMNS} FROM results WHERE id >= ?1 AND id <= ?2 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map(params![from_id, to_id], result_row)?;
+            rows.collect()
+        })
+    }
+
     fn known_origins(
         &self,
         vantage: &str,
