@@ -532,3 +532,63 @@ fn an_import_in_batches_is_the_import_in_one() {
     let (code, _, err) = run(dir.path(), &["results", "import", "shuffled.jsonl"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// `results import` runs in the memory of a batch, whatever the file: 60,000 results import
+/// under a 150 MiB address-space cap (prlimit) in batches of 2,000, and the same file in
+/// one batch does not fit under it.
+#[test]
+fn an_import_fits_in_a_memory_cap() {
+    if !common::have("prlimit") {
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_PRLIMIT").is_none(),
+            "prlimit is required but missing"
+        );
+        common::skipped("an_import_fits_in_a_memory_cap: prlimit (util-linux) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("probity.toml"), CONFIG).unwrap();
+    let start = "2026-09-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap();
+    let mut text = String::new();
+    for i in 0..30_000i64 {
+        let at = start + jiff::SignedDuration::from_mins(i);
+        for t in ["vm-a", "vm-b"] {
+            writeln!(
+                text,
+                r#"{{"target":"{t}","at":"{at}","ok":true,"latency_ms":0.8}}"#
+            )
+            .unwrap();
+        }
+    }
+    std::fs::write(dir.path().join("big.jsonl"), text).unwrap();
+    let capped = |batch: &str| {
+        let _ = std::fs::remove_dir_all(dir.path().join("data"));
+        let out = std::process::Command::new("prlimit")
+            .arg(format!("--as={}", 150 << 20))
+            .arg(common::bin().get_program())
+            .args([
+                "results",
+                "import",
+                "big.jsonl",
+                "--json",
+                "--batch-size",
+                batch,
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, out) = capped("2000");
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["results"], 60_000);
+    let (ok, _) = capped("60000");
+    assert!(
+        !ok,
+        "one batch of 60,000 fit under the cap: the cap proves nothing"
+    );
+}
