@@ -554,22 +554,15 @@ pub fn audit_paged(
     let mut checkpoints = CheckpointPages::new(store, page.max(1));
     let incidents = store.incidents(crate::store::IncidentFilter::All)?;
     checkpoints.check_at(&tree, verifier, &mut a)?;
-    // Leaves are read a chunk at a time; a chunk's length adapts so that it holds about
-    // 8 MiB of records (an import's leaf of 10,000 results is about 1 MiB, a live batch's
-    // a few KiB), never fewer than one leaf.
-    const CHUNK_BYTES: usize = 8 << 20;
-    let (mut at, mut chunk) = (0, 5000u64);
+    // Leaves are read at most 5,000 and about 8 MiB of records at a time (an import's leaf
+    // of 10,000 results is about 1 MiB, a live batch's a few KiB), never fewer than one.
+    let mut at = 0;
     while at < size {
-        let end = (at + chunk).min(size);
-        let leaves = store.evidence_records(at, end)?;
-        let bytes: usize = leaves.iter().map(|l| l.record.len()).sum();
-        chunk = if bytes > CHUNK_BYTES {
-            (chunk / 2).max(1)
-        } else if bytes < CHUNK_BYTES / 4 {
-            (chunk * 2).min(5000)
-        } else {
-            chunk
+        let leaves = store.evidence_records_within(at, (at + 5000).min(size), 8 << 20)?;
+        let Some(last) = leaves.last() else {
+            anyhow::bail!("the evidence log has no leaf {at} below its size {size}");
         };
+        let end = last.index + 1;
         for leaf in leaves {
             let computed = merkle::leaf_hash(&leaf.record);
             if computed.as_slice() != leaf.leaf_hash.as_slice() {

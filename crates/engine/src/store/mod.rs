@@ -599,7 +599,17 @@ pub trait EvidenceStore {
     fn consistency_proof(&self, old: u64, new: u64)
     -> StoreResult<Vec<probity_core::merkle::Hash>>;
     /// Leaves `from..to`.
-    fn evidence_records(&self, from: u64, to: u64) -> StoreResult<Vec<EvidenceLeaf>>;
+    fn evidence_records(&self, from: u64, to: u64) -> StoreResult<Vec<EvidenceLeaf>> {
+        self.evidence_records_within(from, to, usize::MAX)
+    }
+    /// Leaves from `from` on, before `to`, as many as fit in about `max_bytes` of records
+    /// (at least one): a log of large leaves is read in bounded memory.
+    fn evidence_records_within(
+        &self,
+        from: u64,
+        to: u64,
+        max_bytes: usize,
+    ) -> StoreResult<Vec<EvidenceLeaf>>;
     /// The leaves appended in `from_ms..to_ms`, as an index range, if any.
     fn evidence_range_by_time(&self, from_ms: i64, to_ms: i64) -> StoreResult<Option<(u64, u64)>>;
     /// The checkpoint size the last export ended at.

@@ -59,7 +59,12 @@ impl EvidenceStore for SqliteStore {
         Ok(r?)
     }
 
-    fn evidence_records(&self, from: u64, to: u64) -> StoreResult<Vec<EvidenceLeaf>> {
+    fn evidence_records_within(
+        &self,
+        from: u64,
+        to: u64,
+        max_bytes: usize,
+    ) -> StoreResult<Vec<EvidenceLeaf>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT idx, record, leaf_hash, at_ms FROM evidence_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
@@ -72,7 +77,16 @@ impl EvidenceStore for SqliteStore {
                     at_ms: r.get(3)?,
                 })
             })?;
-            rows.collect()
+            let (mut out, mut bytes) = (Vec::new(), 0usize);
+            for row in rows {
+                let leaf = row?;
+                bytes = bytes.saturating_add(leaf.record.len());
+                out.push(leaf);
+                if bytes >= max_bytes {
+                    break;
+                }
+            }
+            Ok(out)
         })
     }
 
