@@ -4,12 +4,17 @@
 # evidence audit afterwards, with the time each took. Needs GNU time (/usr/bin/time).
 #
 #   bash bench/import.sh             # 2,000,000 results (about 170 MB of JSON lines)
-#   bash bench/import.sh 10000000    # the issue's size: about 850 MB, and 4 GB of store
+#   bash bench/import.sh 10000000    # 10,000,000: about 850 MB, and 4 GB of store
+#   PROBITY_BIN=path/to/probity bash bench/import.sh 2000   # another build (the test's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-2000000}"
-cargo build --release -q -p probity
-bin="$(pwd)/target/release/probity"
+if [ -z "${PROBITY_BIN:-}" ]; then
+  cargo build --release -q -p probity
+  bin="$(pwd)/target/release/probity"
+else
+  bin="$PROBITY_BIN"
+fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -308,6 +308,8 @@ fn shell_blocks_name_commands_that_exist() {
                 }
                 // `benchmark_harness_runs` runs the evidence benchmark on a small log.
                 l if l.starts_with("bash bench/evidence.sh") => bash_parses("bench/evidence.sh"),
+                // `import_benchmark_runs` runs it on a small file.
+                l if l.starts_with("bash bench/import.sh") => bash_parses("bench/import.sh"),
                 other => panic!("{}:{}: no test covers `{other}`", b.page, b.line),
             }
         }
@@ -347,6 +349,40 @@ fn benchmark_harness_runs() {
         let rss: f64 = cells[8].parse().unwrap();
         assert!(probes_per_s > 0.0 && rss > 1.0, "{row}");
     }
+}
+
+#[test]
+fn import_benchmark_runs() {
+    // docs/BENCHMARKS.md's import benchmark on 2,000 results with the test's build: it
+    // imports, audits and reports each figure.
+    if Command::new("/usr/bin/time")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_GNU_TIME").is_none(),
+            "GNU time is required but missing"
+        );
+        common::skipped("import_benchmark_runs: GNU time (/usr/bin/time) is not installed");
+        return;
+    }
+    let out = Command::new("bash")
+        .arg(root().join("bench/import.sh"))
+        .arg("2000")
+        .env("PROBITY_BIN", env!("CARGO_BIN_EXE_probity"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figure =
+        regex::Regex::new(r"(?m)^(import|audit): +[0-9.]+ s, peak [0-9]+ KiB resident$").unwrap();
+    assert_eq!(figure.find_iter(&text).count(), 2, "{text}");
+    assert!(text.starts_with("results: 2000, file: "), "{text}");
 }
 
 #[test]
