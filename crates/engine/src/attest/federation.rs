@@ -130,22 +130,25 @@ pub async fn share(
             if !matches!(sent, Ok(Ok(false))) {
                 continue;
             }
-            match send(client, &peer.url, env).await {
-                Ok(()) => {
+            let sent = send(client, &peer.url, env).await;
+            if let Err(Delivery::Refused(why) | Delivery::Later(why)) = &sent {
+                tracing::warn!(peer = %name, url = %peer.display, incident = id, problem = %why, "a peer did not take an outage statement");
+                done.failed.push(why.clone());
+            }
+            match sent {
+                // Taken, or refused for what it is (the peer does not accept that provider,
+                // say): not sent again, so a refusal cannot hold up the statements after it.
+                Ok(()) | Err(Delivery::Refused(_)) => {
                     let (s, n) = (store.clone(), name.clone());
                     let at = jiff::Timestamp::now().as_millisecond();
                     let _ = tokio::task::spawn_blocking(move || {
                         s.mark_statement_sent(&n, id, ended, at)
                     })
                     .await;
-                    done.sent += 1;
+                    done.sent += usize::from(sent.is_ok());
                 }
-                Err(why) => {
-                    tracing::warn!(peer = %name, url = %peer.display, incident = id, problem = %why, "a peer did not take an outage statement");
-                    done.failed.push(why);
-                    // A peer that is down or refusing is tried again next round.
-                    break;
-                }
+                // Down, overloaded or rate-limiting: the rest waits for the next round.
+                Err(Delivery::Later(_)) => break,
             }
         }
         out.push((name, done));
@@ -153,22 +156,37 @@ pub async fn share(
     out
 }
 
-async fn send(client: &reqwest::Client, url: &str, env: &Envelope) -> Result<(), String> {
-    let body = serde_json::to_vec(env).map_err(|e| e.to_string())?;
+/// Why a statement was not delivered.
+enum Delivery {
+    /// The peer answered 4xx (not 429): this statement will not be taken as it is.
+    Refused(String),
+    /// Unreachable, 5xx or 429: try again next round.
+    Later(String),
+}
+
+async fn send(client: &reqwest::Client, url: &str, env: &Envelope) -> Result<(), Delivery> {
+    let body = serde_json::to_vec(env).map_err(|e| Delivery::Refused(e.to_string()))?;
     let resp = client
         .post(format!("{url}/api/v1/federation/statements"))
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body)
         .send()
         .await
-        .map_err(probity_ground::http_client::describe)?;
+        .map_err(|e| Delivery::Later(probity_ground::http_client::describe(e)))?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
     }
     let text = resp.text().await.unwrap_or_default();
     let text: String = text.chars().take(300).collect();
-    Err(format!("HTTP {status}: {}", text.trim()))
+    let why = format!("HTTP {status}: {}", text.trim());
+    Err(
+        if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+            Delivery::Refused(why)
+        } else {
+            Delivery::Later(why)
+        },
+    )
 }
 
 /// Why a peer's statement was not kept, with the HTTP status that says so.

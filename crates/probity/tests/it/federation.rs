@@ -367,3 +367,82 @@ fn forged_envelope(signer: &probity_core::note::NoteSigner, ahead_ms: i64) -> se
     }
     serde_json::to_value(env).unwrap()
 }
+
+/// A peer that accepts only some providers refuses the others' statements (403
+/// not_accepted) once each; the statements after a refused one still reach it.
+#[test]
+fn a_refused_statement_does_not_hold_up_the_next() {
+    let (azure_svc, azure_up) = common::switchable_server();
+    let (aws_svc, aws_up) = common::switchable_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut orgs: Vec<Org> = (0..2)
+        .map(|i| {
+            let dir = tmp.path().join(format!("p{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            Org {
+                dir,
+                port: common::free_port(),
+                origin: format!("probity.test/p{i}"),
+                key: String::new(),
+            }
+        })
+        .collect();
+    let text = |o: &Org, peer: Option<&Org>, providers: &str| {
+        let mut t = format!(
+            "[server]\nlisten = \"127.0.0.1:{}\"\ndata_dir = \"data\"\n\n[evidence]\norigin = \"{}\"\ncheckpoint_interval = \"1s\"\n\n[federation]\nproviders = {providers}\n",
+            o.port, o.origin
+        );
+        for (name, provider, svc) in [("a-azure", "azure", azure_svc), ("b-aws", "aws", aws_svc)] {
+            t.push_str(&format!(
+                "\n[[target]]\nname = \"{name}\"\nkind = \"http\"\nurl = \"http://{svc}/\"\ninterval = \"200ms\"\nfailure_threshold = 2\nsuccess_threshold = 2\nprovider = \"{provider}\"\nservice = \"Storage\"\nregion = \"eu-west-1\"\n"
+            ));
+        }
+        if let Some(p) = peer {
+            t.push_str(&format!(
+                "\n[[federation.peer]]\nurl = \"http://127.0.0.1:{}\"\nkey = \"{}\"\n",
+                p.port, p.key
+            ));
+        }
+        t
+    };
+    for o in orgs.iter_mut() {
+        std::fs::write(o.dir.join("probity.toml"), text(o, None, "[]")).unwrap();
+        let (code, out, err) = common::run(&["evidence", "key"], &o.dir);
+        assert_eq!(code, 0, "{err}");
+        o.key = out.trim().to_string();
+    }
+    // p0 publishes everything to p1; p1 accepts only aws.
+    std::fs::write(
+        orgs[0].dir.join("probity.toml"),
+        text(&orgs[0], Some(&orgs[1]), "[]"),
+    )
+    .unwrap();
+    std::fs::write(
+        orgs[1].dir.join("probity.toml"),
+        text(&orgs[1], Some(&orgs[0]), "[\"aws\"]"),
+    )
+    .unwrap();
+    let sender = common::Running::start(&orgs[0].dir.join("probity.toml"));
+    let receiver = common::Running::start(&orgs[1].dir.join("probity.toml"));
+    // The azure outage first (its incident, and its statement, come first), then aws's.
+    azure_up.store(false, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(1500));
+    aws_up.store(false, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(1500));
+    azure_up.store(true, Ordering::SeqCst);
+    aws_up.store(true, Ordering::SeqCst);
+    let got = common::wait_for(Duration::from_secs(30), || {
+        let s = statements_of(receiver.addr);
+        s.iter()
+            .any(|x| x["provider"] == "aws" && x["end"].is_string())
+            .then_some(s)
+    });
+    assert!(got.iter().all(|x| x["provider"] == "aws"), "{got:?}");
+    // The refusal was logged once per version (open, ended), not on every round.
+    std::thread::sleep(Duration::from_secs(3));
+    let log = sender.log.lock().unwrap().clone();
+    let refusals = log.matches("not_accepted").count();
+    assert!((1..=2).contains(&refusals), "{refusals} refusals:\n{log}");
+    sender.stop();
+    receiver.stop();
+}
