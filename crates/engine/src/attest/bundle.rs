@@ -118,23 +118,30 @@ fn hexes(v: &[Hash]) -> Vec<String> {
 
 /// What an export wrote.
 pub struct Exported {
-    pub bundle: Bundle,
     pub checkpoint_size: u64,
+    /// The signed checkpoint the records are proven against, with its cosignatures.
+    pub checkpoint: String,
+    pub records: usize,
+    pub consistency_proofs: usize,
     /// Leaves in the window appended after the checkpoint (not in the bundle).
     pub uncovered: u64,
 }
 
-/// Builds a bundle of the leaves appended in `from_ms..to_ms`, proven against the latest
-/// checkpoint that at least `min_witnesses` witnesses cosigned (their cosignatures ride
-/// in the bundle's checkpoint). `since` is an earlier checkpoint (a signed note) to prove
-/// consistency from.
+/// Writes a bundle of the leaves appended in `from_ms..to_ms` to `out`, proven against the
+/// latest checkpoint that at least `min_witnesses` witnesses cosigned (their cosignatures
+/// ride in the bundle's checkpoint). `since` is an earlier checkpoint (a signed note) to
+/// prove consistency from; `corroboration` rides along as given. The records are written
+/// as they are read, a thousand at a time, so memory does not grow with the window.
+#[allow(clippy::too_many_arguments)]
 pub fn export(
     store: &dyn Store,
     verifier: &NoteVerifier,
     (from_ms, to_ms): (i64, i64),
     since: Option<&str>,
     min_witnesses: usize,
+    corroboration: &[BundleCorroboration],
     progress: &indicatif::ProgressBar,
+    out: &mut dyn std::io::Write,
 ) -> anyhow::Result<Exported> {
     let mut cp = if min_witnesses == 0 {
         store.latest_checkpoint()?.ok_or_else(|| {
@@ -149,29 +156,8 @@ pub fn export(
             .ok_or_else(|| anyhow::anyhow!("the checkpoint of size {size} is missing"))?
     };
     cp.note = crate::attest::cosign::cosigned_note(store, &cp)?;
-    let (start, end) = store
-        .evidence_range_by_time(from_ms, to_ms)?
-        .unwrap_or((0, 0));
-    let covered_end = end.min(cp.size);
-    let uncovered = end.saturating_sub(cp.size.max(start));
-    progress.set_length(covered_end.saturating_sub(start));
-    let mut records = Vec::new();
-    let mut at = start;
-    while at < covered_end {
-        let chunk_end = (at + 1000).min(covered_end);
-        for leaf in store.evidence_records(at, chunk_end)? {
-            let (_, proof) = store.inclusion_proof(leaf.index, cp.size)?;
-            records.push(BundleRecord {
-                index: leaf.index,
-                leaf_hash: hex::encode(&leaf.leaf_hash),
-                record: B64.encode(&leaf.record),
-                proof: hexes(&proof),
-            });
-            progress.inc(1);
-        }
-        at = chunk_end;
-    }
-    // Consistency from the previous export's checkpoint and from the one given.
+    // Consistency from the previous export's checkpoint and from the one given: checked
+    // and proven before anything is written.
     let mut olds: Vec<StoredCheckpoint> = Vec::new();
     if let Some(prev) = store.last_export()? {
         olds.extend(store.checkpoint_at(prev)?.filter(|c| c.size > 0));
@@ -217,19 +203,67 @@ pub fn export(
             proof: hexes(&proof),
         });
     }
+    let (start, end) = store
+        .evidence_range_by_time(from_ms, to_ms)?
+        .unwrap_or((0, 0));
+    let covered_end = end.min(cp.size);
+    let uncovered = end.saturating_sub(cp.size.max(start));
+    progress.set_length(covered_end.saturating_sub(start));
+
+    // The bundle as JSON, its fields in `Bundle`'s order, the records one a line.
     let rfc = probity_ground::time::rfc3339;
+    let j = serde_json::to_string::<str>;
+    write!(
+        out,
+        "{{\n  \"format\": {},\n  \"verifier_key\": {},\n  \"checkpoint\": {},\n  \"from\": {},\n  \"to\": {},\n  \"records\": [",
+        j(FORMAT)?,
+        j(&verifier.to_string())?,
+        j(&cp.note)?,
+        j(&rfc(from_ms))?,
+        j(&rfc(to_ms))?,
+    )?;
+    let mut records = 0usize;
+    let mut at = start;
+    while at < covered_end {
+        let leaves = store.evidence_records_within(at, (at + 1000).min(covered_end), 8 << 20)?;
+        let Some(last) = leaves.last() else {
+            anyhow::bail!("the evidence log has no leaf {at} below its checkpoint's size");
+        };
+        let chunk_end = last.index + 1;
+        for leaf in leaves {
+            let (_, proof) = store.inclusion_proof(leaf.index, cp.size)?;
+            let record = BundleRecord {
+                index: leaf.index,
+                leaf_hash: hex::encode(&leaf.leaf_hash),
+                record: B64.encode(&leaf.record),
+                proof: hexes(&proof),
+            };
+            write!(out, "{}\n    ", if records == 0 { "" } else { "," })?;
+            serde_json::to_writer(&mut *out, &record)?;
+            records += 1;
+            progress.inc(1);
+        }
+        at = chunk_end;
+    }
+    write!(
+        out,
+        "\n  ],\n  \"consistency\": {}",
+        serde_json::to_string(&consistency)?
+    )?;
+    if !corroboration.is_empty() {
+        write!(
+            out,
+            ",\n  \"corroboration\": {}",
+            serde_json::to_string(corroboration)?
+        )?;
+    }
+    writeln!(out, "\n}}")?;
+    out.flush()?;
     Ok(Exported {
-        bundle: Bundle {
-            format: FORMAT.into(),
-            verifier_key: verifier.to_string(),
-            checkpoint: cp.note.clone(),
-            from: rfc(from_ms),
-            to: rfc(to_ms),
-            records,
-            consistency,
-            corroboration: Vec::new(),
-        },
         checkpoint_size: cp.size,
+        checkpoint: cp.note,
+        records,
+        consistency_proofs: consistency.len(),
         uncovered,
     })
 }

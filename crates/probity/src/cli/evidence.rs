@@ -80,21 +80,43 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         &config.server.data_dir,
         &config.evidence.origin,
     )?;
+    let corroboration = if a.corroborated {
+        corroboration(&store, &config, (from, to))?
+    } else {
+        Vec::new()
+    };
+    let (corroborated, statements) = (
+        corroboration.len(),
+        corroboration
+            .iter()
+            .map(|c| c.statements.len())
+            .sum::<usize>(),
+    );
     let bar = bundle::progress_bar("exporting");
-    let mut out = bundle::export(
-        &store,
-        &signer.verifier(),
-        (from, to),
-        since.as_deref(),
-        a.min_witnesses,
-        &bar,
-    )?;
-    bar.finish_and_clear();
-    if a.corroborated {
-        out.bundle.corroboration = corroboration(&store, &config, (from, to))?;
-    }
     let tmp = a.out.with_extension("partial");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&out.bundle)?)?;
+    let written = (|| {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let out = bundle::export(
+            &store,
+            &signer.verifier(),
+            (from, to),
+            since.as_deref(),
+            a.min_witnesses,
+            &corroboration,
+            &bar,
+            &mut file,
+        )?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        anyhow::Ok(out)
+    })();
+    bar.finish_and_clear();
+    let out = match written {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
     std::fs::rename(&tmp, &a.out)?;
     store.note_export(out.checkpoint_size)?;
     if a.json {
@@ -102,13 +124,13 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             "{}",
             serde_json::json!({
                 "out": a.out.display().to_string(),
-                "records": out.bundle.records.len(),
+                "records": out.records,
                 "checkpoint_size": out.checkpoint_size,
-                "consistency_proofs": out.bundle.consistency.len(),
+                "consistency_proofs": out.consistency_proofs,
                 "uncovered": out.uncovered,
-                "cosignatures": cosignatures(&out.bundle.checkpoint),
-                "corroborated_incidents": out.bundle.corroboration.len(),
-                "statements": out.bundle.corroboration.iter().map(|c| c.statements.len()).sum::<usize>(),
+                "cosignatures": cosignatures(&out.checkpoint),
+                "corroborated_incidents": corroborated,
+                "statements": statements,
             })
         );
         return Ok(ExitCode::SUCCESS);
@@ -116,24 +138,14 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     println!(
         "{}: {} records proven against checkpoint size {}, {} consistency proof{}",
         a.out.display(),
-        out.bundle.records.len(),
+        out.records,
         out.checkpoint_size,
-        out.bundle.consistency.len(),
-        if out.bundle.consistency.len() == 1 {
-            ""
-        } else {
-            "s"
-        }
+        out.consistency_proofs,
+        if out.consistency_proofs == 1 { "" } else { "s" }
     );
     if a.corroborated {
         println!(
-            "corroboration: {} incident(s) with {} statement(s) of other organisations",
-            out.bundle.corroboration.len(),
-            out.bundle
-                .corroboration
-                .iter()
-                .map(|c| c.statements.len())
-                .sum::<usize>()
+            "corroboration: {corroborated} incident(s) with {statements} statement(s) of other organisations"
         );
     }
     if out.uncovered > 0 {
