@@ -307,11 +307,31 @@ fn verify_one(
     })
 }
 
+/// A key given on the command line: the key itself, or a file holding it.
+fn key_text(arg: &str) -> std::io::Result<String> {
+    if Path::new(arg).is_file() {
+        Ok(std::fs::read_to_string(arg)?.trim().to_string())
+    } else {
+        Ok(arg.to_string())
+    }
+}
+
+/// Each key of a repeatable flag, read by `parse`; the error names the flag and the value.
+fn keys<K, E: std::fmt::Display>(
+    args: &[String],
+    flag: &str,
+    parse: impl Fn(&str) -> Result<K, E>,
+) -> Result<Vec<K>, String> {
+    args.iter()
+        .map(|arg| {
+            let text = key_text(arg).map_err(|e| format!("{flag} {arg}: {e}"))?;
+            parse(&text).map_err(|e| format!("{flag} {arg}: {e}"))
+        })
+        .collect()
+}
+
 pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let key = match &a.key {
-        Some(k) if Path::new(k).is_file() => Some(std::fs::read_to_string(k)?.trim().to_string()),
-        other => other.clone(),
-    };
+    let key = a.key.as_deref().map(key_text).transpose()?;
     let since = match a.since.as_ref().map(std::fs::read_to_string).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -319,36 +339,22 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let mut witnesses = Vec::new();
-    for w in &a.witnesses {
-        let text = if Path::new(w).is_file() {
-            std::fs::read_to_string(w)?.trim().to_string()
-        } else {
-            w.clone()
-        };
-        match probity_core::witness::CosignerKey::parse(&text) {
-            Ok(k) => witnesses.push(k),
-            Err(e) => {
-                eprintln!("--witness {w}: {e}");
-                return Ok(ExitCode::from(2));
-            }
+    let witnesses = match keys(&a.witnesses, "--witness", |t| {
+        probity_core::witness::CosignerKey::parse(t)
+    }) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
         }
-    }
-    let mut peers = Vec::new();
-    for p in &a.peers {
-        let text = if Path::new(p).is_file() {
-            std::fs::read_to_string(p)?.trim().to_string()
-        } else {
-            p.clone()
-        };
-        match probity_core::note::NoteVerifier::parse(&text) {
-            Ok(k) => peers.push(k),
-            Err(e) => {
-                eprintln!("--peer {p}: {e}");
-                return Ok(ExitCode::from(2));
-            }
+    };
+    let peers = match keys(&a.peers, "--peer", probity_core::note::NoteVerifier::parse) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
         }
-    }
+    };
     let min_witnesses = a.min_witnesses.unwrap_or(witnesses.len());
     if min_witnesses > witnesses.len() {
         eprintln!(
