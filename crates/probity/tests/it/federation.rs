@@ -9,16 +9,10 @@
 
 use crate::common;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-struct Org {
-    dir: PathBuf,
-    port: u16,
-    origin: String,
-    key: String,
-}
+type Org = common::Instance;
 
 const TOKEN: &str = "a-federation-test-token-0123";
 
@@ -87,24 +81,7 @@ fn statements_of(addr: SocketAddr) -> Vec<serde_json::Value> {
 fn three_organisations_corroborate_one_outage() {
     let (service, up) = common::switchable_server();
     let tmp = tempfile::tempdir().unwrap();
-    let mut orgs: Vec<Org> = (0..3)
-        .map(|i| {
-            let dir = tmp.path().join(format!("org{i}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            Org {
-                dir,
-                port: common::free_port(),
-                origin: format!("probity.test/org{i}"),
-                key: String::new(),
-            }
-        })
-        .collect();
-    for (i, o) in orgs.iter_mut().enumerate() {
-        std::fs::write(o.dir.join("probity.toml"), config_text(i, o, service, &[])).unwrap();
-        let (code, out, err) = common::run(&["evidence", "key"], &o.dir);
-        assert_eq!(code, 0, "{err}");
-        o.key = out.trim().to_string();
-    }
+    let orgs = common::instances(tmp.path(), "org", 3, |i, o| config_text(i, o, service, &[]));
     for i in 0..3 {
         let peers: Vec<&Org> = (0..3).filter(|j| *j != i).map(|j| &orgs[j]).collect();
         let text = config_text(i, &orgs[i], service, &peers);
@@ -375,18 +352,6 @@ fn a_refused_statement_does_not_hold_up_the_next() {
     let (azure_svc, azure_up) = common::switchable_server();
     let (aws_svc, aws_up) = common::switchable_server();
     let tmp = tempfile::tempdir().unwrap();
-    let mut orgs: Vec<Org> = (0..2)
-        .map(|i| {
-            let dir = tmp.path().join(format!("p{i}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            Org {
-                dir,
-                port: common::free_port(),
-                origin: format!("probity.test/p{i}"),
-                key: String::new(),
-            }
-        })
-        .collect();
     let text = |o: &Org, peer: Option<&Org>, providers: &str| {
         let mut t = format!(
             "[server]\nlisten = \"127.0.0.1:{}\"\ndata_dir = \"data\"\n\n[evidence]\norigin = \"{}\"\ncheckpoint_interval = \"1s\"\n\n[federation]\nproviders = {providers}\n",
@@ -405,12 +370,7 @@ fn a_refused_statement_does_not_hold_up_the_next() {
         }
         t
     };
-    for o in orgs.iter_mut() {
-        std::fs::write(o.dir.join("probity.toml"), text(o, None, "[]")).unwrap();
-        let (code, out, err) = common::run(&["evidence", "key"], &o.dir);
-        assert_eq!(code, 0, "{err}");
-        o.key = out.trim().to_string();
-    }
+    let orgs = common::instances(tmp.path(), "p", 2, |_, o| text(o, None, "[]"));
     // p0 publishes everything to p1; p1 accepts only aws.
     std::fs::write(
         orgs[0].dir.join("probity.toml"),

@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// A vkey `name+id+base64(0x01 ‖ key)` as `probity evidence key` prints it: name and key.
@@ -52,12 +51,7 @@ fn spec_cosignature(note: &str, name: &str, key: &[u8; 32]) -> Option<u64> {
     None
 }
 
-struct Node {
-    dir: PathBuf,
-    port: u16,
-    origin: String,
-    key: String,
-}
+type Node = common::Instance;
 
 fn config_text(n: &Node, service: SocketAddr, others: &[&Node]) -> String {
     let mut t = format!(
@@ -102,25 +96,8 @@ fn three_servers_cosign_each_others_logs_and_refuse_a_fork() {
     let service =
         common::serve(axum::Router::new().route("/", axum::routing::get(|| async { "ok" })));
     let tmp = tempfile::tempdir().unwrap();
-    let mut nodes: Vec<Node> = (0..3)
-        .map(|i| {
-            let dir = tmp.path().join(format!("w{i}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            Node {
-                dir,
-                port: common::free_port(),
-                origin: format!("probity.test/w{i}"),
-                key: String::new(),
-            }
-        })
-        .collect();
     // Each server's key, made before any server starts.
-    for n in nodes.iter_mut() {
-        std::fs::write(n.dir.join("probity.toml"), config_text(n, service, &[])).unwrap();
-        let (code, out, err) = common::run(&["evidence", "key"], &n.dir);
-        assert_eq!(code, 0, "{err}");
-        n.key = out.trim().to_string();
-    }
+    let nodes = common::instances(tmp.path(), "w", 3, |_, n| config_text(n, service, &[]));
     for i in 0..3 {
         let others: Vec<&Node> = nodes
             .iter()
@@ -364,24 +341,7 @@ fn a_log_whose_store_was_rolled_back_is_refused_a_cosignature() {
     let service =
         common::serve(axum::Router::new().route("/", axum::routing::get(|| async { "ok" })));
     let tmp = tempfile::tempdir().unwrap();
-    let mut nodes: Vec<Node> = (0..2)
-        .map(|i| {
-            let dir = tmp.path().join(format!("r{i}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            Node {
-                dir,
-                port: common::free_port(),
-                origin: format!("probity.test/r{i}"),
-                key: String::new(),
-            }
-        })
-        .collect();
-    for n in nodes.iter_mut() {
-        std::fs::write(n.dir.join("probity.toml"), config_text(n, service, &[])).unwrap();
-        let (code, out, err) = common::run(&["evidence", "key"], &n.dir);
-        assert_eq!(code, 0, "{err}");
-        n.key = out.trim().to_string();
-    }
+    let nodes = common::instances(tmp.path(), "r", 2, |_, n| config_text(n, service, &[]));
     // r0 is the log, r1 its witness (each config names the other; r1 logs too).
     for i in 0..2 {
         let other = &nodes[1 - i];

@@ -598,3 +598,39 @@ pub fn start_prometheus(dir: &Path, interval: &str, scrape_configs: &str) -> (Da
         .unwrap();
     (Daemon(child), format!("127.0.0.1:{port}").parse().unwrap())
 }
+
+/// One probity server of a test that runs several: its directory, port, log origin
+/// (`probity.test/<name>`) and verifier key.
+pub struct Instance {
+    pub dir: std::path::PathBuf,
+    pub port: u16,
+    pub origin: String,
+    pub key: String,
+}
+
+/// `n` instances under `root`, named `{prefix}0`, `{prefix}1`, …, each with its evidence
+/// key made (`probity evidence key`) from the configuration `config(i, instance)` writes.
+pub fn instances(
+    root: &Path,
+    prefix: &str,
+    n: usize,
+    config: impl Fn(usize, &Instance) -> String,
+) -> Vec<Instance> {
+    (0..n)
+        .map(|i| {
+            let dir = root.join(format!("{prefix}{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut inst = Instance {
+                dir,
+                port: free_port(),
+                origin: format!("probity.test/{prefix}{i}"),
+                key: String::new(),
+            };
+            std::fs::write(inst.dir.join("probity.toml"), config(i, &inst)).unwrap();
+            let (code, out, err) = run(&["evidence", "key"], &inst.dir);
+            assert_eq!(code, 0, "{err}");
+            inst.key = out.trim().to_string();
+            inst
+        })
+        .collect()
+}
