@@ -32,6 +32,10 @@ pub fn statements(
         return Ok(Vec::new());
     };
     let seen_by = store.failing_vantage_counts()?;
+    let by_name: std::collections::HashMap<&str, &Target> = targets
+        .iter()
+        .map(|t| (t.name.as_str(), t.as_ref()))
+        .collect();
     let mut out = Vec::new();
     for i in store.incidents(IncidentFilter::All)? {
         if i.resolved_at_ms
@@ -39,7 +43,7 @@ pub fn statements(
         {
             continue;
         }
-        let Some(t) = targets.iter().find(|t| t.name == i.target) else {
+        let Some(t) = by_name.get(i.target.as_str()) else {
             continue;
         };
         let n = t.names();
