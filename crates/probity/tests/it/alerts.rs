@@ -251,17 +251,15 @@ url = "http://{hook}/pagerduty"
 fn a_kill_before_delivery_loses_nothing() {
     let (target, up) = common::switchable_server();
     // The receiver's port, closed for now: the receiver is down.
-    let hook = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let port = common::ClosedPort::new();
+    let hook = port.addr;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), target, hook, "");
     let probity = start(&cfg);
     let addr = probity.addr;
     up.store(false, Ordering::SeqCst);
     // The incident opens; its alert waits in the outbox, failing to connect.
-    let pending = common::wait_for(Duration::from_secs(20), || {
+    let pending = common::wait_for(Duration::from_secs(60), || {
         let a = common::get_json(addr, "/api/v1/alerts");
         let a = a.as_array()?.first()?.clone();
         (a["state"] == "pending" && !a["attempts"].as_array()?.is_empty()).then_some(a)
@@ -273,9 +271,9 @@ fn a_kill_before_delivery_loses_nothing() {
     probity.kill();
 
     // The receiver comes back; probity restarts and delivers what the outbox holds.
-    let got = receiver(std::net::TcpListener::bind(hook).unwrap(), 0);
+    let got = receiver(port.open(), 0);
     let probity = start(&cfg);
-    let opened = common::wait_for(Duration::from_secs(20), || {
+    let opened = common::wait_for(Duration::from_secs(60), || {
         let b = bodies(&got, "/hook");
         let o: Vec<_> = b
             .into_iter()
@@ -290,7 +288,7 @@ fn a_kill_before_delivery_loses_nothing() {
         keys.into_iter().next().unwrap(),
         pending["idempotency_key"].as_str().unwrap()
     );
-    let after = common::wait_for(Duration::from_secs(10), || {
+    let after = common::wait_for(Duration::from_secs(30), || {
         let a = common::get_json(probity.addr, "/api/v1/alerts");
         let a = a
             .as_array()?

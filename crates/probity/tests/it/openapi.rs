@@ -172,7 +172,7 @@ fn the_running_server_keeps_to_its_document() {
                 "-c",
                 "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             ])
-            .args(["-n", "10", "--max-time", "30", "--seed", "1", "-w", "2"])
+            .args(["-n", "10", "--max-time", "30", "--seed", "1", "-w", "1"])
             // A kept-alive connection the server closed as the client reused it is the
             // network's doing, not an answer: retried.
             .args(["--request-retries", "2"])

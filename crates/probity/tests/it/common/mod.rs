@@ -564,6 +564,32 @@ impl Drop for Daemon {
     }
 }
 
+/// A loopback port held by this test but not listening: connections to it are refused, and
+/// no other socket (a probe's outgoing connection, another test's server) can take it
+/// before [`ClosedPort::open`] starts listening on it.
+pub struct ClosedPort {
+    socket: socket2::Socket,
+    pub addr: SocketAddr,
+}
+
+impl ClosedPort {
+    pub fn new() -> ClosedPort {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        ClosedPort { socket, addr }
+    }
+
+    /// Starts listening on the port.
+    pub fn open(self) -> std::net::TcpListener {
+        self.socket.listen(128).unwrap();
+        self.socket.into()
+    }
+}
+
 /// A loopback port free at the time of asking.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
