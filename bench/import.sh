@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# `probity results import` in bounded memory: imports N results (10 targets, one result a
-# second each, 1% failures) and reports the peak resident memory of the import and of the
-# evidence audit afterwards, with the time each took. Needs GNU time (/usr/bin/time).
+# The long commands in bounded memory: imports N results (10 targets, one result a second
+# each, 1% failures) with `probity results import`, audits the log with `evidence audit`,
+# has `probity run` sign a checkpoint, exports every record with `evidence export` and
+# checks the bundle with `evidence verify`; reports the time and peak resident memory of
+# each, and the bundle's size. Needs GNU time (/usr/bin/time).
 #
 #   bash bench/import.sh             # 2,000,000 results (about 170 MB of JSON lines)
 #   bash bench/import.sh 10000000    # 10,000,000: about 850 MB, and 4 GB of store
+#   bash bench/import.sh 200000 10   # batches of 10 results: 20,000 leaves
 #   PROBITY_BIN=path/to/probity bash bench/import.sh 2000   # another build (the test's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-2000000}"
+batch="${2:-10000}"
 if [ -z "${PROBITY_BIN:-}" ]; then
   cargo build --release -q -p probity
   bin="$(pwd)/target/release/probity"
@@ -41,6 +45,20 @@ echo "results: $n, file: $(du -h in.jsonl | cut -f1)"
 measure() {
   /usr/bin/time -f "%e s, peak %M KiB resident" "$bin" "$@" 2>&1 >/dev/null | tail -1
 }
-echo "import: $(measure results import in.jsonl)"
+echo "import: $(measure results import in.jsonl --batch-size "$batch")"
 echo "store:  $(du -sh data | cut -f1)"
 echo "audit:  $(measure evidence audit)"
+# A checkpoint is signed by a running server: one is started until it has signed one.
+"$bin" run >/dev/null 2>&1 &
+server=$!
+for _ in $(seq 1 240); do
+  sleep 0.5
+  if "$bin" evidence export --from 2000-01-01T00:00:00Z --out bundle.json >/dev/null 2>&1; then
+    break
+  fi
+done
+kill -INT "$server"
+wait "$server" || true
+echo "export: $(measure evidence export --from 2000-01-01T00:00:00Z --out bundle.json)"
+echo "bundle: $(stat -c %s bundle.json) bytes"
+echo "verify: $(measure evidence verify bundle.json)"

@@ -84,11 +84,27 @@ pub fn bundle(data: &[u8]) {
     let Ok(b) = serde_json::from_str::<probity_engine::attest::bundle::Bundle>(text) else {
         return;
     };
+    use probity_engine::attest::check;
     let bar = indicatif::ProgressBar::hidden();
-    if let Err(msg) = probity_engine::attest::bundle::verify(&b, None, Some(text), &bar) {
+    if let Err(msg) = check::verify(&b, None, Some(text), &bar) {
         assert!(!msg.is_empty());
     }
-    let _ = probity_engine::attest::bundle::verify(&b, None, None, &bar);
+    let whole = check::verify(&b, None, None, &bar);
+    // Read as a file is (the head, then the records streamed), it comes to the same.
+    let head = check::read_head(data).expect("a bundle that parses whole has a head");
+    assert_eq!(head.record_count, b.records.len() as u64);
+    let streamed = check::verify_head(&head, None, None).and_then(|h| {
+        check::verify_records(
+            check::records(std::io::Cursor::new(data.to_vec())),
+            &h.checkpoint,
+            &bar,
+        )
+    });
+    match (&whole, &streamed) {
+        (Ok(v), Ok(n)) => assert_eq!(v.records, *n),
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        _ => panic!("whole {whole:?} and streamed {streamed:?} disagree"),
+    }
 }
 
 /// Signed notes, checkpoints and keys as read from files and bundles.

@@ -4,6 +4,7 @@
 //! signed notes are pure and live in `probity-core`.
 
 pub mod bundle;
+pub mod check;
 pub mod cosign;
 pub mod evidence;
 pub mod federation;

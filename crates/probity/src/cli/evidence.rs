@@ -1,6 +1,7 @@
 //! `probity evidence key|export|verify|audit`.
 
-use probity_engine::attest::bundle::{self, Bundle};
+use probity_engine::attest::bundle;
+use probity_engine::attest::check;
 use probity_engine::store::traits::*;
 use probity_ground::config;
 use std::path::{Path, PathBuf};
@@ -241,14 +242,15 @@ pub struct VerifyArgs {
 
 /// What checking one bundle established.
 struct Checked {
-    bundle: Bundle,
-    verified: bundle::Verified,
+    head: check::BundleHead,
+    verified: check::Verified,
     /// The witnesses given whose cosignature verifies.
     cosigned: Vec<String>,
-    corroborated: Vec<bundle::Corroborated>,
+    corroborated: Vec<check::Corroborated>,
 }
 
-/// One bundle read and checked, or the exit code and message of its failure.
+/// One bundle read and checked, or the exit code and message of its failure. The file is
+/// read twice (its head, then its records one at a time): memory does not grow with it.
 fn verify_one(
     file: &Path,
     key: Option<&str>,
@@ -256,30 +258,25 @@ fn verify_one(
     (witnesses, min_witnesses): (&[probity_core::witness::CosignerKey], usize),
     peers: &[probity_core::note::NoteVerifier],
 ) -> Result<Checked, (u8, String)> {
-    let text = std::fs::read_to_string(file).map_err(|e| (2, format!("cannot read: {e}")))?;
-    let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
-        (
-            1,
-            format!(
-                "not a bundle: line {}, column {}: {e}",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
     let bar = bundle::progress_bar("verifying");
-    let outcome = bundle::verify(&bundle, key, since, &bar);
+    let outcome = check::verify_file(file, key, since, &bar);
     bar.finish_and_clear();
-    let v = outcome.map_err(|e| (1, e))?;
-    let corroborated =
-        bundle::verify_corroboration(&bundle, peers, jiff::Timestamp::now().as_millisecond())
-            .map_err(|e| (1, e))?;
+    let (head, v) = outcome.map_err(|f| match f {
+        check::FileFailure::Unreadable(e) => (2, e),
+        check::FileFailure::Invalid(e) => (1, e),
+    })?;
+    let corroborated = check::verify_corroboration(
+        &head.corroboration,
+        peers,
+        jiff::Timestamp::now().as_millisecond(),
+    )
+    .map_err(|e| (1, e))?;
     // The witnesses given whose cosignature on the checkpoint verifies.
     let cosigned: Vec<String> = witnesses
         .iter()
         .filter(|w| {
             matches!(
-                probity_core::witness::verify_cosignature(&bundle.checkpoint, w),
+                probity_core::witness::verify_cosignature(&head.checkpoint, w),
                 Ok(Some(_))
             )
         })
@@ -300,7 +297,7 @@ fn verify_one(
         ));
     }
     Ok(Checked {
-        bundle,
+        head,
         verified: v,
         cosigned,
         corroborated,
@@ -387,7 +384,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(code));
             }
             Ok(Checked {
-                bundle,
+                head,
                 verified: v,
                 cosigned,
                 corroborated,
@@ -420,7 +417,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                         v.origin,
                         v.checkpoint_size,
                         &v.root[..16],
-                        bundle.verifier_key,
+                        head.verifier_key,
                         if v.consistent_with.is_empty() {
                             String::new()
                         } else {
@@ -467,11 +464,11 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 j["cosigned_by"] = serde_json::json!(cosigned);
                 j["corroboration"] = serde_json::to_value(&corroborated)?;
                 views.push(j);
-                checked.push(bundle);
+                checked.push((file.as_path(), head));
             }
         }
     }
-    let [first, second] = checked.as_slice() else {
+    let [(first_file, first), (second_file, second)] = checked.as_slice() else {
         if a.json {
             println!("{}", views[0]);
         }
@@ -493,7 +490,8 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(1));
     }
-    let relation = match bundle::compare(first, second, &verifier) {
+    let relation = match check::compare_files((first_file, first), (second_file, second), &verifier)
+    {
         Ok(r) => r,
         Err(msg) => {
             if a.json {
@@ -508,7 +506,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let (code, line) = match &relation {
-        bundle::Relation::Consistent {
+        check::Relation::Consistent {
             older_size,
             newer_size,
         } => (
@@ -517,8 +515,8 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 "consistent: the checkpoint of size {newer_size} extends the one of size {older_size}"
             ),
         ),
-        bundle::Relation::Fork { detail } => (1, format!("FORK: {detail}")),
-        bundle::Relation::Undetermined { detail } => (3, format!("undetermined: {detail}")),
+        check::Relation::Fork { detail } => (1, format!("FORK: {detail}")),
+        check::Relation::Undetermined { detail } => (3, format!("undetermined: {detail}")),
     };
     if a.json {
         println!(

@@ -354,7 +354,7 @@ fn benchmark_harness_runs() {
 #[test]
 fn import_benchmark_runs() {
     // docs/BENCHMARKS.md's import benchmark on 2,000 results with the test's build: it
-    // imports, audits and reports each figure.
+    // imports, audits, exports and verifies, and reports each figure.
     if Command::new("/usr/bin/time")
         .arg("--version")
         .output()
@@ -379,9 +379,17 @@ fn import_benchmark_runs() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let figure =
-        regex::Regex::new(r"(?m)^(import|audit): +[0-9.]+ s, peak [0-9]+ KiB resident$").unwrap();
-    assert_eq!(figure.find_iter(&text).count(), 2, "{text}");
+    let figure = regex::Regex::new(
+        r"(?m)^(import|audit|export|verify): +[0-9.]+ s, peak [0-9]+ KiB resident$",
+    )
+    .unwrap();
+    assert_eq!(figure.find_iter(&text).count(), 4, "{text}");
+    assert!(
+        regex::Regex::new(r"(?m)^bundle: [1-9][0-9]+ bytes$")
+            .unwrap()
+            .is_match(&text),
+        "{text}"
+    );
     assert!(text.starts_with("results: 2000, file: "), "{text}");
 }
 

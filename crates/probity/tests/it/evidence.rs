@@ -486,3 +486,119 @@ fn bundles_verify_offline_and_tampering_is_named() {
         "{err}"
     );
 }
+
+/// A bundle of `records` records of `size` bytes each, signed by `signer`, written to `path`;
+/// returns the file's size.
+fn synthetic_bundle(
+    path: &std::path::Path,
+    signer: &probity_core::note::NoteSigner,
+    records: usize,
+    size: usize,
+) -> u64 {
+    use std::io::Write;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let record = |i: usize| -> Vec<u8> {
+        let mut r = format!("{{\"kind\":\"synthetic\",\"i\":{i},\"pad\":\"").into_bytes();
+        r.resize(size - 2, b'a' + (i % 26) as u8);
+        r.extend_from_slice(b"\"}");
+        r
+    };
+    let mut tree = probity_core::merkle::MemoryTree::new();
+    for i in 0..records {
+        tree.push(leaf_hash(&record(i)));
+    }
+    let cp = Checkpoint {
+        origin: signer.name().to_string(),
+        size: records as u64,
+        root: tree.root(),
+        extensions: Vec::new(),
+    };
+    let note = signer.sign(&cp.to_text()).unwrap();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    write!(
+        out,
+        "{{\"format\":\"probity-evidence-bundle/1\",\"verifier_key\":{},\"checkpoint\":{},\"from\":\"2026-01-01T00:00:00Z\",\"to\":\"2026-01-02T00:00:00Z\",\"records\":[",
+        serde_json::json!(signer.verifier().to_string()),
+        serde_json::json!(note)
+    )
+    .unwrap();
+    for i in 0..records {
+        let bytes = record(i);
+        let proof: Vec<String> =
+            probity_core::merkle::inclusion_proof(&tree, i as u64, records as u64)
+                .unwrap()
+                .iter()
+                .map(hex::encode)
+                .collect();
+        let r = serde_json::json!({
+            "index": i,
+            "leaf_hash": hex::encode(leaf_hash(&bytes)),
+            "record": b64.encode(&bytes),
+            "proof": proof,
+        });
+        write!(out, "{}{r}", if i == 0 { "" } else { "," }).unwrap();
+    }
+    write!(out, "],\"consistency\":[]}}").unwrap();
+    out.flush().unwrap();
+    std::fs::metadata(path).unwrap().len()
+}
+
+/// `evidence verify` reads a bundle's records one at a time: a bundle ten times larger
+/// (tens of megabytes more) verifies at nearly the same peak memory, where reading it whole
+/// would cost at least its size again. Peak resident memory by GNU time.
+#[test]
+fn a_bundle_verifies_in_memory_that_does_not_grow_with_it() {
+    if std::process::Command::new("/usr/bin/time")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_GNU_TIME").is_none(),
+            "GNU time is required but missing"
+        );
+        common::skipped(
+            "a_bundle_verifies_in_memory_that_does_not_grow_with_it: GNU time (/usr/bin/time) is not installed",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let signer = probity_core::note::NoteSigner::from_seed("probity/synthetic", [7; 32]).unwrap();
+    let peak = |records: usize| -> (u64, u64) {
+        let path = dir.path().join(format!("bundle-{records}.json"));
+        let bytes = synthetic_bundle(&path, &signer, records, 8 << 10);
+        let out = std::process::Command::new("/usr/bin/time")
+            .args(["-f", "peak %M"])
+            .arg(common::bin().get_program())
+            .args(["evidence", "verify", "--json", "--key"])
+            .arg(signer.verifier().to_string())
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["records"], records as u64, "{v}");
+        assert_eq!(v["ok"], true, "{v}");
+        let kib: u64 = stderr
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("peak "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        (bytes, kib << 10)
+    };
+    let (small_file, small_peak) = peak(300);
+    let (big_file, big_peak) = peak(3_000);
+    println!(
+        "verify: {small_file} bytes at {small_peak} bytes peak, {big_file} bytes at {big_peak}"
+    );
+    assert!(big_file - small_file > 20 << 20, "{small_file} {big_file}");
+    assert!(
+        big_peak < small_peak + (6 << 20),
+        "verifying {big_file} bytes peaked at {big_peak} bytes, {small_file} bytes at {small_peak}"
+    );
+}
