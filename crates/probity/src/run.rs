@@ -420,11 +420,12 @@ async fn generation(
                 })
                 .await;
                 match res {
-                    Ok(Ok(p)) if p.results + p.rollups + p.feed_documents > 0 => {
+                    Ok(Ok(p)) if p != probity_engine::store::Pruned::default() => {
                         tracing::info!(
                             results = p.results,
                             rollups = p.rollups,
                             feed_documents = p.feed_documents,
+                            statements = p.statements,
                             "pruned data past retention"
                         )
                     }

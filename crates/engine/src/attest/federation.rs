@@ -20,13 +20,16 @@ use std::sync::Arc;
 /// How far back incidents are shared (a peer that joins later hears of the last 30 days).
 const SHARE_WINDOW_MS: i64 = 30 * 86_400_000;
 
-/// The statements of this server's incidents that a checkpoint covers now.
+/// The statements of this server's incidents that a checkpoint covers now, of those
+/// `wanted(incident, ended)` asks for: the proofs and signatures are made only for them, so
+/// a round where every peer has everything already costs a read of the incidents.
 pub fn statements(
     store: &dyn Store,
     signer: &NoteSigner,
     cfg: &FederationConfig,
     targets: &[Arc<Target>],
     now_ms: i64,
+    wanted: &dyn Fn(i64, bool) -> StoreResult<bool>,
 ) -> StoreResult<Vec<(Statement, Envelope)>> {
     let Some(cp) = store.latest_checkpoint()? else {
         return Ok(Vec::new());
@@ -64,6 +67,9 @@ pub fn statements(
             (Some(end), Some(r)) => (Some(end), vec![opened, r]),
             _ => (None, vec![opened]),
         };
+        if !wanted(i.id, end_ms.is_some())? {
+            continue;
+        }
         let proven = indexes
             .iter()
             .map(|x| store.inclusion_proof(*x, cp.size))
@@ -112,10 +118,21 @@ pub async fn share(
     }
     let (s, sig, c, t) = (store.clone(), signer.clone(), cfg.clone(), targets.clone());
     let now = jiff::Timestamp::now().as_millisecond();
-    let made = tokio::task::spawn_blocking(move || statements(s.as_ref(), &sig, &c, &t, now))
-        .await
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
-        .and_then(|r| r);
+    // Wanted: the statements some peer has not taken yet.
+    let made = tokio::task::spawn_blocking(move || {
+        let wanted = |incident: i64, ended: bool| -> StoreResult<bool> {
+            for peer in &c.peers {
+                if !s.statement_sent(peer.key.name(), incident, ended)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
+        statements(s.as_ref(), &sig, &c, &t, now, &wanted)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(e.to_string()))
+    .and_then(|r| r);
     let made = match made {
         Ok(m) => m,
         Err(e) => {

@@ -16,8 +16,8 @@ pub use sqlite::SqliteStore;
 /// `use probity_engine::store::traits::*;`.
 pub mod traits {
     pub use super::{
-        EvidenceStore, FeedStore, IncidentStore, OutboxStore, ResultStore, StatusStore, Store,
-        TokenStore, VantageStore,
+        EvidenceStore, FederationStore, FeedStore, IncidentStore, OutboxStore, ResultStore,
+        StatusStore, Store, TokenStore, VantageStore, WitnessStore,
     };
 }
 
@@ -444,6 +444,9 @@ pub struct Pruned {
     pub rollups: usize,
     /// Feed documents whose bytes went (their polls keep hash, size and evidence record).
     pub feed_documents: usize,
+    /// Statements received from federation peers about outages that ended (or, never
+    /// ended, started) before the rollups' retention.
+    pub statements: usize,
 }
 
 /// The storage interface, one narrow trait per concern; `Store` is all of them, for the
@@ -549,8 +552,9 @@ pub trait ResultStore {
     /// SQLite's full `integrity_check` (every index against its table, every row): slower
     /// than the quick check, run on demand by `probity evidence audit`. Empty when sound.
     fn integrity_check(&self) -> StoreResult<Vec<String>>;
-    /// Deletes raw results older than `raw_before_ms`, and rollups and the bytes of feed
-    /// documents no poll since refers to older than `rollup_before_ms`.
+    /// Deletes raw results older than `raw_before_ms`, and rollups, the bytes of feed
+    /// documents no poll since refers to, and peers' statements of outages over before
+    /// `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
     /// The store's files on disk, in bytes (database and write-ahead log); cheap.
     fn disk_bytes(&self) -> StoreResult<u64>;

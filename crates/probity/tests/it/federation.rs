@@ -8,6 +8,7 @@
 //! changing anything stored.
 
 use crate::common;
+use probity_engine::store::traits::*;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -301,6 +302,22 @@ fn three_organisations_corroborate_one_outage() {
     // Nothing the peers sent touched the evidence log.
     let (code, out, err) = common::run(&["evidence", "audit", "--json"], &orgs[1].dir);
     assert_eq!(code, 0, "{out}{err}");
+    // What peers stated is kept as long as rollups: kept by a prune before the outage
+    // ended, gone after it (every version, open or ended, of both peers' statements).
+    let store = probity_engine::store::SqliteStore::open(&orgs[1].dir.join("data")).unwrap();
+    let kept = store.statements(0, i64::MAX).unwrap();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let ended = kept
+        .iter()
+        .map(|r| r.statement.end_ms.unwrap())
+        .min()
+        .unwrap();
+    assert_eq!(store.prune(0, ended).unwrap().statements, 0);
+    assert_eq!(store.statements(0, i64::MAX).unwrap().len(), 2);
+    let after = jiff::Timestamp::now().as_millisecond();
+    let pruned = store.prune(0, after).unwrap().statements;
+    assert!((2..=4).contains(&pruned), "{pruned}");
+    assert!(store.statements(0, i64::MAX).unwrap().is_empty());
 }
 
 /// A statement of a log with one record, signed by `signer`, starting `ahead_ms` from now:

@@ -381,10 +381,19 @@ impl ResultStore for SqliteStore {
         let tx = conn.unchecked_transaction()?;
         let feed_documents = super::feed_rows::prune_documents(&tx, rollup_before_ms)?;
         tx.commit()?;
+        // What peers stated is read for the figures' windows: kept as long as rollups.
+        let statements = conn.execute(
+            "DELETE FROM federation_received AS r WHERE COALESCE(
+                (SELECT MAX(e.end_ms) FROM federation_received e
+                 WHERE e.origin = r.origin AND e.incident = r.incident),
+                r.start_ms) < ?1",
+            [rollup_before_ms],
+        )?;
         Ok(Pruned {
             results,
             rollups,
             feed_documents,
+            statements,
         })
     }
 
