@@ -103,6 +103,53 @@ pub struct Shared {
     pub local_controls_ok: std::sync::Arc<RwLock<Option<bool>>>,
     /// Each federation peer's recent statements, for its rate limit.
     pub peer_rates: PeerRates,
+    /// The minutes written since the reconciliation last looked.
+    pub touched: Touched,
+}
+
+/// The minutes results were written to since the last [`Touched::take`], per target: what
+/// a pass that keeps figures between passes must read again. Marked after each write
+/// commits, so a pass that takes the marks before it reads misses nothing: a write it did
+/// not see is marked for the next pass.
+#[derive(Default)]
+pub struct Touched {
+    inner: std::sync::Mutex<Touches>,
+}
+
+/// What [`Touched::take`] hands over.
+#[derive(Clone, Debug, Default)]
+pub struct Touches {
+    /// The earliest minute (its start) written per target.
+    pub earliest: HashMap<String, i64>,
+    /// Stored minutes were removed (a prune): nothing kept may be reused.
+    pub reset: bool,
+}
+
+impl Touched {
+    /// Marks the minutes of results just written.
+    pub fn mark(&self, results: &[crate::store::ResultRecord]) {
+        if results.is_empty() {
+            return;
+        }
+        let mut t = self.inner.lock().expect("touched lock");
+        for r in results {
+            let minute = crate::store::minute_of(r.at_ms);
+            t.earliest
+                .entry(r.target.clone())
+                .and_modify(|m| *m = (*m).min(minute))
+                .or_insert(minute);
+        }
+    }
+
+    /// Marks that stored minutes were removed.
+    pub fn reset(&self) {
+        self.inner.lock().expect("touched lock").reset = true;
+    }
+
+    /// The marks since the last call, cleared.
+    pub fn take(&self) -> Touches {
+        std::mem::take(&mut *self.inner.lock().expect("touched lock"))
+    }
 }
 
 /// A sliding minute per peer: how many statements it sent in the last 60 s.

@@ -408,7 +408,7 @@ async fn generation(
     *current.write().expect("router lock") = Some(app);
 
     let pruner = {
-        let store = store.clone();
+        let (store, shared) = (store.clone(), shared.clone());
         let (raw, roll) = (config.server.raw_retention, config.server.rollup_retention);
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
@@ -421,6 +421,10 @@ async fn generation(
                 .await;
                 match res {
                     Ok(Ok(p)) if p != probity_engine::store::Pruned::default() => {
+                        if p.rollups > 0 {
+                            // Minutes the reconciliation kept may be gone.
+                            shared.touched.reset();
+                        }
                         tracing::info!(
                             results = p.results,
                             rollups = p.rollups,
@@ -489,6 +493,11 @@ async fn generation(
         );
         let slos = Arc::new(config.slos.clone());
         let mut stop = shutdown.clone();
+        // What each target measured, kept between passes: a pass reads only the minutes
+        // written since the last one and those that entered the window.
+        let cache = Arc::new(std::sync::Mutex::new(
+            probity_engine::account::measured::MeasuredCache::default(),
+        ));
         tokio::spawn(async move {
             loop {
                 let (store2, slos2) = (store.clone(), slos.clone());
@@ -511,15 +520,19 @@ async fn generation(
                     Err(e) => tracing::warn!(error = %e, "SLO task failed"),
                 }
                 let (store, targets, cfg) = (store.clone(), targets.clone(), cfg.clone());
+                let (cache, touched) = (cache.clone(), shared.touched.take());
                 let res = tokio::task::spawn_blocking(move || {
                     let now = jiff::Timestamp::now().as_millisecond();
                     let window = (now - 30 * 86_400_000, now);
-                    let inputs = probity_engine::account::reconcile::gather(
+                    let mut cache = cache.lock().expect("measured cache lock");
+                    let inputs = probity_engine::account::reconcile::gather_cached(
                         store.as_ref(),
                         &targets,
                         &cfg,
                         window,
                         now,
+                        &mut cache,
+                        &touched,
                     )?;
                     let r = inputs.reconcile();
                     let unack: Vec<(i64, String)> = inputs

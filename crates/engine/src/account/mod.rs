@@ -2,6 +2,7 @@
 //! by the providers' own terms (`sla`) and SLOs with error budgets (`slo`). The math is
 //! pure and lives in `probity-core`; these modules gather its inputs from the store.
 
+pub mod measured;
 pub mod reconcile;
 pub mod sla;
 pub mod slo;

@@ -59,6 +59,59 @@ pub fn gather(
     window: (i64, i64),
     now_ms: i64,
 ) -> StoreResult<Inputs> {
+    let since = store.first_measured()?;
+    gather_with(
+        store,
+        targets,
+        c,
+        window,
+        now_ms,
+        &since,
+        &mut |w, quorum| super::measured::read(store, w, quorum, window),
+    )
+}
+
+/// [`gather`] for a server that reconciles every few seconds: what each target measured is
+/// brought up to date in `cache` from the minutes `touched` since the last pass and those
+/// that entered the window, not read whole; the inputs are the same.
+pub fn gather_cached(
+    store: &dyn Store,
+    targets: &[std::sync::Arc<Target>],
+    c: &ReconcileConfig,
+    window: (i64, i64),
+    now_ms: i64,
+    cache: &mut super::measured::MeasuredCache,
+    touched: &crate::live::Touches,
+) -> StoreResult<Inputs> {
+    let since = cache.first_measured(store, touched)?;
+    let watched: std::collections::HashSet<&str> = targets
+        .iter()
+        .filter(|t| t.provider.is_some())
+        .map(|t| t.name.as_str())
+        .collect();
+    cache.retain(&watched);
+    gather_with(
+        store,
+        targets,
+        c,
+        window,
+        now_ms,
+        &since,
+        &mut |w, quorum| cache.measured(store, w, quorum, window, touched),
+    )
+}
+
+type Measure<'a> = dyn FnMut(&Watched, probity_core::quorum::Quorum) -> StoreResult<Measured> + 'a;
+
+fn gather_with(
+    store: &dyn Store,
+    targets: &[std::sync::Arc<Target>],
+    c: &ReconcileConfig,
+    window: (i64, i64),
+    now_ms: i64,
+    since: &std::collections::HashMap<String, i64>,
+    measure: &mut Measure<'_>,
+) -> StoreResult<Inputs> {
     let as_of = now_ms.min(window.1);
     let params = params(c, as_of);
     let by_name: std::collections::HashMap<&str, &Target> = targets
@@ -123,7 +176,6 @@ pub fn gather(
         .into_iter()
         .filter_map(|p| as_known_at(p, as_of))
         .unzip();
-    let since = store.first_measured()?;
     let watched: Vec<Watched> = targets
         .iter()
         .filter(|t| t.provider.is_some())
@@ -143,38 +195,7 @@ pub fn gather(
         let quorum = by_name
             .get(w.target.as_str())
             .map_or(probity_core::quorum::Quorum::Count(1), |t| t.quorum);
-        let mut per_minute: std::collections::BTreeMap<i64, Vec<probity_core::sla::Minute>> =
-            Default::default();
-        for (minute, _vantage, n, failures) in store.minute_counts(&w.target, window.0, window.1)? {
-            if n == 0 {
-                continue;
-            }
-            per_minute
-                .entry(minute)
-                .or_default()
-                .push(probity_core::sla::Minute {
-                    count: n as u32,
-                    failures: failures.min(n) as u32,
-                });
-        }
-        let mut minutes = BTreeSet::new();
-        let mut failing = BTreeSet::new();
-        let (mut count, mut down) = (0u64, 0u64);
-        for (minute, seen) in per_minute {
-            let m = probity_core::sla::by_quorum(&seen, quorum.needed(seen.len()));
-            minutes.insert(minute);
-            if m.failures > 0 {
-                failing.insert(minute);
-            }
-            count += u64::from(m.count);
-            down += u64::from(m.failures);
-        }
-        measured.push(Measured {
-            watched: w.clone(),
-            availability: (count > 0).then(|| (count - down) as f64 / count as f64),
-            minutes: minutes.into_iter().collect(),
-            failing_minutes: failing.into_iter().collect(),
-        });
+        measured.push(measure(w, quorum)?);
     }
     Ok(Inputs {
         edits,

@@ -464,6 +464,7 @@ impl Recorder {
             let res = tokio::task::spawn_blocking(move || store.write(&b)).await;
             let error = match res {
                 Ok(Ok(())) => {
+                    self.shared.touched.mark(&batch.results);
                     *self
                         .shared
                         .write_failing
