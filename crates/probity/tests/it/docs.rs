@@ -310,6 +310,8 @@ fn shell_blocks_name_commands_that_exist() {
                 l if l.starts_with("bash bench/evidence.sh") => bash_parses("bench/evidence.sh"),
                 // `import_benchmark_runs` runs it on a small file.
                 l if l.starts_with("bash bench/import.sh") => bash_parses("bench/import.sh"),
+                // `reconcile_benchmark_runs` runs it on 2 targets and a day.
+                l if l.starts_with("bash bench/reconcile.sh") => bash_parses("bench/reconcile.sh"),
                 other => panic!("{}:{}: no test covers `{other}`", b.page, b.line),
             }
         }
@@ -391,6 +393,50 @@ fn import_benchmark_runs() {
         "{text}"
     );
     assert!(text.starts_with("results: 2000, file: "), "{text}");
+}
+
+#[test]
+fn reconcile_benchmark_runs() {
+    // docs/BENCHMARKS.md's reconciliation benchmark on 2 targets and a day, with the test's
+    // build: it reports the whole read and the server's CPU after its first pass.
+    if Command::new("/usr/bin/time")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("PROBITY_REQUIRE_GNU_TIME").is_none(),
+            "GNU time is required but missing"
+        );
+        common::skipped("reconcile_benchmark_runs: GNU time (/usr/bin/time) is not installed");
+        return;
+    }
+    let out = Command::new("bash")
+        .arg(root().join("bench/reconcile.sh"))
+        .args(["2", "1", "12"])
+        .env("PROBITY_BIN", env!("CARGO_BIN_EXE_probity"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("targets: 2, days: 1, results: 2880\n"),
+        "{text}"
+    );
+    for line in [
+        r"(?m)^scorecard \(whole read\): [0-9.]+ s, peak [0-9]+ KiB resident$",
+        r"(?m)^run: [0-9.]+ cpu-s in its first 5 s",
+        r"(?m)^run: [0-9.]+% of a core over the next 7 s$",
+    ] {
+        assert!(
+            regex::Regex::new(line).unwrap().is_match(&text),
+            "{line}: {text}"
+        );
+    }
 }
 
 #[test]

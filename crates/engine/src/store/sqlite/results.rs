@@ -199,10 +199,23 @@ impl ResultStore for SqliteStore {
         let (a, b) = if a < b { (a, b) } else { (until_ms, until_ms) };
         self.read(|c| {
             let mut out: std::collections::BTreeMap<(i64, String), (u64, u64)> = Default::default();
+            // The key is (target, vantage, minute): the target's vantages are found by
+            // stepping through the key (a few lookups), then each vantage's minutes are one
+            // range of it (CROSS JOIN keeps that order: the planner would otherwise read
+            // every minute the target ever had, as a plain `target = ? AND minute_ms` range
+            // does: 6 ms for one minute of a target with 30 days, 10 µs this way).
             let mut whole = c.prepare_cached(
-                "SELECT minute_ms, vantage, SUM(count), SUM(failures) FROM rollups
-                 WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3
-                 GROUP BY minute_ms, vantage",
+                "WITH RECURSIVE v(name) AS (
+                     SELECT MIN(vantage) FROM rollups WHERE target = ?1
+                     UNION ALL
+                     SELECT (SELECT MIN(vantage) FROM rollups WHERE target = ?1 AND vantage > v.name)
+                     FROM v WHERE v.name IS NOT NULL
+                 )
+                 SELECT r.minute_ms, r.vantage, SUM(r.count), SUM(r.failures)
+                 FROM v CROSS JOIN rollups r
+                   ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
+                 WHERE v.name IS NOT NULL
+                 GROUP BY r.minute_ms, r.vantage",
             )?;
             let rows = whole.query_map(params![target, a, b], |r| {
                 Ok((
