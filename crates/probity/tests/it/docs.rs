@@ -353,10 +353,9 @@ fn benchmark_harness_runs() {
     }
 }
 
-#[test]
-fn import_benchmark_runs() {
-    // docs/BENCHMARKS.md's import benchmark on 2,000 results with the test's build: it
-    // imports, audits, exports and verifies, and reports each figure.
+/// Runs a benchmark script of bench/ with the test's build and returns what it printed,
+/// having checked it succeeded; `None` (said on standard output) without GNU time.
+fn run_benchmark(test: &str, script: &str, args: &[&str]) -> Option<String> {
     if Command::new("/usr/bin/time")
         .arg("--version")
         .output()
@@ -366,21 +365,33 @@ fn import_benchmark_runs() {
             std::env::var_os("PROBITY_REQUIRE_GNU_TIME").is_none(),
             "GNU time is required but missing"
         );
-        common::skipped("import_benchmark_runs: GNU time (/usr/bin/time) is not installed");
-        return;
+        common::skipped(&format!(
+            "{test}: GNU time (/usr/bin/time) is not installed"
+        ));
+        return None;
     }
     let out = Command::new("bash")
-        .arg(root().join("bench/import.sh"))
-        .arg("2000")
+        .arg(root().join(script))
+        .args(args)
         .env("PROBITY_BIN", env!("CARGO_BIN_EXE_probity"))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    Some(text)
+}
+
+#[test]
+fn import_benchmark_runs() {
+    // docs/BENCHMARKS.md's import benchmark on 2,000 results with the test's build: it
+    // imports, audits, exports and verifies, and reports each figure.
+    let Some(text) = run_benchmark("import_benchmark_runs", "bench/import.sh", &["2000"]) else {
+        return;
+    };
     let figure = regex::Regex::new(
         r"(?m)^(import|audit|export|verify): +[0-9.]+ s, peak [0-9]+ KiB resident$",
     )
@@ -399,30 +410,13 @@ fn import_benchmark_runs() {
 fn reconcile_benchmark_runs() {
     // docs/BENCHMARKS.md's reconciliation benchmark on 2 targets and a day, with the test's
     // build: it reports the whole read and the server's CPU after its first pass.
-    if Command::new("/usr/bin/time")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("PROBITY_REQUIRE_GNU_TIME").is_none(),
-            "GNU time is required but missing"
-        );
-        common::skipped("reconcile_benchmark_runs: GNU time (/usr/bin/time) is not installed");
+    let Some(text) = run_benchmark(
+        "reconcile_benchmark_runs",
+        "bench/reconcile.sh",
+        &["2", "1", "12"],
+    ) else {
         return;
-    }
-    let out = Command::new("bash")
-        .arg(root().join("bench/reconcile.sh"))
-        .args(["2", "1", "12"])
-        .env("PROBITY_BIN", env!("CARGO_BIN_EXE_probity"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    };
     assert!(
         text.starts_with("targets: 2, days: 1, results: 2880\n"),
         "{text}"
