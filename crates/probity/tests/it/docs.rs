@@ -356,18 +356,12 @@ fn benchmark_harness_runs() {
 /// Runs a benchmark script of bench/ with the test's build and returns what it printed,
 /// having checked it succeeded; `None` (said on standard output) without GNU time.
 fn run_benchmark(test: &str, script: &str, args: &[&str]) -> Option<String> {
-    if Command::new("/usr/bin/time")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("PROBITY_REQUIRE_GNU_TIME").is_none(),
-            "GNU time is required but missing"
-        );
-        common::skipped(&format!(
-            "{test}: GNU time (/usr/bin/time) is not installed"
-        ));
+    if common::lacks(
+        "/usr/bin/time",
+        "PROBITY_REQUIRE_GNU_TIME",
+        test,
+        "GNU time",
+    ) {
         return None;
     }
     let out = Command::new("bash")

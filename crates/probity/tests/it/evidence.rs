@@ -548,18 +548,12 @@ fn synthetic_bundle(
 /// would cost at least its size again. Peak resident memory by GNU time.
 #[test]
 fn a_bundle_verifies_in_memory_that_does_not_grow_with_it() {
-    if std::process::Command::new("/usr/bin/time")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("PROBITY_REQUIRE_GNU_TIME").is_none(),
-            "GNU time is required but missing"
-        );
-        common::skipped(
-            "a_bundle_verifies_in_memory_that_does_not_grow_with_it: GNU time (/usr/bin/time) is not installed",
-        );
+    if common::lacks(
+        "/usr/bin/time",
+        "PROBITY_REQUIRE_GNU_TIME",
+        "a_bundle_verifies_in_memory_that_does_not_grow_with_it",
+        "GNU time",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

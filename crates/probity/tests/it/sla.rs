@@ -538,12 +538,12 @@ fn an_import_in_batches_is_the_import_in_one() {
 /// one batch does not fit under it.
 #[test]
 fn an_import_fits_in_a_memory_cap() {
-    if !common::have("prlimit") {
-        assert!(
-            std::env::var_os("PROBITY_REQUIRE_PRLIMIT").is_none(),
-            "prlimit is required but missing"
-        );
-        common::skipped("an_import_fits_in_a_memory_cap: prlimit (util-linux) is not installed");
+    if common::lacks(
+        "prlimit",
+        "PROBITY_REQUIRE_PRLIMIT",
+        "an_import_fits_in_a_memory_cap",
+        "prlimit (util-linux)",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

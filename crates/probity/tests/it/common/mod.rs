@@ -23,6 +23,20 @@ pub fn have(cmd: &str) -> bool {
         .is_ok()
 }
 
+/// Whether `cmd` is missing: then says so on standard output as `test`'s skip, and fails
+/// the test instead when the environment variable `required` is set (CI sets it).
+pub fn lacks(cmd: &str, required: &str, test: &str, what: &str) -> bool {
+    if have(cmd) {
+        return false;
+    }
+    assert!(
+        std::env::var_os(required).is_none(),
+        "{what} is required but missing"
+    );
+    skipped(&format!("{test}: {what} is not installed (no {cmd})"));
+    true
+}
+
 /// Writes `DIR/probity.toml` for a test server: listening on a free loopback port, data in
 /// `DIR/data`, with `server` added to `[server]` and `rest` after it; returns its path.
 /// The `[server]` lines every test server starts with: a free loopback port, its data in
