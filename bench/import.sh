@@ -13,12 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-2000000}"
 batch="${2:-10000}"
-if [ -z "${PROBITY_BIN:-}" ]; then
-  cargo build --release -q -p probity
-  bin="$(pwd)/target/release/probity"
-else
-  bin="$PROBITY_BIN"
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"

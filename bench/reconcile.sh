@@ -12,12 +12,8 @@ cd "$(dirname "$0")/.."
 targets="${1:-20}"
 days="${2:-30}"
 seconds="${3:-65}"
-if [ -z "${PROBITY_BIN:-}" ]; then
-  cargo build --release -q -p probity
-  bin="$(pwd)/target/release/probity"
-else
-  bin="$PROBITY_BIN"
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 work="$(mktemp -d)"
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
