@@ -134,10 +134,13 @@ impl Touched {
         let mut t = self.inner.lock().expect("touched lock");
         for r in results {
             let minute = crate::store::minute_of(r.at_ms);
-            t.earliest
-                .entry(r.target.clone())
-                .and_modify(|m| *m = (*m).min(minute))
-                .or_insert(minute);
+            // A target's name is copied once per pass, not once per result.
+            match t.earliest.get_mut(&r.target) {
+                Some(m) => *m = (*m).min(minute),
+                None => {
+                    t.earliest.insert(r.target.clone(), minute);
+                }
+            }
         }
     }
 
