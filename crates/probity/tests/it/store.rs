@@ -1,11 +1,53 @@
-//! The SQLite store against a real database file: batches, rollups, incidents, retention,
-//! reopening, and what it refuses.
+//! The store against a real database, on both backends (a SQLite file and a fresh
+//! PostgreSQL database): batches, rollups, incidents, retention, reopening, and what it
+//! refuses. Each test runs its body on every backend there is.
 
 use probity_core::result::{Cause, ErrorClass, Health, Phases};
 use probity_engine::store::traits::*;
 use probity_engine::store::{
-    Batch, IncidentChange, IncidentFilter, ResultRecord, SqliteStore, StoredCheckpoint, minute_of,
+    Batch, IncidentChange, IncidentFilter, PgOptions, PgStore, ResultRecord, SqliteStore,
+    StoredCheckpoint, minute_of,
 };
+
+/// Where a test's store lives: a directory for SQLite, a database for PostgreSQL.
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    Pg(crate::common::pg::Database),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Pg(_) => "postgres",
+        }
+    }
+
+    /// Opens the store (again: a second open sees what the first wrote).
+    fn open(&self) -> Box<dyn Store> {
+        match self {
+            Backend::Sqlite(dir) => Box::new(SqliteStore::open(dir.path()).unwrap()),
+            Backend::Pg(db) => Box::new(pg_open(&db.url).unwrap()),
+        }
+    }
+}
+
+fn pg_open(url: &str) -> probity_engine::store::StoreResult<PgStore> {
+    PgStore::open(&PgOptions {
+        url: url.to_string(),
+        password: None,
+        pool_size: 4,
+    })
+}
+
+/// SQLite always; PostgreSQL when there is a test server (else `test` says it skipped it).
+fn backends(test: &str) -> Vec<Backend> {
+    let mut out = vec![Backend::Sqlite(tempfile::tempdir().unwrap())];
+    if let Some(db) = crate::common::pg::database(test) {
+        out.push(Backend::Pg(db));
+    }
+    out
+}
 
 fn result(id: i64, target: &str, at_ms: i64, health: Health, total_ms: f64) -> ResultRecord {
     ResultRecord {
@@ -34,246 +76,266 @@ const T0: i64 = 1_794_999_960_000; // on a minute boundary
 
 #[test]
 fn results_and_rollups_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(T0 % 60_000, 0);
-    let mut batch = Batch::default();
-    for i in 0..6 {
-        let health = if i == 2 {
-            Health::Down
-        } else if i == 3 {
-            Health::Degraded
-        } else {
-            Health::Up
-        };
-        batch.results.push(result(
-            s.next_result_id().unwrap(),
-            "a",
-            T0 + i * 10_000,
-            health,
-            10.0 * (i + 1) as f64,
-        ));
+    for backend in backends("store::results_and_rollups_round_trip") {
+        eprintln!("backend: {}", backend.name());
+        let s = backend.open();
+        let s = s.as_ref();
+        assert_eq!(T0 % 60_000, 0);
+        let mut batch = Batch::default();
+        for i in 0..6 {
+            let health = if i == 2 {
+                Health::Down
+            } else if i == 3 {
+                Health::Degraded
+            } else {
+                Health::Up
+            };
+            batch.results.push(result(
+                s.next_result_id().unwrap(),
+                "a",
+                T0 + i * 10_000,
+                health,
+                10.0 * (i + 1) as f64,
+            ));
+        }
+        s.write(&batch).unwrap();
+        let rows = s.results("a", None, None, 100).unwrap();
+        assert_eq!(rows.len(), 6);
+        assert_eq!(rows[0].at_ms, T0 + 50_000, "newest first");
+        assert_eq!(
+            rows[3].cause,
+            Some(Cause {
+                class: ErrorClass::Connect,
+                detail: "refused".into()
+            })
+        );
+        let rollups = s.rollups("a", T0, T0 + 60_000).unwrap();
+        assert_eq!(rollups.len(), 1);
+        let r = &rollups[0];
+        assert_eq!((r.count, r.failures, r.degraded), (6, 1, 1));
+        assert_eq!(
+            (r.latency_min_ms, r.latency_max_ms, r.latency_sum_ms),
+            (10.0, 60.0, 210.0)
+        );
+        let p50 = r.sketch.quantile(0.5).unwrap();
+        assert!((29.0..=31.0).contains(&p50), "{p50}");
+        // Degraded counts as available; down does not.
+        let a = s.availability("a", T0, T0 + 60_000).unwrap();
+        assert_eq!(a.uptime(), Some(5.0 / 6.0));
+        // Time windows on raw results: since inclusive, until exclusive.
+        assert_eq!(
+            s.results("a", Some(T0 + 10_000), Some(T0 + 30_000), 100)
+                .unwrap()
+                .len(),
+            2
+        );
     }
-    s.write(&batch).unwrap();
-    let rows = s.results("a", None, None, 100).unwrap();
-    assert_eq!(rows.len(), 6);
-    assert_eq!(rows[0].at_ms, T0 + 50_000, "newest first");
-    assert_eq!(
-        rows[3].cause,
-        Some(Cause {
-            class: ErrorClass::Connect,
-            detail: "refused".into()
-        })
-    );
-    let rollups = s.rollups("a", T0, T0 + 60_000).unwrap();
-    assert_eq!(rollups.len(), 1);
-    let r = &rollups[0];
-    assert_eq!((r.count, r.failures, r.degraded), (6, 1, 1));
-    assert_eq!(
-        (r.latency_min_ms, r.latency_max_ms, r.latency_sum_ms),
-        (10.0, 60.0, 210.0)
-    );
-    let p50 = r.sketch.quantile(0.5).unwrap();
-    assert!((29.0..=31.0).contains(&p50), "{p50}");
-    // Degraded counts as available; down does not.
-    let a = s.availability("a", T0, T0 + 60_000).unwrap();
-    assert_eq!(a.uptime(), Some(5.0 / 6.0));
-    // Time windows on raw results: since inclusive, until exclusive.
-    assert_eq!(
-        s.results("a", Some(T0 + 10_000), Some(T0 + 30_000), 100)
-            .unwrap()
-            .len(),
-        2
-    );
 }
 
 #[test]
 fn a_batch_across_minutes_and_a_second_batch_merge_into_the_right_rollups() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let b1 = Batch {
-        results: vec![
-            result(1, "a", T0 + 59_999, Health::Up, 5.0),
-            result(2, "a", T0 + 60_000, Health::Down, 7.0),
-        ],
-        incidents: vec![],
-        alerts: Vec::new(),
-        canaries: Vec::new(),
-    };
-    let b2 = Batch {
-        results: vec![result(3, "a", T0 + 1, Health::Up, 9.0)],
-        incidents: vec![],
-        alerts: Vec::new(),
-        canaries: Vec::new(),
-    };
-    s.write(&b1).unwrap();
-    s.write(&b2).unwrap();
-    let r = s.rollups("a", T0, T0 + 120_000).unwrap();
-    assert_eq!(
-        r.iter()
-            .map(|r| (r.minute_ms, r.count, r.failures))
-            .collect::<Vec<_>>(),
-        vec![(T0, 2, 0), (T0 + 60_000, 1, 1)]
-    );
-    assert_eq!(r[0].sketch.count(), 2);
-    assert_eq!(minute_of(T0 + 59_999), T0);
+    for backend in
+        backends("store::a_batch_across_minutes_and_a_second_batch_merge_into_the_right_rollups")
+    {
+        eprintln!("backend: {}", backend.name());
+        let s = backend.open();
+        let s = s.as_ref();
+        let b1 = Batch {
+            results: vec![
+                result(1, "a", T0 + 59_999, Health::Up, 5.0),
+                result(2, "a", T0 + 60_000, Health::Down, 7.0),
+            ],
+            incidents: vec![],
+            alerts: Vec::new(),
+            canaries: Vec::new(),
+        };
+        let b2 = Batch {
+            results: vec![result(3, "a", T0 + 1, Health::Up, 9.0)],
+            incidents: vec![],
+            alerts: Vec::new(),
+            canaries: Vec::new(),
+        };
+        s.write(&b1).unwrap();
+        s.write(&b2).unwrap();
+        let r = s.rollups("a", T0, T0 + 120_000).unwrap();
+        assert_eq!(
+            r.iter()
+                .map(|r| (r.minute_ms, r.count, r.failures))
+                .collect::<Vec<_>>(),
+            vec![(T0, 2, 0), (T0 + 60_000, 1, 1)]
+        );
+        assert_eq!(r[0].sketch.count(), 2);
+        assert_eq!(minute_of(T0 + 59_999), T0);
+    }
 }
 
 #[test]
 fn replaying_a_batch_does_not_count_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let b = Batch {
-        results: vec![
-            result(1, "a", T0, Health::Up, 5.0),
-            result(2, "a", T0 + 1000, Health::Down, 5.0),
-        ],
-        incidents: vec![],
-        alerts: Vec::new(),
-        canaries: Vec::new(),
-    };
-    s.write(&b).unwrap();
-    s.write(&b).unwrap();
-    assert_eq!(s.results("a", None, None, 100).unwrap().len(), 2);
-    let r = s.rollups("a", T0, T0 + 60_000).unwrap();
-    assert_eq!((r[0].count, r[0].failures), (2, 1));
-    assert_eq!(
-        s.availability_by_target(T0, T0 + 60_000).unwrap()["a"].count,
-        2
-    );
+    for backend in backends("store::replaying_a_batch_does_not_count_twice") {
+        eprintln!("backend: {}", backend.name());
+        let s = backend.open();
+        let s = s.as_ref();
+        let b = Batch {
+            results: vec![
+                result(1, "a", T0, Health::Up, 5.0),
+                result(2, "a", T0 + 1000, Health::Down, 5.0),
+            ],
+            incidents: vec![],
+            alerts: Vec::new(),
+            canaries: Vec::new(),
+        };
+        s.write(&b).unwrap();
+        s.write(&b).unwrap();
+        assert_eq!(s.results("a", None, None, 100).unwrap().len(), 2);
+        let r = s.rollups("a", T0, T0 + 60_000).unwrap();
+        assert_eq!((r[0].count, r[0].failures), (2, 1));
+        assert_eq!(
+            s.availability_by_target(T0, T0 + 60_000).unwrap()["a"].count,
+            2
+        );
+    }
 }
 
 #[test]
 fn nothing_measured_is_unknown_not_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(
-        s.availability("a", T0, T0 + 86_400_000).unwrap().uptime(),
-        None
-    );
-    assert!(
-        s.availability_by_target(T0, T0 + 86_400_000)
-            .unwrap()
-            .is_empty()
-    );
+    for backend in backends("store::nothing_measured_is_unknown_not_up") {
+        eprintln!("backend: {}", backend.name());
+        let s = backend.open();
+        let s = s.as_ref();
+        assert_eq!(
+            s.availability("a", T0, T0 + 86_400_000).unwrap().uptime(),
+            None
+        );
+        assert!(
+            s.availability_by_target(T0, T0 + 86_400_000)
+                .unwrap()
+                .is_empty()
+        );
+    }
 }
 
 #[test]
 fn incidents_open_escalate_resolve_and_keep_their_evidence() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let cause = Cause {
-        class: ErrorClass::Condition,
-        detail: "slow".into(),
-    };
-    s.write(&Batch {
-        results: (1..=3)
-            .map(|i| result(i, "a", T0 + i * 1000, Health::Degraded, 900.0))
-            .collect(),
-        incidents: vec![IncidentChange::Open {
-            id: 7,
-            target: "a".into(),
-            started_at_ms: T0 + 1000,
-            severity: Health::Degraded,
-            cause: cause.clone(),
-            evidence: vec![1, 2, 3],
-            seen: Vec::new(),
-        }],
-        alerts: Vec::new(),
-        canaries: Vec::new(),
-    })
-    .unwrap();
-    assert_eq!(s.incidents(IncidentFilter::Open).unwrap().len(), 1);
-    s.write(&Batch {
-        results: vec![result(4, "a", T0 + 4000, Health::Down, 1.0)],
-        incidents: vec![IncidentChange::Escalate {
-            id: 7,
-            severity: Health::Down,
-            result_id: 4,
-        }],
-        alerts: Vec::new(),
-        canaries: Vec::new(),
-    })
-    .unwrap();
-    // Acknowledged while open; no longer counted once resolved.
-    assert!(s.acknowledged_open().unwrap().is_empty());
-    assert!(s.ack_incident(7, T0 + 4500, "oncall", "on it").unwrap());
-    assert_eq!(
-        s.acknowledged_open().unwrap(),
-        std::collections::HashSet::from([7])
-    );
-    s.write(&Batch {
-        results: (5..=6)
-            .map(|i| result(i, "a", T0 + i * 1000, Health::Up, 5.0))
-            .collect(),
-        incidents: vec![IncidentChange::Resolve {
-            id: 7,
-            resolved_at_ms: T0 + 5000,
-            evidence: vec![5, 6],
-            seen: Vec::new(),
-        }],
-        alerts: Vec::new(),
-        canaries: Vec::new(),
-    })
-    .unwrap();
-    assert!(s.incidents(IncidentFilter::Open).unwrap().is_empty());
-    assert!(s.acknowledged_open().unwrap().is_empty());
-    let all = s.incidents(IncidentFilter::All).unwrap();
-    assert_eq!(all.len(), 1);
-    let i = &all[0];
-    assert_eq!(
-        (i.id, i.started_at_ms, i.resolved_at_ms, i.severity),
-        (7, T0 + 1000, Some(T0 + 5000), Health::Down)
-    );
-    assert_eq!(i.cause, cause);
-    assert_eq!(i.evidence, vec![1, 2, 3, 4, 5, 6]);
-    assert_eq!(s.incidents(IncidentFilter::Resolved).unwrap().len(), 1);
-
-    // Retention removes old raw results but keeps those that prove an incident.
-    s.write(&Batch {
-        results: vec![result(8, "a", T0 + 7000, Health::Up, 1.0)],
-        incidents: vec![],
-        alerts: Vec::new(),
-        canaries: Vec::new(),
-    })
-    .unwrap();
-    let pruned = s.prune(T0 + 1_000_000, T0 - 1).unwrap();
-    assert_eq!((pruned.results, pruned.rollups), (1, 0));
-    let left: Vec<i64> = s
-        .results("a", None, None, 100)
-        .unwrap()
-        .iter()
-        .map(|r| r.id)
-        .collect();
-    assert_eq!(left, vec![6, 5, 4, 3, 2, 1]);
-    // Rollups past their retention go, with the hourly totals.
-    let pruned = s.prune(T0, T0 + 3_600_000).unwrap();
-    assert_eq!(pruned.rollups, 1);
-    assert!(
-        s.availability_by_target(T0 - 3_600_000, T0 + 3_600_000)
-            .unwrap()
-            .is_empty()
-    );
-}
-
-#[test]
-fn reopening_continues_ids_and_keeps_everything() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let s = SqliteStore::open(dir.path()).unwrap();
-        let id = s.next_result_id().unwrap();
+    for backend in backends("store::incidents_open_escalate_resolve_and_keep_their_evidence") {
+        eprintln!("backend: {}", backend.name());
+        let s = backend.open();
+        let s = s.as_ref();
+        let cause = Cause {
+            class: ErrorClass::Condition,
+            detail: "slow".into(),
+        };
         s.write(&Batch {
-            results: vec![result(id, "a", T0, Health::Up, 1.0)],
+            results: (1..=3)
+                .map(|i| result(i, "a", T0 + i * 1000, Health::Degraded, 900.0))
+                .collect(),
+            incidents: vec![IncidentChange::Open {
+                id: 7,
+                target: "a".into(),
+                started_at_ms: T0 + 1000,
+                severity: Health::Degraded,
+                cause: cause.clone(),
+                evidence: vec![1, 2, 3],
+                seen: Vec::new(),
+            }],
+            alerts: Vec::new(),
+            canaries: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(s.incidents(IncidentFilter::Open).unwrap().len(), 1);
+        s.write(&Batch {
+            results: vec![result(4, "a", T0 + 4000, Health::Down, 1.0)],
+            incidents: vec![IncidentChange::Escalate {
+                id: 7,
+                severity: Health::Down,
+                result_id: 4,
+            }],
+            alerts: Vec::new(),
+            canaries: Vec::new(),
+        })
+        .unwrap();
+        // Acknowledged while open; no longer counted once resolved.
+        assert!(s.acknowledged_open().unwrap().is_empty());
+        assert!(s.ack_incident(7, T0 + 4500, "oncall", "on it").unwrap());
+        assert_eq!(
+            s.acknowledged_open().unwrap(),
+            std::collections::HashSet::from([7])
+        );
+        s.write(&Batch {
+            results: (5..=6)
+                .map(|i| result(i, "a", T0 + i * 1000, Health::Up, 5.0))
+                .collect(),
+            incidents: vec![IncidentChange::Resolve {
+                id: 7,
+                resolved_at_ms: T0 + 5000,
+                evidence: vec![5, 6],
+                seen: Vec::new(),
+            }],
+            alerts: Vec::new(),
+            canaries: Vec::new(),
+        })
+        .unwrap();
+        assert!(s.incidents(IncidentFilter::Open).unwrap().is_empty());
+        assert!(s.acknowledged_open().unwrap().is_empty());
+        let all = s.incidents(IncidentFilter::All).unwrap();
+        assert_eq!(all.len(), 1);
+        let i = &all[0];
+        assert_eq!(
+            (i.id, i.started_at_ms, i.resolved_at_ms, i.severity),
+            (7, T0 + 1000, Some(T0 + 5000), Health::Down)
+        );
+        assert_eq!(i.cause, cause);
+        assert_eq!(i.evidence, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(s.incidents(IncidentFilter::Resolved).unwrap().len(), 1);
+
+        // Retention removes old raw results but keeps those that prove an incident.
+        s.write(&Batch {
+            results: vec![result(8, "a", T0 + 7000, Health::Up, 1.0)],
             incidents: vec![],
             alerts: Vec::new(),
             canaries: Vec::new(),
         })
         .unwrap();
-        assert_eq!(s.next_incident_id().unwrap(), 1);
+        let pruned = s.prune(T0 + 1_000_000, T0 - 1).unwrap();
+        assert_eq!((pruned.results, pruned.rollups), (1, 0));
+        let left: Vec<i64> = s
+            .results("a", None, None, 100)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(left, vec![6, 5, 4, 3, 2, 1]);
+        // Rollups past their retention go, with the hourly totals.
+        let pruned = s.prune(T0, T0 + 3_600_000).unwrap();
+        assert_eq!(pruned.rollups, 1);
+        assert!(
+            s.availability_by_target(T0 - 3_600_000, T0 + 3_600_000)
+                .unwrap()
+                .is_empty()
+        );
     }
-    let s = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(s.next_result_id().unwrap(), 2);
-    assert_eq!(s.latest_results().unwrap().len(), 1);
+}
+
+#[test]
+fn reopening_continues_ids_and_keeps_everything() {
+    for backend in backends("store::reopening_continues_ids_and_keeps_everything") {
+        eprintln!("backend: {}", backend.name());
+        {
+            let s = backend.open();
+            let id = s.next_result_id().unwrap();
+            s.write(&Batch {
+                results: vec![result(id, "a", T0, Health::Up, 1.0)],
+                incidents: vec![],
+                alerts: Vec::new(),
+                canaries: Vec::new(),
+            })
+            .unwrap();
+            assert_eq!(s.next_incident_id().unwrap(), 1);
+        }
+        let s = backend.open();
+        assert_eq!(s.next_result_id().unwrap(), 2);
+        assert_eq!(s.latest_results().unwrap().len(), 1);
+        assert_eq!(s.evidence_size().unwrap(), 1);
+    }
 }
 
 #[test]
@@ -389,53 +451,162 @@ fn store_stats_count_what_is_stored() {
 /// a time: every one of several pages' worth is checked, and a bad one deep in is found.
 #[test]
 fn the_audit_checks_every_checkpoint_page_by_page() {
-    use probity_core::merkle;
-    use probity_core::note::{Checkpoint, NoteSigner};
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let signer = NoteSigner::from_seed("audit.test/log", [5; 32]).unwrap();
-    let mut tree = merkle::Frontier::new();
-    let sign = |size: u64, root: [u8; 32]| {
-        signer
-            .sign(
-                &Checkpoint {
-                    origin: "audit.test/log".into(),
-                    size,
-                    root,
-                    extensions: Vec::new(),
-                }
-                .to_text(),
-            )
-            .unwrap()
-    };
-    const N: i64 = 35;
-    for i in 0..N {
-        s.write(&Batch {
-            results: vec![result(i + 1, "a", T0 + i * 1000, Health::Up, 5.0)],
-            incidents: vec![],
-            alerts: Vec::new(),
-            canaries: Vec::new(),
-        })
-        .unwrap();
-        let leaf = s.evidence_records(i as u64, i as u64 + 1).unwrap();
-        tree.push(merkle::leaf_hash(&leaf[0].record));
-        // Checkpoint 25 is signed over another root: the third page of 10 must be read.
-        let root = if i + 1 == 25 { [7; 32] } else { tree.root() };
-        s.add_checkpoint(&StoredCheckpoint {
-            size: tree.size(),
-            root: tree.root(),
-            note: sign(tree.size(), root),
-            at_ms: T0 + i * 1000,
-        })
-        .unwrap();
+    for backend in backends("store::the_audit_checks_every_checkpoint_page_by_page") {
+        eprintln!("backend: {}", backend.name());
+        let s = backend.open();
+        let s = s.as_ref();
+        use probity_core::merkle;
+        use probity_core::note::{Checkpoint, NoteSigner};
+        let signer = NoteSigner::from_seed("audit.test/log", [5; 32]).unwrap();
+        let mut tree = merkle::Frontier::new();
+        let sign = |size: u64, root: [u8; 32]| {
+            signer
+                .sign(
+                    &Checkpoint {
+                        origin: "audit.test/log".into(),
+                        size,
+                        root,
+                        extensions: Vec::new(),
+                    }
+                    .to_text(),
+                )
+                .unwrap()
+        };
+        const N: i64 = 35;
+        for i in 0..N {
+            s.write(&Batch {
+                results: vec![result(i + 1, "a", T0 + i * 1000, Health::Up, 5.0)],
+                incidents: vec![],
+                alerts: Vec::new(),
+                canaries: Vec::new(),
+            })
+            .unwrap();
+            let leaf = s.evidence_records(i as u64, i as u64 + 1).unwrap();
+            tree.push(merkle::leaf_hash(&leaf[0].record));
+            // Checkpoint 25 is signed over another root: the third page of 10 must be read.
+            let root = if i + 1 == 25 { [7; 32] } else { tree.root() };
+            s.add_checkpoint(&StoredCheckpoint {
+                size: tree.size(),
+                root: tree.root(),
+                note: sign(tree.size(), root),
+                at_ms: T0 + i * 1000,
+            })
+            .unwrap();
+        }
+        let hidden = indicatif::ProgressBar::hidden();
+        let a = probity_engine::attest::bundle::audit_paged(s, &signer.verifier(), &hidden, 10)
+            .unwrap();
+        assert_eq!((a.leaves, a.checkpoints), (N as u64, N as usize));
+        let problems: Vec<&str> = a.findings.iter().map(|f| f.problem.as_str()).collect();
+        assert_eq!(
+            problems,
+            [
+                "checkpoint at size 25: the signed root differs from the root recomputed from the leaves"
+            ]
+        );
     }
-    let hidden = indicatif::ProgressBar::hidden();
-    let a =
-        probity_engine::attest::bundle::audit_paged(&s, &signer.verifier(), &hidden, 10).unwrap();
-    assert_eq!((a.leaves, a.checkpoints), (N as u64, N as usize));
-    let problems: Vec<&str> = a.findings.iter().map(|f| f.problem.as_str()).collect();
+}
+
+/// PostgreSQL: a schema migrated by a newer probity is refused with the versions; one
+/// changed outside probity (a recorded checksum that is not this probity's) is refused too.
+#[test]
+fn a_postgres_schema_newer_or_changed_is_refused() {
+    let Some(db) =
+        crate::common::pg::database("store::a_postgres_schema_newer_or_changed_is_refused")
+    else {
+        return;
+    };
+    drop(pg_open(&db.url).unwrap());
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    c.batch_execute("INSERT INTO schema_migrations (version, checksum) VALUES (99, 'x')")
+        .unwrap();
+    let err = pg_open(&db.url).err().unwrap().to_string();
     assert_eq!(
-        problems,
-        ["checkpoint at size 25: the signed root differs from the root recomputed from the leaves"]
+        err,
+        "database schema version 99 is newer than this probity knows (1); upgrade probity"
     );
+    c.batch_execute(
+        "DELETE FROM schema_migrations WHERE version = 99;
+         UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
+    )
+    .unwrap();
+    let err = pg_open(&db.url).err().unwrap().to_string();
+    assert!(
+        err.contains("schema migration 1 was applied with checksum edited"),
+        "{err}"
+    );
+}
+
+/// PostgreSQL: servers starting together on a new database migrate it once (an advisory
+/// lock), and every one of them opens it.
+#[test]
+fn a_new_postgres_database_opened_by_many_at_once_is_migrated_once() {
+    let Some(db) = crate::common::pg::database(
+        "store::a_new_postgres_database_opened_by_many_at_once_is_migrated_once",
+    ) else {
+        return;
+    };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (url, barrier) = (db.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                pg_open(&url).map(|_| ()).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), Ok(()));
+    }
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let n: i64 = c
+        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+/// Two stores on one PostgreSQL database appending to the evidence log at once (two
+/// processes, or two servers): every append gets its own indices, the log has no gap and
+/// its root is that of the leaves in index order.
+#[test]
+fn appends_from_two_stores_on_one_database_never_collide() {
+    let Some(db) =
+        crate::common::pg::database("store::appends_from_two_stores_on_one_database_never_collide")
+    else {
+        return;
+    };
+    let stores: Vec<std::sync::Arc<PgStore>> = (0..2)
+        .map(|_| std::sync::Arc::new(pg_open(&db.url).unwrap()))
+        .collect();
+    let handles: Vec<_> = stores
+        .iter()
+        .enumerate()
+        .map(|(n, s)| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for i in 0..40 {
+                    s.append_evidence(&[format!("{n}-{i}").into_bytes()])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let s = &stores[0];
+    assert_eq!(s.evidence_size().unwrap(), 80);
+    let leaves = s.evidence_records(0, 80).unwrap();
+    assert_eq!(
+        leaves.iter().map(|l| l.index).collect::<Vec<_>>(),
+        (0..80).collect::<Vec<_>>()
+    );
+    let mut tree = probity_core::merkle::Frontier::new();
+    for l in &leaves {
+        tree.push(probity_core::merkle::leaf_hash(&l.record));
+    }
+    assert_eq!(s.evidence_root(80).unwrap(), tree.root());
+    assert!(s.integrity_check().unwrap().is_empty());
 }

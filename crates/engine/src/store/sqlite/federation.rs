@@ -4,15 +4,6 @@ use super::*;
 use probity_core::federation::{Envelope, Statement};
 use rusqlite::params;
 
-fn decode(envelope: &str) -> StoreResult<(Statement, Envelope)> {
-    let corrupt = |e: String| StoreError::Corrupt(format!("federation statement: {e}"));
-    let env: Envelope = serde_json::from_str(envelope).map_err(|e| corrupt(e.to_string()))?;
-    let (text, _) =
-        probity_core::note::split_note(&env.statement).map_err(|e| corrupt(e.to_string()))?;
-    let st = Statement::parse(text).map_err(|e| corrupt(e.to_string()))?;
-    Ok((st, env))
-}
-
 impl FederationStore for SqliteStore {
     fn add_statement(
         &self,
@@ -56,7 +47,7 @@ impl FederationStore for SqliteStore {
         })?;
         rows.into_iter()
             .map(|(json, received_ms)| {
-                let (statement, envelope) = decode(&json)?;
+                let (statement, envelope) = crate::store::decode_statement(&json)?;
                 Ok(ReceivedStatement {
                     statement,
                     envelope,

@@ -5,23 +5,13 @@
 use super::append_leaves;
 use super::leaf::{feed_poll_record, provider_revision_record};
 use super::*;
-use probity_core::provider::{FieldChange, ProviderIncident, compare};
+use crate::store::poll::{Current, first_listings, poll_body, revisions, sha256_hex, wanted};
+use probity_core::provider::{FieldChange, ProviderIncident};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 fn json_err(e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-struct Current {
-    revision: u32,
-    removed_at_ms: Option<i64>,
-    incident: ProviderIncident,
 }
 
 /// Stores a document (once per hash) and counts its bytes against its feed.
@@ -51,17 +41,7 @@ pub(super) fn record_poll(
     size: u64,
     poll: &FeedPoll,
 ) -> StoreResult<(PollSummary, u64)> {
-    let body = match &poll.outcome {
-        PollOutcome::Ok { body, .. } => Some(body),
-        PollOutcome::Failed { body, .. } => body.as_ref(),
-        PollOutcome::NotModified => None,
-    };
-    let sha = body.map(|b| sha256_hex(b));
-
-    let error = match &poll.outcome {
-        PollOutcome::Failed { error, .. } => Some(error.as_str()),
-        _ => None,
-    };
+    let (body, sha, error) = poll_body(poll);
     let poll_leaf = size;
     let record = feed_poll_record(
         &poll.feed,
@@ -155,78 +135,41 @@ pub(super) fn record_poll(
         }
     }
 
-    let mut seen = std::collections::HashSet::new();
-    let mut revisions: Vec<(
-        String,
-        u32,
-        &'static str,
-        Vec<FieldChange>,
-        ProviderIncident,
-    )> = Vec::new();
-    for incident in incidents {
-        let id = &incident.external_id;
-        if !seen.insert(id.clone()) {
-            continue; // a feed that lists one id twice: the first stands
-        }
-        match current.get(id) {
-            None => revisions.push((id.clone(), 1, "new", Vec::new(), incident.clone())),
-            Some(c) => {
-                let changes = compare(&c.incident, incident, poll.overwrites_in_place);
-                if c.removed_at_ms.is_some() {
-                    revisions.push((
-                        id.clone(),
-                        c.revision + 1,
-                        "returned",
-                        changes,
-                        incident.clone(),
-                    ));
-                } else if !changes.is_empty() {
-                    revisions.push((
-                        id.clone(),
-                        c.revision + 1,
-                        "changed",
-                        changes,
-                        incident.clone(),
-                    ));
-                }
-            }
-        }
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR IGNORE INTO provider_updates_seen (feed, external_id, at_ms, status, first_seen_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
+    let mut updates = tx.prepare_cached(
+        "INSERT OR IGNORE INTO provider_updates_seen (feed, external_id, at_ms, status, first_seen_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for incident in first_listings(incidents) {
         for u in &incident.updates {
-            stmt.execute(params![poll.feed, id, u.at_ms, u.status, poll.at_ms])?;
+            updates.execute(params![
+                poll.feed,
+                incident.external_id,
+                u.at_ms,
+                u.status,
+                poll.at_ms
+            ])?;
         }
     }
-    for (id, c) in &current {
-        if c.removed_at_ms.is_none() && !seen.contains(id) {
-            revisions.push((
-                id.clone(),
-                c.revision + 1,
-                "removed",
-                Vec::new(),
-                c.incident.clone(),
-            ));
-        }
-    }
-
-    for (id, revision, kind, changes, incident) in revisions {
-        let edited = changes.iter().any(|c| c.edit);
+    let (revisions, seen) = revisions(&current, incidents, poll.overwrites_in_place);
+    for rev in revisions {
+        rev.count(&mut summary);
+        let edited = rev.edited();
+        let (id, revision, kind, changes, incident) =
+            (&rev.id, rev.revision, rev.kind, &rev.changes, &rev.incident);
         let leaf = size;
         let record = provider_revision_record(
             &poll.feed,
-            &id,
+            id,
             revision,
             kind,
             poll.at_ms,
-            &changes,
+            changes,
             sha.as_deref().unwrap_or(""),
-            &incident,
+            incident,
         );
         size = append_leaves(tx, size, &[record])?;
-        let changes_json = serde_json::to_string(&changes).map_err(json_err)?;
-        let incident_json = serde_json::to_string(&incident).map_err(json_err)?;
+        let changes_json = serde_json::to_string(changes).map_err(json_err)?;
+        let incident_json = serde_json::to_string(incident).map_err(json_err)?;
         tx.execute(
             "INSERT INTO provider_revisions (feed, external_id, revision, seen_at_ms, kind, changes, incident, document, leaf_idx)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -234,8 +177,6 @@ pub(super) fn record_poll(
         )?;
         match kind {
             "new" => {
-                summary.new += 1;
-                summary.new_ids.push(id.clone());
                 tx.execute(
                     "INSERT INTO provider_incidents (feed, external_id, provider, first_seen_at_ms, last_seen_at_ms, revision, current)
                      VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
@@ -243,21 +184,12 @@ pub(super) fn record_poll(
                 )?;
             }
             "removed" => {
-                summary.removed += 1;
                 tx.execute(
                     "UPDATE provider_incidents SET removed_at_ms = ?3, revision = ?4 WHERE feed = ?1 AND external_id = ?2",
                     params![poll.feed, id, poll.at_ms, revision],
                 )?;
             }
             _ => {
-                if kind == "returned" {
-                    summary.returned += 1;
-                } else {
-                    summary.changed += 1;
-                }
-                if edited {
-                    summary.edited += 1;
-                }
                 tx.execute(
                     "UPDATE provider_incidents SET removed_at_ms = NULL, revision = ?3, current = ?4,
                         edited = edited OR ?5, provider = ?6 WHERE feed = ?1 AND external_id = ?2",
@@ -354,23 +286,10 @@ pub(super) fn provider_incidents(
     let mut out = Vec::new();
     for row in rows {
         let mut p = row?;
-        if f.changed_only && !p.changed_after_publication {
+        if !wanted(&p, f, now) {
             continue;
         }
         let i = &p.incident;
-        let start = [i.started_at_ms, i.published_at_ms, Some(p.first_seen_at_ms)]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(p.first_seen_at_ms);
-        let end = i
-            .resolved_at_ms
-            .or(p.removed_at_ms)
-            .unwrap_or(now)
-            .max(start);
-        if f.since_ms.is_some_and(|s| end < s) || f.until_ms.is_some_and(|u| start >= u) {
-            continue;
-        }
         let mut s = c.prepare_cached(
             "SELECT at_ms, status, first_seen_at_ms FROM provider_updates_seen
              WHERE feed = ?1 AND external_id = ?2 ORDER BY at_ms, status",

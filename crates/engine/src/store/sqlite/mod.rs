@@ -416,18 +416,3 @@ fn vantage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VantageRecord> {
         results: r.get::<_, i64>(11)? as u64,
     })
 }
-
-fn add_to_rollup(roll: &mut Rollup, r: &ResultRecord) {
-    roll.count += 1;
-    match r.health {
-        Health::Down => roll.failures += 1,
-        Health::Degraded => roll.degraded += 1,
-        Health::Up => {}
-    }
-    if let Some(ms) = r.phases.total_ms {
-        roll.latency_min_ms = roll.latency_min_ms.min(ms);
-        roll.latency_max_ms = roll.latency_max_ms.max(ms);
-        roll.latency_sum_ms += ms;
-        roll.sketch.insert(ms);
-    }
-}

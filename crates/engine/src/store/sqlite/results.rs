@@ -122,45 +122,28 @@ impl ResultStore for SqliteStore {
     fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>> {
         let rows = self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
+                "SELECT vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
                  FROM rollups WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3 ORDER BY minute_ms",
             )?;
             let rows = stmt.query_map(params![target, since_ms, until_ms], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, f64>(6)?,
-                    r.get::<_, f64>(7)?,
-                    r.get::<_, f64>(8)?,
-                    r.get::<_, String>(9)?,
+                    r.get::<_, i64>(1)?,
+                    RollupRow {
+                        count: r.get(2)?,
+                        failures: r.get(3)?,
+                        degraded: r.get(4)?,
+                        min: r.get(5)?,
+                        max: r.get(6)?,
+                        sum: r.get(7)?,
+                        sketch: r.get(8)?,
+                    },
                 ))
             })?;
             rows.collect::<Result<Vec<_>, _>>()
         })?;
         rows.into_iter()
-            .map(
-                |(target, vantage, minute_ms, count, failures, degraded, min, max, sum, sketch)| {
-                    let sketch = Sketch::decode(&sketch).ok_or_else(|| {
-                        StoreError::Corrupt(format!("rollup sketch for {target} at {minute_ms}"))
-                    })?;
-                    Ok(Rollup {
-                        target,
-                        vantage,
-                        minute_ms,
-                        count: count as u64,
-                        failures: failures as u64,
-                        degraded: degraded as u64,
-                        latency_min_ms: min,
-                        latency_max_ms: max,
-                        latency_sum_ms: sum,
-                        sketch,
-                    })
-                },
-            )
+            .map(|(vantage, minute, row)| row.into_rollup(target.to_string(), vantage, minute))
             .collect()
     }
 
@@ -469,8 +452,6 @@ fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> StoreResult<u64
         "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
-    // Aggregate the batch per minute first, then merge each minute once.
-    let mut minutes: HashMap<(&str, &str, i64), Rollup> = HashMap::new();
     let mut inserted_results: Vec<ResultRecord> = Vec::new();
     for r in &batch.results {
         let inserted = insert.execute(params![
@@ -491,29 +472,11 @@ fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> StoreResult<u64
             r.origin,
             r.clock_offset_ms,
         ])?;
-        if inserted == 0 {
-            continue; // already stored: a replayed batch must not count twice
+        // Already stored: a replayed batch must not count twice. Unmeasured results are
+        // stored as evidence but are no measurement of the target (rollups_of skips them).
+        if inserted == 1 {
+            inserted_results.push(r.clone());
         }
-        inserted_results.push(r.clone());
-        if r.unmeasured {
-            continue; // stored as evidence, but not a measurement of the target
-        }
-        let minute = minute_of(r.at_ms);
-        let roll = minutes
-            .entry((r.target.as_str(), r.vantage.as_str(), minute))
-            .or_insert_with(|| Rollup {
-                target: r.target.clone(),
-                vantage: r.vantage.clone(),
-                minute_ms: minute,
-                count: 0,
-                failures: 0,
-                degraded: 0,
-                latency_min_ms: f64::INFINITY,
-                latency_max_ms: 0.0,
-                latency_sum_ms: 0.0,
-                sketch: Sketch::new(),
-            });
-        add_to_rollup(roll, r);
     }
     let mut get = tx.prepare_cached(
         "SELECT count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
@@ -528,7 +491,8 @@ fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> StoreResult<u64
          ON CONFLICT (target, vantage, hour_ms) DO UPDATE SET
            count = count + excluded.count, failures = failures + excluded.failures, degraded = degraded + excluded.degraded",
     )?;
-    for ((target, vantage, minute), mut roll) in minutes {
+    for roll in rollups_of(&inserted_results) {
+        let (target, vantage, minute) = (&roll.target, &roll.vantage, roll.minute_ms);
         hourly.execute(params![
             target,
             vantage,
@@ -537,34 +501,20 @@ fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> StoreResult<u64
             roll.failures as i64,
             roll.degraded as i64,
         ])?;
-        let existing = get
+        let stored = get
             .query_row(params![target, vantage, minute], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, f64>(3)?,
-                    row.get::<_, f64>(4)?,
-                    row.get::<_, f64>(5)?,
-                    row.get::<_, String>(6)?,
-                ))
+                Ok(RollupRow {
+                    count: row.get(0)?,
+                    failures: row.get(1)?,
+                    degraded: row.get(2)?,
+                    min: row.get(3)?,
+                    max: row.get(4)?,
+                    sum: row.get(5)?,
+                    sketch: row.get(6)?,
+                })
             })
             .optional()?;
-        if let Some((count, failures, degraded, min, max, sum, sketch)) = existing {
-            roll.count += count as u64;
-            roll.failures += failures as u64;
-            roll.degraded += degraded as u64;
-            roll.latency_min_ms = roll.latency_min_ms.min(min);
-            roll.latency_max_ms = roll.latency_max_ms.max(max);
-            roll.latency_sum_ms += sum;
-            let old = Sketch::decode(&sketch).ok_or_else(|| {
-                StoreError::Corrupt(format!("rollup sketch for {target} at {minute}"))
-            })?;
-            roll.sketch.merge(&old);
-        }
-        if !roll.latency_min_ms.is_finite() {
-            roll.latency_min_ms = 0.0;
-        }
+        let roll = merged_rollup(roll.clone(), stored)?;
         put.execute(params![
             target,
             vantage,
@@ -630,42 +580,28 @@ fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> StoreResult<u64
             }
         }
     }
-    // The evidence: one leaf for the results, one per incident change, in the
-    // same transaction as what they attest.
-    let mut records = Vec::new();
-    if !inserted_results.is_empty() {
-        records.push(crate::store::leaf::results_record(&inserted_results));
-    }
-    records.extend(
-        batch
-            .incidents
-            .iter()
-            .map(crate::store::leaf::incident_record),
-    );
+    // The evidence: one leaf for the results, one per incident change, one per new
+    // canary, in the same transaction as what they attest.
     let base = log_size(tx)?;
-    let first_incident_leaf = base + records.len() as u64 - batch.incidents.len() as u64;
     let mut canary = tx.prepare_cached(
         "INSERT OR IGNORE INTO canaries (store, slot, generation, key, size, sha256, written_at_ms, e_tag, version, leaf_idx)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    for c in &batch.canaries {
-        let leaf = base + records.len() as u64;
-        let inserted = canary.execute(params![
-            c.store,
-            c.slot,
-            c.generation,
-            c.key,
-            c.size as i64,
-            c.sha256,
-            c.written_at_ms,
-            c.e_tag,
-            c.version,
-            leaf as i64,
-        ])?;
-        if inserted == 1 {
-            records.push(crate::store::leaf::canary_record(c));
-        }
-    }
+    let (records, first_incident_leaf) =
+        batch_records(batch, &inserted_results, base, &mut |c, leaf| {
+            Ok(canary.execute(params![
+                c.store,
+                c.slot,
+                c.generation,
+                c.key,
+                c.size as i64,
+                c.sha256,
+                c.written_at_ms,
+                c.e_tag,
+                c.version,
+                leaf as i64,
+            ])? == 1)
+        })?;
     let size = append_leaves(tx, base, &records)?;
     // Remember which leaf holds each incident change, for the incident's page.
     let mut link = tx.prepare_cached(

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: real servers on loopback, the real binary.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

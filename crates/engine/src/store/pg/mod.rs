@@ -1,0 +1,471 @@
+//! The PostgreSQL store: the same traits as the SQLite one, on a database an operator
+//! already runs, backs up and replicates.
+//!
+//! One writer connection (the recorder is the only writer of a server) and a pool of
+//! readers. Every transaction that appends to the evidence log first takes a transaction
+//! advisory lock ([`EVIDENCE_LOCK`]) and reads the log's size inside it, so two processes on
+//! one database (a server and `probity feeds import`, or two servers) append one after the
+//! other and never give two leaves one index.
+//!
+//! Blocking, like the SQLite store: async callers use a dedicated thread or `spawn_blocking`
+//! (the client runs its own small runtime for each connection).
+
+mod evidence;
+mod feeds;
+mod incidents;
+mod misc;
+mod results;
+
+use super::*;
+use postgres::{Client, GenericClient, Row, Statement};
+use probity_core::merkle;
+use probity_core::result::ErrorClass;
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+/// Migrations, applied in order; `schema_migrations` records each with its checksum.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001.sql")];
+
+/// The advisory lock key held while migrating (session level) and while appending to the
+/// evidence log (transaction level): "prob" and "evid" as integers.
+const MIGRATE_LOCK: i64 = 0x7072_6f62_6d69_6772;
+pub(super) const EVIDENCE_LOCK: i64 = 0x7072_6f62_6576_6964;
+
+/// How to reach the database: the URL's settings, with the password given apart (from the
+/// environment or a file, never written in the configuration).
+#[derive(Clone)]
+pub struct PgOptions {
+    pub url: String,
+    pub password: Option<String>,
+    /// Connections for readers (the writer has its own).
+    pub pool_size: usize,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("url", &redact_url(&self.url))
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+/// The URL as it may be shown: any password in it replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => url.to_string(),
+    }
+}
+
+pub struct PgStore {
+    config: postgres::Config,
+    shown: String,
+    writer: Mutex<Option<Client>>,
+    readers: Mutex<Vec<Client>>,
+    pool_size: usize,
+    next_result: Mutex<i64>,
+    next_incident: Mutex<i64>,
+    /// Leaves in the evidence log, as last seen committed.
+    pub(super) evidence_size: Mutex<u64>,
+}
+
+fn connect(config: &postgres::Config) -> StoreResult<Client> {
+    let mut c = config.connect(postgres::NoTls)?;
+    // Every statement of the store is short; a lock held by a paused peer must not hang a
+    // server forever.
+    c.batch_execute("SET lock_timeout = '30s'; SET statement_timeout = '300s'")?;
+    Ok(c)
+}
+
+impl PgStore {
+    /// Connects, applies migrations (refusing a schema newer than this probity knows) and
+    /// reads where ids and the evidence log stand.
+    pub fn open(options: &PgOptions) -> StoreResult<Self> {
+        let mut config: postgres::Config = options
+            .url
+            .parse()
+            .map_err(|e: postgres::Error| StoreError::Config(format!("[store] url: {e}")))?;
+        if let Some(p) = &options.password {
+            config.password(p);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("probity");
+        }
+        config.connect_timeout(std::time::Duration::from_secs(10));
+        let shown = redact_url(&options.url);
+        let mut conn = connect(&config)?;
+        migrate(&mut conn)?;
+        let next_result: i64 = conn
+            .query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM results", &[])?
+            .try_get(0)?;
+        let next_incident: i64 = conn
+            .query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM incidents", &[])?
+            .try_get(0)?;
+        let size = log_size(&mut conn)?;
+        Ok(PgStore {
+            config,
+            shown,
+            writer: Mutex::new(Some(conn)),
+            readers: Mutex::new(Vec::new()),
+            pool_size: options.pool_size.max(1),
+            next_result: Mutex::new(next_result),
+            next_incident: Mutex::new(next_incident),
+            evidence_size: Mutex::new(size),
+        })
+    }
+
+    /// The database as it may be shown (no password).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Runs `f` on a reader connection from the pool (a new one when none is free).
+    pub(super) fn read<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.readers.lock().expect("reader pool").pop();
+        let mut conn = match conn {
+            Some(c) if !c.is_closed() => c,
+            _ => connect(&self.config)?,
+        };
+        let out = f(&mut conn);
+        if !conn.is_closed() {
+            let mut pool = self.readers.lock().expect("reader pool");
+            if pool.len() < self.pool_size {
+                pool.push(conn);
+            }
+        }
+        out
+    }
+
+    /// Runs `f` on the writer connection (connected again when the last one broke).
+    pub(super) fn write<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+        let mut guard = self.writer.lock().expect("writer lock");
+        if guard.as_ref().is_none_or(|c| c.is_closed()) {
+            *guard = Some(connect(&self.config)?);
+        }
+        let conn = guard.as_mut().expect("connected above");
+        f(conn)
+    }
+
+    fn check_size(&self, size: u64) -> StoreResult<()> {
+        let have = *self.evidence_size.lock().expect("evidence lock");
+        if size > have {
+            return Err(merkle::ProofError::SizeBeyondLog { size, have }.into());
+        }
+        Ok(())
+    }
+}
+
+fn checksum(sql: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(sql.as_bytes()))
+}
+
+/// Applies what has not run yet, under a session advisory lock so that servers starting
+/// together migrate once. A recorded migration whose checksum differs from this probity's
+/// is refused: the schema is not the one this code was written for.
+fn migrate(conn: &mut Client) -> StoreResult<()> {
+    conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK])?;
+    let out = migrate_locked(conn);
+    let unlocked = conn.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK]);
+    out?;
+    unlocked?;
+    Ok(())
+}
+
+fn migrate_locked(conn: &mut Client) -> StoreResult<()> {
+    conn.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             checksum   TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )?;
+    let applied: Vec<(i64, String)> = conn
+        .query(
+            "SELECT version, checksum FROM schema_migrations ORDER BY version",
+            &[],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, postgres::Error>>()?;
+    let known = MIGRATIONS.len() as i64;
+    if let Some((found, _)) = applied.iter().find(|(v, _)| *v > known) {
+        return Err(StoreError::TooNew {
+            found: *found,
+            known,
+        });
+    }
+    for (version, sum) in &applied {
+        let ours = checksum(MIGRATIONS[*version as usize - 1]);
+        if *sum != ours {
+            return Err(StoreError::Damaged(format!(
+                "schema migration {version} was applied with checksum {sum}, this probity's is {ours}: the schema was changed outside probity"
+            )));
+        }
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if applied.iter().any(|(v, _)| *v == version) {
+            continue;
+        }
+        let mut tx = conn.transaction()?;
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
+            &[&version, &checksum(sql)],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Perfect-subtree hashes read through a connection or a transaction.
+pub(super) struct PgNodes<'a, C: GenericClient> {
+    client: RefCell<&'a mut C>,
+    stmt: Statement,
+}
+
+impl<'a, C: GenericClient> PgNodes<'a, C> {
+    pub(super) fn new(client: &'a mut C) -> StoreResult<Self> {
+        let stmt =
+            client.prepare("SELECT hash FROM evidence_nodes WHERE level = $1 AND idx = $2")?;
+        Ok(PgNodes {
+            client: RefCell::new(client),
+            stmt,
+        })
+    }
+}
+
+impl<C: GenericClient> merkle::Nodes for PgNodes<'_, C> {
+    fn node(&self, level: u32, index: u64) -> Option<merkle::Hash> {
+        let row = self
+            .client
+            .borrow_mut()
+            .query_opt(&self.stmt, &[&(level as i64), &(index as i64)])
+            .ok()??;
+        let bytes: Vec<u8> = row.try_get(0).ok()?;
+        bytes.try_into().ok()
+    }
+}
+
+/// The evidence log's size as committed.
+pub(super) fn log_size(c: &mut impl GenericClient) -> StoreResult<u64> {
+    let n: i64 = c
+        .query_one("SELECT COALESCE(MAX(idx) + 1, 0) FROM evidence_leaves", &[])?
+        .try_get(0)?;
+    Ok(n as u64)
+}
+
+/// Takes the evidence log for this transaction and returns its size: appends from any
+/// process on the database happen one after the other.
+pub(super) fn lock_log(tx: &mut postgres::Transaction<'_>) -> StoreResult<u64> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVIDENCE_LOCK])?;
+    log_size(tx)
+}
+
+/// Appends leaves for `records` at `size`, with every perfect subtree they complete; returns
+/// the new size. Runs inside the caller's transaction, which holds [`lock_log`].
+pub(super) fn append_leaves(
+    tx: &mut postgres::Transaction<'_>,
+    mut size: u64,
+    records: &[Vec<u8>],
+) -> StoreResult<u64> {
+    if records.is_empty() {
+        return Ok(size);
+    }
+    let now = jiff::Timestamp::now().as_millisecond();
+    let leaf_stmt = tx.prepare(
+        "INSERT INTO evidence_leaves (idx, record, leaf_hash, at_ms) VALUES ($1, $2, $3, $4)",
+    )?;
+    let node_stmt =
+        tx.prepare("INSERT INTO evidence_nodes (level, idx, hash) VALUES ($1, $2, $3)")?;
+    for record in records {
+        let leaf = merkle::leaf_hash(record);
+        tx.execute(
+            &leaf_stmt,
+            &[&(size as i64), record, &leaf.as_slice(), &now],
+        )?;
+        let nodes = {
+            let reader = PgNodes::new(tx)?;
+            merkle::append(&reader, size, leaf)?
+        };
+        for (level, idx, hash) in nodes {
+            tx.execute(
+                &node_stmt,
+                &[&(level as i64), &(idx as i64), &hash.as_slice()],
+            )?;
+        }
+        size += 1;
+    }
+    Ok(size)
+}
+
+fn health_of(s: &str) -> StoreResult<Health> {
+    Health::parse(s).ok_or_else(|| StoreError::Corrupt(format!("health {s:?}")))
+}
+
+fn cause_of(class: Option<String>, detail: Option<String>) -> Option<Cause> {
+    let class = ErrorClass::parse(&class?)?;
+    Some(Cause {
+        class,
+        detail: detail.unwrap_or_default(),
+    })
+}
+
+const RESULT_COLUMNS: &str = "id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms";
+
+fn result_row(r: &Row) -> StoreResult<ResultRecord> {
+    Ok(ResultRecord {
+        id: r.try_get(0)?,
+        target: r.try_get(1)?,
+        vantage: r.try_get(2)?,
+        at_ms: r.try_get(3)?,
+        health: health_of(r.try_get(4)?)?,
+        phases: Phases {
+            dns_ms: r.try_get(5)?,
+            connect_ms: r.try_get(6)?,
+            tls_ms: r.try_get(7)?,
+            ttfb_ms: r.try_get(8)?,
+            total_ms: r.try_get(9)?,
+        },
+        cause: cause_of(r.try_get(10)?, r.try_get(11)?),
+        details: r.try_get(12)?,
+        unmeasured: r.try_get(13)?,
+        origin: r.try_get(14)?,
+        clock_offset_ms: r.try_get(15)?,
+    })
+}
+
+fn incident_row(r: &Row) -> StoreResult<IncidentRecord> {
+    Ok(IncidentRecord {
+        id: r.try_get(0)?,
+        target: r.try_get(1)?,
+        started_at_ms: r.try_get(2)?,
+        resolved_at_ms: r.try_get(3)?,
+        severity: health_of(r.try_get(4)?)?,
+        cause: cause_of(r.try_get(5)?, r.try_get(6)?).unwrap_or(Cause {
+            class: ErrorClass::Condition,
+            detail: String::new(),
+        }),
+        evidence: Vec::new(),
+    })
+}
+
+/// Puts alerts in the outbox inside the caller's transaction; a key already there is left
+/// as it is.
+fn insert_alerts(tx: &mut postgres::Transaction<'_>, alerts: &[NewAlert]) -> StoreResult<()> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let stmt = tx.prepare(
+        "INSERT INTO alerts (key, rule, channel, event, target, incident_id, payload, created_at_ms, state, next_attempt_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8) ON CONFLICT (key) DO NOTHING",
+    )?;
+    for a in alerts {
+        tx.execute(
+            &stmt,
+            &[
+                &a.key,
+                &a.rule,
+                &a.channel,
+                &a.event,
+                &a.target,
+                &a.incident_id,
+                &a.payload,
+                &a.created_at_ms,
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+const ALERT_COLUMNS: &str = "id, key, rule, channel, event, target, incident_id, payload, created_at_ms, state, attempts, next_attempt_ms, delivered_at_ms, last_error";
+
+fn alert_row(r: &Row) -> StoreResult<StoredAlert> {
+    Ok(StoredAlert {
+        id: r.try_get(0)?,
+        alert: NewAlert {
+            key: r.try_get(1)?,
+            rule: r.try_get(2)?,
+            channel: r.try_get(3)?,
+            event: r.try_get(4)?,
+            target: r.try_get(5)?,
+            incident_id: r.try_get(6)?,
+            payload: r.try_get(7)?,
+            created_at_ms: r.try_get(8)?,
+        },
+        state: r.try_get(9)?,
+        attempts: r.try_get::<_, i64>(10)? as u32,
+        next_attempt_ms: r.try_get(11)?,
+        delivered_at_ms: r.try_get(12)?,
+        last_error: r.try_get(13)?,
+    })
+}
+
+/// Incidents matching `cond` (a WHERE clause or nothing), newest first, with their evidence.
+fn query_incidents(
+    c: &mut impl GenericClient,
+    cond: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> StoreResult<Vec<IncidentRecord>> {
+    let rows = c.query(
+        &format!(
+            "SELECT id, target, started_at_ms, resolved_at_ms, severity, cause_class, cause_detail
+             FROM incidents {cond} ORDER BY started_at_ms DESC, id DESC"
+        ),
+        params,
+    )?;
+    let mut out: Vec<IncidentRecord> = rows.iter().map(incident_row).collect::<StoreResult<_>>()?;
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<i64> = out.iter().map(|i| i.id).collect();
+    let mut evidence: HashMap<i64, Vec<i64>> = HashMap::new();
+    for r in c.query(
+        "SELECT incident_id, result_id FROM incident_evidence WHERE incident_id = ANY($1) ORDER BY incident_id, result_id",
+        &[&ids],
+    )? {
+        evidence
+            .entry(r.try_get(0)?)
+            .or_default()
+            .push(r.try_get(1)?);
+    }
+    for inc in &mut out {
+        inc.evidence = evidence.remove(&inc.id).unwrap_or_default();
+    }
+    Ok(out)
+}
+
+/// Checkpoints selected by `tail` (WHERE / ORDER BY / LIMIT).
+fn query_checkpoints(
+    c: &mut impl GenericClient,
+    tail: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> StoreResult<Vec<StoredCheckpoint>> {
+    c.query(
+        &format!("SELECT size, root, note, at_ms FROM evidence_checkpoints {tail}"),
+        params,
+    )?
+    .iter()
+    .map(|r| {
+        let root: Vec<u8> = r.try_get(1)?;
+        Ok(StoredCheckpoint {
+            size: r.try_get::<_, i64>(0)? as u64,
+            root: root.try_into().unwrap_or([0; 32]),
+            note: r.try_get(2)?,
+            at_ms: r.try_get(3)?,
+        })
+    })
+    .collect()
+}
+
+use std::collections::HashMap;

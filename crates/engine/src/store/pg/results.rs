@@ -1,0 +1,588 @@
+//! PostgreSQL: results and what is derived from them: writing a batch (results, rollups,
+//! incident changes and their evidence leaves), reading them back, availability, pruning.
+
+use super::*;
+
+fn canary_row(r: &Row) -> StoreResult<crate::probe::CanaryEntry> {
+    Ok(crate::probe::CanaryEntry {
+        store: r.try_get(0)?,
+        slot: r.try_get::<_, i64>(1)? as u32,
+        generation: r.try_get::<_, i64>(2)? as u32,
+        key: r.try_get(3)?,
+        size: r.try_get::<_, i64>(4)? as u64,
+        sha256: r.try_get(5)?,
+        written_at_ms: r.try_get(6)?,
+        e_tag: r.try_get(7)?,
+        version: r.try_get(8)?,
+    })
+}
+
+fn availability_row(r: &Row, from: usize) -> StoreResult<Availability> {
+    Ok(Availability {
+        count: r.try_get::<_, i64>(from)? as u64,
+        failures: r.try_get::<_, i64>(from + 1)? as u64,
+        degraded: r.try_get::<_, i64>(from + 2)? as u64,
+    })
+}
+
+impl ResultStore for PgStore {
+    fn next_result_id(&self) -> StoreResult<i64> {
+        let mut n = self.next_result.lock().expect("id lock");
+        *n += 1;
+        Ok(*n - 1)
+    }
+
+    fn next_incident_id(&self) -> StoreResult<i64> {
+        let mut n = self.next_incident.lock().expect("id lock");
+        *n += 1;
+        Ok(*n - 1)
+    }
+
+    fn write(&self, batch: &Batch) -> StoreResult<()> {
+        let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
+        let size = self.write(|c| {
+            let mut tx = c.transaction()?;
+            let size = write_batch(&mut tx, batch)?;
+            tx.commit()?;
+            Ok(size)
+        })?;
+        *evidence_size = size;
+        Ok(())
+    }
+
+    fn write_each(
+        &self,
+        next: &mut dyn FnMut() -> StoreResult<Option<Batch>>,
+    ) -> StoreResult<usize> {
+        let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
+        let (n, size) = self.write(|c| {
+            let mut tx = c.transaction()?;
+            let mut size = lock_log(&mut tx)?;
+            let mut n = 0;
+            while let Some(batch) = next()? {
+                size = write_batch(&mut tx, &batch)?;
+                n += 1;
+            }
+            tx.commit()?;
+            Ok((n, size))
+        })?;
+        *evidence_size = size;
+        Ok(n)
+    }
+
+    fn canaries(&self) -> StoreResult<Vec<crate::probe::CanaryEntry>> {
+        self.read(|c| {
+            c.query(
+                "SELECT store, slot, generation, key, size, sha256, written_at_ms, e_tag, version
+                 FROM canaries ORDER BY leaf_idx",
+                &[],
+            )?
+            .iter()
+            .map(canary_row)
+            .collect()
+        })
+    }
+
+    fn canary_record_at(&self, leaf: u64) -> StoreResult<Option<Vec<u8>>> {
+        self.read(|c| {
+            c.query_opt(
+                "SELECT store, slot, generation, key, size, sha256, written_at_ms, e_tag, version
+                 FROM canaries WHERE leaf_idx = $1",
+                &[&(leaf as i64)],
+            )?
+            .map(|r| canary_row(&r).map(|e| crate::store::leaf::canary_record(&e)))
+            .transpose()
+        })
+    }
+
+    fn results(
+        &self,
+        target: &str,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<ResultRecord>> {
+        self.read(|c| {
+            c.query(
+                &format!(
+                    "SELECT {RESULT_COLUMNS} FROM results
+                     WHERE target = $1 AND at_ms >= $2 AND at_ms < $3
+                     ORDER BY at_ms DESC, id DESC LIMIT $4"
+                ),
+                &[
+                    &target,
+                    &since_ms.unwrap_or(i64::MIN),
+                    &until_ms.unwrap_or(i64::MAX),
+                    &(limit.min(i64::MAX as usize) as i64),
+                ],
+            )?
+            .iter()
+            .map(result_row)
+            .collect()
+        })
+    }
+
+    fn latest_results(&self) -> StoreResult<Vec<ResultRecord>> {
+        self.read(|c| {
+            c.query(
+                &format!(
+                    "SELECT {RESULT_COLUMNS} FROM results WHERE id IN (SELECT MAX(id) FROM results GROUP BY target)"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(result_row)
+            .collect()
+        })
+    }
+
+    fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>> {
+        self.read(|c| {
+            c.query(
+                "SELECT vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
+                 FROM rollups WHERE target = $1 AND minute_ms >= $2 AND minute_ms < $3 ORDER BY minute_ms, vantage",
+                &[&target, &since_ms, &until_ms],
+            )?
+            .iter()
+            .map(|r| {
+                RollupRow {
+                    count: r.try_get(2)?,
+                    failures: r.try_get(3)?,
+                    degraded: r.try_get(4)?,
+                    min: r.try_get(5)?,
+                    max: r.try_get(6)?,
+                    sum: r.try_get(7)?,
+                    sketch: r.try_get(8)?,
+                }
+                .into_rollup(target.to_string(), r.try_get(0)?, r.try_get(1)?)
+            })
+            .collect()
+        })
+    }
+
+    fn availability(
+        &self,
+        target: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Availability> {
+        self.read(|c| {
+            let r = c.query_one(
+                "SELECT COALESCE(SUM(count), 0)::BIGINT, COALESCE(SUM(failures), 0)::BIGINT, COALESCE(SUM(degraded), 0)::BIGINT
+                 FROM rollups WHERE target = $1 AND minute_ms >= $2 AND minute_ms < $3",
+                &[&target, &minute_of(since_ms), &until_ms],
+            )?;
+            availability_row(&r, 0)
+        })
+    }
+
+    fn minute_counts(
+        &self,
+        target: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Vec<(i64, String, u64, u64)>> {
+        // Whole minutes from the rollups; the parts of minutes the bounds cut, from the
+        // results themselves, so nothing outside `[since, until)` counts.
+        let ceil =
+            |t: i64| t.div_euclid(60_000) * 60_000 + if t % 60_000 == 0 { 0 } else { 60_000 };
+        let (a, b) = (ceil(since_ms), until_ms.div_euclid(60_000) * 60_000);
+        let (a, b) = if a < b { (a, b) } else { (until_ms, until_ms) };
+        self.read(|c| {
+            let mut out: std::collections::BTreeMap<(i64, String), (u64, u64)> = Default::default();
+            for r in c.query(
+                "SELECT minute_ms, vantage, count, failures FROM rollups
+                 WHERE target = $1 AND minute_ms >= $2 AND minute_ms < $3",
+                &[&target, &a, &b],
+            )? {
+                let (n, f): (i64, i64) = (r.try_get(2)?, r.try_get(3)?);
+                out.insert((r.try_get(0)?, r.try_get(1)?), (n as u64, f as u64));
+            }
+            let part = c.prepare(
+                "SELECT (at_ms / 60000) * 60000, vantage, COUNT(*),
+                        SUM(CASE WHEN health = 'down' THEN 1 ELSE 0 END)::BIGINT
+                 FROM results
+                 WHERE target = $1 AND at_ms >= $2 AND at_ms < $3 AND NOT unmeasured
+                 GROUP BY 1, 2",
+            )?;
+            let edges = if a == until_ms {
+                vec![(since_ms, until_ms)]
+            } else {
+                vec![(since_ms, a), (b, until_ms)]
+            };
+            for (x, y) in edges {
+                if y <= x {
+                    continue;
+                }
+                for r in c.query(&part, &[&target, &x, &y])? {
+                    let (n, f): (i64, i64) = (r.try_get(2)?, r.try_get(3)?);
+                    let e = out.entry((r.try_get(0)?, r.try_get(1)?)).or_default();
+                    e.0 += n as u64;
+                    e.1 += f as u64;
+                }
+            }
+            Ok(out
+                .into_iter()
+                .map(|((m, v), (n, f))| (m, v, n, f))
+                .collect())
+        })
+    }
+
+    fn availability_by_target(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<HashMap<String, Availability>> {
+        self.read(|c| {
+            c.query(
+                "SELECT target, SUM(count)::BIGINT, SUM(failures)::BIGINT, SUM(degraded)::BIGINT FROM hourly
+                 WHERE hour_ms >= $1 AND hour_ms < $2 GROUP BY target",
+                &[&(since_ms.div_euclid(3_600_000) * 3_600_000), &until_ms],
+            )?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, availability_row(r, 1)?)))
+            .collect()
+        })
+    }
+
+    fn daily_availability(
+        &self,
+        since_ms: i64,
+    ) -> StoreResult<HashMap<(String, i64), Availability>> {
+        self.read(|c| {
+            c.query(
+                "SELECT target, (hour_ms / 86400000) * 86400000 AS day, SUM(count)::BIGINT, SUM(failures)::BIGINT, SUM(degraded)::BIGINT
+                 FROM hourly WHERE hour_ms >= $1 GROUP BY target, day",
+                &[&since_ms],
+            )?
+            .iter()
+            .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), availability_row(r, 2)?)))
+            .collect()
+        })
+    }
+
+    fn results_by_ids(&self, from_id: i64, to_id: i64) -> StoreResult<Vec<ResultRecord>> {
+        self.read(|c| {
+            c.query(
+                &format!(
+                    "SELECT {RESULT_COLUMNS} FROM results WHERE id >= $1 AND id <= $2 ORDER BY id"
+                ),
+                &[&from_id, &to_id],
+            )?
+            .iter()
+            .map(result_row)
+            .collect()
+        })
+    }
+
+    fn known_origins(
+        &self,
+        vantage: &str,
+        origins: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        if origins.is_empty() {
+            return Ok(Default::default());
+        }
+        self.read(|c| {
+            c.query(
+                "SELECT origin FROM results WHERE vantage = $1 AND origin = ANY($2)",
+                &[&vantage, &origins],
+            )?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
+        })
+    }
+
+    fn first_measured(&self) -> StoreResult<HashMap<String, i64>> {
+        self.read(|c| {
+            c.query(
+                "SELECT target, MIN(minute_ms) FROM rollups GROUP BY target",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+        })
+    }
+
+    fn quick_check(&self) -> StoreResult<()> {
+        let problems = self.read(check_log)?;
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Damaged(format!(
+            "{} ({})",
+            self.shown(),
+            problems.join("; ")
+        )))
+    }
+
+    fn integrity_check(&self) -> StoreResult<Vec<String>> {
+        self.read(check_log)
+    }
+
+    fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned> {
+        self.write(|c| {
+            let mut tx = c.transaction()?;
+            // Results that are evidence of an incident are kept as long as the incident.
+            let results = tx.execute(
+                "DELETE FROM results r WHERE r.at_ms < $1
+                   AND NOT EXISTS (SELECT 1 FROM incident_evidence e WHERE e.result_id = r.id)",
+                &[&raw_before_ms],
+            )? as usize;
+            let rollups = tx.execute(
+                "DELETE FROM rollups WHERE minute_ms < $1",
+                &[&rollup_before_ms],
+            )? as usize;
+            tx.execute(
+                "DELETE FROM hourly WHERE hour_ms < $1",
+                &[&rollup_before_ms],
+            )?;
+            let feed_documents = super::feeds::prune_documents(&mut tx, rollup_before_ms)?;
+            let statements = tx.execute(
+                "DELETE FROM federation_received r WHERE COALESCE(
+                    (SELECT MAX(e.end_ms) FROM federation_received e
+                     WHERE e.origin = r.origin AND e.incident = r.incident),
+                    r.start_ms) < $1",
+                &[&rollup_before_ms],
+            )? as usize;
+            tx.commit()?;
+            Ok(Pruned {
+                results,
+                rollups,
+                feed_documents,
+                statements,
+            })
+        })
+    }
+
+    fn disk_bytes(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            let n: i64 = c
+                .query_one("SELECT pg_database_size(current_database())", &[])?
+                .try_get(0)?;
+            Ok(n as u64)
+        })
+    }
+
+    fn stats(&self, now_ms: i64) -> StoreResult<StoreStats> {
+        const TABLES: &[&str] = &[
+            "results",
+            "rollups",
+            "hourly",
+            "incidents",
+            "evidence_leaves",
+            "evidence_checkpoints",
+            "feed_polls",
+            "feed_documents",
+            "provider_revisions",
+            "alerts",
+            "cosignatures",
+        ];
+        let database_bytes = self.disk_bytes()?;
+        self.read(|c| {
+            let mut st = StoreStats {
+                database_bytes,
+                ..Default::default()
+            };
+            for t in TABLES {
+                let n: i64 = c
+                    .query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])?
+                    .try_get(0)?;
+                st.rows.insert((*t).to_string(), n as u64);
+            }
+            let day = 86_400_000;
+            let today = now_ms.div_euclid(day) * day;
+            for d in (1..=7).rev() {
+                let from = today - (d - 1) * day;
+                let n: i64 = c
+                    .query_one(
+                        "SELECT COUNT(*) FROM results WHERE at_ms >= $1 AND at_ms < $2",
+                        &[&from, &(from + day)],
+                    )?
+                    .try_get(0)?;
+                let date = jiff::Timestamp::from_millisecond(from)
+                    .map(|t| t.strftime("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+                st.results_per_day.push((date, n as u64));
+            }
+            Ok(st)
+        })
+    }
+}
+
+/// What PostgreSQL cannot check for probity: the evidence log's own shape. Every leaf
+/// index from 0 is there, once, with its level-0 node equal to its leaf hash.
+fn check_log(c: &mut Client) -> StoreResult<Vec<String>> {
+    let mut problems = Vec::new();
+    let r = c.query_one(
+        "SELECT COUNT(*), COALESCE(MAX(idx) + 1, 0) FROM evidence_leaves",
+        &[],
+    )?;
+    let (count, size): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+    if count != size {
+        problems.push(format!(
+            "evidence_leaves: {count} leaves but the highest index is {}",
+            size - 1
+        ));
+    }
+    let bad: i64 = c
+        .query_one(
+            "SELECT COUNT(*) FROM evidence_leaves l
+             LEFT JOIN evidence_nodes n ON n.level = 0 AND n.idx = l.idx
+             WHERE n.hash IS DISTINCT FROM l.leaf_hash",
+            &[],
+        )?
+        .try_get(0)?;
+    if bad > 0 {
+        problems.push(format!(
+            "evidence_nodes: {bad} leaves without their level-0 hash"
+        ));
+    }
+    Ok(problems)
+}
+
+/// Writes one batch in `tx`: results, rollups, incident changes, canaries, alerts, and their
+/// evidence leaves. Returns the evidence log's new size.
+fn write_batch(tx: &mut postgres::Transaction<'_>, batch: &Batch) -> StoreResult<u64> {
+    let base = lock_log(tx)?;
+    let insert = tx.prepare(
+        "INSERT INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         ON CONFLICT DO NOTHING",
+    )?;
+    let mut inserted_results: Vec<ResultRecord> = Vec::new();
+    for r in &batch.results {
+        let inserted = tx.execute(
+            &insert,
+            &[
+                &r.id,
+                &r.target,
+                &r.vantage,
+                &r.at_ms,
+                &r.health.as_str(),
+                &r.phases.dns_ms,
+                &r.phases.connect_ms,
+                &r.phases.tls_ms,
+                &r.phases.ttfb_ms,
+                &r.phases.total_ms,
+                &r.cause.as_ref().map(|c| c.class.as_str()),
+                &r.cause.as_ref().map(|c| c.detail.as_str()),
+                &r.details,
+                &r.unmeasured,
+                &r.origin,
+                &r.clock_offset_ms,
+            ],
+        )?;
+        // Already stored: a replayed batch must not count twice.
+        if inserted == 1 {
+            inserted_results.push(r.clone());
+        }
+    }
+    let rollups = rollups_of(&inserted_results);
+    if !rollups.is_empty() {
+        let get = tx.prepare(
+            "SELECT count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
+             FROM rollups WHERE target = $1 AND vantage = $2 AND minute_ms = $3 FOR UPDATE",
+        )?;
+        let put = tx.prepare(
+            "INSERT INTO rollups (target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (target, vantage, minute_ms) DO UPDATE SET
+               count = excluded.count, failures = excluded.failures, degraded = excluded.degraded,
+               latency_min_ms = excluded.latency_min_ms, latency_max_ms = excluded.latency_max_ms,
+               latency_sum_ms = excluded.latency_sum_ms, sketch = excluded.sketch",
+        )?;
+        let hourly = tx.prepare(
+            "INSERT INTO hourly (target, vantage, hour_ms, count, failures, degraded) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (target, vantage, hour_ms) DO UPDATE SET
+               count = hourly.count + excluded.count, failures = hourly.failures + excluded.failures,
+               degraded = hourly.degraded + excluded.degraded",
+        )?;
+        for roll in rollups {
+            tx.execute(
+                &hourly,
+                &[
+                    &roll.target,
+                    &roll.vantage,
+                    &(roll.minute_ms.div_euclid(3_600_000) * 3_600_000),
+                    &(roll.count as i64),
+                    &(roll.failures as i64),
+                    &(roll.degraded as i64),
+                ],
+            )?;
+            let stored = tx
+                .query_opt(&get, &[&roll.target, &roll.vantage, &roll.minute_ms])?
+                .map(|row| -> StoreResult<RollupRow> {
+                    Ok(RollupRow {
+                        count: row.try_get(0)?,
+                        failures: row.try_get(1)?,
+                        degraded: row.try_get(2)?,
+                        min: row.try_get(3)?,
+                        max: row.try_get(4)?,
+                        sum: row.try_get(5)?,
+                        sketch: row.try_get(6)?,
+                    })
+                })
+                .transpose()?;
+            let roll = merged_rollup(roll, stored)?;
+            tx.execute(
+                &put,
+                &[
+                    &roll.target,
+                    &roll.vantage,
+                    &roll.minute_ms,
+                    &(roll.count as i64),
+                    &(roll.failures as i64),
+                    &(roll.degraded as i64),
+                    &roll.latency_min_ms,
+                    &roll.latency_max_ms,
+                    &roll.latency_sum_ms,
+                    &roll.sketch.encode(),
+                ],
+            )?;
+        }
+    }
+    super::incidents::write_changes(tx, &batch.incidents)?;
+    let canary = tx.prepare(
+        "INSERT INTO canaries (store, slot, generation, key, size, sha256, written_at_ms, e_tag, version, leaf_idx)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+    )?;
+    let (records, first_incident_leaf) =
+        batch_records(batch, &inserted_results, base, &mut |c, leaf| {
+            Ok(tx.execute(
+                &canary,
+                &[
+                    &c.store,
+                    &(c.slot as i64),
+                    &(c.generation as i64),
+                    &c.key,
+                    &(c.size as i64),
+                    &c.sha256,
+                    &c.written_at_ms,
+                    &c.e_tag,
+                    &c.version,
+                    &(leaf as i64),
+                ],
+            )? == 1)
+        })?;
+    let size = append_leaves(tx, base, &records)?;
+    // Remember which leaf holds each incident change, for the incident's page.
+    let link = tx.prepare(
+        "INSERT INTO incident_leaves (incident_id, change, leaf_idx) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for (i, change) in batch.incidents.iter().enumerate() {
+        tx.execute(
+            &link,
+            &[
+                &change.id(),
+                &change.kind(),
+                &((first_incident_leaf + i as u64) as i64),
+            ],
+        )?;
+    }
+    insert_alerts(tx, &batch.alerts)?;
+    Ok(size)
+}
