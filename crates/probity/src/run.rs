@@ -6,7 +6,7 @@ use anyhow::Context;
 use probity_engine::live::Shared;
 use probity_engine::probe::ProbeContext;
 use probity_engine::record::Recorder;
-use probity_engine::store::{SqliteStore, Store};
+use probity_engine::store::Store;
 use probity_ground::config::{Config, Target};
 use probity_publish::api::router;
 use probity_publish::state::{AppState, ReloadRequest};
@@ -82,13 +82,10 @@ pub async fn run_on(
         Ok((_, after)) => tracing::debug!(limit = after, "open-files limit"),
         Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-files limit"),
     }
-    let store: Arc<dyn Store> = Arc::new(
-        tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
-            .await?
-            .with_context(|| {
-                format!("opening the store in {}", config.server.data_dir.display())
-            })?,
-    );
+    let store: Arc<dyn Store> = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || open_store(&config)).await??
+    };
     let signer = {
         let (dir, origin) = (
             config.server.data_dir.clone(),
@@ -290,6 +287,13 @@ fn check_reload(running: &Config) -> Result<(Config, String), String> {
             running.path.display(),
             running.server.data_dir.display(),
             new.server.data_dir.display()
+        ));
+    }
+    if new.store != running.store {
+        return Err(format!(
+            "{}: [store] cannot change while probity runs (it is {}); restart to move it",
+            running.path.display(),
+            probity_engine::store::shown(&running.store, &running.server.data_dir)
         ));
     }
     if new.evidence.origin != running.evidence.origin {
@@ -684,4 +688,15 @@ async fn generation(
         );
     }
     Ok(())
+}
+
+/// Opens (creating if needed) the store the configuration names: `[store] url`'s
+/// PostgreSQL database, or SQLite under `data_dir`.
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    probity_engine::store::open(&config.store, &config.server.data_dir).with_context(|| {
+        format!(
+            "opening the store ({})",
+            probity_engine::store::shown(&config.store, &config.server.data_dir)
+        )
+    })
 }

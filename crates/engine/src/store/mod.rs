@@ -927,3 +927,32 @@ pub(crate) fn decode_statement(
         probity_core::federation::Statement::parse(text).map_err(|e| corrupt(e.to_string()))?;
     Ok((st, env))
 }
+
+/// The store as it may be shown in messages: its directory, or its database URL (which
+/// holds no password: the configuration refuses one).
+pub fn shown(store: &probity_ground::config::StoreConfig, data_dir: &std::path::Path) -> String {
+    match store {
+        probity_ground::config::StoreConfig::Sqlite => data_dir.display().to_string(),
+        probity_ground::config::StoreConfig::Postgres(pg) => redact_url(&pg.url),
+    }
+}
+
+/// Opens the store the configuration names: PostgreSQL when `[store] url` is set, else
+/// SQLite under `data_dir`.
+pub fn open(
+    store: &probity_ground::config::StoreConfig,
+    data_dir: &std::path::Path,
+) -> StoreResult<std::sync::Arc<dyn Store>> {
+    Ok(match store {
+        probity_ground::config::StoreConfig::Sqlite => {
+            std::sync::Arc::new(SqliteStore::open(data_dir)?)
+        }
+        probity_ground::config::StoreConfig::Postgres(pg) => {
+            std::sync::Arc::new(PgStore::open(&PgOptions {
+                url: pg.url.clone(),
+                password: pg.password.clone(),
+                pool_size: pg.pool_size,
+            })?)
+        }
+    })
+}

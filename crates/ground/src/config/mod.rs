@@ -20,6 +20,7 @@ use status::*;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use store::*;
 use target::*;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -39,6 +40,7 @@ pub mod sla_catalog;
 mod source;
 mod status;
 mod storage;
+mod store;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -55,6 +57,7 @@ pub use schema::*;
 pub use server::*;
 pub use source::*;
 pub use status::*;
+pub use store::{PostgresConfig, StoreConfig};
 pub use target::*;
 pub use vantage::*;
 pub use witness::{WitnessConfig, WitnessPeer};
@@ -89,6 +92,8 @@ pub struct Config {
     pub witness: WitnessConfig,
     /// Instances outage statements are shared with (`[federation]`).
     pub federation: FederationConfig,
+    /// Where the store is (`[store]`): SQLite under `data_dir` unless a PostgreSQL URL is given.
+    pub store: StoreConfig,
 }
 
 impl Config {
@@ -189,6 +194,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         "telemetry",
         "witness",
         "federation",
+        "store",
     ];
     let mut tables: HashMap<String, Spanned<DeTable<'_>>> = HashMap::new();
     let mut arrays: HashMap<String, Vec<Spanned<DeTable<'_>>>> = HashMap::new();
@@ -241,6 +247,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
     let telemetry_table = tables.remove("telemetry");
     let witness_table = tables.remove("witness");
     let federation_table = tables.remove("federation");
+    let store_table = tables.remove("store");
     let mut array = |k: &str| arrays.remove(k).unwrap_or_default();
     let target_values = array("target");
     let feed_values = array("feed");
@@ -558,6 +565,10 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         .map(|f| build_federation(&mut ck, f, base_dir, &evidence_config.origin))
         .unwrap_or_default();
     reconcile.min_organisations = federation.min_organisations;
+    let store = store_table
+        .and_then(|t| read_table::<StoreToml>(&mut ck, t, "[store]"))
+        .map(|t| build_store(&mut ck, t, base_dir))
+        .unwrap_or_default();
 
     if !ck.problems.is_empty() {
         return Err(fail(ck.problems));
@@ -582,6 +593,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         gates,
         witness,
         federation,
+        store,
     })
 }
 

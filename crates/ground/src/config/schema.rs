@@ -2,7 +2,7 @@
 
 use super::{
     accounting::*, alerting::*, federation::FederationToml, feed::*, gate::GateToml, server::*,
-    source::*, status::*, target::*, vantage::*, witness::WitnessToml,
+    source::*, status::*, store::StoreToml, target::*, vantage::*, witness::WitnessToml,
 };
 
 /// The whole configuration file, for the JSON Schema (`probity config schema`). Each
@@ -34,6 +34,7 @@ pub(super) struct ConfigSchema {
     pub(super) gate: Option<Vec<GateToml>>,
     pub(super) witness: Option<WitnessToml>,
     pub(super) federation: Option<FederationToml>,
+    pub(super) store: Option<StoreToml>,
 }
 
 /// The JSON Schema (draft 2020-12) of the configuration file.

@@ -151,6 +151,7 @@ fn key_lists_come_from_the_types() {
             "slo",
             "source",
             "status",
+            "store",
             "target",
             "telemetry",
             "vantage",

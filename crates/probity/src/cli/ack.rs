@@ -1,6 +1,5 @@
 //! `probity ack ID`: acknowledge an incident, stopping its escalations and reminders.
 
-use probity_engine::store::traits::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -38,9 +38,11 @@ fn watches(
 }
 
 /// The warnings, each one line. Empty when no store exists yet or no stored feed document
-/// lists its components (only Statuspage's `summary.json` and `components.json` do).
+/// lists its components (only Statuspage's `summary.json` and `components.json` do). A
+/// PostgreSQL store is not asked: `probity check` does not connect to a database.
 pub fn warnings(config: &Config) -> Vec<String> {
-    if !config.server.data_dir.join("probity.db").exists() || config.feeds.is_empty() {
+    let sqlite = matches!(config.store, probity_ground::config::StoreConfig::Sqlite);
+    if !sqlite || !config.server.data_dir.join("probity.db").exists() || config.feeds.is_empty() {
         return Vec::new();
     }
     let Ok(store) = probity_engine::store::SqliteStore::open(&config.server.data_dir) else {

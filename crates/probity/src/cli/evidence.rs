@@ -2,7 +2,6 @@
 
 use probity_engine::attest::bundle;
 use probity_engine::attest::check;
-use probity_engine::store::traits::*;
 use probity_ground::config;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,7 +81,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         &config.evidence.origin,
     )?;
     let corroboration = if a.corroborated {
-        corroboration(&store, &config, (from, to))?
+        corroboration(&*store, &config, (from, to))?
     } else {
         Vec::new()
     };
@@ -98,7 +97,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let written = (|| {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         let out = bundle::export(
-            &store,
+            &*store,
             &signer.verifier(),
             (from, to),
             since.as_deref(),
@@ -543,7 +542,7 @@ pub fn audit(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         &config.evidence.origin,
     )?;
     let bar = bundle::progress_bar("auditing");
-    let mut a = bundle::audit(&store, &signer.verifier(), &bar)?;
+    let mut a = bundle::audit(&*store, &signer.verifier(), &bar)?;
     bar.finish_and_clear();
     // The database file itself, every page and index (SQLite's integrity check).
     for problem in store.integrity_check()? {

@@ -1,7 +1,6 @@
 //! `probity feeds parse` and `probity feeds import`.
 
 use probity_engine::feeds::{self, Format, incident_json};
-use probity_engine::store::traits::*;
 use probity_ground::time::rfc3339;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -171,7 +170,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
         probity_engine::store::PollOutcome::Ok { incidents, .. } => incidents.len(),
         _ => 0,
     };
-    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = crate::cli::open_store(&config)?;
     let summary = store.record_feed_poll(&poll)?;
     if a.json {
         println!(

@@ -62,16 +62,25 @@ impl std::fmt::Display for NoStore {
 
 impl std::error::Error for NoStore {}
 
-/// Opens the store a read command reports on; [`NoStore`] when there is none.
+/// Opens (creating if needed) the store the configuration names: `[store] url`'s
+/// PostgreSQL database, or SQLite under `data_dir`.
+pub fn open_store(
+    config: &config::Config,
+) -> anyhow::Result<std::sync::Arc<dyn probity_engine::store::Store>> {
+    crate::run::open_store(config)
+}
+
+/// Opens the store a read command reports on; [`NoStore`] when a SQLite one was never
+/// made (a PostgreSQL database is opened as it is: its schema is made if missing).
 pub fn open_existing(
     config: &config::Config,
-) -> anyhow::Result<probity_engine::store::SqliteStore> {
-    if !config.server.data_dir.join("probity.db").exists() {
+) -> anyhow::Result<std::sync::Arc<dyn probity_engine::store::Store>> {
+    if matches!(config.store, config::StoreConfig::Sqlite)
+        && !config.server.data_dir.join("probity.db").exists()
+    {
         return Err(NoStore(config.server.data_dir.clone()).into());
     }
-    Ok(probity_engine::store::SqliteStore::open(
-        &config.server.data_dir,
-    )?)
+    open_store(config)
 }
 
 /// `probity check`.

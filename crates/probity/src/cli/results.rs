@@ -163,9 +163,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let store: Arc<dyn Store> = Arc::new(probity_engine::store::SqliteStore::open(
-        &config.server.data_dir,
-    )?);
+    let store: Arc<dyn Store> = crate::cli::open_store(&config)?;
     // Results are recorded in time order, as live ones are: a target's imported results must
     // all be newer than its latest stored one (import history in order, before measuring
     // live), or the incidents they imply would be out of order and re-imports would count

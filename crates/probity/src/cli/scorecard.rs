@@ -135,7 +135,7 @@ fn compute(
     let targets: Vec<Arc<probity_ground::config::Target>> =
         config.targets.iter().cloned().map(Arc::new).collect();
     let now = jiff::Timestamp::now().as_millisecond();
-    let inputs = gather(&store, &targets, &config.reconcile, span, now)?;
+    let inputs = gather(&*store, &targets, &config.reconcile, span, now)?;
     let rec = inputs.reconcile();
     Ok((inputs.scorecards(&rec, provider), span, inputs.providers()))
 }

@@ -78,14 +78,14 @@ pub fn report(mut a: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_existing(&config)?;
     let reports = match span {
         Some(span) => probity_engine::account::sla::reports_between(
-            &store,
+            &*store,
             &config,
             span,
             a.sla.as_deref(),
             now,
         )?,
         None => {
-            probity_engine::account::sla::reports(&store, &config, month, a.sla.as_deref(), now)?
+            probity_engine::account::sla::reports(&*store, &config, month, a.sla.as_deref(), now)?
         }
     };
     match a.format.as_str() {

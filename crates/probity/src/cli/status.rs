@@ -1,7 +1,6 @@
 //! `probity status-page post` and `probity status-page update` (also `probity status …`): the status page from the command
 //! line, written to the store the server reads.
 
-use probity_engine::store::traits::*;
 use probity_engine::store::{StatusIncident, StatusUpdate};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,7 +80,7 @@ pub fn post(a: PostArgs) -> anyhow::Result<ExitCode> {
             message: a.message,
         }],
     };
-    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = crate::cli::open_store(&config)?;
     store.create_status_incident(&incident)?;
     println!("{}", incident.id);
     Ok(ExitCode::SUCCESS)
@@ -92,7 +91,7 @@ pub fn update(a: UpdateArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = crate::cli::open_store(&config)?;
     let u = StatusUpdate {
         id: probity_publish::status_page::new_id(),
         at_ms: jiff::Timestamp::now().as_millisecond(),

@@ -1,7 +1,6 @@
 //! `probity store stats`: what the store holds and how fast it grows, to size a disk and
 //! choose retention.
 
-use probity_engine::store::traits::*;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -54,12 +53,19 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{}: {} ({} in the write-ahead log)",
-        store.path().display(),
-        mib(st.database_bytes),
-        mib(st.wal_bytes)
-    );
+    match config.store {
+        probity_ground::config::StoreConfig::Sqlite => println!(
+            "{}: {} ({} in the write-ahead log)",
+            config.server.data_dir.join("probity.db").display(),
+            mib(st.database_bytes),
+            mib(st.wal_bytes)
+        ),
+        probity_ground::config::StoreConfig::Postgres(_) => println!(
+            "{}: {} (the database's size)",
+            probity_engine::store::shown(&config.store, &config.server.data_dir),
+            mib(st.database_bytes)
+        ),
+    }
     for (table, n) in &st.rows {
         println!("  {table:<22} {n:>12} rows");
     }

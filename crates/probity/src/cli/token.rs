@@ -85,7 +85,7 @@ pub fn revoke(a: RevokeArgs) -> anyhow::Result<ExitCode> {
     let Some(config) = super::load_or_report(&a.config) else {
         return Ok(ExitCode::from(2));
     };
-    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = crate::cli::open_store(&config)?;
     let now = jiff::Timestamp::now().as_millisecond();
     let (n, what, none) = match (&a.agent, &a.name) {
         (Some(agent), _) => (
@@ -124,7 +124,7 @@ pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
     let Some(config) = super::load_or_report(&a.config) else {
         return Ok(ExitCode::from(2));
     };
-    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = crate::cli::open_store(&config)?;
     let tokens = store.tokens()?;
     if a.json {
         let rows: Vec<serde_json::Value> = tokens
@@ -164,7 +164,7 @@ pub fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
     let Some(config) = super::load_or_report(&a.config) else {
         return Ok(ExitCode::from(2));
     };
-    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = crate::cli::open_store(&config)?;
     let (token, what) = match &a.agent {
         Some(agent) => {
             check_agent_name(agent)?;
@@ -174,9 +174,9 @@ pub fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
                     a.config.display()
                 );
             }
-            (issue_agent(&store, agent)?, format!("agent `{agent}`"))
+            (issue_agent(&*store, agent)?, format!("agent `{agent}`"))
         }
-        None => (issue(&store, &a.name)?, format!("`{}`", a.name)),
+        None => (issue(&*store, &a.name)?, format!("`{}`", a.name)),
     };
     eprintln!(
         "a new token for {what} in {}; it is shown once, only its hash is kept:",

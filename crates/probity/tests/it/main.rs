@@ -20,6 +20,7 @@ mod heartbeat;
 mod layers;
 mod openapi;
 mod packaging;
+mod postgres;
 mod probes;
 mod reconcile;
 mod reload;

@@ -19,7 +19,7 @@ impl EvidenceStore for PgStore {
     fn evidence_size(&self) -> StoreResult<u64> {
         // Read from the database: another process may have appended since the last write
         // here. The figure cached for the proof checks follows.
-        let size = self.read(|c| log_size(c))?;
+        let size = self.read(log_size)?;
         let mut cached = self.evidence_size.lock().expect("evidence lock");
         *cached = (*cached).max(size);
         Ok(size)

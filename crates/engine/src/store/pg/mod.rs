@@ -7,8 +7,12 @@
 //! one database (a server and `probity feeds import`, or two servers) append one after the
 //! other and never give two leaves one index.
 //!
-//! Blocking, like the SQLite store: async callers use a dedicated thread or `spawn_blocking`
-//! (the client runs its own small runtime for each connection).
+//! Blocking, like the SQLite store: async callers use a dedicated thread or `spawn_blocking`.
+//! The client drives each connection on a small runtime of its own, which cannot start
+//! inside a task of another runtime; every call therefore runs through
+//! `tokio::task::block_in_place`, which leaves the caller's runtime for the call when there
+//! is one (and does nothing otherwise). A current-thread runtime cannot do that: callers on
+//! one use `spawn_blocking`.
 
 mod evidence;
 mod feeds;
@@ -82,7 +86,9 @@ fn connect(config: &postgres::Config) -> StoreResult<Client> {
     let mut c = config.connect(postgres::NoTls)?;
     // Every statement of the store is short; a lock held by a paused peer must not hang a
     // server forever.
-    c.batch_execute("SET lock_timeout = '30s'; SET statement_timeout = '300s'")?;
+    c.batch_execute(
+        "SET lock_timeout = '30s'; SET statement_timeout = '300s'; SET client_min_messages = warning",
+    )?;
     Ok(c)
 }
 
@@ -90,6 +96,10 @@ impl PgStore {
     /// Connects, applies migrations (refusing a schema newer than this probity knows) and
     /// reads where ids and the evidence log stand.
     pub fn open(options: &PgOptions) -> StoreResult<Self> {
+        tokio::task::block_in_place(|| Self::open_here(options))
+    }
+
+    fn open_here(options: &PgOptions) -> StoreResult<Self> {
         let mut config: postgres::Config = options
             .url
             .parse()
@@ -133,26 +143,33 @@ impl PgStore {
         let conn = self.readers.lock().expect("reader pool").pop();
         let mut conn = match conn {
             Some(c) if !c.is_closed() => c,
-            _ => connect(&self.config)?,
+            other => tokio::task::block_in_place(|| {
+                drop(other);
+                connect(&self.config)
+            })?,
         };
-        let out = f(&mut conn);
-        if !conn.is_closed() {
-            let mut pool = self.readers.lock().expect("reader pool");
-            if pool.len() < self.pool_size {
-                pool.push(conn);
+        tokio::task::block_in_place(|| {
+            let out = f(&mut conn);
+            if !conn.is_closed() {
+                let mut pool = self.readers.lock().expect("reader pool");
+                if pool.len() < self.pool_size {
+                    pool.push(conn);
+                }
             }
-        }
-        out
+            // A connection not kept is closed here, outside any runtime (closing blocks).
+            out
+        })
     }
 
     /// Runs `f` on the writer connection (connected again when the last one broke).
     pub(super) fn write<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
         let mut guard = self.writer.lock().expect("writer lock");
-        if guard.as_ref().is_none_or(|c| c.is_closed()) {
-            *guard = Some(connect(&self.config)?);
-        }
-        let conn = guard.as_mut().expect("connected above");
-        f(conn)
+        tokio::task::block_in_place(|| {
+            if guard.as_ref().is_none_or(|c| c.is_closed()) {
+                *guard = Some(connect(&self.config)?);
+            }
+            f(guard.as_mut().expect("connected above"))
+        })
     }
 
     fn check_size(&self, size: u64) -> StoreResult<()> {
@@ -161,6 +178,19 @@ impl PgStore {
             return Err(merkle::ProofError::SizeBeyondLog { size, have }.into());
         }
         Ok(())
+    }
+}
+
+impl Drop for PgStore {
+    /// Closing a connection blocks on the client's own runtime: done outside the caller's.
+    fn drop(&mut self) {
+        let writer = self.writer.get_mut().map(Option::take).unwrap_or(None);
+        let readers = self
+            .readers
+            .get_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        tokio::task::block_in_place(move || drop((writer, readers)));
     }
 }
 

@@ -117,8 +117,7 @@ pub fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
                 (None, None),
                 &j,
             );
-            use probity_engine::store::traits::*;
-            let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+            let store = crate::cli::open_store(&config)?;
             let leaf =
                 store.append_evidence(&[probity_engine::store::leaf::verdict_record(&record)])?;
             eprintln!("recorded in the evidence log as leaf {leaf}");
@@ -209,7 +208,7 @@ pub fn weather(a: WeatherArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(3));
         }
     };
-    let (targets, blockers) = blockers(&config, &store, &a.services, &a.providers)?;
+    let (targets, blockers) = blockers(&config, &*store, &a.services, &a.providers)?;
     if a.json {
         println!(
             "{}",
@@ -230,11 +229,10 @@ pub fn weather(a: WeatherArgs) -> anyhow::Result<ExitCode> {
 /// by `services` and `providers`): the number of such targets, and the blockers.
 pub fn blockers(
     config: &probity_ground::config::Config,
-    store: &probity_engine::store::SqliteStore,
+    store: &dyn probity_engine::store::Store,
     services: &[String],
     providers: &[String],
 ) -> anyhow::Result<(usize, Vec<Blocker>)> {
-    use probity_engine::store::traits::*;
     let slug = probity_core::names::slug;
     let targets: Vec<&probity_ground::config::Target> = config
         .targets

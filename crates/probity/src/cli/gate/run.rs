@@ -8,7 +8,6 @@
 use probity_core::judge::{Judgement, Samples, Verdict};
 use probity_engine::gate;
 use probity_engine::store::leaf::{VerdictRecord, verdict_record};
-use probity_engine::store::traits::*;
 use probity_ground::config::{Action, Config, OnInconclusive, Plan, PlanSource, Step};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,10 +83,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(3));
         }
     };
-    let store = probity_engine::store::SqliteStore::open(&config.server.data_dir)?;
+    let store = crate::cli::open_store(&config)?;
     let rt = probity_ground::process::runtime()?;
     let mut samples: Vec<(String, Samples, Samples, Judgement)> = Vec::new();
-    let report = rt.block_on(execute(&config, &plan, &store, &mut samples));
+    let report = rt.block_on(execute(&config, &plan, &*store, &mut samples));
     if let Some(path) = &a.html {
         let judged: Vec<gate::Judged<'_>> = samples
             .iter()
@@ -137,7 +136,7 @@ fn outcome_word(o: Outcome) -> &'static str {
 async fn execute(
     config: &Config,
     plan: &Plan,
-    store: &probity_engine::store::SqliteStore,
+    store: &dyn probity_engine::store::Store,
     samples: &mut Vec<(String, Samples, Samples, Judgement)>,
 ) -> Report {
     let mut steps = Vec::new();
@@ -312,7 +311,7 @@ async fn execute(
 async fn wait_for_weather(
     config: &Config,
     plan: &Plan,
-    store: &probity_engine::store::SqliteStore,
+    store: &dyn probity_engine::store::Store,
 ) -> Result<(), Stop> {
     let until = tokio::time::Instant::now() + plan.weather_wait.as_std();
     loop {

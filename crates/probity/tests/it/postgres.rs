@@ -1,0 +1,249 @@
+//! `probity run` and the commands on a PostgreSQL store (`[store] url`): a real server on
+//! loopback, a real database made for the test. What SQLite does, PostgreSQL does: results,
+//! an incident and its alerts, feed revisions, tokens, the audit (which catches an edited
+//! row), and everything still there after a restart.
+
+use crate::common;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// (idempotency key, event) of each request a receiver got.
+type Got = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A webhook receiver that answers 202 and keeps each request's idempotency key and event.
+fn receiver() -> (SocketAddr, Got) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    let app = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                seen.lock().unwrap().push((
+                    headers
+                        .get("idempotency-key")
+                        .and_then(|k| k.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string(),
+                    v["event"].as_str().unwrap_or_default().to_string(),
+                ));
+                axum::http::StatusCode::ACCEPTED
+            }
+        },
+    );
+    (common::serve(app), got)
+}
+
+fn config(dir: &std::path::Path, db: &str, target: SocketAddr, hook: SocketAddr) {
+    common::write_config(
+        dir,
+        "",
+        &format!(
+            r#"
+[store]
+url = "{db}"
+pool_size = 4
+
+[alerting]
+max_backoff = "300ms"
+
+[[target]]
+name = "web"
+provider = "azure"
+kind = "http"
+url = "http://{target}/"
+interval = "200ms"
+timeout = "1s"
+failure_threshold = 2
+success_threshold = 2
+
+[[feed]]
+name = "azure"
+format = "azure-rss"
+url = "http://127.0.0.1:9/unreachable"
+interval = "1h"
+timeout = "1s"
+
+[[channel]]
+name = "hook"
+type = "webhook"
+url = "http://{hook}/hook"
+
+[[alert]]
+name = "web"
+on = ["incident_opened", "incident_resolved"]
+channels = ["hook"]
+"#
+        ),
+    );
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/feeds")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_server_on_postgres_records_alerts_attests_and_keeps_everything() {
+    let Some(db) = common::pg::database(
+        "postgres::a_server_on_postgres_records_alerts_attests_and_keeps_everything",
+    ) else {
+        return;
+    };
+    let (target, up) = common::switchable_server();
+    let (hook, got) = receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    config(d, &db.url, target, hook);
+    let cfg = d.join("probity.toml");
+
+    // A token made by the command, kept in the database.
+    let (code, token, err) = common::run(&["token", "create", "--name", "ops"], d);
+    assert_eq!(code, 0, "{err}");
+    let token = token.trim().to_string();
+    assert!(
+        !d.join("data/probity.db").exists(),
+        "nothing went to SQLite"
+    );
+
+    let probity = common::Running::start(&cfg);
+    let addr = probity.addr;
+    up.store(false, Ordering::SeqCst);
+    let id = common::wait_for(Duration::from_secs(20), || {
+        let open = common::get_json(addr, "/api/v1/incidents?state=open");
+        open.as_array()?.first()?["id"].as_i64()
+    });
+    // An acknowledgment with the token from the database.
+    let (status, _) = common::post_json(
+        addr,
+        &format!("/api/v1/incidents/{id}/ack"),
+        Some(&token),
+        r#"{"by":"oncall","note":"looking"}"#,
+    );
+    assert_eq!(status, 200);
+    up.store(true, Ordering::SeqCst);
+    common::wait_for(Duration::from_secs(20), || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .any(|(_, e)| e == "incident_resolved")
+            .then_some(())
+    });
+    // Each alert delivered once per key (the receiver takes every first attempt).
+    let alerts = common::wait_for(Duration::from_secs(10), || {
+        let a = common::get_json(addr, "/api/v1/alerts");
+        let all = a.as_array()?.clone();
+        (all.len() == 2 && all.iter().all(|x| x["state"] == "delivered")).then_some(all)
+    });
+    let keys: Vec<String> = got.lock().unwrap().iter().map(|(k, _)| k.clone()).collect();
+    let mut unique = keys.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((keys.len(), unique.len()), (2, 2), "{keys:?}");
+    for a in &alerts {
+        assert!(unique.contains(&a["idempotency_key"].as_str().unwrap().to_string()));
+    }
+    let results = common::get_json(addr, "/api/v1/targets/web/results?limit=1000");
+    let n_results = results.as_array().unwrap().len();
+    assert!(n_results >= 4, "{results}");
+    let log = probity.log.clone();
+    let status = probity.stop();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}\n{}",
+        log.lock().unwrap()
+    );
+
+    // Two documents of the provider's feed, imported: revisions on PostgreSQL.
+    std::fs::write(d.join("a.rss"), fixture("azure-status.rss")).unwrap();
+    std::fs::write(d.join("b.rss"), fixture("azure-status-mitigated.rss")).unwrap();
+    for doc in ["a.rss", "b.rss"] {
+        let (code, _, err) = common::run(&["feeds", "import", "--feed", "azure", doc], d);
+        assert_eq!(code, 0, "{err}");
+    }
+
+    // The audit recomputes every leaf from the rows, and finds an edited one.
+    let (code, out, err) = common::run(&["evidence", "audit"], d);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.trim_end().ends_with(": ok"), "{out}");
+    let (code, out, err) = common::run(&["store", "stats", "--json"], d);
+    assert_eq!(code, 0, "{err}");
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(stats["rows"]["results"].as_u64().unwrap() >= n_results as u64);
+    assert!(
+        stats["rows"]["provider_revisions"].as_u64().unwrap() >= 1,
+        "{stats}"
+    );
+    assert!(stats["database_bytes"].as_u64().unwrap() > 0);
+
+    // Restarted, the server has it all: the incident, resolved and acknowledged, the
+    // provider's incidents, the results.
+    let probity = common::Running::start(&cfg);
+    let inc = common::get_json(probity.addr, &format!("/api/v1/incidents/{id}"));
+    assert!(inc["resolved_at"].is_string(), "{inc}");
+    assert_eq!(inc["acknowledged"]["by"], "oncall", "{inc}");
+    let declared = common::get_json(probity.addr, "/api/v1/provider-incidents");
+    assert!(!declared.as_array().unwrap().is_empty(), "{declared}");
+    probity.stop();
+
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let down: i64 = c
+        .query_one(
+            "SELECT id FROM results WHERE health = 'down' ORDER BY id LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    c.execute("UPDATE results SET health = 'up' WHERE id = $1", &[&down])
+        .unwrap();
+    let (code, out, _) = common::run(&["evidence", "audit"], d);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "result {down}: `health` is \"up\" in the database but \"down\" in the log"
+        )),
+        "{out}"
+    );
+}
+
+/// A database that cannot be reached, or a URL with a password in it: a clear error that
+/// shows no secret.
+#[test]
+fn a_bad_store_url_is_refused_clearly_without_its_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::write_config(
+        d,
+        "",
+        "[store]\nurl = \"postgres://probity:hunter2@127.0.0.1:9/probity\"\n",
+    );
+    let (code, _, err) = common::run(&["check"], d);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("[store] `url` must not hold a password"),
+        "{err}"
+    );
+
+    std::fs::write(d.join("pw"), "s3cret-pw\n").unwrap();
+    common::write_config(
+        d,
+        "",
+        "[store]\nurl = \"postgres://probity@127.0.0.1:9/probity?connect_timeout=2\"\npassword = \"${file:pw}\"\n",
+    );
+    let (code, _, err) = common::run(&["check"], d);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = common::run(&["store", "stats"], d);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("opening the store (postgres://probity@127.0.0.1:9/probity"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret-pw"), "{err}");
+}
