@@ -82,9 +82,18 @@ pub async fn run_on(
         Ok((_, after)) => tracing::debug!(limit = after, "open-files limit"),
         Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-files limit"),
     }
-    let store: Arc<dyn Store> = {
+    let (store, _claim) = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || open_store(&config)).await??
+        tokio::task::spawn_blocking(move || {
+            probity_engine::store::open_for_server(&config.store, &config.server.data_dir)
+                .with_context(|| {
+                    format!(
+                        "opening the store ({})",
+                        probity_engine::store::shown(&config.store, &config.server.data_dir)
+                    )
+                })
+        })
+        .await??
     };
     let signer = {
         let (dir, origin) = (

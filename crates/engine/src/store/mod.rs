@@ -12,7 +12,7 @@ mod pg;
 mod poll;
 mod sqlite;
 
-pub use pg::{PgOptions, PgStore, redact_url};
+pub use pg::{PgOptions, PgStore, ServerClaim, redact_url};
 pub use sqlite::SqliteStore;
 
 /// Every store trait, for code that calls a concrete store's methods:
@@ -948,11 +948,37 @@ pub fn open(
             std::sync::Arc::new(SqliteStore::open(data_dir)?)
         }
         probity_ground::config::StoreConfig::Postgres(pg) => {
-            std::sync::Arc::new(PgStore::open(&PgOptions {
-                url: pg.url.clone(),
-                password: pg.password.clone(),
-                pool_size: pg.pool_size,
-            })?)
+            std::sync::Arc::new(PgStore::open(&pg_options(pg))?)
         }
     })
+}
+
+fn pg_options(pg: &probity_ground::config::PostgresConfig) -> PgOptions {
+    PgOptions {
+        url: pg.url.clone(),
+        password: pg.password.clone(),
+        pool_size: pg.pool_size,
+    }
+}
+
+/// Opens the store for a server: as [`open`], and a PostgreSQL database is claimed for
+/// this server (an error names the database when another server holds it; a SQLite store
+/// is claimed by the data directory's lock instead).
+pub fn open_for_server(
+    store: &probity_ground::config::StoreConfig,
+    data_dir: &std::path::Path,
+) -> StoreResult<(std::sync::Arc<dyn Store>, Option<ServerClaim>)> {
+    match store {
+        probity_ground::config::StoreConfig::Sqlite => Ok((open(store, data_dir)?, None)),
+        probity_ground::config::StoreConfig::Postgres(pg) => {
+            let s = PgStore::open(&pg_options(pg))?;
+            let claim = s.claim_server()?.ok_or_else(|| {
+                StoreError::Config(format!(
+                    "another probity server runs on {}: one server per database (several servers sharing one database are not supported yet)",
+                    s.shown()
+                ))
+            })?;
+            Ok((std::sync::Arc::new(s), Some(claim)))
+        }
+    }
 }

@@ -114,6 +114,15 @@ fn a_server_on_postgres_records_alerts_attests_and_keeps_everything() {
 
     let probity = common::Running::start(&cfg);
     let addr = probity.addr;
+    // One server per database: a second one (its own data_dir) is refused, saying why.
+    let other = tempfile::tempdir().unwrap();
+    config(other.path(), &db.url, target, hook);
+    let (code, _, err) = common::run(&["run"], other.path());
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!("another probity server runs on {}", db.url)),
+        "{err}"
+    );
     up.store(false, Ordering::SeqCst);
     let id = common::wait_for(Duration::from_secs(20), || {
         let open = common::get_json(addr, "/api/v1/incidents?state=open");

@@ -34,6 +34,19 @@ const MIGRATIONS: &[&str] = &[include_str!("migrations/0001.sql")];
 /// evidence log (transaction level): "prob" and "evid" as integers.
 const MIGRATE_LOCK: i64 = 0x7072_6f62_6d69_6772;
 pub(super) const EVIDENCE_LOCK: i64 = 0x7072_6f62_6576_6964;
+/// Held (session level) by the one `probity run` a database serves.
+const SERVER_LOCK: i64 = 0x7072_6f62_7275_6e21;
+
+/// The claim of a running server on its database: one server per database (servers that
+/// share the work of one database are not built yet). Dropping it lets the next one in.
+pub struct ServerClaim(Option<Client>);
+
+impl Drop for ServerClaim {
+    fn drop(&mut self) {
+        let c = self.0.take();
+        tokio::task::block_in_place(move || drop(c));
+    }
+}
 
 /// How to reach the database: the URL's settings, with the password given apart (from the
 /// environment or a file, never written in the configuration).
@@ -130,6 +143,18 @@ impl PgStore {
             next_result: Mutex::new(next_result),
             next_incident: Mutex::new(next_incident),
             evidence_size: Mutex::new(size),
+        })
+    }
+
+    /// Claims the database for this server: `None` when another server holds it. The claim
+    /// is a session advisory lock on a connection of its own, so it ends with the process.
+    pub fn claim_server(&self) -> StoreResult<Option<ServerClaim>> {
+        tokio::task::block_in_place(|| {
+            let mut c = connect(&self.config)?;
+            let got: bool = c
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&SERVER_LOCK])?
+                .try_get(0)?;
+            Ok(got.then(|| ServerClaim(Some(c))))
         })
     }
 
