@@ -141,6 +141,8 @@ enum SlaCommand {
 enum StoreCommand {
     /// Rows per table, size on disk, results per day, and the size raw retention implies.
     Stats(probity::cli::store::StatsArgs),
+    /// Copy a SQLite store into an empty PostgreSQL database and check the copy.
+    Migrate(probity::cli::store::MigrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -298,6 +300,7 @@ fn main() -> ExitCode {
         Command::Sla(SlaCommand::Report(args)) => probity::cli::sla::report(args),
         Command::Results(ResultsCommand::Import(args)) => probity::cli::results::import(args),
         Command::Store(StoreCommand::Stats(args)) => probity::cli::store::stats(args),
+        Command::Store(StoreCommand::Migrate(args)) => probity::cli::store::migrate(args),
         Command::Feeds(FeedsCommand::Parse(args)) => probity::cli::feeds::parse(args),
         Command::Feeds(FeedsCommand::Import(args)) => probity::cli::feeds::import(args),
         Command::Evidence(EvidenceCommand::Key { config }) => probity::cli::evidence::key(&config),

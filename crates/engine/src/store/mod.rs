@@ -12,7 +12,7 @@ mod pg;
 mod poll;
 mod sqlite;
 
-pub use pg::{PgOptions, PgStore, ServerClaim, redact_url};
+pub use pg::{Copied, PgOptions, PgStore, ServerClaim, copy_sqlite, redact_url};
 pub use sqlite::SqliteStore;
 
 /// Every store trait, for code that calls a concrete store's methods:
@@ -36,7 +36,7 @@ pub enum StoreError {
     Damaged(String),
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("{0}")]
     Config(String),
@@ -786,6 +786,25 @@ pub struct ReceivedStatement {
     pub statement: probity_core::federation::Statement,
     pub envelope: probity_core::federation::Envelope,
     pub received_ms: i64,
+}
+
+/// What PostgreSQL said, not just "db error": the server's message, detail and hint, or
+/// the client's error with its cause.
+fn pg_message(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut m = format!("{}: {}", db.severity(), db.message());
+        if let Some(d) = db.detail() {
+            m.push_str(&format!(" ({d})"));
+        }
+        if let Some(h) = db.hint() {
+            m.push_str(&format!("; hint: {h}"));
+        }
+        return m;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }
 
 /// The minute (epoch ms, floored) an instant falls in.

@@ -256,3 +256,108 @@ fn a_bad_store_url_is_refused_clearly_without_its_secret() {
     );
     assert!(!err.contains("s3cret-pw"), "{err}");
 }
+
+/// `probity store migrate`: the demo's SQLite store copied into PostgreSQL; the evidence
+/// root is unchanged, the audit is clean on the copy, and the figures computed from either
+/// store over the same bounds are byte for byte the same. A database not empty is refused.
+#[test]
+fn store_migrate_copies_the_demo_and_its_figures_stay_the_same() {
+    use probity_engine::store::traits::*;
+    let Some(db) = common::pg::database(
+        "postgres::store_migrate_copies_the_demo_and_its_figures_stay_the_same",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let status = common::bin()
+        .args([
+            "demo",
+            "--fast",
+            "--duration",
+            "12s",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (size, root) = {
+        let s = probity_engine::store::SqliteStore::open(&data).unwrap();
+        let size = s.evidence_size().unwrap();
+        (size, hex::encode(s.evidence_root(size).unwrap()))
+    };
+    assert!(size > 10, "the demo wrote {size} leaves");
+
+    let (code, _, err) = common::run(
+        &[
+            "store",
+            "migrate",
+            "--from",
+            "sqlite:nowhere",
+            "--to",
+            &db.url,
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--from sqlite:nowhere: no probity.db there"),
+        "{err}"
+    );
+    let from = format!("sqlite:{}", data.join("probity.db").display());
+    let (code, out, err) = common::run(
+        &[
+            "store", "migrate", "--from", &from, "--to", &db.url, "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["evidence_size"], size);
+    assert_eq!(v["evidence_root"], root.as_str());
+    assert!(v["tables"]["results"].as_u64().unwrap() > 0, "{v}");
+    // Into a database that is not empty: refused, nothing changed.
+    let (code, _, err) = common::run(
+        &["store", "migrate", "--from", &from, "--to", &db.url],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("is not empty"), "{err}");
+
+    // The demo's configuration, and the same on the copy.
+    let sqlite_cfg = data.join("demo.toml");
+    let pg_cfg = data.join("pg.toml");
+    let mut text = std::fs::read_to_string(&sqlite_cfg).unwrap();
+    text.push_str(&format!("\n[store]\nurl = \"{}\"\n", db.url));
+    std::fs::write(&pg_cfg, text).unwrap();
+    let (code, out, err) = common::run(
+        &["evidence", "audit", "-c", pg_cfg.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.trim_end().ends_with(": ok"), "{out}");
+    // Stated bounds, in whole minutes (as the SLA report wants), past the demo's end.
+    let minute = jiff::Timestamp::now().as_millisecond().div_euclid(60_000) * 60_000;
+    let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap().to_string();
+    let (from_t, to_t) = (at(minute - 86_400_000), at(minute + 120_000));
+    for args in [
+        vec!["scorecard", "--json", "--from", &from_t, "--to", &to_t],
+        vec!["sla", "report", "--json", "--from", &from_t, "--to", &to_t],
+    ] {
+        let on = |cfg: &std::path::Path| {
+            let mut a = args.clone();
+            a.extend(["-c", cfg.to_str().unwrap()]);
+            let (code, out, err) = common::run(&a, dir.path());
+            assert_eq!(code, 0, "{args:?}: {err}");
+            out
+        };
+        let (a, b) = (on(&sqlite_cfg), on(&pg_cfg));
+        assert!(a.len() > 100, "{a}");
+        assert_eq!(a, b, "{args:?} differs between the stores");
+    }
+}

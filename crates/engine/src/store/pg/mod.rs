@@ -14,11 +14,14 @@
 //! is one (and does nothing otherwise). A current-thread runtime cannot do that: callers on
 //! one use `spawn_blocking`.
 
+mod copy;
 mod evidence;
 mod feeds;
 mod incidents;
 mod misc;
 mod results;
+
+pub use copy::{Copied, copy_sqlite};
 
 use super::*;
 use postgres::{Client, GenericClient, Row, Statement};
