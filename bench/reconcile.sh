@@ -15,7 +15,7 @@ seconds="${3:-65}"
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 work="$(mktemp -d)"
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '{ kill "${server:-0}" && wait "$server"; } 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
 {
   printf '[server]\nlisten = "127.0.0.1:0"\ndata_dir = "data"\n'
