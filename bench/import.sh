@@ -9,6 +9,8 @@
 #   bash bench/import.sh 10000000    # 10,000,000: about 850 MB, and 4 GB of store
 #   bash bench/import.sh 200000 10   # batches of 10 results: 20,000 leaves
 #   PROBITY_BIN=path/to/probity bash bench/import.sh 2000   # another build (the test's)
+#   PROBITY_BENCH_STORE=postgres://USER@HOST/EMPTY_DB bash bench/import.sh 200000
+#                                    # the same on a PostgreSQL store ([store] url)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-2000000}"
@@ -23,6 +25,9 @@ cd "$work"
   for t in 0 1 2 3 4 5 6 7 8 9; do
     printf '\n[[target]]\nname = "t%s"\nkind = "tcp"\naddress = "127.0.0.1:9"\ninterval = "1s"\n' "$t"
   done
+  if [ -n "${PROBITY_BENCH_STORE:-}" ]; then
+    printf '\n[store]\nurl = "%s"\n' "$PROBITY_BENCH_STORE"
+  fi
 } > probity.toml
 python3 - "$n" > in.jsonl <<'PY'
 import sys, datetime
@@ -41,8 +46,10 @@ echo "results: $n, file: $(du -h in.jsonl | cut -f1)"
 measure() {
   /usr/bin/time -f "%e s, peak %M KiB resident" "$bin" "$@" 2>&1 >/dev/null | tail -1
 }
+started=$(date +%s.%N)
 echo "import: $(measure results import in.jsonl --batch-size "$batch")"
-echo "store:  $(du -sh data | cut -f1)"
+echo "rate:   $(python3 -c "import sys; print(f'{int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])):,.0f} results/s')" "$n" "$started" "$(date +%s.%N)")"
+echo "store:  $("$bin" store stats --json | python3 -c "import json, sys; print(f'{json.load(sys.stdin)[\"database_bytes\"] / 1048576:.1f} MiB')")"
 echo "audit:  $(measure evidence audit)"
 # A checkpoint is signed by a running server: one is started until it has signed one.
 "$bin" run >/dev/null 2>&1 &

@@ -356,6 +356,16 @@ fn benchmark_harness_runs() {
 /// Runs a benchmark script of bench/ with the test's build and returns what it printed,
 /// having checked it succeeded; `None` (said on standard output) without GNU time.
 fn run_benchmark(test: &str, script: &str, args: &[&str]) -> Option<String> {
+    run_benchmark_with(test, script, args, &[])
+}
+
+/// [`run_benchmark`] with more environment for the script.
+fn run_benchmark_with(
+    test: &str,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Option<String> {
     if common::lacks(
         "/usr/bin/time",
         "PROBITY_REQUIRE_GNU_TIME",
@@ -368,6 +378,7 @@ fn run_benchmark(test: &str, script: &str, args: &[&str]) -> Option<String> {
         .arg(root().join(script))
         .args(args)
         .env("PROBITY_BIN", env!("CARGO_BIN_EXE_probity"))
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -386,15 +397,60 @@ fn import_benchmark_runs() {
     let Some(text) = run_benchmark("import_benchmark_runs", "bench/import.sh", &["2000"]) else {
         return;
     };
+    check_import_figures(&text);
+}
+
+#[test]
+fn import_benchmark_runs_on_postgres() {
+    // The same with `PROBITY_BENCH_STORE`: a PostgreSQL store, the figures BENCHMARKS.md
+    // compares with SQLite's.
+    let Some(db) = common::pg::database("docs::import_benchmark_runs_on_postgres") else {
+        return;
+    };
+    let Some(text) = run_benchmark_with(
+        "import_benchmark_runs_on_postgres",
+        "bench/import.sh",
+        &["2000"],
+        &[("PROBITY_BENCH_STORE", &db.url)],
+    ) else {
+        return;
+    };
+    check_import_figures(&text);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    // Counted in the hourly totals: the server the script starts prunes raw results older
+    // than raw_retention, and the imported ones (1 January 2026) are.
+    let n: i64 = c
+        .query_one(
+            "SELECT COALESCE(SUM(count), 0)::BIGINT FROM hourly WHERE hour_ms < 1767312000000",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2000, "the results went to PostgreSQL");
+}
+
+fn check_import_figures(text: &str) {
+    assert!(
+        regex::Regex::new(r"(?m)^rate: +[0-9,]+ results/s$")
+            .unwrap()
+            .is_match(text),
+        "{text}"
+    );
+    assert!(
+        regex::Regex::new(r"(?m)^store: +[0-9.]+ MiB$")
+            .unwrap()
+            .is_match(text),
+        "{text}"
+    );
     let figure = regex::Regex::new(
         r"(?m)^(import|audit|export|verify): +[0-9.]+ s, peak [0-9]+ KiB resident$",
     )
     .unwrap();
-    assert_eq!(figure.find_iter(&text).count(), 4, "{text}");
+    assert_eq!(figure.find_iter(text).count(), 4, "{text}");
     assert!(
         regex::Regex::new(r"(?m)^bundle: [1-9][0-9]+ bytes$")
             .unwrap()
-            .is_match(&text),
+            .is_match(text),
         "{text}"
     );
     assert!(text.starts_with("results: 2000, file: "), "{text}");
