@@ -447,103 +447,53 @@ fn check_log(c: &mut Client) -> StoreResult<Vec<String>> {
 /// evidence leaves. Returns the evidence log's new size.
 fn write_batch(tx: &mut postgres::Transaction<'_>, batch: &Batch) -> StoreResult<u64> {
     let base = lock_log(tx)?;
-    let insert = tx.prepare(
-        "INSERT INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-         ON CONFLICT DO NOTHING",
-    )?;
-    let mut inserted_results: Vec<ResultRecord> = Vec::new();
-    for r in &batch.results {
-        let inserted = tx.execute(
-            &insert,
+    // One statement for the batch's results: its columns as arrays, unnested. A result
+    // already stored (a replayed batch) is not inserted and must not count twice: the
+    // statement returns the ids it did insert.
+    let inserted_ids: std::collections::HashSet<i64> = if batch.results.is_empty() {
+        Default::default()
+    } else {
+        let rs = &batch.results;
+        let col = |f: &dyn Fn(&ResultRecord) -> Option<f64>| rs.iter().map(f).collect::<Vec<_>>();
+        let text = |f: &dyn Fn(&ResultRecord) -> Option<String>| {
+            rs.iter().map(f).collect::<Vec<Option<String>>>()
+        };
+        tx.query(
+            "INSERT INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[],
+                 $6::FLOAT8[], $7::FLOAT8[], $8::FLOAT8[], $9::FLOAT8[], $10::FLOAT8[],
+                 $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::TEXT[], $16::BIGINT[])
+             ON CONFLICT DO NOTHING RETURNING id",
             &[
-                &r.id,
-                &r.target,
-                &r.vantage,
-                &r.at_ms,
-                &r.health.as_str(),
-                &r.phases.dns_ms,
-                &r.phases.connect_ms,
-                &r.phases.tls_ms,
-                &r.phases.ttfb_ms,
-                &r.phases.total_ms,
-                &r.cause.as_ref().map(|c| c.class.as_str()),
-                &r.cause.as_ref().map(|c| c.detail.as_str()),
-                &r.details,
-                &r.unmeasured,
-                &r.origin,
-                &r.clock_offset_ms,
+                &rs.iter().map(|r| r.id).collect::<Vec<_>>(),
+                &rs.iter().map(|r| r.target.as_str()).collect::<Vec<_>>(),
+                &rs.iter().map(|r| r.vantage.as_str()).collect::<Vec<_>>(),
+                &rs.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+                &rs.iter().map(|r| r.health.as_str()).collect::<Vec<_>>(),
+                &col(&|r| r.phases.dns_ms),
+                &col(&|r| r.phases.connect_ms),
+                &col(&|r| r.phases.tls_ms),
+                &col(&|r| r.phases.ttfb_ms),
+                &col(&|r| r.phases.total_ms),
+                &text(&|r| r.cause.as_ref().map(|c| c.class.as_str().to_string())),
+                &text(&|r| r.cause.as_ref().map(|c| c.detail.clone())),
+                &text(&|r| r.details.clone()),
+                &rs.iter().map(|r| r.unmeasured).collect::<Vec<_>>(),
+                &text(&|r| r.origin.clone()),
+                &rs.iter().map(|r| r.clock_offset_ms).collect::<Vec<_>>(),
             ],
-        )?;
-        // Already stored: a replayed batch must not count twice.
-        if inserted == 1 {
-            inserted_results.push(r.clone());
-        }
-    }
-    let rollups = rollups_of(&inserted_results);
-    if !rollups.is_empty() {
-        let get = tx.prepare(
-            "SELECT count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
-             FROM rollups WHERE target = $1 AND vantage = $2 AND minute_ms = $3 FOR UPDATE",
-        )?;
-        let put = tx.prepare(
-            "INSERT INTO rollups (target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (target, vantage, minute_ms) DO UPDATE SET
-               count = excluded.count, failures = excluded.failures, degraded = excluded.degraded,
-               latency_min_ms = excluded.latency_min_ms, latency_max_ms = excluded.latency_max_ms,
-               latency_sum_ms = excluded.latency_sum_ms, sketch = excluded.sketch",
-        )?;
-        let hourly = tx.prepare(
-            "INSERT INTO hourly (target, vantage, hour_ms, count, failures, degraded) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (target, vantage, hour_ms) DO UPDATE SET
-               count = hourly.count + excluded.count, failures = hourly.failures + excluded.failures,
-               degraded = hourly.degraded + excluded.degraded",
-        )?;
-        for roll in rollups {
-            tx.execute(
-                &hourly,
-                &[
-                    &roll.target,
-                    &roll.vantage,
-                    &(roll.minute_ms.div_euclid(3_600_000) * 3_600_000),
-                    &(roll.count as i64),
-                    &(roll.failures as i64),
-                    &(roll.degraded as i64),
-                ],
-            )?;
-            let stored = tx
-                .query_opt(&get, &[&roll.target, &roll.vantage, &roll.minute_ms])?
-                .map(|row| -> StoreResult<RollupRow> {
-                    Ok(RollupRow {
-                        count: row.try_get(0)?,
-                        failures: row.try_get(1)?,
-                        degraded: row.try_get(2)?,
-                        min: row.try_get(3)?,
-                        max: row.try_get(4)?,
-                        sum: row.try_get(5)?,
-                        sketch: row.try_get(6)?,
-                    })
-                })
-                .transpose()?;
-            let roll = merged_rollup(roll, stored)?;
-            tx.execute(
-                &put,
-                &[
-                    &roll.target,
-                    &roll.vantage,
-                    &roll.minute_ms,
-                    &(roll.count as i64),
-                    &(roll.failures as i64),
-                    &(roll.degraded as i64),
-                    &roll.latency_min_ms,
-                    &roll.latency_max_ms,
-                    &roll.latency_sum_ms,
-                    &roll.sketch.encode(),
-                ],
-            )?;
-        }
-    }
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?
+    };
+    let inserted_results: Vec<ResultRecord> = batch
+        .results
+        .iter()
+        .filter(|r| inserted_ids.contains(&r.id))
+        .cloned()
+        .collect();
+    write_rollups(tx, rollups_of(&inserted_results))?;
     super::incidents::write_changes(tx, &batch.incidents)?;
     let canary = tx.prepare(
         "INSERT INTO canaries (store, slot, generation, key, size, sha256, written_at_ms, e_tag, version, leaf_idx)
@@ -585,4 +535,81 @@ fn write_batch(tx: &mut postgres::Transaction<'_>, batch: &Batch) -> StoreResult
     }
     insert_alerts(tx, &batch.alerts)?;
     Ok(size)
+}
+
+/// Adds a batch's rollups to the stored ones: the minutes' stored rows read (and locked) in
+/// one statement, merged here (sketches cannot be merged in SQL), written back in one, and
+/// the hourly totals added in one.
+fn write_rollups(tx: &mut postgres::Transaction<'_>, rollups: Vec<Rollup>) -> StoreResult<()> {
+    if rollups.is_empty() {
+        return Ok(());
+    }
+    let targets: Vec<&str> = rollups.iter().map(|r| r.target.as_str()).collect();
+    let vantages: Vec<&str> = rollups.iter().map(|r| r.vantage.as_str()).collect();
+    let minutes: Vec<i64> = rollups.iter().map(|r| r.minute_ms).collect();
+    let mut stored: HashMap<(String, String, i64), RollupRow> = HashMap::new();
+    for row in tx.query(
+        "SELECT r.target, r.vantage, r.minute_ms, r.count, r.failures, r.degraded, r.latency_min_ms,
+                r.latency_max_ms, r.latency_sum_ms, r.sketch
+         FROM rollups r JOIN UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[]) AS k(target, vantage, minute_ms)
+           ON r.target = k.target AND r.vantage = k.vantage AND r.minute_ms = k.minute_ms
+         FOR UPDATE OF r",
+        &[&targets, &vantages, &minutes],
+    )? {
+        stored.insert(
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
+            RollupRow {
+                count: row.try_get(3)?,
+                failures: row.try_get(4)?,
+                degraded: row.try_get(5)?,
+                min: row.try_get(6)?,
+                max: row.try_get(7)?,
+                sum: row.try_get(8)?,
+                sketch: row.try_get(9)?,
+            },
+        );
+    }
+    let (mut count, mut failures, mut degraded) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut min, mut max, mut sum, mut sketch) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut added_count, mut added_failures, mut added_degraded) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let mut hours = Vec::new();
+    for roll in rollups.iter() {
+        added_count.push(roll.count as i64);
+        added_failures.push(roll.failures as i64);
+        added_degraded.push(roll.degraded as i64);
+        hours.push(roll.minute_ms.div_euclid(3_600_000) * 3_600_000);
+        let old = stored.remove(&(roll.target.clone(), roll.vantage.clone(), roll.minute_ms));
+        let merged = merged_rollup(roll.clone(), old)?;
+        count.push(merged.count as i64);
+        failures.push(merged.failures as i64);
+        degraded.push(merged.degraded as i64);
+        min.push(merged.latency_min_ms);
+        max.push(merged.latency_max_ms);
+        sum.push(merged.latency_sum_ms);
+        sketch.push(merged.sketch.encode());
+    }
+    tx.execute(
+        "INSERT INTO rollups (target, vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch)
+         SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[],
+             $7::FLOAT8[], $8::FLOAT8[], $9::FLOAT8[], $10::TEXT[])
+         ON CONFLICT (target, vantage, minute_ms) DO UPDATE SET
+           count = excluded.count, failures = excluded.failures, degraded = excluded.degraded,
+           latency_min_ms = excluded.latency_min_ms, latency_max_ms = excluded.latency_max_ms,
+           latency_sum_ms = excluded.latency_sum_ms, sketch = excluded.sketch",
+        &[&targets, &vantages, &minutes, &count, &failures, &degraded, &min, &max, &sum, &sketch],
+    )?;
+    // Several minutes of one hour are summed first: one row of the statement per hour.
+    tx.execute(
+        "INSERT INTO hourly (target, vantage, hour_ms, count, failures, degraded)
+         SELECT target, vantage, hour_ms, SUM(count)::BIGINT, SUM(failures)::BIGINT, SUM(degraded)::BIGINT
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[])
+           AS a(target, vantage, hour_ms, count, failures, degraded)
+         GROUP BY target, vantage, hour_ms
+         ON CONFLICT (target, vantage, hour_ms) DO UPDATE SET
+           count = hourly.count + excluded.count, failures = hourly.failures + excluded.failures,
+           degraded = hourly.degraded + excluded.degraded",
+        &[&targets, &vantages, &hours, &added_count, &added_failures, &added_degraded],
+    )?;
+    Ok(())
 }
