@@ -5,6 +5,7 @@
 
 use crate::common;
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -360,4 +361,70 @@ fn store_migrate_copies_the_demo_and_its_figures_stay_the_same() {
         assert!(a.len() > 100, "{a}");
         assert_eq!(a, b, "{args:?} differs between the stores");
     }
+}
+
+/// The database goes away (stopped as by a crash) while the server probes, and the target
+/// fails meanwhile; when the database is back, what was measured during the outage is
+/// written, the incident it opened is there and its alert is delivered, and the server
+/// stops cleanly.
+#[test]
+fn a_database_outage_loses_nothing_measured_meanwhile() {
+    let Some(pg) = common::pg::PrivateServer::start(
+        "postgres::a_database_outage_loses_nothing_measured_meanwhile",
+    ) else {
+        return;
+    };
+    let (target, up) = common::switchable_server();
+    let (hook, got) = receiver();
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &pg.url(), target, hook);
+    let probity = common::Running::start(&dir.path().join("probity.toml"));
+    let addr = probity.addr;
+    common::wait_for(Duration::from_secs(20), || {
+        let r = common::get_json(addr, "/api/v1/targets/web/results?limit=5");
+        (r.as_array()?.len() >= 2).then_some(())
+    });
+    pg.down();
+    let down_at = jiff::Timestamp::now().as_millisecond();
+    up.store(false, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(5));
+    let back_at = jiff::Timestamp::now().as_millisecond();
+    pg.up();
+    let inc = common::wait_for(Duration::from_secs(40), || {
+        let open = common::get_json(addr, "/api/v1/incidents?state=open");
+        open.as_array()?.first().cloned()
+    });
+    common::wait_for(Duration::from_secs(30), || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .any(|(_, e)| e == "incident_opened")
+            .then_some(())
+    });
+    let results = common::get_json(addr, "/api/v1/targets/web/results?limit=1000");
+    let during = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let at = jiff::Timestamp::from_str(r["at"].as_str().unwrap())
+                .unwrap()
+                .as_millisecond();
+            at > down_at && at < back_at
+        })
+        .count();
+    assert!(
+        during >= 3,
+        "{during} results measured during the outage were stored: {results}"
+    );
+    let started = jiff::Timestamp::from_str(inc["started_at"].as_str().unwrap())
+        .unwrap()
+        .as_millisecond();
+    assert!(
+        started > down_at && started < back_at,
+        "the incident started during the outage: {inc}"
+    );
+    let log = probity.log.clone();
+    let status = probity.stop();
+    assert_eq!(status.code(), Some(0), "{}", log.lock().unwrap());
 }

@@ -60,3 +60,163 @@ pub fn database(test: &str) -> Option<Database> {
         name,
     })
 }
+
+/// A PostgreSQL server of a test's own (its own data directory and port), for tests that
+/// stop and start the database: initdb, pg_ctl (as the postgres user when run as root).
+pub struct PrivateServer {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl PrivateServer {
+    /// A new cluster, started; `None` after saying `test` skipped when there is no
+    /// PostgreSQL installed (failing if CI requires it).
+    pub fn start(test: &str) -> Option<PrivateServer> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|d| {
+                let mut v: Vec<_> = d.flatten().map(|e| e.path().join("bin")).collect();
+                v.sort();
+                v.pop()
+            })
+            .filter(|b| b.join("initdb").exists());
+        let Some(bin) = bin else {
+            assert!(
+                std::env::var_os("PROBITY_REQUIRE_POSTGRES").is_none(),
+                "PostgreSQL is required but /usr/lib/postgresql/*/bin/initdb is missing"
+            );
+            super::skipped(&format!("{test}: PostgreSQL's initdb is not installed"));
+            return None;
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "probity-pg-{}-{}",
+            std::process::id(),
+            super::free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = PrivateServer {
+            bin,
+            port: super::free_port(),
+            dir,
+        };
+        if Self::root() {
+            let ok = std::process::Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&s.dir)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        let data = s.dir.join("data");
+        s.as_pg(&[
+            s.bin.join("initdb").to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
+        s.up();
+        Some(s)
+    }
+
+    fn root() -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    }
+
+    fn as_pg(&self, args: &[&str]) {
+        let mut cmd = if Self::root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]);
+            c
+        } else {
+            std::process::Command::new(args[0])
+        };
+        let args = if Self::root() { args } else { &args[1..] };
+        let out = cmd.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The URL of its `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts (again) and waits until it answers.
+    pub fn up(&self) {
+        let data = self.dir.join("data");
+        self.as_pg(&[
+            self.bin.join("pg_ctl").to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "-l",
+            self.dir.join("log").to_str().unwrap(),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            &format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                self.port,
+                self.dir.display()
+            ),
+            "start",
+        ]);
+    }
+
+    /// Stops it at once (`-m immediate`: as a crash would, no clean shutdown).
+    pub fn down(&self) {
+        let data = self.dir.join("data");
+        self.as_pg(&[
+            self.bin.join("pg_ctl").to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]);
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = std::process::Command::new(if Self::root() { "runuser" } else { "true" })
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .output();
+        if !Self::root() {
+            let _ = std::process::Command::new(self.bin.join("pg_ctl"))
+                .args([
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ])
+                .output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
