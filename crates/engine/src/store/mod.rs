@@ -977,6 +977,7 @@ fn pg_options(pg: &probity_ground::config::PostgresConfig) -> PgOptions {
         url: pg.url.clone(),
         password: pg.password.clone(),
         pool_size: pg.pool_size,
+        ca_file: pg.ca_file.clone(),
     }
 }
 

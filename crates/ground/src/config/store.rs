@@ -18,6 +18,9 @@ pub(super) struct StoreToml {
     password: Option<Spanned<String>>,
     /// Reader connections kept open (the writer has its own). Default 8.
     pool_size: Option<usize>,
+    /// PEM certificates to trust for the database's TLS certificate (a private CA), besides the web PKI's roots; relative to this file.
+    #[schemars(with = "Option<std::path::PathBuf>")]
+    ca_file: Option<Spanned<std::path::PathBuf>>,
 }
 
 /// Where the store is.
@@ -37,6 +40,8 @@ pub struct PostgresConfig {
     /// The password, its secret expanded. Never print it.
     pub password: Option<String>,
     pub pool_size: usize,
+    /// Trusted for the database's TLS certificate besides the web PKI's roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for PostgresConfig {
@@ -45,6 +50,7 @@ impl std::fmt::Debug for PostgresConfig {
             .field("url", &self.url)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("pool_size", &self.pool_size)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -100,5 +106,6 @@ pub(super) fn build_store(ck: &mut Checker<'_>, t: StoreToml, base_dir: &Path) -
         url: written.clone(),
         password,
         pool_size: pool_size.max(1),
+        ca_file: t.ca_file.map(|f| base_dir.join(f.into_inner())),
     })
 }

@@ -95,6 +95,9 @@ pub struct MigrateArgs {
     /// A file holding the database password (its first line).
     #[arg(long)]
     pub password_file: Option<std::path::PathBuf>,
+    /// PEM certificates to trust for the database's TLS certificate (a private CA).
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Print what was copied as JSON.
     #[arg(long)]
     pub json: bool,
@@ -149,6 +152,7 @@ pub fn migrate(a: MigrateArgs) -> anyhow::Result<ExitCode> {
         url: a.to.clone(),
         password,
         pool_size: 2,
+        ca_file: a.ca_file.clone(),
     })
     .map_err(|e| anyhow::anyhow!("opening {shown}: {e}"))?;
     let bar = probity_engine::attest::bundle::progress_bar("copying rows");

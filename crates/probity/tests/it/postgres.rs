@@ -428,3 +428,51 @@ fn a_database_outage_loses_nothing_measured_meanwhile() {
     let status = probity.stop();
     assert_eq!(status.code(), Some(0), "{}", log.lock().unwrap());
 }
+
+/// TLS to the database: a server that takes TLS connections only, its certificate from a
+/// private CA. With `ca_file` naming the CA (and `sslmode=require`), commands work; without
+/// it the certificate is refused (verified, not just encrypted); with TLS off the server
+/// turns the connection away.
+#[test]
+fn tls_to_the_database_is_verified() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let Some(pg) = common::pg::PrivateServer::start_tls(
+        "postgres::tls_to_the_database_is_verified",
+        &leaf.pem(),
+        &key.serialize_pem(),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("ca.pem"), ca_cert.pem()).unwrap();
+    let url = pg.url();
+    let stats = |store: &str| {
+        common::write_config(d, "", store);
+        common::run(&["store", "stats", "--json"], d)
+    };
+    let (code, out, err) = stats(&format!(
+        "[store]\nurl = \"{url}?sslmode=require\"\nca_file = \"ca.pem\"\n"
+    ));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("\"rows\""), "{out}");
+    let (code, _, err) = stats(&format!("[store]\nurl = \"{url}?sslmode=require\"\n"));
+    assert_ne!(code, 0);
+    assert!(err.contains("opening the store"), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let (code, _, err) = stats(&format!(
+        "[store]\nurl = \"{url}?sslmode=disable\"\nca_file = \"ca.pem\"\n"
+    ));
+    assert_ne!(code, 0);
+    assert!(err.contains("no pg_hba.conf entry"), "{err}");
+}

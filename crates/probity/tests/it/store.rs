@@ -37,6 +37,7 @@ fn pg_open(url: &str) -> probity_engine::store::StoreResult<PgStore> {
         url: url.to_string(),
         password: None,
         pool_size: 4,
+        ca_file: None,
     })
 }
 

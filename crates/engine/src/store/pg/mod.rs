@@ -59,6 +59,9 @@ pub struct PgOptions {
     pub password: Option<String>,
     /// Connections for readers (the writer has its own).
     pub pool_size: usize,
+    /// PEM certificates trusted for the server's TLS certificate, besides the web PKI's
+    /// roots (a private CA's).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for PgOptions {
@@ -67,6 +70,7 @@ impl std::fmt::Debug for PgOptions {
             .field("url", &redact_url(&self.url))
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("pool_size", &self.pool_size)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -88,6 +92,7 @@ pub fn redact_url(url: &str) -> String {
 
 pub struct PgStore {
     config: postgres::Config,
+    tls: Tls,
     shown: String,
     writer: Mutex<Option<Client>>,
     readers: Mutex<Vec<Client>>,
@@ -98,8 +103,38 @@ pub struct PgStore {
     pub(super) evidence_size: Mutex<u64>,
 }
 
-fn connect(config: &postgres::Config) -> StoreResult<Client> {
-    let mut c = config.connect(postgres::NoTls)?;
+/// How connections make TLS: rustls, verifying the server's certificate and name (libpq's
+/// `verify-full`) whenever TLS is used. `sslmode` says whether it is: `disable` never,
+/// `prefer` (the default) when the server offers it, `require` always.
+type Tls = tokio_postgres_rustls::MakeRustlsConnect;
+
+fn tls(ca_file: Option<&std::path::Path>) -> StoreResult<Tls> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let bad = |e: &dyn std::fmt::Display| {
+            StoreError::Config(format!("[store] ca_file {}: {e}", path.display()))
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(&e))?;
+        let mut added = 0;
+        for cert in rustls_pki_types::pem::PemObject::pem_slice_iter(&pem) {
+            let cert: rustls_pki_types::CertificateDer<'static> = cert.map_err(|e| bad(&e))?;
+            roots.add(cert).map_err(|e| bad(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad(&"holds no PEM certificate"));
+        }
+    }
+    probity_ground::process::install_crypto_provider();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+fn connect(config: &postgres::Config, tls: &Tls) -> StoreResult<Client> {
+    let mut c = config.connect(tls.clone())?;
     // Every statement of the store is short; a lock held by a paused peer must not hang a
     // server forever.
     c.batch_execute(
@@ -128,7 +163,8 @@ impl PgStore {
         }
         config.connect_timeout(std::time::Duration::from_secs(10));
         let shown = redact_url(&options.url);
-        let mut conn = connect(&config)?;
+        let tls = tls(options.ca_file.as_deref())?;
+        let mut conn = connect(&config, &tls)?;
         migrate(&mut conn)?;
         let next_result: i64 = conn
             .query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM results", &[])?
@@ -139,6 +175,7 @@ impl PgStore {
         let size = log_size(&mut conn)?;
         Ok(PgStore {
             config,
+            tls,
             shown,
             writer: Mutex::new(Some(conn)),
             readers: Mutex::new(Vec::new()),
@@ -153,7 +190,7 @@ impl PgStore {
     /// is a session advisory lock on a connection of its own, so it ends with the process.
     pub fn claim_server(&self) -> StoreResult<Option<ServerClaim>> {
         tokio::task::block_in_place(|| {
-            let mut c = connect(&self.config)?;
+            let mut c = connect(&self.config, &self.tls)?;
             let got: bool = c
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&SERVER_LOCK])?
                 .try_get(0)?;
@@ -173,7 +210,7 @@ impl PgStore {
             Some(c) if !c.is_closed() => c,
             other => tokio::task::block_in_place(|| {
                 drop(other);
-                connect(&self.config)
+                connect(&self.config, &self.tls)
             })?,
         };
         tokio::task::block_in_place(|| {
@@ -194,7 +231,7 @@ impl PgStore {
         let mut guard = self.writer.lock().expect("writer lock");
         tokio::task::block_in_place(|| {
             if guard.as_ref().is_none_or(|c| c.is_closed()) {
-                *guard = Some(connect(&self.config)?);
+                *guard = Some(connect(&self.config, &self.tls)?);
             }
             f(guard.as_mut().expect("connected above"))
         })

@@ -73,6 +73,16 @@ impl PrivateServer {
     /// A new cluster, started; `None` after saying `test` skipped when there is no
     /// PostgreSQL installed (failing if CI requires it).
     pub fn start(test: &str) -> Option<PrivateServer> {
+        Self::start_with(test, None)
+    }
+
+    /// [`PrivateServer::start`] accepting TLS connections only, with this certificate
+    /// chain and key (PEM).
+    pub fn start_tls(test: &str, cert: &str, key: &str) -> Option<PrivateServer> {
+        Self::start_with(test, Some((cert, key)))
+    }
+
+    fn start_with(test: &str, tls: Option<(&str, &str)>) -> Option<PrivateServer> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .and_then(|d| {
@@ -120,6 +130,38 @@ impl PrivateServer {
             "UTF8",
             "--no-sync",
         ]);
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(data.join("server.crt"), cert).unwrap();
+            std::fs::write(data.join("server.key"), key).unwrap();
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            // Plain TCP connections are turned away: only `hostssl` matches.
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )
+            .unwrap();
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))
+                .unwrap();
+            use std::io::Write;
+            writeln!(conf, "ssl = on").unwrap();
+            if Self::root() {
+                for f in ["server.crt", "server.key", "pg_hba.conf"] {
+                    let ok = std::process::Command::new("chown")
+                        .arg("postgres:postgres")
+                        .arg(data.join(f))
+                        .status()
+                        .unwrap();
+                    assert!(ok.success());
+                }
+            }
+        }
         s.up();
         Some(s)
     }
