@@ -1002,3 +1002,39 @@ pub fn open_for_server(
         }
     }
 }
+
+/// The next result id and incident id: read from the store when it opens, then handed out
+/// by the one recorder (both backends keep them so).
+pub(crate) struct Ids {
+    result: std::sync::Mutex<i64>,
+    incident: std::sync::Mutex<i64>,
+}
+
+impl Ids {
+    pub(crate) fn new(result: i64, incident: i64) -> Ids {
+        Ids {
+            result: std::sync::Mutex::new(result),
+            incident: std::sync::Mutex::new(incident),
+        }
+    }
+
+    fn take(n: &std::sync::Mutex<i64>) -> i64 {
+        let mut n = n.lock().expect("id lock");
+        *n += 1;
+        *n - 1
+    }
+
+    pub(crate) fn next_result(&self) -> i64 {
+        Self::take(&self.result)
+    }
+
+    pub(crate) fn next_incident(&self) -> i64 {
+        Self::take(&self.incident)
+    }
+
+    /// Starts again from these (after rows were added behind the store's back).
+    pub(crate) fn reset(&self, result: i64, incident: i64) {
+        *self.result.lock().expect("id lock") = result;
+        *self.incident.lock().expect("id lock") = incident;
+    }
+}

@@ -4,14 +4,7 @@ use crate::common;
 
 use probity_engine::feeds::{self, Format, Impact};
 
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/feeds")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::common::feed_fixture as fixture;
 
 fn t(s: &str) -> Option<i64> {
     Some(s.parse::<jiff::Timestamp>().unwrap().as_millisecond())

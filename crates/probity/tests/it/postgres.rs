@@ -81,14 +81,7 @@ channels = ["hook"]
     );
 }
 
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/feeds")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::common::feed_fixture as fixture;
 
 #[test]
 fn a_server_on_postgres_records_alerts_attests_and_keeps_everything() {

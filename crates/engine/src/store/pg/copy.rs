@@ -225,8 +225,7 @@ pub fn copy_sqlite(
                 "SELECT COALESCE((SELECT MAX(id) FROM results), 0) + 1, COALESCE((SELECT MAX(id) FROM incidents), 0) + 1",
                 &[],
             )?;
-            *target.next_result.lock().expect("id lock") = r.try_get(0)?;
-            *target.next_incident.lock().expect("id lock") = r.try_get(1)?;
+            target.ids.reset(r.try_get(0)?, r.try_get(1)?);
             Ok(())
         })?;
         copied.evidence_size = size;

@@ -97,8 +97,7 @@ pub struct PgStore {
     writer: Mutex<Option<Client>>,
     readers: Mutex<Vec<Client>>,
     pool_size: usize,
-    next_result: Mutex<i64>,
-    next_incident: Mutex<i64>,
+    pub(super) ids: Ids,
     /// Leaves in the evidence log, as last seen committed.
     pub(super) evidence_size: Mutex<u64>,
 }
@@ -180,8 +179,7 @@ impl PgStore {
             writer: Mutex::new(Some(conn)),
             readers: Mutex::new(Vec::new()),
             pool_size: options.pool_size.max(1),
-            next_result: Mutex::new(next_result),
-            next_incident: Mutex::new(next_incident),
+            ids: Ids::new(next_result, next_incident),
             evidence_size: Mutex::new(size),
         })
     }

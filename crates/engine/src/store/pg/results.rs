@@ -27,15 +27,11 @@ fn availability_row(r: &Row, from: usize) -> StoreResult<Availability> {
 
 impl ResultStore for PgStore {
     fn next_result_id(&self) -> StoreResult<i64> {
-        let mut n = self.next_result.lock().expect("id lock");
-        *n += 1;
-        Ok(*n - 1)
+        Ok(self.ids.next_result())
     }
 
     fn next_incident_id(&self) -> StoreResult<i64> {
-        let mut n = self.next_incident.lock().expect("id lock");
-        *n += 1;
-        Ok(*n - 1)
+        Ok(self.ids.next_incident())
     }
 
     fn write(&self, batch: &Batch) -> StoreResult<()> {

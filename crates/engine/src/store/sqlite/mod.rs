@@ -60,8 +60,7 @@ pub struct SqliteStore {
     path: PathBuf,
     pub(super) writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    next_result: Mutex<i64>,
-    next_incident: Mutex<i64>,
+    pub(super) ids: Ids,
     /// Leaves in the evidence log (committed).
     pub(super) evidence_size: Mutex<u64>,
 }
@@ -129,8 +128,7 @@ impl SqliteStore {
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
-            next_result: Mutex::new(next_result),
-            next_incident: Mutex::new(next_incident),
+            ids: Ids::new(next_result, next_incident),
         })
     }
 

@@ -20,15 +20,11 @@ fn canary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::probe::CanaryEnt
 
 impl ResultStore for SqliteStore {
     fn next_result_id(&self) -> StoreResult<i64> {
-        let mut n = self.next_result.lock().expect("id lock");
-        *n += 1;
-        Ok(*n - 1)
+        Ok(self.ids.next_result())
     }
 
     fn next_incident_id(&self) -> StoreResult<i64> {
-        let mut n = self.next_incident.lock().expect("id lock");
-        *n += 1;
-        Ok(*n - 1)
+        Ok(self.ids.next_incident())
     }
 
     fn write(&self, batch: &Batch) -> StoreResult<()> {

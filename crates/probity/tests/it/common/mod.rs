@@ -15,6 +15,16 @@ pub fn skipped(what: &str) {
     let _ = writeln!(std::io::stdout(), "SKIPPED {what}");
 }
 
+/// A status-feed document from `tests/fixtures/feeds`.
+pub fn feed_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/feeds")
+            .join(name),
+    )
+    .unwrap()
+}
+
 /// Whether a command is installed (it runs with `--version`).
 pub fn have(cmd: &str) -> bool {
     Command::new(cmd)

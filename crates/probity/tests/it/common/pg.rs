@@ -173,16 +173,23 @@ impl PrivateServer {
             .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
     }
 
-    fn as_pg(&self, args: &[&str]) {
-        let mut cmd = if Self::root() {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]);
-            c
+    /// Runs `args` (a PostgreSQL program and its arguments) as the postgres user when
+    /// this is root, as this user otherwise.
+    fn run_as_pg(args: &[&str]) -> std::io::Result<std::process::Output> {
+        if Self::root() {
+            std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .args(args)
+                .output()
         } else {
             std::process::Command::new(args[0])
-        };
-        let args = if Self::root() { args } else { &args[1..] };
-        let out = cmd.args(args).output().unwrap();
+                .args(&args[1..])
+                .output()
+        }
+    }
+
+    fn as_pg(&self, args: &[&str]) {
+        let out = Self::run_as_pg(args).unwrap();
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -219,46 +226,30 @@ impl PrivateServer {
 
     /// Stops it at once (`-m immediate`: as a crash would, no clean shutdown).
     pub fn down(&self) {
+        let args = self.stop_args();
+        self.as_pg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    fn stop_args(&self) -> [String; 7] {
         let data = self.dir.join("data");
-        self.as_pg(&[
-            self.bin.join("pg_ctl").to_str().unwrap(),
-            "-D",
-            data.to_str().unwrap(),
-            "-m",
-            "immediate",
-            "-w",
-            "stop",
-        ]);
+        [
+            self.bin.join("pg_ctl").display().to_string(),
+            "-D".into(),
+            data.display().to_string(),
+            "-m".into(),
+            "immediate".into(),
+            "-w".into(),
+            "stop".into(),
+        ]
     }
 }
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        let data = self.dir.join("data");
-        let _ = std::process::Command::new(if Self::root() { "runuser" } else { "true" })
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args([
-                "-D",
-                data.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ])
-            .output();
-        if !Self::root() {
-            let _ = std::process::Command::new(self.bin.join("pg_ctl"))
-                .args([
-                    "-D",
-                    data.to_str().unwrap(),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop",
-                ])
-                .output();
-        }
+        // Already down, or never up: then nothing to stop, and a failing test's drop must
+        // not panic again.
+        let args = self.stop_args();
+        let _ = Self::run_as_pg(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
