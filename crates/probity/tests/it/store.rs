@@ -743,3 +743,55 @@ fn both_backends_answer_the_same_for_the_same_batches() {
     let plain = sent.iter().filter(|r| r.origin.is_none()).count();
     assert_eq!(all, plain + origins.len());
 }
+
+/// PostgreSQL: readers beyond `pool_size` wait for a connection instead of opening more:
+/// twelve threads reading while the table is locked (so every read in progress holds its
+/// connection) hold two connections between them, besides the writer's.
+#[test]
+fn postgres_readers_stay_within_the_pool() {
+    let Some(db) = crate::common::pg::database("store::postgres_readers_stay_within_the_pool")
+    else {
+        return;
+    };
+    let s = std::sync::Arc::new(
+        PgStore::open(&PgOptions {
+            url: db.url.clone(),
+            password: None,
+            pool_size: 2,
+            ca_file: None,
+        })
+        .unwrap(),
+    );
+    let mut locker = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut lock = locker.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE results IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let handles: Vec<_> = (0..12)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || s.results("a", None, None, 1).unwrap().len())
+        })
+        .collect();
+    let mut watch = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let count = |watch: &mut postgres::Client| -> i64 {
+        watch
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name = 'probity'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // Wait until the two readers are waiting on the lock, then a little longer for any
+    // connection more that would be opened.
+    crate::common::wait_for(std::time::Duration::from_secs(10), || {
+        (count(&mut watch) >= 3).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(count(&mut watch), 3, "the writer and two readers");
+    lock.commit().unwrap();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 0);
+    }
+}

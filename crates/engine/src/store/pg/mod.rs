@@ -95,7 +95,9 @@ pub struct PgStore {
     tls: Tls,
     shown: String,
     writer: Mutex<Option<Client>>,
-    readers: Mutex<Vec<Client>>,
+    readers: Mutex<Pool>,
+    /// Signalled when a reader connection is given back.
+    returned: std::sync::Condvar,
     pool_size: usize,
     pub(super) ids: Ids,
     /// Leaves in the evidence log, as last seen committed.
@@ -177,7 +179,8 @@ impl PgStore {
             tls,
             shown,
             writer: Mutex::new(Some(conn)),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(Pool::default()),
+            returned: std::sync::Condvar::new(),
             pool_size: options.pool_size.max(1),
             ids: Ids::new(next_result, next_incident),
             evidence_size: Mutex::new(size),
@@ -201,26 +204,29 @@ impl PgStore {
         &self.shown
     }
 
-    /// Runs `f` on a reader connection from the pool (a new one when none is free).
+    /// Runs `f` on a reader connection: an idle one, a new one while fewer than
+    /// `pool_size` are out, else the next one given back (a burst of API requests waits its
+    /// turn rather than opening connections the database may not have).
     pub(super) fn read<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self.readers.lock().expect("reader pool").pop();
-        let mut conn = match conn {
-            Some(c) if !c.is_closed() => c,
-            other => tokio::task::block_in_place(|| {
-                drop(other);
-                connect(&self.config, &self.tls)
-            })?,
-        };
         tokio::task::block_in_place(|| {
-            let out = f(&mut conn);
-            if !conn.is_closed() {
+            let idle = {
                 let mut pool = self.readers.lock().expect("reader pool");
-                if pool.len() < self.pool_size {
-                    pool.push(conn);
+                while pool.idle.is_empty() && pool.out >= self.pool_size {
+                    pool = self.returned.wait(pool).expect("reader pool");
                 }
-            }
-            // A connection not kept is closed here, outside any runtime (closing blocks).
-            out
+                pool.out += 1;
+                pool.idle.pop()
+            };
+            // Given back however `f` ends, a panic included.
+            let mut lease = Lease {
+                store: self,
+                conn: None,
+            };
+            lease.conn = Some(match idle {
+                Some(c) if !c.is_closed() => c,
+                _ => connect(&self.config, &self.tls)?,
+            });
+            f(lease.conn.as_mut().expect("set above"))
         })
     }
 
@@ -244,6 +250,31 @@ impl PgStore {
     }
 }
 
+/// A reader connection in use (or being made): given back to the pool when dropped; a
+/// broken one is closed instead (here, outside any runtime: closing blocks).
+struct Lease<'a> {
+    store: &'a PgStore,
+    conn: Option<Client>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let conn = self.conn.take().filter(|c| !c.is_closed());
+        let mut pool = self.store.readers.lock().expect("reader pool");
+        pool.out -= 1;
+        pool.idle.extend(conn);
+        drop(pool);
+        self.store.returned.notify_one();
+    }
+}
+
+/// Reader connections: those idle, and how many are in use or being made.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Client>,
+    out: usize,
+}
+
 impl Drop for PgStore {
     /// Closing a connection blocks on the client's own runtime: done outside the caller's.
     fn drop(&mut self) {
@@ -251,7 +282,7 @@ impl Drop for PgStore {
         let readers = self
             .readers
             .get_mut()
-            .map(std::mem::take)
+            .map(|p| std::mem::take(&mut p.idle))
             .unwrap_or_default();
         tokio::task::block_in_place(move || drop((writer, readers)));
     }
