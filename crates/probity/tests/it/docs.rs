@@ -308,8 +308,16 @@ fn shell_blocks_name_commands_that_exist() {
                 }
                 // `benchmark_harness_runs` runs the evidence benchmark on a small log.
                 l if l.starts_with("bash bench/evidence.sh") => bash_parses("bench/evidence.sh"),
-                // `import_benchmark_runs` runs it on a small file.
+                // `import_benchmark_runs` runs it on a small file (and
+                // `import_benchmark_runs_on_postgres` with PROBITY_BENCH_STORE).
                 l if l.starts_with("bash bench/import.sh") => bash_parses("bench/import.sh"),
+                l if l.starts_with("PROBITY_BENCH_STORE=postgres://")
+                    && l.contains(" bash bench/import.sh") =>
+                {
+                    let script = std::fs::read_to_string(root().join("bench/import.sh")).unwrap();
+                    assert!(script.contains("PROBITY_BENCH_STORE"));
+                    bash_parses("bench/import.sh")
+                }
                 // `reconcile_benchmark_runs` runs it on 2 targets and a day.
                 l if l.starts_with("bash bench/reconcile.sh") => bash_parses("bench/reconcile.sh"),
                 other => panic!("{}:{}: no test covers `{other}`", b.page, b.line),
