@@ -7,9 +7,11 @@ impl EvidenceStore for PgStore {
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
         let (first, size) = self.write(|c| {
             let mut tx = c.transaction()?;
-            let first = lock_log(&mut tx)?;
-            let size = append_leaves(&mut tx, first, records)?;
+            let mut log = self.take_log(&mut tx)?;
+            let first = log.size;
+            let size = append_leaves(&mut tx, &mut log, records)?;
             tx.commit()?;
+            self.keep_log(log);
             Ok((first, size))
         })?;
         *evidence_size = size;

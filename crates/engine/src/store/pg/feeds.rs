@@ -39,8 +39,12 @@ fn keep_document(
 }
 
 /// Stores one poll; returns what it changed and the new evidence log size.
-fn record_poll(tx: &mut Transaction<'_>, poll: &FeedPoll) -> StoreResult<(PollSummary, u64)> {
-    let size = lock_log(tx)?;
+fn record_poll(
+    tx: &mut Transaction<'_>,
+    log: &mut Log,
+    poll: &FeedPoll,
+) -> StoreResult<(PollSummary, u64)> {
+    let size = log.size;
     let (body, sha, error) = poll_body(poll);
     let poll_leaf = size;
     let record = feed_poll_record(
@@ -52,7 +56,7 @@ fn record_poll(tx: &mut Transaction<'_>, poll: &FeedPoll) -> StoreResult<(PollSu
         body.map(|b| b.len()),
         error,
     );
-    let mut size = append_leaves(tx, size, &[record])?;
+    let mut size = append_leaves(tx, log, &[record])?;
     let status = poll.http_status.map(i64::from);
     tx.execute(
         "INSERT INTO feed_polls (feed, at_ms, outcome, http_status, sha256, bytes, duration_ms, error, leaf_idx)
@@ -162,7 +166,7 @@ fn record_poll(tx: &mut Transaction<'_>, poll: &FeedPoll) -> StoreResult<(PollSu
             document,
             &rev.incident,
         );
-        size = append_leaves(tx, size, &[record])?;
+        size = append_leaves(tx, log, &[record])?;
         let incident_json = to_json(&rev.incident)?;
         let revision = rev.revision as i64;
         tx.execute(
@@ -251,7 +255,8 @@ impl FeedStore for PgStore {
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
         let (summary, size) = self.write(|c| {
             let mut tx = c.transaction()?;
-            let (mut summary, size) = record_poll(&mut tx, poll)?;
+            let mut log = self.take_log(&mut tx)?;
+            let (mut summary, size) = record_poll(&mut tx, &mut log, poll)?;
             summary.stored_bytes = tx
                 .query_opt(
                     "SELECT stored_bytes FROM feed_state WHERE feed = $1",
@@ -261,6 +266,7 @@ impl FeedStore for PgStore {
                 .transpose()?
                 .unwrap_or(0) as u64;
             tx.commit()?;
+            self.keep_log(log);
             Ok((summary, size))
         })?;
         *evidence_size = size;

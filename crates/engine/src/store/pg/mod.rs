@@ -102,6 +102,8 @@ pub struct PgStore {
     pub(super) ids: Ids,
     /// Leaves in the evidence log, as last seen committed.
     pub(super) evidence_size: Mutex<u64>,
+    /// The tree's right edge after this store's last committed append.
+    edge: Mutex<Edge>,
 }
 
 /// How connections make TLS: rustls, verifying the server's certificate and name (libpq's
@@ -184,6 +186,7 @@ impl PgStore {
             pool_size: options.pool_size.max(1),
             ids: Ids::new(next_result, next_incident),
             evidence_size: Mutex::new(size),
+            edge: Mutex::new(Edge::default()),
         })
     }
 
@@ -352,29 +355,35 @@ fn migrate_locked(conn: &mut Client) -> StoreResult<()> {
     Ok(())
 }
 
-/// Perfect-subtree hashes read through a connection or a transaction.
+/// Perfect-subtree hashes read through a connection or a transaction (the statement is
+/// prepared at the first read).
 pub(super) struct PgNodes<'a, C: GenericClient> {
     client: RefCell<&'a mut C>,
-    stmt: Statement,
+    stmt: RefCell<Option<Statement>>,
 }
 
 impl<'a, C: GenericClient> PgNodes<'a, C> {
     pub(super) fn new(client: &'a mut C) -> StoreResult<Self> {
-        let stmt =
-            client.prepare("SELECT hash FROM evidence_nodes WHERE level = $1 AND idx = $2")?;
         Ok(PgNodes {
             client: RefCell::new(client),
-            stmt,
+            stmt: RefCell::new(None),
         })
     }
 }
 
 impl<C: GenericClient> merkle::Nodes for PgNodes<'_, C> {
     fn node(&self, level: u32, index: u64) -> Option<merkle::Hash> {
-        let row = self
-            .client
-            .borrow_mut()
-            .query_opt(&self.stmt, &[&(level as i64), &(index as i64)])
+        let mut client = self.client.borrow_mut();
+        let mut stmt = self.stmt.borrow_mut();
+        if stmt.is_none() {
+            *stmt = Some(
+                client
+                    .prepare("SELECT hash FROM evidence_nodes WHERE level = $1 AND idx = $2")
+                    .ok()?,
+            );
+        }
+        let row = client
+            .query_opt(stmt.as_ref()?, &[&(level as i64), &(index as i64)])
             .ok()??;
         let bytes: Vec<u8> = row.try_get(0).ok()?;
         bytes.try_into().ok()
@@ -389,48 +398,114 @@ pub(super) fn log_size(c: &mut impl GenericClient) -> StoreResult<u64> {
     Ok(n as u64)
 }
 
-/// Takes the evidence log for this transaction and returns its size: appends from any
-/// process on the database happen one after the other.
-pub(super) fn lock_log(tx: &mut postgres::Transaction<'_>) -> StoreResult<u64> {
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVIDENCE_LOCK])?;
-    log_size(tx)
+/// The evidence log taken for one transaction: its size, and the tree's right edge (the
+/// perfect subtrees an append joins to, all it reads). The edge is kept between
+/// transactions by the store ([`PgStore::keep_log`], after commit only: a rolled-back
+/// append must leave nothing behind) and used again when the size under the lock is the
+/// one it was kept at; otherwise (another process appended) it is read from the database.
+pub(super) struct Log {
+    pub(super) size: u64,
+    edge: HashMap<(u32, u64), merkle::Hash>,
 }
 
-/// Appends leaves for `records` at `size`, with every perfect subtree they complete; returns
-/// the new size. Runs inside the caller's transaction, which holds [`lock_log`].
+/// Kept by the store between appends: the right edge at `size`.
+#[derive(Default)]
+pub(super) struct Edge {
+    size: u64,
+    nodes: HashMap<(u32, u64), merkle::Hash>,
+}
+
+/// The right edge's nodes as the database has them, with those known in memory first (and
+/// what the database answers remembered).
+struct EdgeNodes<'a, 'b, C: GenericClient> {
+    known: RefCell<&'b mut HashMap<(u32, u64), merkle::Hash>>,
+    db: PgNodes<'a, C>,
+}
+
+impl<C: GenericClient> merkle::Nodes for EdgeNodes<'_, '_, C> {
+    fn node(&self, level: u32, index: u64) -> Option<merkle::Hash> {
+        if let Some(h) = self.known.borrow().get(&(level, index)) {
+            return Some(*h);
+        }
+        let h = self.db.node(level, index)?;
+        self.known.borrow_mut().insert((level, index), h);
+        Some(h)
+    }
+}
+
+impl PgStore {
+    /// Takes the evidence log for `tx`: appends from any process on the database happen
+    /// one after the other (a transaction advisory lock), and the size is read under it.
+    pub(super) fn take_log(&self, tx: &mut postgres::Transaction<'_>) -> StoreResult<Log> {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVIDENCE_LOCK])?;
+        let size = log_size(tx)?;
+        let kept = self.edge.lock().expect("edge lock");
+        let edge = if kept.size == size {
+            kept.nodes.clone()
+        } else {
+            HashMap::new()
+        };
+        Ok(Log { size, edge })
+    }
+
+    /// After the transaction that appended committed: keeps the right edge (only it, so
+    /// memory stays at about log2 of the size) for the next append.
+    pub(super) fn keep_log(&self, log: Log) {
+        let size = log.size;
+        let mut nodes = log.edge;
+        nodes.retain(|&(level, index), _| {
+            let above = size >> level;
+            above & 1 == 1 && index == above - 1
+        });
+        *self.edge.lock().expect("edge lock") = Edge { size, nodes };
+    }
+}
+
+/// Appends leaves for `records` to `log`, with every perfect subtree they complete (two
+/// statements whatever their number); returns the new size. Runs inside the transaction
+/// `log` was taken for.
 pub(super) fn append_leaves(
     tx: &mut postgres::Transaction<'_>,
-    mut size: u64,
+    log: &mut Log,
     records: &[Vec<u8>],
 ) -> StoreResult<u64> {
     if records.is_empty() {
-        return Ok(size);
+        return Ok(log.size);
     }
     let now = jiff::Timestamp::now().as_millisecond();
-    let leaf_stmt = tx.prepare(
-        "INSERT INTO evidence_leaves (idx, record, leaf_hash, at_ms) VALUES ($1, $2, $3, $4)",
-    )?;
-    let node_stmt =
-        tx.prepare("INSERT INTO evidence_nodes (level, idx, hash) VALUES ($1, $2, $3)")?;
+    let (mut idx, mut hashes, mut at) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut levels, mut node_idx, mut node_hashes) = (Vec::new(), Vec::new(), Vec::new());
     for record in records {
         let leaf = merkle::leaf_hash(record);
-        tx.execute(
-            &leaf_stmt,
-            &[&(size as i64), record, &leaf.as_slice(), &now],
-        )?;
+        idx.push(log.size as i64);
+        hashes.push(leaf.to_vec());
+        at.push(now);
         let nodes = {
-            let reader = PgNodes::new(tx)?;
-            merkle::append(&reader, size, leaf)?
+            let reader = EdgeNodes {
+                known: RefCell::new(&mut log.edge),
+                db: PgNodes::new(tx)?,
+            };
+            merkle::append(&reader, log.size, leaf)?
         };
-        for (level, idx, hash) in nodes {
-            tx.execute(
-                &node_stmt,
-                &[&(level as i64), &(idx as i64), &hash.as_slice()],
-            )?;
+        for (level, index, hash) in nodes {
+            log.edge.insert((level, index), hash);
+            levels.push(level as i64);
+            node_idx.push(index as i64);
+            node_hashes.push(hash.to_vec());
         }
-        size += 1;
+        log.size += 1;
     }
-    Ok(size)
+    tx.execute(
+        "INSERT INTO evidence_leaves (idx, record, leaf_hash, at_ms)
+         SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[], $4::BIGINT[])",
+        &[&idx, &records, &hashes, &at],
+    )?;
+    tx.execute(
+        "INSERT INTO evidence_nodes (level, idx, hash)
+         SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[])",
+        &[&levels, &node_idx, &node_hashes],
+    )?;
+    Ok(log.size)
 }
 
 fn health_of(s: &str) -> StoreResult<Health> {

@@ -38,8 +38,10 @@ impl ResultStore for PgStore {
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
         let size = self.write(|c| {
             let mut tx = c.transaction()?;
-            let size = write_batch(&mut tx, batch)?;
+            let mut log = self.take_log(&mut tx)?;
+            let size = write_batch(&mut tx, &mut log, batch)?;
             tx.commit()?;
+            self.keep_log(log);
             Ok(size)
         })?;
         *evidence_size = size;
@@ -53,13 +55,15 @@ impl ResultStore for PgStore {
         let mut evidence_size = self.evidence_size.lock().expect("evidence lock");
         let (n, size) = self.write(|c| {
             let mut tx = c.transaction()?;
-            let mut size = lock_log(&mut tx)?;
+            let mut log = self.take_log(&mut tx)?;
             let mut n = 0;
             while let Some(batch) = next()? {
-                size = write_batch(&mut tx, &batch)?;
+                write_batch(&mut tx, &mut log, &batch)?;
                 n += 1;
             }
             tx.commit()?;
+            let size = log.size;
+            self.keep_log(log);
             Ok((n, size))
         })?;
         *evidence_size = size;
@@ -441,8 +445,12 @@ fn check_log(c: &mut Client) -> StoreResult<Vec<String>> {
 
 /// Writes one batch in `tx`: results, rollups, incident changes, canaries, alerts, and their
 /// evidence leaves. Returns the evidence log's new size.
-fn write_batch(tx: &mut postgres::Transaction<'_>, batch: &Batch) -> StoreResult<u64> {
-    let base = lock_log(tx)?;
+fn write_batch(
+    tx: &mut postgres::Transaction<'_>,
+    log: &mut Log,
+    batch: &Batch,
+) -> StoreResult<u64> {
+    let base = log.size;
     // One statement for the batch's results: its columns as arrays, unnested. A result
     // already stored (a replayed batch) is not inserted and must not count twice: the
     // statement returns the ids it did insert.
@@ -513,7 +521,7 @@ fn write_batch(tx: &mut postgres::Transaction<'_>, batch: &Batch) -> StoreResult
                 ],
             )? == 1)
         })?;
-    let size = append_leaves(tx, base, &records)?;
+    let size = append_leaves(tx, log, &records)?;
     // Remember which leaf holds each incident change, for the incident's page.
     let link = tx.prepare(
         "INSERT INTO incident_leaves (incident_id, change, leaf_idx) VALUES ($1, $2, $3)
