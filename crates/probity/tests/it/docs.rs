@@ -368,7 +368,7 @@ fn run_benchmark(test: &str, script: &str, args: &[&str]) -> Option<String> {
 }
 
 /// [`run_benchmark`] with more environment for the script.
-fn run_benchmark_with(
+pub(crate) fn run_benchmark_with(
     test: &str,
     script: &str,
     args: &[&str],
@@ -408,36 +408,7 @@ fn import_benchmark_runs() {
     check_import_figures(&text);
 }
 
-#[test]
-fn import_benchmark_runs_on_postgres() {
-    // The same with `PROBITY_BENCH_STORE`: a PostgreSQL store, the figures BENCHMARKS.md
-    // compares with SQLite's.
-    let Some(db) = common::pg::database("docs::import_benchmark_runs_on_postgres") else {
-        return;
-    };
-    let Some(text) = run_benchmark_with(
-        "import_benchmark_runs_on_postgres",
-        "bench/import.sh",
-        &["2000"],
-        &[("PROBITY_BENCH_STORE", &db.url)],
-    ) else {
-        return;
-    };
-    check_import_figures(&text);
-    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
-    // Counted in the hourly totals: the server the script starts prunes raw results older
-    // than raw_retention, and the imported ones (1 January 2026) are.
-    let n: i64 = c
-        .query_one(
-            "SELECT COALESCE(SUM(count), 0)::BIGINT FROM hourly WHERE hour_ms < 1767312000000",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 2000, "the results went to PostgreSQL");
-}
-
-fn check_import_figures(text: &str) {
+pub(crate) fn check_import_figures(text: &str) {
     assert!(
         regex::Regex::new(r"(?m)^rate: +[0-9,]+ results/s$")
             .unwrap()

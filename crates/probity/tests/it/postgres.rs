@@ -469,3 +469,32 @@ fn tls_to_the_database_is_verified() {
     assert_ne!(code, 0);
     assert!(err.contains("no pg_hba.conf entry"), "{err}");
 }
+
+#[test]
+fn import_benchmark_runs_on_postgres() {
+    // The same with `PROBITY_BENCH_STORE`: a PostgreSQL store, the figures BENCHMARKS.md
+    // compares with SQLite's.
+    let Some(db) = common::pg::database("postgres::import_benchmark_runs_on_postgres") else {
+        return;
+    };
+    let Some(text) = crate::docs::run_benchmark_with(
+        "postgres::import_benchmark_runs_on_postgres",
+        "bench/import.sh",
+        &["2000"],
+        &[("PROBITY_BENCH_STORE", &db.url)],
+    ) else {
+        return;
+    };
+    crate::docs::check_import_figures(&text);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    // Counted in the hourly totals: the server the script starts prunes raw results older
+    // than raw_retention, and the imported ones (1 January 2026) are.
+    let n: i64 = c
+        .query_one(
+            "SELECT COALESCE(SUM(count), 0)::BIGINT FROM hourly WHERE hour_ms < 1767312000000",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2000, "the results went to PostgreSQL");
+}
