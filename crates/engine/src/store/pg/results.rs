@@ -499,14 +499,16 @@ fn write_batch(
         .collect();
     write_rollups(tx, rollups_of(&inserted_results))?;
     super::incidents::write_changes(tx, &batch.incidents)?;
-    let canary = tx.prepare(
-        "INSERT INTO canaries (store, slot, generation, key, size, sha256, written_at_ms, e_tag, version, leaf_idx)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-    )?;
-    let (records, first_incident_leaf) =
-        batch_records(batch, &inserted_results, base, &mut |c, leaf| {
+    // Canaries and incident changes are rare: their statements are sent only when a batch
+    // has some (a statement prepared for every batch costs a round trip each).
+    let (records, first_incident_leaf) = batch_records(
+        batch,
+        &inserted_results,
+        base,
+        &mut |c, leaf| {
             Ok(tx.execute(
-                &canary,
+                "INSERT INTO canaries (store, slot, generation, key, size, sha256, written_at_ms, e_tag, version, leaf_idx)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
                 &[
                     &c.store,
                     &(c.slot as i64),
@@ -520,16 +522,14 @@ fn write_batch(
                     &(leaf as i64),
                 ],
             )? == 1)
-        })?;
+        },
+    )?;
     let size = append_leaves(tx, log, &records)?;
     // Remember which leaf holds each incident change, for the incident's page.
-    let link = tx.prepare(
-        "INSERT INTO incident_leaves (incident_id, change, leaf_idx) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
-    )?;
     for (i, change) in batch.incidents.iter().enumerate() {
         tx.execute(
-            &link,
+            "INSERT INTO incident_leaves (incident_id, change, leaf_idx) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
             &[
                 &change.id(),
                 &change.kind(),
