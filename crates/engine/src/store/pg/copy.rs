@@ -200,7 +200,7 @@ pub fn copy_sqlite(
     .and_then(|mut copied| {
         // Checked afterwards, through the stores themselves.
         let size = source.evidence_size()?;
-        *target.evidence_size.lock().expect("evidence lock") = target.evidence_size()?;
+        // Read from the database, which also moves the store's cached size on.
         let theirs = target.evidence_size()?;
         if theirs != size {
             return Err(StoreError::Damaged(format!(

@@ -29,7 +29,7 @@ impl EvidenceStore for PgStore {
 
     fn evidence_root(&self, size: u64) -> StoreResult<merkle::Hash> {
         self.check_size(size)?;
-        self.read(|c| Ok(merkle::root(&PgNodes::new(c)?, size)?))
+        self.read(|c| Ok(merkle::root(&PgNodes::new(c), size)?))
     }
 
     fn inclusion_proof(
@@ -39,7 +39,7 @@ impl EvidenceStore for PgStore {
     ) -> StoreResult<(merkle::Hash, Vec<merkle::Hash>)> {
         self.check_size(size)?;
         self.read(|c| {
-            let nodes = PgNodes::new(c)?;
+            let nodes = PgNodes::new(c);
             let leaf = merkle::Nodes::node(&nodes, 0, index);
             let proof = merkle::inclusion_proof(&nodes, index, size)?;
             let leaf = leaf.ok_or(merkle::ProofError::IndexOutOfRange { index, size })?;
@@ -49,7 +49,7 @@ impl EvidenceStore for PgStore {
 
     fn consistency_proof(&self, old: u64, new: u64) -> StoreResult<Vec<merkle::Hash>> {
         self.check_size(new)?;
-        self.read(|c| Ok(merkle::consistency_proof(&PgNodes::new(c)?, old, new)?))
+        self.read(|c| Ok(merkle::consistency_proof(&PgNodes::new(c), old, new)?))
     }
 
     fn evidence_records_within(

@@ -363,11 +363,11 @@ pub(super) struct PgNodes<'a, C: GenericClient> {
 }
 
 impl<'a, C: GenericClient> PgNodes<'a, C> {
-    pub(super) fn new(client: &'a mut C) -> StoreResult<Self> {
-        Ok(PgNodes {
+    pub(super) fn new(client: &'a mut C) -> Self {
+        PgNodes {
             client: RefCell::new(client),
             stmt: RefCell::new(None),
-        })
+        }
     }
 }
 
@@ -483,7 +483,7 @@ pub(super) fn append_leaves(
         let nodes = {
             let reader = EdgeNodes {
                 known: RefCell::new(&mut log.edge),
-                db: PgNodes::new(tx)?,
+                db: PgNodes::new(tx),
             };
             merkle::append(&reader, log.size, leaf)?
         };
