@@ -57,7 +57,7 @@ pub use schema::*;
 pub use server::*;
 pub use source::*;
 pub use status::*;
-pub use store::{PostgresConfig, StoreConfig};
+pub use store::{PostgresConfig, StoreConfig, url_holds_password};
 pub use target::*;
 pub use vantage::*;
 pub use witness::{WitnessConfig, WitnessPeer};

@@ -55,13 +55,15 @@ impl std::fmt::Debug for PostgresConfig {
     }
 }
 
-/// Whether the URL's authority carries a password (`user:secret@host`).
-fn has_password(url: &str) -> bool {
+/// Whether a database URL carries a password, in its authority (`user:secret@host`) or
+/// its settings (`?password=…`): such a URL must not be taken, since URLs are shown.
+pub fn url_holds_password(url: &str) -> bool {
     let rest = url.split_once("://").map_or("", |(_, r)| r);
     let authority = rest.split(['/', '?']).next().unwrap_or("");
     authority
         .rsplit_once('@')
         .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        || url.contains("password=")
 }
 
 pub(super) fn build_store(ck: &mut Checker<'_>, t: StoreToml, base_dir: &Path) -> StoreConfig {
@@ -82,7 +84,7 @@ pub(super) fn build_store(ck: &mut Checker<'_>, t: StoreToml, base_dir: &Path) -
         );
         return StoreConfig::Sqlite;
     }
-    if has_password(written) || written.contains("password=") {
+    if url_holds_password(written) {
         ck.at(
             url.span(),
             "[store] `url` must not hold a password (it is shown in logs and errors): give it in `password` as ${env:…} or ${file:…}",

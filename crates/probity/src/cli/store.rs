@@ -133,11 +133,11 @@ pub fn migrate(a: MigrateArgs) -> anyhow::Result<ExitCode> {
         eprintln!("--to: write a PostgreSQL URL, postgres://USER@HOST/DATABASE");
         return Ok(ExitCode::from(2));
     }
-    let shown = probity_engine::store::redact_url(&a.to);
-    if shown != a.to {
-        eprintln!("--to {shown}: no password in the URL: use PGPASSWORD or --password-file");
+    if probity_ground::config::url_holds_password(&a.to) {
+        eprintln!("--to: no password in the URL (it is shown): use PGPASSWORD or --password-file");
         return Ok(ExitCode::from(2));
     }
+    let shown = a.to.clone();
     let password = match &a.password_file {
         Some(f) => match std::fs::read_to_string(f) {
             Ok(s) => Some(s.lines().next().unwrap_or_default().to_string()),

@@ -304,6 +304,19 @@ fn store_migrate_copies_the_demo_and_its_figures_stay_the_same() {
         "{err}"
     );
     let from = format!("sqlite:{}", data.join("probity.db").display());
+    // A password in the URL, in its authority or its settings: refused, and not shown.
+    for to in [
+        "postgres://u:hunter2@127.0.0.1:9/x",
+        "postgres://u@127.0.0.1:9/x?password=hunter2",
+    ] {
+        let (code, _, err) = common::run(
+            &["store", "migrate", "--from", &from, "--to", to],
+            dir.path(),
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("no password in the URL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
     let (code, out, err) = common::run(
         &[
             "store", "migrate", "--from", &from, "--to", &db.url, "--json",
