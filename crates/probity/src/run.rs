@@ -86,12 +86,7 @@ pub async fn run_on(
         let config = config.clone();
         tokio::task::spawn_blocking(move || {
             probity_engine::store::open_for_server(&config.store, &config.server.data_dir)
-                .with_context(|| {
-                    format!(
-                        "opening the store ({})",
-                        probity_engine::store::shown(&config.store, &config.server.data_dir)
-                    )
-                })
+                .with_context(|| opening(&config))
         })
         .await??
     };
@@ -702,10 +697,14 @@ async fn generation(
 /// Opens (creating if needed) the store the configuration names: `[store] url`'s
 /// PostgreSQL database, or SQLite under `data_dir`.
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    probity_engine::store::open(&config.store, &config.server.data_dir).with_context(|| {
-        format!(
-            "opening the store ({})",
-            probity_engine::store::shown(&config.store, &config.server.data_dir)
-        )
-    })
+    probity_engine::store::open(&config.store, &config.server.data_dir)
+        .with_context(|| opening(config))
+}
+
+/// What an error opening the store is about: the store, as it may be shown.
+fn opening(config: &Config) -> String {
+    format!(
+        "opening the store ({})",
+        probity_engine::store::shown(&config.store, &config.server.data_dir)
+    )
 }
