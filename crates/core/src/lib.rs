@@ -21,6 +21,7 @@
 //! - [`federation`]: signed outage statements shared between instances, and corroboration.
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod condition;
 pub mod duration;
 pub mod federation;

@@ -105,6 +105,22 @@ pub struct Shared {
     pub peer_rates: PeerRates,
     /// The minutes written since the reconciliation last looked.
     pub touched: Touched,
+    /// The servers sharing the store, as of this server's last heartbeat.
+    pub cluster: RwLock<ClusterLive>,
+}
+
+/// What this server knows of the servers that share its store.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterLive {
+    /// This server's name.
+    pub me: String,
+    /// The live members, as of the last heartbeat that answered (this one included).
+    pub members: Vec<crate::store::Member>,
+    /// How many targets this server probes now.
+    pub owned: u64,
+    /// When the last heartbeat answered (ms), and the error of those since, if any.
+    pub last_heartbeat_ms: Option<i64>,
+    pub heartbeat_error: Option<String>,
 }
 
 /// The minutes results were written to since the last [`Touched::take`], per target: what

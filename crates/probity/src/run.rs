@@ -6,6 +6,7 @@ use anyhow::Context;
 use probity_engine::live::Shared;
 use probity_engine::probe::ProbeContext;
 use probity_engine::record::Recorder;
+use probity_engine::schedule::cluster::singleton;
 use probity_engine::store::Store;
 use probity_ground::config::{Config, Target};
 use probity_publish::api::router;
@@ -23,10 +24,16 @@ async fn checkpoint(
     let (store, signer, dir) = (store.clone(), signer.clone(), data_dir.to_path_buf());
     let res = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<u64>> {
         let size = store.evidence_size()?;
-        let last = store.latest_checkpoint()?.map(|c| c.size);
-        if last == Some(size) {
+        let latest = store.latest_checkpoint()?;
+        if latest.as_ref().map(|c| c.size) == Some(size) {
             return Ok(None);
         }
+        // Servers sharing a store sign one log: never with a key that did not sign it so far.
+        probity_engine::attest::evidence::check_same_key(
+            &signer,
+            &dir,
+            latest.as_ref().map(|c| c.note.as_str()),
+        )?;
         let root = store.evidence_root(size)?;
         let note = probity_engine::attest::evidence::sign_checkpoint(&signer, size, root);
         store.add_checkpoint(&probity_engine::store::StoredCheckpoint {
@@ -82,7 +89,7 @@ pub async fn run_on(
         Ok((_, after)) => tracing::debug!(limit = after, "open-files limit"),
         Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-files limit"),
     }
-    let (store, _claim) = {
+    let store = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || {
             probity_engine::store::open_for_server(&config.store, &config.server.data_dir)
@@ -102,9 +109,18 @@ pub async fn run_on(
     };
     {
         let (store, dir) = (store.clone(), config.server.data_dir.clone());
+        let signer_check = signer.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             // A damaged database file is found before anything is written to it.
             store.quick_check()?;
+            if store.shared() {
+                let latest = store.latest_checkpoint()?;
+                probity_engine::attest::evidence::check_same_key(
+                    &signer_check,
+                    &dir,
+                    latest.as_ref().map(|c| c.note.as_str()),
+                )?;
+            }
             let size = store.evidence_size()?;
             probity_engine::attest::evidence::check_not_forked(&dir, size, |n| {
                 Ok(store.evidence_root(n)?)
@@ -124,6 +140,32 @@ pub async fn run_on(
     };
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    // Among the servers sharing the store (on SQLite, alone): refused here when another
+    // live server has this one's name.
+    let me = probity_engine::schedule::cluster::Me::new(
+        &config.server.name,
+        &config
+            .server
+            .advertise
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+    );
+    let mut membership =
+        probity_engine::schedule::cluster::join(store.clone(), me.clone(), shared.clone())
+            .await
+            .context("joining the servers that share the store")?;
+    let mut members: Vec<String> = membership.names.borrow().clone();
+    let mut owned = owned_by(&store, &config, &members, &me.name);
+    // Joining servers that run: what this one takes, it takes from them; it waits until
+    // they saw it join and stopped probing those targets.
+    let mut hold: std::collections::HashMap<String, tokio::time::Instant> = match &owned {
+        Some(o) if members.len() > 1 => {
+            let until =
+                tokio::time::Instant::now() + probity_engine::schedule::cluster::HANDOVER_GRACE;
+            o.iter().map(|t| (t.clone(), until)).collect()
+        }
+        _ => Default::default(),
+    };
     // Reloads: `POST /api/v1/reload` and SIGHUP both ask here; the file is checked first,
     // and only a configuration that loads replaces the running one.
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
@@ -196,6 +238,11 @@ pub async fn run_on(
             shared.clone(),
             sessions.clone(),
             handoff.clone(),
+            Placement {
+                me: me.clone(),
+                owned: owned.clone(),
+                hold: std::mem::take(&mut hold),
+            },
             stop_rx,
             reload_tx.clone(),
             move |a| {
@@ -218,6 +265,37 @@ pub async fn run_on(
                     stopping = true;
                     let _ = stop_tx.send(true);
                 }
+                Ok(()) = membership.names.changed(), if !stopping => {
+                    let before = std::mem::replace(&mut members, membership.names.borrow().clone());
+                    let now = owned_by(&store, &config, &members, &me.name);
+                    if now != owned {
+                        // A target taken from a server that still runs waits until that
+                        // server saw the change and stopped probing it; one whose server
+                        // is gone is probed at its next slot.
+                        let until = tokio::time::Instant::now()
+                            + probity_engine::schedule::cluster::HANDOVER_GRACE;
+                        if let (Some(old), Some(new)) = (&owned, &now) {
+                            hold = new
+                                .difference(old)
+                                .filter(|t| {
+                                    probity_core::cluster::owner(t, &before)
+                                        .is_some_and(|o| members.iter().any(|m| m == o))
+                                })
+                                .map(|t| (t.clone(), until))
+                                .collect();
+                            tracing::info!(
+                                gained = new.difference(old).count(),
+                                held = hold.len(),
+                                lost = old.difference(new).count(),
+                                "the servers changed: taking this server's new share of the targets"
+                            );
+                        }
+                        owned = now;
+                        next = Some(config.clone());
+                        stopping = true;
+                        let _ = stop_tx.send(true);
+                    }
+                }
                 Some(req) = reload_rx.recv(), if !stopping => match check_reload(&config) {
                     Ok((new, summary)) => {
                         let _ = req.reply.send(Ok(summary));
@@ -234,16 +312,44 @@ pub async fn run_on(
         match next {
             Some(c) if !*shutdown.borrow() => {
                 tracing::info!(%addr, targets = c.targets.len(), "running the new configuration");
+                owned = owned_by(&store, &c, &members, &me.name);
                 config = c;
             }
             _ => break,
         }
     }
+    // The others take this server's targets and jobs now rather than after the timeouts.
+    membership.leave(store.clone(), &me).await;
     // Last, the server: everything measured is committed before it stops answering.
     let _ = server_stop_tx.send(true);
     server.await.context("server")?;
     tracing::info!("stopped; everything measured is stored");
     Ok(())
+}
+
+/// The targets this server probes: all of them on a store it does not share, else its
+/// share among the live servers (`None`: all).
+fn owned_by(
+    store: &Arc<dyn Store>,
+    config: &Config,
+    members: &[String],
+    me: &str,
+) -> Option<Arc<std::collections::BTreeSet<String>>> {
+    store.shared().then(|| {
+        Arc::new(probity_core::cluster::owned(
+            config.targets.iter().map(|t| t.name.as_str()),
+            members,
+            me,
+        ))
+    })
+}
+
+/// Where a generation stands among the servers: who this server is, the targets it probes
+/// (`None`: all) and those it waits to probe (just taken over).
+struct Placement {
+    me: probity_engine::schedule::cluster::Me,
+    owned: Option<Arc<std::collections::BTreeSet<String>>>,
+    hold: std::collections::HashMap<String, tokio::time::Instant>,
 }
 
 /// The router of the generation that runs now (none before the first starts).
@@ -328,12 +434,24 @@ async fn generation(
     shared: Arc<Shared>,
     sessions: Arc<probity_publish::state::Sessions>,
     handoff: probity_engine::record::Handoff,
+    placement: Placement,
     shutdown: watch::Receiver<bool>,
     reload: mpsc::Sender<ReloadRequest>,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let mut shutdown = shutdown;
     let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
+    // What this server records: its share when it shares the store (the API still answers
+    // for every target).
+    let mine: Vec<Arc<Target>> = match &placement.owned {
+        Some(owned) => targets
+            .iter()
+            .filter(|t| owned.contains(&t.name))
+            .cloned()
+            .collect(),
+        None => targets.clone(),
+    };
+    let me = placement.me.clone();
     let alerting = probity_engine::alert::Alerting::from_config(&config);
     // Agents' pushes reach the recorder through their own channel, answered after commit.
     let (push_tx, push_rx) = mpsc::channel(256);
@@ -348,7 +466,7 @@ async fn generation(
         }
     };
     let carried = handoff.lock().expect("handoff lock").take();
-    let recorder = Recorder::carrying(store.clone(), shared.clone(), &targets, carried)?
+    let recorder = Recorder::carrying(store.clone(), shared.clone(), &mine, carried)?
         .with_handoff(handoff)
         .with_alerting(alerting.clone())
         .with_pushes(push_rx)
@@ -356,7 +474,7 @@ async fn generation(
         .with_stop(shutdown.clone(), STOP_WRITE_BOUND);
     let (tx, rx) = mpsc::channel(16_384);
     // Heartbeat targets are pushed to, not scheduled: their watchdog feeds the recorder too.
-    let pushed: Vec<Arc<Target>> = targets
+    let pushed: Vec<Arc<Target>> = mine
         .iter()
         .filter(|t| matches!(t.spec, probity_engine::probe::ProbeSpec::Heartbeat(_)))
         .cloned()
@@ -368,11 +486,12 @@ async fn generation(
         .iter()
         .map(|t| t.name.clone())
         .collect();
-    let scheduled: Vec<Arc<Target>> = targets
+    let scheduled: Vec<Arc<Target>> = mine
         .iter()
         .filter(|t| local.contains(&t.name))
         .cloned()
         .collect();
+    shared.cluster.write().expect("cluster lock").owned = mine.len() as u64;
     let (heartbeats, heartbeat_task) =
         probity_engine::schedule::heartbeat::start(pushed, &store, tx.clone(), shutdown.clone());
     let recorder = tokio::spawn(recorder.run(rx));
@@ -418,38 +537,46 @@ async fn generation(
     let pruner = {
         let (store, shared) = (store.clone(), shared.clone());
         let (raw, roll) = (config.server.raw_retention, config.server.rollup_retention);
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            loop {
-                let now = jiff::Timestamp::now().as_millisecond();
-                let s = store.clone();
-                let res = tokio::task::spawn_blocking(move || {
-                    s.prune(now - raw.as_millis() as i64, now - roll.as_millis() as i64)
-                })
-                .await;
-                match res {
-                    Ok(Ok(p)) if p != probity_engine::store::Pruned::default() => {
-                        if p.rollups > 0 {
-                            // Minutes the reconciliation kept may be gone.
-                            shared.touched.reset();
+        tokio::spawn(singleton(
+            store.clone(),
+            me.clone(),
+            "prune",
+            shutdown.clone(),
+            move |mut stop| {
+                let (store, shared) = (store.clone(), shared.clone());
+                async move {
+                    loop {
+                        let now = jiff::Timestamp::now().as_millisecond();
+                        let s = store.clone();
+                        let res = tokio::task::spawn_blocking(move || {
+                            s.prune(now - raw.as_millis() as i64, now - roll.as_millis() as i64)
+                        })
+                        .await;
+                        match res {
+                            Ok(Ok(p)) if p != probity_engine::store::Pruned::default() => {
+                                if p.rollups > 0 {
+                                    // Minutes the reconciliation kept may be gone.
+                                    shared.touched.reset();
+                                }
+                                tracing::info!(
+                                    results = p.results,
+                                    rollups = p.rollups,
+                                    feed_documents = p.feed_documents,
+                                    statements = p.statements,
+                                    "pruned data past retention"
+                                )
+                            }
+                            Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
+                            _ => {}
                         }
-                        tracing::info!(
-                            results = p.results,
-                            rollups = p.rollups,
-                            feed_documents = p.feed_documents,
-                            statements = p.statements,
-                            "pruned data past retention"
-                        )
+                        tokio::select! {
+                            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                            _ = stop.wait_for(|s| *s) => break,
+                        }
                     }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
-                    _ => {}
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
-                    _ = stop.wait_for(|s| *s) => break,
-                }
-            }
-        })
+            },
+        ))
     };
 
     let checkpointer = {
@@ -469,28 +596,62 @@ async fn generation(
             Some(std::time::Duration::from_secs(10)),
         )?;
         let targets = Arc::new(targets.clone());
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            loop {
-                checkpoint(&store, &signer, &dir).await;
-                if !peers.is_empty() {
-                    probity_engine::attest::cosign::ask_all(&store, &peers, &client).await;
+        tokio::spawn(singleton(
+            store.clone(),
+            me.clone(),
+            "checkpoint",
+            shutdown.clone(),
+            move |mut stop| {
+                let (store, signer, dir, peers, client) = (
+                    store.clone(),
+                    signer.clone(),
+                    dir.clone(),
+                    peers.clone(),
+                    client.clone(),
+                );
+                let (federation, targets, federation_client) = (
+                    federation.clone(),
+                    targets.clone(),
+                    federation_client.clone(),
+                );
+                async move {
+                    loop {
+                        checkpoint(&store, &signer, &dir).await;
+                        if !peers.is_empty() {
+                            probity_engine::attest::cosign::ask_all(&store, &peers, &client).await;
+                        }
+                        probity_engine::attest::federation::share(
+                            &store,
+                            &signer,
+                            &federation,
+                            &targets,
+                            &federation_client,
+                        )
+                        .await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(every) => {}
+                            _ = stop.wait_for(|s| *s) => break,
+                        }
+                    }
                 }
-                probity_engine::attest::federation::share(
-                    &store,
-                    &signer,
-                    &federation,
-                    &targets,
-                    &federation_client,
-                )
-                .await;
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = stop.wait_for(|s| *s) => break,
-                }
-            }
-        })
+            },
+        ))
     };
+
+    // Targets other servers record are shown as the store has them.
+    let follower = placement.owned.as_ref().map(|owned| {
+        let others = targets
+            .iter()
+            .filter(|t| !owned.contains(&t.name))
+            .map(|t| t.name.clone())
+            .collect();
+        tokio::spawn(probity_engine::schedule::cluster::follow(
+            store.clone(),
+            shared.clone(),
+            others,
+            shutdown.clone(),
+        ))
+    });
 
     let reconciler = {
         let (store, shared, targets, cfg) = (
@@ -528,6 +689,10 @@ async fn generation(
                     Err(e) => tracing::warn!(error = %e, "SLO task failed"),
                 }
                 let (store, targets, cfg) = (store.clone(), targets.clone(), cfg.clone());
+                if store.shared() {
+                    // Other servers write minutes this one is not told of: read them all.
+                    shared.touched.reset();
+                }
                 let (cache, touched) = (cache.clone(), shared.touched.take());
                 let res = tokio::task::spawn_blocking(move || {
                     let now = jiff::Timestamp::now().as_millisecond();
@@ -579,27 +744,38 @@ async fn generation(
     };
 
     // Alerts in the outbox (from this run or one before it) are delivered from the start.
+    // The outbox is delivered by one server at a time (every alert once per idempotency
+    // key), as are escalations and the status page's automatic incidents.
     let deliverer = alerting.clone().map(|a| {
-        tokio::spawn(probity_engine::alert::run(
+        let s = store.clone();
+        tokio::spawn(singleton(
             store.clone(),
-            a,
+            me.clone(),
+            "alerts",
             shutdown.clone(),
+            move |stop| probity_engine::alert::run(s.clone(), a.clone(), stop),
         ))
     });
     let status_auto = config.status.auto_incidents.then(|| {
-        tokio::spawn(probity_publish::status_page::run_auto(
+        let (s, c) = (store.clone(), Arc::new(config.clone()));
+        tokio::spawn(singleton(
             store.clone(),
-            Arc::new(config.clone()),
+            me.clone(),
+            "status-auto",
             shutdown.clone(),
+            move |stop| probity_publish::status_page::run_auto(s.clone(), c.clone(), stop),
         ))
     });
     let escalator = alerting.clone().map(|a| {
-        tokio::spawn(probity_engine::alert::escalate(
+        let (s, t, sh) = (store.clone(), targets.clone(), shared.clone());
+        tokio::spawn(singleton(
             store.clone(),
-            a,
-            targets.clone(),
-            shared.clone(),
+            me.clone(),
+            "escalate",
             shutdown.clone(),
+            move |stop| {
+                probity_engine::alert::escalate(s.clone(), a.clone(), t.clone(), sh.clone(), stop)
+            },
         ))
     });
 
@@ -613,11 +789,13 @@ async fn generation(
         ))
     });
     let feed_poller = (!config.feeds.is_empty()).then(|| {
-        tokio::spawn(probity_engine::feeds::poll::run(
-            config.feeds.clone(),
+        let (f, s, l) = (config.feeds.clone(), store.clone(), shared.feeds.clone());
+        tokio::spawn(singleton(
             store.clone(),
-            shared.feeds.clone(),
+            me.clone(),
+            "feeds",
             shutdown.clone(),
+            move |stop| probity_engine::feeds::poll::run(f.clone(), s.clone(), l.clone(), stop),
         ))
     });
 
@@ -635,8 +813,9 @@ async fn generation(
             ),
         ),
     );
-    probity_engine::schedule::run(
+    probity_engine::schedule::run_holding(
         scheduled,
+        &placement.hold,
         probity_engine::schedule::prober(ctx),
         scheduler_tx,
         shared,
@@ -662,7 +841,7 @@ async fn generation(
         let _ = p.await;
     }
     // A last checkpoint covers everything the recorder committed.
-    checkpointer.abort();
+    let _ = checkpointer.await;
     checkpoint(&store, &signer, &config.server.data_dir).await;
     let _ = shutdown.wait_for(|s| *s).await;
     if let Some(a) = status_auto {
@@ -675,8 +854,11 @@ async fn generation(
         // An attempt in flight is finished and recorded; what is left waits in the outbox.
         let _ = d.await;
     }
-    pruner.abort();
+    let _ = pruner.await;
     reconciler.abort();
+    if let Some(f) = follower {
+        f.abort();
+    }
     if let Some(t) = telemetry {
         // What the batch exporters hold is sent before the next configuration starts.
         let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;

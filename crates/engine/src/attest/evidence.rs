@@ -116,3 +116,24 @@ pub fn sign_checkpoint(signer: &NoteSigner, size: u64, root: [u8; 32]) -> String
         .sign(&c.to_text())
         .expect("checkpoint text ends with a newline")
 }
+
+/// Refuses a key that did not sign the store's latest checkpoint: servers that share one
+/// store sign one log, so each must hold the same key (copied from the first server's data
+/// directory). `latest` is that checkpoint's note, when there is one.
+pub fn check_same_key(
+    signer: &NoteSigner,
+    data_dir: &Path,
+    latest: Option<&str>,
+) -> anyhow::Result<()> {
+    let Some(note) = latest else {
+        return Ok(());
+    };
+    match probity_core::note::verify_note(note, &[signer.verifier()]) {
+        Ok(_) => Ok(()),
+        Err(_) => anyhow::bail!(
+            "refusing to start: the store's latest evidence checkpoint is not signed by the key in {} ({KEY_FILE}); servers sharing one store sign one log with one key: copy {KEY_FILE} from a server that runs on this store into {}",
+            data_dir.display(),
+            data_dir.display()
+        ),
+    }
+}

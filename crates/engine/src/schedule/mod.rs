@@ -9,6 +9,7 @@
 //! running is skipped, not queued, so a hung target never delays another; at most
 //! `max_concurrency` probes run at once.
 
+pub mod cluster;
 pub mod heartbeat;
 pub mod sources;
 pub mod vantage;
@@ -71,6 +72,33 @@ pub async fn run<P, F>(
     tx: mpsc::Sender<Measured>,
     shared: Arc<Shared>,
     max_concurrency: usize,
+    shutdown: watch::Receiver<bool>,
+) where
+    P: Fn(Arc<Target>) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = ProbeOutput> + Send + 'static,
+{
+    run_holding(
+        targets,
+        &Default::default(),
+        probe,
+        tx,
+        shared,
+        max_concurrency,
+        shutdown,
+    )
+    .await
+}
+
+/// [`run`], with the targets named in `hold` first probed at their first slot after the
+/// instant given (a target just taken over from another server waits until that server
+/// surely stopped probing it).
+pub async fn run_holding<P, F>(
+    targets: Vec<Arc<Target>>,
+    hold: &std::collections::HashMap<String, Instant>,
+    probe: P,
+    tx: mpsc::Sender<Measured>,
+    shared: Arc<Shared>,
+    max_concurrency: usize,
     mut shutdown: watch::Receiver<bool>,
 ) where
     P: Fn(Arc<Target>) -> F + Clone + Send + 'static,
@@ -86,7 +114,16 @@ pub async fn run<P, F>(
     let mut queue: BinaryHeap<Reverse<(Instant, usize)>> = targets
         .iter()
         .enumerate()
-        .map(|(i, t)| Reverse((first_due(&t.name, t.interval.as_millis(), wall, now), i)))
+        .map(|(i, t)| {
+            let interval = Duration::from_millis(t.interval.as_millis().max(1));
+            let mut due = first_due(&t.name, t.interval.as_millis(), wall, now);
+            if let Some(until) = hold.get(&t.name) {
+                while due < *until {
+                    due += interval;
+                }
+            }
+            Reverse((due, i))
+        })
         .collect();
     let mut tasks = tokio::task::JoinSet::new();
     let origin = now;

@@ -7,6 +7,7 @@
 //! **Invariant:** a minute with no results has no rollup row. Uptime is computed over
 //! measured results only and is `None` (unmeasured), never 100%, when there are none.
 
+mod cluster;
 pub mod leaf;
 mod pg;
 mod poll;
@@ -15,15 +16,16 @@ mod shared;
 pub(crate) use shared::*;
 mod sqlite;
 
-pub use pg::{Copied, PgOptions, PgStore, ServerClaim, copy_sqlite, redact_url};
+pub use cluster::{ClusterStore, Lease, Member};
+pub use pg::{Copied, PgOptions, PgStore, copy_sqlite, redact_url};
 pub use sqlite::SqliteStore;
 
 /// Every store trait, for code that calls a concrete store's methods:
 /// `use probity_engine::store::traits::*;`.
 pub mod traits {
     pub use super::{
-        EvidenceStore, FederationStore, FeedStore, IncidentStore, OutboxStore, ResultStore,
-        StatusStore, Store, TokenStore, VantageStore, WitnessStore,
+        ClusterStore, EvidenceStore, FederationStore, FeedStore, IncidentStore, OutboxStore,
+        ResultStore, StatusStore, Store, TokenStore, VantageStore, WitnessStore,
     };
 }
 
@@ -473,6 +475,7 @@ pub trait Store:
     + VantageStore
     + WitnessStore
     + FederationStore
+    + ClusterStore
     + Send
     + Sync
 {
@@ -489,6 +492,7 @@ impl<
         + VantageStore
         + WitnessStore
         + FederationStore
+        + ClusterStore
         + Send
         + Sync,
 > Store for T
@@ -849,24 +853,12 @@ fn pg_options(pg: &probity_ground::config::PostgresConfig) -> PgOptions {
     }
 }
 
-/// Opens the store for a server: as [`open`], and a PostgreSQL database is claimed for
-/// this server (an error names the database when another server holds it; a SQLite store
-/// is claimed by the data directory's lock instead).
+/// Opens the store for a server: as [`open`]. A SQLite store is claimed by the data
+/// directory's lock; servers that share a PostgreSQL database find each other through
+/// [`ClusterStore`] (a name held by another live server is refused at its first heartbeat).
 pub fn open_for_server(
     store: &probity_ground::config::StoreConfig,
     data_dir: &std::path::Path,
-) -> StoreResult<(std::sync::Arc<dyn Store>, Option<ServerClaim>)> {
-    match store {
-        probity_ground::config::StoreConfig::Sqlite => Ok((open(store, data_dir)?, None)),
-        probity_ground::config::StoreConfig::Postgres(pg) => {
-            let s = PgStore::open(&pg_options(pg))?;
-            let claim = s.claim_server()?.ok_or_else(|| {
-                StoreError::Config(format!(
-                    "another probity server runs on {}: one server per database (several servers sharing one database are not supported yet)",
-                    s.shown()
-                ))
-            })?;
-            Ok((std::sync::Arc::new(s), Some(claim)))
-        }
-    }
+) -> StoreResult<std::sync::Arc<dyn Store>> {
+    open(store, data_dir)
 }

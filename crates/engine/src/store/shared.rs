@@ -138,8 +138,8 @@ pub(crate) fn decode_statement(
     Ok((st, env))
 }
 
-/// The next result id and incident id: read from the store when it opens, then handed out
-/// by the one recorder (both backends keep them so).
+/// The next result id and incident id of a SQLite store: read when it opens, then handed
+/// out by the one recorder (a PostgreSQL store hands out blocks instead, one per server).
 pub(crate) struct Ids {
     result: std::sync::Mutex<i64>,
     incident: std::sync::Mutex<i64>,
@@ -165,11 +165,5 @@ impl Ids {
 
     pub(crate) fn next_incident(&self) -> i64 {
         Self::take(&self.incident)
-    }
-
-    /// Starts again from these (after rows were added behind the store's back).
-    pub(crate) fn reset(&self, result: i64, incident: i64) {
-        *self.result.lock().expect("id lock") = result;
-        *self.incident.lock().expect("id lock") = incident;
     }
 }

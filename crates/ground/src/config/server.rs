@@ -90,6 +90,38 @@ pub struct ServerConfig {
     #[serde(default = "secs::<30>")]
     #[schemars(with = "DurationSchema")]
     pub idle_timeout: HumanDuration,
+    /// This server's name among the servers that share one PostgreSQL store (letters, digits, '.', '_', '-'; at most 64). Default the host name.
+    #[serde(default, rename = "name")]
+    #[schemars(with = "Option<String>")]
+    name_written: Option<Spanned<String>>,
+    /// This server's name, `name` or the host name.
+    #[serde(skip)]
+    pub name: String,
+    /// The URL the other servers and people reach this server's API at, shown in /api/v1/cluster. Default http:// and `listen`.
+    #[serde(default, rename = "advertise")]
+    #[schemars(with = "Option<String>")]
+    advertise_written: Option<Spanned<String>>,
+    /// `advertise`, checked.
+    #[serde(skip)]
+    pub advertise: Option<String>,
+}
+
+/// The host's name, or `probity` when it cannot be read.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| valid_server_name(h))
+        .unwrap_or_else(|| "probity".into())
+}
+
+/// Whether `name` may name a server: 1 to 64 of letters, digits, '.', '_' and '-'.
+pub fn valid_server_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn default_listen() -> String {
@@ -125,6 +157,27 @@ impl ServerConfig {
             .unwrap_or_else(|| toml::from_str("").expect("every [server] key has a default"));
         server.data_dir = base_dir.join(&server.data_dir);
         server.max_concurrency = server.max_concurrency.max(1);
+        server.name = match &server.name_written {
+            Some(n) if valid_server_name(n.get_ref()) => n.get_ref().clone(),
+            Some(n) => {
+                ck.at(
+                    n.span(),
+                    "[server] `name` must be 1 to 64 letters, digits, '.', '_' or '-'",
+                );
+                host_name()
+            }
+            None => host_name(),
+        };
+        if let Some(a) = &server.advertise_written {
+            if a.get_ref().starts_with("http://") || a.get_ref().starts_with("https://") {
+                server.advertise = Some(a.get_ref().trim_end_matches('/').to_string());
+            } else {
+                ck.at(
+                    a.span(),
+                    "[server] `advertise` must be an http:// or https:// URL",
+                );
+            }
+        }
         if let Some(q) = &server.quorum_written
             && let Some(q) = QuorumToml::read(ck, q, "[server]")
         {

@@ -5,6 +5,7 @@ mod alerts;
 mod badges;
 mod browser;
 mod cli;
+mod cluster;
 mod common;
 mod components;
 mod docs;

@@ -108,15 +108,23 @@ fn a_server_on_postgres_records_alerts_attests_and_keeps_everything() {
 
     let probity = common::Running::start(&cfg);
     let addr = probity.addr;
-    // One server per database: a second one (its own data_dir) is refused, saying why.
+    // Servers sharing a database have names of their own: a second one under the same
+    // name (the host's, by default; the log's key copied over) is refused, saying why.
     let other = tempfile::tempdir().unwrap();
     config(other.path(), &db.url, target, hook);
+    std::fs::create_dir_all(other.path().join("data")).unwrap();
+    common::wait_for(Duration::from_secs(10), || {
+        d.join("data/evidence.key").exists().then_some(())
+    });
+    std::fs::copy(
+        d.join("data/evidence.key"),
+        other.path().join("data/evidence.key"),
+    )
+    .unwrap();
     let (code, _, err) = common::run(&["run"], other.path());
     assert_ne!(code, 0);
-    assert!(
-        err.contains(&format!("another probity server runs on {}", db.url)),
-        "{err}"
-    );
+    assert!(err.contains("another server named"), "{err}");
+    assert!(err.contains(&format!("is running on {}", db.url)), "{err}");
     up.store(false, Ordering::SeqCst);
     let id = common::wait_for(Duration::from_secs(20), || {
         let open = common::get_json(addr, "/api/v1/incidents?state=open");

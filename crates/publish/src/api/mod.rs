@@ -8,6 +8,7 @@
 
 mod accounting;
 mod alerts;
+mod cluster;
 mod evidence;
 mod federation;
 mod gate;
@@ -24,6 +25,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use cluster::*;
 use evidence::*;
 use federation::*;
 use gate::*;
@@ -551,6 +553,18 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
                 "listVantages",
                 "agents",
                 "Each vantage: last contact, clock offset, backlog, health",
+            )
+        },
+        Op {
+            out: Out::Json(oa::of::<ClusterView>),
+            route: Some(|| get(cluster)),
+            errors: &[503],
+            ..op(
+                "get",
+                "/api/v1/cluster",
+                "getCluster",
+                "servers",
+                "The servers sharing the store: each one's heartbeat and targets, and the server that runs each one-at-a-time job",
             )
         },
         Op {

@@ -219,15 +219,10 @@ pub fn copy_sqlite(
         if !problems.is_empty() {
             return Err(StoreError::Damaged(problems.join("; ")));
         }
-        // Ids continue after the copied ones for whoever writes through `target` next.
-        target.write(|c| {
-            let r = c.query_one(
-                "SELECT COALESCE((SELECT MAX(id) FROM results), 0) + 1, COALESCE((SELECT MAX(id) FROM incidents), 0) + 1",
-                &[],
-            )?;
-            target.ids.reset(r.try_get(0)?, r.try_get(1)?);
-            Ok(())
-        })?;
+        // Ids continue after the copied ones for whoever writes next.
+        target.write(|c| super::cluster::bump_id_blocks(c))?;
+        target.ids.result.lock().expect("id block lock").reset();
+        target.ids.incident.lock().expect("id block lock").reset();
         copied.evidence_size = size;
         copied.evidence_root = hex::encode(ours);
         Ok(copied)

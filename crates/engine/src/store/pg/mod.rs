@@ -14,6 +14,7 @@
 //! is one (and does nothing otherwise). A current-thread runtime cannot do that: callers on
 //! one use `spawn_blocking`.
 
+mod cluster;
 mod copy;
 mod evidence;
 mod feeds;
@@ -31,26 +32,15 @@ use std::cell::RefCell;
 use std::sync::Mutex;
 
 /// Migrations, applied in order; `schema_migrations` records each with its checksum.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001.sql"),
+    include_str!("migrations/0002.sql"),
+];
 
 /// The advisory lock key held while migrating (session level) and while appending to the
 /// evidence log (transaction level): "prob" and "evid" as integers.
 const MIGRATE_LOCK: i64 = 0x7072_6f62_6d69_6772;
 pub(super) const EVIDENCE_LOCK: i64 = 0x7072_6f62_6576_6964;
-/// Held (session level) by the one `probity run` a database serves.
-const SERVER_LOCK: i64 = 0x7072_6f62_7275_6e21;
-
-/// The claim of a running server on its database: one server per database (servers that
-/// share the work of one database are not built yet). Dropping it lets the next one in.
-pub struct ServerClaim(Option<Client>);
-
-impl Drop for ServerClaim {
-    fn drop(&mut self) {
-        let c = self.0.take();
-        tokio::task::block_in_place(move || drop(c));
-    }
-}
-
 /// How to reach the database: the URL's settings, with the password given apart (from the
 /// environment or a file, never written in the configuration).
 #[derive(Clone)]
@@ -99,7 +89,7 @@ pub struct PgStore {
     /// Signalled when a reader connection is given back.
     returned: std::sync::Condvar,
     pool_size: usize,
-    pub(super) ids: Ids,
+    ids: cluster::IdBlocks,
     /// Leaves in the evidence log, as last seen committed.
     pub(super) evidence_size: Mutex<u64>,
     /// The tree's right edge after this store's last committed append.
@@ -169,12 +159,6 @@ impl PgStore {
         let tls = tls(options.ca_file.as_deref())?;
         let mut conn = connect(&config, &tls)?;
         migrate(&mut conn)?;
-        let next_result: i64 = conn
-            .query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM results", &[])?
-            .try_get(0)?;
-        let next_incident: i64 = conn
-            .query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM incidents", &[])?
-            .try_get(0)?;
         let size = log_size(&mut conn)?;
         Ok(PgStore {
             config,
@@ -184,21 +168,9 @@ impl PgStore {
             readers: Mutex::new(Pool::default()),
             returned: std::sync::Condvar::new(),
             pool_size: options.pool_size.max(1),
-            ids: Ids::new(next_result, next_incident),
+            ids: Default::default(),
             evidence_size: Mutex::new(size),
             edge: Mutex::new(Edge::default()),
-        })
-    }
-
-    /// Claims the database for this server: `None` when another server holds it. The claim
-    /// is a session advisory lock on a connection of its own, so it ends with the process.
-    pub fn claim_server(&self) -> StoreResult<Option<ServerClaim>> {
-        tokio::task::block_in_place(|| {
-            let mut c = connect(&self.config, &self.tls)?;
-            let got: bool = c
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&SERVER_LOCK])?
-                .try_get(0)?;
-            Ok(got.then(|| ServerClaim(Some(c))))
         })
     }
 
@@ -221,7 +193,7 @@ impl PgStore {
                 pool.idle.pop()
             };
             // Given back however `f` ends, a panic included.
-            let mut lease = Lease {
+            let mut lease = ReaderLease {
                 store: self,
                 conn: None,
             };
@@ -255,12 +227,12 @@ impl PgStore {
 
 /// A reader connection in use (or being made): given back to the pool when dropped; a
 /// broken one is closed instead (here, outside any runtime: closing blocks).
-struct Lease<'a> {
+struct ReaderLease<'a> {
     store: &'a PgStore,
     conn: Option<Client>,
 }
 
-impl Drop for Lease<'_> {
+impl Drop for ReaderLease<'_> {
     fn drop(&mut self) {
         let conn = self.conn.take().filter(|c| !c.is_closed());
         let mut pool = self.store.readers.lock().expect("reader pool");
@@ -352,7 +324,7 @@ fn migrate_locked(conn: &mut Client) -> StoreResult<()> {
         )?;
         tx.commit()?;
     }
-    Ok(())
+    cluster::bump_id_blocks(conn)
 }
 
 /// Perfect-subtree hashes read through a connection or a transaction (the statement is

@@ -27,11 +27,11 @@ fn availability_row(r: &Row, from: usize) -> StoreResult<Availability> {
 
 impl ResultStore for PgStore {
     fn next_result_id(&self) -> StoreResult<i64> {
-        Ok(self.ids.next_result())
+        self.next_id(&self.ids.result)
     }
 
     fn next_incident_id(&self) -> StoreResult<i64> {
-        Ok(self.ids.next_incident())
+        self.next_id(&self.ids.incident)
     }
 
     fn write(&self, batch: &Batch) -> StoreResult<()> {

@@ -3,6 +3,7 @@
 //! One writer connection (the recorder is the only writer) and a small pool of readers for
 //! the API. `synchronous=FULL`: a committed batch survives a process kill and a power loss.
 
+mod cluster;
 mod evidence;
 mod federation;
 mod feed_rows;
@@ -63,6 +64,8 @@ pub struct SqliteStore {
     pub(super) ids: Ids,
     /// Leaves in the evidence log (committed).
     pub(super) evidence_size: Mutex<u64>,
+    /// The leases this server's jobs took (it holds them all).
+    leases: Mutex<std::collections::BTreeMap<String, Lease>>,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -129,6 +132,7 @@ impl SqliteStore {
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             ids: Ids::new(next_result, next_incident),
+            leases: Mutex::new(Default::default()),
         })
     }
 

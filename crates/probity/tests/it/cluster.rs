@@ -1,0 +1,310 @@
+//! Several `probity run` servers on one PostgreSQL database: they share the targets (each
+//! probed by one server at a time), take over a killed server's targets and its open
+//! incident, give a returning server its share back without probing anything twice, run
+//! each one-at-a-time job on one server, and sign one log with one key.
+
+use crate::common;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TARGETS: usize = 300;
+const NAMES: [&str; 3] = ["a", "b", "c"];
+
+/// Each request a receiver got: (idempotency key, event).
+type Got = Arc<Mutex<Vec<(String, String)>>>;
+
+fn receiver() -> (SocketAddr, Got) {
+    let got: Got = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    let app = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                seen.lock().unwrap().push((
+                    headers
+                        .get("idempotency-key")
+                        .and_then(|k| k.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string(),
+                    v["event"].as_str().unwrap_or_default().to_string(),
+                ));
+                axum::http::StatusCode::ACCEPTED
+            }
+        },
+    );
+    (common::serve(app), got)
+}
+
+/// A target name that `probity_core::cluster` gives to `server` among all three.
+fn a_target_of(server: &str) -> String {
+    let all: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+    (0..)
+        .map(|i| format!("flaky-{i}"))
+        .find(|t| probity_core::cluster::owner(t, &all) == Some(server))
+        .unwrap()
+}
+
+fn write_configs(
+    root: &Path,
+    db: &str,
+    web: SocketAddr,
+    flaky: (&str, SocketAddr),
+    hook: SocketAddr,
+) -> Vec<PathBuf> {
+    let mut targets = String::new();
+    for i in 0..TARGETS {
+        targets.push_str(&format!(
+            "[[target]]\nname = \"t{i}\"\nkind = \"http\"\nurl = \"http://{web}/t{i}\"\ninterval = \"1s\"\ntimeout = \"900ms\"\n\n"
+        ));
+    }
+    NAMES
+        .iter()
+        .map(|name| {
+            let dir = root.join(name);
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            common::write_config(
+                &dir,
+                &format!("name = \"{name}\"\n"),
+                &format!(
+                    r#"
+[store]
+url = "{db}"
+pool_size = 4
+
+[evidence]
+checkpoint_interval = "1s"
+
+[alerting]
+max_backoff = "300ms"
+
+[[target]]
+name = "{flaky_name}"
+kind = "http"
+url = "http://{flaky_addr}/"
+interval = "1s"
+timeout = "900ms"
+failure_threshold = 2
+success_threshold = 2
+
+{targets}
+[[channel]]
+name = "hook"
+type = "webhook"
+url = "http://{hook}/hook"
+
+[[alert]]
+name = "all"
+on = ["incident_opened", "incident_resolved"]
+channels = ["hook"]
+"#,
+                    flaky_name = flaky.0,
+                    flaky_addr = flaky.1,
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The cluster as server `addr` sees it, once it lists `n` members, each probing some
+/// targets, that probe every target between them.
+fn settled(addr: SocketAddr, n: usize) -> serde_json::Value {
+    common::wait_for(Duration::from_secs(40), || {
+        let c = common::try_get_json(addr, "/api/v1/cluster")?;
+        let members = c["members"].as_array()?;
+        let counts: Vec<u64> = members
+            .iter()
+            .filter_map(|m| m["targets"].as_u64())
+            .collect();
+        let total: u64 = counts.iter().sum();
+        (members.len() == n && total == TARGETS as u64 + 1 && counts.iter().all(|n| *n > 0))
+            .then_some(c)
+    })
+}
+
+#[test]
+fn three_servers_share_the_targets_and_take_over_from_a_killed_one() {
+    let Some(db) = common::pg::database(
+        "cluster::three_servers_share_the_targets_and_take_over_from_a_killed_one",
+    ) else {
+        return;
+    };
+    let web = common::serve(axum::Router::new().fallback(|| async { "ok" }));
+    let (flaky_addr, flaky_up) = common::switchable_server();
+    flaky_up.store(false, Ordering::SeqCst);
+    let (hook, got) = receiver();
+    // Down from the start, and probed by c: c opens its incident.
+    let flaky = a_target_of("c");
+    let root = tempfile::tempdir().unwrap();
+    let cfgs = write_configs(root.path(), &db.url, web, (&flaky, flaky_addr), hook);
+
+    let a = common::Running::start(&cfgs[0]);
+    // One log, one key: the others get a's.
+    let key = root.path().join("a/data/evidence.key");
+    for n in ["b", "c"] {
+        std::fs::copy(&key, root.path().join(n).join("data/evidence.key")).unwrap();
+    }
+    let b = common::Running::start(&cfgs[1]);
+    let c = common::Running::start(&cfgs[2]);
+    let view = settled(a.addr, 3);
+    let shares: BTreeMap<String, u64> = view["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["targets"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for (name, n) in &shares {
+        assert!(
+            (60..=150).contains(n),
+            "{name} probes {n} of {TARGETS}: {view}"
+        );
+    }
+    // Every server answers for every target and knows the whole cluster.
+    let by_b = settled(b.addr, 3);
+    assert_eq!(by_b["server"], "b");
+    assert_eq!(by_b["shared_store"], true);
+
+    // c opens the incident of its target.
+    let incident = common::wait_for(Duration::from_secs(20), || {
+        let open = common::get_json(a.addr, "/api/v1/incidents?state=open");
+        open.as_array()?
+            .iter()
+            .find(|i| i["target"] == flaky.as_str())
+            .and_then(|i| i["id"].as_i64())
+    });
+    // Each job runs on one server.
+    let jobs = common::wait_for(Duration::from_secs(20), || {
+        let c = common::get_json(a.addr, "/api/v1/cluster");
+        let jobs = c["jobs"].as_array()?.clone();
+        (jobs.len() >= 4).then_some(jobs)
+    });
+    for j in &jobs {
+        assert!(NAMES.contains(&j["leader"].as_str().unwrap()), "{j}");
+    }
+    std::thread::sleep(Duration::from_secs(3));
+
+    // c dies without a word; a and b take its targets, its incident among them.
+    let killed = Instant::now();
+    c.kill();
+    let view = settled(a.addr, 2);
+    let took = killed.elapsed();
+    assert!(
+        view["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["name"] != "c"),
+        "{view}"
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    // Recovered: resolved by whichever server took it, as the same incident.
+    flaky_up.store(true, Ordering::SeqCst);
+    common::wait_for(Duration::from_secs(20), || {
+        let inc = common::get_json(a.addr, &format!("/api/v1/incidents/{incident}"));
+        inc["resolved_at"].is_string().then_some(())
+    });
+
+    // c comes back and takes its share again.
+    let c = common::Running::start(&cfgs[2]);
+    settled(a.addr, 3);
+    std::thread::sleep(Duration::from_secs(5));
+    for s in [a, b, c] {
+        let log = s.log.clone();
+        let status = s.stop();
+        assert_eq!(status.code(), Some(0), "{}", log.lock().unwrap());
+    }
+
+    // Every target was probed by one server at a time: results of one target are at least
+    // half an interval apart (two servers would probe the same slot), and no gap is longer
+    // than the takeover bound: a dead server is seen gone within MEMBER_TTL (5 s) and a
+    // heartbeat (1 s); its targets are probed at their next slot (1 s).
+    let mut conn = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let rows = conn
+        .query(
+            "SELECT target, at_ms FROM results ORDER BY target, at_ms",
+            &[],
+        )
+        .unwrap();
+    let mut times: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for r in &rows {
+        times.entry(r.get(0)).or_default().push(r.get(1));
+    }
+    assert_eq!(times.len(), TARGETS + 1, "every target has results");
+    let mut widest = (0, String::new());
+    for (t, ts) in &times {
+        for w in ts.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(gap >= 500, "{t}: two results {gap} ms apart: probed twice");
+            if gap > widest.0 {
+                widest = (gap, t.clone());
+            }
+        }
+    }
+    println!(
+        "cluster: {} results; c seen gone {} ms after its kill; widest gap {} ms ({})",
+        rows.len(),
+        took.as_millis(),
+        widest.0,
+        widest.1
+    );
+    assert!(
+        widest.0 <= 9_000,
+        "{}: a gap of {} ms (c was seen gone {} ms after its kill)",
+        widest.1,
+        widest.0,
+        took.as_millis()
+    );
+    // One incident for the flaky target, opened by one server and resolved by another.
+    let n: i64 = conn
+        .query_one(
+            "SELECT COUNT(*) FROM incidents WHERE target = $1",
+            &[&flaky],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    // Its two alerts, each delivered once.
+    let got = got.lock().unwrap().clone();
+    let mut events: Vec<&str> = got.iter().map(|(_, e)| e.as_str()).collect();
+    events.sort();
+    assert_eq!(events, ["incident_opened", "incident_resolved"], "{got:?}");
+    assert_ne!(got[0].0, got[1].0);
+    // One log, appended by three servers: checkpoints that extend each other, every leaf
+    // recomputed from its rows.
+    let (code, out, err) = common::run(&["evidence", "audit"], &root.path().join("a"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.trim_end().ends_with(": ok"), "{out}");
+}
+
+/// A server whose evidence key did not sign the store's log is refused: servers sharing a
+/// store sign one log.
+#[test]
+fn a_server_with_another_key_is_refused() {
+    let Some(db) = common::pg::database("cluster::a_server_with_another_key_is_refused") else {
+        return;
+    };
+    let web = common::serve(axum::Router::new().fallback(|| async { "ok" }));
+    let (hook, _) = receiver();
+    let root = tempfile::tempdir().unwrap();
+    let cfgs = write_configs(root.path(), &db.url, web, ("flaky", web), hook);
+    let a = common::Running::start(&cfgs[0]);
+    common::wait_for(Duration::from_secs(20), || {
+        (common::get(a.addr, "/api/v1/evidence/checkpoint").0 == 200).then_some(())
+    });
+    let (code, _, err) = common::run(&["run"], &root.path().join("b"));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("latest evidence checkpoint is not signed by the key"),
+        "{err}"
+    );
+    a.stop();
+}
