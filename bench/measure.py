@@ -17,6 +17,30 @@ SERVER = os.environ.get("BENCH_SERVER", os.path.join(ROOT, "target/release/examp
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+# PROBITY_BENCH_STORE=postgres://USER@HOST/DB: the phases run on that database.
+STORE = os.environ.get("PROBITY_BENCH_STORE")
+
+
+def db_cpu_seconds():
+    """User + system CPU of every PostgreSQL process on this machine (the database's share
+    of the work when probity writes to a local PostgreSQL)."""
+    if not STORE:
+        return 0.0
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        if "(postgres)" not in stat:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -84,6 +108,9 @@ def phase(name, kind, targets, interval, warmup, window, http_port, tcp_port):
         else:
             cfg.append(f'[[target]]\nname = "t{i}"\nkind = "tcp"\naddress = "127.0.0.1:{tcp_port}"\n'
                        f'interval = "{interval}"\ntimeout = "5s"\n')
+    if STORE:
+        # A PostgreSQL database (empty, or left from an earlier phase) instead of SQLite.
+        cfg.append(f'[store]\nurl = "{STORE}"\n')
     path = os.path.join(d, "probity.toml")
     open(path, "w").write("\n".join(cfg))
     p = subprocess.Popen([PROBITY, "run", "--config", path], stdout=subprocess.DEVNULL,
@@ -96,9 +123,11 @@ def phase(name, kind, targets, interval, warmup, window, http_port, tcp_port):
             except Exception:
                 time.sleep(0.1)
         time.sleep(warmup)
+        d0 = db_cpu_seconds()
         c0, (n0, b0, _), t0 = cpu_seconds(p.pid), scrape(api), time.monotonic()
         time.sleep(window)
         c1, (n1, b1, _), t1 = cpu_seconds(p.pid), scrape(api), time.monotonic()
+        d1 = db_cpu_seconds()
         rss = rss_mib(p.pid)
     finally:
         p.send_signal(signal.SIGTERM)
@@ -112,6 +141,7 @@ def phase(name, kind, targets, interval, warmup, window, http_port, tcp_port):
         "cpu_us_per_probe": (c1 - c0) / probes * 1e6 if probes else None,
         "cpu_s_per_1000": (c1 - c0) / probes * 1000 if probes else None,
         "cpu_share": (c1 - c0) / (t1 - t0),
+        "db_cpu_us_per_probe": (d1 - d0) / probes * 1e6 if probes and STORE else None,
         "rss_mib": rss,
         "late_p50": quantile(b0, b1, 0.50),
         "late_p99": quantile(b0, b1, 0.99),
@@ -179,6 +209,9 @@ def main():
         print(f"| {r['phase']} | {r['targets']} | {r['interval']} | {r['probes_per_s']:.0f} | "
               f"{r['cpu_us_per_probe']:.0f} | {r['cpu_s_per_1000']:.3f} | {r['cpu_share']:.2f} | {r['rss_mib']:.0f} | "
               f"{fmt_le(r['late_p50'])} | {fmt_le(r['late_p99'])} |")
+    if STORE:
+        print("\nOn PostgreSQL: CPU of the database's processes per probe (beside probity's own): "
+              + ", ".join(f"{r['phase']} {r['db_cpu_us_per_probe']:.0f} µs" for r in rows if r['db_cpu_us_per_probe'] is not None))
     if bb:
         print(f"\nblackbox_exporter (http_2xx, 4 clients as fast as they go): {bb['probes_per_s']:.0f} probes/s, "
               f"{bb['cpu_us_per_probe']:.0f} µs CPU per probe.")

@@ -308,3 +308,80 @@ fn a_server_with_another_key_is_refused() {
     );
     a.stop();
 }
+
+fn pg_store(url: &str) -> probity_engine::store::PgStore {
+    probity_engine::store::PgStore::open(&probity_engine::store::PgOptions {
+        url: url.to_string(),
+        password: None,
+        pool_size: 2,
+        ca_file: None,
+    })
+    .unwrap()
+}
+
+fn member(name: &str, instance: &str) -> probity_engine::store::Member {
+    probity_engine::store::Member {
+        name: name.into(),
+        instance: instance.into(),
+        address: format!("http://{name}.example:8080"),
+        started_at_ms: 1,
+        heartbeat_at_ms: 0,
+        targets: 3,
+    }
+}
+
+/// The store's side of it: two stores (two servers) on one database hand out ids that
+/// never meet, see each other's heartbeats, refuse a live name to another process, and
+/// give a lease to one holder at a time, counting hand-overs.
+#[test]
+fn servers_on_one_database_get_their_own_ids_names_and_leases() {
+    use probity_engine::store::traits::*;
+    let Some(db) =
+        common::pg::database("cluster::servers_on_one_database_get_their_own_ids_names_and_leases")
+    else {
+        return;
+    };
+    let (x, y) = (pg_store(&db.url), pg_store(&db.url));
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..1000 {
+        assert!(ids.insert(x.next_result_id().unwrap()));
+        assert!(ids.insert(y.next_result_id().unwrap()));
+        assert!(ids.insert(-x.next_incident_id().unwrap()));
+        assert!(ids.insert(-y.next_incident_id().unwrap()));
+    }
+
+    // Heartbeats: each sees both, by name; a second process under a live name is refused.
+    let seen = x.heartbeat(&member("x", "1"), 5_000).unwrap();
+    assert_eq!(seen.len(), 1);
+    let seen = y.heartbeat(&member("y", "2"), 5_000).unwrap();
+    let names: Vec<&str> = seen.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["x", "y"]);
+    assert_eq!(seen[0].address, "http://x.example:8080");
+    let err = y.heartbeat(&member("x", "3"), 5_000).unwrap_err().to_string();
+    assert!(err.contains("another server named \"x\""), "{err}");
+    // Gone once its heartbeat is older than the time to live (here 1 ms, after 20 ms).
+    std::thread::sleep(Duration::from_millis(20));
+    let seen = y.heartbeat(&member("y", "2"), 1).unwrap();
+    assert_eq!(seen.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["y"]);
+    // And then its name may be taken by another process.
+    assert!(y.heartbeat(&member("x", "3"), 1).is_ok());
+    // Leaving removes it at once.
+    y.leave("x", "3").unwrap();
+    let seen = y.heartbeat(&member("y", "2"), 60_000).unwrap();
+    assert!(seen.iter().all(|m| m.name != "x"), "{seen:?}");
+
+    // Leases: one holder; renewing keeps the epoch; a lapsed lease taken by another adds one.
+    assert_eq!(x.lease("feeds", "x", "1", 60_000).unwrap(), Some(1));
+    assert_eq!(y.lease("feeds", "y", "2", 60_000).unwrap(), None);
+    assert_eq!(x.lease("feeds", "x", "1", 60_000).unwrap(), Some(1));
+    x.release("feeds", "1").unwrap();
+    assert_eq!(y.lease("feeds", "y", "2", 1).unwrap(), Some(2));
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(x.lease("feeds", "x", "1", 60_000).unwrap(), Some(3));
+    let leases = y.leases().unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!((leases[0].holder.as_str(), leases[0].epoch), ("x", 3));
+    // A server that leaves gives its leases up.
+    x.leave("x", "1").unwrap();
+    assert_eq!(y.lease("feeds", "y", "2", 60_000).unwrap(), Some(4));
+}

@@ -30,6 +30,7 @@ const MODULES: &[(&str, &[&[&str]])] = &[
                 "maintenance",
                 "provider",
                 "judge",
+                "cluster",
             ],
             &["names", "condition", "observe", "sla", "slo"],
             &["quorum", "reconcile", "witness"],

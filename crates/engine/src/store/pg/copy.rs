@@ -23,12 +23,14 @@ struct Column {
     ty: Type,
 }
 
-/// The tables of this probity's schema (not `schema_migrations`), each with its columns in
-/// order, read from the database itself.
+/// The tables of this probity's schema that hold data (not `schema_migrations`, nor the
+/// running servers' `servers` and `leases`, which a SQLite store has no counterpart of),
+/// each with its columns in order, read from the database itself.
 fn tables(c: &mut Client) -> StoreResult<Vec<(String, Vec<Column>)>> {
     let rows = c.query(
         "SELECT table_name::TEXT, column_name::TEXT, data_type::TEXT FROM information_schema.columns
-         WHERE table_schema = current_schema() AND table_name <> 'schema_migrations'
+         WHERE table_schema = current_schema()
+           AND table_name NOT IN ('schema_migrations', 'servers', 'leases')
          ORDER BY table_name, ordinal_position",
         &[],
     )?;
