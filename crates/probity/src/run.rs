@@ -530,6 +530,7 @@ async fn generation(
         telemetry: telemetry.clone(),
         sessions,
         signer: signer.clone(),
+        recorded: placement.owned.clone(),
     });
     // From now on requests reach this configuration.
     *current.write().expect("router lock") = Some(app);

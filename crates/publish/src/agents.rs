@@ -123,6 +123,9 @@ pub async fn results(
         offset,
         corrected,
     } = checked;
+    for &i in &accepted {
+        s.recorded_here(&push.results[i].target)?;
+    }
     if corrected {
         tracing::warn!(vantage = %agent, offset_ms = offset, "agent clock is off; correcting its results' times");
     }

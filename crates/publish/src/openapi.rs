@@ -66,6 +66,7 @@ fn error_description(code: u16) -> &'static str {
         403 => "Not allowed: the token (for a peer's statement, its signature) may not do this.",
         404 => "No such thing.",
         413 => "The body is too large.",
+        421 => "Another server sharing the store records this target: the message names it.",
         422 => "Understood but refused: the message says why.",
         429 => "Too many requests from this sender: try again in a minute.",
         503 => "Stopping, reloading or unable to reach the store: try again.",

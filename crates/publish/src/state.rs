@@ -32,6 +32,38 @@ pub struct AppState {
     pub telemetry: Option<Arc<probity_engine::telemetry::Telemetry>>,
     /// The log's key, which also cosigns as a witness (`POST /add-checkpoint`).
     pub signer: probity_core::note::NoteSigner,
+    /// The targets this server records, when servers share the store (`None`: all).
+    pub recorded: Option<Arc<std::collections::BTreeSet<String>>>,
+}
+
+impl AppState {
+    /// Refuses what only the server recording `target` may take (an agent's result): two
+    /// servers tracking one target would open two incidents for one outage. The answer
+    /// (421) names the server to send it to; an agent keeps what was refused and sends it
+    /// again.
+    pub(crate) fn recorded_here(&self, target: &str) -> Result<(), ApiError> {
+        let Some(recorded) = &self.recorded else {
+            return Ok(());
+        };
+        if recorded.contains(target) {
+            return Ok(());
+        }
+        let cluster = self.shared.cluster.read().expect("cluster lock");
+        let names: Vec<String> = cluster.members.iter().map(|m| m.name.clone()).collect();
+        let owner = probity_core::cluster::owner(target, &names)
+            .and_then(|o| cluster.members.iter().find(|m| m.name == o));
+        Err(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected",
+            match owner {
+                Some(m) => format!(
+                    "target {target:?} is recorded by server {:?} ({}), not {:?}: send its results there",
+                    m.name, m.address, cluster.me
+                ),
+                None => format!("target {target:?} is not recorded by this server"),
+            },
+        ))
+    }
 }
 
 pub(crate) type Route = fn() -> axum::routing::MethodRouter<AppState>;

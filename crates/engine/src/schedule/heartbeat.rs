@@ -32,17 +32,24 @@ impl Heartbeats {
     /// The target whose token this is. Every token is compared, in constant time each, so
     /// the answer's timing does not say which one came close.
     pub fn find(&self, token: &str) -> Option<Arc<Target>> {
-        let mut found = None;
-        for t in &self.targets {
-            if let ProbeSpec::Heartbeat(h) = &t.spec
-                && probity_ground::auth::constant_time_eq(h.token.as_bytes(), token.as_bytes())
-            {
-                found = Some(t.clone());
-            }
-        }
-        found
+        find_in(&self.targets, token)
     }
+}
 
+/// The heartbeat target among `targets` whose token is `token` (compared in constant time).
+pub fn find_in(targets: &[Arc<Target>], token: &str) -> Option<Arc<Target>> {
+    let mut found = None;
+    for t in targets {
+        if let ProbeSpec::Heartbeat(h) = &t.spec
+            && probity_ground::auth::constant_time_eq(h.token.as_bytes(), token.as_bytes())
+        {
+            found = Some(t.clone());
+        }
+    }
+    found
+}
+
+impl Heartbeats {
     /// Hands a ping to the watchdog; false when probity is stopping.
     pub async fn ping(&self, p: Ping) -> bool {
         self.tx.send(p).await.is_ok()

@@ -357,12 +357,18 @@ fn servers_on_one_database_get_their_own_ids_names_and_leases() {
     let names: Vec<&str> = seen.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["x", "y"]);
     assert_eq!(seen[0].address, "http://x.example:8080");
-    let err = y.heartbeat(&member("x", "3"), 5_000).unwrap_err().to_string();
+    let err = y
+        .heartbeat(&member("x", "3"), 5_000)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("another server named \"x\""), "{err}");
     // Gone once its heartbeat is older than the time to live (here 1 ms, after 20 ms).
     std::thread::sleep(Duration::from_millis(20));
     let seen = y.heartbeat(&member("y", "2"), 1).unwrap();
-    assert_eq!(seen.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["y"]);
+    assert_eq!(
+        seen.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
+        ["y"]
+    );
     // And then its name may be taken by another process.
     assert!(y.heartbeat(&member("x", "3"), 1).is_ok());
     // Leaving removes it at once.
@@ -384,4 +390,67 @@ fn servers_on_one_database_get_their_own_ids_names_and_leases() {
     // A server that leaves gives its leases up.
     x.leave("x", "1").unwrap();
     assert_eq!(y.lease("feeds", "y", "2", 60_000).unwrap(), Some(4));
+}
+
+/// A ping (or an agent's result) for a target another server records is refused with 421,
+/// naming that server; sent there, it is taken. Two servers tracking one target would
+/// open two incidents for one outage.
+#[test]
+fn a_ping_to_a_server_that_does_not_record_the_target_names_the_one_that_does() {
+    let Some(db) = common::pg::database(
+        "cluster::a_ping_to_a_server_that_does_not_record_the_target_names_the_one_that_does",
+    ) else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let two: Vec<String> = vec!["a".into(), "b".into()];
+    // A heartbeat that b watches.
+    let job = (0..)
+        .map(|i| format!("job-{i}"))
+        .find(|t| probity_core::cluster::owner(t, &two) == Some("b"))
+        .unwrap();
+    let cfgs: Vec<PathBuf> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let dir = root.path().join(name);
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            common::write_config(
+                &dir,
+                &format!("name = \"{name}\"\n"),
+                &format!(
+                    "[store]\nurl = \"{}\"\npool_size = 2\n\n[[target]]\nname = \"{job}\"\nkind = \"heartbeat\"\ninterval = \"1h\"\ngrace = \"1h\"\ntoken = \"job-token-0123456789\"\n",
+                    db.url
+                ),
+            )
+        })
+        .collect();
+    let a = common::Running::start(&cfgs[0]);
+    std::fs::copy(
+        root.path().join("a/data/evidence.key"),
+        root.path().join("b/data/evidence.key"),
+    )
+    .unwrap();
+    let b = common::Running::start(&cfgs[1]);
+    common::wait_for(Duration::from_secs(30), || {
+        let c = common::try_get_json(a.addr, "/api/v1/cluster")?;
+        let m = c["members"].as_array()?;
+        (m.len() == 2 && m.iter().any(|m| m["name"] == "b" && m["targets"] == 1)).then_some(())
+    });
+    // a's own view settles within a heartbeat of b's.
+    let (status, body) = common::wait_for(Duration::from_secs(10), || {
+        let r = common::get(a.addr, "/api/v1/heartbeat/job-token-0123456789");
+        (r.0 == 421).then_some(r)
+    });
+    assert_eq!(status, 421);
+    assert!(body.contains("is recorded by server \\\"b\\\""), "{body}");
+    assert!(body.contains(&format!("http://{}", b.addr)), "{body}");
+    let (status, body) = common::get(b.addr, "/api/v1/heartbeat/job-token-0123456789");
+    assert_eq!(status, 200, "{body}");
+    // What b recorded, a shows (from the store).
+    common::wait_for(Duration::from_secs(10), || {
+        let t = common::get_json(a.addr, &format!("/api/v1/targets/{job}"));
+        (t["status"] == "up").then_some(())
+    });
+    a.stop();
+    b.stop();
 }

@@ -60,6 +60,12 @@ pub(crate) async fn heartbeat(
             )));
         }
     };
+    // In a cluster another server may watch this heartbeat: say which.
+    if s.heartbeats.find(&token).is_none()
+        && let Some(t) = probity_engine::schedule::heartbeat::find_in(&s.targets, &token)
+    {
+        s.recorded_here(&t.name)?;
+    }
     let target = s.heartbeats.find(&token).ok_or_else(|| {
         // The token is not echoed: it is a secret, and this may be a typo of a real one.
         ApiError::new(

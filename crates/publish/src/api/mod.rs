@@ -483,7 +483,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
         Op {
             out: Out::Json(oa::of::<Beat>),
             route: Some(|| get(heartbeat)),
-            errors: &[400, 404, 503],
+            errors: &[400, 404, 421, 503],
             query: &[("status", "string", "ok (default) or fail")],
             ..op(
                 "get",
@@ -497,7 +497,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             out: Out::Json(oa::of::<Beat>),
             route: Some(|| post(heartbeat)),
             body: Body::Text,
-            errors: &[400, 404, 503],
+            errors: &[400, 404, 421, 503],
             query: &[("status", "string", "ok (default) or fail")],
             ..op(
                 "post",
@@ -529,7 +529,7 @@ pub fn operations() -> Vec<crate::openapi::Op<Route>> {
             }),
             auth: Auth::Agent,
             body: Body::Json(oa::of::<probity_engine::record::wire::PushBody>),
-            errors: &[400, 403, 413, 503],
+            errors: &[400, 403, 413, 421, 503],
             also: &[(
                 422,
                 "Some results were rejected (each with why); the others are stored.",
