@@ -60,35 +60,6 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
     let live = shared.targets.read().expect("live lock");
     let mut f = Family { out: &mut out };
 
-    // Which server answers, among those sharing the store (join on `server` in queries).
-    let cluster = shared.cluster.read().expect("cluster lock").clone();
-    f.header(
-        "probity_server_info",
-        "gauge",
-        "This server, by its [server] name (always 1).",
-    );
-    f.sample("probity_server_info", &[("server", &cluster.me)], 1.0);
-    f.header(
-        "probity_cluster_members",
-        "gauge",
-        "Live servers sharing the store, as of this server's last heartbeat.",
-    );
-    f.sample(
-        "probity_cluster_members",
-        &[("server", &cluster.me)],
-        cluster.members.len() as f64,
-    );
-    f.header(
-        "probity_targets_owned",
-        "gauge",
-        "Targets this server probes and records (its share when servers share the store).",
-    );
-    f.sample(
-        "probity_targets_owned",
-        &[("server", &cluster.me)],
-        cluster.owned as f64,
-    );
-
     f.header(
         "probity_probe_success",
         "gauge",
@@ -527,6 +498,34 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
         }
     }
     drop(agents);
+    // Which server answers, among those sharing the store (join on `server` in queries).
+    let cluster = shared.cluster.read().expect("cluster lock").clone();
+    f.header(
+        "probity_server_info",
+        "gauge",
+        "This server, by its [server] name (always 1).",
+    );
+    f.sample("probity_server_info", &[("server", &cluster.me)], 1.0);
+    f.header(
+        "probity_cluster_members",
+        "gauge",
+        "Live servers sharing the store, as of this server's last heartbeat.",
+    );
+    f.sample(
+        "probity_cluster_members",
+        &[("server", &cluster.me)],
+        cluster.members.len() as f64,
+    );
+    f.header(
+        "probity_targets_owned",
+        "gauge",
+        "Targets this server probes and records (its share when servers share the store).",
+    );
+    f.sample(
+        "probity_targets_owned",
+        &[("server", &cluster.me)],
+        cluster.owned as f64,
+    );
     out
 }
 

@@ -169,7 +169,7 @@ pub fn document<R>(ops: &[Op<R>]) -> Value {
     let mut paths = Value::Object(paths);
     hoist_defs(&mut paths, &mut schemas);
     let mut error_responses = Map::new();
-    for code in [400u16, 401, 403, 404, 413, 422, 429, 503] {
+    for code in [400u16, 401, 403, 404, 413, 421, 422, 429, 503] {
         error_responses.insert(
             format!("E{code}"),
             json!({
