@@ -71,7 +71,7 @@ impl std::fmt::Display for Quorum {
 }
 
 /// A vantage's view of a target, as shown to users and recorded with incidents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VantageStatus {
     Up,
@@ -115,7 +115,7 @@ impl VantageStatus {
 }
 
 /// What one vantage saw, as recorded when an incident opens or resolves.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Seen {
     pub vantage: String,
     pub status: VantageStatus,

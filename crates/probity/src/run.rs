@@ -124,7 +124,17 @@ pub async fn run_on(
             let size = store.evidence_size()?;
             probity_engine::attest::evidence::check_not_forked(&dir, size, |n| {
                 Ok(store.evidence_root(n)?)
-            })
+            })?;
+            // What a previous run measured while the database was away goes in first, so
+            // that the recorder resumes the incidents it opened.
+            let replayed = probity_engine::record::spool::replay(&dir, store.as_ref())?;
+            if replayed > 0 {
+                tracing::info!(
+                    batches = replayed,
+                    "wrote what the spool kept from the last run"
+                );
+            }
+            Ok(())
         })
         .await??;
     }
@@ -472,6 +482,14 @@ async fn generation(
         .with_pushes(push_rx)
         .with_telemetry(telemetry.clone())
         .with_stop(shutdown.clone(), STOP_WRITE_BOUND);
+    // On a database, an outage is not a full disk: batches wait on local disk meanwhile.
+    let recorder = if store.shared() {
+        recorder.with_spool(probity_engine::record::spool::Spool::open(
+            &config.server.data_dir,
+        )?)
+    } else {
+        recorder
+    };
     let (tx, rx) = mpsc::channel(16_384);
     // Heartbeat targets are pushed to, not scheduled: their watchdog feeds the recorder too.
     let pushed: Vec<Arc<Target>> = mine

@@ -14,6 +14,7 @@
 //! **Invariant:** a push is answered only after its results have committed, and a result
 //! whose agent-made id is already stored is counted as a duplicate, never stored twice.
 
+pub mod spool;
 pub mod wire;
 
 use crate::live::Shared;
@@ -31,6 +32,8 @@ const MAX_BATCH: usize = 5000;
 /// The least time between two commits. A result waits at most this long to be written; a
 /// lone result after a quiet spell is written at once.
 const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// The first wait before a spooled batch is tried on the store again (doubling to 10 s).
+const SPOOL_RETRY_MIN: std::time::Duration = std::time::Duration::from_millis(500);
 
 struct TargetState {
     combined: Combined,
@@ -139,6 +142,10 @@ pub struct Recorder {
     stop: Option<(tokio::sync::watch::Receiver<bool>, std::time::Duration)>,
     stop_seen: Option<tokio::time::Instant>,
     unstored: Unstored,
+    /// Where batches wait while the store cannot take them (a database outage), and when
+    /// to try the store again.
+    spool: Option<spool::Spool>,
+    spool_retry: (tokio::time::Instant, std::time::Duration),
 }
 
 /// What a recorder could not store before it stopped: writes kept failing (a full disk)
@@ -243,6 +250,8 @@ impl Recorder {
             stop: None,
             stop_seen: None,
             unstored: Unstored::default(),
+            spool: None,
+            spool_retry: (tokio::time::Instant::now(), SPOOL_RETRY_MIN),
         })
     }
 
@@ -285,6 +294,89 @@ impl Recorder {
     pub fn with_handoff(mut self, handoff: Handoff) -> Self {
         self.handoff = Some(handoff);
         self
+    }
+
+    /// Keeps batches the store refuses in `spool` (on local disk) and goes on recording,
+    /// instead of holding each one until the store takes it; they are written, in order,
+    /// when it does.
+    pub fn with_spool(mut self, spool: spool::Spool) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
+    /// Writes spooled batches, oldest first, until the spool is empty or the store refuses
+    /// one (then it waits before trying again, backing off to 10 s).
+    async fn drain(&mut self) {
+        let now = tokio::time::Instant::now();
+        if now < self.spool_retry.0 {
+            return;
+        }
+        while let Some(sp) = self.spool.as_mut() {
+            let batch = match sp.oldest() {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    *self
+                        .shared
+                        .write_failing
+                        .write()
+                        .expect("write health lock") = None;
+                    self.spool_retry = (now, SPOOL_RETRY_MIN);
+                    tracing::info!(
+                        "the spool is written: every batch kept meanwhile is in the store"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the spool; it stays on disk");
+                    self.spool_retry = (now + std::time::Duration::from_secs(10), SPOOL_RETRY_MIN);
+                    return;
+                }
+            };
+            let store = self.store.clone();
+            let b = batch.clone();
+            match tokio::task::spawn_blocking(move || spool::write_once(store.as_ref(), &b)).await {
+                Ok(Ok(())) => {
+                    self.shared.touched.mark(&batch.results);
+                    if let Err(e) = sp.pop() {
+                        // Written again at the next start, where the check finds it stored.
+                        tracing::error!(error = %e, "cannot remove a written batch from the spool");
+                    }
+                }
+                res => {
+                    let error = match res {
+                        Ok(Err(e)) => e.to_string(),
+                        Err(e) => e.to_string(),
+                        Ok(Ok(())) => unreachable!(),
+                    };
+                    tracing::warn!(%error, waiting = sp.len(), "the store still refuses; the spool waits");
+                    let delay = self.spool_retry.1;
+                    self.spool_retry = (
+                        now + delay,
+                        (delay * 2).min(std::time::Duration::from_secs(10)),
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Keeps `batch` in the spool; false when there is no spool or it cannot be written.
+    fn spool_push(&mut self, batch: &Batch, error: &str) -> bool {
+        let Some(sp) = self.spool.as_mut() else {
+            return false;
+        };
+        match sp.push(batch) {
+            Ok(()) => {
+                if sp.len() == 1 {
+                    tracing::warn!(%error, "the store refuses writes: batches are kept in the spool on local disk until it takes them");
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write to the spool either; holding the batch");
+                false
+            }
+        }
     }
 
     /// Alerts on the incident changes this recorder writes.
@@ -337,6 +429,17 @@ impl Recorder {
             }
             last_commit = tokio::time::Instant::now();
             self.record(inputs).await;
+        }
+        if self.spool.as_ref().is_some_and(|s| !s.is_empty()) {
+            // One last try; what stays is on disk and written at the next start.
+            self.spool_retry.0 = tokio::time::Instant::now();
+            self.drain().await;
+            if let Some(n) = self.spool.as_ref().map(|s| s.len()).filter(|n| *n > 0) {
+                tracing::warn!(
+                    batches = n,
+                    "stopping with batches in the spool: the next start writes them"
+                );
+            }
         }
         if let Some(h) = self.handoff.take() {
             let mut fps = std::mem::take(&mut self.fingerprints);
@@ -458,72 +561,88 @@ impl Recorder {
             }
         }
         let mut delay = std::time::Duration::from_millis(100);
-        loop {
-            let store = self.store.clone();
-            let b = batch.clone();
-            let res = tokio::task::spawn_blocking(move || store.write(&b)).await;
-            let error = match res {
-                Ok(Ok(())) => {
-                    self.shared.touched.mark(&batch.results);
-                    *self
+        // With batches waiting in the spool, this one joins them, so that batches reach the
+        // store in the order they were made.
+        if self.spool.as_ref().is_some_and(|s| !s.is_empty()) {
+            self.drain().await;
+        }
+        let spooled = self.spool.as_ref().is_some_and(|s| !s.is_empty())
+            && self.spool_push(&batch, "batches are waiting in the spool");
+        if !spooled {
+            loop {
+                let store = self.store.clone();
+                let b = batch.clone();
+                let res = tokio::task::spawn_blocking(move || store.write(&b)).await;
+                let error = match res {
+                    Ok(Ok(())) => {
+                        self.shared.touched.mark(&batch.results);
+                        *self
+                            .shared
+                            .write_failing
+                            .write()
+                            .expect("write health lock") = None;
+                        break;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, results = batch.results.len(), "store write failed; retrying");
+                        e.to_string()
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "store write task failed; retrying");
+                        e.to_string()
+                    }
+                };
+                {
+                    let mut failing = self
                         .shared
                         .write_failing
                         .write()
-                        .expect("write health lock") = None;
+                        .expect("write health lock");
+                    let since = failing
+                        .as_ref()
+                        .map_or_else(|| jiff::Timestamp::now().as_millisecond(), |(s, _)| *s);
+                    *failing = Some((since, error.clone()));
+                }
+                self.shared
+                    .write_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if self.spool_push(&batch, &error) {
+                    self.spool_retry = (
+                        tokio::time::Instant::now() + SPOOL_RETRY_MIN,
+                        SPOOL_RETRY_MIN * 2,
+                    );
                     break;
                 }
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, results = batch.results.len(), "store write failed; retrying");
-                    e.to_string()
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "store write task failed; retrying");
-                    e.to_string()
-                }
-            };
-            {
-                let mut failing = self
-                    .shared
-                    .write_failing
-                    .write()
-                    .expect("write health lock");
-                let since = failing
-                    .as_ref()
-                    .map_or_else(|| jiff::Timestamp::now().as_millisecond(), |(s, _)| *s);
-                *failing = Some((since, error.clone()));
-            }
-            self.shared
-                .write_errors
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if self.past_stop_bound() {
-                let pushed: usize = batch.results.iter().filter(|r| r.origin.is_some()).count();
-                self.unstored.results += batch.results.len() - pushed;
-                self.unstored.pushed_results += pushed;
-                self.unstored.incident_changes += batch.incidents.len();
-                self.unstored.last_error = Some(error);
-                for (reply, _) in replies {
-                    let _ = reply.send(Err(PushRefused(
-                        "probity is stopping and cannot store results; push again".into(),
-                    )));
-                }
-                return;
-            }
-            // While stopping, wake often enough to give up on time; a stop wakes it too.
-            let nap = if self.stop_seen.is_some() {
-                delay.min(std::time::Duration::from_millis(500))
-            } else {
-                delay
-            };
-            match self.stop.as_ref().map(|(rx, _)| rx.clone()) {
-                Some(mut rx) if self.stop_seen.is_none() => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(nap) => {}
-                        _ = async { let _ = rx.wait_for(|s| *s).await; } => {}
+                if self.past_stop_bound() {
+                    let pushed: usize = batch.results.iter().filter(|r| r.origin.is_some()).count();
+                    self.unstored.results += batch.results.len() - pushed;
+                    self.unstored.pushed_results += pushed;
+                    self.unstored.incident_changes += batch.incidents.len();
+                    self.unstored.last_error = Some(error);
+                    for (reply, _) in replies {
+                        let _ = reply.send(Err(PushRefused(
+                            "probity is stopping and cannot store results; push again".into(),
+                        )));
                     }
+                    return;
                 }
-                _ => tokio::time::sleep(nap).await,
+                // While stopping, wake often enough to give up on time; a stop wakes it too.
+                let nap = if self.stop_seen.is_some() {
+                    delay.min(std::time::Duration::from_millis(500))
+                } else {
+                    delay
+                };
+                match self.stop.as_ref().map(|(rx, _)| rx.clone()) {
+                    Some(mut rx) if self.stop_seen.is_none() => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(nap) => {}
+                            _ = async { let _ = rx.wait_for(|s| *s).await; } => {}
+                        }
+                    }
+                    _ => tokio::time::sleep(nap).await,
+                }
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
             }
-            delay = (delay * 2).min(std::time::Duration::from_secs(10));
         }
         self.shared
             .batches_written

@@ -220,7 +220,7 @@ pub struct StoredCheckpoint {
 }
 
 /// One probe result as stored.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ResultRecord {
     pub id: i64,
     pub target: String,
@@ -242,7 +242,7 @@ pub struct ResultRecord {
 }
 
 /// A change to an incident, written with the result that caused it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub enum IncidentChange {
     Open {
         id: i64,
@@ -287,8 +287,9 @@ impl IncidentChange {
     }
 }
 
-/// What one transaction writes.
-#[derive(Clone, Debug, Default)]
+/// What one transaction writes (and what the recorder's spool keeps on disk, as JSON,
+/// while the store cannot take it).
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Batch {
     pub results: Vec<ResultRecord>,
     pub incidents: Vec<IncidentChange>,
@@ -324,7 +325,7 @@ pub struct StatusUpdate {
 }
 
 /// An alert for the outbox.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct NewAlert {
     /// The idempotency key: the same for every retry, and for the same alert written twice
     /// (the second write is ignored).

@@ -519,3 +519,94 @@ fn import_benchmark_runs_on_postgres() {
         .get(0);
     assert_eq!(n, 2000, "the results went to PostgreSQL");
 }
+
+/// Killed while its database is down, a server loses nothing it measured meanwhile: the
+/// batches the database refused wait in the spool on local disk, and the next start
+/// writes them before anything else (the incident opened during the outage among them).
+#[test]
+fn a_server_killed_during_a_database_outage_loses_nothing() {
+    let Some(pg) = common::pg::PrivateServer::start(
+        "postgres::a_server_killed_during_a_database_outage_loses_nothing",
+    ) else {
+        return;
+    };
+    let (target, up) = common::switchable_server();
+    let (hook, got) = receiver();
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &pg.url(), target, hook);
+    let cfg = dir.path().join("probity.toml");
+    let probity = common::Running::start(&cfg);
+    let addr = probity.addr;
+    common::wait_for(Duration::from_secs(20), || {
+        let r = common::get_json(addr, "/api/v1/targets/web/results?limit=5");
+        (r.as_array()?.len() >= 2).then_some(())
+    });
+    pg.down();
+    let down_at = jiff::Timestamp::now().as_millisecond();
+    up.store(false, Ordering::SeqCst);
+    // The incident opens while the database is away (failure_threshold 2 at 200 ms);
+    // the API's reads fail meanwhile, the spool grows.
+    std::thread::sleep(Duration::from_secs(4));
+    let spooled = std::fs::read_dir(dir.path().join("data/spool"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".json")
+        })
+        .count();
+    assert!(spooled >= 3, "{spooled} batches in the spool");
+    probity.kill();
+    let killed_at = jiff::Timestamp::now().as_millisecond();
+    pg.up();
+    let probity = common::Running::start(&cfg);
+    let addr = probity.addr;
+    let results = common::get_json(addr, "/api/v1/targets/web/results?limit=1000");
+    let during: Vec<&serde_json::Value> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let at = jiff::Timestamp::from_str(r["at"].as_str().unwrap())
+                .unwrap()
+                .as_millisecond();
+            at > down_at && at < killed_at
+        })
+        .collect();
+    assert!(
+        during.len() >= 8,
+        "{} results measured during the outage were stored: {results}",
+        during.len()
+    );
+    assert!(during.iter().all(|r| r["status"] == "down"), "{results}");
+    let open = common::get_json(addr, "/api/v1/incidents?state=open");
+    let inc = open
+        .as_array()
+        .unwrap()
+        .first()
+        .cloned()
+        .expect("the incident");
+    let started = jiff::Timestamp::from_str(inc["started_at"].as_str().unwrap())
+        .unwrap()
+        .as_millisecond();
+    assert!(started > down_at && started < killed_at, "{inc}");
+    // Its alert, written with it, is delivered.
+    common::wait_for(Duration::from_secs(30), || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .any(|(_, e)| e == "incident_opened")
+            .then_some(())
+    });
+    let left = std::fs::read_dir(dir.path().join("data/spool"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0, "the spool is empty once written");
+    let log = probity.log.clone();
+    let status = probity.stop();
+    assert_eq!(status.code(), Some(0), "{}", log.lock().unwrap());
+    let (code, out, err) = common::run(&["evidence", "audit"], dir.path());
+    assert_eq!(code, 0, "{out}{err}");
+}

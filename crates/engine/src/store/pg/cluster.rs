@@ -64,6 +64,15 @@ impl IdBlock {
         Ok(n)
     }
 
+    /// Takes a first block now (while the database answers: a store opens only then), so
+    /// that ids are handed out during an outage that starts later.
+    fn prime(&mut self, fetch: &mut dyn FnMut(&str) -> StoreResult<i64>) -> StoreResult<()> {
+        if self.current.is_none() {
+            self.current = Some(self.block(fetch(self.sequence)?));
+        }
+        Ok(())
+    }
+
     /// Forgets the blocks held (after rows were copied in behind the store's back).
     pub(super) fn reset(&mut self) {
         self.current = None;
@@ -106,6 +115,20 @@ pub(super) fn bump_id_blocks(c: &mut impl GenericClient) -> StoreResult<()> {
 }
 
 impl PgStore {
+    /// Takes the first block of each kind of id.
+    pub(super) fn prime_ids(&self) -> StoreResult<()> {
+        for block in [&self.ids.result, &self.ids.incident] {
+            let mut block = block.lock().expect("id block lock");
+            block.prime(&mut |seq| {
+                self.read(|c| {
+                    Ok(c.query_one(&format!("SELECT nextval('{seq}')"), &[])?
+                        .try_get(0)?)
+                })
+            })?;
+        }
+        Ok(())
+    }
+
     /// The next id from `block`, fetching blocks through a reader connection.
     pub(super) fn next_id(&self, block: &Mutex<IdBlock>) -> StoreResult<i64> {
         let mut block = block.lock().expect("id block lock");

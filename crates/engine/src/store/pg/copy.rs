@@ -222,9 +222,10 @@ pub fn copy_sqlite(
             return Err(StoreError::Damaged(problems.join("; ")));
         }
         // Ids continue after the copied ones for whoever writes next.
-        target.write(|c| super::cluster::bump_id_blocks(c))?;
+        target.write(super::cluster::bump_id_blocks)?;
         target.ids.result.lock().expect("id block lock").reset();
         target.ids.incident.lock().expect("id block lock").reset();
+        target.prime_ids()?;
         copied.evidence_size = size;
         copied.evidence_root = hex::encode(ours);
         Ok(copied)

@@ -160,7 +160,7 @@ impl PgStore {
         let mut conn = connect(&config, &tls)?;
         migrate(&mut conn)?;
         let size = log_size(&mut conn)?;
-        Ok(PgStore {
+        let store = PgStore {
             config,
             tls,
             shown,
@@ -171,7 +171,9 @@ impl PgStore {
             ids: Default::default(),
             evidence_size: Mutex::new(size),
             edge: Mutex::new(Edge::default()),
-        })
+        };
+        store.prime_ids()?;
+        Ok(store)
     }
 
     /// The database as it may be shown (no password).
