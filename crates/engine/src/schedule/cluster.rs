@@ -116,6 +116,11 @@ pub async fn join(
     let (names_tx, names_rx) = watch::channel(names(&members));
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
+        // After heartbeats failed (the database was away), every server's heartbeat is
+        // old at once: until MEMBER_TTL after the first that answers again, a member
+        // missing from the list is kept (it may be renewing just after this one).
+        let mut failed = false;
+        let mut doubt_until = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(HEARTBEAT) => {}
@@ -124,7 +129,16 @@ pub async fn join(
             let owned = shared.cluster.read().expect("cluster lock").owned;
             match beat(&store, &me.member(owned)).await {
                 Ok(members) => {
-                    let now = names(&members);
+                    if std::mem::take(&mut failed) {
+                        doubt_until = tokio::time::Instant::now() + MEMBER_TTL;
+                    }
+                    let mut now = names(&members);
+                    if tokio::time::Instant::now() < doubt_until {
+                        let kept = names_tx.borrow().clone();
+                        now.extend(kept);
+                        now.sort();
+                        now.dedup();
+                    }
                     names_tx.send_if_modified(|n| {
                         let changed = *n != now;
                         if changed {
@@ -141,6 +155,7 @@ pub async fn join(
                 // The store is out of reach: keep probing what this server has (the
                 // others, if they reach it, take over these targets after MEMBER_TTL).
                 Err(e) => {
+                    failed = true;
                     tracing::warn!(error = %e, "heartbeat failed; probing on with the last known members");
                     shared
                         .cluster

@@ -454,3 +454,110 @@ fn a_ping_to_a_server_that_does_not_record_the_target_names_the_one_that_does() 
     a.stop();
     b.stop();
 }
+
+/// The database stopped for 10 s under two servers (as a crash would) and started again:
+/// both go on probing their shares meanwhile (neither takes the other's targets: neither
+/// can see the other go), keep what they measure in their spools, and write it when the
+/// database is back. Every target's results run on without a gap or a double.
+#[test]
+fn two_servers_lose_nothing_while_their_database_is_down() {
+    let Some(pg) = common::pg::PrivateServer::start(
+        "cluster::two_servers_lose_nothing_while_their_database_is_down",
+    ) else {
+        return;
+    };
+    let web = common::serve(axum::Router::new().fallback(|| async { "ok" }));
+    let root = tempfile::tempdir().unwrap();
+    let mut targets = String::new();
+    for i in 0..40 {
+        targets.push_str(&format!(
+            "[[target]]\nname = \"t{i}\"\nkind = \"http\"\nurl = \"http://{web}/t{i}\"\ninterval = \"1s\"\ntimeout = \"900ms\"\n\n"
+        ));
+    }
+    let cfgs: Vec<PathBuf> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let dir = root.path().join(name);
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            common::write_config(
+                &dir,
+                &format!("name = \"{name}\"\n"),
+                &format!(
+                    "[store]\nurl = \"{}\"\npool_size = 2\n\n{targets}",
+                    pg.url()
+                ),
+            )
+        })
+        .collect();
+    let a = common::Running::start(&cfgs[0]);
+    std::fs::copy(
+        root.path().join("a/data/evidence.key"),
+        root.path().join("b/data/evidence.key"),
+    )
+    .unwrap();
+    let b = common::Running::start(&cfgs[1]);
+    common::wait_for(Duration::from_secs(30), || {
+        let c = common::try_get_json(a.addr, "/api/v1/cluster")?;
+        let m = c["members"].as_array()?;
+        let total: u64 = m.iter().filter_map(|m| m["targets"].as_u64()).sum();
+        (m.len() == 2 && total == 40 && m.iter().all(|m| m["targets"].as_u64() > Some(0)))
+            .then_some(())
+    });
+    // b's share changed hands when it joined (held 2 s): counted from when that is over.
+    std::thread::sleep(Duration::from_secs(4));
+    let steady = jiff::Timestamp::now().as_millisecond();
+    pg.down();
+    let down_at = jiff::Timestamp::now().as_millisecond();
+    std::thread::sleep(Duration::from_secs(10));
+    let up_at = jiff::Timestamp::now().as_millisecond();
+    pg.up();
+    // Written once the database answers: the spools empty.
+    common::wait_for(Duration::from_secs(40), || {
+        ["a", "b"]
+            .iter()
+            .all(|n| {
+                std::fs::read_dir(root.path().join(n).join("data/spool"))
+                    .map(|d| d.count() == 0)
+                    .unwrap_or(true)
+            })
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    for s in [a, b] {
+        let log = s.log.clone();
+        let status = s.stop();
+        assert_eq!(status.code(), Some(0), "{}", log.lock().unwrap());
+    }
+    let mut conn = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let rows = conn
+        .query(
+            "SELECT target, at_ms FROM results ORDER BY target, at_ms",
+            &[],
+        )
+        .unwrap();
+    let mut times: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for r in &rows {
+        times.entry(r.get(0)).or_default().push(r.get(1));
+    }
+    assert_eq!(times.len(), 40);
+    for (t, ts) in &times {
+        let during = ts
+            .iter()
+            .filter(|at| **at > down_at && **at < up_at)
+            .count();
+        assert!(
+            during >= 8,
+            "{t}: {during} results of the 10 s outage stored"
+        );
+        for w in ts.windows(2).filter(|w| w[0] >= steady) {
+            let gap = w[1] - w[0];
+            assert!(
+                (500..=2_500).contains(&gap),
+                "{t}: results {gap} ms apart at {}",
+                w[0]
+            );
+        }
+    }
+    let (code, out, err) = common::run(&["evidence", "audit"], &root.path().join("a"));
+    assert_eq!(code, 0, "{out}{err}");
+}
