@@ -154,11 +154,18 @@ pub async fn run_on(
     // live server has this one's name.
     let me = probity_engine::schedule::cluster::Me::new(
         &config.server.name,
-        &config
-            .server
-            .advertise
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}")),
+        &config.server.advertise.clone().unwrap_or_else(|| {
+            // Listening on every address: others reach it by the host's name.
+            if addr.ip().is_unspecified() {
+                format!(
+                    "http://{}:{}",
+                    probity_ground::config::host_name(),
+                    addr.port()
+                )
+            } else {
+                format!("http://{addr}")
+            }
+        }),
     );
     let mut membership =
         probity_engine::schedule::cluster::join(store.clone(), me.clone(), shared.clone())

@@ -78,7 +78,20 @@ struct Link {
     base: String,
     token: String,
     name: String,
+    /// The servers sharing the server's store, as `/api/v1/cluster` last said: each
+    /// target's results go to the one that records it.
+    routes: Mutex<Routes>,
 }
+
+/// The live servers (name, address) and when they were asked for; empty: one server.
+#[derive(Default)]
+struct Routes {
+    members: Vec<(String, String)>,
+    asked: Option<tokio::time::Instant>,
+}
+
+/// How long the list of servers is used before it is asked for again.
+const ROUTES_FOR: Duration = Duration::from_secs(10);
 
 impl Link {
     fn new(a: &AgentArgs) -> anyhow::Result<Link> {
@@ -100,7 +113,55 @@ impl Link {
             base: a.server.trim_end_matches('/').to_string(),
             token: a.token.clone(),
             name: a.name.clone(),
+            routes: Mutex::new(Routes::default()),
         })
+    }
+
+    /// The servers sharing the store, asked for at most every [`ROUTES_FOR`] (or at once
+    /// after `stale`); when the server cannot say, the last list is kept (so results still
+    /// reach the others while it is down).
+    async fn members(&self, stale: bool) -> Vec<(String, String)> {
+        {
+            let r = self.routes.lock().expect("routes lock");
+            if !stale && r.asked.is_some_and(|at| at.elapsed() < ROUTES_FOR) {
+                return r.members.clone();
+            }
+        }
+        let asked = self
+            .client
+            .get(format!("{}/api/v1/cluster", self.base))
+            .send()
+            .await;
+        let view: Option<serde_json::Value> = match asked {
+            Ok(resp) if resp.status().is_success() => resp
+                .bytes()
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok()),
+            _ => None,
+        };
+        let mut r = self.routes.lock().expect("routes lock");
+        r.asked = Some(tokio::time::Instant::now());
+        if let Some(v) = view {
+            r.members = if v["shared_store"] == true {
+                v["members"]
+                    .as_array()
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|m| {
+                                Some((
+                                    m["name"].as_str()?.to_string(),
+                                    m["address"].as_str()?.trim_end_matches('/').to_string(),
+                                ))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+        }
+        r.members.clone()
     }
 
     /// Fetches the assignment; also measures the clock offset from it.
@@ -406,7 +467,9 @@ async fn push_loop(
     let mut max_batch = max_batch.clamp(1, wire::MAX_PUSH_RESULTS);
     let mut backoff = Duration::from_millis(250);
     let mut last_push = tokio::time::Instant::now();
-    loop {
+    // Whether the list of servers must be asked for again before the next push.
+    let mut stale_routes = false;
+    'push: loop {
         let stopping = *stop.borrow();
         let s = spool.clone();
         let read = tokio::task::spawn_blocking(move || {
@@ -444,88 +507,127 @@ async fn push_loop(
             let c = clock.lock().expect("clock lock");
             (c.offset_ms, c.rtt_ms)
         };
-        let body = PushBody {
-            vantage: link.name.clone(),
-            sent_at_ms: now_ms(),
-            clock_offset_ms: offset,
-            rtt_ms: rtt,
-            backlog: backlog.saturating_sub(count),
-            dropped,
-            controls_ok: *controls_ok.read().expect("controls lock"),
-            region: region.clone(),
-            version: Some(env!("CARGO_PKG_VERSION").to_string()),
-            results,
-        };
-        let t1 = body.sent_at_ms;
-        let sent = link
-            .client
-            .post(format!("{}/api/v1/agent/results", link.base))
-            .bearer_auth(&link.token)
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(&body).unwrap_or_default())
-            .send()
-            .await;
-        last_push = tokio::time::Instant::now();
-        let outcome = match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let t4 = now_ms();
-                let text = resp.bytes().await.unwrap_or_default();
-                match status {
-                    200 | 422 => match serde_json::from_slice::<PushResponse>(&text) {
-                        Ok(r) => {
-                            let (o, d) = probity_core::quorum::clock_offset(
-                                t1,
-                                r.received_at_ms,
-                                r.replied_at_ms,
-                                t4,
+        // Each result goes to the server that records its target; with one server, all
+        // to it (and the keep-alive push too).
+        let members = link.members(std::mem::take(&mut stale_routes)).await;
+        let mut groups: std::collections::BTreeMap<String, Vec<PushResult>> =
+            std::collections::BTreeMap::new();
+        if members.len() > 1 {
+            let names: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
+            for r in results {
+                let to = probity_core::cluster::owner(&r.target, &names)
+                    .and_then(|o| members.iter().find(|(n, _)| n == o))
+                    .map_or_else(|| link.base.clone(), |(_, a)| a.clone());
+                groups.entry(to).or_default().push(r);
+            }
+        } else {
+            groups.insert(link.base.clone(), results);
+        }
+        if groups.is_empty() {
+            groups.insert(link.base.clone(), Vec::new());
+        }
+        let mut outcome: Result<(), String> = Ok(());
+        for (to, results) in groups {
+            let body = PushBody {
+                vantage: link.name.clone(),
+                sent_at_ms: now_ms(),
+                clock_offset_ms: offset,
+                rtt_ms: rtt,
+                backlog: backlog.saturating_sub(count),
+                dropped,
+                controls_ok: *controls_ok.read().expect("controls lock"),
+                region: region.clone(),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+                results,
+            };
+            let t1 = body.sent_at_ms;
+            let n = body.results.len();
+            let sent = link
+                .client
+                .post(format!("{to}/api/v1/agent/results"))
+                .bearer_auth(&link.token)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&body).unwrap_or_default())
+                .send()
+                .await;
+            last_push = tokio::time::Instant::now();
+            let part = match sent {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let t4 = now_ms();
+                    let text = resp.bytes().await.unwrap_or_default();
+                    match status {
+                        200 | 422 => match serde_json::from_slice::<PushResponse>(&text) {
+                            Ok(r) => {
+                                let (o, d) = probity_core::quorum::clock_offset(
+                                    t1,
+                                    r.received_at_ms,
+                                    r.replied_at_ms,
+                                    t4,
+                                );
+                                *clock.lock().expect("clock lock") = Clock {
+                                    offset_ms: Some(o),
+                                    rtt_ms: Some(d),
+                                };
+                                for rej in &r.rejected {
+                                    tracing::error!(id = %rej.id, error = %rej.error, "the server rejected a result; dropping it");
+                                }
+                                if r.config_version != version {
+                                    version = r.config_version.clone();
+                                    let _ = reload.try_send(());
+                                }
+                                Ok(())
+                            }
+                            Err(e) => Err(format!("unreadable answer ({status}): {e}")),
+                        },
+                        413 if max_batch > 1 => {
+                            max_batch = (max_batch / 2).max(1);
+                            tracing::warn!(
+                                max_batch,
+                                "the server found the batch too big; halving it"
                             );
-                            *clock.lock().expect("clock lock") = Clock {
-                                offset_ms: Some(o),
-                                rtt_ms: Some(d),
-                            };
-                            for rej in &r.rejected {
-                                tracing::error!(id = %rej.id, error = %rej.error, "the server rejected a result; dropping it");
-                            }
-                            if r.config_version != version {
-                                version = r.config_version.clone();
-                                let _ = reload.try_send(());
-                            }
+                            continue 'push;
+                        }
+                        401 | 403 => {
+                            let msg = format!(
+                                "the server refused the agent's token ({status}): {}; results stay in the spool",
+                                api_message(&text)
+                            );
+                            tracing::error!("{msg}");
+                            let _ = fatal.send(Some(msg));
+                            return;
+                        }
+                        400 => {
+                            // The server cannot read what this agent wrote: resending would
+                            // never succeed, so drop it, loudly.
+                            tracing::error!(results = n, answer = %String::from_utf8_lossy(&text), "the server refused a batch as malformed; dropping it");
                             Ok(())
                         }
-                        Err(e) => Err(format!("unreadable answer ({status}): {e}")),
-                    },
-                    413 if max_batch > 1 => {
-                        max_batch = (max_batch / 2).max(1);
-                        tracing::warn!(max_batch, "the server found the batch too big; halving it");
-                        continue;
+                        421 => {
+                            // The servers changed: ask which records what, and send again
+                            // (what another server took already counts as a duplicate).
+                            stale_routes = true;
+                            Err(format!("{to}: {}", api_message(&text)))
+                        }
+                        _ => Err(format!(
+                            "{to} answered {status}: {}",
+                            String::from_utf8_lossy(&text[..text.len().min(300)])
+                        )),
                     }
-                    401 | 403 => {
-                        let msg = format!(
-                            "the server refused the agent's token ({status}): {}; results stay in the spool",
-                            api_message(&text)
-                        );
-                        tracing::error!("{msg}");
-                        let _ = fatal.send(Some(msg));
-                        return;
-                    }
-                    400 => {
-                        // The server cannot read what this agent wrote: resending would
-                        // never succeed, so drop it, loudly.
-                        tracing::error!(results = count, answer = %String::from_utf8_lossy(&text), "the server refused a batch as malformed; dropping it");
-                        Ok(())
-                    }
-                    _ => Err(format!(
-                        "the server answered {status}: {}",
-                        String::from_utf8_lossy(&text[..text.len().min(300)])
-                    )),
                 }
+                Err(e) => {
+                    stale_routes = true;
+                    Err(format!(
+                        "cannot reach {to}: {}",
+                        probity_ground::http_client::describe(e)
+                    ))
+                }
+            };
+            if let Err(e) = part {
+                outcome = Err(e);
+                break;
             }
-            Err(e) => Err(format!(
-                "cannot reach the server: {}",
-                probity_ground::http_client::describe(e)
-            )),
-        };
+        }
         match outcome {
             Ok(()) => {
                 backoff = Duration::from_millis(250);

@@ -561,3 +561,71 @@ fn two_servers_lose_nothing_while_their_database_is_down() {
     let (code, out, err) = common::run(&["evidence", "audit"], &root.path().join("a"));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// An agent pointed at one server of several sends each target's results to the server
+/// that records it (it learns the servers from `/api/v1/cluster`): every target's results
+/// from the agent's vantage are stored, whichever server records it.
+#[test]
+fn an_agent_sends_each_result_to_the_server_that_records_its_target() {
+    let Some(db) = common::pg::database(
+        "cluster::an_agent_sends_each_result_to_the_server_that_records_its_target",
+    ) else {
+        return;
+    };
+    let web = common::serve(axum::Router::new().fallback(|| async { "ok" }));
+    let root = tempfile::tempdir().unwrap();
+    let mut targets = String::new();
+    for i in 0..8 {
+        targets.push_str(&format!(
+            "[[target]]\nname = \"t{i}\"\nkind = \"http\"\nurl = \"http://{web}/t{i}\"\ninterval = \"500ms\"\ntimeout = \"400ms\"\n\n"
+        ));
+    }
+    let cfgs: Vec<PathBuf> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let dir = root.path().join(name);
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            common::write_config(
+                &dir,
+                &format!("name = \"{name}\"\n"),
+                &format!(
+                    "[store]\nurl = \"{}\"\npool_size = 2\n\n{targets}[[vantage]]\nname = \"eu\"\n",
+                    db.url
+                ),
+            )
+        })
+        .collect();
+    let token = common::agent_token(&cfgs[0], "eu", &[]);
+    let a = common::Running::start(&cfgs[0]);
+    std::fs::copy(
+        root.path().join("a/data/evidence.key"),
+        root.path().join("b/data/evidence.key"),
+    )
+    .unwrap();
+    let b = common::Running::start(&cfgs[1]);
+    let shares = common::wait_for(Duration::from_secs(30), || {
+        let c = common::try_get_json(a.addr, "/api/v1/cluster")?;
+        let m = c["members"].as_array()?.clone();
+        let counts: Vec<u64> = m.iter().filter_map(|m| m["targets"].as_u64()).collect();
+        (m.len() == 2 && counts.iter().sum::<u64>() == 8 && counts.iter().all(|n| *n > 0))
+            .then_some(counts)
+    });
+    assert!(shares.iter().all(|n| *n > 0), "{shares:?}");
+    let spool = root.path().join("agent-spool");
+    let agent = common::Agent::start(a.addr, &token, "eu", &spool, &[]);
+    let mut conn = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let per_target = common::wait_for(Duration::from_secs(40), || {
+        let rows = conn
+            .query(
+                "SELECT target, COUNT(*) FROM results WHERE vantage = 'eu' GROUP BY target",
+                &[],
+            )
+            .unwrap();
+        let counts: BTreeMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        (counts.len() == 8 && counts.values().all(|n| *n >= 4)).then_some(counts)
+    });
+    assert_eq!(per_target.len(), 8, "{per_target:?}");
+    agent.stop();
+    a.stop();
+    b.stop();
+}
