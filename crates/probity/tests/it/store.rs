@@ -530,7 +530,7 @@ fn a_postgres_schema_newer_or_changed_is_refused() {
     let err = pg_open(&db.url).err().unwrap().to_string();
     assert_eq!(
         err,
-        "database schema version 99 is newer than this probity knows (2); upgrade probity"
+        "database schema version 99 is newer than this probity knows (3); upgrade probity"
     );
     c.batch_execute(
         "DELETE FROM schema_migrations WHERE version = 99;
@@ -571,7 +571,7 @@ fn a_new_postgres_database_opened_by_many_at_once_is_migrated_once() {
         .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(n, 2, "each of the two migrations recorded once");
+    assert_eq!(n, 3, "each of the three migrations recorded once");
 }
 
 /// Two stores on one PostgreSQL database appending to the evidence log at once (two
@@ -800,4 +800,172 @@ fn postgres_readers_stay_within_the_pool() {
     for h in handles {
         assert_eq!(h.join().unwrap(), 0);
     }
+}
+
+/// PostgreSQL: results live in day partitions, made ahead; retention drops a whole day's
+/// partition, keeping the results an incident holds as evidence (moved to the default
+/// partition), and deletes the rest of what is past it row by row.
+#[test]
+fn postgres_retention_drops_day_partitions_and_keeps_evidence() {
+    let Some(db) = crate::common::pg::database(
+        "store::postgres_retention_drops_day_partitions_and_keeps_evidence",
+    ) else {
+        return;
+    };
+    let s = pg_open(&db.url).unwrap();
+    let day = 86_400_000;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let today = now.div_euclid(day) * day;
+    let partition = |ms: i64| {
+        format!(
+            "results_d{}",
+            jiff::Timestamp::from_millisecond(ms)
+                .unwrap()
+                .strftime("%Y%m%d")
+        )
+    };
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let exists = |c: &mut postgres::Client, name: &str| -> bool {
+        c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+            .unwrap()
+            .get(0)
+    };
+    for k in 0..=3 {
+        assert!(exists(&mut c, &partition(today + k * day)), "day {k}");
+    }
+    c.batch_execute(&format!(
+        "CREATE TABLE {} PARTITION OF results FOR VALUES FROM ({}) TO ({today})",
+        partition(today - day),
+        today - day
+    ))
+    .unwrap();
+    let ids: Vec<i64> = (0..4).map(|_| s.next_result_id().unwrap()).collect();
+    let incident = s.next_incident_id().unwrap();
+    s.write(&Batch {
+        results: vec![
+            // Ten days ago: no day partition, the default one.
+            result(ids[0], "a", today - 10 * day, Health::Up, 1.0),
+            // Yesterday (made by hand: the store makes today's on): one result an incident
+            // keeps, one it does not.
+            result(ids[1], "a", today - day + 1_000, Health::Down, 1.0),
+            result(ids[2], "a", today - day + 2_000, Health::Up, 1.0),
+            // Today.
+            result(ids[3], "a", today + 1_000, Health::Up, 1.0),
+        ],
+        incidents: vec![IncidentChange::Open {
+            id: incident,
+            target: "a".into(),
+            started_at_ms: today - day + 1_000,
+            severity: Health::Down,
+            cause: Cause {
+                class: ErrorClass::Connect,
+                detail: "refused".into(),
+            },
+            evidence: vec![ids[1]],
+            seen: Vec::new(),
+        }],
+        alerts: Vec::new(),
+        canaries: Vec::new(),
+    })
+    .unwrap();
+    let in_part: i64 = c
+        .query_one(
+            &format!("SELECT COUNT(*) FROM {}", partition(today - day)),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(in_part, 2);
+
+    let pruned = s.prune(today, 0).unwrap();
+    assert_eq!(pruned.results, 2, "yesterday's free result and the old one");
+    assert!(
+        !exists(&mut c, &partition(today - day)),
+        "yesterday's partition dropped"
+    );
+    let left: Vec<i64> = s
+        .results_by_ids(ids[0], ids[3])
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, [ids[1], ids[3]]);
+    let kept_in: String = c
+        .query_one(
+            "SELECT tableoid::regclass::TEXT FROM results WHERE id = $1",
+            &[&ids[1]],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(kept_in, "results_default");
+    assert_eq!(s.integrity_check().unwrap(), Vec::<String>::new());
+    // Partitions are made ahead again (and the dropped day is not made again).
+    s.prune(today, 0).unwrap();
+    assert!(exists(&mut c, &partition(today + 3 * day)));
+}
+
+/// PostgreSQL: a database of the schema before day partitions, with results in it, is
+/// brought to them when opened, every result kept.
+#[test]
+fn a_postgres_store_from_before_partitions_keeps_its_results() {
+    use sha2::Digest;
+    let Some(db) = crate::common::pg::database(
+        "store::a_postgres_store_from_before_partitions_keeps_its_results",
+    ) else {
+        return;
+    };
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    c.batch_execute(
+        "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, checksum TEXT NOT NULL,
+         applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .unwrap();
+    for (v, sql) in [
+        (
+            1i64,
+            include_str!("../../../engine/src/store/pg/migrations/0001.sql"),
+        ),
+        (
+            2,
+            include_str!("../../../engine/src/store/pg/migrations/0002.sql"),
+        ),
+    ] {
+        c.batch_execute(sql).unwrap();
+        c.execute(
+            "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
+            &[&v, &hex::encode(sha2::Sha256::digest(sql.as_bytes()))],
+        )
+        .unwrap();
+    }
+    let now = jiff::Timestamp::now().as_millisecond();
+    for (id, at) in [(1i64, now - 40 * 86_400_000), (2, now), (3, now + 1)] {
+        c.execute(
+            "INSERT INTO results (id, target, vantage, at_ms, health, origin)
+             VALUES ($1, 'a', 'eu', $2, 'up', $3)",
+            &[&id, &at, &format!("o{id}")],
+        )
+        .unwrap();
+    }
+    let s = pg_open(&db.url).unwrap();
+    let ids: Vec<i64> = s
+        .results_by_ids(1, 3)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [1, 2, 3]);
+    let partitioned: bool = c
+        .query_one(
+            "SELECT relkind = 'p' FROM pg_class WHERE relname = 'results'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(partitioned);
+    // An agent's result id is still taken once.
+    let known = s
+        .known_origins("eu", &["o2".to_string(), "o9".to_string()])
+        .unwrap();
+    assert!(known.contains("o2") && !known.contains("o9"), "{known:?}");
+    assert_eq!(s.next_result_id().unwrap(), (1 << 24) + 1);
 }

@@ -31,6 +31,7 @@ fn tables(c: &mut Client) -> StoreResult<Vec<(String, Vec<Column>)>> {
         "SELECT table_name::TEXT, column_name::TEXT, data_type::TEXT FROM information_schema.columns
          WHERE table_schema = current_schema()
            AND table_name NOT IN ('schema_migrations', 'servers', 'leases')
+           AND table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition)
          ORDER BY table_name, ordinal_position",
         &[],
     )?;

@@ -20,6 +20,7 @@ mod evidence;
 mod feeds;
 mod incidents;
 mod misc;
+mod partitions;
 mod results;
 
 pub use copy::{Copied, copy_sqlite};
@@ -35,11 +36,12 @@ use std::sync::Mutex;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001.sql"),
     include_str!("migrations/0002.sql"),
+    include_str!("migrations/0003.sql"),
 ];
 
 /// The advisory lock key held while migrating (session level) and while appending to the
 /// evidence log (transaction level): "prob" and "evid" as integers.
-const MIGRATE_LOCK: i64 = 0x7072_6f62_6d69_6772;
+pub(super) const MIGRATE_LOCK: i64 = 0x7072_6f62_6d69_6772;
 pub(super) const EVIDENCE_LOCK: i64 = 0x7072_6f62_6576_6964;
 /// How to reach the database: the URL's settings, with the password given apart (from the
 /// environment or a file, never written in the configuration).
@@ -326,7 +328,9 @@ fn migrate_locked(conn: &mut Client) -> StoreResult<()> {
         )?;
         tx.commit()?;
     }
-    cluster::bump_id_blocks(conn)
+    cluster::bump_id_blocks(conn)?;
+    partitions::ensure(conn, jiff::Timestamp::now().as_millisecond())?;
+    Ok(())
 }
 
 /// Perfect-subtree hashes read through a connection or a transaction (the statement is

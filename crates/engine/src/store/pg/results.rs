@@ -325,12 +325,19 @@ impl ResultStore for PgStore {
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned> {
         self.write(|c| {
             let mut tx = c.transaction()?;
-            // Results that are evidence of an incident are kept as long as the incident.
-            let results = tx.execute(
-                "DELETE FROM results r WHERE r.at_ms < $1
+            // Day partitions are made and dropped by one process at a time.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::MIGRATE_LOCK])?;
+            super::partitions::ensure(&mut tx, jiff::Timestamp::now().as_millisecond())?;
+            // Whole days past retention go at once (their evidence moved out first)...
+            let dropped = super::partitions::drop_before(&mut tx, raw_before_ms)?;
+            // ...and the rest row by row. Results that are evidence of an incident are
+            // kept as long as the incident.
+            let results = dropped
+                + tx.execute(
+                    "DELETE FROM results r WHERE r.at_ms < $1
                    AND NOT EXISTS (SELECT 1 FROM incident_evidence e WHERE e.result_id = r.id)",
-                &[&raw_before_ms],
-            )? as usize;
+                    &[&raw_before_ms],
+                )? as usize;
             let rollups = tx.execute(
                 "DELETE FROM rollups WHERE minute_ms < $1",
                 &[&rollup_before_ms],
