@@ -362,9 +362,9 @@ fn servers_on_one_database_get_their_own_ids_names_and_leases() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("another server named \"x\""), "{err}");
-    // Gone once its heartbeat is older than the time to live (here 1 ms, after 20 ms).
-    std::thread::sleep(Duration::from_millis(20));
-    let seen = y.heartbeat(&member("y", "2"), 1).unwrap();
+    // Gone once its heartbeat is older than the time to live (here 300 ms, after 600 ms).
+    std::thread::sleep(Duration::from_millis(600));
+    let seen = y.heartbeat(&member("y", "2"), 300).unwrap();
     assert_eq!(
         seen.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
         ["y"]
