@@ -161,6 +161,7 @@ fn key_lists_come_from_the_types() {
     assert_eq!(
         sorted(keys_of::<ServerConfig>()),
         [
+            "advertise",
             "api_token",
             "data_dir",
             "idle_timeout",
@@ -169,6 +170,7 @@ fn key_lists_come_from_the_types() {
             "max_concurrency",
             "max_connections",
             "max_push_age",
+            "name",
             "quorum",
             "raw_retention",
             "rollup_retention"

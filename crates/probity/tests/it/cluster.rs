@@ -8,36 +8,36 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TARGETS: usize = 300;
 const NAMES: [&str; 3] = ["a", "b", "c"];
 
-/// Each request a receiver got: (idempotency key, event).
-type Got = Arc<Mutex<Vec<(String, String)>>>;
+/// Writes `root/NAME/probity.toml` for each server, `[server] name = NAME` then `body`.
+fn server_configs(root: &Path, names: &[&str], body: &str) -> Vec<PathBuf> {
+    names
+        .iter()
+        .map(|name| {
+            let dir = root.join(name);
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            common::write_config(&dir, &format!("name = \"{name}\"\n"), body)
+        })
+        .collect()
+}
 
-fn receiver() -> (SocketAddr, Got) {
-    let got: Got = Arc::new(Mutex::new(Vec::new()));
-    let seen = got.clone();
-    let app = axum::Router::new().fallback(
-        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let seen = seen.clone();
-            async move {
-                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                seen.lock().unwrap().push((
-                    headers
-                        .get("idempotency-key")
-                        .and_then(|k| k.to_str().ok())
-                        .unwrap_or_default()
-                        .to_string(),
-                    v["event"].as_str().unwrap_or_default().to_string(),
-                ));
-                axum::http::StatusCode::ACCEPTED
-            }
-        },
-    );
-    (common::serve(app), got)
+/// Starts the servers of `cfgs` (each `root/NAME/probity.toml`), the first alone, then the
+/// others with its evidence key: servers sharing a store sign one log with one key.
+fn start_sharing_key(root: &Path, cfgs: &[PathBuf]) -> Vec<common::Running> {
+    let first = common::Running::start(&cfgs[0]);
+    let key = cfgs[0].parent().unwrap().join("data/evidence.key");
+    let mut all = vec![first];
+    for cfg in &cfgs[1..] {
+        let dir = cfg.parent().unwrap();
+        assert!(dir.starts_with(root));
+        std::fs::copy(&key, dir.join("data/evidence.key")).unwrap();
+        all.push(common::Running::start(cfg));
+    }
+    all
 }
 
 /// A target name that `probity_core::cluster` gives to `server` among all three.
@@ -49,6 +49,17 @@ fn a_target_of(server: &str) -> String {
         .unwrap()
 }
 
+/// `n` HTTP targets `t0`… on `web`, every `interval`.
+fn http_targets(web: SocketAddr, n: usize, interval: &str, timeout: &str) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "[[target]]\nname = \"t{i}\"\nkind = \"http\"\nurl = \"http://{web}/t{i}\"\ninterval = \"{interval}\"\ntimeout = \"{timeout}\"\n\n"
+            )
+        })
+        .collect()
+}
+
 fn write_configs(
     root: &Path,
     db: &str,
@@ -56,22 +67,12 @@ fn write_configs(
     flaky: (&str, SocketAddr),
     hook: SocketAddr,
 ) -> Vec<PathBuf> {
-    let mut targets = String::new();
-    for i in 0..TARGETS {
-        targets.push_str(&format!(
-            "[[target]]\nname = \"t{i}\"\nkind = \"http\"\nurl = \"http://{web}/t{i}\"\ninterval = \"1s\"\ntimeout = \"900ms\"\n\n"
-        ));
-    }
-    NAMES
-        .iter()
-        .map(|name| {
-            let dir = root.join(name);
-            std::fs::create_dir_all(dir.join("data")).unwrap();
-            common::write_config(
-                &dir,
-                &format!("name = \"{name}\"\n"),
-                &format!(
-                    r#"
+    let targets = http_targets(web, TARGETS, "1s", "900ms");
+    server_configs(
+        root,
+        &NAMES,
+        &format!(
+            r#"
 [store]
 url = "{db}"
 pool_size = 4
@@ -102,12 +103,10 @@ name = "all"
 on = ["incident_opened", "incident_resolved"]
 channels = ["hook"]
 "#,
-                    flaky_name = flaky.0,
-                    flaky_addr = flaky.1,
-                ),
-            )
-        })
-        .collect()
+            flaky_name = flaky.0,
+            flaky_addr = flaky.1,
+        ),
+    )
 }
 
 /// The cluster as server `addr` sees it, once it lists `n` members, each probing some
@@ -136,20 +135,18 @@ fn three_servers_share_the_targets_and_take_over_from_a_killed_one() {
     let web = common::serve(axum::Router::new().fallback(|| async { "ok" }));
     let (flaky_addr, flaky_up) = common::switchable_server();
     flaky_up.store(false, Ordering::SeqCst);
-    let (hook, got) = receiver();
+    let (hook, got) = common::webhook_receiver();
     // Down from the start, and probed by c: c opens its incident.
     let flaky = a_target_of("c");
     let root = tempfile::tempdir().unwrap();
     let cfgs = write_configs(root.path(), &db.url, web, (&flaky, flaky_addr), hook);
 
-    let a = common::Running::start(&cfgs[0]);
-    // One log, one key: the others get a's.
-    let key = root.path().join("a/data/evidence.key");
-    for n in ["b", "c"] {
-        std::fs::copy(&key, root.path().join(n).join("data/evidence.key")).unwrap();
-    }
-    let b = common::Running::start(&cfgs[1]);
-    let c = common::Running::start(&cfgs[2]);
+    let mut servers = start_sharing_key(root.path(), &cfgs).into_iter();
+    let (a, b, c) = (
+        servers.next().unwrap(),
+        servers.next().unwrap(),
+        servers.next().unwrap(),
+    );
     let view = settled(a.addr, 3);
     let shares: BTreeMap<String, u64> = view["members"]
         .as_array()
@@ -293,7 +290,7 @@ fn a_server_with_another_key_is_refused() {
         return;
     };
     let web = common::serve(axum::Router::new().fallback(|| async { "ok" }));
-    let (hook, _) = receiver();
+    let (hook, _) = common::webhook_receiver();
     let root = tempfile::tempdir().unwrap();
     let cfgs = write_configs(root.path(), &db.url, web, ("flaky", web), hook);
     let a = common::Running::start(&cfgs[0]);
@@ -409,28 +406,16 @@ fn a_ping_to_a_server_that_does_not_record_the_target_names_the_one_that_does() 
         .map(|i| format!("job-{i}"))
         .find(|t| probity_core::cluster::owner(t, &two) == Some("b"))
         .unwrap();
-    let cfgs: Vec<PathBuf> = ["a", "b"]
-        .iter()
-        .map(|name| {
-            let dir = root.path().join(name);
-            std::fs::create_dir_all(dir.join("data")).unwrap();
-            common::write_config(
-                &dir,
-                &format!("name = \"{name}\"\n"),
-                &format!(
-                    "[store]\nurl = \"{}\"\npool_size = 2\n\n[[target]]\nname = \"{job}\"\nkind = \"heartbeat\"\ninterval = \"1h\"\ngrace = \"1h\"\ntoken = \"job-token-0123456789\"\n",
-                    db.url
-                ),
-            )
-        })
-        .collect();
-    let a = common::Running::start(&cfgs[0]);
-    std::fs::copy(
-        root.path().join("a/data/evidence.key"),
-        root.path().join("b/data/evidence.key"),
-    )
-    .unwrap();
-    let b = common::Running::start(&cfgs[1]);
+    let cfgs = server_configs(
+        root.path(),
+        &["a", "b"],
+        &format!(
+            "[store]\nurl = \"{}\"\npool_size = 2\n\n[[target]]\nname = \"{job}\"\nkind = \"heartbeat\"\ninterval = \"1h\"\ngrace = \"1h\"\ntoken = \"job-token-0123456789\"\n",
+            db.url
+        ),
+    );
+    let mut servers = start_sharing_key(root.path(), &cfgs).into_iter();
+    let (a, b) = (servers.next().unwrap(), servers.next().unwrap());
     common::wait_for(Duration::from_secs(30), || {
         let c = common::try_get_json(a.addr, "/api/v1/cluster")?;
         let m = c["members"].as_array()?;
@@ -468,34 +453,17 @@ fn two_servers_lose_nothing_while_their_database_is_down() {
     };
     let web = common::serve(axum::Router::new().fallback(|| async { "ok" }));
     let root = tempfile::tempdir().unwrap();
-    let mut targets = String::new();
-    for i in 0..40 {
-        targets.push_str(&format!(
-            "[[target]]\nname = \"t{i}\"\nkind = \"http\"\nurl = \"http://{web}/t{i}\"\ninterval = \"1s\"\ntimeout = \"900ms\"\n\n"
-        ));
-    }
-    let cfgs: Vec<PathBuf> = ["a", "b"]
-        .iter()
-        .map(|name| {
-            let dir = root.path().join(name);
-            std::fs::create_dir_all(dir.join("data")).unwrap();
-            common::write_config(
-                &dir,
-                &format!("name = \"{name}\"\n"),
-                &format!(
-                    "[store]\nurl = \"{}\"\npool_size = 2\n\n{targets}",
-                    pg.url()
-                ),
-            )
-        })
-        .collect();
-    let a = common::Running::start(&cfgs[0]);
-    std::fs::copy(
-        root.path().join("a/data/evidence.key"),
-        root.path().join("b/data/evidence.key"),
-    )
-    .unwrap();
-    let b = common::Running::start(&cfgs[1]);
+    let targets = http_targets(web, 40, "1s", "900ms");
+    let cfgs = server_configs(
+        root.path(),
+        &["a", "b"],
+        &format!(
+            "[store]\nurl = \"{}\"\npool_size = 2\n\n{targets}",
+            pg.url()
+        ),
+    );
+    let mut servers = start_sharing_key(root.path(), &cfgs).into_iter();
+    let (a, b) = (servers.next().unwrap(), servers.next().unwrap());
     common::wait_for(Duration::from_secs(30), || {
         let c = common::try_get_json(a.addr, "/api/v1/cluster")?;
         let m = c["members"].as_array()?;
@@ -574,35 +542,18 @@ fn an_agent_sends_each_result_to_the_server_that_records_its_target() {
     };
     let web = common::serve(axum::Router::new().fallback(|| async { "ok" }));
     let root = tempfile::tempdir().unwrap();
-    let mut targets = String::new();
-    for i in 0..8 {
-        targets.push_str(&format!(
-            "[[target]]\nname = \"t{i}\"\nkind = \"http\"\nurl = \"http://{web}/t{i}\"\ninterval = \"500ms\"\ntimeout = \"400ms\"\n\n"
-        ));
-    }
-    let cfgs: Vec<PathBuf> = ["a", "b"]
-        .iter()
-        .map(|name| {
-            let dir = root.path().join(name);
-            std::fs::create_dir_all(dir.join("data")).unwrap();
-            common::write_config(
-                &dir,
-                &format!("name = \"{name}\"\n"),
-                &format!(
-                    "[store]\nurl = \"{}\"\npool_size = 2\n\n{targets}[[vantage]]\nname = \"eu\"\n",
-                    db.url
-                ),
-            )
-        })
-        .collect();
+    let targets = http_targets(web, 8, "500ms", "400ms");
+    let cfgs = server_configs(
+        root.path(),
+        &["a", "b"],
+        &format!(
+            "[store]\nurl = \"{}\"\npool_size = 2\n\n{targets}[[vantage]]\nname = \"eu\"\n",
+            db.url
+        ),
+    );
     let token = common::agent_token(&cfgs[0], "eu", &[]);
-    let a = common::Running::start(&cfgs[0]);
-    std::fs::copy(
-        root.path().join("a/data/evidence.key"),
-        root.path().join("b/data/evidence.key"),
-    )
-    .unwrap();
-    let b = common::Running::start(&cfgs[1]);
+    let mut servers = start_sharing_key(root.path(), &cfgs).into_iter();
+    let (a, b) = (servers.next().unwrap(), servers.next().unwrap());
     let shares = common::wait_for(Duration::from_secs(30), || {
         let c = common::try_get_json(a.addr, "/api/v1/cluster")?;
         let m = c["members"].as_array()?.clone();

@@ -7,35 +7,7 @@ use crate::common;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// (idempotency key, event) of each request a receiver got.
-type Got = Arc<Mutex<Vec<(String, String)>>>;
-
-/// A webhook receiver that answers 202 and keeps each request's idempotency key and event.
-fn receiver() -> (SocketAddr, Got) {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let seen = got.clone();
-    let app = axum::Router::new().fallback(
-        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let seen = seen.clone();
-            async move {
-                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                seen.lock().unwrap().push((
-                    headers
-                        .get("idempotency-key")
-                        .and_then(|k| k.to_str().ok())
-                        .unwrap_or_default()
-                        .to_string(),
-                    v["event"].as_str().unwrap_or_default().to_string(),
-                ));
-                axum::http::StatusCode::ACCEPTED
-            }
-        },
-    );
-    (common::serve(app), got)
-}
 
 fn config(dir: &std::path::Path, db: &str, target: SocketAddr, hook: SocketAddr) {
     common::write_config(
@@ -91,7 +63,7 @@ fn a_server_on_postgres_records_alerts_attests_and_keeps_everything() {
         return;
     };
     let (target, up) = common::switchable_server();
-    let (hook, got) = receiver();
+    let (hook, got) = common::webhook_receiver();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     config(d, &db.url, target, hook);
@@ -377,19 +349,21 @@ fn store_migrate_copies_the_demo_and_its_figures_stay_the_same() {
     }
 }
 
-/// The database goes away (stopped as by a crash) while the server probes, and the target
-/// fails meanwhile; when the database is back, what was measured during the outage is
-/// written, the incident it opened is there and its alert is delivered, and the server
-/// stops cleanly.
-#[test]
-fn a_database_outage_loses_nothing_measured_meanwhile() {
-    let Some(pg) = common::pg::PrivateServer::start(
-        "postgres::a_database_outage_loses_nothing_measured_meanwhile",
-    ) else {
-        return;
-    };
+/// A server on a database of the test's own, once it has stored results of `web`; then
+/// the database stops (as a crash would) and `web` starts failing: (database, server,
+/// its directory, the alerts received, when the database stopped).
+struct Outage {
+    pg: common::pg::PrivateServer,
+    probity: common::Running,
+    dir: tempfile::TempDir,
+    got: common::Received,
+    down_at: i64,
+}
+
+fn start_then_lose_the_database(test: &str) -> Option<Outage> {
+    let pg = common::pg::PrivateServer::start(test)?;
     let (target, up) = common::switchable_server();
-    let (hook, got) = receiver();
+    let (hook, got) = common::webhook_receiver();
     let dir = tempfile::tempdir().unwrap();
     config(dir.path(), &pg.url(), target, hook);
     let probity = common::Running::start(&dir.path().join("probity.toml"));
@@ -401,6 +375,34 @@ fn a_database_outage_loses_nothing_measured_meanwhile() {
     pg.down();
     let down_at = jiff::Timestamp::now().as_millisecond();
     up.store(false, Ordering::SeqCst);
+    Some(Outage {
+        pg,
+        probity,
+        dir,
+        got,
+        down_at,
+    })
+}
+
+/// The database goes away (stopped as by a crash) while the server probes, and the target
+/// fails meanwhile; when the database is back, what was measured during the outage is
+/// written, the incident it opened is there and its alert is delivered, and the server
+/// stops cleanly.
+#[test]
+fn a_database_outage_loses_nothing_measured_meanwhile() {
+    let Some(Outage {
+        pg,
+        probity,
+        dir: _dir,
+        got,
+        down_at,
+    }) = start_then_lose_the_database(
+        "postgres::a_database_outage_loses_nothing_measured_meanwhile",
+    )
+    else {
+        return;
+    };
+    let addr = probity.addr;
     std::thread::sleep(Duration::from_secs(5));
     let back_at = jiff::Timestamp::now().as_millisecond();
     pg.up();
@@ -525,25 +527,19 @@ fn import_benchmark_runs_on_postgres() {
 /// writes them before anything else (the incident opened during the outage among them).
 #[test]
 fn a_server_killed_during_a_database_outage_loses_nothing() {
-    let Some(pg) = common::pg::PrivateServer::start(
+    let Some(Outage {
+        pg,
+        probity,
+        dir,
+        got,
+        down_at,
+    }) = start_then_lose_the_database(
         "postgres::a_server_killed_during_a_database_outage_loses_nothing",
-    ) else {
+    )
+    else {
         return;
     };
-    let (target, up) = common::switchable_server();
-    let (hook, got) = receiver();
-    let dir = tempfile::tempdir().unwrap();
-    config(dir.path(), &pg.url(), target, hook);
     let cfg = dir.path().join("probity.toml");
-    let probity = common::Running::start(&cfg);
-    let addr = probity.addr;
-    common::wait_for(Duration::from_secs(20), || {
-        let r = common::get_json(addr, "/api/v1/targets/web/results?limit=5");
-        (r.as_array()?.len() >= 2).then_some(())
-    });
-    pg.down();
-    let down_at = jiff::Timestamp::now().as_millisecond();
-    up.store(false, Ordering::SeqCst);
     // The incident opens while the database is away (failure_threshold 2 at 200 ms);
     // the API's reads fail meanwhile, the spool grows.
     std::thread::sleep(Duration::from_secs(4));

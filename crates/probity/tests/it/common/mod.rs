@@ -686,3 +686,30 @@ pub fn instances(
         })
         .collect()
 }
+
+/// (idempotency key, event) of each request a [`webhook_receiver`] got.
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A webhook receiver that answers 202 and keeps each request's idempotency key and event.
+pub fn webhook_receiver() -> (SocketAddr, Received) {
+    let got: Received = Default::default();
+    let seen = got.clone();
+    let app = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                seen.lock().unwrap().push((
+                    headers
+                        .get("idempotency-key")
+                        .and_then(|k| k.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string(),
+                    v["event"].as_str().unwrap_or_default().to_string(),
+                ));
+                axum::http::StatusCode::ACCEPTED
+            }
+        },
+    );
+    (serve(app), got)
+}
