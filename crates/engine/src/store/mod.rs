@@ -856,10 +856,19 @@ fn pg_options(pg: &probity_ground::config::PostgresConfig) -> PgOptions {
 
 /// Opens the store for a server: as [`open`]. A SQLite store is claimed by the data
 /// directory's lock; servers that share a PostgreSQL database find each other through
-/// [`ClusterStore`] (a name held by another live server is refused at its first heartbeat).
+/// [`ClusterStore`] (a name held by another live server is refused at its first heartbeat),
+/// and a server takes its first blocks of ids while the database answers, so that an
+/// outage that starts later does not stop ids being handed out.
 pub fn open_for_server(
     store: &probity_ground::config::StoreConfig,
     data_dir: &std::path::Path,
 ) -> StoreResult<std::sync::Arc<dyn Store>> {
-    open(store, data_dir)
+    match store {
+        probity_ground::config::StoreConfig::Sqlite => open(store, data_dir),
+        probity_ground::config::StoreConfig::Postgres(pg) => {
+            let s = PgStore::open(&pg_options(pg))?;
+            s.prime_ids()?;
+            Ok(std::sync::Arc::new(s))
+        }
+    }
 }

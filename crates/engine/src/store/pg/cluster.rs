@@ -115,8 +115,9 @@ pub(super) fn bump_id_blocks(c: &mut impl GenericClient) -> StoreResult<()> {
 }
 
 impl PgStore {
-    /// Takes the first block of each kind of id.
-    pub(super) fn prime_ids(&self) -> StoreResult<()> {
+    /// Takes the first block of each kind of id now (a server, at start; commands take
+    /// theirs when they first need an id, most never do).
+    pub fn prime_ids(&self) -> StoreResult<()> {
         for block in [&self.ids.result, &self.ids.incident] {
             let mut block = block.lock().expect("id block lock");
             block.prime(&mut |seq| {

@@ -226,7 +226,6 @@ pub fn copy_sqlite(
         target.write(super::cluster::bump_id_blocks)?;
         target.ids.result.lock().expect("id block lock").reset();
         target.ids.incident.lock().expect("id block lock").reset();
-        target.prime_ids()?;
         copied.evidence_size = size;
         copied.evidence_root = hex::encode(ours);
         Ok(copied)

@@ -162,7 +162,7 @@ impl PgStore {
         let mut conn = connect(&config, &tls)?;
         migrate(&mut conn)?;
         let size = log_size(&mut conn)?;
-        let store = PgStore {
+        Ok(PgStore {
             config,
             tls,
             shown,
@@ -173,9 +173,7 @@ impl PgStore {
             ids: Default::default(),
             evidence_size: Mutex::new(size),
             edge: Mutex::new(Edge::default()),
-        };
-        store.prime_ids()?;
-        Ok(store)
+        })
     }
 
     /// The database as it may be shown (no password).
