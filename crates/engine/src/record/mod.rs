@@ -334,20 +334,22 @@ impl Recorder {
             };
             let store = self.store.clone();
             let b = batch.clone();
-            match tokio::task::spawn_blocking(move || spool::write_once(store.as_ref(), &b)).await {
-                Ok(Ok(())) => {
+            let written =
+                match tokio::task::spawn_blocking(move || spool::write_once(store.as_ref(), &b))
+                    .await
+                {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+            match written {
+                Ok(()) => {
                     self.shared.touched.mark(&batch.results);
                     if let Err(e) = sp.pop() {
                         // Written again at the next start, where the check finds it stored.
                         tracing::error!(error = %e, "cannot remove a written batch from the spool");
                     }
                 }
-                res => {
-                    let error = match res {
-                        Ok(Err(e)) => e.to_string(),
-                        Err(e) => e.to_string(),
-                        Ok(Ok(())) => unreachable!(),
-                    };
+                Err(error) => {
                     tracing::warn!(%error, waiting = sp.len(), "the store still refuses; the spool waits");
                     let delay = self.spool_retry.1;
                     self.spool_retry = (
