@@ -71,15 +71,28 @@ pub struct Membership {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn beat(store: &Arc<dyn Store>, me: &Member) -> crate::store::StoreResult<Vec<Member>> {
-    let (store, me) = (store.clone(), me.clone());
-    tokio::task::spawn_blocking(move || store.heartbeat(&me, MEMBER_TTL.as_millis() as i64))
+/// Runs `f` on the store off the async threads (a task that fails is an error too).
+async fn on_store<T: Send + 'static>(
+    store: &Arc<dyn Store>,
+    what: &'static str,
+    f: impl FnOnce(&dyn Store) -> crate::store::StoreResult<T> + Send + 'static,
+) -> crate::store::StoreResult<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
         .await
         .unwrap_or_else(|e| {
             Err(crate::store::StoreError::Config(format!(
-                "heartbeat task: {e}"
+                "{what} task: {e}"
             )))
         })
+}
+
+async fn beat(store: &Arc<dyn Store>, me: &Member) -> crate::store::StoreResult<Vec<Member>> {
+    let me = me.clone();
+    on_store(store, "heartbeat", move |s| {
+        s.heartbeat(&me, MEMBER_TTL.as_millis() as i64)
+    })
+    .await
 }
 
 fn names(members: &[Member]) -> Vec<String> {
@@ -195,12 +208,11 @@ async fn take_lease(
     me: &Me,
     job: &'static str,
 ) -> crate::store::StoreResult<Option<i64>> {
-    let (store, me) = (store.clone(), me.clone());
-    tokio::task::spawn_blocking(move || {
-        store.lease(job, &me.name, &me.instance, LEASE_TTL.as_millis() as i64)
+    let me = me.clone();
+    on_store(store, "lease", move |s| {
+        s.lease(job, &me.name, &me.instance, LEASE_TTL.as_millis() as i64)
     })
     .await
-    .unwrap_or_else(|e| Err(crate::store::StoreError::Config(format!("lease task: {e}"))))
 }
 
 /// Runs the job `start` makes (given a stop signal) only while this server holds `job`'s
