@@ -417,18 +417,30 @@ fn a_database_outage_loses_nothing_measured_meanwhile() {
             .any(|(_, e)| e == "incident_opened")
             .then_some(())
     });
-    let results = common::get_json(addr, "/api/v1/targets/web/results?limit=1000");
-    let during = results
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            let at = jiff::Timestamp::from_str(r["at"].as_str().unwrap())
-                .unwrap()
-                .as_millisecond();
-            at > down_at && at < back_at
-        })
-        .count();
+    // The spool is written batch by batch once the database is back: read until the
+    // outage's results are there (or the wait ends, and the assertion says what was).
+    let count_during = |results: &serde_json::Value| {
+        results
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                let at = jiff::Timestamp::from_str(r["at"].as_str().unwrap())
+                    .unwrap()
+                    .as_millisecond();
+                at > down_at && at < back_at
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (results, during) = loop {
+        let results = common::get_json(addr, "/api/v1/targets/web/results?limit=1000");
+        let during = count_during(&results);
+        if during >= 3 || std::time::Instant::now() > deadline {
+            break (results, during);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert!(
         during >= 3,
         "{during} results measured during the outage were stored: {results}"
