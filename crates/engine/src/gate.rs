@@ -116,23 +116,20 @@ pub async fn prometheus(
         .append_pair("end", &secs(to_ms))
         .append_pair("step", &format!("{:.3}", step.as_secs_f64().max(0.001)));
     let shown = display_url(server);
-    let mut resp = client
+    let resp = client
         .get(url)
         .send()
         .await
         .map_err(|e| format!("{shown}: {}", probity_ground::http_client::describe(e)))?;
     let status = resp.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
+    let body = probity_ground::http_client::read_limited(resp, MAX_SAMPLE_BYTES as usize)
         .await
-        .map_err(|e| format!("{shown}: {}", probity_ground::http_client::describe(e)))?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() as u64 > MAX_SAMPLE_BYTES {
-            return Err(format!("{shown}: the answer is larger than 64 MiB"));
-        }
-    }
+        .map_err(|e| match e {
+            probity_ground::http_client::Unread::TooLarge(_) => {
+                format!("{shown}: the answer is larger than 64 MiB")
+            }
+            probity_ground::http_client::Unread::Broke(e) => format!("{shown}: {e}"),
+        })?;
     if !status.is_success() && status.as_u16() != 400 && status.as_u16() != 422 {
         return Err(format!("{shown} answered HTTP {status}"));
     }

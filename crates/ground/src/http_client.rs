@@ -84,6 +84,39 @@ pub fn describe(e: reqwest::Error) -> String {
     msg
 }
 
+/// Why [`read_limited`] gave up.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unread {
+    /// The body is larger than the limit: by its declared length (`Some`), or it kept
+    /// coming past the limit (`None`: reading stopped there).
+    TooLarge(Option<u64>),
+    /// The connection broke off, in words ([`describe`]).
+    Broke(String),
+}
+
+/// A response's body, at most `max` bytes: a declared length past `max` is refused before
+/// anything is read, and reading stops as soon as the body passes it. Whatever answers is
+/// outside input; its size is bounded before it is kept.
+pub async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, Unread> {
+    if let Some(len) = resp.content_length()
+        && len > max as u64
+    {
+        return Err(Unread::TooLarge(Some(len)));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Unread::Broke(describe(e)))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(Unread::TooLarge(None));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -139,18 +139,12 @@ async fn ask(
 }
 
 /// An answer's body, at most 64 KiB.
-async fn read_bounded(mut resp: reqwest::Response) -> Result<String, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(probity_ground::http_client::describe)?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() > 64 * 1024 {
-            return Err("the answer is larger than 64 KiB".into());
-        }
-    }
+async fn read_bounded(resp: reqwest::Response) -> Result<String, String> {
+    use probity_ground::http_client::{Unread, read_limited};
+    let body = read_limited(resp, 64 * 1024).await.map_err(|e| match e {
+        Unread::TooLarge(_) => "the answer is larger than 64 KiB".to_string(),
+        Unread::Broke(e) => e,
+    })?;
     String::from_utf8(body).map_err(|_| "the answer is not UTF-8".into())
 }
 

@@ -58,7 +58,7 @@ pub async fn fetch(
     if let Some(l) = last_modified {
         req = req.header(reqwest::header::IF_MODIFIED_SINCE, l);
     }
-    let mut resp = req
+    let resp = req
         .send()
         .await
         .map_err(probity_ground::http_client::describe)?;
@@ -74,26 +74,16 @@ pub async fn fetch(
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
     let status = resp.status().as_u16();
-    if let Some(len) = resp.content_length()
-        && len > MAX_DOCUMENT as u64
-    {
-        return Err(format!(
-            "the response is {len} bytes; the limit is {MAX_DOCUMENT}"
-        ));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(probity_ground::http_client::describe)?
-    {
-        if body.len() + chunk.len() > MAX_DOCUMENT {
-            return Err(format!(
-                "the response is larger than the {MAX_DOCUMENT}-byte limit; stopped reading"
-            ));
+    use probity_ground::http_client::{Unread, read_limited};
+    let body = read_limited(resp, MAX_DOCUMENT).await.map_err(|e| match e {
+        Unread::TooLarge(Some(len)) => {
+            format!("the response is {len} bytes; the limit is {MAX_DOCUMENT}")
         }
-        body.extend_from_slice(&chunk);
-    }
+        Unread::TooLarge(None) => format!(
+            "the response is larger than the {MAX_DOCUMENT}-byte limit; stopped reading"
+        ),
+        Unread::Broke(e) => e,
+    })?;
     Ok(Fetched {
         status,
         body,

@@ -86,12 +86,49 @@ struct Link {
 /// The live servers (name, address) and when they were asked for; empty: one server.
 #[derive(Default)]
 struct Routes {
-    members: Vec<(String, String)>,
+    members: Members,
     asked: Option<tokio::time::Instant>,
 }
 
 /// How long the list of servers is used before it is asked for again.
 const ROUTES_FOR: Duration = Duration::from_secs(10);
+
+/// The most of a push's answer the agent reads (it lists at most the batch's refusals).
+const MAX_PUSH_ANSWER: usize = 4 << 20;
+
+/// The most of `/api/v1/cluster`'s answer the agent reads (a member is about 200 bytes).
+const MAX_CLUSTER_ANSWER: usize = 1 << 20;
+
+/// The members of a `/api/v1/cluster` answer (name, and the address when the agent may
+/// send its token there), and the addresses it may not use: an address must be an
+/// `http://` or `https://` URL, and `https://` when `--server` is (a member advertised as
+/// `http://` would have the token cross the network in clear). A member without an address
+/// still counts for who records what: its targets' results go to `--server`, which refuses
+/// them (421) and they wait in the spool. Empty when the store is not shared (one server).
+fn members_of(base: &str, view: &serde_json::Value) -> (Members, Vec<(String, String)>) {
+    let mut members = Vec::new();
+    let mut refused = Vec::new();
+    if view["shared_store"] != true {
+        return (members, refused);
+    }
+    let secure = base.starts_with("https://");
+    for m in view["members"].as_array().map_or(&[][..], |m| m.as_slice()) {
+        let (Some(name), Some(address)) = (m["name"].as_str(), m["address"].as_str()) else {
+            continue;
+        };
+        let address = address.trim_end_matches('/').to_string();
+        let usable =
+            address.starts_with("https://") || (!secure && address.starts_with("http://"));
+        members.push((name.to_string(), usable.then(|| address.clone())));
+        if !usable {
+            refused.push((name.to_string(), address));
+        }
+    }
+    (members, refused)
+}
+
+/// Live servers by name, each with the address results may be sent to (none: not usable).
+type Members = Vec<(String, Option<String>)>;
 
 impl Link {
     fn new(a: &AgentArgs) -> anyhow::Result<Link> {
@@ -120,7 +157,7 @@ impl Link {
     /// The servers sharing the store, asked for at most every [`ROUTES_FOR`] (or at once
     /// after `stale`); when the server cannot say, the last list is kept (so results still
     /// reach the others while it is down).
-    async fn members(&self, stale: bool) -> Vec<(String, String)> {
+    async fn members(&self, stale: bool) -> Members {
         {
             let r = self.routes.lock().expect("routes lock");
             if !stale && r.asked.is_some_and(|at| at.elapsed() < ROUTES_FOR) {
@@ -133,33 +170,28 @@ impl Link {
             .send()
             .await;
         let view: Option<serde_json::Value> = match asked {
-            Ok(resp) if resp.status().is_success() => resp
-                .bytes()
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok()),
+            Ok(resp) if resp.status().is_success() => {
+                probity_ground::http_client::read_limited(resp, MAX_CLUSTER_ANSWER)
+                    .await
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+            }
             _ => None,
         };
         let mut r = self.routes.lock().expect("routes lock");
         r.asked = Some(tokio::time::Instant::now());
         if let Some(v) = view {
-            r.members = if v["shared_store"] == true {
-                v["members"]
-                    .as_array()
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|m| {
-                                Some((
-                                    m["name"].as_str()?.to_string(),
-                                    m["address"].as_str()?.trim_end_matches('/').to_string(),
-                                ))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            } else {
-                Vec::new()
-            };
+            let (members, refused) = members_of(&self.base, &v);
+            for (name, address) in refused {
+                tracing::warn!(
+                    server = %name,
+                    address = %address,
+                    "not sending results to this server: its address is not an {} URL like --server's, \
+                     and the agent's token would travel to it",
+                    if self.base.starts_with("https://") { "https://" } else { "http(s)://" }
+                );
+            }
+            r.members = members;
         }
         r.members.clone()
     }
@@ -517,7 +549,8 @@ async fn push_loop(
             for r in results {
                 let to = probity_core::cluster::owner(&r.target, &names)
                     .and_then(|o| members.iter().find(|(n, _)| n == o))
-                    .map_or_else(|| link.base.clone(), |(_, a)| a.clone());
+                    .and_then(|(_, a)| a.clone())
+                    .unwrap_or_else(|| link.base.clone());
                 groups.entry(to).or_default().push(r);
             }
         } else {
@@ -555,7 +588,9 @@ async fn push_loop(
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let t4 = now_ms();
-                    let text = resp.bytes().await.unwrap_or_default();
+                    let text = probity_ground::http_client::read_limited(resp, MAX_PUSH_ANSWER)
+                        .await
+                        .unwrap_or_default();
                     match status {
                         200 | 422 => match serde_json::from_slice::<PushResponse>(&text) {
                             Ok(r) => {
@@ -654,5 +689,47 @@ async fn push_loop(
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(addresses: &[&str]) -> serde_json::Value {
+        let members: Vec<_> = addresses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| serde_json::json!({"name": format!("s{i}"), "address": a}))
+            .collect();
+        serde_json::json!({"shared_store": true, "members": members})
+    }
+
+    #[test]
+    fn the_token_goes_only_where_the_server_s_scheme_allows() {
+        let v = view(&["https://a.example/", "http://b.example", "ftp://c.example"]);
+        let (members, refused) = members_of("https://probity.example", &v);
+        assert_eq!(
+            members,
+            vec![
+                ("s0".to_string(), Some("https://a.example".to_string())),
+                ("s1".to_string(), None),
+                ("s2".to_string(), None),
+            ]
+        );
+        assert_eq!(
+            refused,
+            vec![
+                ("s1".to_string(), "http://b.example".to_string()),
+                ("s2".to_string(), "ftp://c.example".to_string()),
+            ]
+        );
+        // Over http the agent already sends its token in clear; https members are fine.
+        let (members, refused) = members_of("http://probity.example", &v);
+        assert_eq!(members[1].1.as_deref(), Some("http://b.example"));
+        assert_eq!(refused.len(), 1);
+        // One server: no members at all.
+        let (members, _) = members_of("https://x", &serde_json::json!({"shared_store": false}));
+        assert!(members.is_empty());
     }
 }
