@@ -857,7 +857,7 @@ fn pg_options(pg: &probity_ground::config::PostgresConfig) -> PgOptions {
 /// Opens the store for a server: as [`open`]. A SQLite store is claimed by the data
 /// directory's lock; servers that share a PostgreSQL database find each other through
 /// [`ClusterStore`] (a name held by another live server is refused at its first heartbeat),
-/// and a server takes its first blocks of ids while the database answers, so that an
+/// a server makes the coming days' partitions of `results`, and takes its first blocks of ids while the database answers, so that an
 /// outage that starts later does not stop ids being handed out.
 pub fn open_for_server(
     store: &probity_ground::config::StoreConfig,
@@ -867,6 +867,7 @@ pub fn open_for_server(
         probity_ground::config::StoreConfig::Sqlite => open(store, data_dir),
         probity_ground::config::StoreConfig::Postgres(pg) => {
             let s = PgStore::open(&pg_options(pg))?;
+            s.ensure_partitions()?;
             s.prime_ids()?;
             Ok(std::sync::Arc::new(s))
         }

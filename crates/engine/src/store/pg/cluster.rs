@@ -115,6 +115,18 @@ pub(super) fn bump_id_blocks(c: &mut impl GenericClient) -> StoreResult<()> {
 }
 
 impl PgStore {
+    /// Makes the coming days' partitions of `results` (a server at start; the prune job
+    /// does it again each pass), one process at a time.
+    pub fn ensure_partitions(&self) -> StoreResult<()> {
+        self.write(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::MIGRATE_LOCK])?;
+            super::partitions::ensure(&mut tx, jiff::Timestamp::now().as_millisecond())?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     /// Takes the first block of each kind of id now (a server, at start; commands take
     /// theirs when they first need an id, most never do).
     pub fn prime_ids(&self) -> StoreResult<()> {

@@ -313,11 +313,13 @@ fn migrate_locked(conn: &mut Client) -> StoreResult<()> {
             )));
         }
     }
+    let mut migrated = false;
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
         if applied.iter().any(|(v, _)| *v == version) {
             continue;
         }
+        migrated = true;
         let mut tx = conn.transaction()?;
         tx.batch_execute(sql)?;
         tx.execute(
@@ -326,8 +328,14 @@ fn migrate_locked(conn: &mut Client) -> StoreResult<()> {
         )?;
         tx.commit()?;
     }
-    cluster::bump_id_blocks(conn)?;
-    partitions::ensure(conn, jiff::Timestamp::now().as_millisecond())?;
+    // Ids written before blocks existed, and the first days' partitions: once, when the
+    // schema changed. After that servers make partitions (at start and with each prune)
+    // and `store migrate` moves the blocks past what it copied; a command that only reads
+    // takes no lock on `results`.
+    if migrated {
+        cluster::bump_id_blocks(conn)?;
+        partitions::ensure(conn, jiff::Timestamp::now().as_millisecond())?;
+    }
     Ok(())
 }
 
