@@ -193,12 +193,8 @@ impl Membership {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let (name, instance) = (me.name.clone(), me.instance.clone());
-        match tokio::task::spawn_blocking(move || store.leave(&name, &instance)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not leave the servers' list; the others wait for the heartbeat to lapse")
-            }
-            Err(e) => tracing::warn!(error = %e, "leave task failed"),
+        if let Err(e) = on_store(&store, "leave", move |s| s.leave(&name, &instance)).await {
+            tracing::warn!(error = %e, "could not leave the servers' list; the others wait for the heartbeat to lapse")
         }
     }
 }
@@ -314,28 +310,35 @@ pub async fn follow(
     }
     let others: std::collections::HashSet<String> = others.into_iter().collect();
     loop {
-        let s = store.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::store::StoreError>((
+        let read = on_store(&store, "follow", |s| {
+            Ok((
                 s.latest_results()?,
                 s.incidents(crate::store::IncidentFilter::Open)?,
             ))
         })
         .await;
         match read {
-            Ok(Ok((latest, open))) => {
+            Ok((latest, open)) => {
+                // The first of each target's, as a search in order would find.
+                let mut last_of = std::collections::HashMap::new();
+                for r in &latest {
+                    last_of.entry(r.target.as_str()).or_insert(r);
+                }
+                let mut open_of = std::collections::HashMap::new();
+                for i in &open {
+                    open_of.entry(i.target.as_str()).or_insert(i);
+                }
                 let mut live = shared.targets.write().expect("live lock");
                 for name in &others {
-                    let last = latest.iter().find(|r| &r.target == name);
-                    let inc = open.iter().find(|i| &i.target == name);
+                    let last = last_of.get(name.as_str()).copied();
+                    let inc = open_of.get(name.as_str()).copied();
                     let entry = live.entry(name.clone()).or_default();
                     entry.status = status_from(last, inc);
                     entry.open_incident = inc.map(|i| i.id);
                     entry.last = last.cloned();
                 }
             }
-            Ok(Err(e)) => tracing::debug!(error = %e, "cannot read the others' targets"),
-            Err(e) => tracing::debug!(error = %e, "follow task failed"),
+            Err(e) => tracing::debug!(error = %e, "cannot read the others' targets"),
         }
         tokio::select! {
             _ = tokio::time::sleep(HEARTBEAT * 2) => {}
