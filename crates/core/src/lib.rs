@@ -7,6 +7,7 @@
 //! - [`condition`]: the condition language (`[STATUS] == 200`, `[LATENCY] < 500ms`).
 //! - [`observe`]: turning a stream of results into observed incidents.
 //! - [`sketch`]: a mergeable latency sketch for per-minute rollups and percentiles.
+//! - [`chunk`]: stored results coded compactly, one target's at a time.
 //! - [`merkle`]: the RFC 6962 Merkle tree, its proofs and verifiers.
 //! - [`note`]: C2SP signed notes (Ed25519) and tlog checkpoints.
 //! - [`provider`]: incidents as providers declare them, normalized.
@@ -21,6 +22,7 @@
 //! - [`federation`]: signed outage statements shared between instances, and corroboration.
 #![forbid(unsafe_code)]
 
+pub mod chunk;
 pub mod cluster;
 pub mod condition;
 pub mod duration;

@@ -188,8 +188,10 @@ fn judge(
     }
 }
 
+/// Milliseconds since `t`, in whole microseconds (a finer figure says nothing about a
+/// network; whole microseconds are what a compact chunk keeps in two bytes).
 pub(crate) fn ms_since(t: tokio::time::Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
+    probity_core::chunk::micros_to_ms(t.elapsed().as_micros())
 }
 
 /// Runs one phase against the probe's deadline, naming the phase if time runs out.

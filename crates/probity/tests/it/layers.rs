@@ -31,6 +31,7 @@ const MODULES: &[(&str, &[&[&str]])] = &[
                 "provider",
                 "judge",
                 "cluster",
+                "chunk",
             ],
             &["names", "condition", "observe", "sla", "slo"],
             &["quorum", "reconcile", "witness"],

@@ -3,6 +3,7 @@
 mod agents;
 mod alerts;
 mod badges;
+mod benchmarks;
 mod browser;
 mod cli;
 mod cluster;

@@ -512,7 +512,7 @@ fn import_benchmark_runs_on_postgres() {
     let Some(db) = common::pg::database("postgres::import_benchmark_runs_on_postgres") else {
         return;
     };
-    let Some(text) = crate::docs::run_benchmark_with(
+    let Some(text) = crate::benchmarks::run_benchmark_with(
         "postgres::import_benchmark_runs_on_postgres",
         "bench/import.sh",
         &["2000"],
@@ -520,7 +520,7 @@ fn import_benchmark_runs_on_postgres() {
     ) else {
         return;
     };
-    crate::docs::check_import_figures(&text);
+    crate::benchmarks::check_import_figures(&text);
     let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
     // Counted in the hourly totals: the server the script starts prunes raw results older
     // than raw_retention, and the imported ones (1 January 2026) are.
