@@ -104,11 +104,7 @@ pub async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec
         return Err(Unread::TooLarge(Some(len)));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Unread::Broke(describe(e)))?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Unread::Broke(describe(e)))? {
         if body.len() + chunk.len() > max {
             return Err(Unread::TooLarge(None));
         }

@@ -588,6 +588,7 @@ async fn generation(
                                     results = p.results,
                                     rollups = p.rollups,
                                     feed_documents = p.feed_documents,
+                                    feed_polls = p.feed_polls,
                                     statements = p.statements,
                                     "pruned data past retention"
                                 )

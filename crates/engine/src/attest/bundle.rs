@@ -234,6 +234,9 @@ pub struct Audit {
     pub results_compared: u64,
     pub incidents_compared: u64,
     pub feed_records_compared: u64,
+    /// Feed polls in the log whose rows were pruned past their retention.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub feed_records_pruned: u64,
     /// The first [`MAX_FINDINGS`] problems found.
     pub findings: Vec<Finding>,
     /// Problems found beyond those listed (a log damaged throughout would otherwise need
@@ -284,6 +287,7 @@ pub fn audit_paged(
     let mut tree = merkle::Frontier::new();
     let mut checkpoints = CheckpointPages::new(store, page.max(1));
     let incidents = store.incidents(crate::store::IncidentFilter::All)?;
+    let polls_pruned_before = store.feed_polls_pruned_before()?;
     checkpoints.check_at(&tree, verifier, &mut a)?;
     // Leaves are read at most 5,000 and about 8 MiB of records at a time (an import's leaf
     // of 10,000 results is about 1 MiB, a live batch's a few KiB), never fewer than one.
@@ -305,7 +309,13 @@ pub fn audit_paged(
                 });
             }
             tree.push(computed);
-            compare_with_rows(store, &leaf.record, leaf.index, &incidents, &mut a)?;
+            compare_with_rows(
+                store,
+                (&leaf.record, leaf.index),
+                &incidents,
+                polls_pruned_before,
+                &mut a,
+            )?;
             checkpoints.check_at(&tree, verifier, &mut a)?;
             if a.findings.len() > MAX_FINDINGS {
                 a.findings_omitted += (a.findings.len() - MAX_FINDINGS) as u64;
@@ -403,9 +413,9 @@ impl<'a> CheckpointPages<'a> {
 /// Compares a record with the database rows it attests (when they still exist).
 fn compare_with_rows(
     store: &dyn Store,
-    record: &[u8],
-    leaf: u64,
+    (record, leaf): (&[u8], u64),
     incidents: &[crate::store::IncidentRecord],
+    polls_pruned_before: Option<i64>,
     a: &mut Audit,
 ) -> anyhow::Result<()> {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(record) else {
@@ -518,6 +528,15 @@ fn compare_with_rows(
         }
         Some(kind @ ("feed_poll" | "provider_incident")) => {
             match store.feed_record_from_rows(leaf)? {
+                // A poll from before the pruning's mark went on purpose (docs/operations.md).
+                None if kind == "feed_poll"
+                    && v["at_ms"]
+                        .as_i64()
+                        .zip(polls_pruned_before)
+                        .is_some_and(|(at, before)| at < before) =>
+                {
+                    a.feed_records_pruned += 1;
+                }
                 None => a.findings.push(Finding {
                     leaf: Some(leaf),
                     problem: format!(

@@ -75,15 +75,17 @@ pub async fn fetch(
         .map(Duration::from_secs);
     let status = resp.status().as_u16();
     use probity_ground::http_client::{Unread, read_limited};
-    let body = read_limited(resp, MAX_DOCUMENT).await.map_err(|e| match e {
-        Unread::TooLarge(Some(len)) => {
-            format!("the response is {len} bytes; the limit is {MAX_DOCUMENT}")
-        }
-        Unread::TooLarge(None) => format!(
-            "the response is larger than the {MAX_DOCUMENT}-byte limit; stopped reading"
-        ),
-        Unread::Broke(e) => e,
-    })?;
+    let body = read_limited(resp, MAX_DOCUMENT)
+        .await
+        .map_err(|e| match e {
+            Unread::TooLarge(Some(len)) => {
+                format!("the response is {len} bytes; the limit is {MAX_DOCUMENT}")
+            }
+            Unread::TooLarge(None) => format!(
+                "the response is larger than the {MAX_DOCUMENT}-byte limit; stopped reading"
+            ),
+            Unread::Broke(e) => e,
+        })?;
     Ok(Fetched {
         status,
         body,

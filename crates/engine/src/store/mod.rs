@@ -457,6 +457,8 @@ pub struct Pruned {
     pub rollups: usize,
     /// Feed documents whose bytes went (their polls keep hash, size and evidence record).
     pub feed_documents: usize,
+    /// Feed polls whose document was not kept (their evidence records stay in the log).
+    pub feed_polls: usize,
     /// Statements received from federation peers about outages that ended (or, never
     /// ended, started) before the rollups' retention.
     pub statements: usize,
@@ -688,6 +690,8 @@ pub trait FeedStore {
     /// attests (a poll or an incident revision), if those rows exist; for a poll, also
     /// whether the stored document still hashes to what the record says.
     fn feed_record_from_rows(&self, leaf: u64) -> StoreResult<Option<(Vec<u8>, Option<bool>)>>;
+    /// Polls from before this instant may have been pruned (none if never).
+    fn feed_polls_pruned_before(&self) -> StoreResult<Option<i64>>;
     /// A stored feed document by its SHA-256 (hex).
     fn feed_document(&self, sha256: &str) -> StoreResult<Option<Vec<u8>>>;
 }

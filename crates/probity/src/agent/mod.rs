@@ -117,8 +117,7 @@ fn members_of(base: &str, view: &serde_json::Value) -> (Members, Vec<(String, St
             continue;
         };
         let address = address.trim_end_matches('/').to_string();
-        let usable =
-            address.starts_with("https://") || (!secure && address.starts_with("http://"));
+        let usable = address.starts_with("https://") || (!secure && address.starts_with("http://"));
         members.push((name.to_string(), usable.then(|| address.clone())));
         if !usable {
             refused.push((name.to_string(), address));

@@ -667,23 +667,58 @@ async fn documents_are_kept_only_when_what_they_declare_changes() {
     }
     assert!(checked >= 3, "{checked} documents checked");
 
-    // Past their retention (that of rollups), the bytes of documents no later poll refers
-    // to go; the error page (referred to by the last poll) stays. Every record still reads
-    // back, the pruned polls with nothing to compare.
-    let pruned = store.prune(0, p.at_ms).unwrap();
-    assert_eq!(pruned.feed_documents, 2, "{pruned:?}");
+    // Past their retention (that of rollups): the documents that prove a provider
+    // incident's revision stay (the first and the changed one); the error page, which
+    // proves nothing, goes; so does every poll whose document is not kept (the five that
+    // declared nothing new, and the error's). The store notes how far polls were pruned.
+    let before = p.at_ms + 1;
+    let pruned = store.prune(0, before).unwrap();
     assert_eq!(
-        stored(&store),
-        probity_engine::feeds::poll::MAX_ERROR_BODY as u64
+        (pruned.feed_documents, pruned.feed_polls),
+        (1, 6),
+        "{pruned:?}"
     );
+    assert_eq!(stored(&store), (base.len() + changed.len()) as u64);
     let base_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&base));
-    assert_eq!(store.feed_document(&base_sha).unwrap(), None);
-    let mut still = 0;
+    assert_eq!(store.feed_document(&base_sha).unwrap(), Some(base.clone()));
+    assert_eq!(store.feed_polls_pruned_before().unwrap(), Some(before));
+    let (mut still, mut gone) = (0, 0);
     for leaf in 0..size {
-        if let Some((_, doc_ok)) = store.feed_record_from_rows(leaf).unwrap() {
-            assert_ne!(doc_ok, Some(false), "leaf {leaf}");
-            still += usize::from(doc_ok == Some(true));
+        match store.feed_record_from_rows(leaf).unwrap() {
+            Some((_, doc_ok)) => {
+                assert_ne!(doc_ok, Some(false), "leaf {leaf}");
+                still += usize::from(doc_ok == Some(true));
+            }
+            None => gone += 1,
         }
     }
-    assert_eq!(still, 1, "only the error page is left to check");
+    assert_eq!(
+        still, 2,
+        "the two documents that prove revisions are left to check"
+    );
+    assert_eq!(gone, 6);
+    // The audit takes the pruned polls for what they are, and nothing else.
+    let signer = probity_core::note::NoteSigner::from_seed("feeds.test/log", [3; 32]).unwrap();
+    let hidden = indicatif::ProgressBar::hidden();
+    let audit = |store: &Arc<dyn Store>| {
+        probity_engine::attest::bundle::audit(store.as_ref(), &signer.verifier(), &hidden).unwrap()
+    };
+    let a = audit(&store);
+    assert!(a.findings.is_empty(), "{:?}", a.findings);
+    assert_eq!(a.feed_records_pruned, 6);
+    // A poll deleted after the mark is a finding.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (_, later, _) = poll_once(&c, &store, &f).await.unwrap();
+    assert!(later.at_ms >= before);
+    let conn = rusqlite::Connection::open(dir.path().join("probity.db")).unwrap();
+    let deleted = conn
+        .execute("DELETE FROM feed_polls WHERE at_ms >= ?1", [before])
+        .unwrap();
+    assert_eq!(deleted, 1);
+    let a = audit(&store);
+    assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+    assert_eq!(
+        a.findings[0].problem,
+        "the feed_poll record is in the log but missing from the database"
+    );
 }

@@ -355,7 +355,7 @@ fn a_store_from_a_newer_probity_is_refused() {
     let err = SqliteStore::open(dir.path()).err().unwrap();
     assert_eq!(
         err.to_string(),
-        "database schema version 99 is newer than this probity knows (14); upgrade probity"
+        "database schema version 99 is newer than this probity knows (15); upgrade probity"
     );
 }
 
@@ -384,7 +384,7 @@ fn a_new_store_opened_by_many_at_once_is_migrated_once() {
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 14);
+        assert_eq!(v, 15);
     }
 }
 
@@ -530,7 +530,7 @@ fn a_postgres_schema_newer_or_changed_is_refused() {
     let err = pg_open(&db.url).err().unwrap().to_string();
     assert_eq!(
         err,
-        "database schema version 99 is newer than this probity knows (3); upgrade probity"
+        "database schema version 99 is newer than this probity knows (4); upgrade probity"
     );
     c.batch_execute(
         "DELETE FROM schema_migrations WHERE version = 99;
@@ -571,7 +571,7 @@ fn a_new_postgres_database_opened_by_many_at_once_is_migrated_once() {
         .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(n, 3, "each of the three migrations recorded once");
+    assert_eq!(n, 4, "each of the four migrations recorded once");
 }
 
 /// Two stores on one PostgreSQL database appending to the evidence log at once (two

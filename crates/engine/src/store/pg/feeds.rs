@@ -222,14 +222,16 @@ fn record_poll(
     Ok((summary, size))
 }
 
-/// Deletes feed documents no poll since `before_ms` refers to; their polls keep hash, size
-/// and evidence record, marked `kept = 2`. Returns how many documents went.
+/// Deletes feed documents no poll since `before_ms` refers to and no provider incident's
+/// revision was read from; their polls keep hash, size and evidence record, marked
+/// `kept = 2`. Returns how many documents went.
 pub(super) fn prune_documents(tx: &mut Transaction<'_>, before_ms: i64) -> StoreResult<usize> {
     let old: Vec<(String, i64)> = tx
         .query(
             "SELECT d.sha256, octet_length(d.body)::BIGINT FROM feed_documents d
              WHERE d.first_at_ms < $1
-               AND NOT EXISTS (SELECT 1 FROM feed_polls p WHERE p.sha256 = d.sha256 AND p.at_ms >= $1)",
+               AND NOT EXISTS (SELECT 1 FROM feed_polls p WHERE p.sha256 = d.sha256 AND p.at_ms >= $1)
+               AND NOT EXISTS (SELECT 1 FROM provider_revisions r WHERE r.document = d.sha256)",
             &[&before_ms],
         )?
         .iter()
@@ -248,6 +250,21 @@ pub(super) fn prune_documents(tx: &mut Transaction<'_>, before_ms: i64) -> Store
         tx.execute("DELETE FROM feed_documents WHERE sha256 = $1", &[sha])?;
     }
     Ok(old.len())
+}
+
+/// Deletes the polls from before `before_ms` whose document is not kept, and notes how far
+/// polls were pruned (as the SQLite store does). Returns how many polls went.
+pub(super) fn prune_polls(tx: &mut Transaction<'_>, before_ms: i64) -> StoreResult<usize> {
+    let n = tx.execute(
+        "DELETE FROM feed_polls WHERE at_ms < $1 AND kept != 1",
+        &[&before_ms],
+    )?;
+    tx.execute(
+        "INSERT INTO pruned_before (what, before_ms) VALUES ('feed_polls', $1)
+         ON CONFLICT (what) DO UPDATE SET before_ms = GREATEST(pruned_before.before_ms, excluded.before_ms)",
+        &[&before_ms],
+    )?;
+    Ok(n as usize)
 }
 
 impl FeedStore for PgStore {
@@ -369,6 +386,17 @@ impl FeedStore for PgStore {
                 out.push(p);
             }
             Ok(out)
+        })
+    }
+
+    fn feed_polls_pruned_before(&self) -> StoreResult<Option<i64>> {
+        self.read(|c| {
+            Ok(c.query_opt(
+                "SELECT before_ms FROM pruned_before WHERE what = 'feed_polls'",
+                &[],
+            )?
+            .map(|r| r.try_get(0))
+            .transpose()?)
         })
     }
 

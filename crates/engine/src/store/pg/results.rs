@@ -347,6 +347,7 @@ impl ResultStore for PgStore {
                 &[&rollup_before_ms],
             )?;
             let feed_documents = super::feeds::prune_documents(&mut tx, rollup_before_ms)?;
+            let feed_polls = super::feeds::prune_polls(&mut tx, rollup_before_ms)?;
             let statements = tx.execute(
                 "DELETE FROM federation_received r WHERE COALESCE(
                     (SELECT MAX(e.end_ms) FROM federation_received e
@@ -359,6 +360,7 @@ impl ResultStore for PgStore {
                 results,
                 rollups,
                 feed_documents,
+                feed_polls,
                 statements,
             })
         })

@@ -401,15 +401,17 @@ pub(super) fn record_from_rows(
     Ok(Some((record, None)))
 }
 
-/// Deletes feed documents no poll since `before_ms` refers to (the bytes of older
-/// declarations, kept as long as rollups); their polls keep hash, size and evidence
+/// Deletes feed documents no poll since `before_ms` refers to and no provider incident's
+/// revision was read from (the bytes of older declarations, kept as long as rollups; those
+/// that prove a revision are kept with it); their polls keep hash, size and evidence
 /// record, marked `kept = 2`. Returns how many documents went.
 pub(super) fn prune_documents(c: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
     let old: Vec<(String, i64)> = c
         .prepare(
             "SELECT d.sha256, length(d.body) FROM feed_documents d
              WHERE d.first_at_ms < ?1
-               AND NOT EXISTS (SELECT 1 FROM feed_polls p WHERE p.sha256 = d.sha256 AND p.at_ms >= ?1)",
+               AND NOT EXISTS (SELECT 1 FROM feed_polls p WHERE p.sha256 = d.sha256 AND p.at_ms >= ?1)
+               AND NOT EXISTS (SELECT 1 FROM provider_revisions r WHERE r.document = d.sha256)",
         )?
         .query_map([before_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
@@ -426,4 +428,21 @@ pub(super) fn prune_documents(c: &Connection, before_ms: i64) -> rusqlite::Resul
         c.execute("DELETE FROM feed_documents WHERE sha256 = ?1", [sha])?;
     }
     Ok(old.len())
+}
+
+/// Deletes the polls from before `before_ms` whose document is not kept (it declared
+/// nothing new, or its bytes were pruned), and notes how far polls were pruned so the
+/// audit does not take their absence for a deletion. Polls whose document is kept stay
+/// with it. Returns how many polls went.
+pub(super) fn prune_polls(c: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
+    let n = c.execute(
+        "DELETE FROM feed_polls WHERE at_ms < ?1 AND kept != 1",
+        [before_ms],
+    )?;
+    c.execute(
+        "INSERT INTO pruned_before (what, before_ms) VALUES ('feed_polls', ?1)
+         ON CONFLICT (what) DO UPDATE SET before_ms = MAX(before_ms, excluded.before_ms)",
+        [before_ms],
+    )?;
+    Ok(n)
 }

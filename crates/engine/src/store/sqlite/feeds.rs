@@ -37,6 +37,17 @@ impl FeedStore for SqliteStore {
         self.read(|c| super::feed_rows::record_from_rows(c, leaf))
     }
 
+    fn feed_polls_pruned_before(&self) -> StoreResult<Option<i64>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT before_ms FROM pruned_before WHERE what = 'feed_polls'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
     fn feed_document(&self, sha256: &str) -> StoreResult<Option<Vec<u8>>> {
         self.read(|c| {
             c.query_row(

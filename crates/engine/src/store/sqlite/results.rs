@@ -372,6 +372,7 @@ impl ResultStore for SqliteStore {
         // Feed documents are the declarations SLA and scorecard work reads: kept as long.
         let tx = conn.unchecked_transaction()?;
         let feed_documents = super::feed_rows::prune_documents(&tx, rollup_before_ms)?;
+        let feed_polls = super::feed_rows::prune_polls(&tx, rollup_before_ms)?;
         tx.commit()?;
         // What peers stated is read for the figures' windows: kept as long as rollups.
         let statements = conn.execute(
@@ -385,6 +386,7 @@ impl ResultStore for SqliteStore {
             results,
             rollups,
             feed_documents,
+            feed_polls,
             statements,
         })
     }
