@@ -19,6 +19,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 # PROBITY_BENCH_STORE=postgres://USER@HOST/DB: the phases run on that database.
 STORE = os.environ.get("PROBITY_BENCH_STORE")
+# Seconds of running before a phase's window, at least (steady state: WARMUP=600).
+WARMUP = int(os.environ.get("WARMUP", "0"))
 
 
 def db_cpu_seconds():
@@ -122,7 +124,7 @@ def phase(name, kind, targets, interval, warmup, window, http_port, tcp_port):
                 break
             except Exception:
                 time.sleep(0.1)
-        time.sleep(warmup)
+        time.sleep(max(warmup, WARMUP))
         d0 = db_cpu_seconds()
         c0, (n0, b0, _), t0 = cpu_seconds(p.pid), scrape(api), time.monotonic()
         time.sleep(window)
