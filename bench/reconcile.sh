@@ -6,12 +6,14 @@
 #
 #   bash bench/reconcile.sh              # 20 targets, 30 days, 65 s
 #   bash bench/reconcile.sh 100 30 65    # 100 targets
+#   bash bench/reconcile.sh 20 30 65 10  # and 10 SLOs over every target (30 days each)
 #   PROBITY_BIN=path/to/probity bash bench/reconcile.sh 2 1 12   # another build (the test's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets="${1:-20}"
 days="${2:-30}"
 seconds="${3:-65}"
+slos="${4:-0}"
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 work="$(mktemp -d)"
@@ -21,6 +23,9 @@ cd "$work"
   printf '[server]\nlisten = "127.0.0.1:0"\ndata_dir = "data"\n'
   for t in $(seq 1 "$targets"); do
     printf '\n[[target]]\nname = "t%s"\nkind = "tcp"\nprovider = "azure"\nservice = "Storage"\nregion = "West Europe"\naddress = "127.0.0.1:9"\ninterval = "60s"\n' "$t"
+  done
+  for s in $(seq 1 "$slos"); do
+    printf '\n[[slo]]\nname = "s%s"\nprovider = "azure"\nobjective = 99.9\nwindow = "30d"\n' "$s"
   done
 } > probity.toml
 python3 - "$targets" "$days" > in.jsonl <<'PY'
@@ -37,7 +42,7 @@ for m in range(days * 1440):
             out.write('{"target":"t%d","at":"%s","ok":true,"latency_ms":1.5}\n' % (t, at))
 PY
 "$bin" results import in.jsonl >/dev/null
-echo "targets: $targets, days: $days, results: $(wc -l < in.jsonl)"
+echo "targets: $targets, days: $days, results: $(wc -l < in.jsonl)$([ "$slos" = 0 ] || echo ", SLOs: $slos")"
 echo "scorecard (whole read): $(/usr/bin/time -f "%e s, peak %M KiB resident" "$bin" scorecard --window "${days}d" --json 2>&1 >/dev/null | tail -1)"
 "$bin" run >run.log 2>&1 &
 server=$!

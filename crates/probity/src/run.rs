@@ -694,20 +694,33 @@ async fn generation(
         let cache = Arc::new(std::sync::Mutex::new(
             probity_engine::account::measured::MeasuredCache::default(),
         ));
+        // Each SLO's minutes, kept the same way.
+        let slo_cache = Arc::new(std::sync::Mutex::new(
+            probity_engine::account::slo::SloCache::default(),
+        ));
         tokio::spawn(async move {
             loop {
-                let (store2, slos2) = (store.clone(), slos.clone());
+                if store.shared() {
+                    // Other servers write minutes this one is not told of: read them all.
+                    shared.touched.reset();
+                }
+                // The marks are taken before either pass reads: a write after this is
+                // marked for the next pass.
+                let touched = Arc::new(shared.touched.take());
+                let (store2, slos2, slo_cache, touched2) = (
+                    store.clone(),
+                    slos.clone(),
+                    slo_cache.clone(),
+                    touched.clone(),
+                );
                 let slo_res = tokio::task::spawn_blocking(move || {
                     let now = jiff::Timestamp::now().as_millisecond();
-                    slos2
-                        .iter()
-                        .map(|s| {
-                            Ok((
-                                s.name.clone(),
-                                probity_engine::account::slo::status(store2.as_ref(), s, now)?,
-                            ))
-                        })
-                        .collect::<Result<Vec<_>, probity_engine::store::StoreError>>()
+                    slo_cache.lock().expect("slo cache lock").statuses(
+                        store2.as_ref(),
+                        &slos2,
+                        now,
+                        &touched2,
+                    )
                 })
                 .await;
                 match slo_res {
@@ -716,11 +729,7 @@ async fn generation(
                     Err(e) => tracing::warn!(error = %e, "SLO task failed"),
                 }
                 let (store, targets, cfg) = (store.clone(), targets.clone(), cfg.clone());
-                if store.shared() {
-                    // Other servers write minutes this one is not told of: read them all.
-                    shared.touched.reset();
-                }
-                let (cache, touched) = (cache.clone(), shared.touched.take());
+                let cache = cache.clone();
                 let res = tokio::task::spawn_blocking(move || {
                     let now = jiff::Timestamp::now().as_millisecond();
                     let window = (now - 30 * 86_400_000, now);

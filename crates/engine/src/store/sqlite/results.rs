@@ -4,6 +4,18 @@ use super::*;
 use rusqlite::{OptionalExtension, params};
 use std::collections::HashMap;
 
+/// The vantages of target `?1` in `rollups`, found by stepping through its key (a few
+/// lookups): a query that then joins each vantage's range of minutes (`CROSS JOIN` keeps
+/// that order) reads those minutes only. A plain `target = ? AND minute_ms` range reads
+/// every minute the target ever had (6 ms for one minute of a target with 30 days; 10 µs
+/// this way).
+const VANTAGES_OF_TARGET: &str = "WITH RECURSIVE v(name) AS (
+                     SELECT MIN(vantage) FROM rollups WHERE target = ?1
+                     UNION ALL
+                     SELECT (SELECT MIN(vantage) FROM rollups WHERE target = ?1 AND vantage > v.name)
+                     FROM v WHERE v.name IS NOT NULL
+                 )";
+
 fn canary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::probe::CanaryEntry> {
     Ok(crate::probe::CanaryEntry {
         store: r.get(0)?,
@@ -117,10 +129,17 @@ impl ResultStore for SqliteStore {
 
     fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>> {
         let rows = self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT vantage, minute_ms, count, failures, degraded, latency_min_ms, latency_max_ms, latency_sum_ms, sketch
-                 FROM rollups WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3 ORDER BY minute_ms",
-            )?;
+            // One range of the key per vantage (see `minute_counts`), not the target's
+            // whole history.
+            let mut stmt = c.prepare_cached(&format!(
+                "{VANTAGES_OF_TARGET}
+                 SELECT r.vantage, r.minute_ms, r.count, r.failures, r.degraded, r.latency_min_ms,
+                        r.latency_max_ms, r.latency_sum_ms, r.sketch
+                 FROM v CROSS JOIN rollups r
+                   ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
+                 WHERE v.name IS NOT NULL
+                 ORDER BY r.minute_ms, r.vantage"
+            ))?;
             let rows = stmt.query_map(params![target, since_ms, until_ms], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -150,10 +169,13 @@ impl ResultStore for SqliteStore {
         until_ms: i64,
     ) -> StoreResult<Availability> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(failures), 0), COALESCE(SUM(degraded), 0)
-                 FROM rollups WHERE target = ?1 AND minute_ms >= ?2 AND minute_ms < ?3",
-            )?;
+            let mut stmt = c.prepare_cached(&format!(
+                "{VANTAGES_OF_TARGET}
+                 SELECT COALESCE(SUM(r.count), 0), COALESCE(SUM(r.failures), 0), COALESCE(SUM(r.degraded), 0)
+                 FROM v CROSS JOIN rollups r
+                   ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
+                 WHERE v.name IS NOT NULL"
+            ))?;
             stmt.query_row(params![target, minute_of(since_ms), until_ms], |r| {
                 Ok(Availability {
                     count: r.get::<_, i64>(0)? as u64,
@@ -178,24 +200,15 @@ impl ResultStore for SqliteStore {
         let (a, b) = if a < b { (a, b) } else { (until_ms, until_ms) };
         self.read(|c| {
             let mut out: std::collections::BTreeMap<(i64, String), (u64, u64)> = Default::default();
-            // The key is (target, vantage, minute): the target's vantages are found by
-            // stepping through the key (a few lookups), then each vantage's minutes are one
-            // range of it (CROSS JOIN keeps that order: the planner would otherwise read
-            // every minute the target ever had, as a plain `target = ? AND minute_ms` range
-            // does: 6 ms for one minute of a target with 30 days, 10 µs this way).
-            let mut whole = c.prepare_cached(
-                "WITH RECURSIVE v(name) AS (
-                     SELECT MIN(vantage) FROM rollups WHERE target = ?1
-                     UNION ALL
-                     SELECT (SELECT MIN(vantage) FROM rollups WHERE target = ?1 AND vantage > v.name)
-                     FROM v WHERE v.name IS NOT NULL
-                 )
+            // The key is (target, vantage, minute): one range per vantage.
+            let mut whole = c.prepare_cached(&format!(
+                "{VANTAGES_OF_TARGET}
                  SELECT r.minute_ms, r.vantage, SUM(r.count), SUM(r.failures)
                  FROM v CROSS JOIN rollups r
                    ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
                  WHERE v.name IS NOT NULL
-                 GROUP BY r.minute_ms, r.vantage",
-            )?;
+                 GROUP BY r.minute_ms, r.vantage"
+            ))?;
             let rows = whole.query_map(params![target, a, b], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
