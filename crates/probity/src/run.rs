@@ -90,10 +90,10 @@ pub async fn run_on(
         Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-files limit"),
     }
     let store = {
-        let config = config.clone();
+        let (store, data_dir) = (config.store.clone(), config.server.data_dir.clone());
+        let opening = opening(&config);
         tokio::task::spawn_blocking(move || {
-            probity_engine::store::open_for_server(&config.store, &config.server.data_dir)
-                .with_context(|| opening(&config))
+            probity_engine::store::open_for_server(&store, &data_dir).context(opening)
         })
         .await??
     };
@@ -242,7 +242,9 @@ pub async fn run_on(
         ))
     };
     let mut on_ready = Some(on_ready);
-    let mut config = config;
+    // One copy of the configuration, shared by everything that reads it (at 10,000
+    // targets each copy is about 10 MB).
+    let mut config = Arc::new(config);
     loop {
         let (stop_tx, stop_rx) = watch::channel(false);
         let ready = on_ready.take();
@@ -316,7 +318,7 @@ pub async fn run_on(
                 Some(req) = reload_rx.recv(), if !stopping => match check_reload(&config) {
                     Ok((new, summary)) => {
                         let _ = req.reply.send(Ok(summary));
-                        next = Some(new);
+                        next = Some(Arc::new(new));
                         stopping = true;
                         let _ = stop_tx.send(true);
                     }
@@ -443,7 +445,7 @@ fn check_reload(running: &Config) -> Result<(Config, String), String> {
 /// queued meanwhile.
 #[allow(clippy::too_many_arguments)]
 async fn generation(
-    config: Config,
+    config: Arc<Config>,
     addr: SocketAddr,
     current: Current,
     store: Arc<dyn Store>,
@@ -548,7 +550,7 @@ async fn generation(
         targets: Arc::new(targets.clone()),
         feeds: Arc::new(config.feeds.clone()),
         reconcile: config.reconcile.clone(),
-        config: Arc::new(config.clone()),
+        config: config.clone(),
         heartbeats,
         pushes: Some(push_tx),
         reload: Some(reload),
@@ -793,7 +795,7 @@ async fn generation(
         ))
     });
     let status_auto = config.status.auto_incidents.then(|| {
-        let (s, c) = (store.clone(), Arc::new(config.clone()));
+        let (s, c) = (store.clone(), config.clone());
         tokio::spawn(singleton(
             store.clone(),
             me.clone(),

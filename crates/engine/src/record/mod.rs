@@ -45,16 +45,18 @@ struct TargetState {
 /// same after a reload keeps its tracker.
 #[derive(Clone, Debug, PartialEq)]
 struct Fingerprint {
-    /// The table as written, as TOML text.
-    source: String,
+    /// The SHA-256 of the table as written (its TOML text): a digest, not the text, as
+    /// every target has one (at 10,000 targets the texts were megabytes, twice over).
+    source: [u8; 32],
     thresholds: probity_core::observe::Thresholds,
     quorum: probity_core::quorum::Quorum,
     stale_after_ms: i64,
 }
 
 fn fingerprint(t: &Target) -> Fingerprint {
+    use sha2::Digest;
     Fingerprint {
-        source: t.source.to_string(),
+        source: sha2::Sha256::digest(t.source.to_string().as_bytes()).into(),
         thresholds: t.thresholds,
         quorum: t.quorum,
         stale_after_ms: stale_after_ms(t),
@@ -185,6 +187,16 @@ impl Recorder {
     ) -> anyhow::Result<Self> {
         let open = store.incidents(IncidentFilter::Open)?;
         let latest = store.latest_results()?;
+        // By target, the first of each as a search in order would find (a search per
+        // target was 10,000 × 10,000 comparisons at each start and reload).
+        let mut open_of: HashMap<&str, &crate::store::IncidentRecord> = HashMap::new();
+        for i in &open {
+            open_of.entry(i.target.as_str()).or_insert(i);
+        }
+        let mut latest_of: HashMap<&str, &ResultRecord> = HashMap::new();
+        for r in &latest {
+            latest_of.entry(r.target.as_str()).or_insert(r);
+        }
         let mut states = HashMap::new();
         let mut carried = carried.unwrap_or_default();
         let mut live = shared.targets.write().expect("live lock");
@@ -193,7 +205,7 @@ impl Recorder {
                 Some((fp, state)) if fp == fingerprint(t) => Some(state),
                 _ => None,
             };
-            let state = match (kept, open.iter().find(|i| i.target == t.name)) {
+            let state = match (kept, open_of.get(t.name.as_str()).copied()) {
                 (Some(state), _) => state,
                 (None, Some(inc)) => {
                     let mut failing: Vec<(String, i64)> = store
@@ -231,7 +243,7 @@ impl Recorder {
             let entry = live.entry(t.name.clone()).or_default();
             entry.status = state.combined.status();
             entry.open_incident = state.incident_id;
-            entry.last = latest.iter().find(|r| r.target == t.name).cloned();
+            entry.last = latest_of.get(t.name.as_str()).map(|r| (*r).clone());
             states.insert(t.name.clone(), state);
         }
         drop(live);
