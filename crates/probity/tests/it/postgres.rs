@@ -360,6 +360,16 @@ struct Outage {
     down_at: i64,
 }
 
+/// Waits until the server has opened `web`'s incident while the database is away (its live
+/// state, which /metrics shows without the database): waiting for that rather than a fixed
+/// time, a slow machine does not see the incident open only after the database is back.
+fn incident_opens_while_down(addr: std::net::SocketAddr) {
+    common::wait_for(Duration::from_secs(30), || {
+        let (status, body) = common::get(addr, "/metrics");
+        (status == 200 && body.contains("probity_incident_open{target=\"web\"} 1")).then_some(())
+    });
+}
+
 fn start_then_lose_the_database(test: &str) -> Option<Outage> {
     let pg = common::pg::PrivateServer::start(test)?;
     let (target, up) = common::switchable_server();
@@ -403,7 +413,8 @@ fn a_database_outage_loses_nothing_measured_meanwhile() {
         return;
     };
     let addr = probity.addr;
-    std::thread::sleep(Duration::from_secs(5));
+    incident_opens_while_down(addr);
+    std::thread::sleep(Duration::from_secs(2));
     let back_at = jiff::Timestamp::now().as_millisecond();
     pg.up();
     let inc = common::wait_for(Duration::from_secs(40), || {
@@ -554,7 +565,8 @@ fn a_server_killed_during_a_database_outage_loses_nothing() {
     let cfg = dir.path().join("probity.toml");
     // The incident opens while the database is away (failure_threshold 2 at 200 ms);
     // the API's reads fail meanwhile, the spool grows.
-    std::thread::sleep(Duration::from_secs(4));
+    incident_opens_while_down(probity.addr);
+    std::thread::sleep(Duration::from_secs(2));
     let spooled = std::fs::read_dir(dir.path().join("data/spool"))
         .unwrap()
         .filter(|e| {
