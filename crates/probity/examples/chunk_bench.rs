@@ -114,7 +114,6 @@ fn main() -> anyhow::Result<()> {
     if let Some(g) = &group {
         flush(g, &mut rows)?;
     }
-    drop(flush);
     chunks.execute_batch("VACUUM")?;
     let stored: i64 = chunks.query_row(
         "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",

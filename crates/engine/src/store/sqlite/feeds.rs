@@ -39,12 +39,12 @@ impl FeedStore for SqliteStore {
 
     fn feed_polls_pruned_before(&self) -> StoreResult<Option<i64>> {
         self.read(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT before_ms FROM pruned_before WHERE what = 'feed_polls'",
                 [],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()
         })
     }
 
