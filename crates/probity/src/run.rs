@@ -459,7 +459,7 @@ async fn generation(
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let mut shutdown = shutdown;
-    let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
+    let targets: Vec<Arc<Target>> = config.targets.clone();
     // What this server records: its share when it shares the store (the API still answers
     // for every target).
     let mine: Vec<Arc<Target>> = match &placement.owned {

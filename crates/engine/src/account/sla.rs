@@ -110,6 +110,7 @@ pub fn report_span(
         .targets
         .iter()
         .filter(|t| sla.targets.contains(&t.name))
+        .map(|t| &**t)
         .collect();
     let mut declared_maintenance = Vec::new();
     let mut declared = store.provider_incidents(&ProviderFilter {

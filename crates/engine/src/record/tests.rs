@@ -62,7 +62,7 @@ async fn a_push_whose_ids_cannot_be_checked_is_refused_whole() {
         dir.path(),
     )
     .unwrap();
-    let targets: Vec<Arc<Target>> = config.targets.into_iter().map(Arc::new).collect();
+    let targets: Vec<Arc<Target>> = config.targets;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let shared = Arc::new(Shared::default());
     let (tx, rx) = mpsc::channel(4);
@@ -122,7 +122,7 @@ async fn ids_are_deduplicated_per_vantage() {
         dir.path(),
     )
     .unwrap();
-    let targets: Vec<Arc<Target>> = config.targets.into_iter().map(Arc::new).collect();
+    let targets: Vec<Arc<Target>> = config.targets;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let (tx, rx) = mpsc::channel(4);
     let (_local, local_rx) = mpsc::channel(4);

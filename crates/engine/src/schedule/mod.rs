@@ -255,7 +255,7 @@ mod paused_clock_tests {
             "[[target]]\nname = \"{name}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\ninterval = \"{interval_s}s\"\n"
         );
         let c = probity_ground::config::parse("t.toml", &src, std::path::Path::new(".")).unwrap();
-        Arc::new(c.targets.into_iter().next().unwrap())
+        c.targets.into_iter().next().unwrap()
     }
 
     fn output() -> ProbeOutput {

@@ -71,7 +71,7 @@ pub struct Config {
     pub path: PathBuf,
     pub server: ServerConfig,
     pub evidence: EvidenceConfig,
-    pub targets: Vec<Target>,
+    pub targets: Vec<std::sync::Arc<Target>>,
     pub feeds: Vec<Feed>,
     pub reconcile: ReconcileConfig,
     pub slas: Vec<SlaConfig>,
@@ -577,7 +577,7 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         path: PathBuf::from(file),
         server,
         evidence: evidence_config,
-        targets,
+        targets: targets.into_iter().map(std::sync::Arc::new).collect(),
         feeds,
         reconcile,
         slas,
@@ -611,8 +611,14 @@ impl Config {
                 .targets
                 .iter()
                 .filter(|t| v.targets.contains(&t.name) || v.controls.contains(&t.name))
+                .map(|t| &**t)
                 .collect(),
-            None => self.targets.iter().filter(|t| t.spec.is_probed()).collect(),
+            None => self
+                .targets
+                .iter()
+                .filter(|t| t.spec.is_probed())
+                .map(|t| &**t)
+                .collect(),
         }
     }
 

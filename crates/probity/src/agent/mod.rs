@@ -273,7 +273,7 @@ fn now_ms() -> i64 {
 fn targets_of(a: &Assignment) -> anyhow::Result<Vec<Arc<Target>>> {
     let config = probity_ground::config::parse("assignment", &a.config, std::path::Path::new("."))
         .map_err(|e| anyhow::anyhow!("the assigned targets do not load here:\n{e}"))?;
-    Ok(config.targets.into_iter().map(Arc::new).collect())
+    Ok(config.targets)
 }
 
 /// State the pusher reports with each push.

@@ -166,7 +166,7 @@ fn corroboration(
 ) -> anyhow::Result<Vec<bundle::BundleCorroboration>> {
     use probity_core::federation::{Outage, same_outage};
     let now = jiff::Timestamp::now().as_millisecond();
-    let targets: Vec<Arc<config::Target>> = config.targets.iter().cloned().map(Arc::new).collect();
+    let targets: Vec<Arc<config::Target>> = config.targets.clone();
     let inputs = probity_engine::account::reconcile::gather(
         store,
         &targets,

@@ -189,7 +189,11 @@ pub fn main(a: ProbeArgs) -> anyhow::Result<ExitCode> {
             if conditions.is_empty() {
                 conditions = t.conditions.clone();
             }
-            (t.spec, format!("{} ({})", t.name, t.display), t.timeout)
+            (
+                t.spec.clone(),
+                format!("{} ({})", t.name, t.display),
+                t.timeout,
+            )
         }
         None => {
             let (spec, label) = ad_hoc(&a)?;

@@ -154,7 +154,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let targets: HashMap<&str, Arc<Target>> = config
         .targets
         .iter()
-        .map(|t| (t.name.as_str(), Arc::new(t.clone())))
+        .map(|t| (t.name.as_str(), t.clone()))
         .collect();
     let lock = match probity_ground::process::lock_data_dir(&config.server.data_dir) {
         Ok(l) => l,

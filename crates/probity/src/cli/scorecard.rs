@@ -132,8 +132,7 @@ fn compute(
     provider: Option<&str>,
 ) -> anyhow::Result<(Cards, (i64, i64), Vec<String>)> {
     let store = super::open_existing(config)?;
-    let targets: Vec<Arc<probity_ground::config::Target>> =
-        config.targets.iter().cloned().map(Arc::new).collect();
+    let targets: Vec<Arc<probity_ground::config::Target>> = config.targets.clone();
     let now = jiff::Timestamp::now().as_millisecond();
     let inputs = gather(&*store, &targets, &config.reconcile, span, now)?;
     let rec = inputs.reconcile();

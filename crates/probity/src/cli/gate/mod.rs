@@ -253,6 +253,7 @@ pub fn blockers(
                         .any(|ts| slug(ts) == slug(s))
                 })
         })
+        .map(|t| &**t)
         .collect();
     let names: std::collections::HashSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let mut blockers = Vec::new();
