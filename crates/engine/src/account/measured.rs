@@ -200,27 +200,11 @@ mod tests {
     use crate::store::traits::*;
     use crate::store::{Batch, ResultRecord, SqliteStore};
     use probity_core::reconcile::Names;
-    use probity_core::result::{Health, Phases};
 
     const T0: i64 = 1_794_999_960_000; // a minute's start
 
     fn result(id: i64, target: &str, vantage: &str, at_ms: i64, down: bool) -> ResultRecord {
-        ResultRecord {
-            id,
-            target: target.into(),
-            vantage: vantage.into(),
-            at_ms,
-            health: if down { Health::Down } else { Health::Up },
-            phases: Phases {
-                total_ms: Some(1.0),
-                ..Default::default()
-            },
-            cause: None,
-            details: None,
-            unmeasured: false,
-            origin: None,
-            clock_offset_ms: None,
-        }
+        super::super::testing::result(id, target, vantage, at_ms, down, 1.0)
     }
 
     /// Pass after pass over a sliding window (of whole minutes, or cutting minutes), with
@@ -232,13 +216,7 @@ mod tests {
         let store = SqliteStore::open(dir.path()).unwrap();
         let touched = Touched::default();
         let mut cache = MeasuredCache::default();
-        let mut seed = 0x9e37_79b9_u64;
-        let mut rand = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rand = super::super::testing::random(0x9e37_79b9);
         let watched = |t: &str| Watched {
             target: t.into(),
             names: Names::default(),

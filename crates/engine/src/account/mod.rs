@@ -6,3 +6,5 @@ pub mod measured;
 pub mod reconcile;
 pub mod sla;
 pub mod slo;
+#[cfg(test)]
+mod testing;

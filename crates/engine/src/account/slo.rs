@@ -202,39 +202,13 @@ pub fn json(slo: &SloConfig, s: &Status, now_ms: i64) -> SloView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::testing::{random, result};
     use crate::live::Touched;
     use crate::store::traits::*;
-    use crate::store::{Batch, ResultRecord, SqliteStore};
-    use probity_core::result::{Health, Phases};
+    use crate::store::{Batch, SqliteStore};
 
     const T0: i64 = 1_794_999_960_000; // a minute's start
     const MINUTE: i64 = 60_000;
-
-    fn result(
-        id: i64,
-        target: &str,
-        vantage: &str,
-        at_ms: i64,
-        down: bool,
-        ms: f64,
-    ) -> ResultRecord {
-        ResultRecord {
-            id,
-            target: target.into(),
-            vantage: vantage.into(),
-            at_ms,
-            health: if down { Health::Down } else { Health::Up },
-            phases: Phases {
-                total_ms: Some(ms),
-                ..Default::default()
-            },
-            cause: None,
-            details: None,
-            unmeasured: false,
-            origin: None,
-            clock_offset_ms: None,
-        }
-    }
 
     fn slos(objective: &str) -> Vec<SloConfig> {
         let src = format!(
@@ -278,13 +252,7 @@ threshold = "5ms"
         let store = SqliteStore::open(dir.path()).unwrap();
         let touched = Touched::default();
         let mut cache = SloCache::default();
-        let mut seed = 0x2545_f491_u64;
-        let mut rand = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rand = random(0x2545_f491);
         let (mut id, mut reused, mut burning) = (0, 0, 0);
         for step in 0..70i64 {
             let now = T0 + step * MINUTE;

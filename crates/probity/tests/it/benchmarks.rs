@@ -131,13 +131,21 @@ fn reconcile_benchmark_runs() {
         text.starts_with("targets: 2, days: 1, results: 2880\n"),
         "{text}"
     );
-    for line in [
-        r"(?m)^scorecard \(whole read\): [0-9.]+ s, peak [0-9]+ KiB resident$",
-        r"(?m)^run: [0-9.]+ cpu-s in its first 5 s",
-        r"(?m)^run: [0-9.]+% of a core over the next 7 s$",
-    ] {
+    prints_lines(
+        &text,
+        &[
+            r"(?m)^scorecard \(whole read\): [0-9.]+ s, peak [0-9]+ KiB resident$",
+            r"(?m)^run: [0-9.]+ cpu-s in its first 5 s",
+            r"(?m)^run: [0-9.]+% of a core over the next 7 s$",
+        ],
+    );
+}
+
+/// Every pattern (a multi-line regex) matches somewhere in what a benchmark printed.
+fn prints_lines(text: &str, patterns: &[&str]) {
+    for line in patterns {
         assert!(
-            regex::Regex::new(line).unwrap().is_match(&text),
+            regex::Regex::new(line).unwrap().is_match(text),
             "{line}: {text}"
         );
     }
@@ -160,15 +168,13 @@ fn compact_benchmark_runs() {
     let c = results.captures(&text).unwrap_or_else(|| panic!("{text}"));
     assert!(c[1].parse::<u32>().unwrap() >= 6, "{text}");
     assert!((3..=6).contains(&c[2].parse::<u32>().unwrap()), "{text}");
-    for line in [
-        r"(?m)^today: +[0-9.]+ B/result in rows and indexes, [0-9.]+ B/result in evidence records$",
-        r"(?m)^chunks: +[0-9.]+ B/result coded, [0-9.]+ B/result as a SQLite table with its key$",
-    ] {
-        assert!(
-            regex::Regex::new(line).unwrap().is_match(&text),
-            "{line}: {text}"
-        );
-    }
+    prints_lines(
+        &text,
+        &[
+            r"(?m)^today: +[0-9.]+ B/result in rows and indexes, [0-9.]+ B/result in evidence records$",
+            r"(?m)^chunks: +[0-9.]+ B/result coded, [0-9.]+ B/result as a SQLite table with its key$",
+        ],
+    );
 }
 
 #[test]
