@@ -617,6 +617,13 @@ async fn documents_are_kept_only_when_what_they_declare_changes() {
         base.len() as u64,
         "the first document is kept"
     );
+    // Not modified: a poll without a document.
+    let (_, p, _) = poll_once(&c, &store, &f).await.unwrap();
+    assert!(
+        matches!(p.outcome, PollOutcome::NotModified),
+        "{:?}",
+        p.outcome
+    );
     // Five new documents (a comment that changes each time), the same declarations.
     let etags = ["\"b\"", "\"c\"", "\"d\"", "\"e\"", "\"f\""];
     for (k, etag) in etags.iter().enumerate() {
@@ -669,13 +676,14 @@ async fn documents_are_kept_only_when_what_they_declare_changes() {
 
     // Past their retention (that of rollups): the documents that prove a provider
     // incident's revision stay (the first and the changed one); the error page, which
-    // proves nothing, goes; so does every poll whose document is not kept (the five that
-    // declared nothing new, and the error's). The store notes how far polls were pruned.
+    // proves nothing, goes; so does every poll whose document is not kept or that had none
+    // (the five that declared nothing new, the error's, the one not modified). The store
+    // notes how far polls were pruned.
     let before = p.at_ms + 1;
     let pruned = store.prune(0, before).unwrap();
     assert_eq!(
         (pruned.feed_documents, pruned.feed_polls),
-        (1, 6),
+        (1, 7),
         "{pruned:?}"
     );
     assert_eq!(stored(&store), (base.len() + changed.len()) as u64);
@@ -696,7 +704,7 @@ async fn documents_are_kept_only_when_what_they_declare_changes() {
         still, 2,
         "the two documents that prove revisions are left to check"
     );
-    assert_eq!(gone, 6);
+    assert_eq!(gone, 7);
     // The audit takes the pruned polls for what they are, and nothing else.
     let signer = probity_core::note::NoteSigner::from_seed("feeds.test/log", [3; 32]).unwrap();
     let hidden = indicatif::ProgressBar::hidden();
@@ -705,7 +713,7 @@ async fn documents_are_kept_only_when_what_they_declare_changes() {
     };
     let a = audit(&store);
     assert!(a.findings.is_empty(), "{:?}", a.findings);
-    assert_eq!(a.feed_records_pruned, 6);
+    assert_eq!(a.feed_records_pruned, 7);
     // A poll deleted after the mark is a finding.
     tokio::time::sleep(Duration::from_millis(5)).await;
     let (_, later, _) = poll_once(&c, &store, &f).await.unwrap();

@@ -252,11 +252,12 @@ pub(super) fn prune_documents(tx: &mut Transaction<'_>, before_ms: i64) -> Store
     Ok(old.len())
 }
 
-/// Deletes the polls from before `before_ms` whose document is not kept, and notes how far
+/// Deletes the polls from before `before_ms` whose document is not kept or that had none,
+/// and notes how far
 /// polls were pruned (as the SQLite store does). Returns how many polls went.
 pub(super) fn prune_polls(tx: &mut Transaction<'_>, before_ms: i64) -> StoreResult<usize> {
     let n = tx.execute(
-        "DELETE FROM feed_polls WHERE at_ms < $1 AND kept != 1",
+        "DELETE FROM feed_polls WHERE at_ms < $1 AND (kept != 1 OR sha256 IS NULL)",
         &[&before_ms],
     )?;
     tx.execute(

@@ -431,12 +431,13 @@ pub(super) fn prune_documents(c: &Connection, before_ms: i64) -> rusqlite::Resul
 }
 
 /// Deletes the polls from before `before_ms` whose document is not kept (it declared
-/// nothing new, or its bytes were pruned), and notes how far polls were pruned so the
+/// nothing new, or its bytes were pruned) or that had none (not modified, unreachable),
+/// and notes how far polls were pruned so the
 /// audit does not take their absence for a deletion. Polls whose document is kept stay
 /// with it. Returns how many polls went.
 pub(super) fn prune_polls(c: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
     let n = c.execute(
-        "DELETE FROM feed_polls WHERE at_ms < ?1 AND kept != 1",
+        "DELETE FROM feed_polls WHERE at_ms < ?1 AND (kept != 1 OR sha256 IS NULL)",
         [before_ms],
     )?;
     c.execute(
