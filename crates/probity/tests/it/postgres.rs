@@ -370,6 +370,21 @@ fn incident_opens_while_down(addr: std::net::SocketAddr) {
     });
 }
 
+/// The results of an API answer measured strictly between two instants (Unix ms).
+fn between(results: &serde_json::Value, after: i64, before: i64) -> Vec<&serde_json::Value> {
+    results
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let at = jiff::Timestamp::from_str(r["at"].as_str().unwrap())
+                .unwrap()
+                .as_millisecond();
+            at > after && at < before
+        })
+        .collect()
+}
+
 fn start_then_lose_the_database(test: &str) -> Option<Outage> {
     let pg = common::pg::PrivateServer::start(test)?;
     let (target, up) = common::switchable_server();
@@ -430,19 +445,7 @@ fn a_database_outage_loses_nothing_measured_meanwhile() {
     });
     // The spool is written batch by batch once the database is back: read until the
     // outage's results are there (or the wait ends, and the assertion says what was).
-    let count_during = |results: &serde_json::Value| {
-        results
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| {
-                let at = jiff::Timestamp::from_str(r["at"].as_str().unwrap())
-                    .unwrap()
-                    .as_millisecond();
-                at > down_at && at < back_at
-            })
-            .count()
-    };
+    let count_during = |results: &serde_json::Value| between(results, down_at, back_at).len();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let (results, during) = loop {
         let results = common::get_json(addr, "/api/v1/targets/web/results?limit=1000");
@@ -584,17 +587,7 @@ fn a_server_killed_during_a_database_outage_loses_nothing() {
     let probity = common::Running::start(&cfg);
     let addr = probity.addr;
     let results = common::get_json(addr, "/api/v1/targets/web/results?limit=1000");
-    let during: Vec<&serde_json::Value> = results
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            let at = jiff::Timestamp::from_str(r["at"].as_str().unwrap())
-                .unwrap()
-                .as_millisecond();
-            at > down_at && at < killed_at
-        })
-        .collect();
+    let during = between(&results, down_at, killed_at);
     assert!(
         during.len() >= 8,
         "{} results measured during the outage were stored: {results}",
