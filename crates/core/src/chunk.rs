@@ -63,8 +63,9 @@ const VERSION: u8 = 1;
 /// The most rows a chunk may say it holds (a bound on what decoding allocates).
 pub const MAX_ROWS: usize = 1 << 20;
 
-/// A phase time in whole microseconds when `v` is exactly `µs / 1000`.
-fn whole_micros(v: f64) -> Option<i64> {
+/// A phase time in whole microseconds when `v` is exactly `µs / 1000` (a chunk then keeps
+/// it in a couple of bytes; otherwise as its 8 bytes).
+pub fn whole_micros(v: f64) -> Option<i64> {
     let m = (v * 1000.0).round();
     if !m.is_finite() || m.abs() > (1u64 << 53) as f64 {
         return None;

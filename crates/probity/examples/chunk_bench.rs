@@ -41,7 +41,8 @@ fn main() -> anyhow::Result<()> {
         |r| r.get(0),
     )?;
 
-    let out = tempfile_path()?;
+    let out = std::env::temp_dir().join(format!("probity-chunks-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&out);
     let chunks = Connection::open(&out)?;
     chunks.execute_batch(
         "PRAGMA journal_mode = OFF;
@@ -95,7 +96,7 @@ fn main() -> anyhow::Result<()> {
         raw_floats += phases
             .iter()
             .flatten()
-            .filter(|v| ((**v * 1000.0).round() / 1000.0).to_bits() != v.to_bits())
+            .filter(|v| probity_core::chunk::whole_micros(**v).is_none())
             .count() as u64;
         rows.push(Row {
             id: r.get(2)?,
@@ -151,10 +152,4 @@ fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn tempfile_path() -> anyhow::Result<std::path::PathBuf> {
-    let p = std::env::temp_dir().join(format!("probity-chunks-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&p);
-    Ok(p)
 }
