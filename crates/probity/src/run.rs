@@ -577,7 +577,14 @@ async fn generation(
                         let now = jiff::Timestamp::now().as_millisecond();
                         let s = store.clone();
                         let res = tokio::task::spawn_blocking(move || {
-                            s.prune(now - raw.as_millis() as i64, now - roll.as_millis() as i64)
+                            let pruned = s
+                                .prune(now - raw.as_millis() as i64, now - roll.as_millis() as i64);
+                            // The day's size, after pruning: what the store takes to hold
+                            // its retention (`store stats`, /metrics).
+                            if let Err(e) = s.disk_bytes().and_then(|b| s.note_size(now, b)) {
+                                tracing::warn!(error = %e, "noting the store's size failed");
+                            }
+                            pruned
                         })
                         .await;
                         match res {

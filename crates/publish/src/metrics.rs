@@ -529,16 +529,25 @@ pub fn render(shared: &Shared, targets: &[Arc<Target>]) -> String {
     out
 }
 
-/// The store's size on disk, appended to the scrape (read from the files' metadata).
-pub fn store_bytes(bytes: u64) -> String {
+/// The store's size on disk, appended to the scrape (read from the files' metadata), and
+/// its growth per day over the last week's daily samples once they span a day.
+pub fn store_bytes(bytes: u64, growth_per_day: Option<f64>) -> String {
     let mut out = String::new();
     let mut f = Family { out: &mut out };
     f.header(
         "probity_store_bytes",
         "gauge",
-        "Bytes of the store on disk (database and write-ahead log); its growth per day is deriv() of this.",
+        "Bytes of the store on disk (database and write-ahead log).",
     );
     f.sample("probity_store_bytes", &[], bytes as f64);
+    if let Some(g) = growth_per_day {
+        f.header(
+            "probity_store_growth_bytes_per_day",
+            "gauge",
+            "Bytes a day the store grew by over the last 7 days of its hourly size samples (near 0 once retention holds it steady; negative after a vacuum).",
+        );
+        f.sample("probity_store_growth_bytes_per_day", &[], g);
+    }
     out
 }
 

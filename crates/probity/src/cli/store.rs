@@ -13,6 +13,14 @@ pub struct StatsArgs {
     pub json: bool,
 }
 
+const DAY: i64 = 86_400_000;
+
+fn date(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
 fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
 }
@@ -22,7 +30,17 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let store = super::open_existing(&config)?;
-    let st = store.stats(jiff::Timestamp::now().as_millisecond())?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let st = store.stats(now)?;
+    // The server samples the store's size hourly: the last 30 days' daily sizes, and the
+    // growth over the last 7 (the figure /metrics gives).
+    let sizes = store.sizes(now - 30 * DAY)?;
+    let week: Vec<_> = sizes
+        .iter()
+        .filter(|d| d.day_ms >= (now - 7 * DAY).div_euclid(DAY) * DAY)
+        .copied()
+        .collect();
+    let growth = probity_engine::store::growth_per_day(&week);
     let results = st.rows.get("results").copied().unwrap_or(0);
     // Bytes per stored result over the whole file (every table's share included): the
     // figure that sizes a disk, not a single table's.
@@ -49,6 +67,8 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
                 "bytes_per_result": per_result,
                 "results_per_full_day": per_day,
                 "projected_bytes_at_raw_retention": projected,
+                "size_per_day": sizes.iter().map(|d| serde_json::json!({"day": date(d.day_ms), "bytes": d.bytes, "sampled_at": probity_ground::time::Stamp::ms(d.at_ms)})).collect::<Vec<_>>(),
+                "growth_bytes_per_day": growth,
             })
         );
         return Ok(ExitCode::SUCCESS);
@@ -72,6 +92,21 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     println!("results per day (UTC; the last is today, so far):");
     for (day, n) in &st.results_per_day {
         println!("  {day}  {n:>12}");
+    }
+    if sizes.is_empty() {
+        println!("store size by day: none noted yet (a running server notes it hourly)");
+    } else {
+        println!("store size by day (UTC; the server's last hourly sample of the day):");
+        for d in &sizes {
+            println!("  {}  {:>12}", date(d.day_ms), mib(d.bytes));
+        }
+        match growth {
+            Some(g) => println!(
+                "grew {:.1} MiB a day over the last 7 days",
+                g / (1024.0 * 1024.0)
+            ),
+            None => println!("growth: the samples do not span a day yet"),
+        }
     }
     match (per_result, per_day, projected) {
         (Some(b), Some(d), Some(p)) => println!(

@@ -34,5 +34,6 @@ mod status_page;
 mod storage;
 mod store;
 mod store_faults;
+mod store_size;
 mod telemetry;
 mod witness;

@@ -213,6 +213,14 @@ fn api_answers_bad_requests_with_typed_errors() {
 fn metrics_pass_promtool() {
     let dir = tempfile::tempdir().unwrap();
     let (server, _up) = common::switchable_server();
+    // The store two days ago, as a server noted it then: the growth per day is read from
+    // that note to the one the server makes at start.
+    let two_days_ago = jiff::Timestamp::now().as_millisecond() - 2 * 86_400_000;
+    {
+        use probity_engine::store::ResultStore;
+        let store = probity_engine::store::SqliteStore::open(&dir.path().join("data")).unwrap();
+        store.note_size(two_days_ago, 1000).unwrap();
+    }
     let probity = Running::start(&write_config(dir.path(), server));
     let addr = probity.addr;
     wait_for(Duration::from_secs(10), || {
@@ -242,6 +250,37 @@ fn metrics_pass_promtool() {
         .unwrap()
         .len();
     assert!(bytes >= db && db > 0, "{bytes} < {db}");
+    // The server noted the size at start; the growth is the same figure `store stats`
+    // reads from the same notes.
+    let growth: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("probity_store_growth_bytes_per_day "))
+        .expect("probity_store_growth_bytes_per_day")
+        .parse()
+        .unwrap();
+    let (code, out, err) = common::run(&["store", "stats", "--json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let days = v["size_per_day"].as_array().unwrap();
+    assert_eq!(days.len(), 2, "{v}");
+    assert_eq!(days[0]["bytes"], 1000, "{v}");
+    let noted = days[1]["bytes"].as_f64().unwrap();
+    let at = |d: &serde_json::Value| {
+        d["sampled_at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_millisecond()
+    };
+    assert_eq!(at(&days[0]), two_days_ago);
+    let span_days = (at(&days[1]) - two_days_ago) as f64 / 86_400_000.0;
+    assert!(noted > 1000.0 && span_days >= 2.0, "{v}");
+    assert_eq!(v["growth_bytes_per_day"].as_f64().unwrap(), growth, "{v}");
+    assert!(
+        (growth - (noted - 1000.0) / span_days).abs() < 1e-6 * growth,
+        "{growth} {v}"
+    );
     common::promtool_check("metrics_pass_promtool", &metrics);
 }
 

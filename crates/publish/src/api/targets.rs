@@ -16,8 +16,16 @@ use std::sync::Arc;
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
     let mut body = crate::metrics::render(&s.shared, &s.targets);
     let store = s.store.clone();
-    if let Ok(Ok(bytes)) = tokio::task::spawn_blocking(move || store.disk_bytes()).await {
-        body.push_str(&crate::metrics::store_bytes(bytes));
+    let sizes = tokio::task::spawn_blocking(move || {
+        let week_ago = jiff::Timestamp::now().as_millisecond() - 7 * 86_400_000;
+        Ok::<_, probity_engine::store::StoreError>((store.disk_bytes()?, store.sizes(week_ago)?))
+    })
+    .await;
+    if let Ok(Ok((bytes, days))) = sizes {
+        body.push_str(&crate::metrics::store_bytes(
+            bytes,
+            probity_engine::store::growth_per_day(&days),
+        ));
     }
     (
         [(

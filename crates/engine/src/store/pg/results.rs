@@ -346,6 +346,11 @@ impl ResultStore for PgStore {
                 "DELETE FROM hourly WHERE hour_ms < $1",
                 &[&rollup_before_ms],
             )?;
+            // The size a day had is kept as long as that day's rollups.
+            tx.execute(
+                "DELETE FROM store_sizes WHERE day_ms + $2 <= $1",
+                &[&rollup_before_ms, &DAY_MS],
+            )?;
             let feed_documents = super::feeds::prune_documents(&mut tx, rollup_before_ms)?;
             let feed_polls = super::feeds::prune_polls(&mut tx, rollup_before_ms)?;
             let statements = tx.execute(
@@ -372,6 +377,40 @@ impl ResultStore for PgStore {
                 .query_one("SELECT pg_database_size(current_database())", &[])?
                 .try_get(0)?;
             Ok(n as u64)
+        })
+    }
+
+    fn note_size(&self, at_ms: i64, bytes: u64) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO store_sizes (day_ms, at_ms, bytes) VALUES ($1, $2, $3)
+                 ON CONFLICT (day_ms) DO UPDATE SET at_ms = excluded.at_ms, bytes = excluded.bytes
+                 WHERE excluded.at_ms >= store_sizes.at_ms",
+                &[
+                    &(at_ms.div_euclid(DAY_MS) * DAY_MS),
+                    &at_ms,
+                    &(bytes as i64),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn sizes(&self, since_ms: i64) -> StoreResult<Vec<DaySize>> {
+        self.read(|c| {
+            c.query(
+                "SELECT day_ms, at_ms, bytes FROM store_sizes WHERE day_ms >= $1 ORDER BY day_ms",
+                &[&(since_ms.div_euclid(DAY_MS) * DAY_MS)],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(DaySize {
+                    day_ms: r.try_get(0)?,
+                    at_ms: r.try_get(1)?,
+                    bytes: r.try_get::<_, i64>(2)? as u64,
+                })
+            })
+            .collect()
         })
     }
 

@@ -382,6 +382,11 @@ impl ResultStore for SqliteStore {
             [rollup_before_ms],
         )?;
         conn.execute("DELETE FROM hourly WHERE hour_ms < ?1", [rollup_before_ms])?;
+        // The size a day had is kept as long as that day's rollups.
+        conn.execute(
+            "DELETE FROM store_sizes WHERE day_ms + ?2 <= ?1",
+            [rollup_before_ms, DAY_MS],
+        )?;
         // Feed documents are the declarations SLA and scorecard work reads: kept as long.
         let tx = conn.unchecked_transaction()?;
         let feed_documents = super::feed_rows::prune_documents(&tx, rollup_before_ms)?;
@@ -408,6 +413,33 @@ impl ResultStore for SqliteStore {
         let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let wal = self.path.with_extension("db-wal");
         Ok(size(&self.path) + size(&wal))
+    }
+
+    fn note_size(&self, at_ms: i64, bytes: u64) -> StoreResult<()> {
+        let conn = self.writer.lock().expect("writer lock");
+        conn.execute(
+            "INSERT INTO store_sizes (day_ms, at_ms, bytes) VALUES (?1, ?2, ?3)
+             ON CONFLICT (day_ms) DO UPDATE SET at_ms = excluded.at_ms, bytes = excluded.bytes
+             WHERE excluded.at_ms >= store_sizes.at_ms",
+            params![at_ms.div_euclid(DAY_MS) * DAY_MS, at_ms, bytes as i64],
+        )?;
+        Ok(())
+    }
+
+    fn sizes(&self, since_ms: i64) -> StoreResult<Vec<DaySize>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT day_ms, at_ms, bytes FROM store_sizes WHERE day_ms >= ?1 ORDER BY day_ms",
+            )?;
+            let rows = stmt.query_map([since_ms.div_euclid(DAY_MS) * DAY_MS], |r| {
+                Ok(DaySize {
+                    day_ms: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    bytes: r.get::<_, i64>(2)? as u64,
+                })
+            })?;
+            rows.collect()
+        })
     }
 
     fn stats(&self, now_ms: i64) -> StoreResult<StoreStats> {
