@@ -57,7 +57,7 @@ pub fn assignment(s: &AppState, agent: &str) -> Assignment {
         toml::Value::Array(
             targets
                 .iter()
-                .map(|t| toml::Value::Table(t.source.clone()))
+                .map(|t| toml::Value::Table(t.source.table()))
                 .collect(),
         ),
     );

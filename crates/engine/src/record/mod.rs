@@ -45,8 +45,7 @@ struct TargetState {
 /// same after a reload keeps its tracker.
 #[derive(Clone, Debug, PartialEq)]
 struct Fingerprint {
-    /// The SHA-256 of the table as written (its TOML text): a digest, not the text, as
-    /// every target has one (at 10,000 targets the texts were megabytes, twice over).
+    /// The SHA-256 of the table as written (its TOML text, digested once at load).
     source: [u8; 32],
     thresholds: probity_core::observe::Thresholds,
     quorum: probity_core::quorum::Quorum,
@@ -54,9 +53,8 @@ struct Fingerprint {
 }
 
 fn fingerprint(t: &Target) -> Fingerprint {
-    use sha2::Digest;
     Fingerprint {
-        source: sha2::Sha256::digest(t.source.to_string().as_bytes()).into(),
+        source: t.source.digest(),
         thresholds: t.thresholds,
         quorum: t.quorum,
         stale_after_ms: stale_after_ms(t),

@@ -546,12 +546,16 @@ pub fn parse(file: &str, src: &str, base_dir: &Path) -> Result<Config, ConfigErr
         && let Ok(doc) = src.parse::<toml::Table>()
         && let Some(toml::Value::Array(items)) = doc.get("target")
     {
-        for item in items {
-            if let toml::Value::Table(t) = item
-                && let Some(name) = t.get("name").and_then(|n| n.as_str())
-                && let Some(target) = targets.iter_mut().find(|x| x.name == name)
-            {
-                target.source = t.clone();
+        let mut by_name: std::collections::HashMap<&str, &toml::Table> = items
+            .iter()
+            .filter_map(|item| match item {
+                toml::Value::Table(t) => Some((t.get("name")?.as_str()?, t)),
+                _ => None,
+            })
+            .collect();
+        for target in targets.iter_mut() {
+            if let Some(t) = by_name.remove(target.name.as_str()) {
+                target.source = TargetSource::new(t);
             }
         }
     }

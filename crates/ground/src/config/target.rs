@@ -33,7 +33,38 @@ pub struct Target {
     /// How many vantages must agree (from the target, else `[server] quorum`).
     pub quorum: probity_core::quorum::Quorum,
     /// The `[[target]]` table as written (secrets unexpanded): what an agent receives.
-    pub source: toml::Table,
+    pub source: TargetSource,
+}
+
+/// A `[[target]]` table as written, kept as its TOML text with the text's SHA-256: every
+/// target has one, so it is kept small (a parsed table took about a kilobyte a target in
+/// B-tree nodes and strings); the digest is what a reload compares.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TargetSource {
+    text: Box<str>,
+    digest: [u8; 32],
+}
+
+impl TargetSource {
+    pub fn new(table: &toml::Table) -> Self {
+        use sha2::Digest;
+        let text = table.to_string();
+        TargetSource {
+            digest: sha2::Sha256::digest(text.as_bytes()).into(),
+            text: text.into(),
+        }
+    }
+
+    /// The table again (an agent's assignment is made of these).
+    pub fn table(&self) -> toml::Table {
+        // The text was written from a table: it reads back as the same table.
+        self.text.parse().unwrap_or_default()
+    }
+
+    /// The SHA-256 of the table's TOML text.
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
 }
 
 /// Reads every `[[target]]` table. Every problem of every table is reported, a duplicate
@@ -649,7 +680,7 @@ pub(super) fn build_target(
     }
     Some(Target {
         quorum,
-        source: toml::Table::new(),
+        source: TargetSource::default(),
         name,
         provider: raw.provider,
         service: raw.service,

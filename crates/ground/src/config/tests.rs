@@ -114,9 +114,25 @@ controls = ["dns"]
     assert!(c.controls_of("us-2").is_empty());
     // What an agent receives is the table as written: the secret reference unexpanded.
     assert_eq!(
-        c.targets[0].source.get("url").and_then(|v| v.as_str()),
+        c.targets[0]
+            .source
+            .table()
+            .get("url")
+            .and_then(|v| v.as_str()),
         Some("http://127.0.0.1:1/${env:PATH}")
     );
+    // Each target keeps its own table, and the digest a reload compares is its text's.
+    for t in &c.targets {
+        let table = t.source.table();
+        assert_eq!(
+            table.get("name").and_then(|v| v.as_str()),
+            Some(t.name.as_str())
+        );
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(table.to_string().as_bytes()).into();
+        assert_eq!(t.source.digest(), digest, "{}", t.name);
+    }
+    assert_ne!(c.targets[0].source.digest(), c.targets[1].source.digest());
     match &c.targets[0].spec {
         ProbeSpec::Http(h) => assert!(!h.url.contains("${env:")),
         other => panic!("{other:?}"),
