@@ -738,7 +738,31 @@ pub trait StatusStore {
     ) -> StoreResult<Option<StatusIncident>>;
     /// Every status-page incident, newest first.
     fn status_incidents(&self) -> StoreResult<Vec<StatusIncident>>;
+    /// Counts that move whenever an observed incident opens or resolves or the status
+    /// page's incidents or updates change: one cheap query, so a loop that acts on those
+    /// can skip a pass when nothing moved.
+    fn status_marks(&self) -> StoreResult<StatusMarks>;
 }
+
+/// See `StatusStore::status_marks`. Observed incidents are never deleted and resolve at
+/// most once, so their count, resolved count and highest id move with every change that
+/// matters to the status page.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StatusMarks {
+    pub incidents: i64,
+    pub resolved: i64,
+    pub max_incident: i64,
+    pub status_incidents: i64,
+    pub status_updates: i64,
+}
+
+/// The marks' query, the same on both backends.
+pub(crate) const STATUS_MARKS: &str = "SELECT
+    (SELECT COUNT(*) FROM incidents),
+    (SELECT COUNT(resolved_at_ms) FROM incidents),
+    (SELECT COALESCE(MAX(id), 0) FROM incidents),
+    (SELECT COUNT(*) FROM status_incidents),
+    (SELECT COUNT(*) FROM status_updates)";
 
 /// API and agent tokens, kept as SHA-256 only.
 pub trait TokenStore {

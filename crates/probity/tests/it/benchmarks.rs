@@ -208,6 +208,33 @@ fn evidence_benchmark_runs() {
 }
 
 #[test]
+fn status_benchmark_runs() {
+    // docs/BENCHMARKS.md's status-page benchmark, small: the first pass posts one incident
+    // per observed one (those over already posted resolved; the example refuses
+    // otherwise), a second finds nothing to do, and both costs are reported.
+    let bin = Path::new(env!("CARGO_BIN_EXE_probity"));
+    let example = bin.parent().unwrap().join("examples/status_bench");
+    let out = Command::new(&example)
+        .args(["300", "30", "7"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    prints_lines(
+        &text,
+        &[
+            r"(?m)^incidents: 300 over 30 targets \(7 open\), posted on the status page in [0-9]+ ms$",
+            r"(?m)^full pass: [0-9.]+ ms \([0-9.]+% of a core at one every 2 s\)$",
+            r"(?m)^unchanged: [0-9.]+ µs \([0-9.]+% of a core at one every 2 s\)$",
+        ],
+    );
+}
+
+#[test]
 fn soak_harness_runs() {
     let bin = Path::new(env!("CARGO_BIN_EXE_probity"));
     let out = Command::new("python3")

@@ -322,6 +322,7 @@ fn shell_blocks_name_commands_that_exist() {
                 l if l.starts_with("bash bench/reconcile.sh") => bash_parses("bench/reconcile.sh"),
                 // `benchmarks::compact_benchmark_runs` runs it on 3 targets for 4 s.
                 l if l.starts_with("bash bench/compact.sh") => bash_parses("bench/compact.sh"),
+                l if l.starts_with("bash bench/status.sh") => bash_parses("bench/status.sh"),
                 other => panic!("{}:{}: no test covers `{other}`", b.page, b.line),
             }
         }

@@ -243,6 +243,11 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
         })
         .unwrap();
         assert_eq!(s.incidents(IncidentFilter::Open).unwrap().len(), 1);
+        let opened = s.status_marks().unwrap();
+        assert_eq!(
+            (opened.incidents, opened.resolved, opened.max_incident),
+            (1, 0, 7)
+        );
         s.write(&Batch {
             results: vec![result(4, "a", T0 + 4000, Health::Down, 1.0)],
             incidents: vec![IncidentChange::Escalate {
@@ -277,6 +282,45 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
         .unwrap();
         assert!(s.incidents(IncidentFilter::Open).unwrap().is_empty());
         assert!(s.acknowledged_open().unwrap().is_empty());
+        // The status page's marks moved with the resolution only (not the escalation or
+        // the acknowledgment, which change nothing it shows), then with its own incidents.
+        let resolved = s.status_marks().unwrap();
+        assert_eq!(
+            resolved,
+            probity_engine::store::StatusMarks {
+                resolved: 1,
+                ..opened
+            }
+        );
+        let update = |id: &str, status: &str| probity_engine::store::StatusUpdate {
+            id: id.into(),
+            at_ms: T0,
+            status: status.into(),
+            message: "m".into(),
+        };
+        s.create_status_incident(&probity_engine::store::StatusIncident {
+            id: "s1".into(),
+            name: "n".into(),
+            status: "investigating".into(),
+            impact: "minor".into(),
+            components: vec!["c".into()],
+            created_at_ms: T0,
+            updated_at_ms: T0,
+            resolved_at_ms: None,
+            updates: vec![update("u1", "investigating")],
+        })
+        .unwrap();
+        let posted = s.status_marks().unwrap();
+        assert_eq!((posted.status_incidents, posted.status_updates), (1, 1));
+        s.add_status_update("s1", &update("u2", "resolved"))
+            .unwrap();
+        assert_eq!(
+            s.status_marks().unwrap(),
+            probity_engine::store::StatusMarks {
+                status_updates: 2,
+                ..posted
+            }
+        );
         let all = s.incidents(IncidentFilter::All).unwrap();
         assert_eq!(all.len(), 1);
         let i = &all[0];

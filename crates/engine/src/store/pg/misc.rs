@@ -155,56 +155,73 @@ impl StatusStore for PgStore {
         if !found {
             return Ok(None);
         }
-        Ok(self
-            .status_incidents()?
-            .into_iter()
-            .find(|i| i.id == incident_id))
+        self.read(|c| status_rows(c, Some(incident_id)))
+            .map(|mut v| v.pop())
+    }
+
+    fn status_marks(&self) -> StoreResult<StatusMarks> {
+        self.read(|c| {
+            let r = c.query_one(STATUS_MARKS, &[])?;
+            Ok(StatusMarks {
+                incidents: r.try_get(0)?,
+                resolved: r.try_get(1)?,
+                max_incident: r.try_get(2)?,
+                status_incidents: r.try_get(3)?,
+                status_updates: r.try_get(4)?,
+            })
+        })
     }
 
     fn status_incidents(&self) -> StoreResult<Vec<StatusIncident>> {
-        self.read(|c| {
-            let mut incidents: Vec<StatusIncident> = c
-                .query(
-                    "SELECT id, name, status, impact, components, created_at_ms, updated_at_ms, resolved_at_ms
-                     FROM status_incidents ORDER BY created_at_ms DESC, id",
-                    &[],
-                )?
-                .iter()
-                .map(|r| {
-                    let comps: String = r.try_get(4)?;
-                    Ok(StatusIncident {
-                        id: r.try_get(0)?,
-                        name: r.try_get(1)?,
-                        status: r.try_get(2)?,
-                        impact: r.try_get(3)?,
-                        components: serde_json::from_str(&comps).unwrap_or_default(),
-                        created_at_ms: r.try_get(5)?,
-                        updated_at_ms: r.try_get(6)?,
-                        resolved_at_ms: r.try_get(7)?,
-                        updates: Vec::new(),
-                    })
-                })
-                .collect::<StoreResult<_>>()?;
-            let up = c.prepare(
-                "SELECT id, at_ms, status, message FROM status_updates WHERE incident_id = $1 ORDER BY at_ms, id",
-            )?;
-            for i in &mut incidents {
-                i.updates = c
-                    .query(&up, &[&i.id])?
-                    .iter()
-                    .map(|r| {
-                        Ok(StatusUpdate {
-                            id: r.try_get(0)?,
-                            at_ms: r.try_get(1)?,
-                            status: r.try_get(2)?,
-                            message: r.try_get(3)?,
-                        })
-                    })
-                    .collect::<StoreResult<_>>()?;
-            }
-            Ok(incidents)
-        })
+        self.read(|c| status_rows(c, None))
     }
+}
+
+/// Status-page incidents with their updates (one query for all of them), newest first:
+/// every one, or the one `id` names.
+fn status_rows(c: &mut impl GenericClient, id: Option<&str>) -> StoreResult<Vec<StatusIncident>> {
+    let mut incidents: Vec<StatusIncident> = c
+        .query(
+            "SELECT id, name, status, impact, components, created_at_ms, updated_at_ms, resolved_at_ms
+             FROM status_incidents WHERE $1::text IS NULL OR id = $1 ORDER BY created_at_ms DESC, id",
+            &[&id],
+        )?
+        .iter()
+        .map(|r| {
+            let comps: String = r.try_get(4)?;
+            Ok(StatusIncident {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                status: r.try_get(2)?,
+                impact: r.try_get(3)?,
+                components: serde_json::from_str(&comps).unwrap_or_default(),
+                created_at_ms: r.try_get(5)?,
+                updated_at_ms: r.try_get(6)?,
+                resolved_at_ms: r.try_get(7)?,
+                updates: Vec::new(),
+            })
+        })
+        .collect::<StoreResult<_>>()?;
+    let mut updates: HashMap<String, Vec<StatusUpdate>> = HashMap::new();
+    for r in c.query(
+        "SELECT incident_id, id, at_ms, status, message FROM status_updates
+         WHERE $1::text IS NULL OR incident_id = $1 ORDER BY incident_id, at_ms, id",
+        &[&id],
+    )? {
+        updates
+            .entry(r.try_get(0)?)
+            .or_default()
+            .push(StatusUpdate {
+                id: r.try_get(1)?,
+                at_ms: r.try_get(2)?,
+                status: r.try_get(3)?,
+                message: r.try_get(4)?,
+            });
+    }
+    for i in &mut incidents {
+        i.updates = updates.remove(&i.id).unwrap_or_default();
+    }
+    Ok(incidents)
 }
 
 impl TokenStore for PgStore {
