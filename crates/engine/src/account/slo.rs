@@ -75,7 +75,7 @@ pub struct SloCache {
 
 struct Kept {
     /// What the minutes were read for: another SLO under the same name reads again.
-    config: String,
+    config: SloConfig,
     minutes: BTreeMap<i64, Counts>,
 }
 
@@ -97,9 +97,8 @@ impl SloCache {
         let mut out = Vec::with_capacity(slos.len());
         for slo in slos {
             let from = now_ms - span_of(slo);
-            let config = format!("{slo:?}");
             let kept = match self.kept.get_mut(&slo.name) {
-                Some(k) if k.config == config => {
+                Some(k) if k.config == *slo => {
                     // Minutes written since the last pass, from the earliest of them on.
                     let dirty = slo
                         .targets
@@ -117,6 +116,7 @@ impl SloCache {
                 _ => {
                     let mut minutes = BTreeMap::new();
                     read_minutes(store, slo, (from, now_ms), &mut minutes)?;
+                    let config = slo.clone();
                     self.kept.insert(slo.name.clone(), Kept { config, minutes });
                     self.kept.get_mut(&slo.name).expect("just kept")
                 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// A service level objective (`[[slo]]`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SloConfig {
     pub name: String,
     pub targets: Vec<String>,
