@@ -241,7 +241,7 @@ pub async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response
     let day = 86_400_000;
     let since = now.div_euclid(day) * day - 89 * day;
     let store = s.store.clone();
-    let daily = match read("overview", move || store.daily_availability(since)).await {
+    let daily = match read("overview", move || store.daily_availability(since, None)).await {
         Ok(d) => d,
         Err(r) => return r,
     };

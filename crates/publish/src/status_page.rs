@@ -314,7 +314,16 @@ pub fn page(store: &dyn Store, config: &Config, shared: &Shared, now_ms: i64) ->
     let day = 86_400_000;
     let today = now_ms.div_euclid(day) * day;
     let since = today - 89 * day;
-    let daily = store.daily_availability(since)?;
+    // Only the targets the page shows.
+    let mut shown: Vec<String> = config
+        .status
+        .components
+        .iter()
+        .flat_map(|c| c.targets.iter().cloned())
+        .collect();
+    shown.sort();
+    shown.dedup();
+    let daily = store.daily_availability(since, Some(&shown))?;
     let mut uptime = HashMap::new();
     for c in &config.status.components {
         let days = (0..90)

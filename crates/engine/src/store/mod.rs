@@ -573,10 +573,13 @@ pub trait ResultStore {
         since_ms: i64,
         until_ms: i64,
     ) -> StoreResult<std::collections::HashMap<String, Availability>>;
-    /// Per target and UTC day (Unix ms of its midnight), totals since `since_ms`.
+    /// Per target and UTC day (Unix ms of its midnight), totals since `since_ms`: of every
+    /// target, or only of `targets` (read target by target: what the public status page
+    /// shows costs in proportion to its components, not to everything probed).
     fn daily_availability(
         &self,
         since_ms: i64,
+        targets: Option<&[String]>,
     ) -> StoreResult<std::collections::HashMap<(String, i64), Availability>>;
     /// The first measured minute of every target with rollups.
     fn first_measured(&self) -> StoreResult<std::collections::HashMap<String, i64>>;

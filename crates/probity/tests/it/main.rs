@@ -34,6 +34,7 @@ mod status_page;
 mod storage;
 mod store;
 mod store_faults;
+mod store_schema;
 mod store_size;
 mod telemetry;
 mod witness;

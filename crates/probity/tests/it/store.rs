@@ -32,7 +32,7 @@ impl Backend {
     }
 }
 
-fn pg_open(url: &str) -> probity_engine::store::StoreResult<PgStore> {
+pub(crate) fn pg_open(url: &str) -> probity_engine::store::StoreResult<PgStore> {
     PgStore::open(&PgOptions {
         url: url.to_string(),
         password: None,
@@ -360,6 +360,59 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
     }
 }
 
+/// Daily totals (the status page's bars, the dashboard's overview): of every target, or of
+/// the targets asked for only, the same figures either way, each vantage counted.
+#[test]
+fn daily_availability_of_some_targets_is_theirs_of_all() {
+    for backend in backends("store::daily_availability_of_some_targets_is_theirs_of_all") {
+        eprintln!("backend: {}", backend.name());
+        let s = backend.open();
+        let s = s.as_ref();
+        let day = 86_400_000;
+        let d0 = T0.div_euclid(day) * day;
+        let mut results = Vec::new();
+        for (i, (target, at, health)) in [
+            ("a", d0 + 1000, Health::Up),
+            ("a", d0 + 7_200_000, Health::Down),
+            ("a", d0 + day + 1000, Health::Up),
+            ("b", d0 + 1000, Health::Down),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            results.push(result(i as i64 + 1, target, at, health, 2.0));
+        }
+        let mut other = result(10, "a", d0 + 2000, Health::Up, 2.0);
+        other.vantage = "eu".into();
+        results.push(other);
+        s.write(&Batch {
+            results,
+            ..Default::default()
+        })
+        .unwrap();
+        let all = s.daily_availability(d0, None).unwrap();
+        assert_eq!(all.len(), 3);
+        let a = s.daily_availability(d0, Some(&["a".to_string()])).unwrap();
+        assert_eq!(a.len(), 2);
+        for (k, v) in &a {
+            assert_eq!(all.get(k), Some(v), "{k:?}");
+        }
+        let first = &a[&("a".to_string(), d0)];
+        assert_eq!((first.count, first.failures), (3, 1));
+        assert!(
+            s.daily_availability(d0 + day, Some(&[]))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.daily_availability(d0 + day, Some(&["a".to_string(), "b".to_string()]))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
 #[test]
 fn reopening_continues_ids_and_keeps_everything() {
     for backend in backends("store::reopening_continues_ids_and_keeps_everything") {
@@ -386,49 +439,6 @@ fn reopening_continues_ids_and_keeps_everything() {
         }
         assert_eq!(s.latest_results().unwrap().len(), 1);
         assert_eq!(s.evidence_size().unwrap(), 1);
-    }
-}
-
-#[test]
-fn a_store_from_a_newer_probity_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(SqliteStore::open(dir.path()).unwrap());
-    let conn = rusqlite::Connection::open(dir.path().join("probity.db")).unwrap();
-    conn.pragma_update(None, "user_version", 99).unwrap();
-    drop(conn);
-    let err = SqliteStore::open(dir.path()).err().unwrap();
-    assert_eq!(
-        err.to_string(),
-        "database schema version 99 is newer than this probity knows (16); upgrade probity"
-    );
-}
-
-/// Several processes opening a new store at once (a server and a `gate run`, say): each
-/// migration is applied once, under the write lock, and every opener gets the store.
-#[test]
-fn a_new_store_opened_by_many_at_once_is_migrated_once() {
-    for _ in 0..5 {
-        let dir = tempfile::tempdir().unwrap();
-        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
-        let handles: Vec<_> = (0..6)
-            .map(|_| {
-                let (path, barrier) = (dir.path().to_path_buf(), barrier.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    SqliteStore::open(&path)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                })
-            })
-            .collect();
-        for h in handles {
-            assert_eq!(h.join().unwrap(), Ok(()));
-        }
-        let conn = rusqlite::Connection::open(dir.path().join("probity.db")).unwrap();
-        let v: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, 16);
     }
 }
 
@@ -490,66 +500,6 @@ fn the_audit_checks_every_checkpoint_page_by_page() {
             ]
         );
     }
-}
-
-/// PostgreSQL: a schema migrated by a newer probity is refused with the versions; one
-/// changed outside probity (a recorded checksum that is not this probity's) is refused too.
-#[test]
-fn a_postgres_schema_newer_or_changed_is_refused() {
-    let Some(db) =
-        crate::common::pg::database("store::a_postgres_schema_newer_or_changed_is_refused")
-    else {
-        return;
-    };
-    drop(pg_open(&db.url).unwrap());
-    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
-    c.batch_execute("INSERT INTO schema_migrations (version, checksum) VALUES (99, 'x')")
-        .unwrap();
-    let err = pg_open(&db.url).err().unwrap().to_string();
-    assert_eq!(
-        err,
-        "database schema version 99 is newer than this probity knows (5); upgrade probity"
-    );
-    c.batch_execute(
-        "DELETE FROM schema_migrations WHERE version = 99;
-         UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
-    )
-    .unwrap();
-    let err = pg_open(&db.url).err().unwrap().to_string();
-    assert!(
-        err.contains("schema migration 1 was applied with checksum edited"),
-        "{err}"
-    );
-}
-
-/// PostgreSQL: servers starting together on a new database migrate it once (an advisory
-/// lock), and every one of them opens it.
-#[test]
-fn a_new_postgres_database_opened_by_many_at_once_is_migrated_once() {
-    let Some(db) = crate::common::pg::database(
-        "store::a_new_postgres_database_opened_by_many_at_once_is_migrated_once",
-    ) else {
-        return;
-    };
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
-    let handles: Vec<_> = (0..6)
-        .map(|_| {
-            let (url, barrier) = (db.url.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                pg_open(&url).map(|_| ()).map_err(|e| e.to_string())
-            })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap(), Ok(()));
-    }
-    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
-    let n: i64 = c
-        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 5, "each of the five migrations recorded once");
 }
 
 /// Two stores on one PostgreSQL database appending to the evidence log at once (two

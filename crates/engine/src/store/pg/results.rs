@@ -248,12 +248,14 @@ impl ResultStore for PgStore {
     fn daily_availability(
         &self,
         since_ms: i64,
+        targets: Option<&[String]>,
     ) -> StoreResult<HashMap<(String, i64), Availability>> {
         self.read(|c| {
             c.query(
                 "SELECT target, (hour_ms / 86400000) * 86400000 AS day, SUM(count)::BIGINT, SUM(failures)::BIGINT, SUM(degraded)::BIGINT
-                 FROM hourly WHERE hour_ms >= $1 GROUP BY target, day",
-                &[&since_ms],
+                 FROM hourly WHERE hour_ms >= $1 AND ($2::text[] IS NULL OR target = ANY($2))
+                 GROUP BY target, day",
+                &[&since_ms, &targets],
             )?
             .iter()
             .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), availability_row(r, 2)?)))

@@ -284,23 +284,39 @@ impl ResultStore for SqliteStore {
     fn daily_availability(
         &self,
         since_ms: i64,
+        targets: Option<&[String]>,
     ) -> StoreResult<HashMap<(String, i64), Availability>> {
+        let row = |r: &rusqlite::Row<'_>| {
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, i64>(1)?),
+                Availability {
+                    count: r.get::<_, i64>(2)? as u64,
+                    failures: r.get::<_, i64>(3)? as u64,
+                    degraded: r.get::<_, i64>(4)? as u64,
+                },
+            ))
+        };
         self.read(|c| {
+            let Some(targets) = targets else {
+                let mut stmt = c.prepare_cached(
+                    "SELECT target, (hour_ms / 86400000) * 86400000 AS day, SUM(count), SUM(failures), SUM(degraded)
+                     FROM hourly WHERE hour_ms >= ?1 GROUP BY target, day",
+                )?;
+                return stmt.query_map([since_ms], row)?.collect();
+            };
+            // The target's part of the key (target, vantage, hour): its hours only.
             let mut stmt = c.prepare_cached(
                 "SELECT target, (hour_ms / 86400000) * 86400000 AS day, SUM(count), SUM(failures), SUM(degraded)
-                 FROM hourly WHERE hour_ms >= ?1 GROUP BY target, day",
+                 FROM hourly WHERE target = ?1 AND hour_ms >= ?2 GROUP BY day",
             )?;
-            let rows = stmt.query_map([since_ms], |r| {
-                Ok((
-                    (r.get::<_, String>(0)?, r.get::<_, i64>(1)?),
-                    Availability {
-                        count: r.get::<_, i64>(2)? as u64,
-                        failures: r.get::<_, i64>(3)? as u64,
-                        degraded: r.get::<_, i64>(4)? as u64,
-                    },
-                ))
-            })?;
-            rows.collect()
+            let mut out = HashMap::new();
+            for t in targets {
+                for r in stmt.query_map(params![t, since_ms], row)? {
+                    let (k, a) = r?;
+                    out.insert(k, a);
+                }
+            }
+            Ok(out)
         })
     }
 
