@@ -558,6 +558,7 @@ async fn generation(
         sessions,
         signer: signer.clone(),
         recorded: placement.owned.clone(),
+        status_uptime: Default::default(),
     });
     // From now on requests reach this configuration.
     *current.write().expect("router lock") = Some(app);

@@ -34,6 +34,8 @@ pub struct AppState {
     pub signer: probity_core::note::NoteSigner,
     /// The targets this server records, when servers share the store (`None`: all).
     pub recorded: Option<Arc<std::collections::BTreeSet<String>>>,
+    /// The public status page's uptime bars, kept up to a minute.
+    pub status_uptime: Arc<crate::status_page::UptimeCache>,
 }
 
 impl AppState {

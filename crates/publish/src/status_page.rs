@@ -302,15 +302,50 @@ pub struct Page {
     pub components: Vec<(probity_ground::config::Component, String)>,
     pub incidents: Vec<StatusIncident>,
     /// Per component, 90 days oldest first: (day start, uptime share or `None`).
-    pub uptime: HashMap<String, Vec<(i64, Option<f64>)>>,
+    pub uptime: std::sync::Arc<Uptime>,
     /// Maintenance windows on components' targets within the next 7 days:
     /// (name, start, end, components).
     pub maintenance: Vec<(String, i64, i64, Vec<String>)>,
     pub now_ms: i64,
 }
 
-pub fn page(store: &dyn Store, config: &Config, shared: &Shared, now_ms: i64) -> StoreResult<Page> {
-    let incidents = store.status_incidents()?;
+/// Per component, 90 days oldest first: (day start, uptime share or `None`).
+pub type Uptime = HashMap<String, Vec<(i64, Option<f64>)>>;
+
+/// The page's 90-day uptime bars, kept for up to a minute (within one UTC day): they are
+/// daily figures, and the page is public, so a crowd of visitors during an outage costs
+/// one read of the daily totals a minute, not one a visit. One per configuration.
+#[derive(Default)]
+pub struct UptimeCache(std::sync::Mutex<Option<(i64, std::sync::Arc<Uptime>)>>);
+
+impl UptimeCache {
+    /// How long bars are kept.
+    pub const KEEP_MS: i64 = 60_000;
+
+    /// The bars as of `now_ms`: kept ones if made less than a minute before on the same
+    /// day, else `make`'s (one request makes them while the others wait for them).
+    pub fn get(
+        &self,
+        now_ms: i64,
+        make: impl FnOnce() -> StoreResult<Uptime>,
+    ) -> StoreResult<std::sync::Arc<Uptime>> {
+        const DAY: i64 = 86_400_000;
+        let mut kept = self.0.lock().expect("uptime cache lock");
+        if let Some((at, bars)) = kept.as_ref()
+            && (0..Self::KEEP_MS).contains(&(now_ms - at))
+            && at.div_euclid(DAY) == now_ms.div_euclid(DAY)
+        {
+            return Ok(bars.clone());
+        }
+        let bars = std::sync::Arc::new(make()?);
+        *kept = Some((now_ms, bars.clone()));
+        Ok(bars)
+    }
+}
+
+/// The 90-day uptime bars of every component, read from the daily totals of the targets the
+/// page shows.
+fn uptime(store: &dyn Store, config: &Config, now_ms: i64) -> StoreResult<Uptime> {
     let day = 86_400_000;
     let today = now_ms.div_euclid(day) * day;
     let since = today - 89 * day;
@@ -348,6 +383,19 @@ pub fn page(store: &dyn Store, config: &Config, shared: &Shared, now_ms: i64) ->
             .collect();
         uptime.insert(c.name.clone(), days);
     }
+    Ok(uptime)
+}
+
+pub fn page(
+    store: &dyn Store,
+    config: &Config,
+    shared: &Shared,
+    now_ms: i64,
+    bars: &UptimeCache,
+) -> StoreResult<Page> {
+    let incidents = store.status_incidents()?;
+    let uptime = bars.get(now_ms, || uptime(store, config, now_ms))?;
+    let day = 86_400_000;
     let mut maintenance = Vec::new();
     for m in &config.maintenance {
         let comps: Vec<String> = config
@@ -866,7 +914,7 @@ mod tests {
                 })
                 .collect(),
             incidents: vec![],
-            uptime: HashMap::new(),
+            uptime: Default::default(),
             maintenance: vec![],
             now_ms: 0,
         }
@@ -983,5 +1031,45 @@ mod tests {
             ),
             ("auto00000002-resolved", 4_000, "resolved")
         );
+    }
+
+    /// The bars are made once a minute at most, and again when the day turns.
+    #[test]
+    fn uptime_bars_are_kept_a_minute_within_a_day() {
+        let cache = UptimeCache::default();
+        let made = std::cell::Cell::new(0);
+        let make = |n: i64| {
+            made.set(made.get() + 1);
+            let mut u = Uptime::new();
+            u.insert("c".into(), vec![(n, Some(1.0))]);
+            Ok(u)
+        };
+        let day = 86_400_000;
+        let t0 = 5 * day + 1_000;
+        let first = cache.get(t0, || make(1)).unwrap();
+        let kept = cache
+            .get(t0 + UptimeCache::KEEP_MS - 1, || make(2))
+            .unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &kept));
+        assert_eq!(made.get(), 1);
+        let later = cache.get(t0 + UptimeCache::KEEP_MS, || make(3)).unwrap();
+        assert_eq!(later["c"][0].0, 3);
+        // A new day's bars are made at once, however recent the kept ones.
+        let t1 = 6 * day - 10;
+        cache.get(t1, || make(4)).unwrap();
+        let next_day = cache.get(t1 + 20, || make(5)).unwrap();
+        assert_eq!(next_day["c"][0].0, 5);
+        // A clock that went back does not keep old bars either.
+        let back = cache.get(t1, || make(6)).unwrap();
+        assert_eq!(back["c"][0].0, 6);
+        // A failed read is the request's error, and the next request reads again.
+        let expired = t1 + UptimeCache::KEEP_MS;
+        let failed = cache.get(expired, || {
+            Err(probity_engine::store::StoreError::Config("down".into()))
+        });
+        assert!(failed.is_err());
+        let again = cache.get(expired + 1, || make(7)).unwrap();
+        assert_eq!(again["c"][0].0, 7);
+        assert_eq!(made.get(), 6);
     }
 }

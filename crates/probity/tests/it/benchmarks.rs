@@ -23,12 +23,7 @@ fn benchmark_harness_runs() {
         .env("BENCH_SERVER", &server)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     let rows: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("| http") || l.starts_with("| tcp"))
@@ -70,12 +65,7 @@ pub(crate) fn run_benchmark_with(
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     Some(text)
 }
 
@@ -142,6 +132,17 @@ fn reconcile_benchmark_runs() {
 }
 
 /// Every pattern (a multi-line regex) matches somewhere in what a benchmark printed.
+/// A benchmark's standard output, once it exited with success (else both its outputs).
+fn succeeded(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 fn prints_lines(text: &str, patterns: &[&str]) {
     for line in patterns {
         assert!(
@@ -189,12 +190,7 @@ fn evidence_benchmark_runs() {
         .arg(dir.path().join("log"))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     for line in [
         "memory: 3000 leaves appended at ",
         "store: 3000 leaves appended at ",
@@ -218,12 +214,7 @@ fn status_benchmark_runs() {
         .args(["300", "30", "7"])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     prints_lines(
         &text,
         &[
@@ -244,12 +235,7 @@ fn soak_harness_runs() {
         .env("PROBITY", bin)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     assert!(
         text.contains("| kill -9 rounds survived (restarted on the same store) | 3 of 3 |"),
         "{text}"

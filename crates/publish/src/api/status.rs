@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 pub(crate) async fn status_page(s: &AppState) -> Result<crate::status_page::Page, ApiError> {
     let (store, config, shared) = (s.store.clone(), s.config.clone(), s.shared.clone());
+    let bars = s.status_uptime.clone();
     let now = jiff::Timestamp::now().as_millisecond();
-    blocking(move || crate::status_page::page(store.as_ref(), &config, &shared, now))
+    blocking(move || crate::status_page::page(store.as_ref(), &config, &shared, now, &bars))
         .await?
         .map_err(ApiError::internal)
 }
