@@ -124,7 +124,10 @@ fn gather_with(
     // An incident that escalated after `as_of` was still degraded then.
     let escalated = store.escalated_at()?;
     let observed: Vec<Observed> = store
-        .incidents(IncidentFilter::All)?
+        .incidents(IncidentFilter::Overlapping {
+            from_ms: window.0,
+            until_ms: as_of,
+        })?
         .into_iter()
         .filter(|i| i.started_at_ms < as_of)
         .filter(|i| i.resolved_at_ms.unwrap_or(i64::MAX) >= window.0)

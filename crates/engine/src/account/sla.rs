@@ -154,7 +154,11 @@ pub fn report_span(
         excluded.push((future_from.max(bounds.0), bounds.1));
     }
     let mut account = account(&sla.terms, bounds, &per_target, &excluded);
-    let observed = store.incidents(IncidentFilter::All)?;
+    // Those the intervals below can name (a superset, filtered per interval).
+    let observed = store.incidents(IncidentFilter::Overlapping {
+        from_ms: bounds.0,
+        until_ms: bounds.1,
+    })?;
     let incidents = account
         .intervals
         .iter()

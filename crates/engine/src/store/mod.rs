@@ -427,6 +427,13 @@ pub enum IncidentFilter {
     Open,
     Resolved,
     All,
+    /// Those that started before `until_ms` and were not resolved before `from_ms` (open
+    /// ones included): what a window's figures read, in proportion to the window rather
+    /// than to the whole history.
+    Overlapping {
+        from_ms: i64,
+        until_ms: i64,
+    },
 }
 
 /// One minute of one target's results, aggregated.

@@ -281,6 +281,16 @@ fn shell_blocks_name_commands_that_exist() {
                         ".ci/run must run the README's test command"
                     );
                 }
+                // docs/operations.md's memory note: the value the packaged units set,
+                // and a command the binary takes.
+                "MALLOC_ARENA_MAX=2 probity run --config probity.toml" => {
+                    let unit =
+                        std::fs::read_to_string(root().join("packaging/probity.service")).unwrap();
+                    assert!(unit.lines().any(|l| l == "Environment=MALLOC_ARENA_MAX=2"));
+                    let (code, out, _) = crate::common::run(&["run", "--help"], &root());
+                    assert_eq!(code, 0);
+                    assert!(out.contains("--config"), "{out}");
+                }
                 "cargo install --locked --path crates/probity" => {
                     assert!(manifest.contains("name = \"probity\""))
                 }

@@ -61,6 +61,12 @@ fn units_config_and_container_file_agree_with_the_binary() {
             );
         }
         assert_eq!(unit_value(&unit, "KillSignal"), Some("SIGTERM"));
+        // Fewer malloc arenas (docs/BENCHMARKS.md: about 18 MiB at 10,000 targets).
+        assert_eq!(
+            unit_value(&unit, "Environment"),
+            Some("MALLOC_ARENA_MAX=2"),
+            "{file}"
+        );
     }
     let unit = read("packaging/probity.service");
     assert_eq!(
@@ -91,6 +97,7 @@ fn units_config_and_container_file_agree_with_the_binary() {
         }
     }
     assert!(container.contains("s/^listen = \"127.0.0.1:8080\"/"));
+    assert!(container.lines().any(|l| l == "ENV MALLOC_ARENA_MAX=2"));
     assert!(config.lines().any(|l| l == "listen = \"127.0.0.1:8080\""));
     // The HEALTHCHECK's command works against a running server's /healthz.
     assert!(container.contains("\"probity\", \"probe\", \"http://127.0.0.1:8080/healthz\""));

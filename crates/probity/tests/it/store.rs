@@ -243,6 +243,14 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
         })
         .unwrap();
         assert_eq!(s.incidents(IncidentFilter::Open).unwrap().len(), 1);
+        // A window's read: an open incident overlaps any window after its start.
+        let overlapping = |from_ms, until_ms| {
+            s.incidents(IncidentFilter::Overlapping { from_ms, until_ms })
+                .unwrap()
+                .len()
+        };
+        assert_eq!(overlapping(T0 + 1_000_000_000, T0 + 1001), 1);
+        assert_eq!(overlapping(0, T0 + 1000), 0);
         let opened = s.status_marks().unwrap();
         assert_eq!(
             (opened.incidents, opened.resolved, opened.max_incident),
@@ -331,6 +339,14 @@ fn incidents_open_escalate_resolve_and_keep_their_evidence() {
         assert_eq!(i.cause, cause);
         assert_eq!(i.evidence, vec![1, 2, 3, 4, 5, 6]);
         assert_eq!(s.incidents(IncidentFilter::Resolved).unwrap().len(), 1);
+        // Resolved at T0 + 5000: in windows from then on, not in those from after.
+        let overlapping = |from_ms, until_ms| {
+            s.incidents(IncidentFilter::Overlapping { from_ms, until_ms })
+                .unwrap()
+        };
+        assert_eq!(overlapping(T0 + 5000, T0 + 1001), all);
+        assert!(overlapping(T0 + 5001, T0 + 9000).is_empty());
+        assert!(overlapping(0, T0 + 1000).is_empty());
 
         // Retention removes old raw results but keeps those that prove an incident.
         s.write(&Batch {

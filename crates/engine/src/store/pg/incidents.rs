@@ -98,12 +98,20 @@ pub(super) fn write_changes(
 
 impl IncidentStore for PgStore {
     fn incidents(&self, filter: IncidentFilter) -> StoreResult<Vec<IncidentRecord>> {
-        let cond = match filter {
-            IncidentFilter::Open => "WHERE resolved_at_ms IS NULL",
-            IncidentFilter::Resolved => "WHERE resolved_at_ms IS NOT NULL",
-            IncidentFilter::All => "",
+        let (cond, bounds) = match filter {
+            IncidentFilter::Open => ("WHERE resolved_at_ms IS NULL", vec![]),
+            IncidentFilter::Resolved => ("WHERE resolved_at_ms IS NOT NULL", vec![]),
+            IncidentFilter::All => ("", vec![]),
+            IncidentFilter::Overlapping { from_ms, until_ms } => (
+                "WHERE started_at_ms < $1 AND (resolved_at_ms IS NULL OR resolved_at_ms >= $2)",
+                vec![until_ms, from_ms],
+            ),
         };
-        self.read(|c| query_incidents(c, cond, &[]))
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = bounds
+            .iter()
+            .map(|b| b as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        self.read(|c| query_incidents(c, cond, &params))
     }
 
     fn incident(&self, id: i64) -> StoreResult<Option<IncidentRecord>> {
