@@ -87,11 +87,11 @@ fn main() -> anyhow::Result<()> {
     }
     store.write(&batch)?;
 
-    // The loop's full pass: what `status_page::run_auto` does when the marks moved.
+    // The loop's full pass: what `status_auto::run_auto` does when the marks moved.
     let pass = |store: &SqliteStore| -> anyhow::Result<(usize, usize)> {
         let observed = store.incidents(IncidentFilter::All)?;
         let existing = store.status_incidents()?;
-        let (create, resolve) = probity_publish::status_page::auto_incidents(
+        let (create, resolve) = probity_publish::status_auto::auto_incidents(
             &config,
             &observed,
             &existing,

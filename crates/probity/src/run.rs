@@ -809,7 +809,7 @@ async fn generation(
             me.clone(),
             "status-auto",
             shutdown.clone(),
-            move |stop| probity_publish::status_page::run_auto(s.clone(), c.clone(), stop),
+            move |stop| probity_publish::status_auto::run_auto(s.clone(), c.clone(), stop),
         ))
     });
     let escalator = alerting.clone().map(|a| {

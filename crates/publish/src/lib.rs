@@ -15,4 +15,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod serve;
 pub mod state;
+pub mod status_auto;
 pub mod status_page;

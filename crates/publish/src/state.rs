@@ -35,7 +35,7 @@ pub struct AppState {
     /// The targets this server records, when servers share the store (`None`: all).
     pub recorded: Option<Arc<std::collections::BTreeSet<String>>>,
     /// The public status page's uptime bars, kept up to a minute.
-    pub status_uptime: Arc<crate::status_page::UptimeCache>,
+    pub status_uptime: Arc<UptimeCache>,
 }
 
 impl AppState {
@@ -259,4 +259,38 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T
 /// (as `probity check` prints them) when the file does not load.
 pub struct ReloadRequest {
     pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+}
+
+/// Per component, 90 days oldest first: (day start, uptime share or `None`).
+pub type Uptime = std::collections::HashMap<String, Vec<(i64, Option<f64>)>>;
+
+/// The page's 90-day uptime bars, kept for up to a minute (within one UTC day): they are
+/// daily figures, and the page is public, so a crowd of visitors during an outage costs
+/// one read of the daily totals a minute, not one a visit. One per configuration.
+#[derive(Default)]
+pub struct UptimeCache(std::sync::Mutex<Option<(i64, std::sync::Arc<Uptime>)>>);
+
+impl UptimeCache {
+    /// How long bars are kept.
+    pub const KEEP_MS: i64 = 60_000;
+
+    /// The bars as of `now_ms`: kept ones if made less than a minute before on the same
+    /// day, else `make`'s (one request makes them while the others wait for them).
+    pub fn get(
+        &self,
+        now_ms: i64,
+        make: impl FnOnce() -> probity_engine::store::StoreResult<Uptime>,
+    ) -> probity_engine::store::StoreResult<std::sync::Arc<Uptime>> {
+        const DAY: i64 = 86_400_000;
+        let mut kept = self.0.lock().expect("uptime cache lock");
+        if let Some((at, bars)) = kept.as_ref()
+            && (0..Self::KEEP_MS).contains(&(now_ms - at))
+            && at.div_euclid(DAY) == now_ms.div_euclid(DAY)
+        {
+            return Ok(bars.clone());
+        }
+        let bars = std::sync::Arc::new(make()?);
+        *kept = Some((now_ms, bars.clone()));
+        Ok(bars)
+    }
 }

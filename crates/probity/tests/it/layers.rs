@@ -69,7 +69,7 @@ const MODULES: &[(&str, &[&[&str]])] = &[
         "publish",
         &[
             &["state", "serve"],
-            &["metrics", "status_page", "openapi"],
+            &["metrics", "status_page", "status_auto", "openapi"],
             &["agents", "badges", "dashboard"],
             &["api"],
         ],
