@@ -90,7 +90,7 @@ pub fn report_span(
             .find(|t| &t.name == name)
             .map_or(probity_core::quorum::Quorum::Count(1), |t| t.quorum);
         let mut seen: Vec<Vec<Minute>> = vec![Vec::new(); minutes];
-        for r in store.rollups(name, bounds.0, bounds.1)? {
+        for r in store.rollup_counts(name, bounds.0, bounds.1)? {
             let i = ((r.minute_ms - bounds.0) / 60_000) as usize;
             if let Some(slot) = seen.get_mut(i) {
                 slot.push(Minute {

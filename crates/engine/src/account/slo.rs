@@ -34,19 +34,29 @@ fn read_minutes(
     (from, to): (i64, i64),
     minutes: &mut BTreeMap<i64, Counts>,
 ) -> StoreResult<()> {
+    let mut add = |minute_ms: i64, good: u64, total: u64| {
+        let m = minutes.entry(minute_ms).or_insert(Counts {
+            minute_ms,
+            ..Counts::default()
+        });
+        m.good += good;
+        m.total += total;
+    };
+    let up = |count: u64, failures: u64| count - failures.min(count);
     for t in &slo.targets {
-        for r in store.rollups(t, from, to)? {
-            let up = r.count - r.failures.min(r.count);
-            let good = match slo.sli {
-                Sli::Availability => up,
-                Sli::Latency { threshold_ms } => up.min(r.sketch.count_at_most(threshold_ms)),
-            };
-            let m = minutes.entry(r.minute_ms).or_insert(Counts {
-                minute_ms: r.minute_ms,
-                ..Counts::default()
-            });
-            m.good += good;
-            m.total += r.count;
+        match slo.sli {
+            // Counts only: no sketch read or parsed.
+            Sli::Availability => {
+                for r in store.rollup_counts(t, from, to)? {
+                    add(r.minute_ms, up(r.count, r.failures), r.count);
+                }
+            }
+            Sli::Latency { threshold_ms } => {
+                for r in store.rollups(t, from, to)? {
+                    let good = up(r.count, r.failures).min(r.sketch.count_at_most(threshold_ms));
+                    add(r.minute_ms, good, r.count);
+                }
+            }
         }
     }
     Ok(())

@@ -453,6 +453,25 @@ pub struct Rollup {
     pub sketch: Sketch,
 }
 
+/// A rollup's counts (see `ResultStore::rollup_counts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RollupCount {
+    pub minute_ms: i64,
+    pub count: u64,
+    /// Results that were down.
+    pub failures: u64,
+}
+
+impl From<&Rollup> for RollupCount {
+    fn from(r: &Rollup) -> Self {
+        RollupCount {
+            minute_ms: r.minute_ms,
+            count: r.count,
+            failures: r.failures,
+        }
+    }
+}
+
 /// Totals over a span of rollups.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Availability {
@@ -562,6 +581,15 @@ pub trait ResultStore {
     /// The canonical record of the canary attested by `leaf`, rebuilt from its row.
     fn canary_record_at(&self, leaf: u64) -> StoreResult<Option<Vec<u8>>>;
     fn rollups(&self, target: &str, since_ms: i64, until_ms: i64) -> StoreResult<Vec<Rollup>>;
+    /// The same rows as `rollups` (one per minute and vantage in `[since, until)`, oldest
+    /// first) with their counts only: no latency sketch is read or parsed, for what needs
+    /// no latency (availability SLOs, SLA minutes).
+    fn rollup_counts(
+        &self,
+        target: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Vec<RollupCount>>;
     /// Per minute and vantage with results in `[since, until)`: (minute, vantage, results,
     /// down results), oldest first; a minute the bounds cut counts only its results inside
     /// them, so the answer for past bounds never changes. Cheap: no sketches.

@@ -160,6 +160,30 @@ impl ResultStore for PgStore {
         })
     }
 
+    fn rollup_counts(
+        &self,
+        target: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Vec<RollupCount>> {
+        self.read(|c| {
+            c.query(
+                "SELECT minute_ms, count, failures
+                 FROM rollups WHERE target = $1 AND minute_ms >= $2 AND minute_ms < $3 ORDER BY minute_ms, vantage",
+                &[&target, &since_ms, &until_ms],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(RollupCount {
+                    minute_ms: r.try_get(0)?,
+                    count: r.try_get::<_, i64>(1)? as u64,
+                    failures: r.try_get::<_, i64>(2)? as u64,
+                })
+            })
+            .collect()
+        })
+    }
+
     fn availability(
         &self,
         target: &str,

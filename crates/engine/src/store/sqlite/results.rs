@@ -162,6 +162,32 @@ impl ResultStore for SqliteStore {
             .collect()
     }
 
+    fn rollup_counts(
+        &self,
+        target: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Vec<RollupCount>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "{VANTAGES_OF_TARGET}
+                 SELECT r.minute_ms, r.count, r.failures
+                 FROM v CROSS JOIN rollups r
+                   ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
+                 WHERE v.name IS NOT NULL
+                 ORDER BY r.minute_ms, r.vantage"
+            ))?;
+            let rows = stmt.query_map(params![target, since_ms, until_ms], |r| {
+                Ok(RollupCount {
+                    minute_ms: r.get(0)?,
+                    count: r.get::<_, i64>(1)? as u64,
+                    failures: r.get::<_, i64>(2)? as u64,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
     fn availability(
         &self,
         target: &str,
