@@ -16,6 +16,12 @@ const VANTAGES_OF_TARGET: &str = "WITH RECURSIVE v(name) AS (
                      FROM v WHERE v.name IS NOT NULL
                  )";
 
+/// The rollups of target ?1 with minutes in `[?2, ?3)`, after `VANTAGES_OF_TARGET`: the
+/// key (target, vantage, minute) ranged once per vantage.
+const ROLLUPS_IN_RANGE: &str = "FROM v CROSS JOIN rollups r
+                   ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
+                 WHERE v.name IS NOT NULL";
+
 fn canary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::probe::CanaryEntry> {
     Ok(crate::probe::CanaryEntry {
         store: r.get(0)?,
@@ -135,9 +141,7 @@ impl ResultStore for SqliteStore {
                 "{VANTAGES_OF_TARGET}
                  SELECT r.vantage, r.minute_ms, r.count, r.failures, r.degraded, r.latency_min_ms,
                         r.latency_max_ms, r.latency_sum_ms, r.sketch
-                 FROM v CROSS JOIN rollups r
-                   ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
-                 WHERE v.name IS NOT NULL
+                 {ROLLUPS_IN_RANGE}
                  ORDER BY r.minute_ms, r.vantage"
             ))?;
             let rows = stmt.query_map(params![target, since_ms, until_ms], |r| {
@@ -172,9 +176,7 @@ impl ResultStore for SqliteStore {
             let mut stmt = c.prepare_cached(&format!(
                 "{VANTAGES_OF_TARGET}
                  SELECT r.minute_ms, r.count, r.failures
-                 FROM v CROSS JOIN rollups r
-                   ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
-                 WHERE v.name IS NOT NULL
+                 {ROLLUPS_IN_RANGE}
                  ORDER BY r.minute_ms, r.vantage"
             ))?;
             let rows = stmt.query_map(params![target, since_ms, until_ms], |r| {
@@ -198,9 +200,7 @@ impl ResultStore for SqliteStore {
             let mut stmt = c.prepare_cached(&format!(
                 "{VANTAGES_OF_TARGET}
                  SELECT COALESCE(SUM(r.count), 0), COALESCE(SUM(r.failures), 0), COALESCE(SUM(r.degraded), 0)
-                 FROM v CROSS JOIN rollups r
-                   ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
-                 WHERE v.name IS NOT NULL"
+                 {ROLLUPS_IN_RANGE}"
             ))?;
             stmt.query_row(params![target, minute_of(since_ms), until_ms], |r| {
                 Ok(Availability {
@@ -230,9 +230,7 @@ impl ResultStore for SqliteStore {
             let mut whole = c.prepare_cached(&format!(
                 "{VANTAGES_OF_TARGET}
                  SELECT r.minute_ms, r.vantage, SUM(r.count), SUM(r.failures)
-                 FROM v CROSS JOIN rollups r
-                   ON r.target = ?1 AND r.vantage = v.name AND r.minute_ms >= ?2 AND r.minute_ms < ?3
-                 WHERE v.name IS NOT NULL
+                 {ROLLUPS_IN_RANGE}
                  GROUP BY r.minute_ms, r.vantage"
             ))?;
             let rows = whole.query_map(params![target, a, b], |r| {
