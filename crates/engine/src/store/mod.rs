@@ -8,6 +8,7 @@
 //! measured results only and is `None` (unmeasured), never 100%, when there are none.
 
 mod cluster;
+mod growth;
 pub mod leaf;
 mod pg;
 mod poll;
@@ -17,6 +18,8 @@ pub(crate) use shared::*;
 mod sqlite;
 
 pub use cluster::{ClusterStore, Lease, Member};
+pub(crate) use growth::DAY_MS;
+pub use growth::{DaySize, growth_per_day};
 pub use pg::{Copied, PgOptions, PgStore, copy_sqlite, redact_url};
 pub use sqlite::SqliteStore;
 
@@ -198,29 +201,6 @@ pub struct StoreStats {
     /// Results stored per UTC day (`YYYY-MM-DD`), the 7 days before now, oldest first.
     pub results_per_day: Vec<(String, u64)>,
 }
-
-/// The store's size on one UTC day: its latest sample that day.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct DaySize {
-    /// Midnight (UTC) that starts the day.
-    pub day_ms: i64,
-    /// When the size was sampled.
-    pub at_ms: i64,
-    pub bytes: u64,
-}
-
-/// How many bytes a day the store grew by, from the first to the last of `sizes` (in time
-/// order), scaled to 24 hours; negative when it shrank (a vacuum). None until the samples
-/// span a day: a shorter span would scale up one hour's burst. A pure function of the
-/// samples, so `/metrics` and `probity store stats` agree on the same rows.
-pub fn growth_per_day(sizes: &[DaySize]) -> Option<f64> {
-    let (first, last) = (sizes.first()?, sizes.last()?);
-    let span = last.at_ms - first.at_ms;
-    (span >= DAY_MS).then(|| (last.bytes as f64 - first.bytes as f64) * DAY_MS as f64 / span as f64)
-}
-
-/// A UTC day in milliseconds.
-pub(crate) const DAY_MS: i64 = 86_400_000;
 
 /// One leaf of the evidence log.
 #[derive(Clone, Debug, PartialEq)]
@@ -966,40 +946,5 @@ pub fn open_for_server(
             s.prime_ids()?;
             Ok(std::sync::Arc::new(s))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn size(at_ms: i64, bytes: u64) -> DaySize {
-        DaySize {
-            day_ms: at_ms.div_euclid(DAY_MS) * DAY_MS,
-            at_ms,
-            bytes,
-        }
-    }
-
-    #[test]
-    fn growth_is_first_to_last_scaled_to_a_day_once_a_day_is_spanned() {
-        assert_eq!(growth_per_day(&[]), None);
-        assert_eq!(growth_per_day(&[size(0, 5)]), None);
-        // Less than a day: an hour's burst is not a day's rate.
-        assert_eq!(growth_per_day(&[size(0, 0), size(DAY_MS - 1, 100)]), None);
-        assert_eq!(
-            growth_per_day(&[size(0, 0), size(DAY_MS, 100)]),
-            Some(100.0)
-        );
-        // Middle samples do not count; a day and a half scales down.
-        assert_eq!(
-            growth_per_day(&[size(0, 1000), size(DAY_MS, 0), size(3 * DAY_MS / 2, 1600)]),
-            Some(400.0)
-        );
-        // Shrinking (a vacuum) is negative.
-        assert_eq!(
-            growth_per_day(&[size(0, 3000), size(2 * DAY_MS, 1000)]),
-            Some(-1000.0)
-        );
     }
 }
