@@ -22,8 +22,22 @@ pub fn growth_per_day(sizes: &[DaySize]) -> Option<f64> {
     (span >= DAY_MS).then(|| (last.bytes as f64 - first.bytes as f64) * DAY_MS as f64 / span as f64)
 }
 
+/// The growth per day that `/metrics` and `probity store stats` report: over the notes of
+/// the last 7 days before `now_ms` (from the start of that day on), of `sizes` (in time
+/// order, any span).
+pub fn weekly_growth(sizes: &[DaySize], now_ms: i64) -> Option<f64> {
+    let from = week_start(now_ms);
+    let first = sizes.partition_point(|d| d.day_ms < from);
+    growth_per_day(&sizes[first..])
+}
+
+/// The first day `weekly_growth` reads: what a caller fetches from.
+pub fn week_start(now_ms: i64) -> i64 {
+    (now_ms - 7 * DAY_MS).div_euclid(DAY_MS) * DAY_MS
+}
+
 /// A UTC day in milliseconds.
-pub(crate) const DAY_MS: i64 = 86_400_000;
+pub const DAY_MS: i64 = 86_400_000;
 
 #[cfg(test)]
 mod tests {
@@ -52,6 +66,11 @@ mod tests {
             growth_per_day(&[size(0, 1000), size(DAY_MS, 0), size(3 * DAY_MS / 2, 1600)]),
             Some(400.0)
         );
+        // The week's growth leaves out older notes.
+        let notes = [size(0, 0), size(5 * DAY_MS, 100), size(7 * DAY_MS, 300)];
+        assert_eq!(weekly_growth(&notes, 8 * DAY_MS), Some(100.0));
+        assert_eq!(weekly_growth(&notes, 13 * DAY_MS), None);
+        assert_eq!(week_start(8 * DAY_MS + 5), DAY_MS);
         // Shrinking (a vacuum) is negative.
         assert_eq!(
             growth_per_day(&[size(0, 3000), size(2 * DAY_MS, 1000)]),

@@ -18,8 +18,7 @@ pub(crate) use shared::*;
 mod sqlite;
 
 pub use cluster::{ClusterStore, Lease, Member};
-pub(crate) use growth::DAY_MS;
-pub use growth::{DaySize, growth_per_day};
+pub use growth::{DAY_MS, DaySize, growth_per_day, week_start, weekly_growth};
 pub use pg::{Copied, PgOptions, PgStore, copy_sqlite, redact_url};
 pub use sqlite::SqliteStore;
 

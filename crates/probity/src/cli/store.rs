@@ -13,7 +13,7 @@ pub struct StatsArgs {
     pub json: bool,
 }
 
-const DAY: i64 = 86_400_000;
+use probity_engine::store::DAY_MS;
 
 fn date(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
@@ -34,13 +34,8 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     let st = store.stats(now)?;
     // The server samples the store's size hourly: the last 30 days' daily sizes, and the
     // growth over the last 7 (the figure /metrics gives).
-    let sizes = store.sizes(now - 30 * DAY)?;
-    let week: Vec<_> = sizes
-        .iter()
-        .filter(|d| d.day_ms >= (now - 7 * DAY).div_euclid(DAY) * DAY)
-        .copied()
-        .collect();
-    let growth = probity_engine::store::growth_per_day(&week);
+    let sizes = store.sizes(now - 30 * DAY_MS)?;
+    let growth = probity_engine::store::weekly_growth(&sizes, now);
     let results = st.rows.get("results").copied().unwrap_or(0);
     // Bytes per stored result over the whole file (every table's share included): the
     // figure that sizes a disk, not a single table's.

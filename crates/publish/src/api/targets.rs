@@ -17,15 +17,16 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
     let mut body = crate::metrics::render(&s.shared, &s.targets);
     let store = s.store.clone();
     let sizes = tokio::task::spawn_blocking(move || {
-        let week_ago = jiff::Timestamp::now().as_millisecond() - 7 * 86_400_000;
-        Ok::<_, probity_engine::store::StoreError>((store.disk_bytes()?, store.sizes(week_ago)?))
+        let now = jiff::Timestamp::now().as_millisecond();
+        let days = store.sizes(probity_engine::store::week_start(now))?;
+        Ok::<_, probity_engine::store::StoreError>((
+            store.disk_bytes()?,
+            probity_engine::store::weekly_growth(&days, now),
+        ))
     })
     .await;
-    if let Ok(Ok((bytes, days))) = sizes {
-        body.push_str(&crate::metrics::store_bytes(
-            bytes,
-            probity_engine::store::growth_per_day(&days),
-        ));
+    if let Ok(Ok((bytes, growth))) = sizes {
+        body.push_str(&crate::metrics::store_bytes(bytes, growth));
     }
     (
         [(
