@@ -123,14 +123,13 @@ fn gather_with(
     let seen_by = store.failing_vantage_counts()?;
     // An incident that escalated after `as_of` was still degraded then.
     let escalated = store.escalated_at()?;
+    // Started before `as_of`, not resolved before the window: the store filters.
     let observed: Vec<Observed> = store
         .incidents(IncidentFilter::Overlapping {
             from_ms: window.0,
             until_ms: as_of,
         })?
         .into_iter()
-        .filter(|i| i.started_at_ms < as_of)
-        .filter(|i| i.resolved_at_ms.unwrap_or(i64::MAX) >= window.0)
         .filter_map(|i| {
             let t = by_name.get(i.target.as_str())?;
             Some(Observed {
