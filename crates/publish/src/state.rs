@@ -294,3 +294,48 @@ impl UptimeCache {
         Ok(bars)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bars are made once a minute at most, and again when the day turns.
+    #[test]
+    fn uptime_bars_are_kept_a_minute_within_a_day() {
+        let cache = UptimeCache::default();
+        let made = std::cell::Cell::new(0);
+        let make = |n: i64| {
+            made.set(made.get() + 1);
+            let mut u = Uptime::new();
+            u.insert("c".into(), vec![(n, Some(1.0))]);
+            Ok(u)
+        };
+        let day = 86_400_000;
+        let t0 = 5 * day + 1_000;
+        let first = cache.get(t0, || make(1)).unwrap();
+        let kept = cache
+            .get(t0 + UptimeCache::KEEP_MS - 1, || make(2))
+            .unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &kept));
+        assert_eq!(made.get(), 1);
+        let later = cache.get(t0 + UptimeCache::KEEP_MS, || make(3)).unwrap();
+        assert_eq!(later["c"][0].0, 3);
+        // A new day's bars are made at once, however recent the kept ones.
+        let t1 = 6 * day - 10;
+        cache.get(t1, || make(4)).unwrap();
+        let next_day = cache.get(t1 + 20, || make(5)).unwrap();
+        assert_eq!(next_day["c"][0].0, 5);
+        // A clock that went back does not keep old bars either.
+        let back = cache.get(t1, || make(6)).unwrap();
+        assert_eq!(back["c"][0].0, 6);
+        // A failed read is the request's error, and the next request reads again.
+        let expired = t1 + UptimeCache::KEEP_MS;
+        let failed = cache.get(expired, || {
+            Err(probity_engine::store::StoreError::Config("down".into()))
+        });
+        assert!(failed.is_err());
+        let again = cache.get(expired + 1, || make(7)).unwrap();
+        assert_eq!(again["c"][0].0, 7);
+        assert_eq!(made.get(), 6);
+    }
+}
