@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Compact result chunks measured on real results: runs probity with N HTTP targets probed
-# every second against a loopback server for S seconds, then codes the store's results as
-# chunks of one target, vantage and hour (examples/chunk_bench), checks that every chunk
-# decodes to exactly its rows, and reports bytes per result (coded, and as a SQLite table
-# with its key) against what the same results take today (rows, indexes, evidence records).
+# Compact results measured on real results: runs probity with N HTTP targets probed every
+# second against a loopback server for S seconds, then compacts a copy of its store with the
+# store's own compaction (examples/chunk_bench), checks that every result and every evidence
+# record reads back the same, and reports bytes per result before (rows, indexes, evidence
+# records) and after (chunks, their indexes, the leaves that name them).
 #
 #   bash bench/compact.sh            # 100 targets for 360 s: 36,000 results, 360 a chunk
 #   bash bench/compact.sh 60 20      # 60 s, 20 targets

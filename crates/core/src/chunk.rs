@@ -8,6 +8,8 @@
 //!
 //! - ids and times as the change of their step (delta of delta), zigzag varints: a target
 //!   probed every 10 s with a few ms of jitter costs a byte for its time;
+//! - the evidence leaf that recorded the result, as the change from the previous row's
+//!   (a byte or two: the store rebuilds a leaf's record from the rows that name it);
 //! - phase times in whole microseconds as the change from the previous result's same phase
 //!   (zigzag varint, the low bit 0); a time that is not a whole number of microseconds is
 //!   kept as its 8 bytes (low bit 1), so any `f64` comes back bit for bit;
@@ -23,7 +25,7 @@
 //! ```text
 //! chunk   = 0x01 v(rows) v(texts) text* row*
 //! text    = v(len) utf8-bytes
-//! row     = flags z(id dod) z(at dod) [labels] [agent] phase*
+//! row     = flags z(id dod) z(at dod) z(leaf delta) [labels] [agent] phase*
 //! flags   : bit 0..4 dns, connect, tls, ttfb, total present; bit 5 unmeasured;
 //!           bit 6 labels follow; bit 7 agent fields follow
 //! labels  = v(health) v(error_class) v(error) v(details)      (text index + 1; 0 = none)
@@ -38,6 +40,8 @@
 pub struct Row {
     pub id: i64,
     pub at_ms: i64,
+    /// The index of the evidence leaf whose record lists this result.
+    pub leaf: i64,
     pub health: String,
     /// dns, connect, tls, ttfb, total (milliseconds).
     pub phases: [Option<f64>; 5],
@@ -120,6 +124,7 @@ pub fn encode(rows: &[Row]) -> Vec<u8> {
     // Rows first (into a body), as the dictionary is filled on the way.
     let mut body = Vec::with_capacity(rows.len() * 12);
     let (mut id, mut id_step, mut at, mut at_step) = (0i64, 0i64, 0i64, 0i64);
+    let mut leaf = 0i64;
     let mut phase = [0i64; 5];
     let mut labels_of_previous: Option<[u64; 4]> = None;
     for r in rows {
@@ -152,6 +157,8 @@ pub fn encode(rows: &[Row]) -> Vec<u8> {
         let step = r.at_ms.wrapping_sub(at);
         put_v(&mut body, zig(step.wrapping_sub(at_step)));
         (at, at_step) = (r.at_ms, step);
+        put_v(&mut body, zig(r.leaf.wrapping_sub(leaf)));
+        leaf = r.leaf;
         if flags & (1 << 6) != 0 {
             for l in labels {
                 put_v(&mut body, l);
@@ -262,6 +269,7 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<Row>, ChunkError> {
     };
     let mut rows = Vec::with_capacity(n.min(chunk.len()));
     let (mut id, mut id_step, mut at, mut at_step) = (0i64, 0i64, 0i64, 0i64);
+    let mut leaf = 0i64;
     let mut phase = [0i64; 5];
     let mut labels: Option<[Option<String>; 4]> = None;
     for _ in 0..n {
@@ -270,6 +278,7 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<Row>, ChunkError> {
         id = id.wrapping_add(id_step);
         at_step = at_step.wrapping_add(unzig(r.v()?));
         at = at.wrapping_add(at_step);
+        leaf = leaf.wrapping_add(unzig(r.v()?));
         if flags & (1 << 6) != 0 {
             labels = Some([text(r.v()?)?, text(r.v()?)?, text(r.v()?)?, text(r.v()?)?]);
         }
@@ -301,6 +310,7 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<Row>, ChunkError> {
         rows.push(Row {
             id,
             at_ms: at,
+            leaf,
             health: health.ok_or_else(|| bad("a row without health"))?,
             phases,
             error_class,
@@ -329,6 +339,8 @@ mod tests {
         Row {
             id,
             at_ms,
+            // A leaf a second: a target probed every 10 s is in every tenth.
+            leaf: at_ms / 1_000,
             health: "up".into(),
             phases: [
                 Some(micros_to_ms(310)),
@@ -424,14 +436,14 @@ mod tests {
 
     prop_compose! {
         fn row()(
-            id in any::<i64>(), at_ms in any::<i64>(),
+            id in any::<i64>(), at_ms in any::<i64>(), leaf in any::<i64>(),
             health in prop_oneof![Just("up"), Just("degraded"), Just("down")],
             phases in [phase(), phase(), phase(), phase(), phase()],
             error_class in proptest::option::of(text()), error in proptest::option::of(text()),
             details in proptest::option::of(text()), unmeasured in any::<bool>(),
             origin in proptest::option::of(text()), clock_offset_ms in proptest::option::of(any::<i64>()),
         ) -> Row {
-            Row { id, at_ms, health: health.to_string(), phases, error_class, error, details,
+            Row { id, at_ms, leaf, health: health.to_string(), phases, error_class, error, details,
                   unmeasured, origin, clock_offset_ms }
         }
     }

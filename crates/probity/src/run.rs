@@ -566,6 +566,7 @@ async fn generation(
     let pruner = {
         let (store, shared) = (store.clone(), shared.clone());
         let (raw, roll) = (config.server.raw_retention, config.server.rollup_retention);
+        let compact_after = config.server.compact_after;
         tokio::spawn(singleton(
             store.clone(),
             me.clone(),
@@ -580,6 +581,18 @@ async fn generation(
                         let res = tokio::task::spawn_blocking(move || {
                             let pruned = s
                                 .prune(now - raw.as_millis() as i64, now - roll.as_millis() as i64);
+                            // Then what is past the head window into chunks, an hour of
+                            // leaves a pass (a few targets a transaction).
+                            match s.compact(now - compact_after.as_millis() as i64) {
+                                Ok(c) if c.results > 0 => tracing::info!(
+                                    results = c.results,
+                                    chunks = c.chunks,
+                                    leaves = c.leaves,
+                                    "compacted results"
+                                ),
+                                Ok(_) => {}
+                                Err(e) => tracing::warn!(error = %e, "compacting results failed"),
+                            }
                             // The day's size, after pruning: what the store takes to hold
                             // its retention (`store stats`, /metrics).
                             if let Err(e) = s.disk_bytes().and_then(|b| s.note_size(now, b)) {

@@ -505,7 +505,15 @@ impl Recorder {
                     }
                 }
                 Input::Push(p) => {
-                    let origins: Vec<String> = p.items.iter().map(|i| i.origin.clone()).collect();
+                    let origins: Vec<crate::store::Origin> = p
+                        .items
+                        .iter()
+                        .map(|i| crate::store::Origin {
+                            origin: i.origin.clone(),
+                            target: i.target.name.clone(),
+                            at_ms: i.output.at_ms,
+                        })
+                        .collect();
                     let (store, vantage) = (self.store.clone(), p.vantage.clone());
                     // Without knowing which ids are stored, a retried push would enter the
                     // trackers twice: refuse it whole and let the sender push again.

@@ -209,6 +209,8 @@ pub struct EvidenceLeaf {
     pub record: Vec<u8>,
     pub leaf_hash: Vec<u8>,
     pub at_ms: i64,
+    /// The record was rebuilt from compacted results, not read as stored.
+    pub rebuilt: bool,
 }
 
 /// A signed checkpoint as stored.
@@ -492,6 +494,24 @@ pub struct Pruned {
     pub statements: usize,
 }
 
+/// An agent's id for a result, with where the result would be stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub origin: String,
+    pub target: String,
+    pub at_ms: i64,
+}
+
+/// What a compaction pass did (`ResultStore::compact`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compacted {
+    /// Results moved out of rows into chunks.
+    pub results: usize,
+    pub chunks: usize,
+    /// Results leaves whose records are now rebuilt from chunks, not stored.
+    pub leaves: usize,
+}
+
 /// The storage interface, one narrow trait per concern; `Store` is all of them, for the
 /// server that needs every one. Blocking: async callers use a dedicated thread or
 /// `spawn_blocking`.
@@ -597,11 +617,12 @@ pub trait ResultStore {
     ) -> StoreResult<std::collections::HashMap<(String, i64), Availability>>;
     /// The first measured minute of every target with rollups.
     fn first_measured(&self) -> StoreResult<std::collections::HashMap<String, i64>>;
-    /// Which of these result ids of `vantage` are stored already (ids are per vantage).
+    /// Which of these result ids of `vantage` are stored already (ids are per vantage),
+    /// each given with its result's target and time (where a compacted one would be).
     fn known_origins(
         &self,
         vantage: &str,
-        origins: &[String],
+        origins: &[Origin],
     ) -> StoreResult<std::collections::HashSet<String>>;
     /// Checks the store's file for damage (SQLite's `quick_check`): an error that says what
     /// is damaged, before anything is written to it.
@@ -613,6 +634,12 @@ pub trait ResultStore {
     /// documents no poll since refers to, and peers' statements of outages over before
     /// `rollup_before_ms`.
     fn prune(&self, raw_before_ms: i64, rollup_before_ms: i64) -> StoreResult<Pruned>;
+    /// Moves the results of leaves written before `before_ms` into compact chunks, an hour
+    /// of leaves at a time, and stops keeping those leaves' records twice (SQLite; a
+    /// PostgreSQL store keeps rows and drops whole days instead).
+    fn compact(&self, _before_ms: i64) -> StoreResult<Compacted> {
+        Ok(Compacted::default())
+    }
     /// The store's files on disk, in bytes (database and write-ahead log); cheap.
     fn disk_bytes(&self) -> StoreResult<u64>;
     /// Notes the store's size `bytes` (from `disk_bytes`) sampled at `at_ms`: each UTC day

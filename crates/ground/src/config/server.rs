@@ -53,6 +53,10 @@ pub struct ServerConfig {
     #[serde(default = "days::<30>")]
     #[schemars(with = "DurationSchema")]
     pub raw_retention: HumanDuration,
+    /// Results move into compact chunks (a dozen bytes each) once the evidence leaf that recorded them is this old (SQLite). Default 2h.
+    #[serde(default = "secs::<7200>")]
+    #[schemars(with = "DurationSchema")]
+    pub compact_after: HumanDuration,
     /// How long per-minute rollups are kept. Default 400d.
     #[serde(default = "days::<400>")]
     #[schemars(with = "DurationSchema")]

@@ -179,6 +179,7 @@ fn key_lists_come_from_the_types() {
         [
             "advertise",
             "api_token",
+            "compact_after",
             "data_dir",
             "idle_timeout",
             "listen",

@@ -154,28 +154,30 @@ fn prints_lines(text: &str, patterns: &[&str]) {
 
 #[test]
 fn compact_benchmark_runs() {
-    // docs/BENCHMARKS.md's compact-chunk benchmark on 3 targets for 4 s with the test's
-    // build: the store's real results code as chunks that decode to exactly their rows
-    // (the example refuses otherwise), and the probers' times are whole microseconds, so
-    // none is kept as a raw float.
+    // docs/BENCHMARKS.md's compaction benchmark on 3 targets for 4 s with the test's build:
+    // the store's real results compact, every result and evidence record reads back the
+    // same (the example refuses otherwise), every results leaf is rebuilt from chunks, and
+    // the probers' times are whole microseconds, so none is kept as a raw float.
     let Some(text) = run_benchmark("compact_benchmark_runs", "bench/compact.sh", &["4", "3"])
     else {
         return;
     };
     let results = regex::Regex::new(
-        r"(?m)^results: +([0-9]+) in ([0-9]+) chunks \(0 phase times kept as raw floats\)$",
+        r"(?m)^results: +([0-9]+) in ([0-9]+) chunks, ([0-9]+) leaves rebuilt from them \(0 results with raw-float phase times\)$",
     )
     .unwrap();
     let c = results.captures(&text).unwrap_or_else(|| panic!("{text}"));
     assert!(c[1].parse::<u32>().unwrap() >= 6, "{text}");
     assert!((3..=6).contains(&c[2].parse::<u32>().unwrap()), "{text}");
-    prints_lines(
-        &text,
-        &[
-            r"(?m)^today: +[0-9.]+ B/result in rows and indexes, [0-9.]+ B/result in evidence records$",
-            r"(?m)^chunks: +[0-9.]+ B/result coded, [0-9.]+ B/result as a SQLite table with its key$",
-        ],
-    );
+    assert!(c[3].parse::<u32>().unwrap() >= 2, "{text}");
+    let per = |re: &str| -> f64 {
+        let c = regex::Regex::new(re).unwrap().captures(&text).unwrap_or_else(|| panic!("{text}"));
+        c[1].parse().unwrap()
+    };
+    let before = per(r"(?m)^rows: +([0-9.]+) B/result \(rows, indexes, evidence records\)$");
+    let after = per(r"(?m)^compacted: +([0-9.]+) B/result \(chunks, indexes, leaves\), [0-9.]+ B/result the chunks' own bytes$");
+    assert!(after < before, "{text}");
+    prints_lines(&text, &[r"(?m)^whole file: +[0-9.]+ B/result after compaction"]);
 }
 
 #[test]

@@ -33,6 +33,7 @@ mod sources;
 mod status_page;
 mod storage;
 mod store;
+mod store_compact;
 mod store_faults;
 mod store_schema;
 mod store_size;

@@ -5,7 +5,7 @@
 use probity_core::result::{Cause, ErrorClass, Health, Phases};
 use probity_engine::store::traits::*;
 use probity_engine::store::{
-    Batch, IncidentChange, IncidentFilter, PgOptions, PgStore, ResultRecord, SqliteStore,
+    Batch, IncidentChange, IncidentFilter, Origin, PgOptions, PgStore, ResultRecord, SqliteStore,
     StoredCheckpoint, minute_of,
 };
 
@@ -70,6 +70,14 @@ fn result(id: i64, target: &str, at_ms: i64, health: Health, total_ms: f64) -> R
         unmeasured: false,
         origin: None,
         clock_offset_ms: None,
+    }
+}
+
+fn origin(origin: &str, target: &str, at_ms: i64) -> Origin {
+    Origin {
+        origin: origin.into(),
+        target: target.into(),
+        at_ms,
     }
 }
 
@@ -914,7 +922,7 @@ fn a_postgres_store_from_before_partitions_keeps_its_results() {
     assert!(partitioned);
     // An agent's result id is still taken once.
     let known = s
-        .known_origins("eu", &["o2".to_string(), "o9".to_string()])
+        .known_origins("eu", &[origin("o2", "api", 0), origin("o9", "api", 0)])
         .unwrap();
     assert!(known.contains("o2") && !known.contains("o9"), "{known:?}");
     assert_eq!(s.next_result_id().unwrap(), (1 << 24) + 1);

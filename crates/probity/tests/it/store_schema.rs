@@ -14,7 +14,7 @@ fn a_store_from_a_newer_probity_is_refused() {
     let err = SqliteStore::open(dir.path()).err().unwrap();
     assert_eq!(
         err.to_string(),
-        "database schema version 99 is newer than this probity knows (16); upgrade probity"
+        "database schema version 99 is newer than this probity knows (17); upgrade probity"
     );
 }
 
@@ -43,7 +43,7 @@ fn a_new_store_opened_by_many_at_once_is_migrated_once() {
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 16);
+        assert_eq!(v, 17);
     }
 }
 

@@ -76,6 +76,7 @@ impl EvidenceStore for PgStore {
                         record: r.try_get(1)?,
                         leaf_hash: r.try_get(2)?,
                         at_ms: r.try_get(3)?,
+                        rebuilt: false,
                     };
                     at = leaf.index + 1;
                     bytes = bytes.saturating_add(leaf.record.len());

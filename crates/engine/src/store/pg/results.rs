@@ -304,11 +304,12 @@ impl ResultStore for PgStore {
     fn known_origins(
         &self,
         vantage: &str,
-        origins: &[String],
+        origins: &[Origin],
     ) -> StoreResult<std::collections::HashSet<String>> {
         if origins.is_empty() {
             return Ok(Default::default());
         }
+        let origins: Vec<&str> = origins.iter().map(|o| o.origin.as_str()).collect();
         self.read(|c| {
             c.query(
                 "SELECT origin FROM results WHERE vantage = $1 AND origin = ANY($2)",

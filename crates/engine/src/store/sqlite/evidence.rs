@@ -65,27 +65,38 @@ impl EvidenceStore for SqliteStore {
         to: u64,
         max_bytes: usize,
     ) -> StoreResult<Vec<EvidenceLeaf>> {
-        self.read(|c| {
+        self.read_store(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT idx, record, leaf_hash, at_ms FROM evidence_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+                "SELECT idx, record, leaf_hash, at_ms, span_from_ms, span_to_ms FROM evidence_leaves
+                 WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
             )?;
-            let rows = stmt.query_map(params![from as i64, to as i64], |r| {
-                Ok(EvidenceLeaf {
+            let mut rows = stmt.query(params![from as i64, to as i64])?;
+            let (mut out, mut bytes) = (Vec::new(), 0usize);
+            let mut spans = std::collections::BTreeMap::new();
+            while let Some(r) = rows.next()? {
+                let leaf = EvidenceLeaf {
                     index: r.get::<_, i64>(0)? as u64,
                     record: r.get(1)?,
                     leaf_hash: r.get(2)?,
                     at_ms: r.get(3)?,
-                })
-            })?;
-            let (mut out, mut bytes) = (Vec::new(), 0usize);
-            for row in rows {
-                let leaf = row?;
-                bytes = bytes.saturating_add(leaf.record.len());
+                    rebuilt: false,
+                };
+                if let (true, Some(from_ms), Some(to_ms)) =
+                    (leaf.record.is_empty(), r.get(4)?, r.get(5)?)
+                {
+                    // A compacted leaf: its record is rebuilt below, a record of about
+                    // 130 bytes a result.
+                    spans.insert(leaf.index, super::chunks::Span { from_ms, to_ms });
+                    bytes = bytes.saturating_add(leaf.record.len().max(4096));
+                } else {
+                    bytes = bytes.saturating_add(leaf.record.len());
+                }
                 out.push(leaf);
                 if bytes >= max_bytes {
                     break;
                 }
             }
+            super::chunks::rebuild(c, &mut out, &spans)?;
             Ok(out)
         })
     }

@@ -3,6 +3,7 @@
 //! One writer connection (the recorder is the only writer) and a small pool of readers for
 //! the API. `synchronous=FULL`: a committed batch survives a process kill and a power loss.
 
+mod chunks;
 mod cluster;
 mod evidence;
 mod federation;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014.sql"),
     include_str!("migrations/0015.sql"),
     include_str!("migrations/0016.sql"),
+    include_str!("migrations/0017.sql"),
 ];
 
 /// Perfect-subtree hashes read through a connection (or a transaction, which derefs to one).
@@ -115,10 +117,12 @@ impl SqliteStore {
         })?;
         let path = data_dir.join("probity.db");
         let conn = open_configured(&path)?;
-        let next_result: i64 =
-            conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM results", [], |r| {
-                r.get(0)
-            })?;
+        // Ids are never handed out twice: the highest is a row's or a compacted leaf's.
+        let next_result: i64 = conn
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM results", [], |r| {
+                r.get::<_, i64>(0)
+            })?
+            .max(chunks::max_chunked_id(&conn)? + 1);
         let next_incident: i64 =
             conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM incidents", [], |r| {
                 r.get(0)

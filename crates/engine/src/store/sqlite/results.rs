@@ -104,32 +104,52 @@ impl ResultStore for SqliteStore {
         until_ms: Option<i64>,
         limit: usize,
     ) -> StoreResult<Vec<ResultRecord>> {
-        self.read(|c| {
+        let (since, until) = (since_ms.unwrap_or(i64::MIN), until_ms.unwrap_or(i64::MAX));
+        self.read_store(|c| {
+            // Rows (those also in a chunk, kept for an incident, are read from the chunk).
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {RESULT_COLUMNS} FROM results
-                 WHERE target = ?1 AND at_ms >= ?2 AND at_ms < ?3
+                 WHERE target = ?1 AND at_ms >= ?2 AND at_ms < ?3 AND (leaf IS NULL OR leaf >= 0)
                  ORDER BY at_ms DESC, id DESC LIMIT ?4"
             ))?;
-            let rows = stmt.query_map(
-                params![
-                    target,
-                    since_ms.unwrap_or(i64::MIN),
-                    until_ms.unwrap_or(i64::MAX),
-                    limit as i64
-                ],
-                result_row,
-            )?;
-            rows.collect()
+            let rows = stmt.query_map(params![target, since, until, limit as i64], result_row)?;
+            let mut out: Vec<ResultRecord> = rows.collect::<Result<_, _>>()?;
+            if limit > 0 {
+                out.extend(super::chunks::target_results(
+                    c, target, since, until, limit,
+                )?);
+            }
+            out.sort_by_key(|r| std::cmp::Reverse((r.at_ms, r.id)));
+            out.dedup_by_key(|r| r.id);
+            out.truncate(limit);
+            Ok(out)
         })
     }
 
     fn latest_results(&self) -> StoreResult<Vec<ResultRecord>> {
-        self.read(|c| {
+        self.read_store(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {RESULT_COLUMNS} FROM results WHERE id IN (SELECT MAX(id) FROM results GROUP BY target)"
+                "SELECT {RESULT_COLUMNS}, leaf FROM results WHERE id IN (SELECT MAX(id) FROM results GROUP BY target)"
             ))?;
-            let rows = stmt.query_map([], result_row)?;
-            rows.collect()
+            let rows = stmt.query_map([], |r| Ok((result_row(r)?, r.get::<_, Option<i64>>(16)?)))?;
+            let mut out = Vec::new();
+            let mut settled = std::collections::HashSet::new();
+            for row in rows {
+                let (r, leaf) = row?;
+                // A row of a leaf not yet compacted is newer than anything in chunks.
+                if leaf.is_some_and(|l| l >= 0) {
+                    settled.insert(r.target.clone());
+                    out.push(r);
+                } else if let Some(newer) = super::chunks::latest_of(c, &r.target)?.filter(|x| x.id > r.id) {
+                    settled.insert(r.target.clone());
+                    out.push(newer);
+                } else {
+                    settled.insert(r.target.clone());
+                    out.push(r);
+                }
+            }
+            out.extend(super::chunks::latest_beyond(c, &settled)?);
+            Ok(out)
         })
     }
 
@@ -224,7 +244,7 @@ impl ResultStore for SqliteStore {
             |t: i64| t.div_euclid(60_000) * 60_000 + if t % 60_000 == 0 { 0 } else { 60_000 };
         let (a, b) = (ceil(since_ms), until_ms.div_euclid(60_000) * 60_000);
         let (a, b) = if a < b { (a, b) } else { (until_ms, until_ms) };
-        self.read(|c| {
+        let mut out = self.read(|c| {
             let mut out: std::collections::BTreeMap<(i64, String), (u64, u64)> = Default::default();
             // The key is (target, vantage, minute): one range per vantage.
             let mut whole = c.prepare_cached(&format!(
@@ -245,37 +265,33 @@ impl ResultStore for SqliteStore {
                 let (m, v, n, f) = row?;
                 out.insert((m, v), (n as u64, f as u64));
             }
-            let mut part = c.prepare_cached(
-                "SELECT (at_ms / 60000) * 60000, vantage, COUNT(*), SUM(health = 'down') FROM results
-                 WHERE target = ?1 AND at_ms >= ?2 AND at_ms < ?3 AND unmeasured = 0
-                 GROUP BY 1, 2",
-            )?;
-            let edges = if a == until_ms {
-                vec![(since_ms, until_ms)]
-            } else {
-                vec![(since_ms, a), (b, until_ms)]
-            };
-            for (x, y) in edges {
-                if y <= x {
+            Ok(out)
+        })?;
+        let edges = if a == until_ms {
+            vec![(since_ms, until_ms)]
+        } else {
+            vec![(since_ms, a), (b, until_ms)]
+        };
+        for (x, y) in edges {
+            if y <= x {
+                continue;
+            }
+            // Rows and chunks alike: the edges are parts of a minute.
+            for r in self.results(target, Some(x), Some(y), usize::MAX)? {
+                if r.unmeasured {
                     continue;
                 }
-                let rows = part.query_map(params![target, x, y], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                })?;
-                for row in rows {
-                    let (m, v, n, f) = row?;
-                    let e = out.entry((m, v)).or_default();
-                    e.0 += n as u64;
-                    e.1 += f as u64;
-                }
+                let e = out
+                    .entry((r.at_ms.div_euclid(60_000) * 60_000, r.vantage))
+                    .or_default();
+                e.0 += 1;
+                e.1 += u64::from(r.health == probity_core::result::Health::Down);
             }
-            Ok(out.into_iter().map(|((m, v), (n, f))| (m, v, n, f)).collect())
-        })
+        }
+        Ok(out
+            .into_iter()
+            .map(|((m, v), (n, f))| (m, v, n, f))
+            .collect())
     }
 
     fn availability_by_target(
@@ -345,29 +361,48 @@ impl ResultStore for SqliteStore {
     }
 
     fn results_by_ids(&self, from_id: i64, to_id: i64) -> StoreResult<Vec<ResultRecord>> {
-        self.read(|c| {
+        self.read_store(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {RESULT_COLUMNS} FROM results WHERE id >= ?1 AND id <= ?2 ORDER BY id"
             ))?;
             let rows = stmt.query_map(params![from_id, to_id], result_row)?;
-            rows.collect()
+            let mut out: Vec<ResultRecord> = rows.collect::<Result<_, _>>()?;
+            out.extend(super::chunks::results_by_ids(c, from_id, to_id)?);
+            out.sort_by_key(|r| r.id);
+            out.dedup_by_key(|r| r.id);
+            Ok(out)
         })
+    }
+
+    fn compact(&self, before_ms: i64) -> StoreResult<Compacted> {
+        let mut all = Compacted::default();
+        while let Some(done) = self.compact_hour(before_ms)? {
+            all.results += done.results;
+            all.chunks += done.chunks;
+            all.leaves += done.leaves;
+        }
+        Ok(all)
     }
 
     fn known_origins(
         &self,
         vantage: &str,
-        origins: &[String],
+        origins: &[Origin],
     ) -> StoreResult<std::collections::HashSet<String>> {
-        self.read(|c| {
+        self.read_store(|c| {
             let mut stmt =
                 c.prepare_cached("SELECT 1 FROM results WHERE vantage = ?1 AND origin = ?2")?;
             let mut known = std::collections::HashSet::new();
+            let mut unseen = Vec::new();
             for o in origins {
-                if stmt.exists(params![vantage, o])? {
-                    known.insert(o.clone());
+                if stmt.exists(params![vantage, o.origin])? {
+                    known.insert(o.origin.clone());
+                } else {
+                    unseen.push(o);
                 }
             }
+            // A result compacted since is in its target's chunk of that hour.
+            known.extend(super::chunks::chunked_origins(c, vantage, &unseen)?);
             Ok(known)
         })
     }
@@ -484,7 +519,6 @@ impl ResultStore for SqliteStore {
 
     fn stats(&self, now_ms: i64) -> StoreResult<StoreStats> {
         const TABLES: &[&str] = &[
-            "results",
             "rollups",
             "hourly",
             "incidents",
@@ -509,15 +543,29 @@ impl ResultStore for SqliteStore {
                 let n: i64 = c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))?;
                 st.rows.insert((*t).to_string(), n as u64);
             }
+            // Results: rows (not those also in a chunk) and results in chunks.
+            let rows: i64 = c.query_row(
+                "SELECT COUNT(*) FROM results WHERE leaf IS NULL OR leaf >= 0",
+                [],
+                |r| r.get(0),
+            )?;
+            let (chunks, chunked): (i64, i64) = c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(rows), 0) FROM result_chunks",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            st.rows.insert("results".into(), (rows + chunked) as u64);
+            st.rows.insert("result_chunks".into(), chunks as u64);
+            st.rows.insert("results_in_chunks".into(), chunked as u64);
             let day = 86_400_000;
             let today = now_ms.div_euclid(day) * day;
             for d in (1..=7).rev() {
                 let from = today - (d - 1) * day;
                 let n: i64 = c.query_row(
-                    "SELECT COUNT(*) FROM results WHERE at_ms >= ?1 AND at_ms < ?2",
+                    "SELECT COUNT(*) FROM results WHERE at_ms >= ?1 AND at_ms < ?2 AND (leaf IS NULL OR leaf >= 0)",
                     [from, from + day],
-                    |r| r.get(0),
-                )?;
+                    |r| r.get::<_, i64>(0),
+                )? + super::chunks::chunked_count(c, from, from + day)?;
                 let date = jiff::Timestamp::from_millisecond(from)
                     .map(|t| t.strftime("%Y-%m-%d").to_string())
                     .unwrap_or_default();
@@ -531,9 +579,12 @@ impl ResultStore for SqliteStore {
 /// Writes one batch in `tx`: results, rollups, incident changes, canaries, alerts, and their
 /// evidence leaves. Returns the evidence log's new size.
 fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> StoreResult<u64> {
+    // The results' record is the batch's first leaf: each row names it, so that the record
+    // can be rebuilt from the results once they are compacted.
+    let base = log_size(tx)?;
     let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        "INSERT OR IGNORE INTO results (id, target, vantage, at_ms, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms, leaf)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?;
     let mut inserted_results: Vec<ResultRecord> = Vec::new();
     for r in &batch.results {
@@ -554,6 +605,7 @@ fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> StoreResult<u64
             r.unmeasured,
             r.origin,
             r.clock_offset_ms,
+            base as i64,
         ])?;
         // Already stored: a replayed batch must not count twice. Unmeasured results are
         // stored as evidence but are no measurement of the target (rollups_of skips them).
@@ -665,7 +717,6 @@ fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> StoreResult<u64
     }
     // The evidence: one leaf for the results, one per incident change, one per new
     // canary, in the same transaction as what they attest.
-    let base = log_size(tx)?;
     let mut canary = tx.prepare_cached(
         "INSERT OR IGNORE INTO canaries (store, slot, generation, key, size, sha256, written_at_ms, e_tag, version, leaf_idx)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
