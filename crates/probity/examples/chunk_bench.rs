@@ -7,8 +7,8 @@
 //!
 //! Usage: `chunk_bench DATA_DIR [--json]` (run by `bench/compact.sh`).
 
-use probity_engine::store::{ResultRecord, SqliteStore};
 use probity_engine::store::traits::*;
+use probity_engine::store::{ResultRecord, SqliteStore};
 use rusqlite::Connection;
 
 /// The tables and indexes that hold results and their leaves (records, hashes and the
@@ -69,13 +69,20 @@ fn main() -> anyhow::Result<()> {
     let store = SqliteStore::open(copy.path())?;
     let n = store.stats(0)?.rows["results"];
     anyhow::ensure!(n > 0, "the store has no results");
-    let targets: Vec<String> = store.latest_results()?.into_iter().map(|r| r.target).collect();
+    let targets: Vec<String> = store
+        .latest_results()?
+        .into_iter()
+        .map(|r| r.target)
+        .collect();
     let read = |s: &SqliteStore| -> anyhow::Result<(Vec<ResultRecord>, Vec<Vec<u8>>)> {
         let mut results = Vec::new();
         for t in &targets {
             results.extend(s.results(t, None, None, usize::MAX)?);
         }
-        let records = s.evidence_records(0, s.evidence_size()?)?.into_iter().map(|l| l.record);
+        let records = s
+            .evidence_records(0, s.evidence_size()?)?
+            .into_iter()
+            .map(|l| l.record);
         Ok((results, records.collect()))
     };
     let before = read(&store)?;

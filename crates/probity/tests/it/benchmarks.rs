@@ -171,13 +171,21 @@ fn compact_benchmark_runs() {
     assert!((3..=6).contains(&c[2].parse::<u32>().unwrap()), "{text}");
     assert!(c[3].parse::<u32>().unwrap() >= 2, "{text}");
     let per = |re: &str| -> f64 {
-        let c = regex::Regex::new(re).unwrap().captures(&text).unwrap_or_else(|| panic!("{text}"));
+        let c = regex::Regex::new(re)
+            .unwrap()
+            .captures(&text)
+            .unwrap_or_else(|| panic!("{text}"));
         c[1].parse().unwrap()
     };
     let before = per(r"(?m)^rows: +([0-9.]+) B/result \(rows, indexes, evidence records\)$");
-    let after = per(r"(?m)^compacted: +([0-9.]+) B/result \(chunks, indexes, leaves\), [0-9.]+ B/result the chunks' own bytes$");
+    let after = per(
+        r"(?m)^compacted: +([0-9.]+) B/result \(chunks, indexes, leaves\), [0-9.]+ B/result the chunks' own bytes$",
+    );
     assert!(after < before, "{text}");
-    prints_lines(&text, &[r"(?m)^whole file: +[0-9.]+ B/result after compaction"]);
+    prints_lines(
+        &text,
+        &[r"(?m)^whole file: +[0-9.]+ B/result after compaction"],
+    );
 }
 
 #[test]

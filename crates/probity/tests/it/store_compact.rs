@@ -148,7 +148,11 @@ fn differs(a: &Seen, b: &Seen) -> Option<String> {
         }
         let i = a.iter().zip(b).position(|(x, y)| x != y)?;
         let cut = |s: String| s.chars().take(600).collect::<String>();
-        Some(format!("{what}[{i}]:\n  {}\n  {}", cut(format!("{:?}", a[i])), cut(format!("{:?}", b[i]))))
+        Some(format!(
+            "{what}[{i}]:\n  {}\n  {}",
+            cut(format!("{:?}", a[i])),
+            cut(format!("{:?}", b[i]))
+        ))
     }
     let flat = |v: &Vec<Vec<(i64, String)>>| v.concat();
     first("by_target", &flat(&a.by_target), &flat(&b.by_target))
@@ -156,10 +160,17 @@ fn differs(a: &Seen, b: &Seen) -> Option<String> {
         .or_else(|| first("latest", &a.latest, &b.latest))
         .or_else(|| first("minutes", &a.minutes.concat(), &b.minutes.concat()))
         .or_else(|| {
-            let text = |v: &Vec<Vec<u8>>| v.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect::<Vec<_>>();
+            let text = |v: &Vec<Vec<u8>>| {
+                v.iter()
+                    .map(|r| String::from_utf8_lossy(r).into_owned())
+                    .collect::<Vec<_>>()
+            };
             first("records", &text(&a.records), &text(&b.records))
         })
-        .or_else(|| (a.stored_results != b.stored_results).then(|| format!("stored {} against {}", a.stored_results, b.stored_results)))
+        .or_else(|| {
+            (a.stored_results != b.stored_results)
+                .then(|| format!("stored {} against {}", a.stored_results, b.stored_results))
+        })
 }
 
 #[test]

@@ -249,10 +249,13 @@ pub(super) fn results_by_ids(
     Ok(out)
 }
 
-/// The highest result id held in chunks (ids must never be handed out twice).
+/// The highest result id held in chunks (ids must never be handed out twice): the last of
+/// the compacted leaves with the highest first ids (leaves follow each other's ids; a few
+/// are read, not one, in case two ran side by side).
 pub(super) fn max_chunked_id(c: &Connection) -> rusqlite::Result<i64> {
     c.query_row(
-        "SELECT COALESCE(MAX(last_id), 0) FROM evidence_leaves WHERE first_id IS NOT NULL",
+        "SELECT COALESCE(MAX(last_id), 0) FROM (SELECT last_id FROM evidence_leaves
+         WHERE first_id IS NOT NULL ORDER BY first_id DESC LIMIT 64)",
         [],
         |r| r.get(0),
     )
