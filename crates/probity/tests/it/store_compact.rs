@@ -353,8 +353,9 @@ fn an_agents_result_compacted_is_still_known_and_not_taken_twice() {
     assert!(s.known_origins("us", &pushed).unwrap().is_empty());
 }
 
-/// A store written before compaction existed (its rows name no leaf) opens, reads as
-/// before, and keeps its rows and records: compaction takes only what names its leaf.
+/// A store written before compaction existed (schema version 16: its rows name no leaf)
+/// is migrated when it opens, reads as before, and keeps its rows and records: compaction
+/// takes only what names its leaf.
 #[test]
 fn a_store_from_before_compaction_keeps_its_rows_and_records() {
     let dir = tempfile::tempdir().unwrap();
@@ -364,12 +365,23 @@ fn a_store_from_before_compaction_keeps_its_rows_and_records() {
         let s = SqliteStore::open(dir.path()).unwrap();
         s.write(&batch(old.clone())).unwrap();
     }
-    // As the schema before compaction wrote it: no leaf on the rows.
+    // Taken back to the schema before compaction (version 16): what 0017 added, removed.
     let conn = rusqlite::Connection::open(dir.path().join("probity.db")).unwrap();
-    conn.execute("UPDATE results SET leaf = NULL", []).unwrap();
+    conn.execute_batch(
+        "DROP INDEX results_leaf; DROP INDEX evidence_leaves_ids; DROP TABLE result_chunks;
+         ALTER TABLE results DROP COLUMN leaf;
+         ALTER TABLE evidence_leaves DROP COLUMN span_from_ms;
+         ALTER TABLE evidence_leaves DROP COLUMN span_to_ms;
+         ALTER TABLE evidence_leaves DROP COLUMN first_id;
+         ALTER TABLE evidence_leaves DROP COLUMN last_id;
+         PRAGMA user_version = 16;",
+    )
+    .unwrap();
     drop(conn);
     let s = SqliteStore::open(dir.path()).unwrap();
     let record = s.evidence_records(0, 1).unwrap().remove(0).record;
+    let by_id = |s: &SqliteStore| format!("{:?}", s.results_by_ids(1, 30).unwrap());
+    assert_eq!(by_id(&s), format!("{old:?}"));
     let new = random_results(&mut Rng(12), 31, 30, now);
     s.write(&batch(new)).unwrap();
     let done = s.compact(now + 3 * HOUR).unwrap();
@@ -377,7 +389,7 @@ fn a_store_from_before_compaction_keeps_its_rows_and_records() {
     let leaves = s.evidence_records(0, 2).unwrap();
     assert_eq!((leaves[0].rebuilt, leaves[1].rebuilt), (false, true));
     assert_eq!(leaves[0].record, record);
-    assert_eq!(s.results_by_ids(1, 30).unwrap().len(), 30);
+    assert_eq!(by_id(&s), format!("{old:?}"));
     assert_eq!(s.results_by_ids(1, 60).unwrap().len(), 60);
     drop(s);
     let s = SqliteStore::open(dir.path()).unwrap();

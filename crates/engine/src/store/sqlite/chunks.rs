@@ -438,10 +438,6 @@ fn move_rows(
     let mut insert = tx.prepare_cached(
         "INSERT INTO result_chunks (target, vantage, start_ms, end_ms, rows, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    let mut delete = tx.prepare_cached(
-        "DELETE FROM results WHERE id = ?1 AND id NOT IN (SELECT result_id FROM incident_evidence)",
-    )?;
-    let mut keep = tx.prepare_cached("UPDATE results SET leaf = -1 WHERE id = ?1")?;
     let (mut chunks, mut moved) = (0, 0);
     for rows in by_hour.values() {
         let data = chunk::encode(rows);
@@ -459,14 +455,19 @@ fn move_rows(
             rows.len() as i64,
             data
         ])?;
-        for r in rows {
-            if delete.execute([r.id])? == 0 {
-                keep.execute([r.id])?;
-            }
-        }
         chunks += 1;
         moved += rows.len();
     }
+    // The rows go, but those an incident names: they stay, marked as in a chunk.
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM results WHERE target = ?1 AND vantage = ?2 AND leaf >= ?3 AND leaf < ?4
+         AND NOT EXISTS (SELECT 1 FROM incident_evidence WHERE result_id = results.id)",
+    )?;
+    delete.execute(params![target, vantage, first, end])?;
+    let mut keep = tx.prepare_cached(
+        "UPDATE results SET leaf = -1 WHERE target = ?1 AND vantage = ?2 AND leaf >= ?3 AND leaf < ?4",
+    )?;
+    keep.execute(params![target, vantage, first, end])?;
     Ok((chunks, moved))
 }
 

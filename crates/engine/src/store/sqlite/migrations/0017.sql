@@ -7,6 +7,9 @@
 ALTER TABLE results ADD COLUMN leaf INTEGER;
 CREATE INDEX results_leaf ON results (leaf) WHERE leaf IS NOT NULL;
 
+-- Whether an incident names a result, by the result (compaction keeps such rows).
+CREATE INDEX incident_evidence_result ON incident_evidence (result_id);
+
 -- One target's results from one vantage within one UTC hour (`start_ms` and `end_ms` are
 -- the first and last result's times), coded; several chunks may share an hour (results
 -- pushed late).
