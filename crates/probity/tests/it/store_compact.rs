@@ -369,6 +369,7 @@ fn a_store_from_before_compaction_keeps_its_rows_and_records() {
     let conn = rusqlite::Connection::open(dir.path().join("probity.db")).unwrap();
     conn.execute_batch(
         "DROP INDEX results_leaf; DROP INDEX evidence_leaves_ids; DROP TABLE result_chunks;
+         DROP INDEX incident_evidence_result;
          ALTER TABLE results DROP COLUMN leaf;
          ALTER TABLE evidence_leaves DROP COLUMN span_from_ms;
          ALTER TABLE evidence_leaves DROP COLUMN span_to_ms;
