@@ -106,6 +106,55 @@ fn source_column(table: &str, col: &str, sqlite: &rusqlite::Connection) -> Store
     )))
 }
 
+/// Records of compacted leaves, rebuilt a window at a time as the copy reaches them.
+#[derive(Default)]
+struct Rebuilt(std::collections::BTreeMap<u64, Vec<u8>>);
+
+impl Rebuilt {
+    fn record(&mut self, c: &rusqlite::Connection, leaf: u64) -> StoreResult<Vec<u8>> {
+        if !self.0.contains_key(&leaf) {
+            self.0.clear();
+            let window = crate::store::sqlite::records_within(c, leaf, leaf + 1000, 8 << 20)?;
+            self.0 = window.into_iter().map(|l| (l.index, l.record)).collect();
+        }
+        Ok(self.0.remove(&leaf).unwrap_or_default())
+    }
+}
+
+/// The value of a `results` column for a result read from a chunk.
+fn chunk_value(
+    target: &str,
+    vantage: &str,
+    r: &probity_core::chunk::Row,
+    col: &str,
+) -> StoreResult<Value> {
+    let real = |p: Option<f64>| p.map_or(Value::Null, Value::Real);
+    let text = |t: &Option<String>| t.clone().map_or(Value::Null, Value::Text);
+    Ok(match col {
+        "id" => Value::Integer(r.id),
+        "target" => Value::Text(target.into()),
+        "vantage" => Value::Text(vantage.into()),
+        "at_ms" => Value::Integer(r.at_ms),
+        "health" => Value::Text(r.health.clone()),
+        "dns_ms" => real(r.phases[0]),
+        "connect_ms" => real(r.phases[1]),
+        "tls_ms" => real(r.phases[2]),
+        "ttfb_ms" => real(r.phases[3]),
+        "total_ms" => real(r.phases[4]),
+        "error_class" => text(&r.error_class),
+        "error" => text(&r.error),
+        "details" => text(&r.details),
+        "unmeasured" => Value::Integer(i64::from(r.unmeasured)),
+        "origin" => text(&r.origin),
+        "clock_offset_ms" => r.clock_offset_ms.map_or(Value::Null, Value::Integer),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "results.{other}: a column a compacted result has no value for"
+            )));
+        }
+    })
+}
+
 /// Copies the SQLite store at `sqlite_dir` into the empty database of `target`;
 /// `progress(rows_done, rows_total)` is called as rows go.
 pub fn copy_sqlite(
@@ -130,6 +179,12 @@ pub fn copy_sqlite(
                 })?;
                 total += n as u64;
             }
+            // Compacted results become rows again (PostgreSQL keeps rows).
+            total += snapshot.query_row(
+                "SELECT COALESCE(SUM(rows), 0) FROM result_chunks",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
             let mut tx = pg.transaction()?;
             for (t, _) in &tables {
                 let n: i64 = tx
@@ -159,14 +214,34 @@ pub fn copy_sqlite(
                 let types: Vec<Type> = cols.iter().map(|c| c.ty.clone()).collect();
                 let sink = tx.copy_in(&format!("COPY {t} ({names}) FROM STDIN (FORMAT binary)"))?;
                 let mut writer = BinaryCopyInWriter::new(sink, &types);
-                let mut stmt = snapshot.prepare(&format!("SELECT {select} FROM {t}"))?;
+                // A row also in a chunk (kept for an incident) comes from the chunk.
+                let only = if t == "results" {
+                    " WHERE leaf IS NULL OR leaf >= 0"
+                } else {
+                    ""
+                };
+                let mut stmt = snapshot.prepare(&format!("SELECT {select} FROM {t}{only}"))?;
                 let mut rows = stmt.query([])?;
                 let mut n = 0u64;
+                let idx = cols.iter().position(|c| c.name == "idx");
+                let mut rebuilt = Rebuilt::default();
                 while let Some(row) = rows.next()? {
                     let values = cols
                         .iter()
                         .enumerate()
-                        .map(|(i, c)| convert(row.get::<_, Value>(i)?, c, t))
+                        .map(|(i, c)| {
+                            let mut v = row.get::<_, Value>(i)?;
+                            // A compacted leaf's record is rebuilt from its chunks.
+                            if t == "evidence_leaves"
+                                && c.name == "record"
+                                && matches!(&v, Value::Blob(b) if b.is_empty())
+                                && let Some(Value::Integer(leaf)) =
+                                    idx.map(|k| row.get::<_, Value>(k)).transpose()?
+                            {
+                                v = Value::Blob(rebuilt.record(&snapshot, leaf as u64)?);
+                            }
+                            convert(v, c, t)
+                        })
                         .collect::<StoreResult<Vec<_>>>()?;
                     let refs: Vec<&(dyn ToSql + Sync)> =
                         values.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)).collect();
@@ -176,6 +251,23 @@ pub fn copy_sqlite(
                     if done.is_multiple_of(4096) {
                         progress(done, total);
                     }
+                }
+                if t == "results" {
+                    let mut write = |target: &str, vantage: &str, r: probity_core::chunk::Row| {
+                        let values = cols
+                            .iter()
+                            .map(|c| convert(chunk_value(target, vantage, &r, &c.name)?, c, t))
+                            .collect::<StoreResult<Vec<_>>>()?;
+                        let refs: Vec<&(dyn ToSql + Sync)> =
+                            values.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)).collect();
+                        writer.write(&refs)?;
+                        done += 1;
+                        if done.is_multiple_of(4096) {
+                            progress(done, total);
+                        }
+                        Ok(())
+                    };
+                    n += crate::store::sqlite::each_chunked(&snapshot, &mut write)?;
                 }
                 writer.finish()?;
                 copied.tables.push((t.clone(), n));

@@ -32,7 +32,7 @@ const HOUR_MS: i64 = 3_600_000;
 pub const MAX_SPAN_MS: i64 = 2 * HOUR_MS;
 
 /// Targets whose rows are moved in one transaction (the writer waits no longer than that).
-const TARGETS_PER_TX: usize = 64;
+const TARGETS_PER_TX: usize = 16;
 
 const ROW_COLUMNS: &str = "id, at_ms, leaf, health, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, error_class, error, details, unmeasured, origin, clock_offset_ms";
 
@@ -530,4 +530,23 @@ pub(super) fn chunked_origins(
         }
     }
     Ok(known)
+}
+
+/// Calls `f` with every result held in chunks (its target, vantage and fields), chunk by
+/// chunk: a copy of the store (`store migrate`) writes them as rows. How many there were.
+pub(crate) fn each_chunked(
+    c: &Connection,
+    f: &mut dyn FnMut(&str, &str, chunk::Row) -> StoreResult<()>,
+) -> StoreResult<u64> {
+    let mut stmt = c.prepare("SELECT target, vantage, start_ms, data FROM result_chunks")?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        let (target, vantage, start): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        for row in decode(&target, &vantage, start, &r.get::<_, Vec<u8>>(3)?)? {
+            f(&target, &vantage, row)?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }

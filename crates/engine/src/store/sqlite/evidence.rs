@@ -2,7 +2,7 @@
 
 use super::*;
 use probity_core::merkle;
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 impl EvidenceStore for SqliteStore {
     fn append_evidence(&self, records: &[Vec<u8>]) -> StoreResult<u64> {
@@ -65,42 +65,7 @@ impl EvidenceStore for SqliteStore {
         to: u64,
         max_bytes: usize,
     ) -> StoreResult<Vec<EvidenceLeaf>> {
-        self.read_store(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT idx, record, leaf_hash, at_ms, span_from_ms, span_to_ms, first_id, last_id FROM evidence_leaves
-                 WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-            )?;
-            let mut rows = stmt.query(params![from as i64, to as i64])?;
-            let (mut out, mut bytes) = (Vec::new(), 0usize);
-            let mut spans = std::collections::BTreeMap::new();
-            while let Some(r) = rows.next()? {
-                let leaf = EvidenceLeaf {
-                    index: r.get::<_, i64>(0)? as u64,
-                    record: r.get(1)?,
-                    leaf_hash: r.get(2)?,
-                    at_ms: r.get(3)?,
-                    rebuilt: false,
-                };
-                if let (true, Some(from_ms), Some(to_ms)) =
-                    (leaf.record.is_empty(), r.get(4)?, r.get(5)?)
-                {
-                    // A compacted leaf: its record is rebuilt below, about 140 bytes a
-                    // result (its ids are a run).
-                    spans.insert(leaf.index, super::chunks::Span { from_ms, to_ms });
-                    let (a, b): (i64, i64) = (r.get(6)?, r.get(7)?);
-                    let n = usize::try_from(b.saturating_sub(a).saturating_add(1)).unwrap_or(1);
-                    bytes = bytes.saturating_add(n.saturating_mul(140));
-                } else {
-                    bytes = bytes.saturating_add(leaf.record.len());
-                }
-                out.push(leaf);
-                if bytes >= max_bytes {
-                    break;
-                }
-            }
-            super::chunks::rebuild(c, &mut out, &spans)?;
-            Ok(out)
-        })
+        self.read_store(|c| records_within(c, from, to, max_bytes))
     }
 
     fn evidence_range_by_time(&self, from_ms: i64, to_ms: i64) -> StoreResult<Option<(u64, u64)>> {
@@ -199,4 +164,46 @@ impl EvidenceStore for SqliteStore {
             .map(|o| o.map(|n| n as u64))
         })
     }
+}
+
+/// The leaves `[from, to)` as read (a compacted leaf's record rebuilt from its chunks), until
+/// about `max_bytes` of records, never fewer than one.
+pub(crate) fn records_within(
+    c: &Connection,
+    from: u64,
+    to: u64,
+    max_bytes: usize,
+) -> StoreResult<Vec<EvidenceLeaf>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT idx, record, leaf_hash, at_ms, span_from_ms, span_to_ms, first_id, last_id FROM evidence_leaves
+         WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+    )?;
+    let mut rows = stmt.query(params![from as i64, to as i64])?;
+    let (mut out, mut bytes) = (Vec::new(), 0usize);
+    let mut spans = std::collections::BTreeMap::new();
+    while let Some(r) = rows.next()? {
+        let leaf = EvidenceLeaf {
+            index: r.get::<_, i64>(0)? as u64,
+            record: r.get(1)?,
+            leaf_hash: r.get(2)?,
+            at_ms: r.get(3)?,
+            rebuilt: false,
+        };
+        if let (true, Some(from_ms), Some(to_ms)) = (leaf.record.is_empty(), r.get(4)?, r.get(5)?) {
+            // A compacted leaf: its record is rebuilt below, about 140 bytes a
+            // result (its ids are a run).
+            spans.insert(leaf.index, super::chunks::Span { from_ms, to_ms });
+            let (a, b): (i64, i64) = (r.get(6)?, r.get(7)?);
+            let n = usize::try_from(b.saturating_sub(a).saturating_add(1)).unwrap_or(1);
+            bytes = bytes.saturating_add(n.saturating_mul(140));
+        } else {
+            bytes = bytes.saturating_add(leaf.record.len());
+        }
+        out.push(leaf);
+        if bytes >= max_bytes {
+            break;
+        }
+    }
+    super::chunks::rebuild(c, &mut out, &spans)?;
+    Ok(out)
 }

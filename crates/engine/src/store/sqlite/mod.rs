@@ -17,6 +17,9 @@ mod tokens;
 mod vantages;
 mod witness;
 
+pub(crate) use chunks::each_chunked;
+pub(crate) use evidence::records_within;
+
 use super::*;
 use probity_core::merkle;
 use probity_core::result::ErrorClass;
