@@ -181,7 +181,10 @@ fn compact_benchmark_runs() {
     let after = per(
         r"(?m)^compacted: +([0-9.]+) B/result \(chunks, indexes, leaves\), [0-9.]+ B/result the chunks' own bytes$",
     );
-    assert!(after < before, "{text}");
+    // At this size every B-tree is a page or two, so the tables' bytes say little; the
+    // chunks' own bytes do (a dozen bytes a result, more for a chunk of a few).
+    let own = per(r"(?m)^compacted: .* ([0-9.]+) B/result the chunks' own bytes$");
+    assert!(after <= before && own < 40.0, "{text}");
     prints_lines(
         &text,
         &[r"(?m)^whole file: +[0-9.]+ B/result after compaction"],
