@@ -121,6 +121,21 @@ pub(crate) fn batch_records(
     Ok((records, first_incident_leaf))
 }
 
+/// How `minute_counts` splits `[since_ms, until_ms)`: the whole minutes `[a, b)`, read from
+/// the rollups, and the parts of minutes at its edges, read from the results themselves so
+/// that nothing outside the bounds counts (empty parts left out).
+pub(crate) fn minute_split(since_ms: i64, until_ms: i64) -> ((i64, i64), Vec<(i64, i64)>) {
+    let ceil = |t: i64| t.div_euclid(60_000) * 60_000 + if t % 60_000 == 0 { 0 } else { 60_000 };
+    let (a, b) = (ceil(since_ms), until_ms.div_euclid(60_000) * 60_000);
+    let (a, b) = if a < b { (a, b) } else { (until_ms, until_ms) };
+    let edges = if a == until_ms {
+        vec![(since_ms, until_ms)]
+    } else {
+        vec![(since_ms, a), (b, until_ms)]
+    };
+    ((a, b), edges.into_iter().filter(|(x, y)| x < y).collect())
+}
+
 /// A received statement's stored envelope, read back (both backends keep it as JSON).
 pub(crate) fn decode_statement(
     envelope: &str,

@@ -208,10 +208,7 @@ impl ResultStore for PgStore {
     ) -> StoreResult<Vec<(i64, String, u64, u64)>> {
         // Whole minutes from the rollups; the parts of minutes the bounds cut, from the
         // results themselves, so nothing outside `[since, until)` counts.
-        let ceil =
-            |t: i64| t.div_euclid(60_000) * 60_000 + if t % 60_000 == 0 { 0 } else { 60_000 };
-        let (a, b) = (ceil(since_ms), until_ms.div_euclid(60_000) * 60_000);
-        let (a, b) = if a < b { (a, b) } else { (until_ms, until_ms) };
+        let ((a, b), edges) = minute_split(since_ms, until_ms);
         self.read(|c| {
             let mut out: std::collections::BTreeMap<(i64, String), (u64, u64)> = Default::default();
             for r in c.query(
@@ -229,15 +226,7 @@ impl ResultStore for PgStore {
                  WHERE target = $1 AND at_ms >= $2 AND at_ms < $3 AND NOT unmeasured
                  GROUP BY 1, 2",
             )?;
-            let edges = if a == until_ms {
-                vec![(since_ms, until_ms)]
-            } else {
-                vec![(since_ms, a), (b, until_ms)]
-            };
             for (x, y) in edges {
-                if y <= x {
-                    continue;
-                }
                 for r in c.query(&part, &[&target, &x, &y])? {
                     let (n, f): (i64, i64) = (r.try_get(2)?, r.try_get(3)?);
                     let e = out.entry((r.try_get(0)?, r.try_get(1)?)).or_default();

@@ -240,10 +240,7 @@ impl ResultStore for SqliteStore {
     ) -> StoreResult<Vec<(i64, String, u64, u64)>> {
         // Whole minutes from the rollups; the parts of minutes the bounds cut, from the
         // results themselves, so nothing outside `[since, until)` counts.
-        let ceil =
-            |t: i64| t.div_euclid(60_000) * 60_000 + if t % 60_000 == 0 { 0 } else { 60_000 };
-        let (a, b) = (ceil(since_ms), until_ms.div_euclid(60_000) * 60_000);
-        let (a, b) = if a < b { (a, b) } else { (until_ms, until_ms) };
+        let ((a, b), edges) = minute_split(since_ms, until_ms);
         let mut out = self.read(|c| {
             let mut out: std::collections::BTreeMap<(i64, String), (u64, u64)> = Default::default();
             // The key is (target, vantage, minute): one range per vantage.
@@ -267,15 +264,7 @@ impl ResultStore for SqliteStore {
             }
             Ok(out)
         })?;
-        let edges = if a == until_ms {
-            vec![(since_ms, until_ms)]
-        } else {
-            vec![(since_ms, a), (b, until_ms)]
-        };
         for (x, y) in edges {
-            if y <= x {
-                continue;
-            }
             // Rows and chunks alike: the edges are parts of a minute.
             for r in self.results(target, Some(x), Some(y), usize::MAX)? {
                 if r.unmeasured {
