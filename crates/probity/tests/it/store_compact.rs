@@ -89,6 +89,43 @@ fn batch(results: Vec<ResultRecord>) -> Batch {
     }
 }
 
+/// A SQLite store holding `batches` batches of `per` random results from `seed`, ids from 1.
+fn store_with(seed: u64, batches: i64, per: usize) -> (tempfile::TempDir, SqliteStore, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut rng = Rng(seed);
+    for b in 0..batches {
+        s.write(&batch(random_results(
+            &mut rng,
+            1 + b * per as i64,
+            per,
+            now,
+        )))
+        .unwrap();
+    }
+    (dir, s, now)
+}
+
+/// A batch that opens incident `id` on `target` with `evidence`.
+fn opened(id: i64, target: &str, evidence: Vec<i64>, now: i64) -> Batch {
+    Batch {
+        incidents: vec![IncidentChange::Open {
+            id,
+            target: target.into(),
+            started_at_ms: now - HOUR,
+            severity: Health::Down,
+            cause: Cause {
+                class: ErrorClass::Connect,
+                detail: "refused".into(),
+            },
+            evidence,
+            seen: Vec::new(),
+        }],
+        ..batch(Vec::new())
+    }
+}
+
 /// Everything the readers give for `targets`: results by target and by id, the latest,
 /// the counts of each minute, the evidence records.
 struct Seen {
@@ -189,22 +226,7 @@ fn compacted_results_read_back_as_written_and_rebuild_their_records() {
         }
         // An incident names two results: they stay rows as well.
         let inc = s.next_incident_id().unwrap();
-        s.write(&Batch {
-            incidents: vec![IncidentChange::Open {
-                id: inc,
-                target: "t1".into(),
-                started_at_ms: now - HOUR,
-                severity: Health::Down,
-                cause: Cause {
-                    class: ErrorClass::Connect,
-                    detail: "refused".into(),
-                },
-                evidence: vec![3, 5],
-                seen: Vec::new(),
-            }],
-            ..batch(Vec::new())
-        })
-        .unwrap();
+        s.write(&opened(inc, "t1", vec![3, 5], now)).unwrap();
         let targets = ["t0", "t1", "t2", "t3"];
         let before = seen(&s, &targets, (1, next), now);
         assert!(before.stored_results == (next - 1) as u64);
@@ -273,14 +295,7 @@ fn signed_log(s: &dyn Store, signer: &NoteSigner) {
 
 #[test]
 fn the_audit_reproduces_every_leaf_from_chunks_and_finds_an_altered_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let now = jiff::Timestamp::now().as_millisecond();
-    let mut rng = Rng(99);
-    for b in 0..6 {
-        s.write(&batch(random_results(&mut rng, 1 + b * 50, 50, now)))
-            .unwrap();
-    }
+    let (dir, s, now) = store_with(99, 6, 50);
     let signer = NoteSigner::from_seed("compact.test/log", [3; 32]).unwrap();
     signed_log(&s, &signer);
     assert_eq!(s.compact(now + 3 * HOUR).unwrap().leaves, 6);
@@ -460,30 +475,8 @@ fn a_compacted_store_migrates_to_postgres_whole() {
     else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let now = jiff::Timestamp::now().as_millisecond();
-    let mut rng = Rng(2026);
-    for b in 0..5 {
-        s.write(&batch(random_results(&mut rng, 1 + b * 40, 40, now)))
-            .unwrap();
-    }
-    s.write(&Batch {
-        incidents: vec![IncidentChange::Open {
-            id: 1,
-            target: "t2".into(),
-            started_at_ms: now - HOUR,
-            severity: Health::Down,
-            cause: Cause {
-                class: ErrorClass::Connect,
-                detail: "refused".into(),
-            },
-            evidence: vec![7],
-            seen: Vec::new(),
-        }],
-        ..batch(Vec::new())
-    })
-    .unwrap();
+    let (dir, s, now) = store_with(2026, 5, 40);
+    s.write(&opened(1, "t2", vec![7], now)).unwrap();
     assert_eq!(s.compact(now + 3 * HOUR).unwrap().leaves, 5);
     let pg = crate::store::pg_open(&db.url).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().build().unwrap();
