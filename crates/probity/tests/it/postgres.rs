@@ -397,8 +397,11 @@ fn start_then_lose_the_database(test: &str) -> Option<Outage> {
         let r = common::get_json(addr, "/api/v1/targets/web/results?limit=5");
         (r.as_array()?.len() >= 2).then_some(())
     });
-    pg.down();
+    // The outage is taken to begin as the database starts going down: a probe that starts
+    // while it is being stopped and is answered once the target fails is measured during
+    // the outage, and so is the incident it opens.
     let down_at = jiff::Timestamp::now().as_millisecond();
+    pg.down();
     up.store(false, Ordering::SeqCst);
     Some(Outage {
         pg,
