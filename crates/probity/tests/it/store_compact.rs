@@ -500,3 +500,24 @@ fn a_compacted_store_migrates_to_postgres_whole() {
     assert_eq!(differs(&theirs, &ours), None);
     assert!(theirs.records.iter().all(|r| !r.is_empty()));
 }
+
+/// Rows naming a leaf the log does not have (a store changed outside probity) do not stop
+/// compaction: they stay rows, and the rest is compacted.
+#[test]
+fn rows_naming_no_leaf_stay_rows_and_compaction_goes_on() {
+    let (dir, s, now) = store_with(31, 4, 10);
+    let conn = rusqlite::Connection::open(dir.path().join("probity.db")).unwrap();
+    conn.execute("DELETE FROM evidence_leaves WHERE idx = 0", [])
+        .unwrap();
+    let done = s.compact(now + 3 * HOUR).unwrap();
+    assert_eq!((done.results, done.leaves), (30, 3));
+    let unnamed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM results WHERE id <= 10 AND leaf IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unnamed, 10);
+    assert_eq!(s.results_by_ids(1, 40).unwrap().len(), 40);
+}
