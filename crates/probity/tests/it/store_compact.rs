@@ -521,3 +521,34 @@ fn rows_naming_no_leaf_stay_rows_and_compaction_goes_on() {
     assert_eq!(unnamed, 10);
     assert_eq!(s.results_by_ids(1, 40).unwrap().len(), 40);
 }
+
+/// A leaf whose record does not rebuild (its results written out of id order) keeps its
+/// record, and one whose results span more than two hours too; both leaves' results are
+/// still found by target, and the first leaf's by id as well.
+#[test]
+fn leaves_that_do_not_rebuild_keep_their_records_and_their_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut out_of_order = random_results(&mut Rng(8), 1, 6, now);
+    out_of_order.reverse();
+    s.write(&batch(out_of_order)).unwrap();
+    let mut wide = random_results(&mut Rng(9), 7, 2, now);
+    wide[0].at_ms = now - 5 * HOUR;
+    s.write(&batch(wide)).unwrap();
+    let records = s.evidence_records(0, 2).unwrap();
+    let done = s.compact(now + 3 * HOUR).unwrap();
+    assert_eq!((done.results, done.leaves), (8, 0));
+    let after = s.evidence_records(0, 2).unwrap();
+    assert!(after.iter().all(|l| !l.rebuilt));
+    assert_eq!(
+        after.iter().map(|l| &l.record).collect::<Vec<_>>(),
+        records.iter().map(|l| &l.record).collect::<Vec<_>>()
+    );
+    assert_eq!(s.results_by_ids(1, 6).unwrap().len(), 6);
+    let by_target: usize = ["t0", "t1", "t2", "t3"]
+        .iter()
+        .map(|t| s.results(t, None, None, 100).unwrap().len())
+        .sum();
+    assert_eq!(by_target, 8);
+}

@@ -12,7 +12,8 @@
 //!    and compared with the rows, then written, and the rows deleted in the same
 //!    transaction. A row an incident names stays a row as well (its `leaf` becomes -1), so
 //!    the incident's page reads it as before;
-//! 3. **drop**: the checked leaves keep an empty `record`, their results' time span and ids.
+//! 3. **drop**: every leaf of the hour notes its results' time span and ids (so that they
+//!    are found by id); those whose record rebuilt keep an empty `record`.
 //!
 //! A crash between steps leaves either rows or chunks, never both or neither (step 2 is
 //! one transaction a target group), and records stay stored until step 3: nothing is lost,
@@ -261,7 +262,8 @@ pub(super) fn max_chunked_id(c: &Connection) -> rusqlite::Result<i64> {
     )
 }
 
-/// Chunk rows and their count per UTC day in `[from, to)`, for `store stats`.
+/// How many results chunks starting in `[from_ms, to_ms)` hold (a chunk lies within one
+/// hour, so within one UTC day), for `store stats`.
 pub(super) fn chunked_count(c: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Result<i64> {
     c.query_row(
         "SELECT COALESCE(SUM(rows), 0) FROM result_chunks WHERE start_ms >= ?1 AND start_ms < ?2",
@@ -331,7 +333,7 @@ impl SqliteStore {
             return Ok(Some(Compacted::default()));
         }
         let mut done = Compacted::default();
-        // 1. Check: which leaves rebuild byte for byte from their rows.
+        // 1. Check: where each leaf's rows are, and whether its record rebuilds from them.
         let checked = self.read_store(|c| check_leaves(c, first, end))?;
         // 2. Move: each target's rows of these leaves into chunks.
         let groups: Vec<(String, String)> = self.read(|c| {
@@ -363,13 +365,18 @@ impl SqliteStore {
             // Rows written into these leaves since the check cannot exist (a leaf is written
             // with its rows); should any be left, the records stay.
             if !left {
-                let mut drop = tx.prepare_cached(
-                    "UPDATE evidence_leaves SET record = x'', span_from_ms = ?2, span_to_ms = ?3,
-                     first_id = ?4, last_id = ?5 WHERE idx = ?1",
+                // Every leaf says where its results are (so that they are found by id); a
+                // leaf whose record rebuilds stops keeping it.
+                let mut mark = tx.prepare_cached(
+                    "UPDATE evidence_leaves SET span_from_ms = ?2, span_to_ms = ?3,
+                     first_id = ?4, last_id = ?5,
+                     record = CASE WHEN ?6 THEN x'' ELSE record END WHERE idx = ?1",
                 )?;
                 for (idx, c) in &checked {
-                    drop.execute(params![idx, c.from_ms, c.to_ms, c.first_id, c.last_id])?;
-                    done.leaves += 1;
+                    mark.execute(params![
+                        idx, c.from_ms, c.to_ms, c.first_id, c.last_id, c.rebuilds
+                    ])?;
+                    done.leaves += usize::from(c.rebuilds);
                 }
             }
         }
@@ -378,15 +385,18 @@ impl SqliteStore {
     }
 }
 
+/// A results leaf of the pass: where its results are, and whether its record rebuilds
+/// byte for byte from them (only then is the stored copy dropped).
 struct Checked {
     from_ms: i64,
     to_ms: i64,
+    rebuilds: bool,
     first_id: i64,
     last_id: i64,
 }
 
-/// The results leaves in `[first, end)` whose records rebuild byte for byte from their
-/// rows, with where those rows are.
+/// The results leaves in `[first, end)` whose results span at most [`MAX_SPAN_MS`], with
+/// where those results are and whether the record rebuilds byte for byte from them.
 fn check_leaves(c: &Connection, first: i64, end: i64) -> StoreResult<Vec<(i64, Checked)>> {
     let mut leaves = c.prepare_cached(
         "SELECT idx, record FROM evidence_leaves WHERE idx >= ?1 AND idx < ?2 AND length(record) > 0",
@@ -411,7 +421,7 @@ fn check_leaves(c: &Connection, first: i64, end: i64) -> StoreResult<Vec<(i64, C
         ) else {
             continue;
         };
-        if hi - lo > MAX_SPAN_MS || crate::store::leaf::results_record(&rows) != record {
+        if hi - lo > MAX_SPAN_MS {
             continue;
         }
         out.push((
@@ -421,6 +431,7 @@ fn check_leaves(c: &Connection, first: i64, end: i64) -> StoreResult<Vec<(i64, C
                 to_ms: hi,
                 first_id: rows[0].id,
                 last_id: rows[rows.len() - 1].id,
+                rebuilds: crate::store::leaf::results_record(&rows) == record,
             },
         ));
     }
