@@ -465,7 +465,7 @@ fn move_rows(
     for rows in by_hour.values() {
         let data = chunk::encode(rows);
         // What is written must read back as the rows: checked before a row goes.
-        if !chunk::decode(&data).is_ok_and(|back| same(&back, rows)) {
+        if !chunk::decode(&data).is_ok_and(|back| chunk::same_rows(&back, rows)) {
             return Err(StoreError::Corrupt(format!(
                 "the chunk of {target} from {vantage} does not decode to its rows; nothing moved"
             )));
@@ -492,19 +492,6 @@ fn move_rows(
     )?;
     keep.execute(params![target, vantage, first, end])?;
     Ok((chunks, moved))
-}
-
-/// Rows equal field for field, phase times by their bits (a NaN is not equal to itself).
-fn same(a: &[chunk::Row], b: &[chunk::Row]) -> bool {
-    let bits = |r: &chunk::Row| r.phases.map(|p| p.map(f64::to_bits));
-    let plain = |r: &chunk::Row| chunk::Row {
-        phases: [None; 5],
-        ..r.clone()
-    };
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| bits(x) == bits(y) && plain(x) == plain(y))
 }
 
 /// The chunks' targets not among `known`, with their latest result.

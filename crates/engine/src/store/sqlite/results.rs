@@ -136,17 +136,13 @@ impl ResultStore for SqliteStore {
             let mut settled = std::collections::HashSet::new();
             for row in rows {
                 let (r, leaf) = row?;
+                settled.insert(r.target.clone());
                 // A row of a leaf not yet compacted is newer than anything in chunks.
-                if leaf.is_some_and(|l| l >= 0) {
-                    settled.insert(r.target.clone());
-                    out.push(r);
-                } else if let Some(newer) = super::chunks::latest_of(c, &r.target)?.filter(|x| x.id > r.id) {
-                    settled.insert(r.target.clone());
-                    out.push(newer);
-                } else {
-                    settled.insert(r.target.clone());
-                    out.push(r);
-                }
+                let newer = match leaf {
+                    Some(l) if l >= 0 => None,
+                    _ => super::chunks::latest_of(c, &r.target)?.filter(|x| x.id > r.id),
+                };
+                out.push(newer.unwrap_or(r));
             }
             out.extend(super::chunks::latest_beyond(c, &settled)?);
             Ok(out)
