@@ -49,7 +49,7 @@ pub struct ServerConfig {
     /// Where the SQLite store lives, relative to this file. Default probity-data.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    /// How long raw results are kept. Default 30d.
+    /// How long raw results are kept as rows (compacted results stay: they are the evidence log's records). Default 30d.
     #[serde(default = "days::<30>")]
     #[schemars(with = "DurationSchema")]
     pub raw_retention: HumanDuration,
